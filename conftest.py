@@ -1,0 +1,3 @@
+"""Root conftest: test infrastructure only, no eval logic."""
+
+pytest_plugins = ["pytester"]

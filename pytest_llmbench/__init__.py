@@ -1,0 +1,49 @@
+"""pytest-llmbench: find the fastest correct LLM for each task.
+
+A pytest plugin: YAML gold cases x every model, timed, scored and ranked
+(champion and runner-up per task).
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .cases import Case, CaseFileError, Expected, OutputSpec, Task, load_task  # noqa: E402
+from .providers.base import (  # noqa: E402
+    Discovery,
+    GenerateOptions,
+    ModelInfo,
+    Provider,
+    ProviderError,
+    ProviderSettings,
+    Request,
+    Response,
+)
+from .ranking import ModelStanding, TaskRanking, rank_strict  # noqa: E402
+from .results import Result  # noqa: E402
+from .scoring import Score  # noqa: E402
+
+__all__ = [
+    "Case",
+    "CaseFileError",
+    "Discovery",
+    "Expected",
+    "GenerateOptions",
+    "ModelInfo",
+    "ModelStanding",
+    "OutputSpec",
+    "Provider",
+    "ProviderError",
+    "ProviderSettings",
+    "Request",
+    "Response",
+    "Result",
+    "Score",
+    "Task",
+    "TaskRanking",
+    "__version__",
+    "load_task",
+    "rank_strict",
+]

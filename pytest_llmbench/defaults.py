@@ -1,0 +1,48 @@
+"""The default implementations of pytest-llmbench's own hooks.
+
+Registered ``trylast``, so an implementation in a conftest or plugin runs first
+and may return ``None`` to fall back to these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from . import scoring
+from .cases import Case, Task
+from .models import select
+from .providers import ProviderRegistry, entry_point_providers
+from .providers.base import ModelInfo
+from .ranking import TaskRanking, rank_strict
+from .results import Result
+from .scoring import Score
+from .session import get_bench
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytest.Config) -> None:
+    for provider in entry_point_providers(registry.settings):
+        if provider.name not in registry:
+            registry.add(provider)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmbench_select_models(
+    config: pytest.Config, spec: str, available: Sequence[ModelInfo]
+) -> list[ModelInfo]:
+    bench = get_bench(config)
+    return select(bench.entries(), bench.discoveries)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmbench_score(task: Task, case: Case, answer: str) -> Score:
+    return scoring.score(task, case, answer)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmbench_rank(
+    config: pytest.Config, task: str, results: Sequence[Result]
+) -> TaskRanking:
+    return rank_strict(task, results)

