@@ -10,8 +10,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .cases import Case, CaseFileError, Expected, OutputSpec, Task, load_task  # noqa: E402
-from .providers.base import (  # noqa: E402
+from .cases import Case, CaseFileError, Expected, OutputSpec, Task, load_task
+from .providers.base import (
     Discovery,
     GenerateOptions,
     ModelInfo,
@@ -21,9 +21,9 @@ from .providers.base import (  # noqa: E402
     Request,
     Response,
 )
-from .ranking import ModelStanding, TaskRanking, rank_strict  # noqa: E402
-from .results import Result  # noqa: E402
-from .scoring import Score  # noqa: E402
+from .ranking import ModelStanding, TaskRanking, rank_strict
+from .results import Result
+from .scoring import Score
 
 __all__ = [
     "Case",

@@ -40,8 +40,21 @@ __all__ = [
 
 DEFAULT_LABELS = ("PASS", "FAIL")
 RESERVED_TAGS = frozenset(
-    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings",
-     "easy", "medium", "hard", "batch", "should_pass", "should_fail", "llmbench"}
+    {
+        "skip",
+        "skipif",
+        "xfail",
+        "parametrize",
+        "usefixtures",
+        "filterwarnings",
+        "easy",
+        "medium",
+        "hard",
+        "batch",
+        "should_pass",
+        "should_fail",
+        "llmbench",
+    }
 )
 
 Path_ = tuple[str | int, ...]
@@ -177,8 +190,11 @@ class _Lines:
                 line = key_node.start_mark.line + 1
                 if key in seen:
                     self.duplicates.append(
-                        Problem(line, _key(path + (key,)),
-                                f"duplicate key '{key}' (first at line {seen[key]})")
+                        Problem(
+                            line,
+                            _key(path + (key,)),
+                            f"duplicate key '{key}' (first at line {seen[key]})",
+                        )
                     )
                 seen[key] = line
                 self.lines[path + (key,)] = line
@@ -211,9 +227,16 @@ def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
         lines.walk(node, ())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        # An unclosed construct is reported where it starts (context), the parser's
+        # confusion (problem) is named in the message.
+        problem_line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        context_line = exc.context_mark.line + 1 if exc.context_mark else None
+        line = context_line or problem_line or 1
+        what = str(exc.problem or "")
+        if exc.context:
+            what = f"{exc.context}: {what}"
+        if problem_line and problem_line != line:
+            what += f" (at line {problem_line})"
         raise CaseFileError(display, [Problem(line, "", f"YAML syntax error: {what}")]) from None
     except yaml.YAMLError as exc:
         raise CaseFileError(display, [Problem(1, "", f"YAML error: {exc}")]) from None
@@ -243,15 +266,17 @@ def _schema_problems(data: Any, lines: _Lines) -> list[Problem]:
 def _explain(error: ValidationError, lines: _Lines) -> Iterator[Problem]:
     path: Path_ = tuple(error.absolute_path)
     instance = error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value: Any = error.validator_value
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         for key in sorted(set(instance) - set(allowed)):
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             tail = f"; did you mean '{hint[0]}'?" if hint else f"; allowed: {', '.join(allowed)}"
             yield Problem(lines.line(path + (key,)), _key(path + (key,)), f"unknown key{tail}")
         return
     if error.validator == "required" and isinstance(instance, dict):
-        for key in error.validator_value:
+        for key in value:
             if key not in instance:
                 yield Problem(lines.line(path), _key(path + (key,)), "missing required key")
         return
@@ -259,17 +284,21 @@ def _explain(error: ValidationError, lines: _Lines) -> Iterator[Problem]:
         yield Problem(lines.line(path), _key(path), "expected a string or {file: path}")
         return
     if error.validator == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
-        yield Problem(lines.line(path), _key(path), f"{instance!r} is not one of: {allowed}")
+        choices = ", ".join(str(v) for v in value)
+        yield Problem(lines.line(path), _key(path), f"{instance!r} is not one of: {choices}")
         return
     if error.validator == "pattern":
-        yield Problem(lines.line(path), _key(path),
-                      f"{instance!r} does not match the pattern {error.validator_value}")
+        yield Problem(
+            lines.line(path), _key(path), f"{instance!r} does not match the pattern {value}"
+        )
         return
     if error.validator == "type":
-        expected = error.validator_value
-        yield Problem(lines.line(path), _key(path),
-                      f"expected {expected}, got {type(instance).__name__} {instance!r}")
+        expected = value
+        yield Problem(
+            lines.line(path),
+            _key(path),
+            f"expected {expected}, got {type(instance).__name__} {instance!r}",
+        )
         return
     if error.validator == "propertyNames":
         yield Problem(lines.line(path), _key(path), f"bad variable name: {error.message}")
@@ -365,8 +394,9 @@ class _Builder:
                 jsonschema.validators.validator_for(schema).check_schema(schema)
             except SchemaError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-                self.problem(("output", "schema"),
-                             f"not a valid JSON Schema: {exc.message} (at {where})")
+                self.problem(
+                    ("output", "schema"), f"not a valid JSON Schema: {exc.message} (at {where})"
+                )
         return OutputSpec(kind=kind, labels=labels, schema=schema)
 
     def expected(self, raw: Mapping[str, Any], path: Path_, output: OutputSpec) -> Expected:
@@ -376,8 +406,10 @@ class _Builder:
             if verdict is None:
                 self.problem(path, "a verdict task needs expected.verdict")
             elif verdict not in output.labels:
-                self.problem(path + ("verdict",),
-                             f"label {verdict!r} is not in labels [{', '.join(output.labels)}]")
+                self.problem(
+                    path + ("verdict",),
+                    f"label {verdict!r} is not in labels [{', '.join(output.labels)}]",
+                )
         elif verdict is not None:
             self.problem(path + ("verdict",), "expected.verdict needs output kind verdict")
         if "json" in raw and kind != "json":
@@ -412,8 +444,10 @@ class _Builder:
             line = self.lines.line(path)
             case_id = raw["id"]
             if case_id in first_line:
-                self.problem(path + ("id",),
-                             f"duplicate id {case_id!r} (first at line {first_line[case_id]})")
+                self.problem(
+                    path + ("id",),
+                    f"duplicate id {case_id!r} (first at line {first_line[case_id]})",
+                )
             first_line.setdefault(case_id, line)
             for tag in raw.get("tags", ()):
                 if tag in RESERVED_TAGS:
@@ -423,24 +457,28 @@ class _Builder:
             missing = [name for name in needed if name not in values]
             for name in missing:
                 if name not in (raw.get("vars") or {}) and name not in (data.get("vars") or {}):
-                    self.problem(path + ("vars",),
-                                 f"template variable {{{name}}} has no value in case {case_id!r}")
+                    self.problem(
+                        path + ("vars",),
+                        f"template variable {{{name}}} has no value in case {case_id!r}",
+                    )
             if missing or prompt is None:
                 continue
             text = render(prompt, values)
             sys_text = render(system, values) if system is not None else None
-            cases.append(Case(
-                id=case_id,
-                expected=expected,
-                prompt=text,
-                system=sys_text,
-                difficulty=raw.get("difficulty", "medium"),
-                batch=raw.get("batch"),
-                tags=tuple(raw.get("tags", ())),
-                why=raw.get("why"),
-                line=line,
-                prompt_hash=_hash(sys_text, text, options, schema),
-            ))
+            cases.append(
+                Case(
+                    id=case_id,
+                    expected=expected,
+                    prompt=text,
+                    system=sys_text,
+                    difficulty=raw.get("difficulty", "medium"),
+                    batch=raw.get("batch"),
+                    tags=tuple(raw.get("tags", ())),
+                    why=raw.get("why"),
+                    line=line,
+                    prompt_hash=_hash(sys_text, text, options, schema),
+                )
+            )
         if self.problems:
             raise CaseFileError(self.display, self.problems)
         return Task(
@@ -455,11 +493,13 @@ class _Builder:
         )
 
 
-def _hash(system: str | None, prompt: str, options: GenerateOptions,
-          schema: Mapping[str, Any] | None) -> str:
+def _hash(
+    system: str | None, prompt: str, options: GenerateOptions, schema: Mapping[str, Any] | None
+) -> str:
     blob = json.dumps(
         {"system": system, "prompt": prompt, "options": repr(options), "schema": schema},
-        sort_keys=True, ensure_ascii=False,
+        sort_keys=True,
+        ensure_ascii=False,
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -483,7 +523,9 @@ def load_task(path: Path, display: str | None = None, text: str | None = None) -
         text = path.read_text(encoding="utf-8")
     data, lines = _parse_yaml(text, display)
     if not isinstance(data, dict):
-        raise CaseFileError(display, [Problem(1, "", "expected a mapping with task, prompt, cases")])
+        raise CaseFileError(
+            display, [Problem(1, "", "expected a mapping with task, prompt, cases")]
+        )
     problems = _schema_problems(data, lines)
     if problems:
         raise CaseFileError(display, problems)

@@ -61,9 +61,10 @@ class TaskNode(pytest.Collector):
         bench = get_bench(self.config)
         task = self.task
         repeat = bench.options.repeat or task.repeat
-        fixtureinfo = self.session._fixturemanager.getfixtureinfo(
-            node=self, func=_run_llm_case, cls=None
-        )
+        # One fixture closure for all items of the task: computing it per item would
+        # dominate collection time for thousands of items.
+        manager = self.session._fixturemanager
+        fixtureinfo = manager.getfixtureinfo(self, _run_llm_case, None)  # type: ignore[arg-type]
         marks = _Marks(self.config, task)
         for model in self.models:
             for case in task.cases:
@@ -117,8 +118,9 @@ class _Marks:
 class CaseItem(pytest.Function):
     """One (task, case, model, repeat) call."""
 
-    def __init__(self, *, task: Task, case: Case, model: ModelInfo, repeat: int, params: str,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, task: Task, case: Case, model: ModelInfo, repeat: int, params: str, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         parent_id = getattr(self.parent, "id", None)
         if parent_id is not None and hasattr(parent_id, "with_params"):
@@ -139,23 +141,33 @@ class CaseItem(pytest.Function):
         response, latency_ms, error = _call(bench, self, request)
         result = self._record(response, latency_ms, load_ms, error)
         self.stash[RESULT_KEY] = result
-        self.user_properties.extend([
-            ("task", result.task),
-            ("case", result.case_id),
-            ("model", result.model),
-            ("repeat", result.repeat),
-            ("expected", result.expected),
-            ("got", result.got),
-            ("correct", result.correct),
-            ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
-        ])
+        self.user_properties.extend(
+            [
+                ("task", result.task),
+                ("case", result.case_id),
+                ("model", result.model),
+                ("repeat", result.repeat),
+                ("expected", result.expected),
+                ("got", result.got),
+                ("correct", result.correct),
+                ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
+            ]
+        )
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
-            pytest.fail(f"{what}: expected {result.expected}, got {shorten(result.got, 200)}"
-                        f"{' (' + result.reason + ')' if result.reason else ''}", pytrace=False)
+            pytest.fail(
+                f"{what}: expected {result.expected}, got {shorten(result.got, 200)}"
+                f"{' (' + result.reason + ')' if result.reason else ''}",
+                pytrace=False,
+            )
 
-    def _record(self, response: Response | None, latency_ms: float | None,
-                load_ms: float | None, error: str | None) -> Result:
+    def _record(
+        self,
+        response: Response | None,
+        latency_ms: float | None,
+        load_ms: float | None,
+        error: str | None,
+    ) -> Result:
         task, case = self.task, self.case
         if response is None:
             verdict: Score = Score(False, "", error or "no answer")
@@ -198,8 +210,9 @@ def _benchmark_fixture(config: pytest.Config, request: pytest.FixtureRequest) ->
     return request.getfixturevalue("benchmark")
 
 
-def _call(bench: BenchSession, item: CaseItem,
-          request: pytest.FixtureRequest) -> tuple[Response | None, float | None, str | None]:
+def _call(
+    bench: BenchSession, item: CaseItem, request: pytest.FixtureRequest
+) -> tuple[Response | None, float | None, str | None]:
     """Send the request, timing it; a provider failure becomes an error string."""
     provider = bench.registry.get(item.model.provider)
     task, case = item.task, item.case
@@ -224,8 +237,9 @@ def _call(bench: BenchSession, item: CaseItem,
     try:
         if benchmark is not None:
             benchmark.group = task.name
-            benchmark.extra_info.update({"task": task.name, "case": case.id,
-                                         "model": item.model.id, "repeat": item.repeat})
+            benchmark.extra_info.update(
+                {"task": task.name, "case": case.id, "model": item.model.id, "repeat": item.repeat}
+            )
             response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
         else:
             response = call()

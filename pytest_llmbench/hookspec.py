@@ -21,9 +21,7 @@ if TYPE_CHECKING:
     from .scoring import Score
 
 
-def pytest_llmbench_register_providers(
-    registry: ProviderRegistry, config: pytest.Config
-) -> None:
+def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytest.Config) -> None:
     """Add providers to the registry (called once, before model discovery).
 
     The default adds every provider of the ``pytest_llmbench.providers`` entry-point

@@ -50,27 +50,56 @@ def _positive_int(value: str) -> int:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmbench", "pytest-llmbench: benchmark LLMs on YAML gold cases")
-    group.addoption("--llm-models", metavar="SPEC", default=None,
-                    help="models to run: 'all', a provider ('llamacpp'), provider/name, globs "
-                         "('ollama/qwen*'), comma-separated, or @FILE (one a line). "
-                         "Default: the llm_models ini value, else 'all'.")
-    group.addoption("--llm-ollama-host", metavar="URL", action="append", default=None,
-                    help="Ollama server (repeatable). Default: $OLLAMA_HOST, "
-                         "else http://127.0.0.1:11434.")
-    group.addoption("--llm-timeout", metavar="SECONDS", type=_positive_float, default=None,
-                    help="timeout of one model call. Default: 120.")
-    group.addoption("--llm-repeat", metavar="N", type=_positive_int, default=None,
-                    help="run every case N times (overrides a task's 'repeat'). Default: 1.")
-    group.addoption("--llm-json", metavar="PATH", default=None,
-                    help="write every result and the ranking per task to PATH as JSON.")
-    group.addoption("--llm-gguf", metavar="NAME=PATH", action="append", default=None,
-                    help="add a GGUF file as embedded model llamacpp/NAME (repeatable).")
+    group.addoption(
+        "--llm-models",
+        metavar="SPEC",
+        default=None,
+        help="models to run: 'all', a provider ('llamacpp'), provider/name, globs "
+        "('ollama/qwen*'), comma-separated, or @FILE (one a line). "
+        "Default: the llm_models ini value, else 'all'.",
+    )
+    group.addoption(
+        "--llm-ollama-host",
+        metavar="URL",
+        action="append",
+        default=None,
+        help="Ollama server (repeatable). Default: $OLLAMA_HOST, else http://127.0.0.1:11434.",
+    )
+    group.addoption(
+        "--llm-timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=None,
+        help="timeout of one model call. Default: 120.",
+    )
+    group.addoption(
+        "--llm-repeat",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="run every case N times (overrides a task's 'repeat'). Default: 1.",
+    )
+    group.addoption(
+        "--llm-json",
+        metavar="PATH",
+        default=None,
+        help="write every result and the ranking per task to PATH as JSON.",
+    )
+    group.addoption(
+        "--llm-gguf",
+        metavar="NAME=PATH",
+        action="append",
+        default=None,
+        help="add a GGUF file as embedded model llamacpp/NAME (repeatable).",
+    )
     parser.addini("llm_models", "default for --llm-models", default="all")
-    parser.addini("llm_ollama_hosts", "default Ollama servers, one a line", type="linelist",
-                  default=[])
+    parser.addini(
+        "llm_ollama_hosts", "default Ollama servers, one a line", type="linelist", default=[]
+    )
     parser.addini("llm_timeout", "default for --llm-timeout (seconds)", default="120")
-    parser.addini("llm_gguf", "extra embedded GGUF models, NAME=PATH one a line",
-                  type="linelist", default=[])
+    parser.addini(
+        "llm_gguf", "extra embedded GGUF models, NAME=PATH one a line", type="linelist", default=[]
+    )
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -149,8 +178,7 @@ class RunHooks:
             doc = json_document(bench.run_info(int(exitstatus)), bench.results, bench.rankings)
             path = bench.options.json_path
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench

@@ -128,8 +128,17 @@ def _misses(results: Sequence[Result]) -> tuple[Miss, ...]:
         first = wrong[0]
         directions = {r.direction for r in wrong}
         direction = first.direction if len(directions) == 1 else "inconsistent"
-        misses.append(Miss(case_id, direction, len(wrong), len(runs),
-                           first.expected, first.got, first.error or first.reason))
+        misses.append(
+            Miss(
+                case_id,
+                direction,
+                len(wrong),
+                len(runs),
+                first.expected,
+                first.got,
+                first.error or first.reason,
+            )
+        )
     return tuple(misses)
 
 

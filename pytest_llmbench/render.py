@@ -25,7 +25,9 @@ def _rate(value: float | None) -> str:
 
 
 def _champion_line(label: str, s: ModelStanding) -> str:
-    return f"{label} {s.model} ({s.score} correct, mean {_ms(s.mean_ms)} ms, p95 {_ms(s.p95_ms)} ms)"
+    return (
+        f"{label} {s.model} ({s.score} correct, mean {_ms(s.mean_ms)} ms, p95 {_ms(s.p95_ms)} ms)"
+    )
 
 
 def task_lines(ranking: TaskRanking, cases: int | None = None) -> list[str]:
@@ -83,15 +85,23 @@ def _standing_dict(s: ModelStanding) -> dict[str, Any]:
         "p95_ms": s.p95_ms,
         "tokens_per_s": s.tokens_per_s,
         "failed_cases": [
-            {"case_id": m.case_id, "direction": m.direction, "wrong": m.wrong, "runs": m.runs,
-             "expected": m.expected, "got": m.got, "reason": m.reason}
+            {
+                "case_id": m.case_id,
+                "direction": m.direction,
+                "wrong": m.wrong,
+                "runs": m.runs,
+                "expected": m.expected,
+                "got": m.got,
+                "reason": m.reason,
+            }
             for m in s.misses
         ],
     }
 
 
-def json_document(run: Mapping[str, Any], results: Iterable[Result],
-                  rankings: Sequence[TaskRanking]) -> dict[str, Any]:
+def json_document(
+    run: Mapping[str, Any], results: Iterable[Result], rankings: Sequence[TaskRanking]
+) -> dict[str, Any]:
     """The ``--llm-json`` document: ``{"run", "results", "tasks"}`` as in DESIGN.md."""
     tasks: dict[str, Any] = {}
     for ranking in rankings:

@@ -100,6 +100,17 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _scalar_equal(expected: Any, got: Any) -> bool:
+    """Strings ignoring case and spacing; ``True`` is not ``1``; numbers by value."""
+    if isinstance(expected, str):
+        return isinstance(got, str) and _norm(got) == _norm(expected)
+    if isinstance(expected, bool) or expected is None:
+        return got is expected
+    if isinstance(expected, int | float):
+        return isinstance(got, int | float) and not isinstance(got, bool) and got == expected
+    return bool(expected == got)
+
+
 def _mismatch(expected: Any, got: Any, where: str) -> str | None:
     """Why ``got`` does not match ``expected`` (None when it matches).
 
@@ -126,17 +137,12 @@ def _mismatch(expected: Any, got: Any, where: str) -> str | None:
             shown = ", ".join(json.dumps(m, ensure_ascii=False) for m in missing)
             return f"{where}: missing {shown}"
         return None
-    if isinstance(expected, str):
-        if isinstance(got, str) and _norm(got) == _norm(expected):
-            return None
-    elif isinstance(expected, bool) or expected is None:
-        if got is expected:
-            return None
-    elif isinstance(expected, int | float) and not isinstance(got, bool):
-        if isinstance(got, int | float) and got == expected:
-            return None
-    return (f"{where}: expected {json.dumps(expected, ensure_ascii=False)}, "
-            f"got {json.dumps(got, ensure_ascii=False)}")
+    if _scalar_equal(expected, got):
+        return None
+    return (
+        f"{where}: expected {json.dumps(expected, ensure_ascii=False)}, "
+        f"got {json.dumps(got, ensure_ascii=False)}"
+    )
 
 
 def _text_checks(expected: Expected, text: str) -> str:

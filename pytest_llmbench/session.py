@@ -24,20 +24,6 @@ __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
-def normalize_host(host: str) -> str:
-    """``localhost`` -> ``http://localhost:11434``; keeps an explicit scheme and port."""
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        host = "http://" + host
-    scheme, _, rest = host.partition("://")
-    hostport = rest.split("/", 1)[0]
-    if ":" not in hostport.rsplit("]", 1)[-1]:
-        rest = rest.replace(hostport, hostport + ":11434", 1)
-    if hostport.startswith("0.0.0.0"):
-        rest = rest.replace("0.0.0.0", "127.0.0.1", 1)
-    return f"{scheme}://{rest}"
-
-
 @dataclass(frozen=True)
 class Options:
     """The plugin's command-line and ini options, parsed."""
@@ -69,7 +55,7 @@ class Options:
         timeout = config.getoption("llm_timeout")
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
-            ollama_hosts=tuple(normalize_host(h) for h in hosts) or (DEFAULT_OLLAMA_HOST,),
+            ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
             timeout_s=float(timeout if timeout is not None else config.getini("llm_timeout")),
             json_path=Path(json_path) if json_path else None,
             repeat=config.getoption("llm_repeat"),
@@ -136,6 +122,7 @@ class BenchSession:
         return list(chosen)
 
     def entries(self) -> list[str]:
+        """The ``--llm-models`` entries (``@file`` expanded)."""
         return parse_spec(self.options.models, self.config.invocation_params.dir)
 
     def header_lines(self) -> list[str]:

@@ -53,5 +53,6 @@ class ScriptedProvider:
         if delay:
             time.sleep(delay)
         text = answer(request)
-        return Response(text=text, completion_tokens=len(text.split()) or None,
-                        eval_ms=max(delay * 1000.0, 0.001))
+        return Response(
+            text=text, completion_tokens=len(text.split()) or None, eval_ms=delay * 1000.0 or None
+        )

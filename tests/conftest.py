@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-FAKE_CONFTEST = '''
+FAKE_CONFTEST = """
 from pytest_llmbench.testing import ScriptedProvider
 
 
@@ -20,7 +20,7 @@ def pytest_llmbench_register_providers(registry, config):
         "strict": lambda request: '{"verdict": "FAIL"}',
         "garbage": lambda request: "I think it is fine",
     }, latency_s={"slowright": 0.05}))
-'''
+"""
 
 GRADING_YAML = """\
 task: grading

