@@ -6,6 +6,7 @@ Pure module: no pytest.  Every problem found in a file is collected into one
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -181,8 +182,19 @@ class _Lines:
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {(): 1}
         self.duplicates: list[Problem] = []
+        self._open: set[int] = set()
 
     def walk(self, node: yaml.Node, path: Path_) -> None:
+        if id(node) in self._open:  # an alias of one of its own ancestors
+            line = node.start_mark.line + 1
+            raise CaseFileError("", [Problem(line, _key(path), "recursive YAML alias")])
+        self._open.add(id(node))
+        try:
+            self._walk(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _walk(self, node: yaml.Node, path: Path_) -> None:
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
@@ -217,14 +229,21 @@ def _key(path: Path_) -> str:
     return out
 
 
+# libyaml's C parser when PyYAML was built with it (about 10x faster), same results.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         lines = _Lines()
         if node is None:
             raise CaseFileError(display, [Problem(1, "", "the file is empty")])
-        lines.walk(node, ())
+        try:
+            lines.walk(node, ())
+        except CaseFileError as exc:
+            raise CaseFileError(display, exc.problems) from None
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         # An unclosed construct is reported where it starts (context), the parser's
@@ -250,10 +269,30 @@ def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
 # --------------------------------------------------------------------------- schema
 
 
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    """Replace local ``{"$ref": "#/$defs/x"}`` by the definition (the schema has no cycles).
+
+    Validation without ``$ref`` lookups is several times faster on big case files.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {
+                **_inline_refs(defs[ref.removeprefix("#/$defs/")], defs),
+                **_inline_refs(rest, defs),
+            }
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
 @functools.cache
 def _case_validator() -> Draft202012Validator:
     text = resources.files("pytest_llmbench").joinpath("case_schema.json").read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
+    schema = json.loads(text)
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
 def _schema_problems(data: Any, lines: _Lines) -> list[Problem]:
@@ -341,11 +380,6 @@ def render(template: str, values: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-@functools.lru_cache(maxsize=4096)
-def _read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
-
-
 class _Builder:
     """Turns validated YAML data into a Task, collecting semantic problems."""
 
@@ -355,6 +389,13 @@ class _Builder:
         self.data = data
         self.lines = lines
         self.problems: list[Problem] = []
+        self.files: dict[Path, str] = {}
+        """Referenced files, read once per load (not cached across loads: they may change)."""
+
+    def read(self, path: Path) -> str:
+        if path not in self.files:
+            self.files[path] = path.read_text(encoding="utf-8")
+        return self.files[path]
 
     def problem(self, path: Path_, message: str) -> None:
         self.problems.append(Problem(self.lines.line(path), _key(path), message))
@@ -364,12 +405,14 @@ class _Builder:
         if isinstance(value, dict):
             target = (self.path.parent / value["file"]).resolve()
             try:
-                return _read_text(target)
+                return self.read(target)
             except FileNotFoundError:
                 self.problem(path + ("file",), f"file not found: {value['file']} ({target})")
             except (OSError, UnicodeDecodeError) as exc:
                 self.problem(path + ("file",), f"cannot read {value['file']}: {exc}")
             return None
+        if isinstance(value, bool):  # YAML true/false, not Python's True/False
+            return "true" if value else "false"
         return str(value)
 
     def variables(self, raw: Mapping[str, Any] | None, path: Path_) -> dict[str, str]:
@@ -433,7 +476,11 @@ class _Builder:
         output = self.output()
         prompt = self.text(data["prompt"], ("prompt",))
         system = self.text(data["system"], ("system",)) if "system" in data else None
-        options = GenerateOptions(**data.get("options", {}))
+        raw_options = dict(data.get("options", {}))
+        for key in ("temperature", "top_p"):
+            if key in raw_options:
+                raw_options[key] = float(raw_options[key])
+        options = GenerateOptions(**raw_options)
         task_vars = self.variables(data.get("vars"), ("vars",))
         schema = output.request_schema()
         needed = placeholders(prompt or "") + placeholders(system or "")
@@ -497,7 +544,12 @@ def _hash(
     system: str | None, prompt: str, options: GenerateOptions, schema: Mapping[str, Any] | None
 ) -> str:
     blob = json.dumps(
-        {"system": system, "prompt": prompt, "options": repr(options), "schema": schema},
+        {
+            "system": system,
+            "prompt": prompt,
+            "options": dataclasses.asdict(options),
+            "schema": schema,
+        },
         sort_keys=True,
         ensure_ascii=False,
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,11 @@ import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
 from .cases import Case, CaseFileError, Task, load_task
-from .providers.base import ModelInfo, ProviderError, Request, Response
+from .providers.base import ModelInfo, Response
 from .results import Result
+from .runner import Wrapper, run
 from .scoring import Score, shorten
-from .session import BenchSession, get_bench
+from .session import get_bench
 
 __all__ = ["RESULT_KEY", "CaseFile", "CaseItem", "TaskNode"]
 
@@ -66,9 +66,10 @@ class TaskNode(pytest.Collector):
         manager = self.session._fixturemanager
         fixtureinfo = manager.getfixtureinfo(self, _run_llm_case, None)  # type: ignore[arg-type]
         marks = _Marks(self.config, task)
+        case_marks = {case.id: marks.for_case(case) for case in task.cases}
         for model in self.models:
+            model_marks = marks.for_model(model)
             for case in task.cases:
-                case_marks = marks.for_case(case, model)
                 for index in range(1, repeat + 1):
                     params = f"{model.id}-rep{index}" if repeat > 1 else model.id
                     item = CaseItem.from_parent(
@@ -83,7 +84,7 @@ class TaskNode(pytest.Collector):
                         model=model,
                         repeat=index,
                     )
-                    for mark in case_marks:
+                    for mark in (*case_marks[case.id], *model_marks):
                         item.add_marker(mark)
                     yield item
 
@@ -92,27 +93,44 @@ class TaskNode(pytest.Collector):
 
 
 class _Marks:
-    """Markers for the items of one task (tags registered on first use)."""
+    """Markers for the items of one task; each case tag is registered as a marker once."""
 
     def __init__(self, config: pytest.Config, task: Task) -> None:
         self.config = config
         self.task = task
         self.xdist = config.pluginmanager.hasplugin("xdist")
+        self._cache: dict[tuple[str, tuple[tuple[str, Any], ...]], pytest.MarkDecorator] = {}
 
-    def for_case(self, case: Case, model: ModelInfo) -> list[pytest.MarkDecorator]:
-        marks = [pytest.mark.llmbench, getattr(pytest.mark, case.difficulty)]
+    def for_case(self, case: Case) -> list[pytest.MarkDecorator]:
+        marks = [self._mark("llmbench"), self._mark(case.difficulty)]
         if case.batch is not None:
-            marks.append(pytest.mark.batch(n=case.batch))
+            marks.append(self._mark("batch", n=case.batch))
+        registered = self.config.stash.setdefault(_TAGS_KEY, set())
         for tag in case.tags:
-            self.config.addinivalue_line("markers", f"{tag}: case tag (pytest-llmbench)")
-            marks.append(getattr(pytest.mark, tag))
-            marks.append(pytest.mark.tag(name=tag))
+            if tag not in registered:
+                self.config.addinivalue_line("markers", f"{tag}: case tag (pytest-llmbench)")
+                registered.add(tag)
+            marks.append(self._mark(tag))
+            marks.append(self._mark("tag", name=tag))
         if self.task.output.kind == "verdict" and case.expected.verdict is not None:
             good = case.expected.verdict == self.task.pass_label
-            marks.append(pytest.mark.should_pass if good else pytest.mark.should_fail)
-        if self.xdist:
-            marks.append(pytest.mark.xdist_group(name=model.id))
+            marks.append(self._mark("should_pass" if good else "should_fail"))
         return marks
+
+    def _mark(self, marker: str, **kwargs: Any) -> pytest.MarkDecorator:
+        """One MarkDecorator per distinct marker (building them dominates big collections)."""
+        key = (marker, tuple(sorted(kwargs.items())))
+        if key not in self._cache:
+            decorator = getattr(pytest.mark, marker)
+            self._cache[key] = decorator(**kwargs) if kwargs else decorator
+        return self._cache[key]
+
+    def for_model(self, model: ModelInfo) -> list[pytest.MarkDecorator]:
+        # One model's items stay on one xdist worker under --dist loadgroup.
+        return [pytest.mark.xdist_group(name=model.id)] if self.xdist else []
+
+
+_TAGS_KEY = pytest.StashKey[set[str]]()
 
 
 class CaseItem(pytest.Function):
@@ -138,8 +156,17 @@ class CaseItem(pytest.Function):
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
         load_ms = bench.ensure_loaded(self.model)
-        response, latency_ms, error = _call(bench, self, request)
-        result = self._record(response, latency_ms, load_ms, error)
+        result = run(
+            bench.registry.get(self.model.provider),
+            self.task,
+            self.case,
+            self.model,
+            self.repeat,
+            scorer=self._score,
+            timeout_s=bench.options.timeout_s,
+            load_ms=load_ms,
+            wrapper=self._benchmark_wrapper(request),
+        )
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(
             [
@@ -155,94 +182,36 @@ class CaseItem(pytest.Function):
         )
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
+            because = f" ({result.reason})" if result.reason else ""
             pytest.fail(
-                f"{what}: expected {result.expected}, got {shorten(result.got, 200)}"
-                f"{' (' + result.reason + ')' if result.reason else ''}",
+                f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}",
                 pytrace=False,
             )
 
-    def _record(
-        self,
-        response: Response | None,
-        latency_ms: float | None,
-        load_ms: float | None,
-        error: str | None,
-    ) -> Result:
-        task, case = self.task, self.case
-        if response is None:
-            verdict: Score = Score(False, "", error or "no answer")
-        else:
-            verdict = self.ihook.pytest_llmbench_score(task=task, case=case, answer=response.text)
-        return Result(
-            task=task.name,
-            case_id=case.id,
-            model=self.model.id,
-            repeat=self.repeat,
-            expected=case.expected.describe(),
-            got=verdict.got,
-            correct=verdict.correct and error is None,
-            reason=verdict.reason,
-            latency_ms=latency_ms,
-            load_ms=load_ms if load_ms is not None else (response.load_ms if response else None),
-            prompt_eval_ms=response.prompt_eval_ms if response else None,
-            eval_ms=response.eval_ms if response else None,
-            total_ms=response.total_ms if response else None,
-            prompt_tokens=response.prompt_tokens if response else None,
-            completion_tokens=response.completion_tokens if response else None,
-            tokens_per_s=response.tokens_per_s if response else None,
-            error=error,
-            prompt_hash=case.prompt_hash,
-            host=response.host if response else None,
-            kind=task.output.kind,
-            expected_label=case.expected.verdict,
-            got_label=verdict.label,
-            pass_label=task.pass_label if task.output.kind == "verdict" else None,
-            difficulty=case.difficulty,
+    def _score(self, task: Task, case: Case, answer: str) -> Score:
+        score: Score = self.ihook.pytest_llmbench_score(task=task, case=case, answer=answer)
+        return score
+
+    def _benchmark_wrapper(self, request: pytest.FixtureRequest) -> Wrapper | None:
+        """Record the call through pytest-benchmark's fixture when that plugin is active."""
+        config = self.config
+        if not config.pluginmanager.hasplugin("benchmark"):
+            return None
+        if config.getoption("benchmark_skip", default=False):
+            return None
+        benchmark = request.getfixturevalue("benchmark")
+        benchmark.group = self.task.name
+        benchmark.extra_info.update(
+            {
+                "task": self.task.name,
+                "case": self.case.id,
+                "model": self.model.id,
+                "repeat": self.repeat,
+            }
         )
 
+        def wrapper(call: Callable[[], Response]) -> Response:
+            response: Response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
+            return response
 
-def _benchmark_fixture(config: pytest.Config, request: pytest.FixtureRequest) -> Any:
-    """pytest-benchmark's fixture when that plugin is active (and not skipping), else None."""
-    if not config.pluginmanager.hasplugin("benchmark"):
-        return None
-    if config.getoption("benchmark_skip", default=False):
-        return None
-    return request.getfixturevalue("benchmark")
-
-
-def _call(
-    bench: BenchSession, item: CaseItem, request: pytest.FixtureRequest
-) -> tuple[Response | None, float | None, str | None]:
-    """Send the request, timing it; a provider failure becomes an error string."""
-    provider = bench.registry.get(item.model.provider)
-    task, case = item.task, item.case
-    req = Request(
-        model=item.model.name,
-        prompt=case.prompt,
-        system=case.system,
-        options=task.options,
-        json_schema=task.output.request_schema(),
-        timeout_s=bench.options.timeout_s,
-    )
-    timing: dict[str, float] = {}
-
-    def call() -> Response:
-        start = time.perf_counter()
-        try:
-            return provider.generate(req)
-        finally:
-            timing["ms"] = (time.perf_counter() - start) * 1000.0
-
-    benchmark = _benchmark_fixture(item.config, request)
-    try:
-        if benchmark is not None:
-            benchmark.group = task.name
-            benchmark.extra_info.update(
-                {"task": task.name, "case": case.id, "model": item.model.id, "repeat": item.repeat}
-            )
-            response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
-        else:
-            response = call()
-    except ProviderError as exc:
-        return None, timing.get("ms"), str(exc)
-    return response, timing.get("ms"), None
+        return wrapper

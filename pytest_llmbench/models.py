@@ -93,6 +93,11 @@ def select(entries: Sequence[str], discoveries: Mapping[str, Discovery]) -> list
             matched = [m for d in discoveries.values() for m in d.models]
         else:
             provider, _, pattern = entry.partition("/")
+            if provider not in discoveries:
+                raise SelectionError(
+                    f"unknown provider {provider!r} in --llm-models={entry}; "
+                    f"available providers: {', '.join(discoveries) or 'none'}"
+                )
             offered = discoveries[provider].models
             if not pattern:
                 matched = list(offered)

@@ -43,7 +43,7 @@ def task_lines(ranking: TaskRanking, cases: int | None = None) -> list[str]:
         tablefmt="simple",
         disable_numparse=True,
     )
-    count = f", {cases} cases" if cases is not None else ""
+    count = f", {cases} case{'s' if cases != 1 else ''}" if cases is not None else ""
     lines = [f"task {ranking.task} ({ranking.policy} policy{count})", *table.splitlines()]
     champion, runner_up = ranking.champion, ranking.runner_up
     if champion is None:

@@ -1,0 +1,121 @@
+"""Real inference on the embedded llama.cpp models (no server, no network)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
+
+from pytest_llmbench.providers.base import (
+    GenerateOptions,
+    ProviderSettings,
+    Request,
+)
+from pytest_llmbench.providers.llamacpp import LlamaCppProvider
+
+pytestmark = pytest.mark.embedded
+
+COMPANY_SCHEMA = {
+    "type": "object",
+    "properties": {"company": {"type": "string"}},
+    "required": ["company"],
+}
+
+
+def _request(posting: str) -> Request:
+    return Request(
+        model="smollm2-135m",
+        prompt=f"Posting: {posting}\nWhich company is hiring? Answer as JSON.",
+        options=GenerateOptions(temperature=0.0, seed=42, max_tokens=32),
+        json_schema=COMPANY_SCHEMA,
+    )
+
+
+def test_discovers_both_embedded_models() -> None:
+    found = LlamaCppProvider(ProviderSettings()).discover()
+    assert found.problem is None
+    assert [m.id for m in found.models] == ["llamacpp/smollm2-135m", "llamacpp/gemma3-270m"]
+
+
+def test_same_request_gives_same_answer_whatever_ran_before() -> None:
+    provider = LlamaCppProvider(ProviderSettings())
+    acme = _request("Acme is hiring a Python developer in Berlin.")
+    other = _request("Globex seeks a night-shift nurse for its Springfield clinic; apply now.")
+    first = provider.generate(acme)
+    between = provider.generate(other)
+    again = provider.generate(acme)
+    assert first.text == again.text
+    assert json.loads(first.text)["company"] == "Acme"
+    assert json.loads(between.text)["company"] == "Globex"
+    assert first.prompt_tokens == again.prompt_tokens
+    assert first.prompt_tokens is not None
+    assert first.prompt_tokens > 10
+    assert first.completion_tokens is not None
+    assert first.completion_tokens > 0
+    assert first.eval_ms is not None
+    assert first.eval_ms > 0
+    assert first.tokens_per_s is not None
+    assert first.tokens_per_s > 0
+
+
+TASK = """\
+task: company
+description: Which company is hiring?
+prompt: |
+  Posting: {posting}
+  Which company is hiring? Answer as JSON.
+output:
+  kind: json
+  schema: {type: object, properties: {company: {type: string}}, required: [company]}
+options: {temperature: 0, seed: 42, max_tokens: 32}
+cases:
+  - id: COMPANY_001
+    expected: {json: {company: Acme}}
+    vars: {posting: Acme is hiring a Python developer in Berlin.}
+  - id: COMPANY_002
+    expected: {json: {company: Globex}}
+    vars: {posting: "Globex seeks a night-shift nurse for its Springfield clinic; apply now."}
+"""
+
+
+def test_end_to_end_ranking_on_embedded_models(pytester: pytest.Pytester) -> None:
+    (pytester.path / "company.yaml").write_text(TASK)
+    out = pytester.path / "bench.json"
+    result = pytester.runpytest(
+        "--llm-models=llamacpp", f"--llm-json={out}", "-p", "no:benchmark", "-p", "no:cacheprovider"
+    )
+    stdout = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "llmbench: 2 model(s): llamacpp/smollm2-135m, llamacpp/gemma3-270m",
+            "*llmbench ranking*",
+            "task company (strict policy, 2 cases)",
+            "Champion: *",
+        ]
+    )
+    doc = json.loads(out.read_text())
+    results = doc["results"]
+    assert len(results) == 4
+    assert {r["model"] for r in results} == {"llamacpp/smollm2-135m", "llamacpp/gemma3-270m"}
+    for record in results:
+        assert record["latency_ms"] > 0
+        assert record["prompt_tokens"] > 0
+        assert record["completion_tokens"] > 0
+        assert record["error"] is None
+    # smollm2 copies the company out of these one-liners (checked above, deterministic).
+    smol = [r for r in results if r["model"] == "llamacpp/smollm2-135m"]
+    assert all(r["correct"] for r in smol)
+    task = doc["tasks"]["company"]
+    champion = task["champion"]
+    assert champion in {"llamacpp/smollm2-135m", "llamacpp/gemma3-270m"}
+    # The summary says what the JSON says.
+    match = re.search(r"^Champion:\s+(\S+) \((\d+)/(\d+) correct", stdout, re.MULTILINE)
+    assert match is not None
+    assert match.group(1) == champion
+    standing = task["ranking"][0]
+    assert (int(match.group(2)), int(match.group(3))) == (standing["correct"], standing["total"])
+    passed = sum(1 for r in results if r["correct"])
+    result.assert_outcomes(passed=passed, failed=4 - passed)
