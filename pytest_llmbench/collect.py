@@ -155,7 +155,10 @@ class CaseItem(pytest.Function):
 
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
-        load_ms = bench.ensure_loaded(self.model)
+        cold_start_ms = bench.ensure_loaded(self.model)
+        missing = bench.unavailable.get(self.model.id)
+        if missing is not None:
+            pytest.skip(missing)
         result = run(
             bench.registry.get(self.model.provider),
             self.task,
@@ -164,7 +167,7 @@ class CaseItem(pytest.Function):
             self.repeat,
             scorer=self._score,
             timeout_s=bench.options.timeout_s,
-            load_ms=load_ms,
+            cold_start_ms=cold_start_ms,
             wrapper=self._benchmark_wrapper(request),
         )
         self.stash[RESULT_KEY] = result

@@ -12,7 +12,7 @@ import pytest
 
 from . import scoring
 from .cases import Case, Task
-from .models import select
+from .models import choose
 from .providers import ProviderRegistry, entry_point_providers
 from .providers.base import ModelInfo
 from .ranking import TaskRanking, rank_strict
@@ -33,7 +33,9 @@ def pytest_llmbench_select_models(
     config: pytest.Config, spec: str, available: Sequence[ModelInfo]
 ) -> list[ModelInfo]:
     bench = get_bench(config)
-    return select(bench.entries(), bench.discoveries)
+    selection = choose(bench.entries(), bench.discoveries, bench.options.rules)
+    bench.left_out = list(selection.left_out)
+    return list(selection.models)
 
 
 @pytest.hookimpl(trylast=True)

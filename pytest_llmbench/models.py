@@ -2,18 +2,29 @@
 
 Pure module.  A spec is ``all`` or a comma-separated list of ``provider``,
 ``provider/name`` or globs (``ollama/qwen*``); ``@path`` reads one entry a line
-(``#`` starts a comment).
+(``#`` starts a comment).  Wide entries (``all``, a provider, a glob) go through the
+selection rules of :mod:`pytest_llmbench.selection`; a model named exactly is kept.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .providers.base import Discovery, ModelInfo
+from .selection import NO_RULES, LeftOut, Rules, leave_out_reason
 
-__all__ = ["SelectionError", "no_model_message", "parse_spec", "providers_needed", "select"]
+__all__ = [
+    "Selection",
+    "SelectionError",
+    "choose",
+    "no_model_message",
+    "parse_spec",
+    "providers_needed",
+    "select",
+]
 
 
 class SelectionError(Exception):
@@ -81,14 +92,39 @@ def no_model_message(discoveries: Mapping[str, Discovery]) -> str:
     return "\n".join(lines)
 
 
-def select(entries: Sequence[str], discoveries: Mapping[str, Discovery]) -> list[ModelInfo]:
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The models to run, and the ones the selection rules left out (with the reason)."""
+
+    models: tuple[ModelInfo, ...]
+    left_out: tuple[LeftOut, ...] = ()
+
+
+def select(
+    entries: Sequence[str], discoveries: Mapping[str, Discovery], rules: Rules = NO_RULES
+) -> list[ModelInfo]:
+    """The models of :func:`choose`, as a list."""
+    return list(choose(entries, discoveries, rules).models)
+
+
+def choose(
+    entries: Sequence[str], discoveries: Mapping[str, Discovery], rules: Rules = NO_RULES
+) -> Selection:
     """Resolve spec entries against what the providers discovered.
 
     Order: the order of the entries, then each provider's own order.  Duplicates
-    are dropped.
+    are dropped.  ``rules`` apply to wide entries only; a model an exact entry names
+    is run even when a wide entry left it out.  An exact name without a tag also
+    finds ``name:latest`` (Ollama's default tag).
     """
     chosen: dict[str, ModelInfo] = {}
+    left_out: dict[str, LeftOut] = {}
     for entry in entries:
+        wide = True
         if entry == "all":
             matched = [m for d in discoveries.values() for m in d.models]
         else:
@@ -101,8 +137,13 @@ def select(entries: Sequence[str], discoveries: Mapping[str, Discovery]) -> list
             offered = discoveries[provider].models
             if not pattern:
                 matched = list(offered)
-            else:
+            elif _is_glob(pattern):
                 matched = [m for m in offered if fnmatch.fnmatchcase(m.name, pattern)]
+            else:
+                wide = False
+                matched = [m for m in offered if m.name == pattern]
+                if not matched and ":" not in pattern:
+                    matched = [m for m in offered if m.name == f"{pattern}:latest"]
             if not matched:
                 known = [m.id for d in discoveries.values() for m in d.models]
                 problem = discoveries[provider].problem
@@ -112,7 +153,17 @@ def select(entries: Sequence[str], discoveries: Mapping[str, Discovery]) -> list
                     f"available models: {', '.join(known) or 'none'}"
                 )
         for model in matched:
-            chosen.setdefault(model.id, model)
+            reason = leave_out_reason(model, rules) if wide else None
+            if reason is None:
+                chosen.setdefault(model.id, model)
+            elif model.id not in chosen:
+                left_out.setdefault(model.id, LeftOut(model, reason))
+    dropped = tuple(v for k, v in left_out.items() if k not in chosen)
     if not chosen:
-        raise SelectionError(no_model_message(discoveries))
-    return list(chosen.values())
+        message = no_model_message(discoveries)
+        if dropped:
+            lines = ["no model left to benchmark: the selection rules left out every model:"]
+            lines += [f"  {d.describe()}" for d in dropped]
+            message = "\n".join(lines)
+        raise SelectionError(message)
+    return Selection(tuple(chosen.values()), dropped)

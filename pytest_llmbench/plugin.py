@@ -11,8 +11,10 @@ import pytest
 from . import defaults, hookspec
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile
+from .providers.base import ModelInfo
 from .render import json_document, summary_lines
 from .results import Result
+from .selection import SizeError, parse_size
 from .session import BENCH_KEY, BenchSession, get_bench
 
 MARKERS = (
@@ -46,6 +48,15 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise pytest.UsageError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+def _size(value: str) -> str:
+    """Check ``--llm-max-size`` at parse time; the text is kept for the header."""
+    try:
+        parse_size(value)
+    except SizeError as exc:
+        raise pytest.UsageError(f"--llm-max-size: {exc}") from None
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,7 +103,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="add a GGUF file as embedded model llamacpp/NAME (repeatable).",
     )
+    group.addoption(
+        "--llm-exclude",
+        metavar="GLOB",
+        action="append",
+        default=None,
+        help="leave out models matching GLOB (provider/name or name; repeatable, "
+        "comma-separated) from 'all', provider and glob selections. Default: none.",
+    )
+    group.addoption(
+        "--llm-max-size",
+        metavar="SIZE",
+        type=_size,
+        default=None,
+        help="leave out models bigger than SIZE (8GB, 500MB, 7.5G; decimal like Ollama) "
+        "from 'all', provider and glob selections. Default: no limit.",
+    )
+    group.addoption(
+        "--llm-keep-loaded",
+        action="store_true",
+        default=None,
+        help="do not unload a model after its last case (Ollama keeps it 30 min). "
+        "Default: unload it.",
+    )
     parser.addini("llm_models", "default for --llm-models", default="all")
+    parser.addini("llm_exclude", "default for --llm-exclude, one a line", type="linelist")
+    parser.addini("llm_max_size", "default for --llm-max-size", default="")
+    parser.addini("llm_keep_loaded", "default for --llm-keep-loaded", type="bool", default=False)
+    parser.addini(
+        "llm_code_patterns",
+        "globs of code-only model names/families left out of wide selections, one a line "
+        "(replaces the defaults)",
+        type="linelist",
+    )
+    parser.addini(
+        "llm_vision_patterns",
+        "globs of vision-only model names/families left out of wide selections, one a line "
+        "(replaces the defaults)",
+        type="linelist",
+    )
+    parser.addini(
+        "llm_retries", "retries after HTTP 503 or a connection reset (default 3)", default="3"
+    )
+    parser.addini(
+        "llm_retry_backoff",
+        "seconds before the first retry; doubles for each next one (default 0.5)",
+        default="0.5",
+    )
     parser.addini(
         "llm_ollama_hosts", "default Ollama servers, one a line", type="linelist", default=[]
     )
@@ -127,11 +184,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     return CaseFile.from_parent(parent, path=file_path)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     bench = get_bench(config)
     if bench.selection_error:
         raise pytest.UsageError(bench.selection_error)
-    # One model's items run together (a model stays loaded; Ollama never swaps).
+    # One model's items run together (a model stays loaded; Ollama never swaps), in the
+    # selection's order, which every xdist worker computes the same way. trylast: after
+    # other plugins reordered (a stable sort keeps their order within a model).
     order = {m.id: i for i, m in enumerate(bench.models())} if bench.case_counts else {}
     if order:
         items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
@@ -163,8 +223,17 @@ class RunHooks:
         if report.when == "call" and isinstance(record, dict):
             self.bench.add_result(Result.from_dict(record))
 
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # Unload a model after its last item on this process (the next one is another's).
+        model = getattr(item, "model", None)
+        if isinstance(model, ModelInfo) and model.id in self.bench.loaded:
+            following = getattr(nextitem, "model", None)
+            if not isinstance(following, ModelInfo) or following.id != model.id:
+                self.bench.release(model)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
+        self.bench.release_all()
         if hasattr(config, "workerinput"):
             return
         bench = self.bench

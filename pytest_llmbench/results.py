@@ -24,8 +24,11 @@ class Result:
     correct: bool
     reason: str = ""
     latency_ms: float | None = None
-    """Wall time of the call as the harness measured it (never includes a model load)."""
+    """The warm answer time used for ranking: the call's wall time as the harness measured
+    it, minus any model load the server reports inside the call and minus failed attempts
+    and backoff before a retry that answered (``wall_ms`` keeps the raw figure)."""
     load_ms: float | None = None
+    """The load the server reported inside this call (its ``load_duration``)."""
     prompt_eval_ms: float | None = None
     eval_ms: float | None = None
     total_ms: float | None = None
@@ -41,6 +44,13 @@ class Result:
     got_label: str | None = None
     pass_label: str | None = None
     difficulty: str = "medium"
+    wall_ms: float | None = None
+    """Wall time of the whole call (load, retries and all)."""
+    queue_ms: float | None = None
+    """Server total minus load, prompt eval and eval (waiting in the server's queue)."""
+    cold_start_ms: float | None = None
+    """The explicit load before this model's first case in this process (first result only)."""
+    retries: int = 0
 
     @property
     def direction(self) -> str:

@@ -15,7 +15,16 @@ from .providers.base import ModelInfo, Provider, ProviderError, Request, Respons
 from .results import Result
 from .scoring import Score
 
-__all__ = ["Call", "Scorer", "Wrapper", "build_request", "call_provider", "make_result", "run"]
+__all__ = [
+    "Call",
+    "Scorer",
+    "Wrapper",
+    "answer_ms",
+    "build_request",
+    "call_provider",
+    "make_result",
+    "run",
+]
 
 Scorer = Callable[[Task, Case, str], Score]
 Wrapper = Callable[[Callable[[], Response]], Response]
@@ -67,12 +76,10 @@ def make_result(
     repeat: int,
     call: Call,
     score: Score,
-    load_ms: float | None = None,
+    cold_start_ms: float | None = None,
 ) -> Result:
     response = call.response
     is_verdict = task.output.kind == "verdict"
-    if load_ms is None and response is not None:
-        load_ms = response.load_ms
     return Result(
         task=task.name,
         case_id=case.id,
@@ -82,8 +89,8 @@ def make_result(
         got=score.got,
         correct=score.correct and call.error is None,
         reason=score.reason,
-        latency_ms=call.latency_ms,
-        load_ms=load_ms,
+        latency_ms=answer_ms(call.latency_ms, response),
+        load_ms=response.load_ms if response else None,
         prompt_eval_ms=response.prompt_eval_ms if response else None,
         eval_ms=response.eval_ms if response else None,
         total_ms=response.total_ms if response else None,
@@ -98,7 +105,23 @@ def make_result(
         got_label=score.label,
         pass_label=task.pass_label if is_verdict else None,
         difficulty=case.difficulty,
+        wall_ms=call.latency_ms,
+        queue_ms=response.queue_ms if response else None,
+        cold_start_ms=cold_start_ms,
+        retries=response.retries if response else 0,
     )
+
+
+def answer_ms(wall_ms: float | None, response: Response | None) -> float | None:
+    """The warm answer time: wall time minus the load and the retries the call included.
+
+    A model evicted mid-run (another client, a too-small keep-alive) is loaded again
+    inside the call; the server reports that as ``load_duration``, which is taken out
+    so that a load never counts as answer time.  Never negative.
+    """
+    if wall_ms is None or response is None:
+        return wall_ms
+    return max(0.0, wall_ms - (response.load_ms or 0.0) - (response.retry_ms or 0.0))
 
 
 def run(
@@ -110,7 +133,7 @@ def run(
     *,
     scorer: Scorer,
     timeout_s: float,
-    load_ms: float | None = None,
+    cold_start_ms: float | None = None,
     wrapper: Wrapper | None = None,
 ) -> Result:
     """The whole harness for one (task, case, model, repeat)."""
@@ -119,4 +142,4 @@ def run(
         score = Score(False, "", call.error or "no answer")
     else:
         score = scorer(task, case, call.response.text)
-    return make_result(task, case, model, repeat, call, score, load_ms)
+    return make_result(task, case, model, repeat, call, score, cold_start_ms)

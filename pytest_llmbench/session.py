@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -15,9 +16,17 @@ import pytest
 from . import __version__
 from .models import SelectionError, parse_spec, providers_needed
 from .providers import ProviderRegistry
-from .providers.base import Discovery, ModelInfo, ProviderSettings
+from .providers.base import Discovery, ModelInfo, ModelNotFound, ProviderError, ProviderSettings
 from .ranking import TaskRanking
 from .results import Result
+from .selection import (
+    DEFAULT_CODE_PATTERNS,
+    DEFAULT_VISION_PATTERNS,
+    LeftOut,
+    Rules,
+    SizeError,
+    parse_size,
+)
 
 __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
 
@@ -34,6 +43,10 @@ class Options:
     json_path: Path | None = None
     repeat: int | None = None
     gguf: dict[str, str] = field(default_factory=dict)
+    rules: Rules = field(default_factory=Rules)
+    keep_loaded: bool = False
+    retries: int = 3
+    retry_backoff_s: float = 0.5
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -53,6 +66,7 @@ class Options:
             gguf[name.strip()] = str(target)
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
+        keep = config.getoption("llm_keep_loaded")
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
@@ -60,7 +74,45 @@ class Options:
             json_path=Path(json_path) if json_path else None,
             repeat=config.getoption("llm_repeat"),
             gguf=gguf,
+            rules=_rules(config),
+            keep_loaded=bool(keep if keep is not None else config.getini("llm_keep_loaded")),
+            retries=_ini_number(config, "llm_retries", int, 0),
+            retry_backoff_s=_ini_number(config, "llm_retry_backoff", float, 0.0),
         )
+
+
+def _rules(config: pytest.Config) -> Rules:
+    """The selection rules from ``--llm-exclude``, ``--llm-max-size`` and the ini file."""
+    exclude: list[str] = []
+    for entry in [*config.getini("llm_exclude"), *(config.getoption("llm_exclude") or [])]:
+        exclude.extend(part.strip() for part in entry.split(",") if part.strip())
+    size_text = config.getoption("llm_max_size") or str(config.getini("llm_max_size")).strip()
+    size: int | None = None
+    if size_text:
+        try:
+            size = parse_size(size_text)
+        except SizeError as exc:
+            raise pytest.UsageError(f"--llm-max-size: {exc}") from None
+    code = tuple(config.getini("llm_code_patterns")) or DEFAULT_CODE_PATTERNS
+    vision = tuple(config.getini("llm_vision_patterns")) or DEFAULT_VISION_PATTERNS
+    return Rules(
+        exclude=tuple(exclude),
+        max_size_bytes=size,
+        max_size_text=size_text,
+        code_patterns=code,
+        vision_patterns=vision,
+    )
+
+
+def _ini_number(config: pytest.Config, name: str, kind: type[int] | type[float], low: float) -> Any:
+    text = str(config.getini(name)).strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        raise pytest.UsageError(f"{name}: expected a number, got {text!r}") from None
+    if value < low:
+        raise pytest.UsageError(f"{name}: expected at least {low:g}, got {text!r}")
+    return value
 
 
 class BenchSession:
@@ -73,13 +125,20 @@ class BenchSession:
             ollama_hosts=self.options.ollama_hosts,
             timeout_s=self.options.timeout_s,
             gguf_models=self.options.gguf,
+            retries=self.options.retries,
+            retry_backoff_s=self.options.retry_backoff_s,
         )
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self._registry: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None
         self.discoveries: dict[str, Discovery] = {}
         self.selection_error: str | None = None
+        self.left_out: list[LeftOut] = []
+        """Models the selection rules left out (filled by the default selection hook)."""
         self.loaded: dict[str, float | None] = {}
+        """Models loaded in this process (and not unloaded since): id -> cold start ms."""
+        self.unavailable: dict[str, str] = {}
+        """Models the server does not have: id -> the reason their items are skipped."""
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
         self.rankings: list[TaskRanking] = []
@@ -128,21 +187,57 @@ class BenchSession:
     def header_lines(self) -> list[str]:
         models = self._models or []
         lines = [f"llmbench: {len(models)} model(s): {', '.join(m.id for m in models) or 'none'}"]
+        if self.left_out:
+            lines.append(f"llmbench: left out {len(self.left_out)} model(s):")
+            lines.extend(f"  {item.describe()}" for item in self.left_out)
         for name, found in self.discoveries.items():
             if found.problem:
                 hint = f" ({found.hint})" if found.hint else ""
                 lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
+            lines.extend(f"llmbench: {name}: {note}" for note in found.notes)
         return lines
 
     def ensure_loaded(self, model: ModelInfo) -> float | None:
-        """Load a model before its first case in this process; the load time, once."""
-        if model.id in self.loaded:
+        """Load a model before its first case in this process; the load time (cold start), once.
+
+        A model the server does not have goes into ``unavailable`` (its items are
+        skipped); any other load failure is left for the first call to report.
+        """
+        if model.id in self.loaded or model.id in self.unavailable:
             return None
         provider = self.registry.get(model.provider)
         load = getattr(provider, "load", None)
-        load_ms: float | None = load(model.name) if callable(load) else None
+        load_ms: float | None = None
+        if callable(load):
+            try:
+                load_ms = load(model.name)
+            except ModelNotFound as exc:
+                self.unavailable[model.id] = str(exc)
+                return None
+            except ProviderError:
+                load_ms = None  # the call itself says what is wrong, as a failed case
         self.loaded[model.id] = load_ms
         return load_ms
+
+    def release(self, model: ModelInfo) -> None:
+        """Unload a model after its last case here (unless ``--llm-keep-loaded``).
+
+        An unload that fails (server gone) is ignored: nothing is left to free.
+        """
+        if self.options.keep_loaded or self.loaded.pop(model.id, _NOT_LOADED) is _NOT_LOADED:
+            return
+        provider = self.registry.get(model.provider)
+        unload = getattr(provider, "unload", None)
+        if callable(unload):
+            with contextlib.suppress(ProviderError):
+                unload(model.name)
+
+    def release_all(self) -> None:
+        """Unload every model still loaded (a run stopped early: ``-x``, Ctrl-C)."""
+        models = {m.id: m for m in self._models or []}
+        for model_id in list(self.loaded):
+            if model_id in models:
+                self.release(models[model_id])
 
     # -- results --------------------------------------------------------------
 
@@ -167,6 +262,8 @@ class BenchSession:
             "exitstatus": exitstatus,
         }
 
+
+_NOT_LOADED = object()
 
 BENCH_KEY = pytest.StashKey[BenchSession]()
 

@@ -28,12 +28,13 @@ from ollama_emulator import (
 
 from pytest_llmbench.providers.base import (
     GenerateOptions,
+    ModelNotFound,
     Provider,
     ProviderError,
     ProviderSettings,
     Request,
 )
-from pytest_llmbench.providers.ollama import OllamaProvider, normalize_host
+from pytest_llmbench.providers.ollama import KEEP_ALIVE, OllamaProvider, normalize_host
 
 MODEL = "qwen2.5:7b"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
@@ -65,10 +66,18 @@ def make_provider() -> Iterator[ProviderFactory]:
     made: list[OllamaProvider] = []
 
     def make(
-        *hosts: str, timeout_s: float = 5.0, discovery_timeout_s: float = 2.0
+        *hosts: str,
+        timeout_s: float = 5.0,
+        discovery_timeout_s: float = 2.0,
+        retries: int = 3,
+        retry_backoff_s: float = 0.01,
     ) -> OllamaProvider:
         settings = ProviderSettings(
-            ollama_hosts=hosts, timeout_s=timeout_s, discovery_timeout_s=discovery_timeout_s
+            ollama_hosts=hosts,
+            timeout_s=timeout_s,
+            discovery_timeout_s=discovery_timeout_s,
+            retries=retries,
+            retry_backoff_s=retry_backoff_s,
         )
         provider = OllamaProvider(settings)
         made.append(provider)
@@ -223,7 +232,8 @@ def test_discover_lists_models_with_sizes_families_and_host(
     found = provider.discover()
     assert found.problem is None
     by_name = {m.name: m for m in found.models}
-    assert list(by_name) == [MODEL, "llama3.2:3b", "nomic-embed-text:latest"]
+    # sorted by name: the same order for every run and every xdist worker
+    assert list(by_name) == ["llama3.2:3b", "nomic-embed-text:latest", MODEL]
     qwen = by_name[MODEL]
     assert qwen.id == f"ollama/{MODEL}"
     assert qwen.provider == "ollama"
@@ -310,9 +320,10 @@ def test_discover_survives_a_failing_show(
 ) -> None:
     srv.fail_next(status=500, path="/api/show")
     found = make_provider(srv.url).discover()
-    assert [m.name for m in found.models] == [MODEL, "llama3.2:3b", "nomic-embed-text:latest"]
-    assert "capabilities" not in found.models[0].details
-    assert found.models[1].details["capabilities"] == ["completion"]
+    by_name = {m.name: m for m in found.models}
+    assert list(by_name) == ["llama3.2:3b", "nomic-embed-text:latest", MODEL]
+    assert "capabilities" not in by_name[MODEL].details  # the first /api/show failed
+    assert by_name["llama3.2:3b"].details["capabilities"] == ["completion"]
 
 
 # -- generation ----------------------------------------------------------------------
@@ -506,7 +517,7 @@ def test_http_errors_carry_status_and_server_text(
     srv: OllamaEmulator, make_provider: ProviderFactory, status: int, server_text: str
 ) -> None:
     srv.fail_next(status=status)
-    provider = make_provider(srv.url)
+    provider = make_provider(srv.url, retries=0)
     message = provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
     assert message == (
         f"ollama at {srv.url} answered HTTP {status} to generate ollama/{MODEL}: "
@@ -548,7 +559,7 @@ def test_malformed_replies_are_reported(
 def test_dropped_connection_and_dying_server(
     srv: OllamaEmulator, make_provider: ProviderFactory
 ) -> None:
-    provider = make_provider(srv.url)
+    provider = make_provider(srv.url, retries=0)
     srv.drop_next(path="/api/chat")
     message = provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
     assert message == (
@@ -558,12 +569,17 @@ def test_dropped_connection_and_dying_server(
     assert provider.generate(Request(model=MODEL, prompt="hi")).text  # next one is fine
 
     srv.die_next(path="/api/chat")
-    provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
-    assert not srv.alive
     message = provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
-    assert message == (
-        f"Ollama is not reachable at {srv.url} (connection refused): start it with `ollama serve`"
+    assert not srv.alive
+    gone = (
+        f"ollama at {srv.url} went away mid-run (connection refused); "
+        "its remaining cases fail without waiting"
     )
+    assert message == (
+        f"ollama at {srv.url} closed the connection during generate of ollama/{MODEL} "
+        "(did the server stop or crash?)"
+    )
+    assert provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi"))) == gone
 
 
 def test_a_model_that_cannot_chat_is_refused_with_the_servers_reason(
@@ -607,7 +623,12 @@ def test_load_and_unload(srv: OllamaEmulator, make_provider: ProviderFactory) ->
     load_ms = provider.load(MODEL)
     assert load_ms is not None
     assert 100 <= load_ms < 2000
-    assert srv.last_request == {"model": MODEL, "prompt": "", "stream": False}
+    assert srv.last_request == {
+        "model": MODEL,
+        "prompt": "",
+        "stream": False,
+        "keep_alive": KEEP_ALIVE,
+    }
     assert list(srv.resident) == [MODEL]
     assert srv.loads == {MODEL: 1}
 
@@ -665,3 +686,143 @@ def test_hosts_are_normalized_and_deduplicated() -> None:
     )
     with provider:
         assert provider.hosts == ("http://localhost:11434", "http://gpu:1")
+
+
+# -- production scale: keep-alive, runner options, retries, dead hosts ------------------
+
+
+def test_every_request_asks_to_keep_the_model_loaded(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url)
+    provider.load(MODEL)
+    provider.generate(Request(model=MODEL, prompt="hi"))
+    provider.unload(MODEL)
+    keep = [body.get("keep_alive") for body in srv.bodies("/api/generate")]
+    keep += [body.get("keep_alive") for body in srv.bodies("/api/chat")]
+    assert keep == [KEEP_ALIVE, 0, KEEP_ALIVE]
+
+
+def test_runner_options_that_change_mid_run_are_refused(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url)
+    first = GenerateOptions(max_tokens=8, extra={"num_ctx": 4096})
+    provider.generate(Request(model=MODEL, prompt="hi", options=first))
+    # sampling options may change freely: they never make Ollama reload
+    provider.generate(
+        Request(model=MODEL, prompt="hi", options=GenerateOptions(max_tokens=64, extra=first.extra))
+    )
+    other = GenerateOptions(extra={"num_ctx": 8192})
+    message = provider_error(
+        lambda: provider.generate(Request(model=MODEL, prompt="x", options=other))
+    )
+    assert message == (
+        f"runner options of ollama/{MODEL} changed mid-run (num_ctx=4096 -> num_ctx=8192); "
+        "Ollama would reload the model: use the same ones for every request"
+    )
+    assert srv.requests[MODEL] == 2
+    assert srv.loads[MODEL] == 1
+
+
+def test_a_busy_server_is_retried_with_backoff(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    srv.fail_next(2, status=503, path="/api/chat")
+    provider = make_provider(srv.url, retry_backoff_s=0.05)
+    reply = provider.generate(Request(model=MODEL, prompt="hi"))
+    assert reply.text
+    assert reply.retries == 2
+    assert reply.retry_ms is not None
+    assert reply.retry_ms >= 150  # 0.05 s, then 0.1 s
+    assert srv.path_hits["/api/chat"] == 3
+
+
+def test_retries_are_bounded(srv: OllamaEmulator, make_provider: ProviderFactory) -> None:
+    srv.fail_next(10, status=503, path="/api/chat")
+    provider = make_provider(srv.url, retries=2)
+    message = provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
+    assert message == (
+        f"ollama at {srv.url} answered HTTP 503 to generate ollama/{MODEL}: "
+        "server busy, please try again. maximum pending requests exceeded (after 3 attempts)"
+    )
+    assert srv.path_hits["/api/chat"] == 3
+
+
+def test_a_reset_connection_is_retried(srv: OllamaEmulator, make_provider: ProviderFactory) -> None:
+    srv.drop_next(path="/api/chat")
+    reply = make_provider(srv.url).generate(Request(model=MODEL, prompt="hi"))
+    assert reply.text
+    assert reply.retries == 1
+    assert srv.requests[MODEL] == 1
+
+
+def test_other_http_errors_are_not_retried(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    srv.fail_next(status=500, path="/api/chat")
+    provider_error(lambda: make_provider(srv.url).generate(Request(model=MODEL, prompt="hi")))
+    assert srv.path_hits["/api/chat"] == 1
+
+
+def test_a_server_that_dies_mid_run_fails_the_rest_at_once(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url, retry_backoff_s=0.01)
+    assert provider.generate(Request(model=MODEL, prompt="hi")).text
+    srv.die_next(path="/api/chat")
+    gone = (
+        f"ollama at {srv.url} went away mid-run (connection refused); "
+        "its remaining cases fail without waiting"
+    )
+    # the cut connection is retried, the retry is refused: gone
+    assert provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi"))) == gone
+    started = time.perf_counter()
+    for call in (
+        lambda: provider.generate(Request(model=MODEL, prompt="hi")),
+        lambda: provider.load(MODEL),
+        lambda: provider.unload(MODEL),
+    ):
+        assert provider_error(call) == gone
+    assert time.perf_counter() - started < 0.05  # nothing is even tried
+
+
+def test_a_host_never_reached_is_not_reported_as_gone(
+    make_provider: ProviderFactory, dead_url: str
+) -> None:
+    provider = make_provider(dead_url)
+    message = provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi")))
+    assert message == (
+        f"Ollama is not reachable at {dead_url} (connection refused): start it with `ollama serve`"
+    )
+
+
+def test_loading_a_missing_model_raises_model_not_found(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    with pytest.raises(ModelNotFound, match=r"^model 'gone:1b' not found on .*ollama pull gone:1b"):
+        make_provider(srv.url).load("gone:1b")
+
+
+def test_discover_notes_a_host_that_is_down_while_others_answer(
+    srv: OllamaEmulator, make_provider: ProviderFactory, dead_url: str
+) -> None:
+    found = make_provider(srv.url, dead_url).discover()
+    assert len(found.models) == 3
+    assert found.problem is None
+    assert found.notes == (f"Ollama is not reachable at {dead_url} (connection refused)",)
+
+
+def test_queue_time_is_what_the_server_total_leaves(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    srv.timings = {
+        "total_duration": 1_000_000_000,
+        "load_duration": 100_000_000,
+        "prompt_eval_duration": 200_000_000,
+        "eval_duration": 300_000_000,
+    }
+    reply = make_provider(srv.url).generate(Request(model=MODEL, prompt="hi"))
+    assert reply.queue_ms == 400.0
+    srv.timings["total_duration"] = 500_000_000  # inconsistent server figures: never negative
+    assert make_provider(srv.url).generate(Request(model=MODEL, prompt="hi")).queue_ms == 0.0

@@ -18,6 +18,7 @@ __all__ = [
     "Discovery",
     "GenerateOptions",
     "ModelInfo",
+    "ModelNotFound",
     "Provider",
     "ProviderError",
     "ProviderSettings",
@@ -71,6 +72,18 @@ class Response:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     host: str | None = None
+    retry_ms: float | None = None
+    """Time spent on failed attempts and backoff before this answer (left out of latency)."""
+    retries: int = 0
+    """How many failed attempts (HTTP 503, connection reset) came before this answer."""
+
+    @property
+    def queue_ms(self) -> float | None:
+        """Server time not accounted for by load, prompt eval and eval (never negative)."""
+        if self.total_ms is None:
+            return None
+        rest = (self.load_ms or 0.0) + (self.prompt_eval_ms or 0.0) + (self.eval_ms or 0.0)
+        return max(0.0, self.total_ms - rest)
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -107,6 +120,8 @@ class Discovery:
     models: tuple[ModelInfo, ...] = ()
     problem: str | None = None
     hint: str | None = None
+    notes: tuple[str, ...] = ()
+    """One-line remarks while models were found (e.g. one of several hosts is down)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,10 @@ class ProviderSettings:
     discovery_timeout_s: float = 3.0
     gguf_models: Mapping[str, str] = field(default_factory=dict)
     """Extra GGUF files for the embedded provider: name -> path."""
+    retries: int = 3
+    """Retries after a transient failure (HTTP 503, connection reset); 0 turns them off."""
+    retry_backoff_s: float = 0.5
+    """The first retry waits this long, each later one twice as long as the one before."""
 
 
 class ProviderError(Exception):
@@ -125,6 +144,13 @@ class ProviderError(Exception):
 
     The harness turns it into a failed case with this message as the reason; it is
     never shown as a traceback.
+    """
+
+
+class ModelNotFound(ProviderError):
+    """The server does not have the model (e.g. it was removed after discovery).
+
+    Raised by ``load(name)``; the plugin then skips the model's items with this message.
     """
 
 

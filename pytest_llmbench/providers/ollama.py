@@ -8,6 +8,19 @@ from nanoseconds to milliseconds.
 Every failure a user can cause or meet (server down, model not pulled, timeout,
 HTTP error, garbage reply) becomes a :class:`ProviderError` or a
 :class:`Discovery` problem with one line that names the URL and says what to do.
+
+Behaviour at scale (many models, one GPU):
+
+* every request asks the server to keep the model loaded (``keep_alive``), so a slow
+  case never lets it expire; ``unload()`` sends ``keep_alive: 0``;
+* runner options (``num_ctx``...) must stay the same for every request to one model,
+  as a change makes Ollama reload it; a request that changes them is refused;
+* HTTP 503 (server busy) and a connection reset are retried with exponential backoff
+  (``settings.retries``, ``settings.retry_backoff_s``); the time spent on them is
+  reported as ``Response.retry_ms`` and kept out of the latency;
+* a host that answered before and now refuses connections has gone away: it is
+  marked dead and every later request to it fails at once, without waiting;
+* a model the server does not have raises :class:`ModelNotFound`.
 """
 
 from __future__ import annotations
@@ -18,8 +31,8 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 import ollama
@@ -28,15 +41,36 @@ import pydantic
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,
+    ModelNotFound,
     ProviderError,
     ProviderSettings,
     Request,
     Response,
 )
 
-__all__ = ["DEFAULT_HOST", "OllamaProvider", "normalize_host"]
+__all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
+KEEP_ALIVE = "30m"
+"""How long the server keeps a model loaded after each request of ours."""
+RUNNER_OPTIONS = frozenset(
+    {
+        "num_ctx",
+        "num_batch",
+        "num_gpu",
+        "main_gpu",
+        "low_vram",
+        "f16_kv",
+        "logits_all",
+        "vocab_only",
+        "use_mmap",
+        "use_mlock",
+        "num_thread",
+        "numa",
+    }
+)
+"""Options that shape the loaded runner: a change between requests makes Ollama reload."""
+_T = TypeVar("_T")
 _DEFAULT_PORT = 11434
 _MAX_DETAIL = 200
 _NOT_REACHABLE_HINT = (
@@ -146,6 +180,18 @@ def _malformed_reason(exc: BaseException) -> str:
     return _one_line(f"{type(exc).__name__}: {exc}", 120)
 
 
+def _is_connect_failure(exc: BaseException) -> bool:
+    """No connection at all (refused, unreachable, connect timeout)."""
+    return isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth another try: HTTP 503 (server busy) or a connection closed without an answer."""
+    if isinstance(exc, ollama.ResponseError):
+        return exc.status_code == 503
+    return isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+
+
 def _require_name(name: str) -> None:
     if not name or not name.strip():
         raise ProviderError("no Ollama model name given (expected e.g. ollama/qwen2.5:7b)")
@@ -185,6 +231,11 @@ class OllamaProvider:
         self.hosts: tuple[str, ...] = tuple(hosts)
         self._model_hosts: dict[str, str] = {}
         self._discovered = False
+        self._answered: set[str] = set()
+        """Hosts that answered at least once (so a refused connection means "went away")."""
+        self._gone: dict[str, str] = {}
+        """Hosts that went away mid-run: host -> the message every later request fails with."""
+        self._runner_options: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], ollama.Client] = {}
         self._finalizer = weakref.finalize(self, _close_clients, self._clients)
@@ -257,6 +308,8 @@ class OllamaProvider:
                 broken.append(f"{host} (malformed reply to /api/tags: {_malformed_reason(exc)})")
                 continue
             reachable.append(host)
+            with self._lock:
+                self._answered.add(host)
             show_ok = True
             for entry in listing.models:
                 name = entry.model
@@ -282,7 +335,12 @@ class OllamaProvider:
             self._discovered = True
 
         if models:
-            return Discovery(models=tuple(models.values()))
+            # By name: the same order on every run and every xdist worker, whatever the
+            # servers' own order (most recently modified first) says.
+            ordered = tuple(sorted(models.values(), key=lambda m: m.name))
+            notes = [f"Ollama is not reachable at {where}" for where in unreachable]
+            notes += [f"Ollama could not list its models at {where}" for where in broken]
+            return Discovery(models=ordered, notes=tuple(notes))
         if reachable:
             where = ", ".join(reachable)
             return Discovery(
@@ -350,18 +408,21 @@ class OllamaProvider:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.prompt})
         fmt = _plain(request.json_schema) if request.json_schema is not None else None
-        client = self._client(host, "generate")
-        try:
-            reply = client.chat(
+        options = self._options(request)
+        self._check_runner_options(request.model, options)
+
+        def send(client: ollama.Client) -> ollama.ChatResponse:
+            return client.chat(
                 model=request.model,
                 messages=messages,
                 format=fmt,
-                options=self._options(request),
+                options=options,
                 stream=False,
+                keep_alive=KEEP_ALIVE,
             )
-            text = reply.message.content
-        except Exception as exc:
-            raise self._error(exc, host, request.model, "generate") from None
+
+        reply, retries, retry_ms = self._request(host, request.model, "generate", send)
+        text = reply.message.content
         return Response(
             text=text or "",
             load_ms=_ms(reply.load_duration),
@@ -371,6 +432,8 @@ class OllamaProvider:
             prompt_tokens=reply.prompt_eval_count,
             completion_tokens=reply.eval_count,
             host=host,
+            retry_ms=retry_ms if retries else None,
+            retries=retries,
         )
 
     @staticmethod
@@ -387,6 +450,67 @@ class OllamaProvider:
         mapped.update(_plain(o.extra))
         return {k: v for k, v in mapped.items() if v is not None}
 
+    def _check_runner_options(self, model: str, options: Mapping[str, Any]) -> None:
+        """Refuse runner options that differ from the first request's to this model."""
+        runner = {k: v for k, v in options.items() if k in RUNNER_OPTIONS}
+        with self._lock:
+            pinned = self._runner_options.setdefault(model, runner)
+        if runner != pinned:
+            changed = sorted(k for k in {*runner, *pinned} if runner.get(k) != pinned.get(k))
+            was = ", ".join(f"{k}={pinned.get(k)}" for k in changed)
+            now = ", ".join(f"{k}={runner.get(k)}" for k in changed)
+            raise ProviderError(
+                f"runner options of ollama/{model} changed mid-run ({was} -> {now}); "
+                "Ollama would reload the model: use the same ones for every request"
+            )
+
+    # -- requests: retries, dead hosts -------------------------------------------
+
+    def _request(
+        self, host: str, model: str, action: str, send: Callable[[ollama.Client], _T]
+    ) -> tuple[_T, int, float]:
+        """``send(client)`` with retries; the reply, the retries and the ms they took."""
+        with self._lock:
+            gone = self._gone.get(host)
+        if gone is not None:
+            raise ProviderError(gone)
+        client = self._client(host, "generate")
+        retries = max(0, int(self.settings.retries))
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt_started = time.perf_counter()
+            try:
+                reply = send(client)
+            except Exception as exc:
+                if _is_connect_failure(exc) and self._has_answered(host):
+                    raise self._went_away(host, exc) from None
+                if attempt < retries and _is_transient(exc):
+                    time.sleep(max(0.0, self.settings.retry_backoff_s) * 2**attempt)
+                    attempt += 1
+                    continue
+                error = self._error(exc, host, model, action)
+                if attempt:
+                    error = type(error)(f"{error} (after {attempt + 1} attempts)")
+                raise error from None
+            with self._lock:
+                self._answered.add(host)
+            return reply, attempt, (attempt_started - started) * 1000.0
+
+    def _has_answered(self, host: str) -> bool:
+        with self._lock:
+            return host in self._answered
+
+    def _went_away(self, host: str, exc: BaseException) -> ProviderError:
+        """Mark ``host`` dead: later requests to it fail at once with this message."""
+        message = (
+            f"ollama at {host} went away mid-run ({_connect_reason(exc)}); "
+            "its remaining cases fail without waiting"
+        )
+        with self._lock:
+            self._gone.setdefault(host, message)
+            return ProviderError(self._gone[host])
+
     # -- load / unload -----------------------------------------------------------
 
     def load(self, name: str) -> float | None:
@@ -397,26 +521,25 @@ class OllamaProvider:
         """
         _require_name(name)
         host = self.host_for(name)
-        client = self._client(host, "generate")
+
+        def send(client: ollama.Client) -> ollama.GenerateResponse:
+            return client.generate(model=name, prompt="", stream=False, keep_alive=KEEP_ALIVE)
+
         started = time.perf_counter()
-        try:
-            reply = client.generate(model=name, prompt="", stream=False)
-            load_ns = reply.load_duration
-        except Exception as exc:
-            raise self._error(exc, host, name, "load") from None
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        reported = _ms(load_ns)
+        reply, _, retry_ms = self._request(host, name, "load", send)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0 - retry_ms
+        reported = _ms(reply.load_duration)
         return reported if reported is not None else elapsed_ms
 
     def unload(self, name: str) -> None:
         """Drop ``name`` from memory (an empty ``/api/generate`` with ``keep_alive: 0``)."""
         _require_name(name)
         host = self.host_for(name)
-        client = self._client(host, "generate")
-        try:
-            client.generate(model=name, prompt="", keep_alive=0, stream=False)
-        except Exception as exc:
-            raise self._error(exc, host, name, "unload") from None
+
+        def send(client: ollama.Client) -> ollama.GenerateResponse:
+            return client.generate(model=name, prompt="", keep_alive=0, stream=False)
+
+        self._request(host, name, "unload", send)
 
     # -- errors ------------------------------------------------------------------
 
@@ -429,7 +552,7 @@ class OllamaProvider:
             status = exc.status_code
             detail = _one_line(exc.error) or "(no error text)"
             if status == 404:
-                return ProviderError(
+                return ModelNotFound(
                     f"model '{model}' not found on {host}: pull it with `ollama pull {model}`"
                 )
             if status > 0:
