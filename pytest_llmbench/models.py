@@ -146,8 +146,9 @@ def choose(
                     matched = [m for m in offered if m.name == f"{pattern}:latest"]
             if not matched:
                 known = [m.id for d in discoveries.values() for m in d.models]
-                problem = discoveries[provider].problem
-                why = f" ({provider}: {problem})" if problem else ""
+                found = discoveries[provider]
+                hint = f"; {found.hint}" if found.hint else ""
+                why = f" ({provider}: {found.problem}{hint})" if found.problem else ""
                 raise SelectionError(
                     f"unknown model {entry!r} in --llm-models{why}; "
                     f"available models: {', '.join(known) or 'none'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Generator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from . import defaults, hookspec
 from .cases import looks_like_case_file
-from .collect import RESULT_KEY, CaseFile
+from .collect import RESULT_KEY, CaseFile, CaseItem
 from .providers.base import ModelInfo
 from .render import json_document, summary_lines
 from .results import Result
@@ -209,6 +210,12 @@ def pytest_runtest_makereport(
     report = yield
     if call.when == "call" and RESULT_KEY in item.stash:
         report.llmbench_result = item.stash[RESULT_KEY].to_dict()  # type: ignore[attr-defined]
+    if report.skipped and isinstance(item, CaseItem):
+        # A model the server does not have: one "SKIPPED [n]" line per task file and
+        # reason (at the task's line), not one per case, nor one pointing into the plugin.
+        reason = get_bench(item.config).unavailable.get(item.model.id)
+        if reason is not None:
+            report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
     return report
 
 

@@ -531,6 +531,9 @@ class OllamaEmulator:
         Fields to leave out of the final inference reply (``prompt_eval_count``...).
     ``version``
         What ``/api/version`` says (default: the recorded shape's).
+    ``rotate_tags``
+        List the models in a different order on every ``/api/tags`` call (rotated by
+        one each time), as a server whose models are being pulled would.
     """
 
     def __init__(
@@ -545,6 +548,7 @@ class OllamaEmulator:
         timings: Mapping[str, int | None] | None = None,
         omit_fields: Iterable[str] = (),
         version: str | None = None,
+        rotate_tags: bool = False,
         host: str = "127.0.0.1",
     ) -> None:
         self._lock = threading.RLock()
@@ -559,6 +563,8 @@ class OllamaEmulator:
         self.timings: dict[str, int | None] = dict(timings or {})
         self.omit_fields: set[str] = set(omit_fields)
         self.version = version or str(load_shape("version.json")["version"])
+        self.rotate_tags = rotate_tags
+        self._tags_calls = 0
 
         # counters and records
         self.loads: Counter[str] = Counter()
@@ -698,6 +704,13 @@ class OllamaEmulator:
                     if key.lower() == canonical.lower():
                         return model
         return found
+
+    def load_model(self, name: str) -> None:
+        """Load a model as another client's request would (evicting the least recently used)."""
+        model = self.resolve(name)
+        if model is None:
+            raise KeyError(name)
+        self._ensure_loaded(model)
 
     @property
     def resident(self) -> tuple[str, ...]:
@@ -924,6 +937,10 @@ class OllamaEmulator:
         entry_shape = shape["models"][0]
         with self._lock:
             models = list(self.models.values())
+            if self.rotate_tags and models:
+                shift = self._tags_calls % len(models)
+                models = models[shift:] + models[:shift]
+            self._tags_calls += 1
         entries = [
             fill(
                 entry_shape,

@@ -181,7 +181,7 @@ def test_select_unknown_model_names_the_provider_problem() -> None:
         select(["llamacpp/smollm2-135m", "ollama/qwen2.5:7b"], OLLAMA_DOWN)
     assert str(info.value) == (
         "unknown model 'ollama/qwen2.5:7b' in --llm-models "
-        "(ollama: cannot reach http://127.0.0.1:11434); "
+        "(ollama: cannot reach http://127.0.0.1:11434; start it with `ollama serve`); "
         "available models: llamacpp/smollm2-135m, llamacpp/gemma3-270m"
     )
 
@@ -190,7 +190,8 @@ def test_select_provider_only_entry_of_a_provider_with_a_problem() -> None:
     with pytest.raises(SelectionError) as info:
         select(["ollama"], OLLAMA_DOWN)
     assert str(info.value).startswith(
-        "unknown model 'ollama' in --llm-models (ollama: cannot reach http://127.0.0.1:11434)"
+        "unknown model 'ollama' in --llm-models (ollama: cannot reach http://127.0.0.1:11434; "
+        "start it with `ollama serve`)"
     )
 
 
