@@ -392,6 +392,8 @@ class ReceivedRequest:
     body: Any
     headers: Mapping[str, str]
     raw: bytes = b""
+    at: float = 0.0
+    """``time.perf_counter()`` when the request had been read."""
 
 
 @dataclass
@@ -432,6 +434,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ollama-emulator"
     sys_version = ""
     timeout = 60.0  # idle keep-alive connections give up eventually
+    # Buffered writes, sent at each flush(): headers and body of a reply go out in one
+    # write, as Go's server sends a small reply (two writes cost the client an extra
+    # wake-up and, in process, a GIL hand-off).
+    wbufsize = 1 << 16
     server: _Server
 
     def setup(self) -> None:
@@ -827,7 +833,9 @@ class OllamaEmulator:
                     body = None
             with self._lock:
                 self.received.append(
-                    ReceivedRequest(method, path, body, dict(h.headers.items()), raw)
+                    ReceivedRequest(
+                        method, path, body, dict(h.headers.items()), raw, time.perf_counter()
+                    )
                 )
                 self.path_hits[path] += 1
             fault = self._take_fault(path)

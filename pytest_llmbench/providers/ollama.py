@@ -265,7 +265,10 @@ class OllamaProvider:
                 else:
                     total = float(self.settings.timeout_s)
                     timeout = httpx.Timeout(total, connect=min(total, discovery))
-                client = ollama.Client(host=host, timeout=timeout)
+                # Plain http needs no TLS: verify=False spares httpx loading the CA
+                # bundle (~60 ms per client) for a context it would never use.
+                plain = host.startswith("http://")
+                client = ollama.Client(host=host, timeout=timeout, verify=not plain)
                 self._clients[key] = client
             return client
 
