@@ -41,6 +41,11 @@ class Result:
     got_label: str | None = None
     pass_label: str | None = None
     difficulty: str = "medium"
+    cold: bool = False
+    """The first call of the model in its process, right after the model was loaded.
+
+    Kept out of the warm latency statistics (mean, percentiles, interval) and shown apart.
+    """
 
     @property
     def direction(self) -> str:
