@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class CaseFile(pytest.File):
         except ValueError:
             display = str(self.path)
         task = load_task(self.path, display)
-        bench.case_counts[task.name] = len(task.cases)
+        bench.add_task(task)
         yield TaskNode.from_parent(self, name=task.name, task=task, models=bench.models())
 
     def repr_failure(  # type: ignore[override]
@@ -155,6 +156,7 @@ class CaseItem(pytest.Function):
 
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
+        cold = self.model.id not in bench.loaded  # the first call after the load
         load_ms = bench.ensure_loaded(self.model)
         result = run(
             bench.registry.get(self.model.provider),
@@ -167,6 +169,8 @@ class CaseItem(pytest.Function):
             load_ms=load_ms,
             wrapper=self._benchmark_wrapper(request),
         )
+        if cold:
+            result = dataclasses.replace(result, cold=True)
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(
             [

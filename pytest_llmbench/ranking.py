@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .classification import VerdictMetrics, verdict_metrics
@@ -123,16 +123,27 @@ class Tie:
     second_p50: float
 
     @property
-    def faster_on_median(self) -> str:
+    def faster_on_median(self) -> str | None:
+        """The model with the lower median latency; ``None`` when the medians are equal."""
+        if self.first_p50 == self.second_p50:
+            return None
         return self.second if self.second_p50 < self.first_p50 else self.first
 
-    def describe(self) -> str:
-        low, high = sorted((self.first_p50, self.second_p50))
-        return (
-            f"{self.first} and {self.second} are statistically tied (95% confidence "
-            f"intervals of the mean latency overlap); {self.faster_on_median} is faster "
-            f"on the median ({low:,.0f} vs {high:,.0f} ms)"
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One sentence; ``names`` may replace model names (``{"p/a": "the champion"}``)."""
+
+        def name(model: str) -> str:
+            return (names or {}).get(model, model)
+
+        head = (
+            f"{name(self.first)} and {name(self.second)} are statistically tied "
+            "(their 95% confidence intervals of the mean latency overlap)"
         )
+        faster = self.faster_on_median
+        if faster is None:
+            return f"{head}; their medians are equal ({self.first_p50:,.0f} ms)"
+        low, high = sorted((self.first_p50, self.second_p50))
+        return f"{head}; {name(faster)} is faster on the median ({low:,.0f} vs {high:,.0f} ms)"
 
 
 @dataclass(frozen=True)

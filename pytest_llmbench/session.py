@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 from collections.abc import Sequence
@@ -13,10 +14,13 @@ from typing import Any
 import pytest
 
 from . import __version__
+from .cases import Task
+from .cost import PriceError, PriceTable, load_price_file, parse_price_line
+from .generic import DEFAULT_THRESHOLD
 from .models import SelectionError, parse_spec, providers_needed
 from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ProviderSettings
-from .ranking import TaskRanking
+from .ranking import DEFAULT_WEIGHTS, TaskRanking
 from .results import Result
 
 __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
@@ -34,6 +38,11 @@ class Options:
     json_path: Path | None = None
     repeat: int | None = None
     gguf: dict[str, str] = field(default_factory=dict)
+    rank_policy: str | None = None
+    """``--llm-rank``: the policy for every task (``None``: each task's own)."""
+    generic_threshold: float | None = DEFAULT_THRESHOLD
+    """``None`` switches the generic-answer check off."""
+    prices: PriceTable = field(default_factory=PriceTable)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -53,6 +62,9 @@ class Options:
             gguf[name.strip()] = str(target)
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
+        threshold = config.getoption("llm_generic_threshold")
+        if threshold is None:
+            threshold = parse_threshold(str(config.getini("llm_generic_threshold")))
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
@@ -60,7 +72,43 @@ class Options:
             json_path=Path(json_path) if json_path else None,
             repeat=config.getoption("llm_repeat"),
             gguf=gguf,
+            rank_policy=config.getoption("llm_rank"),
+            generic_threshold=None if threshold == GENERIC_OFF else threshold,
+            prices=_prices(config),
         )
+
+
+GENERIC_OFF = math.inf
+"""What ``parse_threshold("off")`` returns: a similarity no answer reaches."""
+
+
+def parse_threshold(value: str) -> float:
+    """``--llm-generic-threshold``: a similarity in (0, 1], or ``off``."""
+    if value.strip().casefold() == "off":
+        return GENERIC_OFF
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 < number <= 1:
+        raise pytest.UsageError(
+            f"--llm-generic-threshold: expected a similarity above 0 and at most 1, "
+            f"or 'off', got {value!r}"
+        )
+    return number
+
+
+def _prices(config: pytest.Config) -> PriceTable:
+    """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
+    try:
+        prices = []
+        path = config.getoption("llm_prices")
+        if path:
+            prices.extend(load_price_file(config.invocation_params.dir / Path(path)))
+        prices.extend(parse_price_line(line) for line in config.getini("llm_prices"))
+    except PriceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return PriceTable(tuple(prices))
 
 
 class BenchSession:
@@ -83,6 +131,8 @@ class BenchSession:
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
         self.rankings: list[TaskRanking] = []
+        self.task_ranking: dict[str, dict[str, Any]] = {}
+        """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
 
     # -- providers and models -------------------------------------------------
 
@@ -148,6 +198,31 @@ class BenchSession:
 
     def add_result(self, result: Result) -> None:
         self.results.append(result)
+
+    def add_task(self, task: Task) -> None:
+        """Remember what ranking needs of a collected task (plain data: it crosses xdist)."""
+        self.case_counts[task.name] = len(task.cases)
+        weights = list(task.weights) if task.weights is not None else None
+        self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
+
+    def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
+        """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
+        known = self.task_ranking.get(task, {})
+        policy = self.options.rank_policy or known.get("policy") or "strict"
+        weights = known.get("weights")
+        return policy, (float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS
+
+    def worker_output(self) -> dict[str, Any]:
+        """What an xdist worker sends the controller about the tasks it collected."""
+        return {"case_counts": dict(self.case_counts), "task_ranking": dict(self.task_ranking)}
+
+    def merge_worker_output(self, data: dict[str, Any]) -> None:
+        self.case_counts.update(data.get("case_counts", {}))
+        self.task_ranking.update(data.get("task_ranking", {}))
+
+    def generic_failures(self) -> int:
+        """How many runs the ranking failed for a generic answer (all tasks)."""
+        return sum(len(r.generic) for r in self.rankings)
 
     def task_names(self) -> list[str]:
         seen: dict[str, None] = {}

@@ -106,8 +106,13 @@ def test_overlapping_intervals_are_a_tie_named_with_the_faster_median() -> None:
     [tie] = ranking.ties
     assert tie.faster_on_median == "p/a"
     assert tie.describe() == (
-        "p/b and p/a are statistically tied (95% confidence intervals of the mean latency "
+        "p/b and p/a are statistically tied (their 95% confidence intervals of the mean latency "
         "overlap); p/a is faster on the median (100 vs 115 ms)"
+    )
+    assert tie.describe({"p/b": "the champion", "p/a": "the runner-up"}) == (
+        "the champion and the runner-up are statistically tied (their 95% confidence "
+        "intervals of the mean latency overlap); the runner-up is faster on the median "
+        "(100 vs 115 ms)"
     )
 
 
@@ -122,9 +127,10 @@ def test_ties_only_among_qualified_models() -> None:
     assert rank_strict(TASK, results).ties == ()
 
 
-def test_equal_medians_name_the_first() -> None:
+def test_equal_medians_name_neither() -> None:
     tie = Tie("p/a", "p/b", 100.0, 100.0)
-    assert tie.faster_on_median == "p/a"
+    assert tie.faster_on_median is None
+    assert tie.describe().endswith("overlap); their medians are equal (100 ms)")
 
 
 # --------------------------------------------------------------------------- weighted
