@@ -395,6 +395,7 @@ def _repeats_dict(stats: RepeatStats | None) -> dict[str, Any] | None:
                 "runs": c.runs,
                 "passes": c.passes,
                 "pass_rate": c.pass_rate,
+                "pass_hat_k": c.pass_hat(stats.k),
                 "distinct_answers": c.answers,
             }
             for c in stats.cases

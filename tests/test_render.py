@@ -255,7 +255,14 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "consistency": None,
         "flaky_cases": [],
         "cases": [
-            {"case_id": c, "runs": 1, "passes": 1, "pass_rate": 1.0, "distinct_answers": 1}
+            {
+                "case_id": c,
+                "runs": 1,
+                "passes": 1,
+                "pass_rate": 1.0,
+                "pass_hat_k": 1.0,
+                "distinct_answers": 1,
+            }
             for c in ("PASS_1", "FAIL_1")
         ],
     }

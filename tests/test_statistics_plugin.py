@@ -73,6 +73,11 @@ def test_right_once_is_disqualified_with_three_repeats(flip_suite: pytest.Pytest
     assert flaky["repeats"]["flaky_cases"] == ["GRADE_PASS_001", "GRADE_FAIL_001"]
     assert flaky["repeats"]["pass_at_1"] == pytest.approx(1 / 3)
     assert flaky["repeats"]["consistency"] == 0.0
+    # per case: right 1 of 3 runs; pass^3 = C(1, 3) / C(3, 3) = 0
+    assert [(c["pass_rate"], c["pass_hat_k"]) for c in flaky["repeats"]["cases"]] == [
+        (pytest.approx(1 / 3), 0.0),
+        (pytest.approx(1 / 3), 0.0),
+    ]
 
 
 SKILLS_YAML = """\
