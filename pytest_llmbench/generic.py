@@ -8,14 +8,18 @@ the *other* cases of the same task:
 - only tasks of kind ``json`` and ``text`` (a verdict label repeating is normal);
 - only against cases whose input differs (another prompt hash) and whose gold differs
   (another ``expected``): two cases with the same gold may rightly get the same answer;
-- answers are normalised first: white space collapsed, case folded; for ``json`` only
-  the values are compared (the keys are the template's and would make every two answers
-  look alike), joined with `` | `` in document order; at most 2,000 characters;
-- similarity = ``difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()``
-  = 2 * matching characters / (len(a) + len(b)), 1.0 for identical texts;
+- answers are normalised first: case folded and split into words (runs of letters,
+  digits and ``_``; punctuation and white space only separate them); for ``json`` only
+  the values count (the keys are the template's and would make every two answers look
+  alike), in document order; at most 400 words;
+- similarity = ``difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()``
+  = 2 * matching words / (words in a + words in b): 1.0 for the same words, 0.9 for a
+  ten-word sentence with one word changed.  Words rather than characters: character
+  ratios call short, different answers alike ("acme" and "apex" share half their
+  letters) and are many times slower to compute for hundreds of answers;
 - an answer is *generic* when its similarity to some answer of the same model to another
   case is at least the threshold (``--llm-generic-threshold``, default 0.9).  Failed calls
-  and empty answers are left out.
+  and answers without a word are left out.
 
 The task warning: when more than half of the models that answered give generic answers
 on at least half of their cases, the prompt probably does not reach the model, or the
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -41,11 +46,13 @@ __all__ = [
     "generic_warning",
     "normalise",
     "similarity",
+    "words",
 ]
 
 DEFAULT_THRESHOLD = 0.9
 KINDS = frozenset({"json", "text"})
-MAX_CHARS = 2000
+MAX_WORDS = 400
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -75,23 +82,28 @@ def _leaves(value: Any) -> Iterable[str]:
 
 
 def normalise(answer: str, kind: str = "text") -> str:
-    """The form answers are compared in (see the module docstring)."""
+    """The words answers are compared by, joined by single spaces (see the module docstring)."""
+    return " ".join(words(answer, kind))
+
+
+def words(answer: str, kind: str = "text") -> tuple[str, ...]:
+    """The case-folded words of an answer (of its values, for ``json``); at most 400."""
     text = answer
     if kind == "json":
         with contextlib.suppress(ValueError):  # not JSON after all: compare the text
-            text = " | ".join(_leaves(json.loads(answer)))
-    return " ".join(text.split()).casefold()[:MAX_CHARS]
+            text = " ".join(_leaves(json.loads(answer)))
+    return tuple(_WORD.findall(text.casefold())[:MAX_WORDS])
 
 
 def similarity(a: str, b: str) -> float:
-    """``SequenceMatcher`` ratio of two normalised answers (0 to 1)."""
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """``SequenceMatcher`` ratio of the words of two answers (0 to 1)."""
+    return SequenceMatcher(None, words(a), words(b), autojunk=False).ratio()
 
 
 @dataclass(frozen=True)
 class _Answer:
     result: Result
-    text: str
+    words: tuple[str, ...]
 
 
 def _comparable(a: Result, b: Result) -> bool:
@@ -101,27 +113,24 @@ def _comparable(a: Result, b: Result) -> bool:
     return not (a.prompt_hash and a.prompt_hash == b.prompt_hash)
 
 
-def _closest(
-    answer: _Answer, others: Sequence[_Answer], threshold: float, memo: dict[tuple[str, str], float]
-) -> tuple[float, str] | None:
-    """The highest similarity at or above ``threshold`` to a comparable answer, and its case."""
-    best: tuple[float, str] | None = None
-    for other in others:
-        if not _comparable(answer.result, other.result):
-            continue
-        key = (answer.text, other.text) if answer.text <= other.text else (other.text, answer.text)
-        ratio = memo.get(key)
-        if ratio is None:
-            matcher = SequenceMatcher(None, key[0], key[1], autojunk=False)
-            floor = max(threshold, best[0] if best else 0.0)
-            # real_quick_ratio and quick_ratio are upper bounds of ratio: skip the exact one
-            # when it cannot reach the threshold (not memoised: it depends on the floor).
-            if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+Words = tuple[str, ...]
+
+
+def _close_pairs(texts: Sequence[Words], threshold: float) -> dict[tuple[Words, Words], float]:
+    """The similarity of every two distinct texts that reach ``threshold`` (both orders)."""
+    close: dict[tuple[Words, Words], float] = {}
+    matcher = SequenceMatcher(None, autojunk=False)
+    for index, a in enumerate(texts):
+        matcher.set_seq2(a)  # the matcher keeps what it learnt about seq2 across seq1s
+        for b in texts[index + 1 :]:
+            matcher.set_seq1(b)
+            # real_quick_ratio and quick_ratio are cheap upper bounds of ratio
+            if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
                 continue
-            ratio = memo[key] = matcher.ratio()
-        if ratio >= threshold and (best is None or ratio > best[0]):
-            best = (ratio, other.result.case_id)
-    return best
+            ratio = matcher.ratio()
+            if ratio >= threshold:
+                close[a, b] = close[b, a] = ratio
+    return close
 
 
 def find_generic_answers(
@@ -132,18 +141,24 @@ def find_generic_answers(
     for r in results:
         if r.kind not in KINDS or r.error:
             continue
-        text = normalise(r.got, r.kind)
-        if text:
-            by_model.setdefault(r.model, []).append(_Answer(r, text))
+        answer_words = words(r.got, r.kind)
+        if answer_words:
+            by_model.setdefault(r.model, []).append(_Answer(r, answer_words))
     found: list[GenericAnswer] = []
     for model, answers in by_model.items():
-        memo: dict[tuple[str, str], float] = {}
+        close = _close_pairs(list(dict.fromkeys(a.words for a in answers)), threshold)
         for answer in answers:
-            closest = _closest(answer, answers, threshold, memo)
-            if closest is not None:
-                ratio, case_id = closest
+            best: tuple[float, str] | None = None
+            for other in answers:
+                if not _comparable(answer.result, other.result):
+                    continue
+                same = answer.words == other.words
+                ratio = 1.0 if same else close.get((answer.words, other.words))
+                if ratio is not None and (best is None or ratio > best[0]):
+                    best = (ratio, other.result.case_id)
+            if best is not None:
                 r = answer.result
-                found.append(GenericAnswer(model, r.case_id, r.repeat, case_id, ratio, r.got))
+                found.append(GenericAnswer(model, r.case_id, r.repeat, best[1], best[0], r.got))
     return tuple(found)
 
 

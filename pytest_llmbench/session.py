@@ -64,7 +64,8 @@ class Options:
         timeout = config.getoption("llm_timeout")
         threshold = config.getoption("llm_generic_threshold")
         if threshold is None:
-            threshold = parse_threshold(str(config.getini("llm_generic_threshold")))
+            ini = str(config.getini("llm_generic_threshold"))
+            threshold = parse_threshold(ini, "llm_generic_threshold")
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
@@ -82,7 +83,7 @@ GENERIC_OFF = math.inf
 """What ``parse_threshold("off")`` returns: a similarity no answer reaches."""
 
 
-def parse_threshold(value: str) -> float:
+def parse_threshold(value: str, name: str = "--llm-generic-threshold") -> float:
     """``--llm-generic-threshold``: a similarity in (0, 1], or ``off``."""
     if value.strip().casefold() == "off":
         return GENERIC_OFF
@@ -92,8 +93,7 @@ def parse_threshold(value: str) -> float:
         number = math.nan
     if not 0 < number <= 1:
         raise pytest.UsageError(
-            f"--llm-generic-threshold: expected a similarity above 0 and at most 1, "
-            f"or 'off', got {value!r}"
+            f"{name}: expected a similarity above 0 and at most 1, or 'off', got {value!r}"
         )
     return number
 
@@ -210,7 +210,7 @@ class BenchSession:
         known = self.task_ranking.get(task, {})
         policy = self.options.rank_policy or known.get("policy") or "strict"
         weights = known.get("weights")
-        return policy, (float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS
+        return policy, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller about the tasks it collected."""

@@ -364,6 +364,18 @@ def test_bad_statistics_options(suite: pytest.Pytester, option: str, message: st
     assert "Traceback" not in result.stderr.str()
 
 
+def test_bad_generic_threshold_in_ini(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nllm_generic_threshold = high\n")
+    result = suite.runpytest("evals")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: llm_generic_threshold: expected a similarity above 0 and at most 1, "
+            "or 'off', got 'high'"
+        ]
+    )
+
+
 def test_bad_price_line_in_ini(suite: pytest.Pytester) -> None:
     suite.makeini("[pytest]\nllm_prices =\n    openai/* = cheap\n")
     result = suite.runpytest("evals")
