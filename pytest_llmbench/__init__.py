@@ -22,7 +22,7 @@ from .providers.base import (
     Request,
     Response,
 )
-from .ranking import ModelStanding, TaskRanking, rank_strict
+from .ranking import ModelStanding, TaskRanking, rank_strict, rank_task, rank_weighted
 from .results import Result
 from .scoring import Score
 
@@ -48,4 +48,6 @@ __all__ = [
     "__version__",
     "load_task",
     "rank_strict",
+    "rank_task",
+    "rank_weighted",
 ]

@@ -11,6 +11,7 @@ import difflib
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ class Task:
     repeat: int = 1
     policy: str = "strict"
     line: int = 1
+    weights: tuple[float, float] | None = None
+    """(quality, speed) for the weighted policy, when the file gives them."""
 
     @property
     def pass_label(self) -> str:
@@ -526,6 +529,7 @@ class _Builder:
                     prompt_hash=_hash(sys_text, text, options, schema),
                 )
             )
+        weights = self.weights()
         if self.problems:
             raise CaseFileError(self.display, self.problems)
         return Task(
@@ -537,7 +541,27 @@ class _Builder:
             description=data.get("description"),
             repeat=data.get("repeat", 1),
             policy=(data.get("ranking") or {}).get("policy", "strict"),
+            weights=weights,
         )
+
+    def weights(self) -> tuple[float, float] | None:
+        """``ranking.quality`` and ``ranking.speed``: one gives the other; both must add to 1."""
+        raw = self.data.get("ranking") or {}
+        given_quality: float | None = raw.get("quality")
+        given_speed: float | None = raw.get("speed")
+        if given_quality is None:
+            if given_speed is None:
+                return None
+            given_quality = round(1.0 - given_speed, 10)
+        quality = given_quality
+        speed = round(1.0 - quality, 10) if given_speed is None else given_speed
+        if not math.isclose(quality + speed, 1.0, abs_tol=1e-9):
+            self.problem(
+                ("ranking",),
+                f"the weights must add up to 1: quality {quality} + speed {speed} "
+                f"= {quality + speed:g}",
+            )
+        return float(quality), float(speed)
 
 
 def _hash(

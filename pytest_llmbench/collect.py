@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class CaseFile(pytest.File):
         except ValueError:
             display = str(self.path)
         task = load_task(self.path, display)
-        bench.case_counts[task.name] = len(task.cases)
+        bench.add_task(task)
         yield TaskNode.from_parent(self, name=task.name, task=task, models=bench.models())
 
     def repr_failure(  # type: ignore[override]
@@ -155,6 +156,7 @@ class CaseItem(pytest.Function):
 
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
+        cold = self.model.id not in bench.loaded  # the first call after the load
         cold_start_ms = bench.ensure_loaded(self.model)
         missing = bench.unavailable.get(self.model.id)
         if missing is not None:
@@ -170,6 +172,8 @@ class CaseItem(pytest.Function):
             cold_start_ms=cold_start_ms,
             wrapper=self._benchmark_wrapper(request),
         )
+        if cold:
+            result = dataclasses.replace(result, cold=True)
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(
             [

@@ -15,7 +15,7 @@ from .cases import Case, Task
 from .models import choose
 from .providers import ProviderRegistry, entry_point_providers
 from .providers.base import ModelInfo
-from .ranking import TaskRanking, rank_strict
+from .ranking import TaskRanking, rank_task
 from .results import Result
 from .scoring import Score
 from .session import get_bench
@@ -47,4 +47,13 @@ def pytest_llmbench_score(task: Task, case: Case, answer: str) -> Score:
 def pytest_llmbench_rank(
     config: pytest.Config, task: str, results: Sequence[Result]
 ) -> TaskRanking:
-    return rank_strict(task, results)
+    bench = get_bench(config)
+    policy, weights = bench.rank_settings(task)
+    return rank_task(
+        task,
+        results,
+        policy=policy,
+        weights=weights,
+        generic_threshold=bench.options.generic_threshold,
+        prices=bench.options.prices,
+    )

@@ -85,8 +85,12 @@ def pytest_llmbench_rank(
 ) -> TaskRanking | None:
     """Rank the models of one task at the end of the session (controller only).
 
-    The default is the strict policy: a model qualifies when every case and every
-    repeat is correct; qualified models are ordered by mean latency.
+    The default (:func:`pytest_llmbench.rank_task`) first fails generic answers
+    (``--llm-generic-threshold``), then ranks by the task's policy (``--llm-rank`` or the
+    case file's ``ranking.policy``): strict, where a model qualifies when every case and
+    every repeat is correct and qualified models are ordered by mean latency, or weighted
+    (``quality * accuracy + speed * speed_norm``); it adds the cost per 1,000 requests
+    (``--llm-prices``), suspect gold labels and latency ties.
 
     :param task: the task name.
     :param results: every result record of this task, all models.

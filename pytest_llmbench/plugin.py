@@ -13,10 +13,11 @@ from . import defaults, hookspec
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile, CaseItem
 from .providers.base import ModelInfo
-from .render import json_document, summary_lines
+from .ranking import POLICIES
+from .render import detail_lines, json_document, summary_lines
 from .results import Result
 from .selection import SizeError, parse_size
-from .session import BENCH_KEY, BenchSession, get_bench
+from .session import BENCH_KEY, BenchSession, get_bench, parse_threshold
 
 MARKERS = (
     "llmbench: an LLM gold case run by pytest-llmbench",
@@ -29,6 +30,7 @@ MARKERS = (
     "should_fail: the gold verdict is a failing label (pytest-llmbench)",
 )
 CASE_SUFFIXES = (".yaml", ".yml")
+WORKER_KEY = "llmbench"
 
 
 def _positive_float(value: str) -> float:
@@ -57,6 +59,12 @@ def _size(value: str) -> str:
         parse_size(value)
     except SizeError as exc:
         raise pytest.UsageError(f"--llm-max-size: {exc}") from None
+    return value
+
+
+def _policy(value: str) -> str:
+    if value not in POLICIES:
+        raise pytest.UsageError(f"--llm-rank: expected strict or weighted, got {value!r}")
     return value
 
 
@@ -127,6 +135,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not unload a model after its last case (Ollama keeps it 30 min). "
         "Default: unload it.",
     )
+    group.addoption(
+        "--llm-rank",
+        metavar="POLICY",
+        type=_policy,
+        default=None,
+        help="rank every task by POLICY: strict (all correct, then fastest) or weighted "
+        "(quality and speed weights). Default: each task's ranking.policy, else strict.",
+    )
+    group.addoption(
+        "--llm-generic-threshold",
+        metavar="RATIO",
+        type=parse_threshold,
+        default=None,
+        help="fail json/text answers at least this similar (0-1) to the same model's answer "
+        "to another case; 'off' to disable. Default: the llm_generic_threshold ini, else 0.9.",
+    )
+    group.addoption(
+        "--llm-prices",
+        metavar="FILE",
+        default=None,
+        help="YAML price table (pattern: {input: $/M, output: $/M} or {hourly: $}) for the "
+        "cost per 1,000 requests; before the llm_prices ini lines.",
+    )
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini("llm_exclude", "default for --llm-exclude, one a line", type="linelist")
     parser.addini("llm_max_size", "default for --llm-max-size", default="")
@@ -157,6 +188,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_timeout", "default for --llm-timeout (seconds)", default="120")
     parser.addini(
         "llm_gguf", "extra embedded GGUF models, NAME=PATH one a line", type="linelist", default=[]
+    )
+    parser.addini("llm_generic_threshold", "default for --llm-generic-threshold", default="0.9")
+    parser.addini(
+        "llm_prices",
+        "prices, one a line: 'PATTERN = INPUT OUTPUT' ($ per million tokens) "
+        "or 'PATTERN = hourly PRICE'",
+        type="linelist",
+        default=[],
     )
 
 
@@ -242,6 +281,7 @@ class RunHooks:
         config = session.config
         self.bench.release_all()
         if hasattr(config, "workerinput"):
+            config.workeroutput[WORKER_KEY] = self.bench.worker_output()  # type: ignore[attr-defined]
             return
         bench = self.bench
         bench.rankings = [
@@ -250,11 +290,23 @@ class RunHooks:
             )
             for task in bench.task_names()
         ]
+        if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
+            # Every item passed its own checks, but some answers fail the session-level
+            # generic-answer check: the run must not look green.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if bench.options.json_path is not None:
-            doc = json_document(bench.run_info(int(exitstatus)), bench.results, bench.rankings)
+            run = bench.run_info(int(session.exitstatus))
+            doc = json_document(run, bench.results, bench.rankings)
             path = bench.options.json_path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """xdist controller: take in what a worker collected (case counts, policies)."""
+        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if isinstance(data, dict):
+            self.bench.merge_worker_output(data)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
@@ -263,5 +315,15 @@ class RunHooks:
         terminalreporter.section("llmbench ranking")
         for line in summary_lines(bench.rankings, bench.case_counts):
             terminalreporter.write_line(line)
+        if terminalreporter.verbosity > 0:
+            for line in detail_lines(bench.rankings):
+                terminalreporter.write_line(line)
+        failures = bench.generic_failures()
+        if failures:
+            terminalreporter.write_line(
+                f"llmbench: {failures} run(s) failed the generic-answer check (see above), "
+                "so the run fails",
+                red=True,
+            )
         if bench.options.json_path is not None:
             terminalreporter.write_line(f"llmbench: results written to {bench.options.json_path}")

@@ -1,37 +1,59 @@
 """Rank the models of one task from its result records.
 
-Pure module.  The strict policy (the default): a model qualifies when every
-case and every repeat is correct; qualified models are ordered by mean latency;
-the first is the champion, the second the runner-up.
+Pure module.  Two policies, chosen per task (YAML ``ranking: {policy: ...}``) or for
+the whole run (``--llm-rank``):
+
+- ``strict`` (the default): a model qualifies when every case and every repeat is
+  correct; qualified models are ordered by mean latency; the first is the champion,
+  the second the runner-up.
+- ``weighted`` (the task optimizer's): every model with at least one correct answer is
+  ranked by ``score = quality * accuracy + speed * speed_norm``, where accuracy =
+  correct runs / runs and speed_norm = the fastest mean latency among the ranked models
+  / the model's mean latency (1 for the fastest, 0 without a latency).  Equal scores go
+  to the lower mean latency.  A model that is never right is not ranked.
+
+Latency statistics use the warm calls: the first call after a model is loaded (``cold``)
+is kept apart; a model with only cold calls is timed by those.
+
+:func:`rank_task` is the whole pipeline the plugin runs at the end of a session:
+generic-answer check, ranking, cost, suspect gold, ties and warnings.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from .classification import VerdictMetrics, verdict_metrics
+from .consistency import RepeatStats, repeat_stats
+from .cost import Cost, PriceTable, cost_per_1k
+from .generic import DEFAULT_THRESHOLD, GenericAnswer, find_generic_answers, generic_warning
+from .gold import SuspectGold, find_suspect_gold
 from .results import Result
+from .stats import LatencyStats, latency_stats, mean, overlap, percentile
 
-__all__ = ["Miss", "ModelStanding", "TaskRanking", "mean", "percentile", "rank_strict"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "POLICIES",
+    "Miss",
+    "ModelStanding",
+    "TaskRanking",
+    "Tie",
+    "mean",
+    "percentile",
+    "rank_strict",
+    "rank_task",
+    "rank_weighted",
+]
 
+POLICIES = ("strict", "weighted")
+DEFAULT_WEIGHTS = (0.7, 0.3)
+"""(quality, speed) of the weighted policy when the task does not say."""
 
-def mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100), linear interpolation between closest ranks.
-
-    Same as ``numpy.percentile(values, q)`` with the default (linear) method.
-    """
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+Direction = Callable[[Result], str]
+"""How a wrong result was wrong (``too lenient``, ``generic answer``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +85,24 @@ class ModelStanding:
     qualified: bool
     misses: tuple[Miss, ...] = ()
     status: str = ""
+    latency: LatencyStats | None = None
+    """Warm latency statistics (the cold calls only when there is nothing else)."""
+    cold: LatencyStats | None = None
+    """The cold calls (the first call after a load), apart."""
+    repeats: RepeatStats | None = None
+    metrics: VerdictMetrics | None = None
+    """Verdict tasks only: accuracy, precision, recall, F1, confusion matrix."""
+    cost: Cost | None = None
+    weighted_score: float | None = None
+    """The weighted policy's score (``None`` under the strict policy)."""
 
     @property
     def score(self) -> str:
         return f"{self.correct}/{self.total}"
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
 
     def miss_summary(self) -> str:
         """``too lenient on GRADE_FAIL_001, GRADE_FAIL_002; too strict on GRADE_PASS_003``."""
@@ -78,11 +114,52 @@ class ModelStanding:
 
 
 @dataclass(frozen=True)
+class Tie:
+    """Two neighbours in the strict order whose 95% latency intervals overlap."""
+
+    first: str
+    second: str
+    first_p50: float
+    second_p50: float
+
+    @property
+    def faster_on_median(self) -> str | None:
+        """The model with the lower median latency; ``None`` when the medians are equal."""
+        if self.first_p50 == self.second_p50:
+            return None
+        return self.second if self.second_p50 < self.first_p50 else self.first
+
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One sentence; ``names`` may replace model names (``{"p/a": "the champion"}``)."""
+
+        def name(model: str) -> str:
+            return (names or {}).get(model, model)
+
+        head = (
+            f"{name(self.first)} and {name(self.second)} are statistically tied "
+            "(their 95% confidence intervals of the mean latency overlap)"
+        )
+        faster = self.faster_on_median
+        if faster is None:
+            return f"{head}; their medians are equal ({self.first_p50:,.0f} ms)"
+        low, high = sorted((self.first_p50, self.second_p50))
+        return f"{head}; {name(faster)} is faster on the median ({low:,.0f} vs {high:,.0f} ms)"
+
+
+@dataclass(frozen=True)
 class TaskRanking:
     task: str
     standings: tuple[ModelStanding, ...]
     policy: str = "strict"
     notes: tuple[str, ...] = field(default=())
+    weights: tuple[float, float] | None = None
+    """(quality, speed) under the weighted policy."""
+    repeats: int = 1
+    """Runs per case (the most any model made)."""
+    ties: tuple[Tie, ...] = ()
+    generic: tuple[GenericAnswer, ...] = ()
+    suspect_gold: tuple[SuspectGold, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
@@ -116,7 +193,11 @@ def _tokens_per_s(results: Iterable[Result]) -> float | None:
     return tokens / seconds if seconds > 0 else None
 
 
-def _misses(results: Sequence[Result]) -> tuple[Miss, ...]:
+def _direction(result: Result) -> str:
+    return result.direction
+
+
+def _misses(results: Sequence[Result], direction_of: Direction = _direction) -> tuple[Miss, ...]:
     by_case: dict[str, list[Result]] = {}
     for r in results:
         by_case.setdefault(r.case_id, []).append(r)
@@ -126,8 +207,8 @@ def _misses(results: Sequence[Result]) -> tuple[Miss, ...]:
         if not wrong:
             continue
         first = wrong[0]
-        directions = {r.direction for r in wrong}
-        direction = first.direction if len(directions) == 1 else "inconsistent"
+        directions = {direction_of(r) for r in wrong}
+        direction = direction_of(first) if len(directions) == 1 else "inconsistent"
         misses.append(
             Miss(
                 case_id,
@@ -142,8 +223,13 @@ def _misses(results: Sequence[Result]) -> tuple[Miss, ...]:
     return tuple(misses)
 
 
-def _standing(model: str, results: Sequence[Result]) -> ModelStanding:
-    latencies = [r.latency_ms for r in results if r.latency_ms is not None and r.error is None]
+def _standing(
+    model: str, results: Sequence[Result], direction_of: Direction = _direction
+) -> ModelStanding:
+    timed = [r for r in results if r.error is None]
+    warm = [r.latency_ms for r in timed if r.latency_ms is not None and not r.cold]
+    cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
+    latencies = warm or cold
     correct = sum(1 for r in results if r.correct)
     return ModelStanding(
         model=model,
@@ -154,7 +240,11 @@ def _standing(model: str, results: Sequence[Result]) -> ModelStanding:
         p95_ms=percentile(latencies, 95),
         tokens_per_s=_tokens_per_s(results),
         qualified=bool(results) and correct == len(results),
-        misses=_misses(results),
+        misses=_misses(results, direction_of),
+        latency=latency_stats(latencies),
+        cold=latency_stats(cold),
+        repeats=repeat_stats(results),
+        metrics=verdict_metrics(results),
     )
 
 
@@ -162,24 +252,147 @@ def _speed_key(s: ModelStanding) -> tuple[float, str]:
     return (s.mean_ms if s.mean_ms is not None else math.inf, s.model)
 
 
-def rank_strict(task: str, results: Iterable[Result]) -> TaskRanking:
-    """Rank by the strict policy: all correct qualifies, then fastest mean latency wins."""
+def _by_model(task: str, results: Iterable[Result]) -> dict[str, list[Result]]:
     by_model: dict[str, list[Result]] = {}
     for r in results:
         if r.task == task:
             by_model.setdefault(r.model, []).append(r)
-    standings = [_standing(m, rs) for m, rs in by_model.items()]
-    qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
-    others = sorted(
-        (s for s in standings if not s.qualified),
-        key=lambda s: (-(s.correct / s.total if s.total else 0.0), *_speed_key(s)),
-    )
+    return by_model
+
+
+def _others(standings: Iterable[ModelStanding]) -> list[ModelStanding]:
+    """Models that did not qualify: most correct first, then fastest, then by name."""
+    return sorted(standings, key=lambda s: (-s.accuracy, *_speed_key(s)))
+
+
+def _labelled(
+    ranked: Sequence[ModelStanding], others: Iterable[ModelStanding]
+) -> tuple[ModelStanding, ...]:
     labelled: list[ModelStanding] = []
-    for index, s in enumerate(qualified):
+    for index, s in enumerate(ranked):
         status = ("champion", "runner-up")[index] if index < 2 else "qualified"
         labelled.append(_with_status(s, status))
     labelled.extend(_with_status(s, "disqualified") for s in others)
-    return TaskRanking(task=task, standings=tuple(labelled), policy="strict")
+    return tuple(labelled)
+
+
+def _ties(ranked: Sequence[ModelStanding]) -> tuple[Tie, ...]:
+    """Neighbours in the order whose latency intervals overlap."""
+    ties: list[Tie] = []
+    for a, b in itertools.pairwise(ranked):
+        if a.latency is not None and b.latency is not None and overlap(a.latency, b.latency):
+            ties.append(Tie(a.model, b.model, a.latency.p50, b.latency.p50))
+    return tuple(ties)
+
+
+def _repeats(standings: Iterable[ModelStanding]) -> int:
+    return max((s.repeats.k for s in standings if s.repeats is not None), default=0) or 1
+
+
+def _rank_strict(task: str, results: Iterable[Result], direction_of: Direction) -> TaskRanking:
+    standings = [_standing(m, rs, direction_of) for m, rs in _by_model(task, results).items()]
+    qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
+    labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
+    return TaskRanking(
+        task=task,
+        standings=labelled,
+        policy="strict",
+        repeats=_repeats(standings),
+        ties=_ties(labelled[: len(qualified)]),
+    )
+
+
+def _rank_weighted(
+    task: str, results: Iterable[Result], weights: tuple[float, float], direction_of: Direction
+) -> TaskRanking:
+    quality, speed = weights
+    standings = [_standing(m, rs, direction_of) for m, rs in _by_model(task, results).items()]
+    ranked = [s for s in standings if s.correct > 0]
+    fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
+
+    def score(s: ModelStanding) -> float:
+        speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
+        return quality * s.accuracy + speed * speed_norm
+
+    scored = sorted(
+        (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
+        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
+    )
+    never_right = _others(replace(s, qualified=False) for s in standings if s.correct == 0)
+    return TaskRanking(
+        task=task,
+        standings=_labelled(scored, never_right),
+        policy="weighted",
+        weights=(quality, speed),
+        repeats=_repeats(standings),
+    )
+
+
+def rank_strict(task: str, results: Iterable[Result]) -> TaskRanking:
+    """Rank by the strict policy: all correct qualifies, then fastest mean latency wins."""
+    return _rank_strict(task, results, _direction)
+
+
+def rank_weighted(
+    task: str, results: Iterable[Result], weights: tuple[float, float] = DEFAULT_WEIGHTS
+) -> TaskRanking:
+    """Rank by the weighted policy: ``quality * accuracy + speed * speed_norm``, highest first."""
+    return _rank_weighted(task, results, weights, _direction)
+
+
+def rank_task(
+    task: str,
+    results: Iterable[Result],
+    *,
+    policy: str = "strict",
+    weights: tuple[float, float] = DEFAULT_WEIGHTS,
+    generic_threshold: float | None = DEFAULT_THRESHOLD,
+    prices: PriceTable | None = None,
+) -> TaskRanking:
+    """Everything the plugin decides about one task at the end of a session.
+
+    1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
+       ``None``) become wrong answers, direction ``generic answer``.
+    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
+    3. Each model gets its cost per 1,000 requests from ``prices``.
+    4. Cases whose gold label most models contradict alike are flagged (suspect gold);
+       a warning is added when most models answer different inputs alike.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
+    mine = [r for r in results if r.task == task]
+    generic = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    flagged = {(g.model, g.case_id, g.repeat): g for g in generic}
+
+    def direction_of(r: Result) -> str:
+        return "generic answer" if (r.model, r.case_id, r.repeat) in flagged else r.direction
+
+    adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
+    if policy == "weighted":
+        ranking = _rank_weighted(task, adjusted, weights, direction_of)
+    else:
+        ranking = _rank_strict(task, adjusted, direction_of)
+    by_model = _by_model(task, adjusted)
+    table = prices or PriceTable()
+    standings = tuple(
+        replace(s, cost=cost_per_1k(s.model, by_model[s.model], table, s.mean_ms))
+        for s in ranking.standings
+    )
+    warning = generic_warning(mine, generic)
+    return replace(
+        ranking,
+        standings=standings,
+        generic=generic,
+        suspect_gold=find_suspect_gold(mine),
+        warnings=(warning,) if warning else (),
+    )
+
+
+def _fail_generic(result: Result, generic: GenericAnswer | None) -> Result:
+    if generic is None:
+        return result
+    reason = generic.describe() + (f"; {result.reason}" if result.reason else "")
+    return replace(result, correct=False, reason=reason)
 
 
 def _with_status(s: ModelStanding, status: str) -> ModelStanding:

@@ -51,6 +51,11 @@ class Result:
     cold_start_ms: float | None = None
     """The explicit load before this model's first case in this process (first result only)."""
     retries: int = 0
+    cold: bool = False
+    """The first call of the model in its process, right after the model was loaded.
+
+    Kept out of the warm latency statistics (mean, percentiles, interval) and shown apart.
+    """
 
     @property
     def direction(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import math
 import os
 import platform
 from collections.abc import Sequence
@@ -14,10 +15,13 @@ from typing import Any
 import pytest
 
 from . import __version__
+from .cases import Task
+from .cost import PriceError, PriceTable, load_price_file, parse_price_line
+from .generic import DEFAULT_THRESHOLD
 from .models import SelectionError, parse_spec, providers_needed
 from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ModelNotFound, ProviderError, ProviderSettings
-from .ranking import TaskRanking
+from .ranking import DEFAULT_WEIGHTS, TaskRanking
 from .results import Result
 from .selection import (
     DEFAULT_CODE_PATTERNS,
@@ -47,6 +51,11 @@ class Options:
     keep_loaded: bool = False
     retries: int = 3
     retry_backoff_s: float = 0.5
+    rank_policy: str | None = None
+    """``--llm-rank``: the policy for every task (``None``: each task's own)."""
+    generic_threshold: float | None = DEFAULT_THRESHOLD
+    """``None`` switches the generic-answer check off."""
+    prices: PriceTable = field(default_factory=PriceTable)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -67,6 +76,10 @@ class Options:
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
         keep = config.getoption("llm_keep_loaded")
+        threshold = config.getoption("llm_generic_threshold")
+        if threshold is None:
+            ini = str(config.getini("llm_generic_threshold"))
+            threshold = parse_threshold(ini, "llm_generic_threshold")
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
@@ -78,6 +91,9 @@ class Options:
             keep_loaded=bool(keep if keep is not None else config.getini("llm_keep_loaded")),
             retries=_ini_number(config, "llm_retries", int, 0),
             retry_backoff_s=_ini_number(config, "llm_retry_backoff", float, 0.0),
+            rank_policy=config.getoption("llm_rank"),
+            generic_threshold=None if threshold == GENERIC_OFF else threshold,
+            prices=_prices(config),
         )
 
 
@@ -115,6 +131,38 @@ def _ini_number(config: pytest.Config, name: str, kind: type[int] | type[float],
     return value
 
 
+GENERIC_OFF = math.inf
+"""What ``parse_threshold("off")`` returns: a similarity no answer reaches."""
+
+
+def parse_threshold(value: str, name: str = "--llm-generic-threshold") -> float:
+    """``--llm-generic-threshold``: a similarity in (0, 1], or ``off``."""
+    if value.strip().casefold() == "off":
+        return GENERIC_OFF
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 < number <= 1:
+        raise pytest.UsageError(
+            f"{name}: expected a similarity above 0 and at most 1, or 'off', got {value!r}"
+        )
+    return number
+
+
+def _prices(config: pytest.Config) -> PriceTable:
+    """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
+    try:
+        prices = []
+        path = config.getoption("llm_prices")
+        if path:
+            prices.extend(load_price_file(config.invocation_params.dir / Path(path)))
+        prices.extend(parse_price_line(line) for line in config.getini("llm_prices"))
+    except PriceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return PriceTable(tuple(prices))
+
+
 class BenchSession:
     """Everything one run needs: providers, chosen models, results, rankings."""
 
@@ -142,6 +190,8 @@ class BenchSession:
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
         self.rankings: list[TaskRanking] = []
+        self.task_ranking: dict[str, dict[str, Any]] = {}
+        """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
 
     # -- providers and models -------------------------------------------------
 
@@ -243,6 +293,31 @@ class BenchSession:
 
     def add_result(self, result: Result) -> None:
         self.results.append(result)
+
+    def add_task(self, task: Task) -> None:
+        """Remember what ranking needs of a collected task (plain data: it crosses xdist)."""
+        self.case_counts[task.name] = len(task.cases)
+        weights = list(task.weights) if task.weights is not None else None
+        self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
+
+    def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
+        """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
+        known = self.task_ranking.get(task, {})
+        policy = self.options.rank_policy or known.get("policy") or "strict"
+        weights = known.get("weights")
+        return policy, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def worker_output(self) -> dict[str, Any]:
+        """What an xdist worker sends the controller about the tasks it collected."""
+        return {"case_counts": dict(self.case_counts), "task_ranking": dict(self.task_ranking)}
+
+    def merge_worker_output(self, data: dict[str, Any]) -> None:
+        self.case_counts.update(data.get("case_counts", {}))
+        self.task_ranking.update(data.get("task_ranking", {}))
+
+    def generic_failures(self) -> int:
+        """How many runs the ranking failed for a generic answer (all tasks)."""
+        return sum(len(r.generic) for r in self.rankings)
 
     def task_names(self) -> list[str]:
         seen: dict[str, None] = {}

@@ -654,3 +654,56 @@ def test_recursive_yaml_alias_is_a_case_file_error(tmp_path: Path) -> None:
     text = "task: t\nprompt: x\nvars: &v {x: *v}\ncases: [{id: A, expected: {regex: a}}]\n"
     with pytest.raises(CaseFileError):
         load(tmp_path, text)
+
+
+# --------------------------------------------------------------------------- ranking policy
+
+ONE_CASE = "cases: [{id: A, expected: {contains: [a]}}]\n"
+
+
+def test_weighted_policy_and_weights(tmp_path: Path) -> None:
+    task = load(
+        tmp_path,
+        "task: t\nprompt: x\nranking: {policy: weighted, quality: 0.8, speed: 0.2}\n" + ONE_CASE,
+    )
+    assert (task.policy, task.weights) == ("weighted", (0.8, 0.2))
+
+
+@pytest.mark.parametrize(
+    ("ranking", "weights"),
+    [
+        ("{policy: weighted}", None),  # the defaults apply (0.7, 0.3)
+        ("{policy: weighted, quality: 0.6}", (0.6, 0.4)),
+        ("{policy: weighted, speed: 0.1}", (0.9, 0.1)),
+        ("{policy: strict, quality: 1, speed: 0}", (1.0, 0.0)),  # kept for --llm-rank weighted
+    ],
+)
+def test_one_weight_gives_the_other(
+    tmp_path: Path, ranking: str, weights: tuple[float, float] | None
+) -> None:
+    task = load(tmp_path, f"task: t\nprompt: x\nranking: {ranking}\n" + ONE_CASE)
+    assert task.weights == weights
+
+
+def test_weights_must_add_up_to_one(tmp_path: Path) -> None:
+    text = "task: t\nprompt: x\nranking: {policy: weighted, quality: 0.7, speed: 0.4}\n" + ONE_CASE
+    assert problems(tmp_path, text) == [
+        Problem(3, "ranking", "the weights must add up to 1: quality 0.7 + speed 0.4 = 1.1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ranking", "problem"),
+    [
+        (
+            "{policy: fastest}",
+            Problem(3, "ranking.policy", "'fastest' is not one of: strict, weighted"),
+        ),
+        ("{quality: 1.5}", Problem(3, "ranking.quality", "1.5 is greater than the maximum of 1")),
+        ("{speed: -0.1}", Problem(3, "ranking.speed", "-0.1 is less than the minimum of 0")),
+        ("{speed: fast}", Problem(3, "ranking.speed", "expected number, got str 'fast'")),
+        ("{qualty: 0.5}", Problem(3, "ranking.qualty", "unknown key; did you mean 'quality'?")),
+    ],
+)
+def test_bad_ranking(tmp_path: Path, ranking: str, problem: Problem) -> None:
+    assert problems(tmp_path, f"task: t\nprompt: x\nranking: {ranking}\n" + ONE_CASE) == [problem]

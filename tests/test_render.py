@@ -6,9 +6,21 @@ import dataclasses
 import json
 from typing import Any
 
+import pytest
+
 from pytest_llmbench.ranking import TaskRanking, rank_strict
 from pytest_llmbench.render import json_document, summary_lines, task_lines
 from pytest_llmbench.results import Result
+
+EXTRA_KEYS = {
+    "weighted_score",
+    "latency",
+    "cold",
+    "repeats",
+    "verdict_metrics",
+    "cost_per_1k_requests",
+    "cost_basis",
+}
 
 
 def res(
@@ -48,6 +60,9 @@ def lenient(model: str, case: str, latency: float, repeat: int = 0) -> Result:
 #   p/a: 100, 300 ms   -> mean 200, p95 100 + 200 * 0.95 = 290; 40 tokens / 0.8 s = 50.0 tok/s
 #   p/b: 1000, 1500 ms -> mean 1,250, p95 1000 + 500 * 0.95 = 1,475
 #   p/c: 50, 70 ms     -> mean 60, p95 50 + 20 * 0.95 = 69; 1 of 2 correct
+# p50 of two samples is their mean; speed = 1000 / seconds: 5,000, 800, 16,667.
+# p/a and p/b are tied: with two samples t(1) = 12.706 makes the intervals wide,
+# p/a (200 -/+ 12.706 * 141.42 / sqrt 2 = 1,270.6) and p/b (1,250 -/+ 3,176.5) overlap.
 THREE = [
     res("p/a", "PASS_1", True, 100.0, completion_tokens=20, eval_ms=400.0),
     res("p/a", "FAIL_1", True, 300.0, completion_tokens=20, eval_ms=400.0),
@@ -61,13 +76,16 @@ THREE = [
 def test_task_lines_champion_and_runner_up() -> None:
     assert task_lines(rank_strict("grading", THREE), 2) == [
         "task grading (strict policy, 2 cases)",
-        "model      correct    mean ms    p95 ms    tok/s  status",
-        "-------  ---------  ---------  --------  -------  ------------",
-        "p/a            2/2        200       290     50.0  champion",
-        "p/b            2/2      1,250     1,475        -  runner-up",
-        "p/c            1/2         60        69        -  disqualified",
+        "model      correct    mean ms    p50 ms    p95 ms    speed    tok/s  status",
+        "-------  ---------  ---------  --------  --------  -------  -------  ------------",
+        "p/a            2/2        200       200       290    5,000     50.0  champion",
+        "p/b            2/2      1,250     1,250     1,475      800        -  runner-up",
+        "p/c            1/2         60        60        69   16,667        -  disqualified",
         "Champion:  p/a (2/2 correct, mean 200 ms, p95 290 ms)",
         "Runner-up: p/b (2/2 correct, mean 1,250 ms, p95 1,475 ms)",
+        "Tied: the champion and the runner-up are statistically tied (their 95% confidence "
+        "intervals of the mean latency",
+        "    overlap); the champion is faster on the median (200 vs 1,250 ms)",
         "Did not qualify:",
         "  p/c (1/2): too lenient on FAIL_1",
     ]
@@ -81,15 +99,25 @@ def test_task_lines_only_one_model_qualified() -> None:
         res("p/b", "FAIL_1", True, 100.0, repeat=2),
     ]
     lines = task_lines(rank_strict("grading", results))
-    assert lines[0] == "task grading (strict policy)"  # no case count given
+    assert lines[0] == "task grading (strict policy, 3 runs each)"  # no case count given
     # p/b: mean (80 + 90 + 100) / 3 = 90; p95 at position 1.9: 90 + 10 * 0.9 = 99
-    assert lines[3:] == [
-        "p/a            1/1        120       120        -  champion",
-        "p/b            1/3         90        99        -  disqualified",
+    # pass^3: p/a ran once (no pass^3); p/b C(1,3)/C(3,3) = 0
+    # consistency: p/b said PASS, PASS, "?" -> not the same answer every run
+    assert lines[1:] == [
+        "model      correct    pass^3    consist.    mean ms    p50 ms    p95 ms    speed"
+        "    tok/s  status",
+        "-------  ---------  --------  ----------  ---------  --------  --------  -------"
+        "  -------  ------------",
+        "p/a            1/1         -           -        120       120       120    8,333"
+        "        -  champion",
+        "p/b            1/3      0.00        0.00         90        90        99   11,111"
+        "        -  disqualified",
         "Champion:  p/a (1/1 correct, mean 120 ms, p95 120 ms)",
         "Runner-up: none, only one model qualified",
         "Did not qualify:",
         "  p/b (1/3): too lenient on FAIL_1 (2/3)",
+        "Flaky cases (right in some runs, wrong in others):",
+        "  p/b: FAIL_1 (1/3 right)",
     ]
 
 
@@ -103,8 +131,8 @@ def test_task_lines_no_model_qualified() -> None:
     lines = task_lines(rank_strict("grading", results), 2)
     # p/b (1/2) is ahead of p/a (0/2). p/a's error is left out of its latency: only 20 ms.
     assert lines[3:] == [
-        "p/b            1/2         40        49        -  disqualified",
-        "p/a            0/2         20        20        -  disqualified",
+        "p/b            1/2         40        40        49   25,000        -  disqualified",
+        "p/a            0/2         20        20        20   50,000        -  disqualified",
         "Champion:  none, no model qualified (nearest miss: p/b, 1/2)",
         "Did not qualify:",
         "  p/b (1/2): too lenient on FAIL_1",
@@ -134,10 +162,10 @@ def test_summary_lines_blank_line_between_tasks() -> None:
     assert lines[len(grading) :] == [
         "",
         "task extraction (strict policy, 2 cases)",
-        "model      correct    mean ms    p95 ms    tok/s  status",
-        "-------  ---------  ---------  --------  -------  --------",
-        # mean (4 + 6) / 2 = 5; p95 4 + 2 * 0.95 = 5.9, shown rounded as 6
-        "p/a            2/2          5         6        -  champion",
+        "model      correct    mean ms    p50 ms    p95 ms    speed    tok/s  status",
+        "-------  ---------  ---------  --------  --------  -------  -------  --------",
+        # mean (4 + 6) / 2 = 5; p95 4 + 2 * 0.95 = 5.9, shown rounded as 6; 1000 / 0.005 s
+        "p/a            2/2          5         5         6  200,000        -  champion",
         "Champion:  p/a (2/2 correct, mean 5 ms, p95 6 ms)",
         "Runner-up: none, only one model qualified",
     ]
@@ -158,9 +186,27 @@ def test_json_document_shape() -> None:
     assert doc["results"] == [r.to_dict() for r in THREE]
     assert list(doc["tasks"]) == ["grading"]
     task = doc["tasks"]["grading"]
-    assert set(task) == {"policy", "champion", "runner_up", "ranking", "disqualified", "notes"}
+    assert set(task) == {
+        "policy",
+        "champion",
+        "runner_up",
+        "ranking",
+        "disqualified",
+        "notes",
+        "weights",
+        "repeats",
+        "ties",
+        "generic_answers",
+        "suspect_gold",
+        "warnings",
+    }
     assert task["policy"] == "strict"
     assert task["notes"] == []
+    assert (task["weights"], task["repeats"]) == (None, 1)
+    assert task["ties"] == [
+        {"models": ["p/a", "p/b"], "faster_on_median": "p/a", "p50_ms": [200.0, 1250.0]}
+    ]
+    assert (task["generic_answers"], task["suspect_gold"], task["warnings"]) == ([], [], [])
     # It must survive a JSON round trip unchanged.
     assert json.loads(json.dumps(doc)) == doc
 
@@ -173,7 +219,8 @@ def test_json_document_agrees_with_the_ranking() -> None:
     assert task["champion"] == ranking.champion.model == "p/a"
     assert task["runner_up"] == ranking.runner_up.model == "p/b"
     assert [s["model"] for s in task["ranking"]] == ["p/a", "p/b"]
-    assert task["ranking"][0] == {
+    champion = task["ranking"][0]
+    assert {k: v for k, v in champion.items() if k not in EXTRA_KEYS} == {
         "model": "p/a",
         "status": "champion",
         "qualified": True,
@@ -185,6 +232,42 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "tokens_per_s": 50.0,
         "failed_cases": [],
     }
+    # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
+    latency = champion["latency"]
+    assert latency.pop("ci95_ms") == pytest.approx([200.0 - 1270.6, 200.0 + 1270.6])
+    assert latency == pytest.approx(
+        {
+            "n": 2,
+            "mean_ms": 200.0,
+            "p50_ms": 200.0,
+            "p95_ms": 290.0,
+            "p99_ms": 298.0,  # 100 + 200 * 0.99
+            "stdev_ms": 141.4214,
+            "speed": 5000.0,
+        },
+        abs=1e-4,
+    )
+    assert champion["cold"] is None
+    assert champion["repeats"] == {
+        "k": 1,
+        "pass_at_1": 1.0,
+        "pass_hat_k": 1.0,
+        "consistency": None,
+        "flaky_cases": [],
+        "cases": [
+            {
+                "case_id": c,
+                "runs": 1,
+                "passes": 1,
+                "pass_rate": 1.0,
+                "pass_hat_k": 1.0,
+                "distinct_answers": 1,
+            }
+            for c in ("PASS_1", "FAIL_1")
+        ],
+    }
+    assert champion["verdict_metrics"] is None  # THREE's p/a results carry no labels
+    assert (champion["weighted_score"], champion["cost_per_1k_requests"]) == (None, None)
     [dis] = task["disqualified"]
     assert (dis["model"], dis["status"], dis["qualified"]) == ("p/c", "disqualified", False)
     assert dis["failed_cases"] == [
