@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from . import defaults, hookspec
+from .annotate import annotate
+from .cache import MODES
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile
+from .redaction import redact_data
 from .render import json_document, summary_lines
 from .results import Result
 from .session import BENCH_KEY, BenchSession, get_bench
@@ -46,6 +49,12 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise pytest.UsageError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+def _cache_mode(value: str) -> str:
+    if value not in MODES:
+        raise pytest.UsageError(f"--llm-cache must be one of {', '.join(MODES)}, got {value!r}")
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +101,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="add a GGUF file as embedded model llamacpp/NAME (repeatable).",
     )
+    group.addoption(
+        "--llm-endpoint",
+        metavar="NAME=URL",
+        action="append",
+        default=None,
+        help="add an OpenAI-compatible endpoint as provider NAME (repeatable): "
+        "'NAME=URL [key_env=VAR] [models=a,b] [structured=auto|json_schema|json_object|none]'. "
+        "The key is read from $VAR, never given here.",
+    )
+    group.addoption(
+        "--llm-cache",
+        metavar="MODE",
+        type=_cache_mode,
+        default=None,
+        help="response cache: off, read (answers from the cache only, no model called), "
+        "write (store live answers) or readwrite. Default: off.",
+    )
+    group.addoption(
+        "--llm-cache-dir",
+        metavar="PATH",
+        default=None,
+        help="where the response cache lives. Default: .llmbench/cache under the rootdir.",
+    )
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
         "llm_ollama_hosts", "default Ollama servers, one a line", type="linelist", default=[]
@@ -99,6 +131,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_timeout", "default for --llm-timeout (seconds)", default="120")
     parser.addini(
         "llm_gguf", "extra embedded GGUF models, NAME=PATH one a line", type="linelist", default=[]
+    )
+    parser.addini(
+        "llm_openai_endpoints",
+        "OpenAI-compatible endpoints, 'NAME = URL [key_env=VAR] [models=a,b]' one a line",
+        type="linelist",
+        default=[],
+    )
+    parser.addini("llm_cache", "default for --llm-cache", default="off")
+    parser.addini("llm_cache_dir", "default for --llm-cache-dir", default="")
+    parser.addini(
+        "llm_prices",
+        "USD per million tokens, 'MODEL_OR_GLOB = PROMPT COMPLETION' one a line",
+        type="linelist",
+        default=[],
     )
 
 
@@ -174,8 +220,14 @@ class RunHooks:
             )
             for task in bench.task_names()
         ]
+        # Cache use and structured-output fallbacks, whatever policy ranked the task.
+        bench.rankings = [
+            annotate(ranking, [r for r in bench.results if r.task == ranking.task])
+            for ranking in bench.rankings
+        ]
         if bench.options.json_path is not None:
             doc = json_document(bench.run_info(int(exitstatus)), bench.results, bench.rankings)
+            doc = redact_data(doc)
             path = bench.options.json_path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

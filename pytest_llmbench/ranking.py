@@ -110,7 +110,7 @@ def _tokens_per_s(results: Iterable[Result]) -> float | None:
     tokens = 0
     seconds = 0.0
     for r in results:
-        if r.completion_tokens and r.eval_ms:
+        if r.completion_tokens and r.eval_ms and not r.cached:
             tokens += r.completion_tokens
             seconds += r.eval_ms / 1000.0
     return tokens / seconds if seconds > 0 else None
@@ -143,7 +143,12 @@ def _misses(results: Sequence[Result]) -> tuple[Miss, ...]:
 
 
 def _standing(model: str, results: Sequence[Result]) -> ModelStanding:
-    latencies = [r.latency_ms for r in results if r.latency_ms is not None and r.error is None]
+    # A cached answer was not timed now: its latency never enters the ranking.
+    latencies = [
+        r.latency_ms
+        for r in results
+        if r.latency_ms is not None and r.error is None and not r.cached
+    ]
     correct = sum(1 for r in results if r.correct)
     return ModelStanding(
         model=model,

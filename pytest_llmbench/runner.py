@@ -1,7 +1,10 @@
 """One call: build the request, time the provider, score the answer, make the record.
 
 No pytest here: the item in :mod:`collect` passes in the scorer (the hook) and,
-when pytest-benchmark is active, a wrapper that records the call through it.
+when pytest-benchmark is active, a wrapper that records the call through it; and,
+when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
+live one, but its result is marked ``cached`` and carries no timing).
+Every string that reaches the result record is redacted (API keys, Authorization).
 """
 
 from __future__ import annotations
@@ -10,12 +13,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .cache import NOT_CACHED, ResponseCache
 from .cases import Case, Task
+from .pricing import PriceTable
 from .providers.base import ModelInfo, Provider, ProviderError, Request, Response
+from .redaction import redact
 from .results import Result
 from .scoring import Score
 
-__all__ = ["Call", "Scorer", "Wrapper", "build_request", "call_provider", "make_result", "run"]
+__all__ = [
+    "Call",
+    "Scorer",
+    "Wrapper",
+    "build_request",
+    "cached_call",
+    "call_provider",
+    "make_result",
+    "run",
+]
 
 Scorer = Callable[[Task, Case, str], Score]
 Wrapper = Callable[[Callable[[], Response]], Response]
@@ -29,6 +44,7 @@ class Call:
     response: Response | None
     latency_ms: float | None
     error: str | None = None
+    cached: bool = False
 
 
 def build_request(task: Task, case: Case, model: ModelInfo, timeout_s: float) -> Request:
@@ -43,7 +59,11 @@ def build_request(task: Task, case: Case, model: ModelInfo, timeout_s: float) ->
 
 
 def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None = None) -> Call:
-    """Send the request and time it (wall clock); a ProviderError becomes ``Call.error``."""
+    """Send the request and time it (wall clock); a ProviderError becomes ``Call.error``.
+
+    Time the provider spent before the attempt that answered (``Response.retry_ms``:
+    rate-limit and backoff waits) is left out of the latency.
+    """
     timing: dict[str, float] = {}
 
     def call() -> Response:
@@ -56,8 +76,23 @@ def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None 
     try:
         response = wrapper(call) if wrapper is not None else call()
     except ProviderError as exc:
-        return Call(None, timing.get("ms"), str(exc))
-    return Call(response, timing.get("ms"))
+        return Call(None, timing.get("ms"), redact(str(exc)))
+    latency = timing.get("ms")
+    if latency is not None and response.retry_ms:
+        latency = max(0.0, latency - response.retry_ms)
+    return Call(response, latency)
+
+
+def cached_call(cache: ResponseCache, model: ModelInfo, request: Request) -> Call | None:
+    """The answer from the cache, if the mode reads it; a miss in ``read`` mode is an error."""
+    if not cache.reads:
+        return None
+    entry = cache.get(model, request)
+    if entry is not None:
+        return Call(entry.response, None, cached=True)
+    if cache.offline:
+        return Call(None, None, f"{NOT_CACHED}; record it with --llm-cache=write or readwrite")
+    return None
 
 
 def make_result(
@@ -68,29 +103,34 @@ def make_result(
     call: Call,
     score: Score,
     load_ms: float | None = None,
+    prices: PriceTable | None = None,
 ) -> Result:
     response = call.response
     is_verdict = task.output.kind == "verdict"
     if load_ms is None and response is not None:
         load_ms = response.load_ms
+    timed = response if response is not None and not call.cached else None
+    cost = None
+    if prices is not None and timed is not None:
+        cost = prices.cost(model.id, timed.prompt_tokens, timed.completion_tokens)
     return Result(
         task=task.name,
         case_id=case.id,
         model=model.id,
         repeat=repeat,
         expected=case.expected.describe(),
-        got=score.got,
+        got=redact(score.got),
         correct=score.correct and call.error is None,
-        reason=score.reason,
-        latency_ms=call.latency_ms,
-        load_ms=load_ms,
-        prompt_eval_ms=response.prompt_eval_ms if response else None,
-        eval_ms=response.eval_ms if response else None,
-        total_ms=response.total_ms if response else None,
+        reason=redact(score.reason),
+        latency_ms=None if call.cached else call.latency_ms,
+        load_ms=None if call.cached else load_ms,
+        prompt_eval_ms=timed.prompt_eval_ms if timed else None,
+        eval_ms=timed.eval_ms if timed else None,
+        total_ms=timed.total_ms if timed else None,
         prompt_tokens=response.prompt_tokens if response else None,
         completion_tokens=response.completion_tokens if response else None,
-        tokens_per_s=response.tokens_per_s if response else None,
-        error=call.error,
+        tokens_per_s=timed.tokens_per_s if timed else None,
+        error=redact(call.error) if call.error else None,
         prompt_hash=case.prompt_hash,
         host=response.host if response else None,
         kind=task.output.kind,
@@ -98,6 +138,9 @@ def make_result(
         got_label=score.label,
         pass_label=task.pass_label if is_verdict else None,
         difficulty=case.difficulty,
+        cached=call.cached,
+        cost_usd=cost,
+        structured=response.structured if response else None,
     )
 
 
@@ -112,11 +155,18 @@ def run(
     timeout_s: float,
     load_ms: float | None = None,
     wrapper: Wrapper | None = None,
+    cache: ResponseCache | None = None,
+    prices: PriceTable | None = None,
 ) -> Result:
     """The whole harness for one (task, case, model, repeat)."""
-    call = call_provider(provider, build_request(task, case, model, timeout_s), wrapper)
+    request = build_request(task, case, model, timeout_s)
+    call = cached_call(cache, model, request) if cache is not None else None
+    if call is None:
+        call = call_provider(provider, request, wrapper)
+        if cache is not None and cache.writes and call.response is not None:
+            cache.put(model, request, call.response, call.latency_ms)
     if call.response is None:
         score = Score(False, "", call.error or "no answer")
     else:
         score = scorer(task, case, call.response.text)
-    return make_result(task, case, model, repeat, call, score, load_ms)
+    return make_result(task, case, model, repeat, call, score, load_ms, prices)

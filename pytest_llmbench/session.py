@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 
 from . import __version__
+from .cache import DEFAULT_DIR, MODES, ResponseCache
+from .endpoints import Endpoint, EndpointError, default_openai_endpoint, parse_endpoint
 from .models import SelectionError, parse_spec, providers_needed
+from .pricing import PriceError, PriceTable
 from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ProviderSettings
 from .ranking import TaskRanking
+from .redaction import redact, register_secret
 from .results import Result
 
 __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
@@ -34,6 +38,10 @@ class Options:
     json_path: Path | None = None
     repeat: int | None = None
     gguf: dict[str, str] = field(default_factory=dict)
+    endpoints: tuple[Endpoint, ...] = ()
+    cache_mode: str = "off"
+    cache_dir: Path = Path(DEFAULT_DIR)
+    prices: PriceTable = field(default_factory=PriceTable)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -53,6 +61,20 @@ class Options:
             gguf[name.strip()] = str(target)
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
+        cache_mode = config.getoption("llm_cache") or str(config.getini("llm_cache")).strip()
+        if cache_mode not in MODES:
+            raise pytest.UsageError(
+                f"llm_cache must be one of {', '.join(MODES)}, got {cache_mode!r}"
+            )
+        cache_dir = Path(
+            config.getoption("llm_cache_dir") or str(config.getini("llm_cache_dir")) or DEFAULT_DIR
+        ).expanduser()
+        if not cache_dir.is_absolute():
+            cache_dir = config.rootpath / cache_dir
+        try:
+            prices = PriceTable.parse(config.getini("llm_prices"))
+        except PriceError as exc:
+            raise pytest.UsageError(str(exc)) from None
         return cls(
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
@@ -60,7 +82,35 @@ class Options:
             json_path=Path(json_path) if json_path else None,
             repeat=config.getoption("llm_repeat"),
             gguf=gguf,
+            endpoints=_endpoints(config),
+            cache_mode=cache_mode,
+            cache_dir=cache_dir,
+            prices=prices,
         )
+
+
+def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
+    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins).
+
+    Every key the endpoints name is registered for redaction at once, so that no
+    message of this process can show it.
+    """
+    found: dict[str, Endpoint] = {}
+    lines = [
+        *config.getini("llm_openai_endpoints"),
+        *(config.getoption("llm_endpoint") or []),
+    ]
+    for line in lines:
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        try:
+            endpoint = parse_endpoint(line)
+        except EndpointError as exc:
+            raise pytest.UsageError(f"llm endpoint: {exc}") from None
+        found[endpoint.name] = endpoint
+    for endpoint in (*found.values(), default_openai_endpoint()):
+        register_secret(endpoint.api_key())
+    return tuple(found.values())
 
 
 class BenchSession:
@@ -73,7 +123,9 @@ class BenchSession:
             ollama_hosts=self.options.ollama_hosts,
             timeout_s=self.options.timeout_s,
             gguf_models=self.options.gguf,
+            openai_endpoints=self.options.endpoints,
         )
+        self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self._registry: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None
@@ -114,7 +166,10 @@ class BenchSession:
         spec = self.options.models
         entries = parse_spec(spec, self.config.invocation_params.dir)
         for name in providers_needed(entries, self.registry.names()):
-            self.discoveries[name] = self.registry.discover(name)
+            if self.cache.offline:  # --llm-cache=read: the models the cache has answers for
+                self.discoveries[name] = self.cache.discovery(name)
+            else:
+                self.discoveries[name] = self.registry.discover(name)
         available = [m for d in self.discoveries.values() for m in d.models]
         chosen: list[ModelInfo] = self.config.hook.pytest_llmbench_select_models(
             config=self.config, spec=spec, available=available
@@ -132,11 +187,23 @@ class BenchSession:
             if found.problem:
                 hint = f" ({found.hint})" if found.hint else ""
                 lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
-        return lines
+        if self.cache.mode != "off":
+            what = {
+                "read": "answers from the cache only, no model is called",
+                "write": "live answers are stored",
+                "readwrite": "stored answers are used, missing ones fetched and stored",
+            }[self.cache.mode]
+            lines.append(
+                f"llmbench: response cache {self.cache.mode} ({what}): {self.cache.directory}"
+            )
+        return [redact(line) for line in lines]
 
     def ensure_loaded(self, model: ModelInfo) -> float | None:
         """Load a model before its first case in this process; the load time, once."""
         if model.id in self.loaded:
+            return None
+        if self.cache.offline:  # answers come from the cache: nothing to load
+            self.loaded[model.id] = None
             return None
         provider = self.registry.get(model.provider)
         load = getattr(provider, "load", None)
@@ -165,6 +232,7 @@ class BenchSession:
             "models": sorted({r.model for r in self.results}),
             "args": list(self.config.invocation_params.args),
             "exitstatus": exitstatus,
+            "cache": self.cache.mode,
         }
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..endpoints import Endpoint
+
 __all__ = [
     "Discovery",
     "GenerateOptions",
@@ -71,6 +73,12 @@ class Response:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     host: str | None = None
+    structured: str | None = None
+    """How structured output was asked for, when the provider had to choose
+    (``json_schema``, ``json_object``, or ``prompt``: the prompt alone)."""
+    retry_ms: float | None = None
+    """Time spent before the attempt that answered (failed attempts, Retry-After and
+    backoff waits); the harness leaves it out of the measured latency."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -118,6 +126,8 @@ class ProviderSettings:
     discovery_timeout_s: float = 3.0
     gguf_models: Mapping[str, str] = field(default_factory=dict)
     """Extra GGUF files for the embedded provider: name -> path."""
+    openai_endpoints: tuple[Endpoint, ...] = ()
+    """OpenAI-compatible endpoints from config; each is a provider of its own."""
 
 
 class ProviderError(Exception):
