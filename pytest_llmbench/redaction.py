@@ -40,7 +40,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
     # Authorization: Bearer sk-..., "authorization": "Bearer ...", authorization=Basic ...
     (
         re.compile(
-            r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:(bearer|basic|token)\s+)?[^\s"',;}]+"""
+            r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:(bearer|basic|token)\s+)?[^\s"',;})\]]+"""
         ),
         _authorization,
     ),

@@ -228,7 +228,7 @@ class OpenAIProvider:
         if endpoint.key_env is not None and endpoint.api_key() is None:
             return Discovery(
                 problem=f"${endpoint.key_env} is not set",
-                hint=f"export {endpoint.key_env}=... to use {url}",
+                hint=f"set {endpoint.key_env} in the environment to use {url}",
             )
         configured = self._configured()
         try:
@@ -267,6 +267,10 @@ class OpenAIProvider:
             return Discovery(
                 problem=f"endpoint {url} sent a malformed model list: {_one_line(exc, 120)}",
                 hint=f"name the models in the endpoint line: {self.name} = {url} models=a,b",
+            )
+        except Exception as exc:  # anything else: one line, never a traceback
+            return Discovery(
+                problem=f"GET {url}/models failed: {type(exc).__name__}: {_one_line(exc, 120)}"
             )
         if configured:
             return Discovery(
@@ -353,10 +357,10 @@ class OpenAIProvider:
                 ) from None
             except openai.APIConnectionError as exc:
                 failed = self._connection_failure(exc, retries)
-            except openai.OpenAIError as exc:
+            except Exception as exc:  # anything else (a client bug, a broken reply): one line
                 raise ProviderError(
-                    f"{self.name}/{request.model} at {self.endpoint.base_url}: "
-                    f"{_one_line(exc, 160)}"
+                    f"{self.name}/{request.model} at {self.endpoint.base_url} failed: "
+                    f"{type(exc).__name__}: {_one_line(exc, 160)}"
                 ) from None
             else:
                 return self._response(completion, request, mode, attempt_started - started)
