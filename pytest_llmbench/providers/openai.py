@@ -31,13 +31,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..endpoints import Endpoint, default_openai_endpoint
 from ..redaction import redact, register_secret
 from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["NO_KEY", "OpenAIProvider", "retry_after_s"]
 
@@ -62,6 +64,14 @@ _NOT_CHAT = (
     "sora",
 )
 """Names of models ``GET /models`` lists that cannot chat (OpenAI lists them all)."""
+
+
+def _client_module() -> ModuleType:
+    """The ``openai`` package, imported on first use: it takes about a second to import,
+    which a run that never calls an OpenAI-compatible endpoint should not pay."""
+    import openai
+
+    return openai
 
 
 def _one_line(text: object, limit: int = _MAX_DETAIL) -> str:
@@ -202,7 +212,7 @@ class OpenAIProvider:
                     if purpose == "discover"
                     else self.settings.timeout_s
                 )
-                client = openai.OpenAI(
+                client = _client_module().OpenAI(
                     base_url=self.endpoint.base_url,
                     api_key=key,
                     timeout=timeout,
@@ -231,22 +241,23 @@ class OpenAIProvider:
                 hint=f"set {endpoint.key_env} in the environment to use {url}",
             )
         configured = self._configured()
+        sdk = _client_module()
         try:
             listing = self._client("discover").models.list()
             ids = [str(m.id) for m in listing.data if getattr(m, "id", None)]
             info = {str(m.id): m for m in listing.data if getattr(m, "id", None)}
-        except openai.APITimeoutError:
+        except sdk.APITimeoutError:
             return Discovery(
                 problem=f"endpoint {url} did not answer GET /models within "
                 f"{_seconds(self.settings.discovery_timeout_s)}",
                 hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
             )
-        except openai.APIConnectionError as exc:
+        except sdk.APIConnectionError as exc:
             return Discovery(
                 problem=f"endpoint {url} is not reachable ({_connect_reason(exc)})",
                 hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
             )
-        except openai.APIStatusError as exc:
+        except sdk.APIStatusError as exc:
             status = exc.status_code
             if status in (401, 403):
                 return Discovery(
@@ -328,6 +339,7 @@ class OpenAIProvider:
         if not request.model.strip():
             raise ProviderError(f"no model name given (expected e.g. {self.name}/gpt-4o-mini)")
         client = self._client("generate")
+        sdk = _client_module()
         started = time.perf_counter()
         attempt_started = started
         retries = 0
@@ -338,7 +350,7 @@ class OpenAIProvider:
                 completion = client.chat.completions.create(
                     **self._arguments(request, mode), timeout=request.timeout_s
                 )
-            except openai.APIStatusError as exc:
+            except sdk.APIStatusError as exc:
                 if mode in _DOWNGRADE and _rejects_format(exc):
                     downgraded = self._downgrade(request.model, mode)
                     if downgraded is not None and downgraded != mode:
@@ -350,12 +362,12 @@ class OpenAIProvider:
                         f"on endpoint {self.name}"
                     ) from None
                 failed = self._status_failure(exc, request, retries)
-            except openai.APITimeoutError:
+            except sdk.APITimeoutError:
                 raise ProviderError(
                     f"no answer from {self.name}/{request.model} within "
                     f"{_seconds(request.timeout_s)} ({self.endpoint.base_url})"
                 ) from None
-            except openai.APIConnectionError as exc:
+            except sdk.APIConnectionError as exc:
                 failed = self._connection_failure(exc, retries)
             except Exception as exc:  # anything else (a client bug, a broken reply): one line
                 raise ProviderError(
