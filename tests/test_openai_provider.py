@@ -270,6 +270,24 @@ def test_429_asking_for_more_than_max_wait_fails_at_once(server: OpenAIEmulator)
     assert server.chat_requests == 1
 
 
+def test_429_out_of_quota_is_not_retried(server: OpenAIEmulator) -> None:
+    quota = {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing "
+            "details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
+    server.fail_next(429, times=3, body=quota, headers={"Retry-After": "1"})
+    sleeps = Sleeps()
+    with pytest.raises(ProviderError, match=r"out of quota \(HTTP 429\): You exceeded"):
+        provider(server.url, sleep=sleeps).generate(request())
+    assert sleeps.waits == []
+    assert server.chat_requests == 1
+
+
 def test_429_without_retry_after_backs_off(server: OpenAIEmulator) -> None:
     server.fail_next(429, times=2)
     sleeps = Sleeps()

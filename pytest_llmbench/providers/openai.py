@@ -125,6 +125,13 @@ def _error_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    body: Any = exc.body
+    inner = body.get("error", body) if isinstance(body, Mapping) else None
+    code = inner.get("code") if isinstance(inner, Mapping) else None
+    return str(code) if code else None
+
+
 def _headers(exc: openai.APIStatusError) -> dict[str, str]:
     try:
         return dict(exc.response.headers.items())
@@ -449,6 +456,11 @@ class OpenAIProvider:
         url = self.endpoint.base_url
         left = retries < self.endpoint.retries
         attempts = f" after {retries + 1} attempts" if retries else ""
+        if status == 429 and _error_code(exc) == "insufficient_quota":
+            # OpenAI's "You exceeded your current quota": waiting will not help
+            return _Attempt(
+                ProviderError(f"{url} refused {where}: out of quota (HTTP 429): {detail}"), None
+            )
         if status == 429:
             wait = retry_after_s(_headers(exc))
             if wait is None:
