@@ -11,7 +11,9 @@
 
 The key is the SHA-256 of the provider, the model, its digest when the provider
 reports one (Ollama does), the full request (prompt, system, options, schema; not
-the timeout, which does not change the answer) and the plugin version.  One JSON
+the timeout, which does not change the answer), the plugin version and the repeat
+number (with ``--llm-repeat 5`` the five answers are five entries, so a re-score
+checks five answers, not one five times).  One JSON
 file per key under ``.llmbench/cache/`` (``--llm-cache-dir``), written atomically,
 so parallel workers can share a cache.
 
@@ -88,14 +90,18 @@ def _digest(model: ModelInfo) -> str | None:
     return str(digest) if digest else None
 
 
-def cache_key(model: ModelInfo, request: Request, version: str = __version__) -> str:
-    material = {
+def cache_key(
+    model: ModelInfo, request: Request, version: str = __version__, repeat: int = 1
+) -> str:
+    material: dict[str, Any] = {
         "provider": model.provider,
         "model": model.name,
         "digest": _digest(model),
         "request": request_fingerprint(request),
         "plugin_version": version,
     }
+    if repeat != 1:  # the first run's key is the request's alone
+        material["repeat"] = repeat
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -142,16 +148,21 @@ class ResponseCache:
 
     # -- one entry --------------------------------------------------------------
 
-    def get(self, model: ModelInfo, request: Request) -> CacheEntry | None:
+    def get(self, model: ModelInfo, request: Request, repeat: int = 1) -> CacheEntry | None:
         """The stored answer to this request, or ``None`` (also for an unreadable file)."""
-        key = cache_key(model, request, self.version)
+        key = cache_key(model, request, self.version, repeat)
         return self._load(self.path(key))
 
     def put(
-        self, model: ModelInfo, request: Request, response: Response, latency_ms: float | None
+        self,
+        model: ModelInfo,
+        request: Request,
+        response: Response,
+        latency_ms: float | None,
+        repeat: int = 1,
     ) -> Path:
         """Store a live answer (atomically: a temporary file, then a rename)."""
-        key = cache_key(model, request, self.version)
+        key = cache_key(model, request, self.version, repeat)
         stored = {f: getattr(response, f) for f in _RESPONSE_FIELDS}
         stored["text"] = redact(response.text)
         document = {
@@ -162,6 +173,7 @@ class ResponseCache:
             "digest": _digest(model),
             "plugin_version": self.version,
             "stored_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "repeat": repeat,
             "latency_ms": latency_ms,
             "request": request_fingerprint(request),
             "response": stored,

@@ -83,11 +83,13 @@ def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None 
     return Call(response, latency)
 
 
-def cached_call(cache: ResponseCache, model: ModelInfo, request: Request) -> Call | None:
+def cached_call(
+    cache: ResponseCache, model: ModelInfo, request: Request, repeat: int = 1
+) -> Call | None:
     """The answer from the cache, if the mode reads it; a miss in ``read`` mode is an error."""
     if not cache.reads:
         return None
-    entry = cache.get(model, request)
+    entry = cache.get(model, request, repeat)
     if entry is not None:
         return Call(entry.response, None, cached=True)
     if cache.offline:
@@ -160,11 +162,11 @@ def run(
 ) -> Result:
     """The whole harness for one (task, case, model, repeat)."""
     request = build_request(task, case, model, timeout_s)
-    call = cached_call(cache, model, request) if cache is not None else None
+    call = cached_call(cache, model, request, repeat) if cache is not None else None
     if call is None:
         call = call_provider(provider, request, wrapper)
         if cache is not None and cache.writes and call.response is not None:
-            cache.put(model, request, call.response, call.latency_ms)
+            cache.put(model, request, call.response, call.latency_ms, repeat)
     if call.response is None:
         score = Score(False, "", call.error or "no answer")
     else:

@@ -40,6 +40,12 @@ def test_key_is_stable_and_ignores_the_timeout() -> None:
     assert len(cache_key(MODEL, REQUEST)) == 64
 
 
+def test_each_repeat_has_its_own_key() -> None:
+    keys = {cache_key(MODEL, REQUEST, "0.1.0", repeat) for repeat in (1, 2, 3)}
+    assert len(keys) == 3
+    assert cache_key(MODEL, REQUEST, "0.1.0", 1) == cache_key(MODEL, REQUEST, "0.1.0")
+
+
 @pytest.mark.parametrize(
     ("model", "request_", "version"),
     [
@@ -251,6 +257,16 @@ def test_readwrite_fetches_misses_and_reuses_hits(suite: pytest.Pytester) -> Non
     _, doc2 = run_json(suite, "--llm-models=fake/right", "--llm-cache=readwrite")
     assert [r["cached"] for r in doc2["results"]] == [True, True]
     assert scores(doc1) == scores(doc2)
+    # more repeats: the first run's answers are reused, the new runs fetched and stored
+    _, doc3 = run_json(suite, "--llm-models=fake/right", "--llm-cache=readwrite", "--llm-repeat=3")
+    assert sorted((r["repeat"], r["cached"]) for r in doc3["results"]) == [
+        (1, True),
+        (1, True),
+        (2, False),
+        (2, False),
+        (3, False),
+        (3, False),
+    ]
 
 
 def test_cached_results_are_marked_in_junit(suite: pytest.Pytester) -> None:
