@@ -171,6 +171,8 @@ class CaseItem(pytest.Function):
             timeout_s=bench.options.timeout_s,
             cold_start_ms=cold_start_ms,
             wrapper=self._benchmark_wrapper(request),
+            cache=bench.cache if bench.cache.mode != "off" else None,
+            prices=bench.options.prices,
         )
         if cold:
             result = dataclasses.replace(result, cold=True)
@@ -187,6 +189,8 @@ class CaseItem(pytest.Function):
                 ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
             ]
         )
+        if result.cached:
+            self.user_properties.append(("cached", True))
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""
@@ -200,24 +204,28 @@ class CaseItem(pytest.Function):
         return score
 
     def _benchmark_wrapper(self, request: pytest.FixtureRequest) -> Wrapper | None:
-        """Record the call through pytest-benchmark's fixture when that plugin is active."""
+        """Record the call through pytest-benchmark's fixture when that plugin is active.
+
+        The fixture is requested when the call is made, not before: an answer from the
+        response cache makes no call, and so records no timing.
+        """
         config = self.config
         if not config.pluginmanager.hasplugin("benchmark"):
             return None
         if config.getoption("benchmark_skip", default=False):
             return None
-        benchmark = request.getfixturevalue("benchmark")
-        benchmark.group = self.task.name
-        benchmark.extra_info.update(
-            {
-                "task": self.task.name,
-                "case": self.case.id,
-                "model": self.model.id,
-                "repeat": self.repeat,
-            }
-        )
 
         def wrapper(call: Callable[[], Response]) -> Response:
+            benchmark = request.getfixturevalue("benchmark")
+            benchmark.group = self.task.name
+            benchmark.extra_info.update(
+                {
+                    "task": self.task.name,
+                    "case": self.case.id,
+                    "model": self.model.id,
+                    "repeat": self.repeat,
+                }
+            )
             response: Response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
             return response
 

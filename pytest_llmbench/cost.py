@@ -44,6 +44,7 @@ __all__ = [
     "Price",
     "PriceError",
     "PriceTable",
+    "call_cost",
     "cost_per_1k",
     "load_price_file",
     "parse_price_line",
@@ -146,6 +147,21 @@ def load_price_file(path: Path) -> list[Price]:
     if not isinstance(data, Mapping):
         raise PriceError(f"--llm-prices: {path}: expected a mapping of model pattern to price")
     return [_price_entry(pattern, value, str(path)) for pattern, value in data.items()]
+
+
+def call_cost(
+    table: PriceTable, model: str, prompt_tokens: int | None, completion_tokens: int | None
+) -> float | None:
+    """$ for one call from its token usage (per-token prices only; ``None`` when unknown).
+
+    An hourly price has no per-call figure (it is charged on time, see :func:`cost_per_1k`).
+    """
+    price = table.find(model)
+    if price is None or price.input is None or price.output is None:
+        return None
+    if prompt_tokens is None and completion_tokens is None:
+        return None
+    return ((prompt_tokens or 0) * price.input + (completion_tokens or 0) * price.output) / 1e6
 
 
 def _mean(values: Sequence[int]) -> float | None:

@@ -23,6 +23,16 @@ from .session import get_bench
 
 @pytest.hookimpl(trylast=True)
 def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytest.Config) -> None:
+    # One provider per OpenAI-compatible endpoint in config (llm_openai_endpoints,
+    # --llm-endpoint): the entry-point group makes one instance per class, so the
+    # endpoints are added here, alongside.  The entry point ``openai`` is the default
+    # endpoint (or the one configured under that name).
+    if registry.settings.openai_endpoints:
+        from .providers.openai import OpenAIProvider
+
+        for endpoint in registry.settings.openai_endpoints:
+            if endpoint.name not in registry:
+                registry.add(OpenAIProvider(registry.settings, endpoint))
     for provider in entry_point_providers(registry.settings):
         if provider.name not in registry:
             registry.add(provider)

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytest.Config) -> None:
     """Add providers to the registry (called once, before model discovery).
 
-    The default adds every provider of the ``pytest_llmbench.providers`` entry-point
-    group.  Example, a provider defined in a conftest::
+    The default adds one ``OpenAIProvider`` per OpenAI-compatible endpoint in config
+    (``llm_openai_endpoints``, ``--llm-endpoint``), then every provider of the
+    ``pytest_llmbench.providers`` entry-point group.  Example, a provider defined in
+    a conftest::
 
         def pytest_llmbench_register_providers(registry, config):
             registry.add(MyProvider(registry.settings))

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from . import defaults, hookspec
+from .annotate import annotate
+from .cache import MODES
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile, CaseItem
 from .providers.base import ModelInfo
 from .ranking import POLICIES
+from .redaction import redact_data
 from .render import detail_lines, json_document, summary_lines
 from .results import Result
 from .selection import SizeError, parse_size
@@ -59,6 +62,12 @@ def _size(value: str) -> str:
         parse_size(value)
     except SizeError as exc:
         raise pytest.UsageError(f"--llm-max-size: {exc}") from None
+    return value
+
+
+def _cache_mode(value: str) -> str:
+    if value not in MODES:
+        raise pytest.UsageError(f"--llm-cache must be one of {', '.join(MODES)}, got {value!r}")
     return value
 
 
@@ -158,7 +167,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="YAML price table (pattern: {input: $/M, output: $/M} or {hourly: $}) for the "
         "cost per 1,000 requests; before the llm_prices ini lines.",
     )
+    group.addoption(
+        "--llm-endpoint",
+        metavar="NAME=URL",
+        action="append",
+        default=None,
+        help="add an OpenAI-compatible endpoint as provider NAME (repeatable): "
+        "'NAME=URL [key_env=VAR] [models=a,b] [structured=auto|json_schema|json_object|none]'. "
+        "The key is read from $VAR, never given here.",
+    )
+    group.addoption(
+        "--llm-cache",
+        metavar="MODE",
+        type=_cache_mode,
+        default=None,
+        help="response cache: off, read (answers from the cache only, no model called), "
+        "write (store live answers) or readwrite. Default: off.",
+    )
+    group.addoption(
+        "--llm-cache-dir",
+        metavar="PATH",
+        default=None,
+        help="where the response cache lives. Default: .llmbench/cache under the rootdir.",
+    )
     parser.addini("llm_models", "default for --llm-models", default="all")
+    parser.addini(
+        "llm_openai_endpoints",
+        "OpenAI-compatible endpoints, 'NAME = URL [key_env=VAR] [models=a,b]' one a line",
+        type="linelist",
+        default=[],
+    )
+    parser.addini("llm_cache", "default for --llm-cache", default="off")
+    parser.addini("llm_cache_dir", "default for --llm-cache-dir", default="")
     parser.addini("llm_exclude", "default for --llm-exclude, one a line", type="linelist")
     parser.addini("llm_max_size", "default for --llm-max-size", default="")
     parser.addini("llm_keep_loaded", "default for --llm-keep-loaded", type="bool", default=False)
@@ -290,13 +330,18 @@ class RunHooks:
             )
             for task in bench.task_names()
         ]
+        # Cache use and structured-output fallbacks, whatever policy ranked the task.
+        bench.rankings = [
+            annotate(ranking, [r for r in bench.results if r.task == ranking.task])
+            for ranking in bench.rankings
+        ]
         if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
             # Every item passed its own checks, but some answers fail the session-level
             # generic-answer check: the run must not look green.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if bench.options.json_path is not None:
             run = bench.run_info(int(session.exitstatus))
-            doc = json_document(run, bench.results, bench.rankings)
+            doc = redact_data(json_document(run, bench.results, bench.rankings))
             path = bench.options.json_path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

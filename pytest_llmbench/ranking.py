@@ -187,7 +187,7 @@ def _tokens_per_s(results: Iterable[Result]) -> float | None:
     tokens = 0
     seconds = 0.0
     for r in results:
-        if r.completion_tokens and r.eval_ms:
+        if r.completion_tokens and r.eval_ms and not r.cached:
             tokens += r.completion_tokens
             seconds += r.eval_ms / 1000.0
     return tokens / seconds if seconds > 0 else None
@@ -226,7 +226,8 @@ def _misses(results: Sequence[Result], direction_of: Direction = _direction) -> 
 def _standing(
     model: str, results: Sequence[Result], direction_of: Direction = _direction
 ) -> ModelStanding:
-    timed = [r for r in results if r.error is None]
+    # A cached answer was not timed now: its latency never enters the ranking.
+    timed = [r for r in results if r.error is None and not r.cached]
     warm = [r.latency_ms for r in timed if r.latency_ms is not None and not r.cold]
     cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
     latencies = warm or cold

@@ -56,6 +56,13 @@ class Result:
 
     Kept out of the warm latency statistics (mean, percentiles, interval) and shown apart.
     """
+    cached: bool = False
+    """The answer came from the response cache: scored, but never timed or ranked by speed."""
+    cost_usd: float | None = None
+    """What the call cost, from its token usage and the ``llm_prices`` table (live calls)."""
+    structured: str | None = None
+    """How structured output was asked for when the provider had to fall back
+    (``json_schema``, ``json_object``, ``prompt``); ``None``: as the task asked."""
 
     @property
     def direction(self) -> str:

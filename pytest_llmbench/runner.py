@@ -1,7 +1,10 @@
 """One call: build the request, time the provider, score the answer, make the record.
 
 No pytest here: the item in :mod:`collect` passes in the scorer (the hook) and,
-when pytest-benchmark is active, a wrapper that records the call through it.
+when pytest-benchmark is active, a wrapper that records the call through it; and,
+when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
+live one, but its result is marked ``cached`` and carries no timing).
+Every string that reaches the result record is redacted (API keys, Authorization).
 """
 
 from __future__ import annotations
@@ -10,8 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .cache import NOT_CACHED, ResponseCache
 from .cases import Case, Task
+from .cost import PriceTable, call_cost
 from .providers.base import ModelInfo, Provider, ProviderError, Request, Response
+from .redaction import redact
 from .results import Result
 from .scoring import Score
 
@@ -21,6 +27,7 @@ __all__ = [
     "Wrapper",
     "answer_ms",
     "build_request",
+    "cached_call",
     "call_provider",
     "make_result",
     "run",
@@ -33,11 +40,13 @@ Wrapper = Callable[[Callable[[], Response]], Response]
 
 @dataclass(frozen=True)
 class Call:
-    """What came back from one provider call."""
+    """What came back from one provider call (or from the cache)."""
 
     response: Response | None
     latency_ms: float | None
+    """Wall time of the call; ``None`` for a cached answer."""
     error: str | None = None
+    cached: bool = False
 
 
 def build_request(task: Task, case: Case, model: ModelInfo, timeout_s: float) -> Request:
@@ -65,8 +74,35 @@ def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None 
     try:
         response = wrapper(call) if wrapper is not None else call()
     except ProviderError as exc:
-        return Call(None, timing.get("ms"), str(exc))
+        return Call(None, timing.get("ms"), redact(str(exc)))
     return Call(response, timing.get("ms"))
+
+
+def cached_call(
+    cache: ResponseCache, model: ModelInfo, request: Request, repeat: int = 1
+) -> Call | None:
+    """The answer from the cache, if the mode reads it; a miss in ``read`` mode is an error."""
+    if not cache.reads:
+        return None
+    entry = cache.get(model, request, repeat)
+    if entry is not None:
+        return Call(entry.response, None, cached=True)
+    if cache.offline:
+        return Call(None, None, f"{NOT_CACHED}; record it with --llm-cache=write or readwrite")
+    return None
+
+
+def answer_ms(wall_ms: float | None, response: Response | None) -> float | None:
+    """The warm answer time: wall time minus the load and the retries the call included.
+
+    A model evicted mid-run (another client, a too-small keep-alive) is loaded again
+    inside the call; the server reports that as ``load_duration``, which is taken out
+    so that a load never counts as answer time.  Time spent on failed attempts,
+    Retry-After and backoff waits (``Response.retry_ms``) is taken out too.  Never negative.
+    """
+    if wall_ms is None or response is None:
+        return wall_ms
+    return max(0.0, wall_ms - (response.load_ms or 0.0) - (response.retry_ms or 0.0))
 
 
 def make_result(
@@ -77,27 +113,33 @@ def make_result(
     call: Call,
     score: Score,
     cold_start_ms: float | None = None,
+    prices: PriceTable | None = None,
 ) -> Result:
     response = call.response
     is_verdict = task.output.kind == "verdict"
+    # A cached answer was not timed now: no latency, no server timings, no cost.
+    timed = response if response is not None and not call.cached else None
+    cost = None
+    if prices is not None and timed is not None:
+        cost = call_cost(prices, model.id, timed.prompt_tokens, timed.completion_tokens)
     return Result(
         task=task.name,
         case_id=case.id,
         model=model.id,
         repeat=repeat,
         expected=case.expected.describe(),
-        got=score.got,
+        got=redact(score.got),
         correct=score.correct and call.error is None,
-        reason=score.reason,
-        latency_ms=answer_ms(call.latency_ms, response),
-        load_ms=response.load_ms if response else None,
-        prompt_eval_ms=response.prompt_eval_ms if response else None,
-        eval_ms=response.eval_ms if response else None,
-        total_ms=response.total_ms if response else None,
+        reason=redact(score.reason),
+        latency_ms=None if call.cached else answer_ms(call.latency_ms, response),
+        load_ms=timed.load_ms if timed else None,
+        prompt_eval_ms=timed.prompt_eval_ms if timed else None,
+        eval_ms=timed.eval_ms if timed else None,
+        total_ms=timed.total_ms if timed else None,
         prompt_tokens=response.prompt_tokens if response else None,
         completion_tokens=response.completion_tokens if response else None,
-        tokens_per_s=response.tokens_per_s if response else None,
-        error=call.error,
+        tokens_per_s=timed.tokens_per_s if timed else None,
+        error=redact(call.error) if call.error else None,
         prompt_hash=case.prompt_hash,
         host=response.host if response else None,
         kind=task.output.kind,
@@ -105,23 +147,14 @@ def make_result(
         got_label=score.label,
         pass_label=task.pass_label if is_verdict else None,
         difficulty=case.difficulty,
-        wall_ms=call.latency_ms,
-        queue_ms=response.queue_ms if response else None,
+        wall_ms=None if call.cached else call.latency_ms,
+        queue_ms=timed.queue_ms if timed else None,
         cold_start_ms=cold_start_ms,
-        retries=response.retries if response else 0,
+        retries=timed.retries if timed else 0,
+        cached=call.cached,
+        cost_usd=cost,
+        structured=response.structured if response else None,
     )
-
-
-def answer_ms(wall_ms: float | None, response: Response | None) -> float | None:
-    """The warm answer time: wall time minus the load and the retries the call included.
-
-    A model evicted mid-run (another client, a too-small keep-alive) is loaded again
-    inside the call; the server reports that as ``load_duration``, which is taken out
-    so that a load never counts as answer time.  Never negative.
-    """
-    if wall_ms is None or response is None:
-        return wall_ms
-    return max(0.0, wall_ms - (response.load_ms or 0.0) - (response.retry_ms or 0.0))
 
 
 def run(
@@ -135,11 +168,18 @@ def run(
     timeout_s: float,
     cold_start_ms: float | None = None,
     wrapper: Wrapper | None = None,
+    cache: ResponseCache | None = None,
+    prices: PriceTable | None = None,
 ) -> Result:
     """The whole harness for one (task, case, model, repeat)."""
-    call = call_provider(provider, build_request(task, case, model, timeout_s), wrapper)
+    request = build_request(task, case, model, timeout_s)
+    call = cached_call(cache, model, request, repeat) if cache is not None else None
+    if call is None:
+        call = call_provider(provider, request, wrapper)
+        if cache is not None and cache.writes and call.response is not None:
+            cache.put(model, request, call.response, call.latency_ms, repeat)
     if call.response is None:
         score = Score(False, "", call.error or "no answer")
     else:
         score = scorer(task, case, call.response.text)
-    return make_result(task, case, model, repeat, call, score, cold_start_ms)
+    return make_result(task, case, model, repeat, call, score, cold_start_ms, prices)

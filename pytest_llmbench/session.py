@@ -15,13 +15,16 @@ from typing import Any
 import pytest
 
 from . import __version__
+from .cache import DEFAULT_DIR, MODES, ResponseCache
 from .cases import Task
 from .cost import PriceError, PriceTable, load_price_file, parse_price_line
+from .endpoints import Endpoint, EndpointError, default_openai_endpoint, parse_endpoint
 from .generic import DEFAULT_THRESHOLD
 from .models import SelectionError, parse_spec, providers_needed
 from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ModelNotFound, ProviderError, ProviderSettings
 from .ranking import DEFAULT_WEIGHTS, TaskRanking
+from .redaction import redact, register_secret
 from .results import Result
 from .selection import (
     DEFAULT_CODE_PATTERNS,
@@ -56,6 +59,9 @@ class Options:
     generic_threshold: float | None = DEFAULT_THRESHOLD
     """``None`` switches the generic-answer check off."""
     prices: PriceTable = field(default_factory=PriceTable)
+    endpoints: tuple[Endpoint, ...] = ()
+    cache_mode: str = "off"
+    cache_dir: Path = Path(DEFAULT_DIR)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -76,6 +82,16 @@ class Options:
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
         keep = config.getoption("llm_keep_loaded")
+        cache_mode = config.getoption("llm_cache") or str(config.getini("llm_cache")).strip()
+        if cache_mode not in MODES:
+            raise pytest.UsageError(
+                f"llm_cache must be one of {', '.join(MODES)}, got {cache_mode!r}"
+            )
+        cache_dir = Path(
+            config.getoption("llm_cache_dir") or str(config.getini("llm_cache_dir")) or DEFAULT_DIR
+        ).expanduser()
+        if not cache_dir.is_absolute():
+            cache_dir = config.rootpath / cache_dir
         threshold = config.getoption("llm_generic_threshold")
         if threshold is None:
             ini = str(config.getini("llm_generic_threshold"))
@@ -94,7 +110,34 @@ class Options:
             rank_policy=config.getoption("llm_rank"),
             generic_threshold=None if threshold == GENERIC_OFF else threshold,
             prices=_prices(config),
+            endpoints=_endpoints(config),
+            cache_mode=cache_mode,
+            cache_dir=cache_dir,
         )
+
+
+def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
+    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins).
+
+    Every key the endpoints name is registered for redaction at once, so that no
+    message of this process can show it.
+    """
+    found: dict[str, Endpoint] = {}
+    lines = [
+        *config.getini("llm_openai_endpoints"),
+        *(config.getoption("llm_endpoint") or []),
+    ]
+    for line in lines:
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        try:
+            endpoint = parse_endpoint(line)
+        except EndpointError as exc:
+            raise pytest.UsageError(f"llm endpoint: {exc}") from None
+        found[endpoint.name] = endpoint
+    for endpoint in (*found.values(), default_openai_endpoint()):
+        register_secret(endpoint.api_key())
+    return tuple(found.values())
 
 
 def _rules(config: pytest.Config) -> Rules:
@@ -175,7 +218,9 @@ class BenchSession:
             gguf_models=self.options.gguf,
             retries=self.options.retries,
             retry_backoff_s=self.options.retry_backoff_s,
+            openai_endpoints=self.options.endpoints,
         )
+        self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self._registry: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None
@@ -223,7 +268,10 @@ class BenchSession:
         spec = self.options.models
         entries = parse_spec(spec, self.config.invocation_params.dir)
         for name in providers_needed(entries, self.registry.names()):
-            self.discoveries[name] = self.registry.discover(name)
+            if self.cache.offline:  # --llm-cache=read: the models the cache has answers for
+                self.discoveries[name] = self.cache.discovery(name)
+            else:
+                self.discoveries[name] = self.registry.discover(name)
         available = [m for d in self.discoveries.values() for m in d.models]
         chosen: list[ModelInfo] = self.config.hook.pytest_llmbench_select_models(
             config=self.config, spec=spec, available=available
@@ -245,7 +293,16 @@ class BenchSession:
                 hint = f" ({found.hint})" if found.hint else ""
                 lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
             lines.extend(f"llmbench: {name}: {note}" for note in found.notes)
-        return lines
+        if self.cache.mode != "off":
+            what = {
+                "read": "answers from the cache only, no model is called",
+                "write": "live answers are stored",
+                "readwrite": "stored answers are used, missing ones fetched and stored",
+            }[self.cache.mode]
+            lines.append(
+                f"llmbench: response cache {self.cache.mode} ({what}): {self.cache.directory}"
+            )
+        return [redact(line) for line in lines]
 
     def ensure_loaded(self, model: ModelInfo) -> float | None:
         """Load a model before its first case in this process; the load time (cold start), once.
@@ -254,6 +311,9 @@ class BenchSession:
         skipped); any other load failure is left for the first call to report.
         """
         if model.id in self.loaded or model.id in self.unavailable:
+            return None
+        if self.cache.offline:  # answers come from the cache: nothing to load
+            self.loaded[model.id] = None
             return None
         provider = self.registry.get(model.provider)
         load = getattr(provider, "load", None)
@@ -275,6 +335,8 @@ class BenchSession:
         An unload that fails (server gone) is ignored: nothing is left to free.
         """
         if self.options.keep_loaded or self.loaded.pop(model.id, _NOT_LOADED) is _NOT_LOADED:
+            return
+        if self.cache.offline:  # nothing was loaded: the answers came from the cache
             return
         provider = self.registry.get(model.provider)
         unload = getattr(provider, "unload", None)
@@ -335,6 +397,7 @@ class BenchSession:
             "models": sorted({r.model for r in self.results}),
             "args": list(self.config.invocation_params.args),
             "exitstatus": exitstatus,
+            "cache": self.cache.mode,
         }
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+
 import pytest
+
+# openai's HTTP stack (httpx2) imports its transport package (httpcore2) lazily, inside
+# functions.  pytester's in-process runs drop the modules first imported during a run, so
+# a later import would make a second copy with other exception classes, and httpx2 would
+# no longer recognise a refused connection or a timeout.  Import it once, up front.
+for _module in ("httpcore2", "httpcore"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_module)
 
 FAKE_CONFTEST = """
 from pytest_llmbench.testing import ScriptedProvider
@@ -42,6 +53,13 @@ cases:
     vars: {posting: BAD one}
     why: a bad one
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_hosted_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the hosted OpenAI API, whatever the developer's environment holds."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 @pytest.fixture

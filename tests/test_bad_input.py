@@ -108,7 +108,7 @@ def test_unknown_provider_is_a_usage_error_listing_providers(suite: pytest.Pytes
     result.stderr.fnmatch_lines(
         [
             "ERROR: unknown provider 'nope' in --llm-models=nope/model; available providers: "
-            "fake, llamacpp, ollama"
+            "fake, llamacpp, ollama, openai"
         ]
     )
 

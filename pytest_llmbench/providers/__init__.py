@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 
+from ..redaction import redact
 from .base import (
     Discovery,
     GenerateOptions,
@@ -69,6 +70,6 @@ class ProviderRegistry:
             try:
                 found = self._providers[name].discover()
             except Exception as exc:  # a third-party provider must not break the run
-                found = Discovery(problem=f"{name}: model discovery failed: {exc}")
+                found = Discovery(problem=redact(f"{name}: model discovery failed: {exc}"))
             self._discovery[name] = found
         return self._discovery[name]

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..endpoints import Endpoint
+
 __all__ = [
     "Discovery",
     "GenerateOptions",
@@ -73,7 +75,8 @@ class Response:
     completion_tokens: int | None = None
     host: str | None = None
     retry_ms: float | None = None
-    """Time spent on failed attempts and backoff before this answer (left out of latency)."""
+    """Time spent before the attempt that answered (failed attempts, HTTP 503 and
+    Retry-After waits, backoff); the harness leaves it out of the measured latency."""
     retries: int = 0
     """How many failed attempts (HTTP 503, connection reset) came before this answer."""
 
@@ -84,6 +87,10 @@ class Response:
             return None
         rest = (self.load_ms or 0.0) + (self.prompt_eval_ms or 0.0) + (self.eval_ms or 0.0)
         return max(0.0, self.total_ms - rest)
+
+    structured: str | None = None
+    """How structured output was asked for, when the provider had to choose
+    (``json_schema``, ``json_object``, or ``prompt``: the prompt alone)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -137,6 +144,8 @@ class ProviderSettings:
     """Retries after a transient failure (HTTP 503, connection reset); 0 turns them off."""
     retry_backoff_s: float = 0.5
     """The first retry waits this long, each later one twice as long as the one before."""
+    openai_endpoints: tuple[Endpoint, ...] = ()
+    """OpenAI-compatible endpoints from config; each is a provider of its own."""
 
 
 class ProviderError(Exception):

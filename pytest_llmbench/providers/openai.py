@@ -1,0 +1,538 @@
+"""OpenAI-compatible endpoints (OpenAI, Groq, DeepSeek, vLLM, LM Studio, llama.cpp's server).
+
+Through the official ``openai`` package.  One provider instance per endpoint (see
+:mod:`pytest_llmbench.endpoints`), named after it: ``openai/gpt-4o-mini``,
+``groq/llama-3.1-8b-instant``, ``local/smollm2`` can sit in one run.
+
+- Discovery: ``GET /models``; the endpoint's ``models=`` list when it has one (or when
+  the endpoint cannot list its models); an unreachable endpoint, a missing or rejected
+  key is one :class:`Discovery` problem.
+- Generation: one non-streaming ``POST /chat/completions``; token usage from the reply.
+  The client's own retries are off (``max_retries=0``); this provider retries a 429
+  after the server's ``Retry-After`` (``retry-after-ms``, seconds or an HTTP date) and a
+  5xx or a connection error after a doubling backoff, at most ``endpoint.retries``
+  times, no single wait above ``endpoint.max_wait_s``.  A timeout is not retried.
+  The waits are reported as ``Response.retry_ms`` and never count as latency.
+- Structured output: with ``structured=auto`` (the default) a JSON Schema is sent as
+  ``response_format: json_schema``; an endpoint that rejects it (an HTTP 400/422/500
+  whose error names the response format) gets ``json_object`` with the schema (what
+  llama.cpp's server understands), then no response format: the prompt alone.  The
+  choice is kept per model for the rest of the run and reported on every result
+  (``Response.structured``), which the summary turns into a note.
+- Secrets: the API key is read from the environment variable the endpoint names and
+  registered with :mod:`pytest_llmbench.redaction`; every message is redacted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..endpoints import Endpoint, default_openai_endpoint
+from ..redaction import redact, register_secret
+from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["NO_KEY", "OpenAIProvider", "retry_after_s"]
+
+NO_KEY = "sk-no-key-required"
+"""Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
+_MAX_DETAIL = 200
+_DOWNGRADE = {"json_schema": "json_object", "json_object": "prompt"}
+_REJECTS_FORMAT = ("response_format", "json_schema", "json_object", "response format")
+_NOT_CHAT = (
+    "embedding",
+    "whisper",
+    "tts",
+    "dall-e",
+    "moderation",
+    "davinci",
+    "babbage",
+    "transcribe",
+    "image",
+    "audio",
+    "realtime",
+    "search",
+    "sora",
+)
+"""Names of models ``GET /models`` lists that cannot chat (OpenAI lists them all)."""
+
+
+def _client_module() -> ModuleType:
+    """The ``openai`` package, imported on first use: it takes about a second to import,
+    which a run that never calls an OpenAI-compatible endpoint should not pay."""
+    import openai
+
+    return openai
+
+
+def _one_line(text: object, limit: int = _MAX_DETAIL) -> str:
+    line = " ".join(str(text).split())
+    if len(line) > limit:
+        line = line[: limit - 3].rstrip() + "..."
+    return redact(line)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """The wait a 429 asks for: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    value = lowered.get("retry-after")
+    if value:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is not None:
+            when = email.utils.mktime_tz(parsed)
+            return max(0.0, when - (time.time() if now is None else now))
+    return None
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    """The server's own error text: ``error.message``, ``detail``, else the client's."""
+    body: Any = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str) and inner:
+            return inner
+        if body.get("detail"):
+            return str(body["detail"])
+    if isinstance(body, str) and body:
+        return body
+    return str(exc.message)
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    body: Any = exc.body
+    inner = body.get("error", body) if isinstance(body, Mapping) else None
+    code = inner.get("code") if isinstance(inner, Mapping) else None
+    return str(code) if code else None
+
+
+def _headers(exc: openai.APIStatusError) -> dict[str, str]:
+    try:
+        return dict(exc.response.headers.items())
+    except Exception:  # a response without headers: nothing to honour
+        return {}
+
+
+def _connect_reason(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    for _ in range(6):
+        if cause is None:
+            break
+        text = str(cause).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "name or service not known" in text or "nodename nor servname" in text:
+            return "unknown host name"
+        if "temporary failure in name resolution" in text:
+            return "host name does not resolve"
+        if "unreachable" in text:
+            return "network unreachable"
+        cause = cause.__cause__ or cause.__context__
+    return "cannot connect"
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Why an attempt failed and whether (and after how long) to try again."""
+
+    error: ProviderError
+    wait_s: float | None
+    """Seconds to wait before the next attempt; ``None``: do not retry."""
+
+
+class OpenAIProvider:
+    """Models of one OpenAI-compatible endpoint.
+
+    Constructed with the settings alone (the entry point), it serves the ``openai``
+    endpoint: the one configured under that name, else the OpenAI API with the key
+    from ``$OPENAI_API_KEY`` (not offered when that is not set).
+    ``sleep`` is for tests (waits are real sleeps otherwise).
+    """
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        endpoint: Endpoint | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if endpoint is None:
+            configured = {e.name: e for e in settings.openai_endpoints}
+            endpoint = configured.get("openai") or default_openai_endpoint()
+        self.settings = settings
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._clients: dict[str, openai.OpenAI] = {}
+        self._structured: dict[str, str] = {}
+        register_secret(endpoint.api_key())
+
+    # -- clients -----------------------------------------------------------------
+
+    def _key(self) -> str:
+        if self.endpoint.key_env is None:
+            return NO_KEY
+        key = self.endpoint.api_key()
+        if key is None:
+            raise ProviderError(self._missing_key())
+        register_secret(key)
+        return key
+
+    def _missing_key(self) -> str:
+        return f"{self.name}: ${self.endpoint.key_env} is not set (the endpoint's API key)"
+
+    def _client(self, purpose: str) -> openai.OpenAI:
+        """One client per purpose (``discover`` or ``generate``), made on first use."""
+        key = self._key()
+        with self._lock:
+            client = self._clients.get(purpose)
+            if client is None:
+                timeout = (
+                    self.settings.discovery_timeout_s
+                    if purpose == "discover"
+                    else self.settings.timeout_s
+                )
+                client = _client_module().OpenAI(
+                    base_url=self.endpoint.base_url,
+                    api_key=key,
+                    timeout=timeout,
+                    max_retries=0,
+                )
+                self._clients[purpose] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                try:
+                    client.close()
+                except Exception:  # closing must never raise
+                    continue
+            self._clients.clear()
+
+    # -- discovery ---------------------------------------------------------------
+
+    def discover(self) -> Discovery:
+        endpoint = self.endpoint
+        url = endpoint.base_url
+        if endpoint.key_env is not None and endpoint.api_key() is None:
+            return Discovery(
+                problem=f"${endpoint.key_env} is not set",
+                hint=f"set {endpoint.key_env} in the environment to use {url}",
+            )
+        configured = self._configured()
+        sdk = _client_module()
+        try:
+            listing = self._client("discover").models.list()
+            ids = [str(m.id) for m in listing.data if getattr(m, "id", None)]
+            info = {str(m.id): m for m in listing.data if getattr(m, "id", None)}
+        except sdk.APITimeoutError:
+            return Discovery(
+                problem=f"endpoint {url} did not answer GET /models within "
+                f"{_seconds(self.settings.discovery_timeout_s)}",
+                hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
+            )
+        except sdk.APIConnectionError as exc:
+            return Discovery(
+                problem=f"endpoint {url} is not reachable ({_connect_reason(exc)})",
+                hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
+            )
+        except sdk.APIStatusError as exc:
+            status = exc.status_code
+            if status in (401, 403):
+                return Discovery(
+                    problem=f"endpoint {url} rejected the API key from ${endpoint.key_env} "
+                    f"(HTTP {status}: {_one_line(_error_message(exc), 120)})",
+                    hint=f"check {endpoint.key_env}",
+                )
+            if configured:
+                return Discovery(configured)
+            return Discovery(
+                problem=f"endpoint {url} does not list its models "
+                f"(GET /models: HTTP {status}: {_one_line(_error_message(exc), 120)})",
+                hint=f"name them in the endpoint line: {self.name} = {url} models=a,b",
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            if configured:
+                return Discovery(configured)
+            return Discovery(
+                problem=f"endpoint {url} sent a malformed model list: {_one_line(exc, 120)}",
+                hint=f"name the models in the endpoint line: {self.name} = {url} models=a,b",
+            )
+        except Exception as exc:  # anything else: one line, never a traceback
+            return Discovery(
+                problem=f"GET {url}/models failed: {type(exc).__name__}: {_one_line(exc, 120)}"
+            )
+        if configured:
+            return Discovery(
+                tuple(self._with_listing(m, info.get(m.name), url) for m in configured)
+            )
+        chat = [i for i in ids if not any(word in i.lower() for word in _NOT_CHAT)]
+        if not chat:
+            return Discovery(problem=f"endpoint {url} lists no chat models")
+        return Discovery(
+            tuple(self._with_listing(ModelInfo(self.name, i), info[i], url) for i in chat)
+        )
+
+    def _configured(self) -> tuple[ModelInfo, ...]:
+        return tuple(
+            ModelInfo(self.name, m, details={"endpoint": self.endpoint.base_url})
+            for m in self.endpoint.models
+        )
+
+    @staticmethod
+    def _with_listing(model: ModelInfo, listed: Any, url: str) -> ModelInfo:
+        details: dict[str, Any] = {"endpoint": url, "listed": listed is not None}
+        if listed is not None:
+            owned_by = getattr(listed, "owned_by", None)
+            if owned_by:
+                details["owned_by"] = str(owned_by)
+        return ModelInfo(model.provider, model.name, details=details)
+
+    # -- generation --------------------------------------------------------------
+
+    def structured_mode(self, model: str) -> str:
+        """What this provider will send for a request with a schema: the current choice."""
+        mode = self.endpoint.structured
+        if mode == "none":
+            return "prompt"
+        if mode != "auto":
+            return mode
+        with self._lock:
+            return self._structured.get(model, "json_schema")
+
+    def _downgrade(self, model: str, tried: str) -> str | None:
+        """After ``tried`` was rejected: the next mode to try (``auto`` only), else ``None``."""
+        if self.endpoint.structured != "auto":
+            return None
+        following = _DOWNGRADE.get(tried)
+        if following is None:
+            return None
+        with self._lock:
+            current = self._structured.get(model, "json_schema")
+            if _rank(current) < _rank(following):
+                self._structured[model] = following
+            return self._structured[model]
+
+    def generate(self, request: Request) -> Response:
+        """Answer one request; retries per the endpoint's settings (see the module doc)."""
+        if not request.model.strip():
+            raise ProviderError(f"no model name given (expected e.g. {self.name}/gpt-4o-mini)")
+        client = self._client("generate")
+        sdk = _client_module()
+        started = time.perf_counter()
+        attempt_started = started
+        retries = 0
+        while True:
+            mode = self.structured_mode(request.model) if request.json_schema is not None else None
+            attempt_started = time.perf_counter()
+            try:
+                completion = client.chat.completions.create(
+                    **self._arguments(request, mode), timeout=request.timeout_s
+                )
+            except sdk.APIStatusError as exc:
+                if mode in _DOWNGRADE and _rejects_format(exc):
+                    downgraded = self._downgrade(request.model, mode)
+                    if downgraded is not None and downgraded != mode:
+                        continue
+                    raise ProviderError(
+                        f"{self.endpoint.base_url} rejected the {mode} response format for "
+                        f"{self.name}/{request.model} (HTTP {exc.status_code}: "
+                        f"{_one_line(_error_message(exc), 120)}); set structured=auto or none "
+                        f"on endpoint {self.name}"
+                    ) from None
+                failed = self._status_failure(exc, request, retries)
+            except sdk.APITimeoutError:
+                raise ProviderError(
+                    f"no answer from {self.name}/{request.model} within "
+                    f"{_seconds(request.timeout_s)} ({self.endpoint.base_url})"
+                ) from None
+            except sdk.APIConnectionError as exc:
+                failed = self._connection_failure(exc, retries)
+            except Exception as exc:  # anything else (a client bug, a broken reply): one line
+                raise ProviderError(
+                    f"{self.name}/{request.model} at {self.endpoint.base_url} failed: "
+                    f"{type(exc).__name__}: {_one_line(exc, 160)}"
+                ) from None
+            else:
+                return self._response(completion, request, mode, attempt_started - started)
+            if failed.wait_s is None:
+                raise failed.error from None
+            retries += 1
+            self._sleep(failed.wait_s)
+
+    def _arguments(self, request: Request, mode: str | None) -> dict[str, Any]:
+        messages: list[dict[str, str]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        options = request.options
+        arguments: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "temperature": options.temperature,
+        }
+        if options.seed is not None:
+            arguments["seed"] = options.seed
+        if options.max_tokens is not None:
+            arguments["max_tokens"] = options.max_tokens
+        if options.top_p is not None:
+            arguments["top_p"] = options.top_p
+        extra: dict[str, Any] = {}
+        if options.top_k is not None:
+            extra["top_k"] = options.top_k  # not in OpenAI's API; vLLM and llama.cpp take it
+        extra.update(options.extra)
+        if extra:
+            arguments["extra_body"] = extra
+        schema = dict(request.json_schema) if request.json_schema is not None else None
+        if schema is not None and mode == "json_schema":
+            arguments["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            }
+        elif schema is not None and mode == "json_object":
+            arguments["response_format"] = {"type": "json_object", "schema": schema}
+        return arguments
+
+    def _response(
+        self, completion: Any, request: Request, mode: str | None, waited_s: float
+    ) -> Response:
+        try:
+            choice = completion.choices[0]
+            text = choice.message.content or ""
+        except (AttributeError, IndexError, TypeError, KeyError):
+            raise ProviderError(
+                f"malformed reply from {self.endpoint.base_url} to {self.name}/{request.model}: "
+                "no choices[0].message"
+            ) from None
+        usage = getattr(completion, "usage", None)
+        structured = None
+        if mode is not None and self.endpoint.structured == "auto" and mode != "json_schema":
+            structured = mode
+        return Response(
+            text=str(text),
+            prompt_tokens=_int(getattr(usage, "prompt_tokens", None)),
+            completion_tokens=_int(getattr(usage, "completion_tokens", None)),
+            host=self.endpoint.base_url,
+            structured=structured,
+            retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
+        )
+
+    # -- failures ----------------------------------------------------------------
+
+    def _status_failure(
+        self, exc: openai.APIStatusError, request: Request, retries: int
+    ) -> _Attempt:
+        status = exc.status_code
+        detail = _one_line(_error_message(exc)) or "(no error text)"
+        where = f"{self.name}/{request.model}"
+        url = self.endpoint.base_url
+        left = retries < self.endpoint.retries
+        attempts = f" after {retries + 1} attempts" if retries else ""
+        if status == 429 and _error_code(exc) == "insufficient_quota":
+            # OpenAI's "You exceeded your current quota": waiting will not help
+            return _Attempt(
+                ProviderError(f"{url} refused {where}: out of quota (HTTP 429): {detail}"), None
+            )
+        if status == 429:
+            wait = retry_after_s(_headers(exc))
+            if wait is None:
+                wait = self._backoff(retries)
+            if left and wait <= self.endpoint.max_wait_s:
+                return _Attempt(ProviderError(detail), wait)
+            why = (
+                f"; it asks to retry after {_seconds(wait)}, more than max_wait "
+                f"{_seconds(self.endpoint.max_wait_s)}"
+                if left
+                else ""
+            )
+            return _Attempt(
+                ProviderError(
+                    f"rate limited by {url} (HTTP 429){attempts} for {where}{why}: {detail}"
+                ),
+                None,
+            )
+        if status in (401, 403):
+            return _Attempt(
+                ProviderError(
+                    f"{url} rejected the API key from ${self.endpoint.key_env} "
+                    f"(HTTP {status}) for {where}: {detail}"
+                ),
+                None,
+            )
+        if status == 404:
+            return _Attempt(
+                ProviderError(f"model '{request.model}' not found at {url} (HTTP 404): {detail}"),
+                None,
+            )
+        if status >= 500:
+            wait = self._backoff(retries)
+            if left and wait <= self.endpoint.max_wait_s:
+                return _Attempt(ProviderError(detail), wait)
+            return _Attempt(
+                ProviderError(f"{url} answered HTTP {status}{attempts} for {where}: {detail}"),
+                None,
+            )
+        return _Attempt(ProviderError(f"{url} answered HTTP {status} for {where}: {detail}"), None)
+
+    def _connection_failure(self, exc: openai.APIConnectionError, retries: int) -> _Attempt:
+        wait = self._backoff(retries)
+        if retries < self.endpoint.retries and wait <= self.endpoint.max_wait_s:
+            return _Attempt(ProviderError(str(exc)), wait)
+        attempts = f" after {retries + 1} attempts" if retries else ""
+        return _Attempt(
+            ProviderError(
+                f"endpoint {self.endpoint.base_url} is not reachable ({_connect_reason(exc)})"
+                f"{attempts}: start the server or fix the endpoint's URL"
+            ),
+            None,
+        )
+
+    def _backoff(self, retries: int) -> float:
+        return float(self.endpoint.backoff_s * (2**retries))
+
+
+def _rank(mode: str) -> int:
+    return ("json_schema", "json_object", "prompt").index(mode)
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    """An error that says the endpoint does not take the response format we sent."""
+    if exc.status_code not in (400, 422, 500, 501):
+        return False
+    text = _error_message(exc).lower()
+    param = exc.body.get("error", {}) if isinstance(exc.body, Mapping) else {}
+    if isinstance(param, Mapping) and param.get("param") == "response_format":
+        return True
+    return any(word in text for word in _REJECTS_FORMAT)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
