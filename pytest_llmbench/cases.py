@@ -136,6 +136,8 @@ class Task:
     repeat: int = 1
     policy: str = "strict"
     line: int = 1
+    sources: tuple[Path, ...] = ()
+    """The files this task is made of: the case file and every ``{file:}`` it reads."""
 
     @property
     def pass_label(self) -> str:
@@ -537,6 +539,7 @@ class _Builder:
             description=data.get("description"),
             repeat=data.get("repeat", 1),
             policy=(data.get("ranking") or {}).get("policy", "strict"),
+            sources=(self.path.resolve(), *self.files),
         )
 
 

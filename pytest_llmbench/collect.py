@@ -32,7 +32,9 @@ class CaseFile(pytest.File):
             display = str(self.path)
         task = load_task(self.path, display)
         bench.case_counts[task.name] = len(task.cases)
-        yield TaskNode.from_parent(self, name=task.name, task=task, models=bench.models())
+        yield TaskNode.from_parent(
+            self, name=task.name, task=task, models=bench.models_for(task.name)
+        )
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: ExceptionInfo[BaseException]

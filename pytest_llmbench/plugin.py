@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from . import defaults, hookspec
+from . import defaults, hookspec, tracking
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile
 from .render import json_document, summary_lines
@@ -92,6 +92,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="add a GGUF file as embedded model llamacpp/NAME (repeatable).",
     )
+    tracking.add_options(group)
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
         "llm_ollama_hosts", "default Ollama servers, one a line", type="linelist", default=[]
@@ -113,6 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
     bench = BenchSession(config)
     config.stash[BENCH_KEY] = bench
     config.pluginmanager.register(RunHooks(bench), "llmbench-run")
+    config.pluginmanager.register(tracking.Tracker(config, bench), "llmbench-tracking")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
@@ -132,7 +134,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if bench.selection_error:
         raise pytest.UsageError(bench.selection_error)
     # One model's items run together (a model stays loaded; Ollama never swaps).
-    order = {m.id: i for i, m in enumerate(bench.models())} if bench.case_counts else {}
+    order = {m.id: i for i, m in enumerate(bench.all_models())} if bench.case_counts else {}
     if order:
         items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
 
