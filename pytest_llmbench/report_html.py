@@ -142,7 +142,7 @@ def accuracy_chart(ranking: TaskRanking) -> str:
         label_y = py - 10 - 11 * (index % 2) if py > top + 30 else py + 16 + 11 * (index % 2)
         parts.append(
             f'<circle cx="{_num(px)}" cy="{_num(py)}" r="7" fill="{color}" '
-            f'fill-opacity="0.85" stroke="#ffffff" stroke-width="1.5">'
+            f'stroke="#ffffff" stroke-width="1.5">'
             f"<title>{_e(s.model)}: {s.score} correct, mean {format_ms(s.mean_ms)}, "
             f"{_e(s.status)}</title></circle>"
             f'<text x="{_num(px + 9)}" y="{_num(label_y)}">{_e(s.model)}</text>'
