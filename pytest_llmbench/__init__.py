@@ -22,6 +22,7 @@ from .providers.base import (
     Response,
 )
 from .ranking import ModelStanding, TaskRanking, rank_strict
+from .registry import RegistryError, best_model
 from .results import Result
 from .scoring import Score
 
@@ -37,6 +38,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderSettings",
+    "RegistryError",
     "Request",
     "Response",
     "Result",
@@ -44,6 +46,7 @@ __all__ = [
     "Task",
     "TaskRanking",
     "__version__",
+    "best_model",
     "load_task",
     "rank_strict",
 ]

@@ -166,9 +166,9 @@ class BenchSession:
         return self.discoveries[provider]
 
     def all_models(self) -> list[ModelInfo]:
-        """Every model resolved so far, the selection first, each once."""
-        seen: dict[str, ModelInfo] = {m.id: m for m in self._models or []}
-        for models in self.task_models.values():
+        """Every model resolved so far, each once: per-task models first, then the selection."""
+        seen: dict[str, ModelInfo] = {}
+        for models in [*self.task_models.values(), self._models or []]:
             for m in models:
                 seen.setdefault(m.id, m)
         return list(seen.values())

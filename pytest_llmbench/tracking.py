@@ -211,6 +211,7 @@ class Tracker:
         self.messages: list[str] = []
         self.gate_reasons: list[str] = []
         self.gate_lines: list[str] = []
+        self.compared = False
         self.deselected_tasks: list[str] = []
         self.selected_tasks: list[str] | None = None
         self.descriptions: dict[str, str] = {}
@@ -468,6 +469,7 @@ class Tracker:
             label, rankings = baseline
             report = gate.compare(rankings, bench.rankings, options.max_slowdown, label)
             reasons.extend(report.reasons)
+            self.compared = bool(report.compared)
             compared = ", ".join(report.compared) or "no task in common"
             self.gate_lines.append(f"compared with {label}: {compared}")
         if options.fail_on == "champion":
@@ -543,7 +545,13 @@ class Tracker:
                 for reason in self.gate_reasons:
                     terminalreporter.write_line(f"  {reason}", red=True)
             else:
-                terminalreporter.write_line("passed: no regression", green=True)
+                checks = []
+                if self.compared:
+                    checks.append("no regression")
+                if self.options.fail_on == "champion":
+                    checks.append("every task has a champion")
+                if checks:
+                    terminalreporter.write_line("passed: " + ", ".join(checks), green=True)
         for message in self.messages:
             terminalreporter.write_line(message)
 
