@@ -26,7 +26,7 @@ import pytest
 from . import gate, history, journal
 from .collect import RESULT_KEY, CaseItem
 from .ranking import TaskRanking
-from .registry import RegistryError, update_registry
+from .registry import RegistryError, registry_path, update_registry
 from .report_data import ReportData
 from .report_html import html_report
 from .report_md import markdown_report
@@ -52,6 +52,26 @@ def _percent(value: str) -> float:
     if number < 0:
         raise pytest.UsageError(f"--llm-max-slowdown: expected 0 or more, got {value!r}")
     return number / 100.0
+
+
+def _registry_file(value: str) -> str:
+    """``--llm-update-registry PATH``: a YAML file, not a test path swallowed by the option."""
+    if value != _DEFAULT and not value.endswith((".yaml", ".yml")):
+        raise pytest.UsageError(
+            f"--llm-update-registry: {value!r} is not a .yaml file; write "
+            "--llm-update-registry=PATH.yaml, or put the option after the test paths"
+        )
+    return value
+
+
+def _run_ref(value: str) -> str:
+    """``--llm-resume RUN``: a run id, not a test path swallowed by the option."""
+    if value != "latest" and ("/" in value or os.sep in value or os.path.exists(value)):
+        raise pytest.UsageError(
+            f"--llm-resume: {value!r} is a path, not a run id; write --llm-resume=RUN, "
+            "or put the option after the test paths"
+        )
+    return value
 
 
 def add_options(group: Any) -> None:
@@ -93,6 +113,7 @@ def add_options(group: Any) -> None:
         metavar="PATH",
         nargs="?",
         const=_DEFAULT,
+        type=_registry_file,
         default=None,
         help="write each task's champion and runner-up with the evidence to the registry "
         "(PATH, else --llm-registry, else llmbench-registry.yaml at the rootdir).",
@@ -132,6 +153,7 @@ def add_options(group: Any) -> None:
         metavar="RUN",
         nargs="?",
         const="latest",
+        type=_run_ref,
         default=None,
         help="continue an interrupted run: skip the items its journal "
         "(.llmbench/runs/RUN.jsonl) has, with the same prompt and model. "
@@ -163,8 +185,6 @@ class TrackOptions:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> TrackOptions:
-        from .registry import registry_path
-
         history_path = _path(config, config.getoption("llm_history")) or (
             config.rootpath / history.DEFAULT_HISTORY
         )
@@ -215,6 +235,8 @@ class Tracker:
         self.deselected_tasks: list[str] = []
         self.selected_tasks: list[str] | None = None
         self.descriptions: dict[str, str] = {}
+        self.model_info: dict[str, dict[str, Any]] = {}
+        self._fingerprints: dict[str, str] = {}
         self.resumed = 0
         limit = 0
         if self.worker:
@@ -286,9 +308,6 @@ class Tracker:
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         cases = [item for item in items if isinstance(item, CaseItem)]
-        for case_item in cases:
-            if case_item.task.description:
-                self.descriptions.setdefault(case_item.task.name, case_item.task.description)
         if self.options.changed_since is not None and cases:
             self._select_changed(config, items, cases)
         if self.done:
@@ -325,7 +344,7 @@ class Tracker:
         if entry is None:
             return
         same_prompt = entry.result.prompt_hash == item.case.prompt_hash
-        same_model = entry.fingerprint == journal.model_fingerprint(item.model)
+        same_model = entry.fingerprint == self._fingerprint(item)
         if same_prompt and same_model:
             item.stash[_RESUMED_KEY] = entry
             self.resumed += 1
@@ -354,6 +373,26 @@ class Tracker:
 
     # -- running --------------------------------------------------------------
 
+    def _fingerprint(self, item: CaseItem) -> str:
+        model = item.model
+        if model.id not in self._fingerprints:
+            self._fingerprints[model.id] = journal.model_fingerprint(model)
+        return self._fingerprints[model.id]
+
+    def _meta(self, item: CaseItem) -> dict[str, Any]:
+        """What the reports need about an item's task and model; rides on its reports."""
+        model = item.model
+        return {
+            "task": item.task.name,
+            "description": item.task.description,
+            "model": model.id,
+            "model_info": {
+                "size_bytes": model.size_bytes,
+                "family": model.family,
+                "fingerprint": self._fingerprint(item),
+            },
+        }
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         entry = item.stash.get(_RESUMED_KEY, None)
@@ -365,16 +404,18 @@ class Tracker:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if not isinstance(item, CaseItem):
+            return report
         if call.when == "setup":
             entry = item.stash.get(_RESUMED_KEY, None)
             if entry is not None and report.skipped:
                 report.llmbench_result = entry.result.to_dict()  # type: ignore[attr-defined]
                 report.llmbench_resumed = self.resumed_from  # type: ignore[attr-defined]
-        elif call.when == "call" and RESULT_KEY in item.stash and isinstance(item, CaseItem):
+                report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
+        elif call.when == "call" and RESULT_KEY in item.stash:
+            report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
             result = item.stash[RESULT_KEY]
-            self.journal.append(
-                journal.Entry(result, journal.model_fingerprint(item.model), item.nodeid)
-            )
+            self.journal.append(journal.Entry(result, self._fingerprint(item), item.nodeid))
             if self.options.fail_on == "champion" and report.failed and not result.correct:
                 # Like an xfail: shown as "x", counted as xfailed, the reason kept.
                 excinfo = call.excinfo
@@ -387,12 +428,16 @@ class Tracker:
         resumed = getattr(report, "llmbench_resumed", None)
         if report.when == "setup" and resumed and isinstance(record, dict):
             self.bench.add_result(Result.from_dict(record))
+        meta = getattr(report, "llmbench_meta", None)
+        if isinstance(meta, dict):  # also under xdist, where the controller collects nothing
+            if meta.get("description"):
+                self.descriptions.setdefault(str(meta["task"]), str(meta["description"]))
+            self.model_info.setdefault(str(meta["model"]), dict(meta["model_info"]))
 
     # -- the end --------------------------------------------------------------
 
     def _run_record(self, exitstatus: int) -> dict[str, Any]:
         bench = self.bench
-        models = {m.id: m for m in bench.all_models()}
         run = bench.run_info(exitstatus)
         run.update(
             {
@@ -403,12 +448,8 @@ class Tracker:
                 "tasks": [r.task for r in bench.rankings],
                 "resumed_from": self.resumed_from,
                 "model_info": {
-                    model_id: {
-                        "size_bytes": m.size_bytes,
-                        "family": m.family,
-                        "fingerprint": journal.model_fingerprint(m),
-                    }
-                    for model_id, m in models.items()
+                    model_id: info
+                    for model_id, info in sorted(self.model_info.items())
                     if model_id in run.get("models", ())
                 },
             }

@@ -265,3 +265,11 @@ def test_models_registry_without_a_registry_is_a_usage_error(suite: pytest.Pytes
         "evals", "--llm-models=registry", "--llm-registry=elsewhere.yaml", *NO_BENCHMARK
     )
     named.assert_outcomes(passed=2)
+
+
+def test_update_registry_does_not_swallow_a_test_path(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-models=fake/right", "--llm-update-registry", "evals")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--llm-update-registry: 'evals' is not a .yaml file; write --llm-update-registry=*"]
+    )
