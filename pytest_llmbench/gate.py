@@ -28,6 +28,7 @@ __all__ = [
     "changed_files",
     "changed_tasks",
     "compare",
+    "load_json_rankings",
     "rankings_from_json",
     "without_champion",
 ]
@@ -65,8 +66,9 @@ def changed_files(directory: Path, ref: str) -> set[Path]:
         _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
     except GateError:
         raise GateError(f"--llm-changed-since: unknown git revision {ref!r}") from None
-    names = _git(["diff", "--name-only", "--no-renames", ref, "--"], top).splitlines()
-    names += _git(["ls-files", "--others", "--exclude-standard"], top).splitlines()
+    # -z: names as they are, without git's quoting of unusual characters
+    names = _git(["diff", "--name-only", "-z", "--no-renames", ref, "--"], top).split("\0")
+    names += _git(["ls-files", "-z", "--others", "--exclude-standard"], top).split("\0")
     return {(top / name).resolve() for name in names if name}
 
 

@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ranking import ModelStanding, TaskRanking
+from .ranking import Miss, ModelStanding, TaskRanking
 from .results import Result
 
 __all__ = [
     "ReportData",
+    "adds_reason",
     "format_bytes",
     "format_ms",
     "notes",
@@ -56,6 +57,12 @@ class ReportData:
         if task in self.case_counts:
             return self.case_counts[task]
         return len({r.case_id for r in self.results_of(task)})
+
+
+def adds_reason(miss: Miss) -> bool:
+    """Whether a miss's reason says more than "expected X, got Y" already does."""
+    reason = miss.reason
+    return bool(reason) and reason != miss.got and not reason.startswith("expected ")
 
 
 def run_date(run: Mapping[str, Any]) -> str:

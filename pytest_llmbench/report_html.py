@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from html import escape
 
 from .ranking import ModelStanding, TaskRanking, percentile
-from .report_data import ReportData, format_bytes, format_ms, notes, run_date, speed_score
+from .report_data import (
+    ReportData,
+    adds_reason,
+    format_bytes,
+    format_ms,
+    notes,
+    run_date,
+    speed_score,
+)
 from .results import Result
 
 __all__ = ["STATUS_COLORS", "html_report"]
@@ -337,8 +345,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
         for s in ranking.disqualified:
             misses = "<br>".join(
                 f"<b>{_e(m.describe())}</b>: expected {_e(m.expected)}, got "
-                f"<code>{_e(m.got)}</code>"
-                + (f" ({_e(m.reason)})" if m.reason and m.reason != m.got else "")
+                f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
                 for m in s.misses
             )
             rows.append([_e(s.model), _correctness(s), format_ms(s.mean_ms), misses or "-"])

@@ -10,7 +10,15 @@ qualify with the cases and the direction, and notes derived from the data.
 from __future__ import annotations
 
 from .ranking import ModelStanding, TaskRanking
-from .report_data import ReportData, format_bytes, format_ms, notes, run_date, speed_score
+from .report_data import (
+    ReportData,
+    adds_reason,
+    format_bytes,
+    format_ms,
+    notes,
+    run_date,
+    speed_score,
+)
 
 __all__ = ["markdown_report"]
 
@@ -117,7 +125,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
                 "<br>".join(
                     cell(
                         f"{m.describe()}: expected {m.expected}, got {m.got}"
-                        + (f" ({m.reason})" if m.reason and m.reason != m.got else ""),
+                        + (f" ({m.reason})" if adds_reason(m) else ""),
                         160,
                     )
                     for m in s.misses

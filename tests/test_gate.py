@@ -425,3 +425,12 @@ def test_bad_gate_options_are_usage_errors(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_changed_files_with_unusual_names(repo: pytest.Pytester) -> None:
+    prompt = repo.path / "evals" / "prompts" / "grädîng v2.txt"
+    prompt.write_text(PROMPT)
+    git(repo.path, "add", "-A")
+    git(repo.path, "commit", "-qm", "unusual name")
+    prompt.write_text(PROMPT + "Edited.\n")
+    assert gate.changed_files(repo.path, "HEAD") == {prompt.resolve()}
