@@ -46,6 +46,8 @@ def test_journal_appends_lines_that_read_back(tmp_path: Path) -> None:
     log = journal.Journal(path)
     log.append(journal.Entry(result("C1"), "sha256:abc", "evals/g.yaml::grading::C1[p/a]"))
     log.append(journal.Entry(result("C2"), "sha256:abc"))
+    # in the file as soon as appended: nothing waits for close (or a clean exit)
+    assert [e.key[1] for e in journal.read_entries(path)] == ["C1", "C2"]
     log.close()
     entries = journal.read_entries(path)
     assert [e.key for e in entries] == [("grading", "C1", "p/a", 1), ("grading", "C2", "p/a", 1)]
