@@ -242,7 +242,7 @@ def record_run(
                     int(r.correct),
                     r.latency_ms,
                     r.prompt_hash,
-                    json.dumps(r.to_dict(), ensure_ascii=False),
+                    json.dumps(vars(r), ensure_ascii=False),
                 )
                 for seq, r in enumerate(results)
             ],
