@@ -23,6 +23,7 @@ from .providers.base import (
     Response,
 )
 from .ranking import ModelStanding, TaskRanking, rank_strict, rank_task, rank_weighted
+from .registry import RegistryError, best_model
 from .results import Result
 from .scoring import Score
 
@@ -39,6 +40,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderSettings",
+    "RegistryError",
     "Request",
     "Response",
     "Result",
@@ -46,6 +48,7 @@ __all__ = [
     "Task",
     "TaskRanking",
     "__version__",
+    "best_model",
     "load_task",
     "rank_strict",
     "rank_task",

@@ -139,6 +139,8 @@ class Task:
     line: int = 1
     weights: tuple[float, float] | None = None
     """(quality, speed) for the weighted policy, when the file gives them."""
+    sources: tuple[Path, ...] = ()
+    """The files this task is made of: the case file and every ``{file:}`` it reads."""
 
     @property
     def pass_label(self) -> str:
@@ -542,6 +544,7 @@ class _Builder:
             repeat=data.get("repeat", 1),
             policy=(data.get("ranking") or {}).get("policy", "strict"),
             weights=weights,
+            sources=(self.path.resolve(), *self.files),
         )
 
     def weights(self) -> tuple[float, float] | None:

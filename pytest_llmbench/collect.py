@@ -33,7 +33,9 @@ class CaseFile(pytest.File):
             display = str(self.path)
         task = load_task(self.path, display)
         bench.add_task(task)
-        yield TaskNode.from_parent(self, name=task.name, task=task, models=bench.models())
+        yield TaskNode.from_parent(
+            self, name=task.name, task=task, models=bench.models_for(task.name)
+        )
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: ExceptionInfo[BaseException]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from . import defaults, hookspec
+from . import defaults, hookspec, tracking
 from .annotate import annotate
 from .cache import MODES
 from .cases import looks_like_case_file
@@ -190,6 +190,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where the response cache lives. Default: .llmbench/cache under the rootdir.",
     )
+    tracking.add_options(group)
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
         "llm_openai_endpoints",
@@ -250,6 +251,7 @@ def pytest_configure(config: pytest.Config) -> None:
     bench = BenchSession(config)
     config.stash[BENCH_KEY] = bench
     config.pluginmanager.register(RunHooks(bench), "llmbench-run")
+    config.pluginmanager.register(tracking.Tracker(config, bench), "llmbench-tracking")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
@@ -272,7 +274,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # One model's items run together (a model stays loaded; Ollama never swaps), in the
     # selection's order, which every xdist worker computes the same way. trylast: after
     # other plugins reordered (a stable sort keeps their order within a model).
-    order = {m.id: i for i, m in enumerate(bench.models())} if bench.case_counts else {}
+    order = {m.id: i for i, m in enumerate(bench.all_models())} if bench.case_counts else {}
     if order:
         items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
 

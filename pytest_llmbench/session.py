@@ -25,6 +25,7 @@ from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ModelNotFound, ProviderError, ProviderSettings
 from .ranking import DEFAULT_WEIGHTS, TaskRanking
 from .redaction import redact, register_secret
+from .registry import REGISTRY_ENTRY, registry_models, registry_path
 from .results import Result
 from .selection import (
     DEFAULT_CODE_PATTERNS,
@@ -237,6 +238,10 @@ class BenchSession:
         self.rankings: list[TaskRanking] = []
         self.task_ranking: dict[str, dict[str, Any]] = {}
         """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
+        self.run_id: str | None = None
+        """Names this run in the journal, the history and the reports (set by ``tracking``)."""
+        self.task_models: dict[str, list[ModelInfo]] = {}
+        self.registry_notes: list[str] = []
 
     # -- providers and models -------------------------------------------------
 
@@ -266,7 +271,9 @@ class BenchSession:
 
     def _resolve(self) -> list[ModelInfo]:
         spec = self.options.models
-        entries = parse_spec(spec, self.config.invocation_params.dir)
+        entries = self.entries()
+        if not entries and self.uses_registry():
+            return []  # --llm-models=registry alone: each task's models, see models_for()
         for name in providers_needed(entries, self.registry.names()):
             if self.cache.offline:  # --llm-cache=read: the models the cache has answers for
                 self.discoveries[name] = self.cache.discovery(name)
@@ -279,11 +286,52 @@ class BenchSession:
         return list(chosen)
 
     def entries(self) -> list[str]:
-        """The ``--llm-models`` entries (``@file`` expanded)."""
-        return parse_spec(self.options.models, self.config.invocation_params.dir)
+        """The ``--llm-models`` entries (``@file`` expanded), without ``registry``."""
+        entries = parse_spec(self.options.models, self.config.invocation_params.dir)
+        return [e for e in entries if e != REGISTRY_ENTRY]
+
+    def uses_registry(self) -> bool:
+        """``--llm-models`` names ``registry``: each task adds its champion and runner-up."""
+        try:
+            entries = parse_spec(self.options.models, self.config.invocation_params.dir)
+        except SelectionError:
+            return False
+        return REGISTRY_ENTRY in entries
+
+    def models_for(self, task: str) -> list[ModelInfo]:
+        """The models to run on one task: the selection, and with ``--llm-models=registry``
+        the task's registered champion and runner-up first."""
+        models = self.models()
+        if not self.uses_registry() or self.selection_error:
+            return models
+        if task not in self.task_models:
+            try:
+                registered, notes = registry_models(
+                    registry_path(self.config), task, self.registry.names(), self._discover
+                )
+            except SelectionError as exc:
+                self.selection_error = str(exc)
+                return []
+            self.registry_notes.extend(notes)
+            ids = {m.id for m in registered}
+            self.task_models[task] = registered + [m for m in models if m.id not in ids]
+        return self.task_models[task]
+
+    def _discover(self, provider: str) -> Discovery:
+        if provider not in self.discoveries:
+            self.discoveries[provider] = self.registry.discover(provider)
+        return self.discoveries[provider]
+
+    def all_models(self) -> list[ModelInfo]:
+        """Every model resolved so far, each once: per-task models first, then the selection."""
+        seen: dict[str, ModelInfo] = {}
+        for models in [*self.task_models.values(), self._models or []]:
+            for m in models:
+                seen.setdefault(m.id, m)
+        return list(seen.values())
 
     def header_lines(self) -> list[str]:
-        models = self._models or []
+        models = self.all_models()
         lines = [f"llmbench: {len(models)} model(s): {', '.join(m.id for m in models) or 'none'}"]
         if self.left_out:
             lines.append(f"llmbench: left out {len(self.left_out)} model(s):")
@@ -398,6 +446,7 @@ class BenchSession:
             "args": list(self.config.invocation_params.args),
             "exitstatus": exitstatus,
             "cache": self.cache.mode,
+            "id": self.run_id,
         }
 
 

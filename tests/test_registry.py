@@ -1,0 +1,275 @@
+"""The champion registry: writing it, best_model(), and --llm-models=registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_llmbench import best_model
+from pytest_llmbench.ranking import rank_strict
+from pytest_llmbench.registry import (
+    Evidence,
+    RegistryEntry,
+    RegistryError,
+    load_registry,
+    registry_text,
+    update_registry,
+)
+from pytest_llmbench.results import Result
+
+NO_BENCHMARK = ("-p", "no:benchmark")
+RUN = {"id": "20250101T120000Z-abcdef", "started_at": "2025-01-01T12:00:00+00:00"}
+
+
+def res(task: str, model: str, case: str, correct: bool, latency: float) -> Result:
+    return Result(task, case, model, 1, "PASS", "PASS" if correct else "FAIL", correct, "", latency)
+
+
+def ranking(task: str, *standings: tuple[str, bool, float]) -> Any:
+    return rank_strict(
+        task, [res(task, m, c, ok, ms) for m, ok, ms in standings for c in ("C1", "C2")]
+    )
+
+
+def write(path: Path, entries: dict[str, tuple[str, str | None]]) -> Path:
+    path.write_text(
+        registry_text(
+            {
+                task: RegistryEntry(
+                    task,
+                    Evidence(champion, 2, 2, 100.0),
+                    Evidence(runner, 2, 2, 200.0) if runner else None,
+                )
+                for task, (champion, runner) in entries.items()
+            }
+        )
+    )
+    return path
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def test_update_writes_champion_and_runner_up_with_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "llmbench-registry.yaml"
+    run = {**RUN, "git_commit": "0123abcd"}
+    grading = ranking("grading", ("p/fast", True, 100.0), ("p/slow", True, 300.0))
+    updated, kept = update_registry(path, [grading], run)
+    assert (updated, kept) == (["grading"], [])
+    text = path.read_text()
+    assert text.startswith("# pytest-llmbench champion registry")
+    assert yaml.safe_load(text) == {
+        "version": 1,
+        "tasks": {
+            "grading": {
+                "champion": {
+                    "model": "p/fast",
+                    "correct": 2,
+                    "total": 2,
+                    "mean_ms": 100.0,
+                    "p95_ms": 100.0,
+                    "run": "20250101T120000Z-abcdef",
+                    "date": "2025-01-01",
+                    "git_commit": "0123abcd",
+                },
+                "runner_up": {
+                    "model": "p/slow",
+                    "correct": 2,
+                    "total": 2,
+                    "mean_ms": 300.0,
+                    "p95_ms": 300.0,
+                    "run": "20250101T120000Z-abcdef",
+                    "date": "2025-01-01",
+                    "git_commit": "0123abcd",
+                },
+            }
+        },
+    }
+
+
+def test_update_keeps_other_tasks_and_tasks_without_a_qualifier(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.yaml", {"grading": ("p/old", "p/older"), "other": ("p/x", None)})
+    grading = ranking("grading", ("p/bad", False, 10.0))
+    extraction = ranking("extraction", ("p/only", True, 50.0))
+    updated, kept = update_registry(path, [grading, extraction], RUN)
+    assert (updated, kept) == (["extraction"], ["grading"])
+    entries = load_registry(path)
+    assert entries["grading"].models == ["p/old", "p/older"]
+    assert entries["other"].models == ["p/x"]
+    assert entries["extraction"].models == ["p/only"]
+    assert entries["extraction"].runner_up is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tasks: [1, 2]", "expected 'version' and a 'tasks' mapping"),
+        ("version: 9\ntasks: {}", "has version 9"),
+        ("tasks: {grading: {runner_up: {model: a}}}", "tasks.grading: expected a mapping with"),
+        ("tasks: {grading: {champion: {correct: 1}}}", "tasks.grading.champion: expected"),
+        ("tasks: {grading: {champion: [", "not valid YAML"),
+    ],
+)
+def test_bad_registry_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(RegistryError, match=re.escape(message)):
+        load_registry(path)
+
+
+# --------------------------------------------------------------------------- best_model
+
+
+def test_best_model_is_the_champion_else_the_runner_up(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.yaml", {"grading": ("ollama/big:7b", "ollama/small:3b")})
+    assert best_model("grading", path) == "ollama/big:7b"
+    assert best_model("grading", path, available={"ollama/big:7b", "x/y"}) == "ollama/big:7b"
+    assert best_model("grading", path, available=["ollama/small:3b"]) == "ollama/small:3b"
+    assert best_model("grading", str(path), available=lambda m: m.endswith(":3b")) == (
+        "ollama/small:3b"
+    )
+    with pytest.raises(RegistryError, match="neither model registered for 'grading'"):
+        best_model("grading", path, available=set())
+    with pytest.raises(LookupError, match="task 'nope' is not in registry"):
+        best_model("nope", path)
+
+
+def test_best_model_finds_the_registry_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "llmbench-registry.yaml", {"grading": ("p/a", None)})
+    below = tmp_path / "src" / "app"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    assert best_model("grading") == "p/a"
+    monkeypatch.chdir(tmp_path.parent)
+    if not (tmp_path.parent / "llmbench-registry.yaml").exists():
+        with pytest.raises(RegistryError, match=re.escape("no llmbench-registry.yaml")):
+            best_model("grading")
+
+
+# --------------------------------------------------------------------------- the options
+
+
+def test_update_registry_option_writes_the_file(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, "--llm-update-registry")
+    path = suite.path / "llmbench-registry.yaml"
+    result.stdout.fnmatch_lines([f"llmbench: registry {path} updated: grading"])
+    entry = load_registry(path)["grading"]
+    assert entry.models == ["fake/right", "fake/slowright"]
+    assert entry.champion.correct == entry.champion.total == 2
+    assert entry.champion.run is not None
+    assert best_model("grading", path) == "fake/right"
+    other = suite.path / "custom" / "reg.yaml"
+    suite.runpytest(
+        "evals", "--llm-models=fake/slowright", *NO_BENCHMARK, f"--llm-update-registry={other}"
+    )
+    assert load_registry(other)["grading"].models == ["fake/slowright"]
+
+
+def test_update_registry_leaves_a_task_without_champion_alone(suite: pytest.Pytester) -> None:
+    write(suite.path / "llmbench-registry.yaml", {"grading": ("fake/right", None)})
+    result = suite.runpytest(
+        "evals", "--llm-models=fake/lenient", *NO_BENCHMARK, "--llm-update-registry"
+    )
+    result.stdout.fnmatch_lines(
+        ["llmbench: registry kept the previous entry of grading (no model qualified)"]
+    )
+    assert load_registry(suite.path / "llmbench-registry.yaml")["grading"].models == ["fake/right"]
+
+
+def collected(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.stdout.lines if "::" in line]
+
+
+def test_models_registry_runs_champion_and_runner_up_per_task(suite: pytest.Pytester) -> None:
+    other = (suite.path / "evals" / "grading.yaml").read_text().replace("grading", "other")
+    (suite.path / "evals" / "other.yaml").write_text(other)
+    write(
+        suite.path / "llmbench-registry.yaml",
+        {"grading": ("fake/slowright", "fake/right"), "other": ("fake/strict", None)},
+    )
+    result = suite.runpytest("evals", "--collect-only", "-q", "--llm-models=registry")
+    assert collected(result) == [
+        "evals/grading.yaml::grading::GRADE_PASS_001[fake/slowright]",
+        "evals/grading.yaml::grading::GRADE_FAIL_001[fake/slowright]",
+        "evals/grading.yaml::grading::GRADE_PASS_001[fake/right]",
+        "evals/grading.yaml::grading::GRADE_FAIL_001[fake/right]",
+        "evals/other.yaml::other::GRADE_PASS_001[fake/strict]",
+        "evals/other.yaml::other::GRADE_FAIL_001[fake/strict]",
+    ]
+    header = suite.runpytest("evals", "--collect-only", "--llm-models=registry")
+    header.stdout.fnmatch_lines(
+        [
+            "llmbench: 3 model(s): fake/slowright, fake/right, fake/strict",
+            "llmbench: registry: grading: fake/slowright, fake/right",
+            "llmbench: registry: other: fake/strict",
+        ]
+    )
+
+
+def test_models_registry_with_a_challenger(suite: pytest.Pytester) -> None:
+    write(suite.path / "llmbench-registry.yaml", {"grading": ("fake/slowright", None)})
+    result = suite.runpytest("evals", "--collect-only", "-q", "--llm-models=registry,fake/lenient")
+    assert [line.split("[")[1] for line in collected(result)] == [
+        "fake/slowright]",
+        "fake/slowright]",
+        "fake/lenient]",
+        "fake/lenient]",
+    ]
+
+
+def test_models_registry_runs_and_ranks(suite: pytest.Pytester) -> None:
+    write(suite.path / "llmbench-registry.yaml", {"grading": ("fake/slowright", "fake/right")})
+    result = suite.runpytest("evals", "--llm-models=registry", *NO_BENCHMARK)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["Champion:  fake/right*", "Runner-up: fake/slowright*"])
+
+
+def test_models_registry_notes_what_it_cannot_run(suite: pytest.Pytester) -> None:
+    other = (suite.path / "evals" / "grading.yaml").read_text().replace("grading", "other")
+    (suite.path / "evals" / "other.yaml").write_text(other)
+    write(
+        suite.path / "llmbench-registry.yaml",
+        {"grading": ("fake/retired", "nowhere/model")},
+    )
+    result = suite.runpytest("evals", "--collect-only", "--llm-models=registry")
+    result.stdout.fnmatch_lines(
+        [
+            "llmbench: registry: grading: none",
+            "llmbench: registry: other: none",
+            "llmbench: registry: grading: fake/retired left out: not available",
+            "llmbench: registry: grading: nowhere/model left out: no provider 'nowhere'",
+            "llmbench: registry: task other has no entry in llmbench-registry.yaml: "
+            "no model to run",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_models_registry_without_a_registry_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("evals", "--llm-models=registry")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --llm-models=registry: no registry at {suite.path / 'llmbench-registry.yaml'}"
+            "; write one with --llm-update-registry (or name it with --llm-registry PATH)"
+        ]
+    )
+    write(suite.path / "elsewhere.yaml", {"grading": ("fake/right", None)})
+    named = suite.runpytest(
+        "evals", "--llm-models=registry", "--llm-registry=elsewhere.yaml", *NO_BENCHMARK
+    )
+    named.assert_outcomes(passed=2)
+
+
+def test_update_registry_does_not_swallow_a_test_path(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-models=fake/right", "--llm-update-registry", "evals")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--llm-update-registry: 'evals' is not a .yaml file; write --llm-update-registry=*"]
+    )

@@ -1,0 +1,372 @@
+"""Markdown and HTML reports: the pure renderers, the options, and the page in Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmbench.ranking import rank_strict
+from pytest_llmbench.report_data import ReportData, notes, speed_score
+from pytest_llmbench.report_html import STATUS_COLORS, html_report
+from pytest_llmbench.report_md import markdown_report
+from pytest_llmbench.results import Result
+
+NO_BENCHMARK = ("-p", "no:benchmark")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def res(model: str, case: str, correct: bool, latency: float, **kw: Any) -> Result:
+    expected = "FAIL" if case.startswith("FAIL") else "PASS"
+    fields: dict[str, Any] = {
+        "task": "grading",
+        "case_id": case,
+        "model": model,
+        "repeat": 1,
+        "expected": expected,
+        "got": expected if correct else "PASS",
+        "correct": correct,
+        "latency_ms": latency,
+        "kind": "verdict",
+        "expected_label": expected,
+        "got_label": expected if correct else "PASS",
+        "pass_label": "PASS",
+    }
+    fields.update(kw)
+    return Result(**fields)
+
+
+# p/a: 100, 300 ms (mean 200); p/b: 1000, 1500 (mean 1,250); p/c fast but too lenient.
+RESULTS = [
+    res("p/a", "PASS1", True, 100.0),
+    res("p/a", "FAIL1", True, 300.0),
+    res("p/b", "PASS1", True, 1000.0),
+    res("p/b", "FAIL1", True, 1500.0),
+    res("p/c", "PASS1", True, 50.0),
+    res("p/c", "FAIL1", False, 70.0, got="PASS | <b>sure</b>\nreally", got_label="PASS"),
+]
+RUN = {
+    "id": "20250101T120000Z-abcdef",
+    "started_at": "2025-01-01T12:00:00+00:00",
+    "git_commit": "0123456789abcdef0123",
+    "host": "ci-1",
+    "plugin_version": "0.1.0",
+}
+SIZES = {"p/a": 1_000_000_000, "p/b": 4_700_000_000, "p/c": 500_000_000}
+
+
+def data(**kw: Any) -> ReportData:
+    values: dict[str, Any] = {
+        "run": RUN,
+        "results": RESULTS,
+        "rankings": [rank_strict("grading", RESULTS)],
+        "case_counts": {"grading": 2},
+        "descriptions": {"grading": "Grade a summary."},
+        "model_sizes": SIZES,
+    }
+    values.update(kw)
+    return ReportData(**values)
+
+
+# --------------------------------------------------------------------------- derived facts
+
+
+def test_speed_score_is_relative_to_the_champion() -> None:
+    ranking = rank_strict("grading", RESULTS)
+    scores = {s.model: speed_score(ranking, s) for s in ranking.standings}
+    assert scores == {"p/a": 100, "p/b": 16, "p/c": None}
+
+
+def test_notes_are_derived_from_the_data() -> None:
+    report = data()
+    assert notes(report, report.rankings[0]) == [
+        "Champion p/a is 6.2x faster than runner-up p/b (200 ms against 1,250 ms).",
+        "The fastest model, p/c (60 ms), did not qualify: too lenient on FAIL1.",
+        "Size against speed: p/a (1.0 GB, 200 ms) and p/b (4.7 GB, 1,250 ms): "
+        "the smaller is 6.2x faster.",
+        "Size against correctness: the smallest model that qualified is p/a (1.0 GB); "
+        "smaller ones did not: p/c (500 MB).",
+    ]
+
+
+def test_notes_without_a_champion_name_the_nearest_miss_and_the_bias() -> None:
+    results = [
+        res("p/x", "FAIL1", False, 10.0),
+        res("p/x", "FAIL2", False, 10.0),
+        res("p/x", "PASS1", True, 10.0),
+        res("p/y", "FAIL1", False, 20.0),
+        res("p/y", "FAIL2", True, 20.0),
+        res("p/y", "PASS1", False, 20.0, error="timeout after 5 s", got=""),
+    ]
+    report = data(results=results, rankings=[rank_strict("grading", results)], model_sizes={})
+    assert notes(report, report.rankings[0]) == [
+        "No model qualified; the nearest miss is p/x (1/3): too lenient on FAIL1, FAIL2.",
+        "The fastest model, p/x (10 ms), did not qualify: too lenient on FAIL1, FAIL2.",
+        "Hardest case: FAIL1, missed by 2 of 2 models (too lenient by all).",
+        "3 of 3 wrong verdicts were too lenient (a passing label for a case that must fail).",
+        "Errors (timeouts, server errors; counted as wrong): p/y 1.",
+    ]
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def sections(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_markdown_report_has_the_cookbook_sections() -> None:
+    text = markdown_report(data())
+    assert sections(text) == [
+        "# LLM benchmark report, 2025-01-01 12:00 UTC",
+        "## Summary",
+        "## Models tested (3)",
+        "## Task: grading",
+        "### Top results",
+        "### Failed to qualify",
+        "### Notes",
+    ]
+    assert (
+        "**Run:** `20250101T120000Z-abcdef` · **Commit:** `0123456789ab` · **Host:** ci-1 · "
+        "pytest-llmbench 0.1.0" in text
+    )
+    assert "| grading | 2 | 2 of 3 | `p/a` (200 ms) | `p/b` (1,250 ms) |" in text
+    assert "| `p/b` | 4.7 GB |" in text
+    assert (
+        "**Models tested:** 3 · **Qualified:** 2 of 3 · **Cases:** 2 · **Runs per case:** 1 · "
+        "**Policy:** strict" in text
+    )
+    assert "| 1 | `p/a` | 100% (2/2) | 200 ms | 290 ms | 100 | 1.0 GB | champion |" in text
+    assert "| 2 | `p/b` | 100% (2/2) | 1,250 ms | 1,475 ms | 16 | 4.7 GB | runner-up |" in text
+    assert "- Size against speed: p/a (1.0 GB, 200 ms) and p/b (4.7 GB, 1,250 ms)" in text
+
+
+def test_markdown_failed_to_qualify_names_case_direction_and_escapes_output() -> None:
+    text = markdown_report(data())
+    [row] = [line for line in text.splitlines() if line.startswith("| `p/c` | 50%")]
+    assert row == (
+        "| `p/c` | 50% (1/2) | 60 ms | too lenient on FAIL1: expected FAIL, "
+        "got PASS \\| \\<b\\>sure\\</b\\> really |"
+    )
+    assert row.count(" | ") == 3  # the model's pipe did not open a column
+
+
+def test_markdown_report_without_qualifiers() -> None:
+    results = [res("p/x", "FAIL1", False, 10.0)]
+    text = markdown_report(data(results=results, rankings=[rank_strict("grading", results)]))
+    assert "**Champion:** none, no model qualified" in text
+    assert "No model was correct on every case and every run." in text
+    assert "- No model qualified; the nearest miss is p/x (0/1): too lenient on FAIL1." in text
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def test_html_report_is_self_contained_and_escapes_model_output() -> None:
+    page = html_report(data())
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in page
+    assert "default-src 'none'" in page
+    assert "<script" not in page.lower()
+    assert not re.search(r"(src|href)\s*=\s*\"?(https?:|//)", page)
+    assert "@import" not in page
+    # the only URL is the SVG namespace, which is never fetched
+    assert set(re.findall(r"https?://[^\"' )]+", page)) == {"http://www.w3.org/2000/svg"}
+    assert "<b>sure</b>" not in page
+    assert "PASS | &lt;b&gt;sure&lt;/b&gt;" in page
+
+
+def test_html_report_draws_both_charts_per_task() -> None:
+    page = html_report(data())
+    assert page.count('class="chart accuracy"') == 1
+    assert page.count('class="chart latency"') == 1
+    accuracy = page.split('class="chart accuracy"')[1].split("</svg>")[0]
+    # one point per model (+ the four legend swatches), each with a tooltip
+    assert accuracy.count("<circle") == 3 + 4
+    assert "<title>p/a: 2/2 correct, mean 200 ms, champion</title>" in accuracy
+    latency = page.split('class="chart latency"')[1].split("</svg>")[0]
+    assert latency.count("<circle") == len(RESULTS)
+    assert latency.count('stroke="#cf222e" stroke-width="1.5"') == 1  # the one wrong answer
+    assert "Task: grading" in page
+    assert "Size against speed" in page
+
+
+def test_html_escapes_names_everywhere() -> None:
+    results = [res("p/<i>x</i>", "PASS1", True, 10.0)]
+    page = html_report(
+        data(
+            results=results,
+            rankings=[rank_strict("grading", results)],
+            descriptions={"grading": "<script>alert(1)</script>"},
+        )
+    )
+    assert "<i>x</i>" not in page
+    assert "<script>" not in page
+    assert "p/&lt;i&gt;x&lt;/i&gt;" in page
+
+
+# --------------------------------------------------------------------------- the options
+
+
+def test_report_options_write_both_files(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "evals", "--llm-models=fake", *NO_BENCHMARK, "--llm-report=out/r.md", "--llm-html=r.html"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            # relative to where pytest was started (the pytester directory)
+            "llmbench: Markdown report written to out/r.md",
+            "llmbench: HTML report written to r.html",
+        ]
+    )
+    text = (suite.path / "out" / "r.md").read_text()
+    assert "## Task: grading" in text
+    assert "Grade a posting." in text
+    assert "| `fake/lenient` | 50% (1/2) |" in text
+    assert "too lenient on GRADE\\_FAIL\\_001: expected FAIL, got PASS" in text
+    page = (suite.path / "r.html").read_text()
+    assert page.count("<svg") == 2
+
+
+def test_reports_under_xdist_know_descriptions_and_sizes(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        (suite.path / "conftest.py")
+        .read_text()
+        .replace(
+            'registry.add(ScriptedProvider("fake", {',
+            "class Sized(ScriptedProvider):\n"
+            "        def discover(self):\n"
+            "            from pytest_llmbench import Discovery, ModelInfo\n"
+            "            return Discovery(tuple(ModelInfo(self.name, m, size_bytes=len(m) * 10**9)"
+            " for m in self.answers))\n"
+            '    registry.add(Sized("fake", {',
+        )
+    )
+    result = suite.runpytest_subprocess(
+        "evals",
+        "--llm-models=fake/right,fake/slowright",
+        *NO_BENCHMARK,
+        "-n",
+        "2",
+        "--llm-report=r.md",
+    )
+    result.assert_outcomes(passed=4)
+    text = (suite.path / "r.md").read_text()
+    assert "Grade a posting." in text
+    assert "| `fake/slowright` | 9.0 GB |" in text
+    assert "- Size against speed: fake/right (5.0 GB, " in text
+
+
+# --------------------------------------------------------------------------- Chromium
+
+
+def read_png(path: Path) -> tuple[int, int, list[bytes]]:
+    """Width, height and rows of RGB(A) bytes of an 8-bit, non-interlaced PNG (stdlib only)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        chunk = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = chunk
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8
+    assert interlace == 0
+    channels = {2: 3, 6: 4}[color]
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            corner = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+                best = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
+                line[i] = (line[i] + best) & 0xFF
+        rows.append(bytes(line))
+        previous = line
+    return width, height, [bytes(r[i : i + 3]) for r in rows for i in range(0, stride, channels)]
+
+
+def chromium(page: Path, shot: Path, profile: Path) -> list[str]:
+    """Render ``page`` headless; return the console lines Chromium logged."""
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={shot}",
+            "--window-size=1200,900",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.exists(), done.stderr[-2000:]
+    return [
+        line
+        for line in done.stderr.splitlines()
+        if "CONSOLE" in line or "Uncaught" in line or "Content Security Policy" in line
+    ]
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None,
+    reason="Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium",
+)
+def test_html_report_in_headless_chromium(suite: pytest.Pytester, tmp_path: Path) -> None:
+    suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, "--llm-html=report.html")
+    page = suite.path / "report.html"
+    # A control page proves that console errors and blocked requests would be seen.
+    control = tmp_path / "control.html"
+    control.write_text(
+        page.read_text().replace(
+            "</body>", '<img src="https://example.invalid/x.png"><script>throw 1</script></body>'
+        )
+    )
+    assert chromium(control, tmp_path / "control.png", tmp_path / "profile-control")
+
+    assert chromium(page, tmp_path / "report.png", tmp_path / "profile") == []
+    width, height, pixels = read_png(tmp_path / "report.png")
+    assert (width, height) == (1200, 900)
+    background = pixels[0]
+    assert background == b"\xff\xff\xff"
+    drawn = sum(1 for p in pixels if p != background)
+    assert drawn > 5_000  # text, tables and charts
+    champion = bytes.fromhex(STATUS_COLORS["champion"][1:])
+    chart_points = sum(1 for p in pixels if p == champion)
+    assert chart_points > 100  # the champion's point and legend swatch in the SVG chart
