@@ -108,7 +108,7 @@ def assign_hosts(presence: Mapping[str, Sequence[str]], hosts: Sequence[str]) ->
     return chosen
 
 
-def pick_unit(hosts: Sequence[str | None], busy: Mapping[str, int]) -> int:
+def pick_unit(hosts: Iterable[str | None], busy: Mapping[str, int]) -> int:
     """Which of the waiting work units (given by their model's host) a worker takes next.
 
     The first unit whose host has the fewest other workers on it: with as many workers

@@ -93,6 +93,7 @@ class ModelScheduling(LoadScopeScheduling):  # type: ignore[misc]
         self.providers = set(providers) if providers is not None else None
         self._hosts_of: Callable[[], Hosts] = hosts
         self.hosts: Hosts = {}
+        self.has_hosts = False
         self._scopes: dict[str, str] = {}
 
     def parse(self, nodeid: str) -> CaseId | None:
@@ -123,22 +124,23 @@ class ModelScheduling(LoadScopeScheduling):  # type: ignore[misc]
             except Exception as exc:  # placement is an optimisation: never fail the run
                 self.log(f"no hosts for the models: {exc}")
                 self.hosts = {}
+            self.has_hosts = any(host is not None for host in self.hosts.values())
         super().schedule()
 
     def _assign_work_unit(self, node: Any) -> None:
         """Give ``node`` the first waiting unit whose host the fewest other workers use."""
-        if self.hosts and len(self.workqueue) > 1:
+        if self.has_hosts and len(self.workqueue) > 1:
             busy: Counter[str] = Counter()
             for other, workload in self.assigned_work.items():
-                if other is node:
-                    continue
-                hosts = {
-                    self.host_of(scope)
-                    for scope, unit in workload.items()
-                    if not all(unit.values())
-                }
-                busy.update(h for h in hosts if h is not None)
-            index = pick_unit([self.host_of(scope) for scope in self.workqueue], busy)
+                if other is not node:
+                    busy.update(
+                        {
+                            host
+                            for scope, unit in workload.items()
+                            if (host := self.host_of(scope)) is not None and not all(unit.values())
+                        }
+                    )
+            index = pick_unit((self.host_of(scope) for scope in self.workqueue), busy)
             scope = next(itertools.islice(self.workqueue, index, None))
             self.workqueue.move_to_end(scope, last=False)
         super()._assign_work_unit(node)
@@ -273,6 +275,8 @@ class LLMBenchScheduling:
             parse,
             every_worker=isinstance(active, EachScheduling),
         )
+        if not check.models:
+            return  # no case items: nothing of ours to check
         self.distribution.scheduler = self.describe()
         self.distribution.check = check
         if isinstance(active, ModelScheduling):
