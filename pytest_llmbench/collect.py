@@ -129,7 +129,8 @@ class _Marks:
         return self._cache[key]
 
     def for_model(self, model: ModelInfo) -> list[pytest.MarkDecorator]:
-        # One model's items stay on one xdist worker under --dist loadgroup.
+        # For --llm-dist=xdist --dist loadgroup, once xdist groups again on pytest 9.2
+        # (pytest-xdist#1386); by default our scheduler groups by model (scheduler.py).
         return [pytest.mark.xdist_group(name=model.id)] if self.xdist else []
 
 

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,14 @@ from .annotate import annotate
 from .cache import MODES
 from .cases import looks_like_case_file
 from .collect import RESULT_KEY, CaseFile, CaseItem
+from .distribute import Crash, parse_case_id
 from .providers.base import ModelInfo
 from .ranking import POLICIES
 from .redaction import redact_data
 from .render import detail_lines, json_document, summary_lines
 from .results import Result
 from .selection import SizeError, parse_size
-from .session import BENCH_KEY, BenchSession, get_bench, parse_threshold
+from .session import BENCH_KEY, BenchSession, get_bench, parse_dist_mode, parse_threshold
 
 MARKERS = (
     "llmbench: an LLM gold case run by pytest-llmbench",
@@ -190,6 +192,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where the response cache lives. Default: .llmbench/cache under the rootdir.",
     )
+    group.addoption(
+        "--llm-dist",
+        metavar="MODE",
+        type=parse_dist_mode,
+        default=None,
+        help="under xdist (-n): 'model' keeps each model's items on one worker (loaded once) "
+        "and spreads the workers over the Ollama hosts; 'xdist' leaves it to --dist (a model "
+        "may then be loaded by several workers at once). Default: the llm_dist ini, else model.",
+    )
     tracking.add_options(group)
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
@@ -231,6 +242,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "llm_gguf", "extra embedded GGUF models, NAME=PATH one a line", type="linelist", default=[]
     )
     parser.addini("llm_generic_threshold", "default for --llm-generic-threshold", default="0.9")
+    parser.addini("llm_dist", "default for --llm-dist (model or xdist)", default="model")
     parser.addini(
         "llm_prices",
         "prices, one a line: 'PATTERN = INPUT OUTPUT' ($ per million tokens) "
@@ -300,6 +312,15 @@ def pytest_runtest_makereport(
     return report
 
 
+def _host(model: ModelInfo) -> str | None:
+    host = model.details.get("host")
+    return host if isinstance(host, str) else None
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 class RunHooks:
     """Hooks bound to one run's :class:`BenchSession` (registered per config)."""
 
@@ -310,6 +331,14 @@ class RunHooks:
         record = getattr(report, "llmbench_result", None)
         if report.when == "call" and isinstance(record, dict):
             self.bench.add_result(Result.from_dict(record))
+            worker = getattr(report, "worker_id", None)  # set by xdist on the controller
+            if isinstance(worker, str):
+                self.bench.distribution.record(str(record.get("model")), worker)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        if getattr(report, "llmbench_crash", False):
+            return "error", "E", "ERROR"  # the case did not fail: its worker died
+        return None
 
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         # Unload a model after its last item on this process (the next one is another's).
@@ -326,6 +355,7 @@ class RunHooks:
             config.workeroutput[WORKER_KEY] = self.bench.worker_output()  # type: ignore[attr-defined]
             return
         bench = self.bench
+        bench.results.extend(bench.distribution.crash_results(bench.task_facts))
         bench.rankings = [
             config.hook.pytest_llmbench_rank(
                 config=config, task=task, results=[r for r in bench.results if r.task == task]
@@ -348,12 +378,59 @@ class RunHooks:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    # -- xdist (controller) --------------------------------------------------------
+
     @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: object, error: object) -> None:
-        """xdist controller: take in what a worker collected (case counts, policies)."""
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        from .scheduler import make_scheduler
+
+        bench = self.bench
+
+        def hosts() -> dict[str, str | None]:
+            # The controller collects nothing: it asks the providers itself where each
+            # model is served (the same answer every worker computes).
+            return {m.id: _host(m) for m in bench.models()}
+
+        return make_scheduler(
+            config,
+            log,
+            mode=bench.options.dist,
+            providers=bench.registry.names(),
+            hosts=hosts,
+            distribution=bench.distribution,
+            report=self._say,
+        )
+
+    def _say(self, lines: list[str]) -> None:
+        reporter = self.bench.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in lines:
+                reporter.write_line(line, yellow="WARNING" in line)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: take in what a worker collected (case counts, policies, loads)."""
+        worker = str(node.gateway.id)
+        if error is not None:
+            self.bench.distribution.down[worker] = _one_line(error)
         data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
         if isinstance(data, dict):
-            self.bench.merge_worker_output(data)
+            self.bench.merge_worker_output(data, worker)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """A worker died while running ``crashitem``: an error with the reason, and a record."""
+        bench = self.bench
+        worker = str(report.node.gateway.id)
+        reason = bench.distribution.down.get(worker, "it went down")
+        case = parse_case_id(crashitem, bench.registry.names(), bench.distribution.hosts.keys())
+        crash = Crash(worker, crashitem, reason, case)
+        bench.distribution.crashes.append(crash)
+        if case is None:
+            return
+        report.llmbench_crash = True  # type: ignore[attr-defined]
+        report.longrepr = crash.message()
+        report.location = (case.path, None, crashitem.split("::", 1)[-1])
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
@@ -365,6 +442,8 @@ class RunHooks:
         if terminalreporter.verbosity > 0:
             for line in detail_lines(bench.rankings):
                 terminalreporter.write_line(line)
+        for line in bench.distribution.summary_lines(bench.results):
+            terminalreporter.write_line(line, yellow="WARNING" in line or "crashed" in line)
         failures = bench.generic_failures()
         if failures:
             terminalreporter.write_line(

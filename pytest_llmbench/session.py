@@ -18,6 +18,7 @@ from . import __version__
 from .cache import DEFAULT_DIR, MODES, ResponseCache
 from .cases import Task
 from .cost import PriceError, PriceTable, load_price_file, parse_price_line
+from .distribute import Distribution, task_facts
 from .endpoints import Endpoint, EndpointError, default_openai_endpoint, parse_endpoint
 from .generic import DEFAULT_THRESHOLD
 from .models import SelectionError, parse_spec, providers_needed
@@ -63,6 +64,8 @@ class Options:
     endpoints: tuple[Endpoint, ...] = ()
     cache_mode: str = "off"
     cache_dir: Path = Path(DEFAULT_DIR)
+    dist: str = "model"
+    """``--llm-dist``: ``model`` (one worker per model, hosts spread) or ``xdist``."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -114,6 +117,7 @@ class Options:
             endpoints=_endpoints(config),
             cache_mode=cache_mode,
             cache_dir=cache_dir,
+            dist=_dist_mode(config),
         )
 
 
@@ -173,6 +177,24 @@ def _ini_number(config: pytest.Config, name: str, kind: type[int] | type[float],
     if value < low:
         raise pytest.UsageError(f"{name}: expected at least {low:g}, got {text!r}")
     return value
+
+
+DIST_MODES = ("model", "xdist")
+
+
+def parse_dist_mode(value: str, name: str = "--llm-dist") -> str:
+    """``--llm-dist``: ``model`` or ``xdist``."""
+    mode = value.strip().casefold()
+    if mode not in DIST_MODES:
+        raise pytest.UsageError(f"{name}: expected model or xdist, got {value!r}")
+    return mode
+
+
+def _dist_mode(config: pytest.Config) -> str:
+    value = config.getoption("llm_dist")
+    if value is None:
+        return parse_dist_mode(str(config.getini("llm_dist")), "llm_dist")
+    return str(value)
 
 
 GENERIC_OFF = math.inf
@@ -242,6 +264,12 @@ class BenchSession:
         """Names this run in the journal, the history and the reports (set by ``tracking``)."""
         self.task_models: dict[str, list[ModelInfo]] = {}
         self.registry_notes: list[str] = []
+        self.task_facts: dict[str, dict[str, Any]] = {}
+        """Per task, what a crashed case's record needs (see ``distribute.task_facts``)."""
+        self.loads: list[str] = []
+        """Every model this process loaded, in order (an xdist worker reports it)."""
+        self.distribution = Distribution()
+        """xdist controller: what happened on the workers."""
 
     # -- providers and models -------------------------------------------------
 
@@ -375,6 +403,7 @@ class BenchSession:
             except ProviderError:
                 load_ms = None  # the call itself says what is wrong, as a failed case
         self.loaded[model.id] = load_ms
+        self.loads.append(model.id)
         return load_ms
 
     def release(self, model: ModelInfo) -> None:
@@ -409,6 +438,7 @@ class BenchSession:
         self.case_counts[task.name] = len(task.cases)
         weights = list(task.weights) if task.weights is not None else None
         self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
+        self.task_facts[task.name] = task_facts(task)
 
     def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
         """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
@@ -419,11 +449,19 @@ class BenchSession:
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller about the tasks it collected."""
-        return {"case_counts": dict(self.case_counts), "task_ranking": dict(self.task_ranking)}
+        return {
+            "case_counts": dict(self.case_counts),
+            "task_ranking": dict(self.task_ranking),
+            "task_facts": dict(self.task_facts),
+            "loads": list(self.loads),
+        }
 
-    def merge_worker_output(self, data: dict[str, Any]) -> None:
+    def merge_worker_output(self, data: dict[str, Any], worker: str | None = None) -> None:
         self.case_counts.update(data.get("case_counts", {}))
         self.task_ranking.update(data.get("task_ranking", {}))
+        self.task_facts.update(data.get("task_facts", {}))
+        if worker is not None:
+            self.distribution.loaded[worker] = list(data.get("loads", []))
 
     def generic_failures(self) -> int:
         """How many runs the ranking failed for a generic answer (all tasks)."""
@@ -447,6 +485,7 @@ class BenchSession:
             "exitstatus": exitstatus,
             "cache": self.cache.mode,
             "id": self.run_id,
+            **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
         }
 
 

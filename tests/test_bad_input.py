@@ -160,6 +160,7 @@ def pytest_llmbench_register_providers(registry, config):
         ("--llm-repeat=0", "*expected a whole number of at least 1, got '0'*"),
         ("--llm-gguf=nopath", "ERROR: --llm-gguf expects NAME=PATH, got 'nopath'"),
         ("--llm-models=@missing.txt", "ERROR: --llm-models: cannot read *missing.txt*"),
+        ("--llm-dist=host", "*--llm-dist: expected model or xdist, got 'host'*"),
     ],
 )
 def test_bad_option_values_are_usage_errors(

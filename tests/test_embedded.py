@@ -119,3 +119,52 @@ def test_end_to_end_ranking_on_embedded_models(pytester: pytest.Pytester) -> Non
     assert (int(match.group(2)), int(match.group(3))) == (standing["correct"], standing["total"])
     passed = sum(1 for r in results if r["correct"])
     result.assert_outcomes(passed=passed, failed=4 - passed)
+
+
+RECORD_LOADS = """
+import os
+from pathlib import Path
+
+
+def pytest_sessionfinish(session):
+    # what llama.cpp really holds in this process, whatever the plugin's bookkeeping says
+    from pytest_llmbench.providers import llamacpp
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    names = sorted(Path(path).name for path in llamacpp._LOADED)
+    (session.config.rootpath / f"loaded-{worker}.txt").write_text("\\n".join(names))
+"""
+
+
+def test_two_workers_each_load_only_the_model_they_run(pytester: pytest.Pytester) -> None:
+    (pytester.path / "company.yaml").write_text(TASK.split("  - id: COMPANY_002")[0])
+    pytester.makeconftest(RECORD_LOADS)
+    result = pytester.runpytest_subprocess(
+        "--llm-models=llamacpp",
+        "-n",
+        "2",
+        "--llm-json=bench.json",
+        "-p",
+        "no:benchmark",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.stdout.fnmatch_lines(
+        ["llmbench: xdist: 2 model(s) on 2 worker(s), each model's items on one worker *"]
+    )
+    doc = json.loads((pytester.path / "bench.json").read_text())
+    assert len(doc["results"]) == 2
+    workers = doc["run"]["xdist"]["workers"]
+    assert sorted(w["models"] for w in workers.values()) == [
+        ["llamacpp/gemma3-270m"],
+        ["llamacpp/smollm2-135m"],
+    ]
+    for name, worker in workers.items():
+        assert worker["loaded"] == worker["models"]
+        (held,) = (pytester.path / f"loaded-{name}.txt").read_text().split()
+        assert ("smollm2" if "smollm2" in worker["models"][0] else "gemma") in held.lower()
+    # one cold call per model, as in a serial run
+    assert sorted(r["model"] for r in doc["results"] if r["cold"]) == [
+        "llamacpp/gemma3-270m",
+        "llamacpp/smollm2-135m",
+    ]

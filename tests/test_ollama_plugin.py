@@ -213,8 +213,7 @@ def test_xdist_workers_collect_the_same_order_whatever_the_server_lists_first(
     """The server lists its models in another order for each worker; xdist refuses to run
     when workers collect different ids or orders, so passing means they agreed.
 
-    (Keeping one model's items on one worker is ``--dist loadgroup``'s job, which does not
-    group on pytest 9.2: pytest-xdist#1386.)
+    (Keeping one model's items on one worker: tests/test_parallel.py.)
     """
     srv.rotate_tags = True
     srv.resident_slots = None  # two workers at once: room for both, no thrash to measure

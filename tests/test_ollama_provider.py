@@ -27,7 +27,9 @@ from ollama_emulator import (
 )
 
 from pytest_llmbench.providers.base import (
+    Discovery,
     GenerateOptions,
+    ModelInfo,
     ModelNotFound,
     Provider,
     ProviderError,
@@ -252,7 +254,11 @@ def test_discover_lists_models_with_sizes_families_and_host(
     assert srv.path_hits["/api/show"] == 3
 
 
-def test_discover_across_hosts_lists_each_model_once_first_host_wins(
+def by_name(found: Discovery) -> dict[str, ModelInfo]:
+    return {m.name: m for m in found.models}
+
+
+def test_discover_across_hosts_lists_each_model_once_on_the_least_busy_host(
     make_provider: ProviderFactory, dead_url: str
 ) -> None:
     with (
@@ -270,6 +276,28 @@ def test_discover_across_hosts_lists_each_model_once_first_host_wins(
         assert reply.host == second.url
         provider.generate(Request(model="llama3.2:3b", prompt="hi"))
         assert (first.requests, second.requests) == ({"llama3.2:3b": 1}, {"gemma3:270m": 1})
+        # both hosts serve one model of their own: the shared one goes to the first
+        assert by_name(found)["llama3.2:3b"].details["hosts"] == [first.url, second.url]
+
+
+def test_a_model_on_several_hosts_goes_to_the_host_with_fewer_models(
+    make_provider: ProviderFactory,
+) -> None:
+    with (
+        OllamaEmulator(models=[MODEL, "llama3.2:3b", "phi3:mini"]) as first,
+        OllamaEmulator(models=["llama3.2:3b", "phi3:mini"]) as second,
+    ):
+        provider = make_provider(first.url, second.url)
+        found = by_name(provider.discover())
+        # qwen is only on the first host; of the two shared ones (by name), llama goes
+        # to the second (it serves nothing yet), phi3 to the first (one each, first wins)
+        assert {name: m.details["host"] for name, m in found.items()} == {
+            MODEL: first.url,
+            "llama3.2:3b": second.url,
+            "phi3:mini": first.url,
+        }
+        assert provider.generate(Request(model="llama3.2:3b", prompt="hi")).host == second.url
+        assert second.requests == {"llama3.2:3b": 1}
 
 
 def test_generate_on_several_hosts_finds_the_model_without_an_explicit_discover(

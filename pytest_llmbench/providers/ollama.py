@@ -26,6 +26,7 @@ Behaviour at scale (many models, one GPU):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -38,6 +39,7 @@ import httpx
 import ollama
 import pydantic
 
+from pytest_llmbench.distribute import assign_hosts
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,
@@ -208,8 +210,10 @@ class OllamaProvider:
     """Models served by Ollama, on one or more hosts.
 
     ``discover()`` asks every host in ``settings.ollama_hosts`` for its models; a
-    model found on several hosts is listed once and served by the first host that
-    has it.  ``generate()`` sends one non-streaming ``/api/chat`` request to the
+    model found on several hosts is listed once and served by the one of them that
+    serves the fewest models (ties: the first), so that xdist workers spread over
+    the hosts keep every host busy (``details["host"]``; ``details["hosts"]`` lists
+    every host that has it).  ``generate()`` sends one non-streaming ``/api/chat`` request to the
     model's host.  ``load()``/``unload()`` send the empty requests Ollama documents
     for loading a model into memory and dropping it (``keep_alive: 0``).
 
@@ -283,9 +287,9 @@ class OllamaProvider:
         return host or self.hosts[0]
 
     def discover(self) -> Discovery:
-        """List the models on every host; a model on several hosts counts once (first host)."""
+        """List the models on every host; a model on several hosts counts once (see class doc)."""
         models: dict[str, ModelInfo] = {}
-        model_hosts: dict[str, str] = {}
+        presence: dict[str, list[str]] = {}
         unreachable: list[str] = []
         broken: list[str] = []
         reachable: list[str] = []
@@ -316,7 +320,12 @@ class OllamaProvider:
             show_ok = True
             for entry in listing.models:
                 name = entry.model
-                if not name or name in models:
+                if not name:
+                    continue
+                presence.setdefault(name, [])
+                if host not in presence[name]:
+                    presence[name].append(host)
+                if name in models:
                     continue
                 info = self._model_info(host, entry)
                 if show_ok:
@@ -330,12 +339,18 @@ class OllamaProvider:
                             details={**info.details, **extra},
                         )
                 models[name] = info
-                model_hosts[name] = host
 
+        # A model on several hosts is served by one: the one serving the fewest models.
+        chosen = assign_hosts(presence, self.hosts)
         with self._lock:
-            for name, host in model_hosts.items():
+            for name, host in chosen.items():
                 self._model_hosts.setdefault(name, host)
             self._discovered = True
+            chosen = {name: self._model_hosts[name] for name in chosen}
+        for name, info in models.items():
+            if len(presence[name]) > 1 or chosen[name] != info.details.get("host"):
+                details = {**info.details, "host": chosen[name], "hosts": list(presence[name])}
+                models[name] = dataclasses.replace(info, details=details)
 
         if models:
             # By name: the same order on every run and every xdist worker, whatever the
