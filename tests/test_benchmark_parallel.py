@@ -31,6 +31,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from casedata import NO_LLAMACPP
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 pytest.importorskip("pytest_benchmark")
@@ -44,27 +45,6 @@ LOAD_S = 0.1
 WORKERS = 4
 SERIAL_IDEAL_S = HOSTS * MODELS_PER_HOST * (LOAD_S + CASES * ANSWER_S)
 PARALLEL_IDEAL_S = SERIAL_IDEAL_S / WORKERS
-
-NO_LLAMACPP = """
-from pytest_llmbench.providers.base import Discovery
-
-
-class NoLlamaCpp:
-    name = "llamacpp"
-
-    def __init__(self, settings=None):
-        pass
-
-    def discover(self):
-        return Discovery(problem="llama-cpp-python is not installed")
-
-    def generate(self, request):
-        raise AssertionError("not used")
-
-
-def pytest_llmbench_register_providers(registry, config):
-    registry.add(NoLlamaCpp())
-"""
 
 
 def _task_yaml() -> str:

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
 
+from casedata import COMPANY_TASK
+
 from pytest_llmbench.providers.base import (
     GenerateOptions,
     ProviderSettings,
@@ -61,28 +63,8 @@ def test_same_request_gives_same_answer_whatever_ran_before() -> None:
     assert first.tokens_per_s > 0
 
 
-TASK = """\
-task: company
-description: Which company is hiring?
-prompt: |
-  Posting: {posting}
-  Which company is hiring? Answer as JSON.
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-options: {temperature: 0, seed: 42, max_tokens: 32}
-cases:
-  - id: COMPANY_001
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: COMPANY_002
-    expected: {json: {company: Globex}}
-    vars: {posting: "Globex seeks a night-shift nurse for its Springfield clinic; apply now."}
-"""
-
-
 def test_end_to_end_ranking_on_embedded_models(pytester: pytest.Pytester) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     out = pytester.path / "bench.json"
     result = pytester.runpytest(
         "--llm-models=llamacpp", f"--llm-json={out}", "-p", "no:benchmark", "-p", "no:cacheprovider"
@@ -137,7 +119,7 @@ def pytest_sessionfinish(session):
 
 
 def test_two_workers_each_load_only_the_model_they_run(pytester: pytest.Pytester) -> None:
-    (pytester.path / "company.yaml").write_text(TASK.split("  - id: COMPANY_002")[0])
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK.split("  - id: COMPANY_002")[0])
     pytester.makeconftest(RECORD_LOADS)
     result = pytester.runpytest_subprocess(
         "--llm-models=llamacpp",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from casedata import NO_LLAMACPP
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 CASES = 10
@@ -28,26 +29,6 @@ SERVER_MODELS = [
     EmulatedModel("nomic-embed-text", family="nomic-bert", capabilities=("embedding",)),
     EmulatedModel("qwen2.5-coder:7b", family="qwen2", capabilities=("completion", "insert")),
 ]
-NO_LLAMACPP = """
-from pytest_llmbench.providers.base import Discovery
-
-
-class NoLlamaCpp:
-    name = "llamacpp"
-
-    def __init__(self, settings=None):
-        pass
-
-    def discover(self):
-        return Discovery(problem="llama-cpp-python is not installed")
-
-    def generate(self, request):
-        raise AssertionError("not used")
-
-
-def pytest_llmbench_register_providers(registry, config):
-    registry.add(NoLlamaCpp())
-"""
 
 
 WITH_FAKE = """

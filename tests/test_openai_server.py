@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from casedata import COMPANY_TASK
 
 pytest.importorskip("llama_cpp.server", reason="needs pip install 'llama-cpp-python[server]'")
 
@@ -28,25 +29,6 @@ from pytest_llmbench.providers.llamacpp import smollm2_path, thread_count
 pytestmark = pytest.mark.embedded
 
 START_TIMEOUT_S = 120.0
-
-TASK = """\
-task: company
-description: Which company is hiring?
-prompt: |
-  Posting: {posting}
-  Which company is hiring? Answer as JSON.
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-options: {temperature: 0, seed: 42, max_tokens: 32}
-cases:
-  - id: COMPANY_001
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: COMPANY_002
-    expected: {json: {company: Globex}}
-    vars: {posting: "Globex seeks a night-shift nurse for its Springfield clinic; apply now."}
-"""
 
 
 def _free_port() -> int:
@@ -149,7 +131,7 @@ def _run(pytester: pytest.Pytester, url: str, out: Path, *args: str) -> pytest.R
 def test_task_through_openai_provider_on_llama_cpp_server(
     pytester: pytest.Pytester, llama_server: LlamaServer
 ) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     out = pytester.path / "bench.json"
     result = _run(pytester, llama_server.url, out)
     result.stdout.fnmatch_lines(
@@ -187,7 +169,7 @@ def test_task_through_openai_provider_on_llama_cpp_server(
 def test_cache_written_live_is_read_back_with_the_server_stopped(
     pytester: pytest.Pytester, llama_server: LlamaServer
 ) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     live_out = pytester.path / "live.json"
     live = _run(pytester, llama_server.url, live_out, "--llm-cache=write")
     live.assert_outcomes(passed=2)
