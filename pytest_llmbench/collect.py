@@ -10,16 +10,21 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
+from . import journal
 from .cases import Case, CaseFileError, Task, load_task
 from .providers.base import ModelInfo, Response
 from .results import Result
-from .runner import Wrapper, run
+from .runner import Call, Wrapper, build_request, fetch, finish
 from .scoring import Score, shorten
-from .session import get_bench
+from .session import BenchSession, get_bench
 
-__all__ = ["RESULT_KEY", "CaseFile", "CaseItem", "TaskNode"]
+__all__ = ["NEXT_KEY", "RESULT_KEY", "RESUMED_KEY", "CaseFile", "CaseItem", "TaskNode"]
 
 RESULT_KEY = pytest.StashKey[Result]()
+RESUMED_KEY = pytest.StashKey[journal.Entry]()
+"""Set on an item whose result comes from the journal of an interrupted run."""
+NEXT_KEY = pytest.StashKey["CaseItem"]()
+"""The item pytest runs after this one (set when both are case items)."""
 
 
 class CaseFile(pytest.File):
@@ -164,17 +169,15 @@ class CaseItem(pytest.Function):
         missing = bench.unavailable.get(self.model.id)
         if missing is not None:
             pytest.skip(missing)
-        result = run(
-            bench.registry.get(self.model.provider),
+        call = self._call(bench, request)
+        result = finish(
             self.task,
             self.case,
             self.model,
             self.repeat,
+            call,
             scorer=self._score,
-            timeout_s=bench.options.timeout_s,
             cold_start_ms=cold_start_ms,
-            wrapper=self._benchmark_wrapper(request),
-            cache=bench.cache if bench.cache.mode != "off" else None,
             prices=bench.options.prices,
         )
         if cold:
@@ -201,6 +204,49 @@ class CaseItem(pytest.Function):
                 f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}",
                 pytrace=False,
             )
+
+    def _call(self, bench: BenchSession, request: pytest.FixtureRequest) -> Call:
+        """This item's answer; a remote model's goes through the pipeline.
+
+        Through the pipeline, the item first makes sure its own request is queued (the
+        item before it has usually sent it already), then queues the next item's, then
+        waits: the server answers the next request while pytest records this one.
+        pytest-benchmark times a call on pytest's thread, so it turns the pipeline off.
+        """
+        wrapper = self._benchmark_wrapper(request)
+        if wrapper is not None or not bench.pipelined(self.model):
+            return self._fetch(bench, wrapper)()
+        future = bench.pipeline.take(self.nodeid)
+        if future is None:
+            future = bench.pipeline.submit(self.nodeid, self._fetch(bench))
+        following = self.stash.get(NEXT_KEY, None)
+        if following is not None and following.runs_after(self):
+            bench.pipeline.submit(following.nodeid, following._fetch(bench))
+        return future.result()
+
+    def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
+        """The provider call (or cache lookup) for this item, ready to run on any thread."""
+        provider = bench.registry.get(self.model.provider)
+        request = build_request(self.task, self.case, self.model, bench.options.timeout_s)
+        cache = bench.cache if bench.cache.mode != "off" else None
+        model, repeat = self.model, self.repeat
+
+        def call() -> Call:
+            return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
+
+        return call
+
+    def runs_after(self, item: CaseItem) -> bool:
+        """Whether this item will surely make its call right after ``item`` (same model).
+
+        Items with a skip or skipif mark, or resumed from a journal, may not call at all:
+        they are not sent ahead (at worst one request would be wasted, never a result).
+        """
+        if self.model.id != item.model.id or RESUMED_KEY in self.stash:
+            return False
+        return not any(True for _ in self.iter_markers("skip")) and not any(
+            True for _ in self.iter_markers("skipif")
+        )
 
     def _score(self, task: Task, case: Case, answer: str) -> Score:
         score: Score = self.ihook.pytest_llmbench_score(task=task, case=case, answer=answer)

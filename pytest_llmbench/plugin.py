@@ -14,7 +14,7 @@ from . import defaults, hookspec, tracking
 from .annotate import annotate
 from .cache import MODES
 from .cases import looks_like_case_file
-from .collect import RESULT_KEY, CaseFile, CaseItem
+from .collect import NEXT_KEY, RESULT_KEY, CaseFile, CaseItem
 from .distribute import Crash, parse_case_id
 from .providers.base import ModelInfo
 from .ranking import POLICIES
@@ -140,6 +140,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "from 'all', provider and glob selections. Default: no limit.",
     )
     group.addoption(
+        "--llm-prefetch",
+        choices=("on", "off"),
+        default=None,
+        help="on: while pytest records a remote model's answer (Ollama, OpenAI-compatible), "
+        "its next request is already sent, one in flight at a time, so the server never "
+        "idles between cases; off: strictly one call after the other. Default: on.",
+    )
+    group.addoption(
         "--llm-keep-loaded",
         action="store_true",
         default=None,
@@ -214,6 +222,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_exclude", "default for --llm-exclude, one a line", type="linelist")
     parser.addini("llm_max_size", "default for --llm-max-size", default="")
     parser.addini("llm_keep_loaded", "default for --llm-keep-loaded", type="bool", default=False)
+    parser.addini("llm_prefetch", "default for --llm-prefetch (on or off)", default="on")
+    parser.addini(
+        "llm_ollama_lean_http",
+        "Ollama generation over the plugin's lean HTTP/1.1 client on plain-http hosts without "
+        "a proxy (false: always through the ollama client)",
+        type="bool",
+        default=True,
+    )
     parser.addini(
         "llm_code_patterns",
         "globs of code-only model names/families left out of wide selections, one a line "
@@ -339,6 +355,12 @@ class RunHooks:
         if getattr(report, "llmbench_crash", False):
             return "error", "E", "ERROR"  # the case did not fail: its worker died
         return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # The item may send its successor's request ahead (see pipeline): tell it which.
+        if isinstance(item, CaseItem) and isinstance(nextitem, CaseItem):
+            item.stash[NEXT_KEY] = nextitem
 
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         # Unload a model after its last item on this process (the next one is another's).

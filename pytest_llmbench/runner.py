@@ -29,6 +29,8 @@ __all__ = [
     "build_request",
     "cached_call",
     "call_provider",
+    "fetch",
+    "finish",
     "make_result",
     "run",
 ]
@@ -157,6 +159,46 @@ def make_result(
     )
 
 
+def fetch(
+    provider: Provider,
+    model: ModelInfo,
+    request: Request,
+    repeat: int,
+    *,
+    wrapper: Wrapper | None = None,
+    cache: ResponseCache | None = None,
+) -> Call:
+    """The answer to one request: from the cache when it has it, else timed from the provider.
+
+    Safe to run on another thread (the pipeline's): it touches no pytest state.
+    """
+    call = cached_call(cache, model, request, repeat) if cache is not None else None
+    if call is None:
+        call = call_provider(provider, request, wrapper)
+        if cache is not None and cache.writes and call.response is not None:
+            cache.put(model, request, call.response, call.latency_ms, repeat)
+    return call
+
+
+def finish(
+    task: Task,
+    case: Case,
+    model: ModelInfo,
+    repeat: int,
+    call: Call,
+    *,
+    scorer: Scorer,
+    cold_start_ms: float | None = None,
+    prices: PriceTable | None = None,
+) -> Result:
+    """Score the answer and make the result record."""
+    if call.response is None:
+        score = Score(False, "", call.error or "no answer")
+    else:
+        score = scorer(task, case, call.response.text)
+    return make_result(task, case, model, repeat, call, score, cold_start_ms, prices)
+
+
 def run(
     provider: Provider,
     task: Task,
@@ -171,15 +213,9 @@ def run(
     cache: ResponseCache | None = None,
     prices: PriceTable | None = None,
 ) -> Result:
-    """The whole harness for one (task, case, model, repeat)."""
+    """The whole harness for one (task, case, model, repeat), on the calling thread."""
     request = build_request(task, case, model, timeout_s)
-    call = cached_call(cache, model, request, repeat) if cache is not None else None
-    if call is None:
-        call = call_provider(provider, request, wrapper)
-        if cache is not None and cache.writes and call.response is not None:
-            cache.put(model, request, call.response, call.latency_ms, repeat)
-    if call.response is None:
-        score = Score(False, "", call.error or "no answer")
-    else:
-        score = scorer(task, case, call.response.text)
-    return make_result(task, case, model, repeat, call, score, cold_start_ms, prices)
+    call = fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
+    return finish(
+        task, case, model, repeat, call, scorer=scorer, cold_start_ms=cold_start_ms, prices=prices
+    )

@@ -22,12 +22,14 @@ from .distribute import Distribution, task_facts
 from .endpoints import Endpoint, EndpointError, default_openai_endpoint, parse_endpoint
 from .generic import DEFAULT_THRESHOLD
 from .models import SelectionError, parse_spec, providers_needed
+from .pipeline import Pipeline
 from .providers import ProviderRegistry
 from .providers.base import Discovery, ModelInfo, ModelNotFound, ProviderError, ProviderSettings
 from .ranking import DEFAULT_WEIGHTS, TaskRanking
 from .redaction import redact, register_secret
 from .registry import REGISTRY_ENTRY, registry_models, registry_path
 from .results import Result
+from .runner import Call
 from .selection import (
     DEFAULT_CODE_PATTERNS,
     DEFAULT_VISION_PATTERNS,
@@ -66,6 +68,8 @@ class Options:
     cache_dir: Path = Path(DEFAULT_DIR)
     dist: str = "model"
     """``--llm-dist``: ``model`` (one worker per model, hosts spread) or ``xdist``."""
+    prefetch: bool = True
+    """``--llm-prefetch``: send a remote model's next request while pytest records an answer."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -118,7 +122,15 @@ class Options:
             cache_mode=cache_mode,
             cache_dir=cache_dir,
             dist=_dist_mode(config),
+            prefetch=_prefetch(config),
         )
+
+
+def _prefetch(config: pytest.Config) -> bool:
+    value = config.getoption("llm_prefetch") or str(config.getini("llm_prefetch")).strip()
+    if value not in ("on", "off"):
+        raise pytest.UsageError(f"--llm-prefetch must be on or off, got {value!r}")
+    return value == "on"
 
 
 def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
@@ -242,6 +254,7 @@ class BenchSession:
             retries=self.options.retries,
             retry_backoff_s=self.options.retry_backoff_s,
             openai_endpoints=self.options.endpoints,
+            lean_http=bool(config.getini("llm_ollama_lean_http")),
         )
         self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
@@ -270,6 +283,8 @@ class BenchSession:
         """Every model this process loaded, in order (an xdist worker reports it)."""
         self.distribution = Distribution()
         """xdist controller: what happened on the workers."""
+        self.pipeline: Pipeline[Call] = Pipeline()
+        """Calls to remote models, one at a time, the next sent before pytest is done."""
 
     # -- providers and models -------------------------------------------------
 
@@ -421,8 +436,20 @@ class BenchSession:
             with contextlib.suppress(ProviderError):
                 unload(model.name)
 
+    def pipelined(self, model: ModelInfo) -> bool:
+        """Whether this model's calls go through the pipeline (a remote model, prefetch on)."""
+        if not self.options.prefetch:
+            return False
+        provider = self.registry.get(model.provider)
+        return getattr(provider, "remote", False) is True
+
     def release_all(self) -> None:
-        """Unload every model still loaded (a run stopped early: ``-x``, Ctrl-C)."""
+        """Unload every model still loaded (a run stopped early: ``-x``, Ctrl-C).
+
+        A request sent ahead for an item that will not run is cancelled first (one
+        already on the wire is left to end on its own: the worker is not waited for).
+        """
+        self.pipeline.close()
         models = {m.id: m for m in self._models or []}
         for model_id in list(self.loaded):
             if model_id in models:

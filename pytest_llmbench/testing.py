@@ -28,11 +28,16 @@ Answer = Callable[[Request], str]
 
 @dataclass
 class ScriptedProvider:
-    """Answers with a function per model; optional fixed latency per model (seconds)."""
+    """Answers with a function per model; optional fixed latency per model (seconds).
+
+    ``remote=True`` makes it behave like a server-backed provider: the plugin sends the
+    next case's request ahead, on its pipeline thread (see :mod:`pytest_llmbench.pipeline`).
+    """
 
     name: str
     answers: Mapping[str, Answer]
     latency_s: Mapping[str, float] = field(default_factory=dict)
+    remote: bool = False
     calls: list[tuple[str, Request]] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from . import gate, history, journal
-from .collect import RESULT_KEY, CaseItem
+from .collect import RESULT_KEY, RESUMED_KEY, CaseItem
 from .ranking import TaskRanking
 from .registry import RegistryError, registry_path, update_registry
 from .report_data import ReportData
@@ -206,9 +206,6 @@ class TrackOptions:
         )
 
 
-_RESUMED_KEY = pytest.StashKey[journal.Entry]()
-
-
 def _options_record(config: pytest.Config) -> dict[str, Any]:
     """The plugin's options as given (``llm_*``), JSON-ready."""
     return {
@@ -346,7 +343,7 @@ class Tracker:
         same_prompt = entry.result.prompt_hash == item.case.prompt_hash
         same_model = entry.fingerprint == self._fingerprint(item)
         if same_prompt and same_model:
-            item.stash[_RESUMED_KEY] = entry
+            item.stash[RESUMED_KEY] = entry
             self.resumed += 1
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
@@ -395,7 +392,7 @@ class Tracker:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        entry = item.stash.get(_RESUMED_KEY, None)
+        entry = item.stash.get(RESUMED_KEY, None)
         if entry is not None:
             pytest.skip(f"done in run {self.resumed_from}")
 
@@ -407,7 +404,7 @@ class Tracker:
         if not isinstance(item, CaseItem):
             return report
         if call.when == "setup":
-            entry = item.stash.get(_RESUMED_KEY, None)
+            entry = item.stash.get(RESUMED_KEY, None)
             if entry is not None and report.skipped:
                 report.llmbench_result = entry.result.to_dict()  # type: ignore[attr-defined]
                 report.llmbench_resumed = self.resumed_from  # type: ignore[attr-defined]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 COMPANY_TASK = """\
 task: company
 description: Which company is hiring?
@@ -42,3 +45,45 @@ def pytest_llmbench_register_providers(registry, config):
     registry.add(NoLlamaCpp())
 """
 """A conftest that makes the embedded provider report "not installed" (no local models)."""
+
+
+def verdict_yaml(task: str = "grading", cases: int = 10, max_tokens: int = 16) -> str:
+    """A verdict task whose odd cases (a GOOD posting) PASS and even ones (BAD) FAIL."""
+    lines = [
+        f"task: {task}",
+        'prompt: "Posting: {posting}\\nAnswer PASS or FAIL."',
+        "output: {kind: verdict, labels: [PASS, FAIL]}",
+        f"options: {{temperature: 0, seed: 42, max_tokens: {max_tokens}}}",
+        "cases:",
+    ]
+    for i in range(1, cases + 1):
+        good = i % 2 == 1
+        lines += [
+            f"  - id: CASE_{i:02d}",
+            f"    expected: {{verdict: {'PASS' if good else 'FAIL'}}}",
+            f"    vars: {{posting: {'GOOD' if good else 'BAD'} posting {i}}}",
+            "    why: test case",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def right_answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any) -> str:
+    """An emulated server's answer to :func:`verdict_yaml`: always right."""
+    return json.dumps({"verdict": "PASS" if "GOOD" in messages[-1]["content"] else "FAIL"})
+
+
+def ollama_run_args(url: str) -> list[str]:
+    """``pytest evals`` on the Ollama models of the server at ``url``, nothing else.
+
+    pytest-benchmark is left out (it would time the calls on pytest's thread, which
+    turns the pipeline off) and so is the cache provider (no ``.pytest_cache``).
+    """
+    return [
+        "evals",
+        f"--llm-ollama-host={url}",
+        "--llm-models=ollama",
+        "-p",
+        "no:benchmark",
+        "-p",
+        "no:cacheprovider",
+    ]

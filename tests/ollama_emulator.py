@@ -36,7 +36,10 @@ Behaviour that tests can configure, per server and per model:
 * ``latency_s`` (generation, reported as ``eval_duration``), ``prompt_latency_s``
   (reported as ``prompt_eval_duration``), ``load_latency_s`` (reported as
   ``load_duration`` on the request that had to load the model): real sleeps, so the
-  reported durations are measured, as on a real server;
+  reported durations are measured, as on a real server.  They are deadlines, not
+  extra time: prompt evaluation ends ``prompt_latency_s`` after the model was ready
+  and generation ``latency_s`` after that, the emulator's own work (JSON, the
+  ``answer`` function) included, as a real server's time is all inside its durations;
 * ``resident_slots``: how many models fit in memory at once; asking for a model
   that is not resident loads it (and evicts the least recently used one);
 * ``timings`` / ``omit_fields``: force exact metric values, or leave fields out;
@@ -97,6 +100,9 @@ AnswerFn = Callable[[str, list[dict[str, Any]], Any, dict[str, Any]], str]
 
 HANG_FOREVER = 300.0
 """How long "never" is for :meth:`OllamaEmulator.hang_next` (closing the server ends it)."""
+
+_PRECISE_MARGIN_S = 0.002
+"""How long before a reply is due the emulator stops sleeping and yields instead."""
 
 _METRICS = (
     "total_duration",
@@ -383,7 +389,7 @@ def _option_error(options: Mapping[str, Any]) -> str | None:
 # -- requests, faults --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReceivedRequest:
     """One request as the emulator received it (``body`` is parsed JSON, or ``None``)."""
 
@@ -394,6 +400,8 @@ class ReceivedRequest:
     raw: bytes = b""
     at: float = 0.0
     """``time.perf_counter()`` when the request had been read."""
+    answered: float = 0.0
+    """``time.perf_counter()`` when its reply had been sent (0: no reply, or not yet)."""
 
 
 @dataclass
@@ -439,6 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
     # wake-up and, in process, a GIL hand-off).
     wbufsize = 1 << 16
     server: _Server
+    arrived: float = 0.0
+    """``time.perf_counter()`` when the current request had been read."""
 
     def setup(self) -> None:
         super().setup()
@@ -831,12 +841,11 @@ class OllamaEmulator:
                     body = json.loads(raw)
                 except ValueError:
                     body = None
+            arrived = time.perf_counter()
+            h.arrived = arrived
+            record = ReceivedRequest(method, path, body, dict(h.headers.items()), raw, arrived)
             with self._lock:
-                self.received.append(
-                    ReceivedRequest(
-                        method, path, body, dict(h.headers.items()), raw, time.perf_counter()
-                    )
-                )
+                self.received.append(record)
                 self.path_hits[path] += 1
             fault = self._take_fault(path)
             if fault is not None and self._apply_fault(h, fault):
@@ -844,6 +853,7 @@ class OllamaEmulator:
             if self._stop.is_set() or self._dead:
                 raise _Abort
             self._route(h, method, path, raw, body)
+            record.answered = time.perf_counter()
         except _Abort:
             h.drop()
         except OSError:  # the client went away (timeout, reset): nothing to answer
@@ -905,6 +915,22 @@ class OllamaEmulator:
         """A real sleep that ends early (and aborts the request) when the server closes."""
         if seconds > 0 and self._stop.wait(seconds):
             raise _Abort
+
+    def _sleep_until(self, moment: float, *, precise: bool = False) -> None:
+        """Sleep until ``time.perf_counter()`` reaches ``moment`` (at once if it has).
+
+        A timed wait wakes up to a millisecond late on a busy or virtual machine;
+        ``precise`` sleeps until just before ``moment`` and yields the rest of the way,
+        so that an answer is as long as it was configured, not longer.
+        """
+        if not precise:
+            self._sleep(moment - time.perf_counter())
+            return
+        self._sleep(moment - time.perf_counter() - _PRECISE_MARGIN_S)
+        while time.perf_counter() < moment:
+            if self._stop.is_set():
+                raise _Abort
+            time.sleep(0)
 
     def _route(self, h: _Handler, method: str, path: str, raw: bytes, body: Any) -> None:
         routes: dict[str, dict[str, Callable[[], None]]] = {
@@ -1186,29 +1212,40 @@ class OllamaEmulator:
             done_reason = "length"
         prompt_tokens = _count_tokens(messages)
 
-        self._sleep(self.prompt_latency_s)
-        prompt_done = time.perf_counter_ns()
+        # The durations are deadlines counted from the request's arrival (plus the load,
+        # if there was one): the emulator's own work (parsing, the answer function,
+        # building the reply) happens inside them, as a real server's does, instead of
+        # adding Python's overhead on top.  Never before now: what is done took its time.
+        arrived = int(h.arrived * 1e9) if h.arrived else started
+        load_ns = loaded - started
         latency = self.latency_s if model.latency_s is None else model.latency_s
+        prompt_due = arrived + load_ns + int(self.prompt_latency_s * 1e9)
+        prompt_done = max(prompt_due, time.perf_counter_ns())
         chunk_shape, final_shape = load_shape(
             "chat_stream.ndjson" if kind == "chat" else "generate_stream.ndjson"
         )
         if stream:
+            self._sleep_until(prompt_done / 1e9)
             h.start_stream()
             step = latency / max(1, len(tokens))
-            for token in tokens:
-                self._sleep(step)
+            for i, token in enumerate(tokens, 1):
+                self._sleep_until(prompt_done / 1e9 + i * step)
                 h.send_line(self._chunk(kind, chunk_shape, name, token, False, {}))
-        else:
-            self._sleep(latency)
-        finished = time.perf_counter_ns()
+            finished = time.perf_counter_ns()
+        else:  # the reply is ready before its time, and sent on the dot
+            finished = max(prompt_due + int(latency * 1e9), time.perf_counter_ns() + 1)
 
+        # Generation takes its configured time; the emulator's own work counts as
+        # reading the prompt (never reported as zero: a real server's never is).
+        eval_ns = min(int(latency * 1e9), finished - arrived) if not stream else 0
+        eval_ns = eval_ns or finished - prompt_done
         metrics: dict[str, Any] = {
-            "total_duration": finished - started,
-            "load_duration": loaded - started,
+            "total_duration": finished - arrived,
+            "load_duration": load_ns,
             "prompt_eval_count": prompt_tokens,
-            "prompt_eval_duration": prompt_done - loaded,
+            "prompt_eval_duration": max(1, finished - arrived - load_ns - eval_ns),
             "eval_count": len(tokens),
-            "eval_duration": finished - prompt_done,
+            "eval_duration": eval_ns,
         }
         metrics.update(self.timings)
         for key in _METRICS:  # Go's omitempty: zero (or forced None) is left out
@@ -1225,6 +1262,8 @@ class OllamaEmulator:
         else:
             shape = load_shape("chat.json" if kind == "chat" else "generate.json")
             final = self._chunk(kind, shape, name, "".join(tokens), True, extra)
+            body = json.dumps(final, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._sleep_until(finished / 1e9, precise=True)
         with self._lock:
             self.requests[model.name] += 1
             self.replies.append(final)
@@ -1233,7 +1272,7 @@ class OllamaEmulator:
             h.send_line(final)
             h.end_stream()
         else:
-            h.send_json(200, final)
+            h.send_body(200, body, "application/json; charset=utf-8")
 
     @staticmethod
     def _chunk(

@@ -31,7 +31,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from casedata import NO_LLAMACPP
+from casedata import NO_LLAMACPP, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 pytest.importorskip("pytest_benchmark")
@@ -47,36 +47,13 @@ SERIAL_IDEAL_S = HOSTS * MODELS_PER_HOST * (LOAD_S + CASES * ANSWER_S)
 PARALLEL_IDEAL_S = SERIAL_IDEAL_S / WORKERS
 
 
-def _task_yaml() -> str:
-    lines = [
-        "task: grading",
-        'prompt: "Posting: {posting}\\nAnswer PASS or FAIL."',
-        "output: {kind: verdict, labels: [PASS, FAIL]}",
-        "options: {temperature: 0, seed: 42, max_tokens: 16}",
-        "cases:",
-    ]
-    for i in range(1, CASES + 1):
-        good = i % 2 == 1
-        lines += [
-            f"  - id: CASE_{i:02d}",
-            f"    expected: {{verdict: {'PASS' if good else 'FAIL'}}}",
-            f"    vars: {{posting: {'GOOD' if good else 'BAD'} posting {i}}}",
-            "    why: benchmark case",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _answer(model: str, messages: list[dict[str, Any]], fmt: Any, options: Any) -> str:
-    return json.dumps({"verdict": "PASS" if "GOOD" in messages[-1]["content"] else "FAIL"})
-
-
 def test_four_hosts_with_four_workers_against_serial(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, benchmark: Any
 ) -> None:
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     pytester.makeconftest(NO_LLAMACPP)
     pytester.mkdir("evals")
-    (pytester.path / "evals" / "grading.yaml").write_text(_task_yaml())
+    (pytester.path / "evals" / "grading.yaml").write_text(verdict_yaml(cases=CASES))
     names = [
         [f"{chr(ord('a') + h)}{m}:1b" for m in range(1, MODELS_PER_HOST + 1)] for h in range(HOSTS)
     ]
@@ -85,7 +62,7 @@ def test_four_hosts_with_four_workers_against_serial(
             stack.enter_context(
                 OllamaEmulator(
                     models=[EmulatedModel(n) for n in host_models],
-                    answer=_answer,
+                    answer=right_answer,
                     resident_slots=1,
                     latency_s=ANSWER_S,
                     load_latency_s=LOAD_S,

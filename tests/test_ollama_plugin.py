@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from casedata import NO_LLAMACPP
+from casedata import NO_LLAMACPP, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 CASES = 10
@@ -45,30 +45,6 @@ def pytest_llmbench_register_providers(registry, config):
 """
 
 
-def verdict_yaml(task: str = "grading", cases: int = CASES, max_tokens: int = 16) -> str:
-    lines = [
-        f"task: {task}",
-        'prompt: "Posting: {posting}\\nAnswer PASS or FAIL."',
-        "output: {kind: verdict, labels: [PASS, FAIL]}",
-        f"options: {{temperature: 0, seed: 42, max_tokens: {max_tokens}}}",
-        "cases:",
-    ]
-    for i in range(1, cases + 1):
-        good = i % 2 == 1
-        lines += [
-            f"  - id: CASE_{i:02d}",
-            f"    expected: {{verdict: {'PASS' if good else 'FAIL'}}}",
-            f"    vars: {{posting: {'GOOD' if good else 'BAD'} posting {i}}}",
-            "    why: test case",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def right_answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any) -> str:
-    """Every model is right: PASS for a GOOD posting, FAIL for a BAD one."""
-    return json.dumps({"verdict": "PASS" if "GOOD" in messages[-1]["content"] else "FAIL"})
-
-
 @pytest.fixture
 def srv() -> Iterator[OllamaEmulator]:
     with OllamaEmulator(
@@ -88,7 +64,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     pytester.makeconftest(NO_LLAMACPP)
     evals = pytester.mkdir("evals")
-    (evals / "grading.yaml").write_text(verdict_yaml())
+    (evals / "grading.yaml").write_text(verdict_yaml(cases=CASES))
     pytester.makeini("[pytest]\nllm_retry_backoff = 0.01\n")
     return pytester
 

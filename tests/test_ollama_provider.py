@@ -63,9 +63,14 @@ def srv() -> Iterator[OllamaEmulator]:
     assert server.errors == []
 
 
-@pytest.fixture
-def make_provider() -> Iterator[ProviderFactory]:
+@pytest.fixture(params=["lean-http", "ollama-client"])
+def make_provider(request: pytest.FixtureRequest) -> Iterator[ProviderFactory]:
+    """Providers whose generation goes through the lean HTTP client, or the ollama client.
+
+    Every behaviour (errors, retries, timeouts, dead hosts) must be the same on both.
+    """
     made: list[OllamaProvider] = []
+    lean_http = request.param == "lean-http"
 
     def make(
         *hosts: str,
@@ -80,6 +85,7 @@ def make_provider() -> Iterator[ProviderFactory]:
             discovery_timeout_s=discovery_timeout_s,
             retries=retries,
             retry_backoff_s=retry_backoff_s,
+            lean_http=lean_http,
         )
         provider = OllamaProvider(settings)
         made.append(provider)

@@ -146,6 +146,8 @@ class ProviderSettings:
     """The first retry waits this long, each later one twice as long as the one before."""
     openai_endpoints: tuple[Endpoint, ...] = ()
     """OpenAI-compatible endpoints from config; each is a provider of its own."""
+    lean_http: bool = True
+    """Ollama generation over the lean HTTP client (``providers.wire``) where it can."""
 
 
 class ProviderError(Exception):
@@ -170,6 +172,12 @@ class Provider(Protocol):
     A provider class is constructed with one argument, the :class:`ProviderSettings`.
     ``load(name)`` and ``unload(name)`` are optional methods: a provider that has
     them gets a load before a model's first case and an unload after its last.
+
+    ``remote`` is an optional class attribute: ``True`` says the model runs outside
+    this process (a server), so the plugin may send the next case's request while it
+    records the previous answer (see :mod:`pytest_llmbench.pipeline`); one request is
+    still in flight at a time.  Without it (an in-process model such as llama.cpp)
+    every call runs on pytest's own thread.
     """
 
     name: str

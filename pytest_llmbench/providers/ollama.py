@@ -49,6 +49,8 @@ from pytest_llmbench.providers.base import (
     Request,
     Response,
 )
+from pytest_llmbench.providers.wire import ChatWire, Redirected
+from pytest_llmbench.providers.wire import usable_for as wire_usable_for
 
 __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
 
@@ -199,11 +201,16 @@ def _require_name(name: str) -> None:
         raise ProviderError("no Ollama model name given (expected e.g. ollama/qwen2.5:7b)")
 
 
-def _close_clients(clients: dict[tuple[str, str], ollama.Client]) -> None:
+def _close_clients(
+    clients: dict[tuple[str, str], ollama.Client], wires: dict[str, ChatWire | None]
+) -> None:
     for client in list(clients.values()):
         with contextlib.suppress(Exception):  # closing must never raise
             client.close()  # type: ignore[no-untyped-call]
     clients.clear()
+    for wire in list(wires.values()):
+        if wire is not None:
+            wire.close()
 
 
 class OllamaProvider:
@@ -224,6 +231,8 @@ class OllamaProvider:
     """
 
     name = "ollama"
+    remote = True
+    """The models run in the server: the next request may be sent while pytest records."""
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -242,14 +251,16 @@ class OllamaProvider:
         self._runner_options: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], ollama.Client] = {}
-        self._finalizer = weakref.finalize(self, _close_clients, self._clients)
+        self._wires: dict[str, ChatWire | None] = {}
+        """Per host, the lean client for generation (``None``: the ollama client does it)."""
+        self._finalizer = weakref.finalize(self, _close_clients, self._clients, self._wires)
 
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
         """Close the HTTP connections (the provider stays usable: they reopen on demand)."""
         with self._lock:
-            _close_clients(self._clients)
+            _close_clients(self._clients, self._wires)
 
     def __enter__(self) -> OllamaProvider:
         return self
@@ -275,6 +286,49 @@ class OllamaProvider:
                 client = ollama.Client(host=host, timeout=timeout, verify=not plain)
                 self._clients[key] = client
             return client
+
+    def _wire(self, host: str) -> ChatWire | None:
+        """The lean ``/api/chat`` client for ``host`` (``None``: use the ollama client)."""
+        with self._lock:
+            if host not in self._wires:
+                usable = self.settings.lean_http and wire_usable_for(host)
+                self._wires[host] = (
+                    ChatWire(
+                        host,
+                        timeout_s=float(self.settings.timeout_s),
+                        connect_timeout_s=float(self.settings.discovery_timeout_s),
+                    )
+                    if usable
+                    else None
+                )
+            return self._wires[host]
+
+    def _sender(
+        self,
+        host: str,
+        path: str,
+        payload: Mapping[str, Any],
+        reply_type: Callable[..., _T],
+        with_client: Callable[[ollama.Client], _T],
+    ) -> Callable[[ollama.Client], _T]:
+        """``send(client)`` for :meth:`_request`: over the lean client when ``host`` has one.
+
+        The reply is built as the ollama client builds it (``reply_type(**json)``), so
+        a reply of the wrong shape fails the same way on both.
+        """
+        wire = self._wire(host)
+
+        def send(client: ollama.Client) -> _T:
+            if wire is not None:
+                try:
+                    return reply_type(**wire.post(path, payload))
+                except Redirected:  # the ollama client follows redirects: let it
+                    with self._lock:
+                        self._wires[host] = None
+                    wire.close()
+            return with_client(client)
+
+        return send
 
     # -- discovery ---------------------------------------------------------------
 
@@ -429,7 +483,18 @@ class OllamaProvider:
         options = self._options(request)
         self._check_runner_options(request.model, options)
 
-        def send(client: ollama.Client) -> ollama.ChatResponse:
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "tools": [],  # what the ollama client sends: the same request either way
+            "stream": False,
+            "options": options,
+            "keep_alive": KEEP_ALIVE,
+        }
+        if fmt is not None:
+            payload["format"] = fmt
+
+        def chat(client: ollama.Client) -> ollama.ChatResponse:
             return client.chat(
                 model=request.model,
                 messages=messages,
@@ -439,6 +504,7 @@ class OllamaProvider:
                 keep_alive=KEEP_ALIVE,
             )
 
+        send = self._sender(host, "/api/chat", payload, ollama.ChatResponse, chat)
         reply, retries, retry_ms = self._request(host, request.model, "generate", send)
         text = reply.message.content
         return Response(
@@ -540,9 +606,11 @@ class OllamaProvider:
         _require_name(name)
         host = self.host_for(name)
 
-        def send(client: ollama.Client) -> ollama.GenerateResponse:
+        def generate(client: ollama.Client) -> ollama.GenerateResponse:
             return client.generate(model=name, prompt="", stream=False, keep_alive=KEEP_ALIVE)
 
+        payload = {"model": name, "prompt": "", "stream": False, "keep_alive": KEEP_ALIVE}
+        send = self._sender(host, "/api/generate", payload, ollama.GenerateResponse, generate)
         started = time.perf_counter()
         reply, _, retry_ms = self._request(host, name, "load", send)
         elapsed_ms = (time.perf_counter() - started) * 1000.0 - retry_ms
@@ -554,9 +622,11 @@ class OllamaProvider:
         _require_name(name)
         host = self.host_for(name)
 
-        def send(client: ollama.Client) -> ollama.GenerateResponse:
+        def generate(client: ollama.Client) -> ollama.GenerateResponse:
             return client.generate(model=name, prompt="", keep_alive=0, stream=False)
 
+        payload = {"model": name, "prompt": "", "stream": False, "keep_alive": 0}
+        send = self._sender(host, "/api/generate", payload, ollama.GenerateResponse, generate)
         self._request(host, name, "unload", send)
 
     # -- errors ------------------------------------------------------------------

@@ -167,13 +167,15 @@ class _Attempt:
 
 
 class OpenAIProvider:
-    """Models of one OpenAI-compatible endpoint.
+    """Models of one OpenAI-compatible endpoint (``remote``: served outside this process).
 
     Constructed with the settings alone (the entry point), it serves the ``openai``
     endpoint: the one configured under that name, else the OpenAI API with the key
     from ``$OPENAI_API_KEY`` (not offered when that is not set).
     ``sleep`` is for tests (waits are real sleeps otherwise).
     """
+
+    remote = True
 
     def __init__(
         self,
