@@ -1,13 +1,14 @@
 """What the Markdown and HTML reports are made of, and the facts both derive from it.
 
 Pure module: the run record, the results and the rankings in; numbers and sentences
-out (speed score, the notes such as size against speed).
+out (speed score, correctness, the rows of the top-results table, the notes such as
+size against speed).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +16,16 @@ from .ranking import Miss, ModelStanding, TaskRanking
 from .results import Result
 
 __all__ = [
+    "TOP_RESULTS_HEADERS",
     "ReportData",
     "adds_reason",
+    "correctness",
     "format_bytes",
     "format_ms",
     "notes",
     "run_date",
     "speed_score",
+    "top_results_rows",
 ]
 
 
@@ -100,6 +104,54 @@ def speed_score(ranking: TaskRanking, standing: ModelStanding) -> int | None:
     if not champion.mean_ms or not standing.mean_ms:
         return None
     return round(100.0 * champion.mean_ms / standing.mean_ms)
+
+
+def correctness(standing: ModelStanding) -> str:
+    """``75% (3/4)``: the share of correct runs, then correct of all runs."""
+    share = 100.0 * standing.correct / standing.total if standing.total else 0.0
+    return f"{share:.0f}% ({standing.correct}/{standing.total})"
+
+
+TOP_RESULTS_HEADERS = (
+    "#",
+    "model",
+    "correctness",
+    "mean latency",
+    "p95 latency",
+    "speed score",
+    "size",
+    "status",
+)
+"""The columns of a task's top-results table, in the order of :func:`top_results_rows`."""
+
+
+def top_results_rows(
+    data: ReportData,
+    ranking: TaskRanking,
+    model: Callable[[str], str],
+    status: Callable[[ModelStanding], str],
+) -> list[list[str]]:
+    """One row a qualified model, fastest first, in the columns of :data:`TOP_RESULTS_HEADERS`.
+
+    The report marks up the model name (``model``) and the status (``status``); the other
+    cells are plain numbers and units, the same text in every format.
+    """
+    rows = []
+    for position, s in enumerate(ranking.qualified, 1):
+        score = speed_score(ranking, s)
+        rows.append(
+            [
+                str(position),
+                model(s.model),
+                correctness(s),
+                format_ms(s.mean_ms),
+                format_ms(s.p95_ms),
+                "-" if score is None else str(score),
+                format_bytes(data.model_sizes.get(s.model)),
+                status(s),
+            ]
+        )
+    return rows
 
 
 def _ratio(slow: float, fast: float) -> str:

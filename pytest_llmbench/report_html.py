@@ -18,13 +18,14 @@ from html import escape
 
 from .ranking import ModelStanding, TaskRanking, percentile
 from .report_data import (
+    TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
-    format_bytes,
+    correctness,
     format_ms,
     notes,
     run_date,
-    speed_score,
+    top_results_rows,
 )
 from .results import Result
 
@@ -104,6 +105,25 @@ class _Scale:
         return self.start + (value - self.low) / span * (self.end - self.start)
 
 
+def _x_axis(
+    ticks: Sequence[float], x: _Scale, left: int, right: int, top: int, base: int
+) -> list[str]:
+    """A latency chart's x axis: a grid line and a label per tick, then the axis line.
+
+    ``left`` and ``right`` are the plot's edges, ``top`` and ``base`` its top and its
+    baseline (where the axis runs), in pixels.
+    """
+    parts = []
+    for tick in ticks:
+        tx = _num(x(tick))
+        parts.append(
+            f'<line class="grid" x1="{tx}" x2="{tx}" y1="{top}" y2="{base}"/>'
+            f'<text x="{tx}" y="{base + 15}" text-anchor="middle">{_ms_label(tick)}</text>'
+        )
+    parts.append(f'<line class="axis" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>')
+    return parts
+
+
 def accuracy_chart(ranking: TaskRanking) -> str:
     """An SVG scatter: mean latency (x) against share of correct runs (y), one point a model."""
     width, height = 560, 320
@@ -125,16 +145,8 @@ def accuracy_chart(ranking: TaskRanking) -> str:
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty}" y2="{ty}"/>'
             f'<text x="{left - 6}" y="{ty}" text-anchor="end" dy="4">{share_tick}%</text>'
         )
-    for tick in ticks_x:
-        tx = _num(x(tick))
-        parts.append(
-            f'<line class="grid" x1="{tx}" x2="{tx}" y1="{top}" y2="{height - bottom}"/>'
-            f'<text x="{tx}" y="{height - bottom + 15}" text-anchor="middle">'
-            f"{_ms_label(tick)}</text>"
-        )
+    parts += _x_axis(ticks_x, x, left, width - right, top, height - bottom)
     parts.append(
-        f'<line class="axis" x1="{left}" x2="{width - right}" y1="{height - bottom}" '
-        f'y2="{height - bottom}"/>'
         f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}"/>'
         f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
         "mean latency (ms)</text>"
@@ -187,16 +199,8 @@ def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{_e(ranking.task)}: latency of every call per model">'
     ]
-    for tick in ticks_x:
-        tx = _num(x(tick))
-        parts.append(
-            f'<line class="grid" x1="{tx}" x2="{tx}" y1="{top}" y2="{height - bottom}"/>'
-            f'<text x="{tx}" y="{height - bottom + 15}" text-anchor="middle">'
-            f"{_ms_label(tick)}</text>"
-        )
+    parts += _x_axis(ticks_x, x, left, width - right, top, height - bottom)
     parts.append(
-        f'<line class="axis" x1="{left}" x2="{width - right}" y1="{height - bottom}" '
-        f'y2="{height - bottom}"/>'
         f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
         "latency of each call (ms)</text>"
     )
@@ -246,11 +250,6 @@ def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
 
 def _status(s: ModelStanding) -> str:
     return f'<span class="st-{_e(s.status)}">{_e(s.status)}</span>'
-
-
-def _correctness(s: ModelStanding) -> str:
-    share = 100.0 * s.correct / s.total if s.total else 0.0
-    return f"{share:.0f}% ({s.correct}/{s.total})"
 
 
 def _table(
@@ -306,37 +305,8 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
     )
     out.append("<h3>Top results</h3>")
     if ranking.qualified:
-        rows = []
-        for position, s in enumerate(ranking.qualified, 1):
-            score = speed_score(ranking, s)
-            rows.append(
-                [
-                    str(position),
-                    _e(s.model),
-                    _correctness(s),
-                    format_ms(s.mean_ms),
-                    format_ms(s.p95_ms),
-                    "-" if score is None else str(score),
-                    format_bytes(data.model_sizes.get(s.model)),
-                    _status(s),
-                ]
-            )
-        out.append(
-            _table(
-                [
-                    "#",
-                    "model",
-                    "correctness",
-                    "mean latency",
-                    "p95 latency",
-                    "speed score",
-                    "size",
-                    "status",
-                ],
-                rows,
-                {0, 2, 3, 4, 5, 6},
-            )
-        )
+        rows = top_results_rows(data, ranking, model=_e, status=_status)
+        out.append(_table(TOP_RESULTS_HEADERS, rows, {0, 2, 3, 4, 5, 6}))
     else:
         out.append("<p>No model was correct on every case and every run.</p>")
     out.append("<h3>Failed to qualify</h3>")
@@ -348,7 +318,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
                 f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
                 for m in s.misses
             )
-            rows.append([_e(s.model), _correctness(s), format_ms(s.mean_ms), misses or "-"])
+            rows.append([_e(s.model), correctness(s), format_ms(s.mean_ms), misses or "-"])
         out.append(_table(["model", "correctness", "mean latency", "failed cases"], rows, {1, 2}))
     else:
         out.append("<p>Every model tested qualified.</p>")

@@ -9,15 +9,19 @@ qualify with the cases and the direction, and notes derived from the data.
 
 from __future__ import annotations
 
-from .ranking import ModelStanding, TaskRanking
+from collections.abc import Sequence
+
+from .ranking import TaskRanking
 from .report_data import (
+    TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
+    correctness,
     format_bytes,
     format_ms,
     notes,
     run_date,
-    speed_score,
+    top_results_rows,
 )
 
 __all__ = ["markdown_report"]
@@ -41,16 +45,11 @@ def code(text: object) -> str:
     return f"`{value}`"
 
 
-def _table(headers: list[str], align: str, rows: list[list[str]]) -> list[str]:
+def _table(headers: Sequence[str], align: str, rows: list[list[str]]) -> list[str]:
     marks = {"l": "---", "r": "---:", "c": ":---:"}
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return lines
-
-
-def _correctness(s: ModelStanding) -> str:
-    share = 100.0 * s.correct / s.total if s.total else 0.0
-    return f"{share:.0f}% ({s.correct}/{s.total})"
 
 
 def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
@@ -85,35 +84,8 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
         lines.append("**Champion:** none, no model qualified")
     lines += ["", "### Top results", ""]
     if qualified:
-        rows = []
-        for position, s in enumerate(qualified, 1):
-            score = speed_score(ranking, s)
-            rows.append(
-                [
-                    str(position),
-                    code(s.model),
-                    _correctness(s),
-                    format_ms(s.mean_ms),
-                    format_ms(s.p95_ms),
-                    "-" if score is None else str(score),
-                    format_bytes(data.model_sizes.get(s.model)),
-                    s.status,
-                ]
-            )
-        lines += _table(
-            [
-                "#",
-                "model",
-                "correctness",
-                "mean latency",
-                "p95 latency",
-                "speed score",
-                "size",
-                "status",
-            ],
-            "rlrrrrrl",
-            rows,
-        )
+        rows = top_results_rows(data, ranking, model=code, status=lambda s: s.status)
+        lines += _table(TOP_RESULTS_HEADERS, "rlrrrrrl", rows)
     else:
         lines.append("No model was correct on every case and every run.")
     lines += ["", "### Failed to qualify", ""]
@@ -132,7 +104,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
                 )
                 or "-"
             )
-            rows.append([code(s.model), _correctness(s), format_ms(s.mean_ms), misses])
+            rows.append([code(s.model), correctness(s), format_ms(s.mean_ms), misses])
         lines += _table(["model", "correctness", "mean latency", "failed cases"], "lrrl", rows)
     else:
         lines.append("Every model tested qualified.")

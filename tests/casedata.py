@@ -24,7 +24,7 @@ cases:
     vars: {posting: "Globex seeks a night-shift nurse for its Springfield clinic; apply now."}
 """
 
-NO_LLAMACPP = """
+NO_LLAMACPP_PROVIDER = """
 from pytest_llmbench.providers.base import Discovery
 
 
@@ -39,11 +39,21 @@ class NoLlamaCpp:
 
     def generate(self, request):
         raise AssertionError("not used")
+"""
+"""Conftest text: the class ``NoLlamaCpp``, a llamacpp provider that reports "not installed".
 
+For a conftest that registers more providers: add it to the conftest's one
+``pytest_llmbench_register_providers`` (pluggy takes one implementation a module).
+"""
+
+NO_LLAMACPP = (
+    NO_LLAMACPP_PROVIDER
+    + """
 
 def pytest_llmbench_register_providers(registry, config):
     registry.add(NoLlamaCpp())
 """
+)
 """A conftest that makes the embedded provider report "not installed" (no local models)."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.annotate import annotate, run_notes
@@ -296,25 +297,8 @@ def test_benchmark_fixture_records_no_cached_call(suite: pytest.Pytester) -> Non
     assert "Benchmark fixture was not used" not in result.stdout.str()
 
 
-TASK = """\
-task: company
-description: Which company is hiring?
-prompt: "Posting: {posting}\\nWhich company is hiring? Answer as JSON."
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-cases:
-  - id: COMPANY_001
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: COMPANY_002
-    expected: {json: {company: Globex}}
-    vars: {posting: Globex seeks a night-shift nurse.}
-"""
-
-
 def test_write_then_read_over_http_with_the_server_stopped(pytester: pytest.Pytester) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
 
     def answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
         return json.dumps({"company": "Acme"})  # right on one case, wrong on the other
@@ -353,7 +337,7 @@ def test_write_then_read_over_http_with_the_server_stopped(pytester: pytest.Pyte
 def test_endpoint_cache_and_notes_under_xdist(pytester: pytest.Pytester) -> None:
     """Workers call the endpoint and share the cache; the controller's notes come from the
     result records (the structured-output fallback happened in the workers)."""
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
 
     def answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
         return json.dumps({"company": "Acme" if "Acme" in messages[-1]["content"] else "Globex"})

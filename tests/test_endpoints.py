@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.cost import PriceError, PriceTable, call_cost, parse_price_line
@@ -153,22 +154,6 @@ def test_registered_secrets_are_masked_anywhere() -> None:
 
 SECRET = "sk-live-TOPSECRET-9f8e7d6c5b4a"
 
-TASK = """\
-task: company
-description: Which company is hiring?
-prompt: "Posting: {posting}\\nWhich company is hiring? Answer as JSON."
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-cases:
-  - id: COMPANY_001
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: COMPANY_002
-    expected: {json: {company: Globex}}
-    vars: {posting: Globex seeks a night-shift nurse.}
-"""
-
 
 def written_files(root: Path) -> dict[str, str]:
     return {
@@ -184,7 +169,7 @@ def test_api_key_never_appears_in_any_output(
     """The key is in the environment; the endpoint echoes the Authorization header in its
     errors and in one answer; nothing the plugin shows or writes may contain it."""
     monkeypatch.setenv("LLMBENCH_SECRET_KEY", SECRET)
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
 
     def leaky(model: str, messages: list[dict[str, str]], fmt: object) -> str:
         company = "Acme" if "Acme" in messages[-1]["content"] else "Globex"

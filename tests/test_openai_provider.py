@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.endpoints import Endpoint
@@ -388,23 +389,6 @@ def test_structured_none_sends_no_response_format(server: OpenAIEmulator) -> Non
 
 # -- through the plugin -------------------------------------------------------------------
 
-TASK = """\
-task: company
-description: Which company is hiring?
-prompt: "Posting: {posting}\\nWhich company is hiring? Answer as JSON."
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-options: {temperature: 0, seed: 42, max_tokens: 32}
-cases:
-  - id: COMPANY_001
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: COMPANY_002
-    expected: {json: {company: Globex}}
-    vars: {posting: Globex seeks a night-shift nurse.}
-"""
-
 
 def company_answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
     text = messages[-1]["content"]
@@ -415,7 +399,7 @@ def test_two_endpoints_sit_in_one_run_and_fallback_is_noted(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LLMBENCH_GROQ_KEY", KEY)
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     with (
         OpenAIEmulator(models=["llama-3.1-8b-instant"], answer=company_answer) as groq,
         OpenAIEmulator(
@@ -468,7 +452,7 @@ def test_two_endpoints_sit_in_one_run_and_fallback_is_noted(
 
 
 def test_429_through_the_plugin_is_retried_and_reported(pytester: pytest.Pytester) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     with OpenAIEmulator(models=["m"], answer=company_answer) as srv:
         srv.fail_next(429, times=1, headers={"Retry-After": "0.2"})
         ok = pytester.runpytest(
@@ -492,7 +476,7 @@ def test_429_through_the_plugin_is_retried_and_reported(pytester: pytest.Pyteste
 
 
 def test_timeout_through_the_plugin_is_a_failed_case(pytester: pytest.Pytester) -> None:
-    (pytester.path / "company.yaml").write_text(TASK)
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     with OpenAIEmulator(models=["m"], answer=company_answer) as srv:
         srv.hang_next(5.0)
         result = pytester.runpytest(

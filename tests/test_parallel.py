@@ -13,28 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from casedata import NO_LLAMACPP_PROVIDER
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 pytest.importorskip("xdist")
 
-CONFTEST = """
+CONFTEST = (
+    NO_LLAMACPP_PROVIDER
+    + """
+
 import os
 
-from pytest_llmbench.providers.base import Discovery
 from pytest_llmbench.testing import ScriptedProvider
-
-
-class NoLlamaCpp:
-    name = "llamacpp"
-
-    def __init__(self, settings=None):
-        pass
-
-    def discover(self):
-        return Discovery(problem="llama-cpp-python is not installed")
-
-    def generate(self, request):
-        raise AssertionError("not used")
 
 
 def by_posting(request):
@@ -56,6 +46,7 @@ def pytest_llmbench_register_providers(registry, config):
         "crashy": crashy,
     }, latency_s={"slowright": 0.15}))
 """
+)
 
 TIMINGS = {
     "latency_ms",
