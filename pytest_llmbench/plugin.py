@@ -327,6 +327,12 @@ class RunHooks:
     def __init__(self, bench: BenchSession) -> None:
         self.bench = bench
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After every deselection (-k, -m, --lf): the runs each model of a task owes.
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                self.bench.expect(item.task.name, item.case.id, item.repeat)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "llmbench_result", None)
         if report.when == "call" and isinstance(record, dict):
@@ -358,7 +364,10 @@ class RunHooks:
         bench.results.extend(bench.distribution.crash_results(bench.task_facts))
         bench.rankings = [
             config.hook.pytest_llmbench_rank(
-                config=config, task=task, results=[r for r in bench.results if r.task == task]
+                config=config,
+                task=task,
+                results=[r for r in bench.results if r.task == task],
+                expected=bench.expected_runs(task),
             )
             for task in bench.task_names()
         ]

@@ -257,6 +257,8 @@ class BenchSession:
         """Models the server does not have: id -> the reason their items are skipped."""
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
+        self.expected: dict[str, dict[tuple[str, int], None]] = {}
+        """Per task, the (case id, repeat) runs collected for it (any model), in order."""
         self.rankings: list[TaskRanking] = []
         self.task_ranking: dict[str, dict[str, Any]] = {}
         """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
@@ -440,6 +442,14 @@ class BenchSession:
         self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
         self.task_facts[task.name] = task_facts(task)
 
+    def expect(self, task: str, case_id: str, repeat: int) -> None:
+        """Remember a collected run of a task: every model that runs the task owes it."""
+        self.expected.setdefault(task, {})[(case_id, repeat)] = None
+
+    def expected_runs(self, task: str) -> tuple[tuple[str, int], ...]:
+        """The (case id, repeat) runs collected for a task (empty when none is known)."""
+        return tuple(self.expected.get(task, ()))
+
     def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
         """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
         known = self.task_ranking.get(task, {})
@@ -453,6 +463,7 @@ class BenchSession:
             "case_counts": dict(self.case_counts),
             "task_ranking": dict(self.task_ranking),
             "task_facts": dict(self.task_facts),
+            "expected": {task: [list(run) for run in runs] for task, runs in self.expected.items()},
             "loads": list(self.loads),
         }
 
@@ -460,6 +471,9 @@ class BenchSession:
         self.case_counts.update(data.get("case_counts", {}))
         self.task_ranking.update(data.get("task_ranking", {}))
         self.task_facts.update(data.get("task_facts", {}))
+        for task, runs in data.get("expected", {}).items():
+            for case_id, repeat in runs:
+                self.expect(str(task), str(case_id), int(repeat))
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
