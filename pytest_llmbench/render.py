@@ -52,6 +52,12 @@ def _dollars(value: float | None) -> str:
     return "-" if value is None else f"{value:,.3f}"
 
 
+def _speed(stats: LatencyStats | None) -> str:
+    """The speed score; ``-`` below a mean of 1 ms, where 1000 / seconds says nothing
+    (a scripted or cached answer), as for no latency at all."""
+    return "-" if stats is None or stats.mean < 1.0 else _ms(stats.speed)
+
+
 def _shorten(name: str, limit: int) -> str:
     """``ollama/qwen2.5-coder:7b-instruct-q4_K_M`` -> ``ollama/qwen2…ct-q4_K_M`` (middle cut)."""
     if len(name) <= limit:
@@ -194,7 +200,7 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
         _Column("mean ms", lambda s: _ms(s.mean_ms)),
         _Column("p50 ms", lambda s: _ms(s.latency.p50 if s.latency else None), drop=1),
         _Column("p95 ms", lambda s: _ms(s.p95_ms)),
-        _Column("speed", lambda s: _ms(s.latency.speed if s.latency else None), drop=2),
+        _Column("speed", lambda s: _speed(s.latency), drop=2),
     ]
     if any(s.cold is not None for s in standings):
         columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=3))

@@ -175,6 +175,23 @@ def test_task_lines_name_incomplete_ranked_models_under_the_weighted_policy() ->
     ]
 
 
+@pytest.mark.parametrize(
+    ("latencies", "speed"),
+    [
+        ([0.01, 0.02], "-"),  # a scripted answer: not 1000 / 0.000015 s = 66,666,667
+        ([0.2, 1.0], "-"),  # mean 0.6 ms
+        ([1.0, 1.0], "1,000,000"),  # 1000 / 0.001 s
+        ([4.0, 6.0], "200,000"),
+    ],
+)
+def test_speed_column_is_empty_below_one_millisecond(latencies: list[float], speed: str) -> None:
+    results = [res("p/a", f"PASS_{i}", True, ms) for i, ms in enumerate(latencies)]
+    header, _, row = task_lines(rank_strict("grading", results), 2)[1:4]
+    # model, correct, mean ms, p50 ms, p95 ms, speed, ...
+    assert header.split()[8] == "speed"
+    assert row.split()[5] == speed
+
+
 def test_task_lines_no_results_at_all() -> None:
     assert task_lines(rank_strict("grading", []))[-1] == "Champion:  none, no model qualified"
 
