@@ -55,7 +55,10 @@ def pytest_llmbench_score(task: Task, case: Case, answer: str) -> Score:
 
 @pytest.hookimpl(trylast=True)
 def pytest_llmbench_rank(
-    config: pytest.Config, task: str, results: Sequence[Result]
+    config: pytest.Config,
+    task: str,
+    results: Sequence[Result],
+    expected: Sequence[tuple[str, int]],
 ) -> TaskRanking:
     bench = get_bench(config)
     policy, weights = bench.rank_settings(task)
@@ -66,4 +69,5 @@ def pytest_llmbench_rank(
         weights=weights,
         generic_threshold=bench.options.generic_threshold,
         prices=bench.options.prices,
+        expected=expected,
     )

@@ -83,7 +83,10 @@ def pytest_llmbench_score(task: Task, case: Case, answer: str) -> Score | None:
 
 @pytest.hookspec(firstresult=True)
 def pytest_llmbench_rank(
-    config: pytest.Config, task: str, results: Sequence[Result]
+    config: pytest.Config,
+    task: str,
+    results: Sequence[Result],
+    expected: Sequence[tuple[str, int]],
 ) -> TaskRanking | None:
     """Rank the models of one task at the end of the session (controller only).
 
@@ -91,10 +94,15 @@ def pytest_llmbench_rank(
     (``--llm-generic-threshold``), then ranks by the task's policy (``--llm-rank`` or the
     case file's ``ranking.policy``): strict, where a model qualifies when every case and
     every repeat is correct and qualified models are ordered by mean latency, or weighted
-    (``quality * accuracy + speed * speed_norm``); it adds the cost per 1,000 requests
-    (``--llm-prices``), suspect gold labels and latency ties.
+    (``quality * accuracy + speed * speed_norm``). A model that did not make every run of
+    ``expected`` and of ``results`` (a run stopped by ``-x`` or Ctrl-C, a ``-k`` that left
+    out some of its cases) counts those runs as not correct. It adds the cost per 1,000
+    requests (``--llm-prices``), suspect gold labels and latency ties.
 
     :param task: the task name.
     :param results: every result record of this task, all models.
+    :param expected: the (case id, repeat) runs collected for this task, all models (a
+        model owes every one); pass it on, e.g. ``rank_strict(task, results,
+        expected=expected)``.
     :return: a :class:`pytest_llmbench.TaskRanking`; ``None`` to use the default.
     """

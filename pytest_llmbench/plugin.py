@@ -14,7 +14,7 @@ from . import defaults, hookspec, tracking
 from .annotate import annotate
 from .cache import MODES
 from .cases import looks_like_case_file
-from .collect import NEXT_KEY, RESULT_KEY, CaseFile, CaseItem
+from .collect import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseFile, CaseItem
 from .distribute import Crash, parse_case_id
 from .providers.base import ModelInfo
 from .ranking import POLICIES
@@ -319,6 +319,9 @@ def pytest_runtest_makereport(
     report = yield
     if call.when == "call" and RESULT_KEY in item.stash:
         report.llmbench_result = item.stash[RESULT_KEY].to_dict()  # type: ignore[attr-defined]
+    if report.skipped and isinstance(item, CaseItem) and _without_result(item):
+        # Skipped (a skip mark, a model the server lacks): nobody owes this run for it.
+        get_bench(item.config).skip(item.task.name, item.case.id, item.repeat, item.model.id)
     if report.skipped and isinstance(item, CaseItem):
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
@@ -326,6 +329,11 @@ def pytest_runtest_makereport(
         if reason is not None:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
     return report
+
+
+def _without_result(item: CaseItem) -> bool:
+    """No answer was recorded for it, nor taken over from an interrupted run's journal."""
+    return RESULT_KEY not in item.stash and RESUMED_KEY not in item.stash
 
 
 def _host(model: ModelInfo) -> str | None:
@@ -342,6 +350,12 @@ class RunHooks:
 
     def __init__(self, bench: BenchSession) -> None:
         self.bench = bench
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After every deselection (-k, -m, --lf): the runs each model of a task owes.
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                self.bench.expect(item.task.name, item.case.id, item.repeat, item.model.id)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "llmbench_result", None)
@@ -380,7 +394,10 @@ class RunHooks:
         bench.results.extend(bench.distribution.crash_results(bench.task_facts))
         bench.rankings = [
             config.hook.pytest_llmbench_rank(
-                config=config, task=task, results=[r for r in bench.results if r.task == task]
+                config=config,
+                task=task,
+                results=[r for r in bench.results if r.task == task],
+                expected=bench.expected_runs(task),
             )
             for task in bench.task_names()
         ]

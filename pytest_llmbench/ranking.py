@@ -8,9 +8,15 @@ the whole run (``--llm-rank``):
   the second the runner-up.
 - ``weighted`` (the task optimizer's): every model with at least one correct answer is
   ranked by ``score = quality * accuracy + speed * speed_norm``, where accuracy =
-  correct runs / runs and speed_norm = the fastest mean latency among the ranked models
-  / the model's mean latency (1 for the fastest, 0 without a latency).  Equal scores go
-  to the lower mean latency.  A model that is never right is not ranked.
+  correct runs / expected runs and speed_norm = the fastest mean latency among the
+  ranked models / the model's mean latency (1 for the fastest, 0 without a latency).
+  Equal scores go to the lower mean latency.  A model that is never right is not ranked.
+
+Every model is held to the task's full set of runs, (case id, repeat) pairs: the runs
+the caller says were expected (the plugin: the items collected for the task, every
+model) together with every run any model made.  A run a model did not make (``-x``,
+``--maxfail``, Ctrl-C, a ``-k`` that left out some of its cases) counts as not
+correct: the model is :class:`Incomplete` and does not qualify under the strict policy.
 
 Latency statistics use the warm calls: the first call after a model is loaded (``cold``)
 is kept apart; a model with only cold calls is timed by those.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -37,6 +44,7 @@ from .stats import LatencyStats, latency_stats, mean, overlap, percentile
 __all__ = [
     "DEFAULT_WEIGHTS",
     "POLICIES",
+    "Incomplete",
     "Miss",
     "ModelStanding",
     "TaskRanking",
@@ -54,6 +62,9 @@ DEFAULT_WEIGHTS = (0.7, 0.3)
 
 Direction = Callable[[Result], str]
 """How a wrong result was wrong (``too lenient``, ``generic answer``, ...)."""
+
+Run = tuple[str, int]
+"""One run of a task: (case id, repeat)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,27 @@ class Miss:
 
 
 @dataclass(frozen=True)
+class Incomplete:
+    """The runs of the task a model did not make (a stopped or partly deselected run)."""
+
+    missing: tuple[Run, ...]
+    """(case id, repeat) of every run not made, in the task's order."""
+    expected: int
+    """Runs the task expects of every model."""
+    per_case: int = 1
+    """Runs per case (with 1, the counts are of cases)."""
+
+    def describe(self) -> str:
+        """``incomplete: 3 of 10 cases not run`` (``runs`` with repeats)."""
+        unit = "cases" if self.per_case == 1 else "runs"
+        return f"incomplete: {len(self.missing)} of {self.expected} {unit} not run"
+
+
+@dataclass(frozen=True)
 class ModelStanding:
     model: str
     total: int
+    """Runs the task expects (made or not): ``correct / total`` is the accuracy."""
     correct: int
     errors: int
     mean_ms: float | None
@@ -95,6 +124,8 @@ class ModelStanding:
     cost: Cost | None = None
     weighted_score: float | None = None
     """The weighted policy's score (``None`` under the strict policy)."""
+    incomplete: Incomplete | None = None
+    """The runs the model did not make; ``None`` when it made them all."""
 
     @property
     def score(self) -> str:
@@ -105,12 +136,15 @@ class ModelStanding:
         return self.correct / self.total if self.total else 0.0
 
     def miss_summary(self) -> str:
-        """``too lenient on GRADE_FAIL_001, GRADE_FAIL_002; too strict on GRADE_PASS_003``."""
+        """``incomplete: 1 of 10 cases not run; too lenient on GRADE_FAIL_001, GRADE_FAIL_002;
+        too strict on GRADE_PASS_003``."""
         groups: dict[str, list[str]] = {}
         for miss in self.misses:
             times = f" ({miss.wrong}/{miss.runs})" if miss.runs > 1 else ""
             groups.setdefault(miss.direction, []).append(miss.case_id + times)
-        return "; ".join(f"{direction} on {', '.join(ids)}" for direction, ids in groups.items())
+        parts = [self.incomplete.describe()] if self.incomplete else []
+        parts += [f"{direction} on {', '.join(ids)}" for direction, ids in groups.items()]
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -223,8 +257,27 @@ def _misses(results: Sequence[Result], direction_of: Direction = _direction) -> 
     return tuple(misses)
 
 
+def _full_set(results: Iterable[Result], expected: Iterable[Run] = ()) -> tuple[Run, ...]:
+    """The task's runs: ``expected``, then any other run a model made, each once, in order."""
+    runs = dict.fromkeys(expected)
+    runs.update(dict.fromkeys((r.case_id, r.repeat) for r in results))
+    return tuple(runs)
+
+
+def _incomplete(results: Iterable[Result], full: Sequence[Run]) -> Incomplete | None:
+    made = {(r.case_id, r.repeat) for r in results}
+    missing = tuple(run for run in full if run not in made)
+    if not missing:
+        return None
+    per_case = Counter(case_id for case_id, _ in full)
+    return Incomplete(missing, len(full), max(per_case.values()))
+
+
 def _standing(
-    model: str, results: Sequence[Result], direction_of: Direction = _direction
+    model: str,
+    results: Sequence[Result],
+    direction_of: Direction = _direction,
+    full: Sequence[Run] = (),
 ) -> ModelStanding:
     # A cached answer was not timed now: its latency never enters the ranking.
     timed = [r for r in results if r.error is None and not r.cached]
@@ -232,21 +285,33 @@ def _standing(
     cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
     latencies = warm or cold
     correct = sum(1 for r in results if r.correct)
+    incomplete = _incomplete(results, full)
+    total = len(results) + (len(incomplete.missing) if incomplete else 0)
     return ModelStanding(
         model=model,
-        total=len(results),
+        total=total,
         correct=correct,
         errors=sum(1 for r in results if r.error),
         mean_ms=mean(latencies),
         p95_ms=percentile(latencies, 95),
         tokens_per_s=_tokens_per_s(results),
-        qualified=bool(results) and correct == len(results),
+        qualified=bool(results) and correct == total,
         misses=_misses(results, direction_of),
         latency=latency_stats(latencies),
         cold=latency_stats(cold),
         repeats=repeat_stats(results),
         metrics=verdict_metrics(results),
+        incomplete=incomplete,
     )
+
+
+def _standings(
+    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run]
+) -> list[ModelStanding]:
+    """One standing per model, each held to the task's full set of runs."""
+    by_model = _by_model(task, results)
+    full = _full_set((r for rs in by_model.values() for r in rs), expected)
+    return [_standing(m, rs, direction_of, full) for m, rs in by_model.items()]
 
 
 def _speed_key(s: ModelStanding) -> tuple[float, str]:
@@ -290,8 +355,10 @@ def _repeats(standings: Iterable[ModelStanding]) -> int:
     return max((s.repeats.k for s in standings if s.repeats is not None), default=0) or 1
 
 
-def _rank_strict(task: str, results: Iterable[Result], direction_of: Direction) -> TaskRanking:
-    standings = [_standing(m, rs, direction_of) for m, rs in _by_model(task, results).items()]
+def _rank_strict(
+    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run] = ()
+) -> TaskRanking:
+    standings = _standings(task, results, direction_of, expected)
     qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
     labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
     return TaskRanking(
@@ -304,10 +371,14 @@ def _rank_strict(task: str, results: Iterable[Result], direction_of: Direction) 
 
 
 def _rank_weighted(
-    task: str, results: Iterable[Result], weights: tuple[float, float], direction_of: Direction
+    task: str,
+    results: Iterable[Result],
+    weights: tuple[float, float],
+    direction_of: Direction,
+    expected: Iterable[Run] = (),
 ) -> TaskRanking:
     quality, speed = weights
-    standings = [_standing(m, rs, direction_of) for m, rs in _by_model(task, results).items()]
+    standings = _standings(task, results, direction_of, expected)
     ranked = [s for s in standings if s.correct > 0]
     fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
 
@@ -329,16 +400,29 @@ def _rank_weighted(
     )
 
 
-def rank_strict(task: str, results: Iterable[Result]) -> TaskRanking:
-    """Rank by the strict policy: all correct qualifies, then fastest mean latency wins."""
-    return _rank_strict(task, results, _direction)
+def rank_strict(
+    task: str, results: Iterable[Result], *, expected: Iterable[Run] = ()
+) -> TaskRanking:
+    """Rank by the strict policy: all correct qualifies, then fastest mean latency wins.
+
+    ``expected``: the task's (case id, repeat) runs besides those in ``results``; a model
+    that did not make every one of them does not qualify.
+    """
+    return _rank_strict(task, results, _direction, expected)
 
 
 def rank_weighted(
-    task: str, results: Iterable[Result], weights: tuple[float, float] = DEFAULT_WEIGHTS
+    task: str,
+    results: Iterable[Result],
+    weights: tuple[float, float] = DEFAULT_WEIGHTS,
+    *,
+    expected: Iterable[Run] = (),
 ) -> TaskRanking:
-    """Rank by the weighted policy: ``quality * accuracy + speed * speed_norm``, highest first."""
-    return _rank_weighted(task, results, weights, _direction)
+    """Rank by the weighted policy: ``quality * accuracy + speed * speed_norm``, highest first.
+
+    ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
+    """
+    return _rank_weighted(task, results, weights, _direction, expected)
 
 
 def rank_task(
@@ -349,8 +433,12 @@ def rank_task(
     weights: tuple[float, float] = DEFAULT_WEIGHTS,
     generic_threshold: float | None = DEFAULT_THRESHOLD,
     prices: PriceTable | None = None,
+    expected: Iterable[Run] = (),
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
+
+    ``expected`` are the task's (case id, repeat) runs (the plugin: the items collected);
+    with every run any model made, they are the set each model is held to.
 
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
        ``None``) become wrong answers, direction ``generic answer``.
@@ -370,9 +458,9 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(task, adjusted, weights, direction_of)
+        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected)
     else:
-        ranking = _rank_strict(task, adjusted, direction_of)
+        ranking = _rank_strict(task, adjusted, direction_of, expected)
     by_model = _by_model(task, adjusted)
     table = prices or PriceTable()
     standings = tuple(

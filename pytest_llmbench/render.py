@@ -52,6 +52,12 @@ def _dollars(value: float | None) -> str:
     return "-" if value is None else f"{value:,.3f}"
 
 
+def _speed(stats: LatencyStats | None) -> str:
+    """The speed score; ``-`` below a mean of 1 ms, where 1000 / seconds says nothing
+    (a scripted or cached answer), as for no latency at all."""
+    return "-" if stats is None or stats.mean < 1.0 else _ms(stats.speed)
+
+
 def _shorten(name: str, limit: int) -> str:
     """``ollama/qwen2.5-coder:7b-instruct-q4_K_M`` -> ``ollama/qwen2…ct-q4_K_M`` (middle cut)."""
     if len(name) <= limit:
@@ -194,7 +200,7 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
         _Column("mean ms", lambda s: _ms(s.mean_ms)),
         _Column("p50 ms", lambda s: _ms(s.latency.p50 if s.latency else None), drop=1),
         _Column("p95 ms", lambda s: _ms(s.p95_ms)),
-        _Column("speed", lambda s: _ms(s.latency.speed if s.latency else None), drop=2),
+        _Column("speed", lambda s: _speed(s.latency), drop=2),
     ]
     if any(s.cold is not None for s in standings):
         columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=3))
@@ -228,12 +234,16 @@ def _heading(ranking: TaskRanking, cases: int | None) -> str:
 
 
 def _miss_line(s: ModelStanding, width: int) -> str:
-    """``  model (3/10): too lenient on A (2/3), B; too strict on C``, cut to ``width``."""
+    """``  model (3/10): incomplete: 2 of 10 cases not run; too lenient on A (2/3), B; too
+    strict on C``, cut to ``width``."""
     pairs = [
         (f"{m.direction} on", m.case_id + (f" ({m.wrong}/{m.runs})" if m.runs > 1 else ""))
         for m in s.misses
     ]
-    return _listed(f"  {s.model} ({s.score}): ", pairs, width)
+    prefix = f"  {s.model} ({s.score}): "
+    if s.incomplete is not None:
+        prefix += s.incomplete.describe() + ("; " if pairs else "")
+    return _listed(prefix, pairs, width)
 
 
 def _flaky_line(s: ModelStanding, width: int) -> str | None:
@@ -261,14 +271,15 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
             text.append("Runner-up: none, only one model qualified")
     roles = {s.model: f"the {s.status}" for s in ranking.qualified[:2]}
     text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
-    misses = [s for s in ranking.disqualified if s.misses]
+    misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
     if misses:
         text.append("Did not qualify:")
         text.extend(_miss_line(s, width) for s in misses)
     if ranking.policy == "weighted":
-        ranked_misses = [s for s in ranking.qualified if s.misses]
+        ranked_misses = [s for s in ranking.qualified if s.misses or s.incomplete]
         if ranked_misses:
-            text.append("Wrong answers of ranked models:")
+            missing = " or missing" if any(s.incomplete for s in ranked_misses) else ""
+            text.append(f"Wrong{missing} answers of ranked models:")
             text.extend(_miss_line(s, width) for s in ranked_misses)
     flaky = [line for s in ranking.standings if (line := _flaky_line(s, width))]
     if flaky:
@@ -443,6 +454,10 @@ def _standing_dict(s: ModelStanding) -> dict[str, Any]:
                 "reason": m.reason,
             }
             for m in s.misses
+        ],
+        "missing_runs": [
+            {"case_id": case_id, "repeat": repeat}
+            for case_id, repeat in (s.incomplete.missing if s.incomplete else ())
         ],
         "weighted_score": s.weighted_score,
         "latency": _latency_dict(s.latency),

@@ -200,9 +200,10 @@ def notes(data: ReportData, ranking: TaskRanking) -> list[str]:
     if champion is None:
         near = ranking.nearest_miss
         if near is not None:
+            why = near.miss_summary()
             out.append(
                 f"No model qualified; the nearest miss is {near.model} ({near.score})"
-                + (f": {near.miss_summary()}." if near.misses else ".")
+                + (f": {why}." if why else ".")
             )
     elif runner_up is not None and champion.mean_ms and runner_up.mean_ms:
         out.append(

@@ -313,11 +313,13 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
     if ranking.disqualified:
         rows = []
         for s in ranking.disqualified:
-            misses = "<br>".join(
+            why = [f"<b>{_e(s.incomplete.describe())}</b>"] if s.incomplete else []
+            why += [
                 f"<b>{_e(m.describe())}</b>: expected {_e(m.expected)}, got "
                 f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
                 for m in s.misses
-            )
+            ]
+            misses = "<br>".join(why)
             rows.append([_e(s.model), correctness(s), format_ms(s.mean_ms), misses or "-"])
         out.append(_table(["model", "correctness", "mean latency", "failed cases"], rows, {1, 2}))
     else:

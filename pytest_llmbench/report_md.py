@@ -93,17 +93,13 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     if failed:
         rows = []
         for s in failed:
-            misses = (
-                "<br>".join(
-                    cell(
-                        f"{m.describe()}: expected {m.expected}, got {m.got}"
-                        + (f" ({m.reason})" if adds_reason(m) else ""),
-                        160,
-                    )
-                    for m in s.misses
-                )
-                or "-"
-            )
+            why = [s.incomplete.describe()] if s.incomplete else []
+            why += [
+                f"{m.describe()}: expected {m.expected}, got {m.got}"
+                + (f" ({m.reason})" if adds_reason(m) else "")
+                for m in s.misses
+            ]
+            misses = "<br>".join(cell(line, 160) for line in why) or "-"
             rows.append([code(s.model), correctness(s), format_ms(s.mean_ms), misses])
         lines += _table(["model", "correctness", "mean latency", "failed cases"], "lrrl", rows)
     else:

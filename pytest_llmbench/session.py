@@ -270,6 +270,10 @@ class BenchSession:
         """Models the server does not have: id -> the reason their items are skipped."""
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
+        self.expected: dict[str, dict[tuple[str, int], set[str]]] = {}
+        """Per task, the (case id, repeat) runs collected for it, in order, with the models."""
+        self.skipped: dict[str, dict[tuple[str, int], set[str]]] = {}
+        """Per task, the runs skipped (a skip mark, a missing model) and for which models."""
         self.rankings: list[TaskRanking] = []
         self.task_ranking: dict[str, dict[str, Any]] = {}
         """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
@@ -467,6 +471,27 @@ class BenchSession:
         self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
         self.task_facts[task.name] = task_facts(task)
 
+    def expect(self, task: str, case_id: str, repeat: int, model: str) -> None:
+        """Remember a collected run of a task: every model that runs the task owes it."""
+        self.expected.setdefault(task, {}).setdefault((case_id, repeat), set()).add(model)
+
+    def skip(self, task: str, case_id: str, repeat: int, model: str) -> None:
+        """Remember a run that was skipped without a result (it is owed by nobody then)."""
+        self.skipped.setdefault(task, {}).setdefault((case_id, repeat), set()).add(model)
+
+    def expected_runs(self, task: str) -> tuple[tuple[str, int], ...]:
+        """The (case id, repeat) runs of a task some model was to make (not skipped for all).
+
+        Empty when none is known.  A run skipped for one model but made by another is
+        owed by every model: a model that skipped it has not shown it gets it right.
+        """
+        skipped = self.skipped.get(task, {})
+        return tuple(
+            run
+            for run, models in self.expected.get(task, {}).items()
+            if models - skipped.get(run, set())
+        )
+
     def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
         """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
         known = self.task_ranking.get(task, {})
@@ -480,6 +505,8 @@ class BenchSession:
             "case_counts": dict(self.case_counts),
             "task_ranking": dict(self.task_ranking),
             "task_facts": dict(self.task_facts),
+            "expected": _runs_data(self.expected),
+            "skipped": _runs_data(self.skipped),
             "loads": list(self.loads),
         }
 
@@ -487,6 +514,14 @@ class BenchSession:
         self.case_counts.update(data.get("case_counts", {}))
         self.task_ranking.update(data.get("task_ranking", {}))
         self.task_facts.update(data.get("task_facts", {}))
+        for task, runs in data.get("expected", {}).items():
+            for case_id, repeat, models in runs:
+                for model in models:
+                    self.expect(str(task), str(case_id), int(repeat), str(model))
+        for task, runs in data.get("skipped", {}).items():
+            for case_id, repeat, models in runs:
+                for model in models:
+                    self.skip(str(task), str(case_id), int(repeat), str(model))
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
@@ -519,6 +554,14 @@ class BenchSession:
 _NOT_LOADED = object()
 
 BENCH_KEY = pytest.StashKey[BenchSession]()
+
+
+def _runs_data(runs: dict[str, dict[tuple[str, int], set[str]]]) -> dict[str, list[Any]]:
+    """Runs per task as plain data (for xdist): ``[[case_id, repeat, [models]], ...]``."""
+    return {
+        task: [[case_id, repeat, sorted(models)] for (case_id, repeat), models in by_run.items()]
+        for task, by_run in runs.items()
+    }
 
 
 def get_bench(config: pytest.Config) -> BenchSession:

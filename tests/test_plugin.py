@@ -284,3 +284,114 @@ def test_benchmark_disable_changes_nothing_else(suite: pytest.Pytester) -> None:
     result = suite.runpytest("evals", ALL_FAKE, "--benchmark-disable")
     result.assert_outcomes(passed=6, failed=4)
     result.stdout.fnmatch_lines(["Champion:  fake/right*"])
+
+
+STOPPING_CONFTEST = """
+from pytest_llmbench.testing import ScriptedProvider
+
+
+def right(request):
+    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
+
+
+def stops(request):
+    # right on the first case, then the run stops: an item fails without a record (-x
+    # ends the run there), or the user presses Ctrl-C
+    if "BAD" in request.prompt:
+        raise STOP
+    return right(request)
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider(
+        "fake", {"slow": right, "fast": stops}, latency_s={"slow": 0.02}
+    ))
+"""
+
+THREE_CASES_YAML = """\
+task: grading
+prompt: "Posting: {posting}\\nAnswer PASS or FAIL."
+output: {kind: verdict, labels: [PASS, FAIL]}
+cases:
+  - {id: GRADE_PASS_001, expected: {verdict: PASS}, vars: {posting: GOOD one}}
+  - {id: GRADE_FAIL_001, expected: {verdict: FAIL}, vars: {posting: BAD one}}
+  - {id: GRADE_PASS_002, expected: {verdict: PASS}, vars: {posting: GOOD two}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("stop", "how"),
+    [
+        ('RuntimeError("model server went away")', "-x"),
+        ("KeyboardInterrupt()", "Ctrl-C"),
+    ],
+)
+def test_a_run_stopped_during_the_faster_model_has_no_incomplete_champion(
+    pytester: pytest.Pytester, stop: str, how: str
+) -> None:
+    pytester.makeconftest(f"STOP = {stop}\n" + STOPPING_CONFTEST)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(THREE_CASES_YAML)
+    out = pytester.path / "bench.json"
+    args = ["evals", "--llm-models=fake/slow,fake/fast", f"--llm-json={out}", "-p", "no:benchmark"]
+    result = pytester.runpytest(*args, *(["-x"] if how == "-x" else []), no_reraise_ctrlc=True)
+    result.stdout.fnmatch_lines(["*1 failed, 4 passed*" if how == "-x" else "*KeyboardInterrupt*"])
+    # fake/slow ran all 3 cases; fake/fast answered GRADE_PASS_001 right and faster, then
+    # the run stopped: GRADE_FAIL_001 has no answer, GRADE_PASS_002 never ran.
+    result.stdout.fnmatch_lines(
+        [
+            "task grading (strict policy, 3 cases)",
+            "model*correct*mean ms*status",
+            "fake/slow*3/3*champion",
+            "fake/fast*1/3*disqualified",
+            "Champion:  fake/slow (3/3 correct, *",
+            "Runner-up: none, only one model qualified",
+            "Did not qualify:",
+            "  fake/fast (1/3): incomplete: 2 of 3 cases not run",
+        ]
+    )
+    task = json.loads(out.read_text())["tasks"]["grading"]
+    assert (task["champion"], task["runner_up"]) == ("fake/slow", None)
+    [fast] = task["disqualified"]
+    assert fast["missing_runs"] == [
+        {"case_id": "GRADE_FAIL_001", "repeat": 1},
+        {"case_id": "GRADE_PASS_002", "repeat": 1},
+    ]
+
+
+SKIPPING_CONFTEST = """
+import pytest
+
+from pytest_llmbench.testing import ScriptedProvider
+
+
+def right(request):
+    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {"slow": right, "fast": right}, latency_s={"slow": 0.02}))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "GRADE_PASS_002" in item.nodeid and SKIPPED_FOR in item.nodeid:
+            item.add_marker(pytest.mark.skip(reason="not today"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("skipped_for", "champion", "line"),
+    [
+        # a case skipped for every model is owed by none: the faster one is champion
+        ("fake/", "fake/fast", "Runner-up: fake/slow*"),
+        # skipped for the faster model only: it has not shown it gets that case right
+        ("fake/fast", "fake/slow", "  fake/fast (2/3): incomplete: 1 of 3 cases not run"),
+    ],
+)
+def test_a_skipped_case_is_owed_only_by_models_that_ran_it(
+    pytester: pytest.Pytester, skipped_for: str, champion: str, line: str
+) -> None:
+    pytester.makeconftest(f"SKIPPED_FOR = {skipped_for!r}\n" + SKIPPING_CONFTEST)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(THREE_CASES_YAML)
+    result = pytester.runpytest("evals", "--llm-models=fake/slow,fake/fast", "-p", "no:benchmark")
+    result.stdout.fnmatch_lines([f"Champion:  {champion} *", line])

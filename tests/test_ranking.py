@@ -393,3 +393,74 @@ def test_qualified_model_has_no_misses() -> None:
     [s] = rank_strict(TASK, [verdict("p/a", "A", "PASS", "PASS")]).standings
     assert s.misses == ()
     assert s.miss_summary() == ""
+
+
+# --------------------------------------------------------------------------- missing runs
+
+
+def test_a_model_that_made_fewer_runs_does_not_qualify() -> None:
+    # The fastest model stopped after A (-x, Ctrl-C, a -k that left out its B): not champion.
+    results = [
+        res("p/fast", "A", latency=10.0),
+        res("p/slow", "A", latency=900.0),
+        res("p/slow", "B", latency=900.0),
+    ]
+    ranking = rank_strict(TASK, results)
+    assert ranking.champion is not None
+    assert ranking.champion.model == "p/slow"
+    fast = standing(ranking.standings, "p/fast")
+    assert (fast.status, fast.qualified, fast.score, fast.accuracy) == (
+        "disqualified",
+        False,
+        "1/2",
+        0.5,
+    )
+    assert fast.misses == ()  # nothing it answered was wrong
+    assert fast.incomplete is not None
+    assert fast.incomplete.missing == (("B", 0),)
+    assert fast.miss_summary() == "incomplete: 1 of 2 cases not run"
+    assert standing(ranking.standings, "p/slow").incomplete is None
+
+
+def test_runs_no_model_made_count_when_expected() -> None:
+    # -x stopped the run during the first model's C: nobody made C (or D), so the results
+    # alone cannot tell; the collected runs can.
+    results = [res("p/a", "A", latency=10.0), res("p/a", "B", latency=10.0)]
+    assert rank_strict(TASK, results).champion is not None  # results alone: looks complete
+    expected = [("A", 0), ("B", 0), ("C", 0), ("D", 0)]
+    ranking = rank_strict(TASK, results, expected=expected)
+    assert ranking.champion is None
+    [s] = ranking.disqualified
+    assert s.score == "2/4"
+    assert s.incomplete is not None
+    assert s.incomplete.missing == (("C", 0), ("D", 0))
+    assert s.incomplete.describe() == "incomplete: 2 of 4 cases not run"
+
+
+def test_missing_repeats_are_counted_as_runs() -> None:
+    # 2 cases x 3 runs; p/a stopped after run 1 of B.
+    expected = [(case, run) for case in "AB" for run in (1, 2, 3)]
+    results = [res("p/a", case, repeat=run) for case, run in expected[:4]]
+    [s] = rank_strict(TASK, results, expected=expected).standings
+    assert (s.qualified, s.score) == (False, "4/6")
+    assert s.incomplete is not None
+    assert s.incomplete.missing == (("B", 2), ("B", 3))
+    assert s.incomplete.describe() == "incomplete: 2 of 6 runs not run"
+
+
+def test_incomplete_and_wrong_are_both_named() -> None:
+    gold = {"GRADE_FAIL_001": "FAIL", "GRADE_PASS_001": "PASS", "GRADE_PASS_002": "PASS"}
+    results = [
+        verdict("p/a", "GRADE_FAIL_001", "FAIL", "PASS"),
+        *(verdict("p/b", case, label, label) for case, label in gold.items()),
+    ]
+    s = standing(rank_strict(TASK, results).standings, "p/a")
+    assert s.score == "0/3"
+    assert s.miss_summary() == "incomplete: 2 of 3 cases not run; too lenient on GRADE_FAIL_001"
+
+
+def test_a_run_made_beyond_the_expected_ones_is_expected_of_every_model() -> None:
+    results = [res("p/a", "A"), res("p/b", "A"), res("p/b", "B")]
+    ranking = rank_strict(TASK, results, expected=[("A", 0)])
+    assert [s.model for s in ranking.qualified] == ["p/b"]
+    assert standing(ranking.standings, "p/a").score == "1/2"

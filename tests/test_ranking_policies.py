@@ -192,7 +192,8 @@ def test_weighted_equal_scores_go_to_the_faster_model() -> None:
 
 
 def test_weighted_model_without_latency_has_no_speed_credit() -> None:
-    results = [*four_cases("p/a", 4, 100.0), res("p/b", "C0", latency=None)]
+    untimed = [res("p/b", f"C{i}", latency=None) for i in range(4)]
+    results = [*four_cases("p/a", 4, 100.0), *untimed]
     ranking = rank_weighted(TASK, results)
     assert one(ranking, "p/b").weighted_score == pytest.approx(0.7)  # 0.7 * 1 + 0.3 * 0
     assert one(ranking, "p/a").weighted_score == pytest.approx(1.0)
@@ -292,3 +293,42 @@ def test_rank_task_ignores_other_tasks_and_rejects_unknown_policies() -> None:
     assert [s.model for s in rank_task(TASK, results).standings] == ["p/a"]
     with pytest.raises(ValueError, match="unknown ranking policy 'fastest'"):
         rank_task(TASK, results, policy="fastest")
+
+
+# --------------------------------------------------------------------------- missing runs
+
+
+def test_weighted_counts_missing_runs_as_not_correct() -> None:
+    # p/quick stopped after 2 of the 4 cases, both right, and is the fastest.
+    results = [*four_cases("p/exact", 4, 400.0), *four_cases("p/quick", 4, 100.0)[:2]]
+    ranking = rank_weighted(TASK, results)
+    # accuracy = right runs / expected runs:
+    #   p/exact 0.7 * 4/4 + 0.3 * 100/400 = 0.775
+    #   p/quick 0.7 * 2/4 + 0.3 * 100/100 = 0.65 (1.0 if it were judged on its 2 runs)
+    assert [(s.model, s.status) for s in ranking.standings] == [
+        ("p/exact", "champion"),
+        ("p/quick", "runner-up"),
+    ]
+    quick = one(ranking, "p/quick")
+    assert quick.accuracy == 0.5
+    assert quick.weighted_score == pytest.approx(0.65)
+    assert one(ranking, "p/exact").weighted_score == pytest.approx(0.775)
+    assert quick.miss_summary() == "incomplete: 2 of 4 cases not run"
+
+
+def test_rank_task_holds_every_model_to_the_expected_runs() -> None:
+    # The collected runs: 3 cases, 1 run each (repeat 1); -x stopped before anyone made C2.
+    expected = [("C0", 1), ("C1", 1), ("C2", 1)]
+    results = [*timed("p/a", [10.0, 20.0]), *timed("p/b", [50.0, 60.0])]
+    strict = rank_task(TASK, results, expected=expected, generic_threshold=None)
+    weighted = rank_task(
+        TASK, results, policy="weighted", expected=expected, generic_threshold=None
+    )
+    assert strict.champion is None
+    assert [s.model for s in weighted.qualified] == ["p/a", "p/b"]  # ranked, not complete
+    for s in (*strict.standings, *weighted.standings):
+        assert s.score == "2/3"
+        assert s.miss_summary() == "incomplete: 1 of 3 cases not run"
+    without = rank_task(TASK, results, generic_threshold=None)  # the results alone
+    assert without.champion is not None
+    assert without.champion.model == "p/a"

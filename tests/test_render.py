@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.ranking import TaskRanking, rank_strict
+from pytest_llmbench.ranking import TaskRanking, rank_strict, rank_weighted
 from pytest_llmbench.render import json_document, summary_lines, task_lines
 from pytest_llmbench.results import Result
 
@@ -93,7 +93,7 @@ def test_task_lines_champion_and_runner_up() -> None:
 
 def test_task_lines_only_one_model_qualified() -> None:
     results = [
-        res("p/a", "PASS_1", True, 120.0),
+        *(res("p/a", "FAIL_1", True, 120.0, repeat=index) for index in range(3)),
         lenient("p/b", "FAIL_1", 80.0, repeat=0),
         lenient("p/b", "FAIL_1", 90.0, repeat=1),
         res("p/b", "FAIL_1", True, 100.0, repeat=2),
@@ -101,18 +101,18 @@ def test_task_lines_only_one_model_qualified() -> None:
     lines = task_lines(rank_strict("grading", results))
     assert lines[0] == "task grading (strict policy, 3 runs each)"  # no case count given
     # p/b: mean (80 + 90 + 100) / 3 = 90; p95 at position 1.9: 90 + 10 * 0.9 = 99
-    # pass^3: p/a ran once (no pass^3); p/b C(1,3)/C(3,3) = 0
-    # consistency: p/b said PASS, PASS, "?" -> not the same answer every run
+    # pass^3: p/a C(3,3)/C(3,3) = 1; p/b C(1,3)/C(3,3) = 0
+    # consistency: p/a said "?" every run; p/b said PASS, PASS, "?"
     assert lines[1:] == [
         "model      correct    pass^3    consist.    mean ms    p50 ms    p95 ms    speed"
         "    tok/s  status",
         "-------  ---------  --------  ----------  ---------  --------  --------  -------"
         "  -------  ------------",
-        "p/a            1/1         -           -        120       120       120    8,333"
+        "p/a            3/3      1.00        1.00        120       120       120    8,333"
         "        -  champion",
         "p/b            1/3      0.00        0.00         90        90        99   11,111"
         "        -  disqualified",
-        "Champion:  p/a (1/1 correct, mean 120 ms, p95 120 ms)",
+        "Champion:  p/a (3/3 correct, mean 120 ms, p95 120 ms)",
         "Runner-up: none, only one model qualified",
         "Did not qualify:",
         "  p/b (1/3): too lenient on FAIL_1 (2/3)",
@@ -138,6 +138,58 @@ def test_task_lines_no_model_qualified() -> None:
         "  p/b (1/2): too lenient on FAIL_1",
         "  p/a (0/2): error on PASS_1; wrong on FAIL_1",
     ]
+
+
+def test_task_lines_say_why_an_incomplete_model_did_not_qualify() -> None:
+    # p/fast made 1 of the 4 runs (the run was stopped), p/rash 2 (a -k left out the others).
+    results = [
+        *(res("p/slow", case, True, 300.0) for case in ("PASS_1", "FAIL_1", "PASS_2", "FAIL_2")),
+        res("p/fast", "PASS_1", True, 10.0),
+        res("p/rash", "PASS_1", True, 20.0),
+        lenient("p/rash", "FAIL_1", 20.0),
+    ]
+    lines = task_lines(rank_strict("grading", results), 4)
+    assert lines[3:] == [
+        "p/slow         4/4        300       300       300    3,333        -  champion",
+        "p/fast         1/4         10        10        10  100,000        -  disqualified",
+        "p/rash         1/4         20        20        20   50,000        -  disqualified",
+        "Champion:  p/slow (4/4 correct, mean 300 ms, p95 300 ms)",
+        "Runner-up: none, only one model qualified",
+        "Did not qualify:",
+        "  p/fast (1/4): incomplete: 3 of 4 cases not run",
+        "  p/rash (1/4): incomplete: 2 of 4 cases not run; too lenient on FAIL_1",
+    ]
+
+
+def test_task_lines_name_incomplete_ranked_models_under_the_weighted_policy() -> None:
+    results = [
+        *(res("p/all", f"PASS_{i}", True, 400.0) for i in range(4)),
+        *(res("p/part", f"PASS_{i}", True, 100.0) for i in range(3)),
+    ]
+    lines = task_lines(rank_weighted("grading", results), 4)
+    # p/part: 0.7 * 3/4 + 0.3 * 1 = 0.825; p/all 0.7 + 0.3 * 100 / 400 = 0.775
+    assert lines[-3:] == [
+        "Runner-up: p/all (score 0.775, 4/4 correct, mean 400 ms, p95 400 ms)",
+        "Wrong or missing answers of ranked models:",
+        "  p/part (3/4): incomplete: 1 of 4 cases not run",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("latencies", "speed"),
+    [
+        ([0.01, 0.02], "-"),  # a scripted answer: not 1000 / 0.000015 s = 66,666,667
+        ([0.2, 1.0], "-"),  # mean 0.6 ms
+        ([1.0, 1.0], "1,000,000"),  # 1000 / 0.001 s
+        ([4.0, 6.0], "200,000"),
+    ],
+)
+def test_speed_column_is_empty_below_one_millisecond(latencies: list[float], speed: str) -> None:
+    results = [res("p/a", f"PASS_{i}", True, ms) for i, ms in enumerate(latencies)]
+    header, _, row = task_lines(rank_strict("grading", results), 2)[1:4]
+    # model, correct, mean ms, p50 ms, p95 ms, speed, ...
+    assert header.split()[8] == "speed"
+    assert row.split()[5] == speed
 
 
 def test_task_lines_no_results_at_all() -> None:
@@ -231,6 +283,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "p95_ms": 290.0,
         "tokens_per_s": 50.0,
         "failed_cases": [],
+        "missing_runs": [],
     }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]
@@ -281,6 +334,17 @@ def test_json_document_agrees_with_the_ranking() -> None:
             "reason": "",
         }
     ]
+
+
+def test_json_document_lists_the_missing_runs() -> None:
+    results = [*THREE[:2], res("p/b", "PASS_1", True, 10.0)]
+    ranking = rank_strict("grading", results, expected=[("PASS_1", 0), ("FAIL_1", 0)])
+    task = json_document({}, results, [ranking])["tasks"]["grading"]
+    assert task["champion"] == "p/a"
+    assert [s["missing_runs"] for s in task["ranking"]] == [[]]
+    [dis] = task["disqualified"]
+    assert (dis["model"], dis["correct"], dis["total"], dis["failed_cases"]) == ("p/b", 1, 2, [])
+    assert dis["missing_runs"] == [{"case_id": "FAIL_1", "repeat": 0}]
 
 
 def test_json_document_without_champion() -> None:

@@ -165,6 +165,21 @@ def test_markdown_report_without_qualifiers() -> None:
     assert "- No model qualified; the nearest miss is p/x (0/1): too lenient on FAIL1." in text
 
 
+def test_reports_say_a_stopped_model_was_incomplete() -> None:
+    # -x stopped the run after p/c's PASS1 (expected: every collected run).
+    results = RESULTS[:5]
+    ranking = rank_strict("grading", results, expected=[("PASS1", 1), ("FAIL1", 1), ("PASS2", 1)])
+    report = data(results=results, rankings=[ranking], model_sizes={})
+    text = markdown_report(report)
+    [row] = [line for line in text.splitlines() if line.startswith("| `p/c` |")]
+    assert row == "| `p/c` | 33% (1/3) | 50 ms | incomplete: 2 of 3 cases not run |"
+    assert (
+        "- No model qualified; the nearest miss is p/a (2/3): incomplete: 1 of 3 cases not run."
+        in text
+    )
+    assert "<b>incomplete: 2 of 3 cases not run</b>" in html_report(report)
+
+
 # --------------------------------------------------------------------------- HTML
 
 
