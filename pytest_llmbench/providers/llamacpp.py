@@ -196,6 +196,9 @@ class LlamaCppProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self._formats: dict[str, ChatFormat] = {}
+        self._paths: dict[str, str] = {}
+        """GGUF path by model name, resolved once: the Gemma package checks the file's
+        sha256 (about 0.3 s) on every ``assemble()``, which must not land in each call."""
 
     # -- discovery ------------------------------------------------------------
 
@@ -235,7 +238,9 @@ class LlamaCppProvider:
 
     def _model(self, name: str) -> tuple[Any, float | None]:
         """The loaded model and, if this call loaded it, the load time in ms."""
-        path = str(self._path(name))
+        path = self._paths.get(name)
+        if path is None:
+            path = self._paths[name] = str(self._path(name))
         with _LOCK:
             if path in _LOADED:
                 return _LOADED[path], None
