@@ -7,6 +7,8 @@ terminal summary (``Note: ...``) and the ``--llm-json`` document (``tasks.T.note
 - answers that came from the response cache, and that they are not timed;
 - models whose endpoint did not take the JSON Schema response format, and what was
   used instead (``json_object`` with the schema, or the prompt alone).
+- embedded models whose prompts were rendered in llama-cpp-python's fallback chat
+  format because nothing better was known.
 
 They are derived from the result records, so they work the same under xdist.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from .providers.llamacpp import FALLBACK_CHAT_FORMAT
 from .ranking import TaskRanking
 from .redaction import redact
 from .results import Result
@@ -65,6 +68,13 @@ def run_notes(results: Sequence[Result]) -> list[str]:
     for (model, how), count in fallbacks.items():
         runs = f" ({count} of {total[model]} answers)" if count != total[model] else ""
         notes.append(f"{model}: {STRUCTURED_NOTES[how]}{runs}")
+    guessed = {r.model: None for r in results if r.chat_format == FALLBACK_CHAT_FORMAT}
+    notes.extend(
+        f"{model}: no chat template in the GGUF and no known format for the model; prompts "
+        "used llama-cpp-python's fallback llama-2 [INST] format (set one with "
+        "--llm-gguf 'NAME=PATH chat_format=FORMAT')"
+        for model in guessed
+    )
     return [redact(note) for note in notes]
 
 

@@ -121,7 +121,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME=PATH",
         action="append",
         default=None,
-        help="add a GGUF file as embedded model llamacpp/NAME (repeatable).",
+        help="add a GGUF file as embedded model llamacpp/NAME (repeatable); "
+        "'NAME=PATH chat_format=FORMAT' also sets its llama-cpp-python chat format.",
     )
     group.addoption(
         "--llm-exclude",
@@ -255,7 +256,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("llm_timeout", "default for --llm-timeout (seconds)", default="120")
     parser.addini(
-        "llm_gguf", "extra embedded GGUF models, NAME=PATH one a line", type="linelist", default=[]
+        "llm_gguf",
+        "extra embedded GGUF models, NAME=PATH [chat_format=FORMAT] one a line",
+        type="linelist",
+        default=[],
     )
     parser.addini("llm_generic_threshold", "default for --llm-generic-threshold", default="0.9")
     parser.addini("llm_dist", "default for --llm-dist (model or xdist)", default="model")

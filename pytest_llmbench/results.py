@@ -63,6 +63,10 @@ class Result:
     structured: str | None = None
     """How structured output was asked for when the provider had to fall back
     (``json_schema``, ``json_object``, ``prompt``); ``None``: as the task asked."""
+    chat_format: str | None = None
+    """How the messages became the prompt text, when the provider chose it (embedded
+    llama.cpp: ``gguf-template``, a llama-cpp-python format such as ``gemma``, or
+    ``llama-2 (fallback)``)."""
 
     @property
     def direction(self) -> str:

@@ -156,6 +156,7 @@ def make_result(
         cached=call.cached,
         cost_usd=cost,
         structured=response.structured if response else None,
+        chat_format=response.chat_format if response else None,
     )
 
 

@@ -54,6 +54,8 @@ class Options:
     json_path: Path | None = None
     repeat: int | None = None
     gguf: dict[str, str] = field(default_factory=dict)
+    gguf_chat_formats: dict[str, str] = field(default_factory=dict)
+    """``chat_format=FORMAT`` given with ``--llm-gguf``: name -> format."""
     rules: Rules = field(default_factory=Rules)
     keep_loaded: bool = False
     retries: int = 3
@@ -79,14 +81,20 @@ class Options:
         if not hosts and os.environ.get("OLLAMA_HOST"):
             hosts = [os.environ["OLLAMA_HOST"]]
         gguf: dict[str, str] = {}
+        chat_formats: dict[str, str] = {}
         for entry in [*config.getini("llm_gguf"), *(config.getoption("llm_gguf") or [])]:
             name, _, path = entry.partition("=")
-            if not name.strip() or not path.strip():
-                raise pytest.UsageError(f"--llm-gguf expects NAME=PATH, got {entry!r}")
-            target = Path(path.strip()).expanduser()
+            path, chat_format = _gguf_chat_format(path.strip())
+            if not name.strip() or not path or chat_format == "":
+                raise pytest.UsageError(
+                    f"--llm-gguf expects NAME=PATH [chat_format=FORMAT], got {entry!r}"
+                )
+            target = Path(path).expanduser()
             if not target.is_absolute():
                 target = config.rootpath / target
             gguf[name.strip()] = str(target)
+            if chat_format is not None:
+                chat_formats[name.strip()] = chat_format
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
         keep = config.getoption("llm_keep_loaded")
@@ -111,6 +119,7 @@ class Options:
             json_path=Path(json_path) if json_path else None,
             repeat=config.getoption("llm_repeat"),
             gguf=gguf,
+            gguf_chat_formats=chat_formats,
             rules=_rules(config),
             keep_loaded=bool(keep if keep is not None else config.getini("llm_keep_loaded")),
             retries=_ini_number(config, "llm_retries", int, 0),
@@ -155,6 +164,14 @@ def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
     for endpoint in (*found.values(), default_openai_endpoint()):
         register_secret(endpoint.api_key())
     return tuple(found.values())
+
+
+def _gguf_chat_format(value: str) -> tuple[str, str | None]:
+    """``PATH [chat_format=FORMAT]`` -> (path, format or ``None``; ``""`` when left empty)."""
+    path, _, last = value.rpartition(" ")
+    if path.strip() and last.startswith("chat_format="):
+        return path.strip(), last.removeprefix("chat_format=")
+    return value, None
 
 
 def _rules(config: pytest.Config) -> Rules:
@@ -251,6 +268,7 @@ class BenchSession:
             ollama_hosts=self.options.ollama_hosts,
             timeout_s=self.options.timeout_s,
             gguf_models=self.options.gguf,
+            gguf_chat_formats=self.options.gguf_chat_formats,
             retries=self.options.retries,
             retry_backoff_s=self.options.retry_backoff_s,
             openai_endpoints=self.options.endpoints,

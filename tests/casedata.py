@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+COMPANY_SCHEMA = {
+    "type": "object",
+    "properties": {"company": {"type": "string"}},
+    "required": ["company"],
+}
+"""The answer schema of ``COMPANY_TASK``, for direct provider calls."""
+
 COMPANY_TASK = """\
 task: company
 description: Which company is hiring?

@@ -158,7 +158,15 @@ def pytest_llmbench_register_providers(registry, config):
         ("--llm-timeout=soon", "*expected a number of seconds, got 'soon'*"),
         ("--llm-timeout=0", "*expected a positive number of seconds, got '0'*"),
         ("--llm-repeat=0", "*expected a whole number of at least 1, got '0'*"),
-        ("--llm-gguf=nopath", "ERROR: --llm-gguf expects NAME=PATH, got 'nopath'"),
+        (
+            "--llm-gguf=nopath",
+            "ERROR: --llm-gguf expects NAME=PATH [[]chat_format=FORMAT[]], got 'nopath'",
+        ),
+        (
+            "--llm-gguf=mine=mine.gguf chat_format=",
+            "ERROR: --llm-gguf expects NAME=PATH [[]chat_format=FORMAT[]], "
+            "got 'mine=mine.gguf chat_format='",
+        ),
         ("--llm-models=@missing.txt", "ERROR: --llm-models: cannot read *missing.txt*"),
         ("--llm-dist=host", "*--llm-dist: expected model or xdist, got 'host'*"),
     ],

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
 
-from casedata import COMPANY_TASK
+from casedata import COMPANY_SCHEMA, COMPANY_TASK
 
 from pytest_llmbench.providers.base import (
     GenerateOptions,
@@ -19,12 +19,6 @@ from pytest_llmbench.providers.base import (
 from pytest_llmbench.providers.llamacpp import LlamaCppProvider
 
 pytestmark = pytest.mark.embedded
-
-COMPANY_SCHEMA = {
-    "type": "object",
-    "properties": {"company": {"type": "string"}},
-    "required": ["company"],
-}
 
 
 def _request(posting: str) -> Request:
@@ -87,6 +81,10 @@ def test_end_to_end_ranking_on_embedded_models(pytester: pytest.Pytester) -> Non
         assert record["prompt_tokens"] > 0
         assert record["completion_tokens"] > 0
         assert record["error"] is None
+        # SmolLM2's GGUF has its own chat template; Gemma's has none, so the provider names one.
+        assert record["chat_format"] == (
+            "gguf-template" if "smollm2" in record["model"] else "gemma"
+        )
     # smollm2 copies the company out of these one-liners (checked above, deterministic).
     smol = [r for r in results if r["model"] == "llamacpp/smollm2-135m"]
     assert all(r["correct"] for r in smol)

@@ -91,6 +91,9 @@ class Response:
     structured: str | None = None
     """How structured output was asked for, when the provider had to choose
     (``json_schema``, ``json_object``, or ``prompt``: the prompt alone)."""
+    chat_format: str | None = None
+    """How the messages were rendered into the prompt text, when the provider chose it
+    (embedded llama.cpp: ``gguf-template``, ``gemma``, ``llama-2 (fallback)``)."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -140,6 +143,8 @@ class ProviderSettings:
     discovery_timeout_s: float = 3.0
     gguf_models: Mapping[str, str] = field(default_factory=dict)
     """Extra GGUF files for the embedded provider: name -> path."""
+    gguf_chat_formats: Mapping[str, str] = field(default_factory=dict)
+    """Chat formats set for those GGUF files: name -> llama-cpp-python chat format."""
     retries: int = 3
     """Retries after a transient failure (HTTP 503, connection reset); 0 turns them off."""
     retry_backoff_s: float = 0.5

