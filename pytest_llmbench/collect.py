@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,13 @@ def _run_llm_case(request: pytest.FixtureRequest) -> None:
     item = request.node
     assert isinstance(item, CaseItem)
     item.run_case(request)
+
+
+def _answer(future: Future[Call | None]) -> Call:
+    call = future.result()
+    if call is None:  # pragma: no cover - a load's future is never an item's
+        raise RuntimeError("the pipeline returned no call")
+    return call
 
 
 class TaskNode(pytest.Collector):
@@ -164,11 +172,13 @@ class CaseItem(pytest.Function):
 
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
-        cold = self.model.id not in bench.loaded  # the first call after the load
-        cold_start_ms = bench.ensure_loaded(self.model)
+        bench.await_switch(self.model)  # loaded ahead, by the item before
+        bench.ensure_loaded(self.model)
         missing = bench.unavailable.get(self.model.id)
         if missing is not None:
             pytest.skip(missing)
+        cold = self.model.id in bench.first_call  # the first call after the load
+        cold_start_ms = bench.first_call.pop(self.model.id, None)
         call = self._call(bench, request)
         result = finish(
             self.task,
@@ -220,9 +230,13 @@ class CaseItem(pytest.Function):
         if future is None:
             future = bench.pipeline.submit(self.nodeid, self._fetch(bench))
         following = self.stash.get(NEXT_KEY, None)
-        if following is not None and following.runs_after(self):
+        if following is not None and following.will_call():
+            if following.model.id != self.model.id:
+                if not bench.pipelined(following.model):
+                    return _answer(future)
+                bench.switch_ahead(self.model, following.model)
             bench.pipeline.submit(following.nodeid, following._fetch(bench))
-        return future.result()
+        return _answer(future)
 
     def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
         """The provider call (or cache lookup) for this item, ready to run on any thread."""
@@ -232,17 +246,20 @@ class CaseItem(pytest.Function):
         model, repeat = self.model, self.repeat
 
         def call() -> Call:
+            missing = bench.unavailable.get(model.id)  # sent ahead, its load failed
+            if missing is not None:
+                return Call(None, None, missing)
             return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
 
         return call
 
-    def runs_after(self, item: CaseItem) -> bool:
-        """Whether this item will surely make its call right after ``item`` (same model).
+    def will_call(self) -> bool:
+        """Whether this item will surely make its call when it runs.
 
         Items with a skip or skipif mark, or resumed from a journal, may not call at all:
         they are not sent ahead (at worst one request would be wasted, never a result).
         """
-        if self.model.id != item.model.id or RESUMED_KEY in self.stash:
+        if RESUMED_KEY in self.stash:
             return False
         return not any(True for _ in self.iter_markers("skip")) and not any(
             True for _ in self.iter_markers("skipif")

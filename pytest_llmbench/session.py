@@ -7,7 +7,9 @@ import datetime as _dt
 import math
 import os
 import platform
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,8 +307,15 @@ class BenchSession:
         """Every model this process loaded, in order (an xdist worker reports it)."""
         self.distribution = Distribution()
         """xdist controller: what happened on the workers."""
-        self.pipeline: Pipeline[Call] = Pipeline()
+        self.pipeline: Pipeline[Call | None] = Pipeline()
         """Calls to remote models, one at a time, the next sent before pytest is done."""
+        self.first_call: dict[str, float | None] = {}
+        """Models loaded whose first call is still to come: id -> load ms (the cold start)."""
+        self._switches: dict[str, tuple[str, Future[Call | None]]] = {}
+        """Model id -> its load (and the previous model's unload) queued on the pipeline."""
+        self._handed_over: set[str] = set()
+        """Models whose unload the pipeline does (pytest's thread must not)."""
+        self._lock = threading.Lock()
 
     # -- providers and models -------------------------------------------------
 
@@ -417,17 +426,19 @@ class BenchSession:
             )
         return [redact(line) for line in lines]
 
-    def ensure_loaded(self, model: ModelInfo) -> float | None:
-        """Load a model before its first case in this process; the load time (cold start), once.
+    def ensure_loaded(self, model: ModelInfo) -> None:
+        """Load a model before its first case in this process; its load time goes to
+        ``first_call`` (the cold start of the model's first result).
 
         A model the server does not have goes into ``unavailable`` (its items are
         skipped); any other load failure is left for the first call to report.
         """
         if model.id in self.loaded or model.id in self.unavailable:
-            return None
+            return
         if self.cache.offline:  # answers come from the cache: nothing to load
             self.loaded[model.id] = None
-            return None
+            self.first_call[model.id] = None
+            return
         provider = self.registry.get(model.provider)
         load = getattr(provider, "load", None)
         load_ms: float | None = None
@@ -436,18 +447,25 @@ class BenchSession:
                 load_ms = load(model.name)
             except ModelNotFound as exc:
                 self.unavailable[model.id] = str(exc)
-                return None
+                return
             except ProviderError:
                 load_ms = None  # the call itself says what is wrong, as a failed case
         self.loaded[model.id] = load_ms
+        self.first_call[model.id] = load_ms
         self.loads.append(model.id)
-        return load_ms
 
     def release(self, model: ModelInfo) -> None:
         """Unload a model after its last case here (unless ``--llm-keep-loaded``).
 
+        Nothing to do when the pipeline unloads it (see :meth:`switch_ahead`).
         An unload that fails (server gone) is ignored: nothing is left to free.
         """
+        with self._lock:
+            if model.id in self._handed_over:
+                return
+        self._release(model)
+
+    def _release(self, model: ModelInfo) -> None:
         if self.options.keep_loaded or self.loaded.pop(model.id, _NOT_LOADED) is _NOT_LOADED:
             return
         if self.cache.offline:  # nothing was loaded: the answers came from the cache
@@ -457,6 +475,36 @@ class BenchSession:
         if callable(unload):
             with contextlib.suppress(ProviderError):
                 unload(model.name)
+
+    def switch_ahead(self, current: ModelInfo, following: ModelInfo) -> None:
+        """Queue on the pipeline: unload ``current`` after its last call, load ``following``.
+
+        The item before a model switch calls this before it waits for its own answer,
+        so the server goes from one model's last answer to the next model's load, and
+        on to its first case, without waiting for pytest; one request at a time all
+        the same.  The next model's first item waits for it (:meth:`await_switch`).
+        """
+        with self._lock:
+            self._handed_over.add(current.id)
+
+        def job() -> None:
+            try:
+                self._release(current)
+            finally:
+                with self._lock:
+                    self._handed_over.discard(current.id)
+            self.ensure_loaded(following)
+
+        key = f"switch:{current.id}->{following.id}"
+        self._switches[following.id] = (key, self.pipeline.submit(key, job))
+
+    def await_switch(self, model: ModelInfo) -> None:
+        """Wait for a load of ``model`` queued by :meth:`switch_ahead` (if there is one)."""
+        queued = self._switches.pop(model.id, None)
+        if queued is not None:
+            key, future = queued
+            self.pipeline.take(key)
+            future.result()
 
     def pipelined(self, model: ModelInfo) -> bool:
         """Whether this model's calls go through the pipeline (a remote model, prefetch on)."""
@@ -472,6 +520,10 @@ class BenchSession:
         already on the wire is left to end on its own: the worker is not waited for).
         """
         self.pipeline.close()
+        for _, future in list(self._switches.values()):  # a load on its way: let it land
+            with contextlib.suppress(BaseException):
+                future.result(timeout=self.options.timeout_s)
+        self._switches.clear()
         models = {m.id: m for m in self._models or []}
         for model_id in list(self.loaded):
             if model_id in models:

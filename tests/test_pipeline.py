@@ -202,13 +202,33 @@ def test_the_next_request_reaches_the_server_while_pytest_records_the_answer(
         *[("/api/chat", second, "30m")] * CASES,
         ("/api/generate", second, 0),
     ]
+    # The switch too: the first model unloaded, the second loaded and its first case
+    # sent while pytest was still scoring the first model's last case.
+    switch = [r for r in received if r.path == "/api/generate"][1:3]
+    last_case = reported[f"CASE_{CASES:02d}[ollama/{first}]"]
+    assert [(r.body["model"], r.body["keep_alive"]) for r in switch] == [
+        (first, 0),
+        (second, "30m"),
+    ]
+    assert switch[1].at < last_case
+    first_of_second = next(
+        r for r in received if r.path == "/api/chat" and r.body["model"] == second
+    )
+    assert first_of_second.at < last_case
     assert server.loads == dict.fromkeys(MODELS, 1)
+    assert server.evictions == {}
     assert server.max_concurrent == 1  # never two requests in flight
     # Each call is timed on its own: the latency is the answer's 20 ms, never the
     # 150 ms pytest spent scoring the previous case while this one was answered.
     records = json.loads((pytester.path / "out.json").read_text())["results"]
     assert len(records) == len(MODELS) * CASES
     assert all(r["latency_ms"] < SCORE_S * 1000 / 2 for r in records)
+    # The load went ahead too, and is still each model's cold start, on its first case.
+    for model in MODELS:
+        mine = [r for r in records if r["model"] == f"ollama/{model}"]
+        assert mine[0]["cold"] is True
+        assert mine[0]["cold_start_ms"] >= 50  # the emulated 0.05 s load
+        assert all(r["cold_start_ms"] is None and not r["cold"] for r in mine[1:])
 
 
 def test_prefetch_off_sends_each_request_after_the_previous_item_is_done(
@@ -314,3 +334,26 @@ def test_pytest_benchmark_times_calls_on_pytests_thread(pytester: pytest.Pyteste
     result, threads = _threads(pytester, "--llm-models=server/m")
     result.assert_outcomes(passed=CASES - 1, skipped=1)
     assert set(threads.values()) == {"MainThread"}
+
+
+def test_a_run_stopped_at_a_model_switch_leaves_no_model_loaded(
+    pytester: pytest.Pytester, server: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    first, second = sorted(MODELS)  # models run in name order
+
+    def answer(model: str, messages: list[dict[str, Any]], fmt: Any, options: Any) -> str:
+        if model == first and f"posting {CASES}" in messages[-1]["content"]:
+            return json.dumps({"verdict": "PASS"})  # the first model's last case: wrong
+        return right_answer(model, messages, fmt, options)
+
+    server.answer = answer
+    result = _run(pytester, server, "-x")
+    result.assert_outcomes(passed=CASES - 1, failed=1)
+    # The switch had gone ahead (unload, load, first case of the next model); the stop
+    # unloaded what it had loaded: nothing stays in the server's memory.
+    assert server.resident == ()
+    assert server.loads[second] <= 1
+    assert server.requests[second] <= 1
+    records = json.loads((pytester.path / "out.json").read_text())["results"]
+    assert {r["model"] for r in records} == {f"ollama/{first}"}
