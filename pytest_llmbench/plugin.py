@@ -298,19 +298,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     return CaseFile.from_parent(parent, path=file_path)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    bench = get_bench(config)
-    if bench.selection_error:
-        raise pytest.UsageError(bench.selection_error)
-    # One model's items run together (a model stays loaded; Ollama never swaps), in the
-    # selection's order, which every xdist worker computes the same way. trylast: after
-    # other plugins reordered (a stable sort keeps their order within a model).
-    order = {m.id: i for i, m in enumerate(bench.all_models())} if bench.case_counts else {}
-    if order:
-        items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
-
-
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     bench = get_bench(config)
     return bench.header_lines() if bench.case_counts else []
@@ -354,6 +341,22 @@ class RunHooks:
 
     def __init__(self, bench: BenchSession) -> None:
         self.bench = bench
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        bench = self.bench
+        if bench.selection_error:
+            raise pytest.UsageError(bench.selection_error)
+        yield
+        # One model's items run together (a model stays loaded; Ollama never swaps), in
+        # the selection's order, which every xdist worker computes the same way.  The
+        # outermost wrapper (registered after the cache plugin's --ff/--nf wrappers),
+        # so it sorts last: a stable sort keeps their order within a model.
+        order = {m.id: i for i, m in enumerate(bench.all_models())} if bench.case_counts else {}
+        if order:
+            items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After every deselection (-k, -m, --lf): the runs each model of a task owes.

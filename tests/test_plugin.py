@@ -395,3 +395,24 @@ def test_a_skipped_case_is_owed_only_by_models_that_ran_it(
     (pytester.mkdir("evals") / "grading.yaml").write_text(THREE_CASES_YAML)
     result = pytester.runpytest("evals", "--llm-models=fake/slow,fake/fast", "-p", "no:benchmark")
     result.stdout.fnmatch_lines([f"Champion:  {champion} *", line])
+
+
+@pytest.mark.parametrize("flag", ["--ff", "--nf"])
+def test_failed_first_and_new_first_keep_each_models_cases_together(
+    suite: pytest.Pytester, flag: str
+) -> None:
+    args = ["evals", "--llm-models=fake/right,fake/lenient", "-p", "no:randomly", "-v"]
+    suite.runpytest(*args).assert_outcomes(passed=3, failed=1)  # lenient on GRADE_FAIL_001
+    (suite.path / "evals" / "grading.yaml").touch()
+    result = suite.runpytest(*args, flag)
+    ran = [
+        line.split("[")[1].split("]")[0]
+        for line in result.outlines
+        if " PASSED" in line or " FAILED" in line
+    ]
+    # the failed case first within its model, and each model's cases together
+    assert ran == ["fake/right", "fake/right", "fake/lenient", "fake/lenient"]
+    if flag == "--ff":
+        result.stdout.fnmatch_lines(
+            ["*GRADE_FAIL_001?fake/lenient? FAILED*", "*GRADE_PASS_001?fake/lenient? PASSED*"]
+        )
