@@ -490,3 +490,21 @@ def test_timeout_through_the_plugin_is_a_failed_case(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(
         ["*no answer from slow/m within 0.5 s*", "  slow/m (1/2): error on COMPANY_001"]
     )
+
+
+def test_openai_account_names_from_the_environment_stay_with_openai(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The openai client sends $OPENAI_ORG_ID and $OPENAI_PROJECT_ID with every request;
+    # a Groq, vLLM or local endpoint has no business seeing them.
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-acme-private")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-acme-private")
+    with OpenAIEmulator(models=["gpt-4o-mini"], require_key=None) as srv:
+        local = provider(srv.url)
+        local.discover()
+        local.generate(request())
+        local.close()
+        assert len(srv.received) >= 2
+        for seen in srv.received:
+            names = {name.lower() for name in seen.headers}
+            assert not names & {"openai-organization", "openai-project"}

@@ -29,6 +29,7 @@ import email.utils
 import math
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -46,6 +47,7 @@ __all__ = ["NO_KEY", "OpenAIProvider", "retry_after_s"]
 NO_KEY = "sk-no-key-required"
 """Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
 _MAX_DETAIL = 200
+_OPENAI_HOST = "api.openai.com"
 _DOWNGRADE = {"json_schema": "json_object", "json_object": "prompt"}
 _REJECTS_FORMAT = ("response_format", "json_schema", "json_object", "response format")
 _NOT_CHAT = (
@@ -221,11 +223,21 @@ class OpenAIProvider:
                     if purpose == "discover"
                     else self.settings.timeout_s
                 )
-                client = _client_module().OpenAI(
+                module = _client_module()
+                headers: dict[str, Any] = {}
+                if urllib.parse.urlsplit(self.endpoint.base_url).hostname != _OPENAI_HOST:
+                    # The client adds $OPENAI_ORG_ID / $OPENAI_PROJECT_ID to every request:
+                    # OpenAI's account names are nobody else's business.
+                    headers = {
+                        "OpenAI-Organization": module.Omit(),
+                        "OpenAI-Project": module.Omit(),
+                    }
+                client = module.OpenAI(
                     base_url=self.endpoint.base_url,
                     api_key=key,
                     timeout=timeout,
                     max_retries=0,
+                    default_headers=headers or None,
                 )
                 self._clients[purpose] = client
             return client
