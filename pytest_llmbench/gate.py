@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ranking import Miss, ModelStanding, TaskRanking
+from .ranking import Incomplete, Miss, ModelStanding, TaskRanking
 
 __all__ = [
     "GateError",
@@ -93,6 +93,13 @@ def _standing_from_json(data: Mapping[str, Any]) -> ModelStanding:
         )
         for m in data.get("failed_cases", ())
     )
+    missing = tuple(
+        (str(r.get("case_id", "")), int(r.get("repeat", 1))) for r in data.get("missing_runs", ())
+    )
+    incomplete = None
+    if missing:  # runs per case are not in the document: the largest repeat missing
+        per_case = max(repeat for _, repeat in missing)
+        incomplete = Incomplete(missing, int(data.get("total", 0)), per_case)
     return ModelStanding(
         model=str(data["model"]),
         total=int(data.get("total", 0)),
@@ -104,6 +111,7 @@ def _standing_from_json(data: Mapping[str, Any]) -> ModelStanding:
         qualified=bool(data.get("qualified", False)),
         misses=misses,
         status=str(data.get("status", "")),
+        incomplete=incomplete,
     )
 
 

@@ -262,6 +262,25 @@ def test_json_document_round_trips_to_rankings(suite: pytest.Pytester) -> None:
     assert disqualified["fake/lenient"].score == "1/2"
 
 
+def test_a_baseline_keeps_which_runs_a_model_did_not_make(suite: pytest.Pytester) -> None:
+    out = suite.path / "base.json"
+    # one case deselected for fake/lenient only: it made one of the two runs
+    suite.runpytest(
+        "evals",
+        "--llm-models=fake/right,fake/lenient",
+        *NO_BENCHMARK,
+        "--deselect",
+        "evals/grading.yaml::grading::GRADE_FAIL_001[fake/lenient]",
+        f"--llm-json={out}",
+    )
+    [ranking] = gate.load_json_rankings(out)
+    [lenient] = ranking.disqualified
+    assert lenient.model == "fake/lenient"
+    assert lenient.incomplete is not None
+    assert lenient.incomplete.missing == (("GRADE_FAIL_001", 1),)
+    assert lenient.miss_summary().startswith("incomplete: 1 of 2 cases not run")
+
+
 # --------------------------------------------------------------------------- the gate, end to end
 
 
