@@ -521,9 +521,11 @@ class BenchSession:
         """
         self.pipeline.close()
         for _, future in list(self._switches.values()):  # a load on its way: let it land
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(Exception):  # cancelled, failed or too slow
                 future.result(timeout=self.options.timeout_s)
         self._switches.clear()
+        with self._lock:  # a switch cancelled before it started unloads nothing itself
+            self._handed_over.clear()
         models = {m.id: m for m in self._models or []}
         for model_id in list(self.loaded):
             if model_id in models:

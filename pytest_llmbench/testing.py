@@ -40,6 +40,7 @@ class ScriptedProvider:
     remote: bool = False
     calls: list[tuple[str, Request]] = field(default_factory=list)
     loads: list[str] = field(default_factory=list)
+    unloads: list[str] = field(default_factory=list)
 
     def discover(self) -> Discovery:
         return Discovery(tuple(ModelInfo(self.name, m) for m in self.answers))
@@ -47,6 +48,9 @@ class ScriptedProvider:
     def load(self, name: str) -> float | None:
         self.loads.append(name)
         return 0.0
+
+    def unload(self, name: str) -> None:
+        self.unloads.append(name)
 
     def generate(self, request: Request) -> Response:
         self.calls.append((request.model, request))

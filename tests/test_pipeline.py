@@ -21,6 +21,8 @@ from casedata import NO_LLAMACPP, ollama_run_args, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 from pytest_llmbench.pipeline import Pipeline
+from pytest_llmbench.session import get_bench
+from pytest_llmbench.testing import ScriptedProvider
 
 # -- the pipeline itself ----------------------------------------------------------------
 
@@ -357,3 +359,39 @@ def test_a_run_stopped_at_a_model_switch_leaves_no_model_loaded(
     assert server.requests[second] <= 1
     records = json.loads((pytester.path / "out.json").read_text())["results"]
     assert {r["model"] for r in records} == {f"ollama/{first}"}
+
+
+def test_a_switch_cancelled_before_it_started_still_unloads_the_model(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        NO_LLAMACPP
+        + """
+from pytest_llmbench.testing import ScriptedProvider
+
+SERVER = ScriptedProvider("server", {"a": str, "b": str}, remote=True)
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(SERVER)
+"""
+    )
+    config = pytester.parseconfigure(str(pytester.path), "--llm-models=server/a,server/b")
+    bench = get_bench(config)
+    a, b = bench.models()
+    server = bench.registry.get("server")
+    assert isinstance(server, ScriptedProvider)
+    bench.ensure_loaded(a)
+    busy = threading.Event()
+
+    def occupied() -> None:  # the request in flight when the run stops
+        busy.wait(5)
+
+    bench.pipeline.submit("busy", occupied)
+    bench.switch_ahead(a, b)  # queued behind the busy job: unload a, load b
+    bench.release(a)  # pytest's teardown of a's last item: the pipeline does it
+    assert server.unloads == []
+    bench.release_all()  # the run stops: the switch is cancelled before it started
+    busy.set()
+    assert server.unloads == ["a"]
+    assert server.loads == ["a"]  # b was never loaded
