@@ -670,6 +670,30 @@ class OllamaEmulator:
         self._shutdown_listener()
         self._kill_connections()
 
+    def revive(self) -> None:
+        """Come back after :meth:`die`, on the same port, as a restarted server: nothing loaded."""
+        if not self._dead:
+            return
+        old, thread = self._server, self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        if old is not None:
+            old.server_close()  # joins the old handler threads
+        with self._lock:
+            self._resident.clear()
+        self._stop.clear()
+        self._dead = False
+        server = _Server((self._host, self._port), _Handler)
+        server.emulator = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"ollama-emulator-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+
     def _shutdown_listener(self) -> None:
         server = self._server
         if server is None:

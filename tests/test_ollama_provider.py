@@ -616,6 +616,28 @@ def test_dropped_connection_and_dying_server(
     assert provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi"))) == gone
 
 
+def test_a_server_that_went_away_is_tried_again_now_and_then(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url, retries=0)
+    ask = Request(model=MODEL, prompt="hi")
+    assert provider.generate(ask).text
+    srv.die()
+    gone = (
+        f"ollama at {srv.url} went away mid-run (connection refused); "
+        "its remaining cases fail without waiting"
+    )
+    assert provider_error(lambda: provider.generate(ask)) == gone
+    srv.revive()  # restarted, but the provider does not look before reprobe_after_s
+    assert provider.reprobe_after_s == 5.0
+    assert provider_error(lambda: provider.generate(ask)) == gone
+    provider.reprobe_after_s = 0.0  # time to look again: it answers, and stays in use
+    assert provider.generate(ask).text
+    provider.reprobe_after_s = 5.0
+    assert provider.generate(ask).text
+    assert srv.loads[MODEL] == 2  # the restarted server loaded the model again
+
+
 def test_a_model_that_cannot_chat_is_refused_with_the_servers_reason(
     srv: OllamaEmulator, make_provider: ProviderFactory
 ) -> None:

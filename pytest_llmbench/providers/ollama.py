@@ -19,7 +19,8 @@ Behaviour at scale (many models, one GPU):
   (``settings.retries``, ``settings.retry_backoff_s``); the time spent on them is
   reported as ``Response.retry_ms`` and kept out of the latency;
 * a host that answered before and now refuses connections has gone away: it is
-  marked dead and every later request to it fails at once, without waiting;
+  marked dead and later requests to it fail at once, without waiting, except one every
+  ``REPROBE_AFTER_S`` seconds that tries it again (a restarted server is used again);
 * a model the server does not have raises :class:`ModelNotFound`.
 """
 
@@ -56,6 +57,8 @@ __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "no
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 KEEP_ALIVE = "30m"
+REPROBE_AFTER_S = 5.0
+"""A host that went away is tried again (once, by the next request) after this long."""
 """How long the server keeps a model loaded after each request of ours."""
 RUNNER_OPTIONS = frozenset(
     {
@@ -246,8 +249,10 @@ class OllamaProvider:
         self._discovered = False
         self._answered: set[str] = set()
         """Hosts that answered at least once (so a refused connection means "went away")."""
-        self._gone: dict[str, str] = {}
-        """Hosts that went away mid-run: host -> the message every later request fails with."""
+        self._gone: dict[str, tuple[str, float]] = {}
+        """Hosts that went away mid-run: host -> (the message requests fail with at once,
+        when it was last tried); tried again every ``reprobe_after_s`` (a restart)."""
+        self.reprobe_after_s = REPROBE_AFTER_S
         self._runner_options: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], ollama.Client] = {}
@@ -554,10 +559,16 @@ class OllamaProvider:
         self, host: str, model: str, action: str, send: Callable[[ollama.Client], _T]
     ) -> tuple[_T, int, float]:
         """``send(client)`` with retries; the reply, the retries and the ms they took."""
+        probing = False
         with self._lock:
             gone = self._gone.get(host)
-        if gone is not None:
-            raise ProviderError(gone)
+            if gone is not None:
+                message, probed = gone
+                if time.monotonic() - probed < self.reprobe_after_s:
+                    raise ProviderError(message)
+                # Time to look again (a restarted server): one attempt, no retries.
+                self._gone[host] = (message, time.monotonic())
+                probing = True
         client = self._client(host, "generate")
         retries = max(0, int(self.settings.retries))
         started = time.perf_counter()
@@ -567,6 +578,8 @@ class OllamaProvider:
             try:
                 reply = send(client)
             except Exception as exc:
+                if probing and _is_connect_failure(exc):
+                    raise ProviderError(message) from None
                 if _is_connect_failure(exc) and self._has_answered(host):
                     raise self._went_away(host, exc) from None
                 if attempt < retries and _is_transient(exc):
@@ -579,6 +592,7 @@ class OllamaProvider:
                 raise error from None
             with self._lock:
                 self._answered.add(host)
+                self._gone.pop(host, None)  # back (if it had gone): later requests go on
             return reply, attempt, (attempt_started - started) * 1000.0
 
     def _has_answered(self, host: str) -> bool:
@@ -592,8 +606,8 @@ class OllamaProvider:
             "its remaining cases fail without waiting"
         )
         with self._lock:
-            self._gone.setdefault(host, message)
-            return ProviderError(self._gone[host])
+            self._gone.setdefault(host, (message, time.monotonic()))
+            return ProviderError(self._gone[host][0])
 
     # -- load / unload -----------------------------------------------------------
 

@@ -21,8 +21,8 @@ hosts that no proxy variable applies to (:func:`usable_for`).  A redirect (which
 the ``ollama`` client would follow) raises :class:`Redirected`; the provider then
 falls back to the ``ollama`` client for that host.
 
-One connection per thread; a connection the server closed while it was idle (for
-more than :data:`CHECK_IDLE_AFTER_S`) is noticed before it is reused.
+One connection per thread; a connection the server closed while it was idle is
+noticed before it is reused.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import os
 import select
 import socket
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -48,8 +47,6 @@ from .. import __version__
 __all__ = ["ChatWire", "Redirected", "usable_for"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-CHECK_IDLE_AFTER_S = 0.5
-"""Servers close idle connections after seconds, not within a back-to-back sequence."""
 
 
 class Redirected(Exception):
@@ -97,8 +94,6 @@ class ChatWire:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
-        self.check_idle_after_s = CHECK_IDLE_AFTER_S
-        """A kept-alive connection idle longer than this is checked before it is reused."""
 
     def close(self) -> None:
         """Close every connection (they reopen on demand)."""
@@ -141,7 +136,6 @@ class ChatWire:
             raise httpx.ReadError(f"reading the answer failed: {exc}") from exc
         finally:
             response.close()  # the socket stays open: the response only had a file on it
-            self._local.used = time.monotonic()
         if response.will_close:
             self._drop(sock)
         status = response.status
@@ -156,10 +150,9 @@ class ChatWire:
 
     def _socket(self) -> socket.socket:
         sock: socket.socket | None = getattr(self._local, "sock", None)
-        idle_s = time.monotonic() - getattr(self._local, "used", 0.0)
-        # Checking costs a system call, which lets pytest's thread take the interpreter
-        # lock before this request is sent: only a connection idle for a while is checked.
-        if sock is not None and idle_s > self.check_idle_after_s and not _idle_and_open(sock):
+        # As httpx does before it reuses a connection: a server that closed it (or died)
+        # while it was idle shows now, not as a request that got no answer.
+        if sock is not None and not _idle_and_open(sock):
             self._drop(sock)
             sock = None
         if sock is None:
