@@ -613,7 +613,12 @@ class OllamaEmulator:
         """Bind a free port and serve in a background thread."""
         if self._server is not None:
             return self
-        server = _Server((self._host, 0), _Handler)
+        self._serve(self._host, 0)
+        return self
+
+    def _serve(self, host: str, port: int) -> None:
+        """Listen on ``host:port`` (0: any free port) and serve in a background thread."""
+        server = _Server((host, port), _Handler)
         server.emulator = self
         self._server = server
         self._port = int(server.server_address[1])
@@ -624,7 +629,6 @@ class OllamaEmulator:
             daemon=True,
         )
         self._thread.start()
-        return self
 
     def close(self) -> None:
         """Stop serving, wake every sleeping handler, close every connection, join threads."""
@@ -683,16 +687,7 @@ class OllamaEmulator:
             self._resident.clear()
         self._stop.clear()
         self._dead = False
-        server = _Server((self._host, self._port), _Handler)
-        server.emulator = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ollama-emulator-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serve(self._host, self._port)
 
     def _shutdown_listener(self) -> None:
         server = self._server
