@@ -226,22 +226,22 @@ class CaseItem(pytest.Function):
         Through the pipeline, the item first makes sure its own request is queued (the
         item before it has usually sent it already), then queues the next item's, then
         waits: the server answers the next request while pytest records this one.
-        pytest-benchmark times a call on pytest's thread, so it turns the pipeline off.
         """
-        wrapper = self._benchmark_wrapper(request)
-        if wrapper is not None or not bench.pipelined(self.model):
-            return self._fetch(bench, wrapper)()
+        if not bench.pipelined(self.model):
+            return self._fetch(bench, self._benchmark_wrapper(request))()
         future = bench.pipeline.take(self.nodeid)
         if future is None:
             future = bench.pipeline.submit(self.nodeid, self._fetch(bench))
         following = self.stash.get(NEXT_KEY, None)
         if following is not None and following.will_call():
-            if following.model.id != self.model.id:
-                if not bench.pipelined(following.model):
-                    return _answer(future)
+            if following.model.id == self.model.id:
+                bench.pipeline.submit(following.nodeid, following._fetch(bench))
+            elif bench.pipelined(following.model):
                 bench.switch_ahead(self.model, following.model)
-            bench.pipeline.submit(following.nodeid, following._fetch(bench))
-        return _answer(future)
+                bench.pipeline.submit(following.nodeid, following._fetch(bench))
+        call = _answer(future)
+        self._record_benchmark(request, call)
+        return call
 
     def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
         """The provider call (or cache lookup) for this item, ready to run on any thread."""
@@ -280,24 +280,71 @@ class CaseItem(pytest.Function):
         The fixture is requested when the call is made, not before: an answer from the
         response cache makes no call, and so records no timing.
         """
-        config = self.config
-        if not config.pluginmanager.hasplugin("benchmark"):
-            return None
-        if config.getoption("benchmark_skip", default=False):
+        if not self._benchmarking():
             return None
 
         def wrapper(call: Callable[[], Response]) -> Response:
-            benchmark = request.getfixturevalue("benchmark")
-            benchmark.group = self.task.name
-            benchmark.extra_info.update(
-                {
-                    "task": self.task.name,
-                    "case": self.case.id,
-                    "model": self.model.id,
-                    "repeat": self.repeat,
-                }
-            )
+            benchmark = self._benchmark(request)
             response: Response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
             return response
 
         return wrapper
+
+    def _record_benchmark(self, request: pytest.FixtureRequest, call: Call) -> None:
+        """Give pytest-benchmark a call the pipeline made and timed on its own thread.
+
+        The fixture times what it runs on pytest's thread; here it is handed the time
+        the pipeline measured (the same wall time of ``generate`` it would have taken),
+        through a timer that replays it.  A failed or cached call records nothing, as
+        on pytest's thread.
+        """
+        if call.response is None or call.cached or call.latency_ms is None:
+            return
+        if not self._benchmarking():
+            return
+        benchmark = self._benchmark(request)
+        if not hasattr(benchmark, "_timer"):  # pragma: no cover - another pytest-benchmark
+            return
+        saved = benchmark._timer
+        benchmark._timer = _Measured(call.latency_ms / 1000.0)
+        try:
+            benchmark.pedantic(_nothing, rounds=1, iterations=1, warmup_rounds=0)
+        finally:
+            benchmark._timer = saved
+
+    def _benchmarking(self) -> bool:
+        config = self.config
+        if not config.pluginmanager.hasplugin("benchmark"):
+            return False
+        return not config.getoption("benchmark_skip", default=False)
+
+    def _benchmark(self, request: pytest.FixtureRequest) -> Any:
+        """pytest-benchmark's fixture, labelled with this item's task, case and model."""
+        benchmark = request.getfixturevalue("benchmark")
+        benchmark.group = self.task.name
+        benchmark.extra_info.update(
+            {
+                "task": self.task.name,
+                "case": self.case.id,
+                "model": self.model.id,
+                "repeat": self.repeat,
+            }
+        )
+        return benchmark
+
+
+class _Measured:
+    """A pytest-benchmark timer that replays a duration measured elsewhere (the pipeline)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._readings = [0.0, seconds]
+
+    def __call__(self) -> float:
+        return self._readings.pop(0) if len(self._readings) > 1 else self._readings[0]
+
+    def __str__(self) -> str:
+        return "pytest_llmbench.pipeline (wall time measured on the pipeline thread)"
+
+
+def _nothing() -> None:
+    """What pytest-benchmark runs for a call the pipeline already made."""

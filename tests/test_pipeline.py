@@ -290,7 +290,7 @@ def verdict(request):
 
 
 def pytest_llmbench_register_providers(registry, config):
-    registry.add(ScriptedProvider("server", {"m": verdict}, remote=True))
+    registry.add(ScriptedProvider("server", {"m": verdict}, {"m": 0.03}, remote=True))
     registry.add(ScriptedProvider("local", {"m": verdict}))
 
 
@@ -331,11 +331,25 @@ def test_remote_models_use_the_pipeline_in_process_models_do_not(
     assert set(threads.values()) == {"MainThread"}
 
 
-def test_pytest_benchmark_times_calls_on_pytests_thread(pytester: pytest.Pytester) -> None:
+def test_pytest_benchmark_records_the_calls_the_pipeline_made(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_benchmark")
-    result, threads = _threads(pytester, "--llm-models=server/m")
+    result, threads = _threads(
+        pytester, "--llm-models=server/m", "--benchmark-json=bench.json", "--llm-json=out.json"
+    )
     result.assert_outcomes(passed=CASES - 1, skipped=1)
-    assert set(threads.values()) == {"MainThread"}
+    assert set(threads.values()) == {"llmbench-pipeline"}
+    # One pytest-benchmark record per call made (not the skipped case), holding the very
+    # wall time the plugin measured (each call sleeps 0.03 s).
+    records = json.loads((pytester.path / "out.json").read_text())["results"]
+    walls = {r["case_id"]: r["wall_ms"] / 1000 for r in records}
+    timed = {
+        b["extra_info"]["case"]: b["stats"]["min"]
+        for b in json.loads((pytester.path / "bench.json").read_text())["benchmarks"]
+    }
+    assert set(timed) == set(walls) == {f"CASE_{i:02d}" for i in (1, 2, 4, 5, 6)}
+    for case, seconds in timed.items():
+        assert seconds == pytest.approx(walls[case], abs=1e-6)
+        assert seconds >= 0.03
 
 
 def test_a_run_stopped_at_a_model_switch_leaves_no_model_loaded(
