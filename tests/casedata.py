@@ -92,8 +92,8 @@ def right_answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any
 def ollama_run_args(url: str) -> list[str]:
     """``pytest evals`` on the Ollama models of the server at ``url``, nothing else.
 
-    pytest-benchmark is left out (it would time the calls on pytest's thread, which
-    turns the pipeline off) and so is the cache provider (no ``.pytest_cache``).
+    pytest-benchmark is left out (its per-call records and tables are not what these
+    runs look at) and so is the cache provider (no ``.pytest_cache``).
     """
     return [
         "evals",
