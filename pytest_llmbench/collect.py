@@ -19,7 +19,15 @@ from .runner import Call, Wrapper, build_request, fetch, finish
 from .scoring import Score, shorten
 from .session import BenchSession, get_bench
 
-__all__ = ["NEXT_KEY", "RESULT_KEY", "RESUMED_KEY", "CaseFile", "CaseItem", "TaskNode"]
+__all__ = [
+    "NEXT_KEY",
+    "RESULT_KEY",
+    "RESUMED_KEY",
+    "CaseFile",
+    "CaseItem",
+    "TaskNode",
+    "junit_properties",
+]
 
 RESULT_KEY = pytest.StashKey[Result]()
 RESUMED_KEY = pytest.StashKey[journal.Entry]()
@@ -56,6 +64,23 @@ def _run_llm_case(request: pytest.FixtureRequest) -> None:
     item = request.node
     assert isinstance(item, CaseItem)
     item.run_case(request)
+
+
+def junit_properties(result: Result) -> list[tuple[str, object]]:
+    """What an item's JUnit ``<properties>`` say about its call."""
+    properties: list[tuple[str, object]] = [
+        ("task", result.task),
+        ("case", result.case_id),
+        ("model", result.model),
+        ("repeat", result.repeat),
+        ("expected", result.expected),
+        ("got", result.got),
+        ("correct", result.correct),
+        ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
+    ]
+    if result.cached:
+        properties.append(("cached", True))
+    return properties
 
 
 def _answer(future: Future[Call | None]) -> Call:
@@ -198,20 +223,7 @@ class CaseItem(pytest.Function):
         if cold:
             result = dataclasses.replace(result, cold=True)
         self.stash[RESULT_KEY] = result
-        self.user_properties.extend(
-            [
-                ("task", result.task),
-                ("case", result.case_id),
-                ("model", result.model),
-                ("repeat", result.repeat),
-                ("expected", result.expected),
-                ("got", result.got),
-                ("correct", result.correct),
-                ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
-            ]
-        )
-        if result.cached:
-            self.user_properties.append(("cached", True))
+        self.user_properties.extend(junit_properties(result))
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""

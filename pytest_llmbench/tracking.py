@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from . import gate, history, journal
-from .collect import RESULT_KEY, RESUMED_KEY, CaseItem
+from .collect import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
 from .ranking import TaskRanking
 from .registry import RegistryError, registry_path, update_registry
 from .report_data import ReportData
@@ -394,6 +394,9 @@ class Tracker:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         entry = item.stash.get(RESUMED_KEY, None)
         if entry is not None:
+            # JUnit keeps what the earlier run recorded, with where it came from.
+            item.user_properties.extend(junit_properties(entry.result))
+            item.user_properties.append(("resumed_from", self.resumed_from))
             pytest.skip(f"done in run {self.resumed_from}")
 
     @pytest.hookimpl(wrapper=True)

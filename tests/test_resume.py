@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -156,6 +157,22 @@ def test_resume_skips_what_is_done_and_still_ranks_everything(suite: pytest.Pyte
     assert len(journal_of(suite.path)[1]) == 10
     # the resumed run replaced its record in the history
     assert [r.id for r in list_runs(suite.path / ".llmbench" / "history.sqlite")] == [run_id]
+
+
+def test_resumed_items_keep_their_recorded_answer_in_junit(suite: pytest.Pytester) -> None:
+    suite.runpytest("evals", ALL_FAKE, *NO_BENCHMARK)
+    run_id, _ = journal_of(suite.path)
+    xml = suite.path / "junit.xml"
+    suite.runpytest("evals", ALL_FAKE, *NO_BENCHMARK, "--llm-resume", f"--junitxml={xml}")
+    cases = ElementTree.parse(xml).getroot().iter("testcase")
+    lenient = next(c for c in cases if c.get("name") == "GRADE_FAIL_001[fake/lenient]")
+    properties = {p.get("name"): p.get("value") for p in lenient.iter("property")}
+    assert lenient.find("skipped") is not None
+    assert properties["model"] == "fake/lenient"
+    assert properties["expected"] == "FAIL"
+    assert properties["got"] == "PASS"
+    assert properties["correct"] == "False"
+    assert properties["resumed_from"] == run_id
 
 
 def test_resume_reruns_items_whose_prompt_changed(suite: pytest.Pytester) -> None:
