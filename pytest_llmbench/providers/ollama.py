@@ -57,9 +57,9 @@ __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "no
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 KEEP_ALIVE = "30m"
+"""How long the server keeps a model loaded after each request of ours."""
 REPROBE_AFTER_S = 5.0
 """A host that went away is tried again (once, by the next request) after this long."""
-"""How long the server keeps a model loaded after each request of ours."""
 RUNNER_OPTIONS = frozenset(
     {
         "num_ctx",
@@ -309,29 +309,27 @@ class OllamaProvider:
             return self._wires[host]
 
     def _sender(
-        self,
-        host: str,
-        path: str,
-        payload: Mapping[str, Any],
-        reply_type: Callable[..., _T],
-        with_client: Callable[[ollama.Client], _T],
+        self, host: str, endpoint: str, payload: Mapping[str, Any], reply_type: Callable[..., _T]
     ) -> Callable[[ollama.Client], _T]:
-        """``send(client)`` for :meth:`_request`: over the lean client when ``host`` has one.
+        """``send(client)`` for :meth:`_request`: ``POST /api/<endpoint>`` with ``payload``.
 
-        The reply is built as the ollama client builds it (``reply_type(**json)``), so
-        a reply of the wrong shape fails the same way on both.
+        Over the lean client when ``host`` has one, else through the ollama client's
+        method of that name with the same arguments: one request, two transports.  The
+        reply is built as the ollama client builds it (``reply_type(**json)``), so a
+        reply of the wrong shape fails the same way on both.
         """
         wire = self._wire(host)
 
         def send(client: ollama.Client) -> _T:
             if wire is not None:
                 try:
-                    return reply_type(**wire.post(path, payload))
+                    return reply_type(**wire.post(f"/api/{endpoint}", payload))
                 except Redirected:  # the ollama client follows redirects: let it
                     with self._lock:
                         self._wires[host] = None
                     wire.close()
-            return with_client(client)
+            reply: _T = getattr(client, endpoint)(**payload)
+            return reply
 
         return send
 
@@ -491,25 +489,14 @@ class OllamaProvider:
         payload: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
-            "tools": [],  # what the ollama client sends: the same request either way
+            "tools": [],  # what the ollama client sends when given none
             "stream": False,
             "options": options,
             "keep_alive": KEEP_ALIVE,
         }
         if fmt is not None:
             payload["format"] = fmt
-
-        def chat(client: ollama.Client) -> ollama.ChatResponse:
-            return client.chat(
-                model=request.model,
-                messages=messages,
-                format=fmt,
-                options=options,
-                stream=False,
-                keep_alive=KEEP_ALIVE,
-            )
-
-        send = self._sender(host, "/api/chat", payload, ollama.ChatResponse, chat)
+        send = self._sender(host, "chat", payload, ollama.ChatResponse)
         reply, retries, retry_ms = self._request(host, request.model, "generate", send)
         text = reply.message.content
         return Response(
@@ -620,11 +607,8 @@ class OllamaProvider:
         _require_name(name)
         host = self.host_for(name)
 
-        def generate(client: ollama.Client) -> ollama.GenerateResponse:
-            return client.generate(model=name, prompt="", stream=False, keep_alive=KEEP_ALIVE)
-
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": KEEP_ALIVE}
-        send = self._sender(host, "/api/generate", payload, ollama.GenerateResponse, generate)
+        send = self._sender(host, "generate", payload, ollama.GenerateResponse)
         started = time.perf_counter()
         reply, _, retry_ms = self._request(host, name, "load", send)
         elapsed_ms = (time.perf_counter() - started) * 1000.0 - retry_ms
@@ -636,11 +620,8 @@ class OllamaProvider:
         _require_name(name)
         host = self.host_for(name)
 
-        def generate(client: ollama.Client) -> ollama.GenerateResponse:
-            return client.generate(model=name, prompt="", keep_alive=0, stream=False)
-
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": 0}
-        send = self._sender(host, "/api/generate", payload, ollama.GenerateResponse, generate)
+        send = self._sender(host, "generate", payload, ollama.GenerateResponse)
         self._request(host, name, "unload", send)
 
     # -- errors ------------------------------------------------------------------
