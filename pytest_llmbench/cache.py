@@ -31,13 +31,13 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .providers.base import Discovery, ModelInfo, Request, Response
+from .providers.base import Discovery, ModelInfo, Request, Response, plain_json
 from .redaction import redact
 
 __all__ = [
@@ -58,14 +58,6 @@ FORMAT = 1
 _RESPONSE_FIELDS = tuple(f.name for f in dataclasses.fields(Response))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def request_fingerprint(request: Request) -> dict[str, Any]:
     """Everything in a request that can change the answer, as plain JSON."""
     options = request.options
@@ -79,9 +71,9 @@ def request_fingerprint(request: Request) -> dict[str, Any]:
             "max_tokens": options.max_tokens,
             "top_p": options.top_p,
             "top_k": options.top_k,
-            "extra": _plain(options.extra),
+            "extra": plain_json(options.extra),
         },
-        "json_schema": _plain(request.json_schema) if request.json_schema is not None else None,
+        "json_schema": plain_json(request.json_schema) if request.json_schema is not None else None,
     }
 
 

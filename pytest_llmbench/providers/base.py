@@ -41,6 +41,16 @@ class GenerateOptions:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+def plain_json(value: Any) -> Any:
+    """A deep copy made of plain dicts and lists (a request's schema or extra options,
+    which may be read-only mappings or tuples), so that it serialises as JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Request:
     """One call to one model.

@@ -49,6 +49,7 @@ from pytest_llmbench.providers.base import (
     ProviderSettings,
     Request,
     Response,
+    plain_json,
 )
 from pytest_llmbench.providers.wire import ChatWire, Redirected
 from pytest_llmbench.providers.wire import usable_for as wire_usable_for
@@ -139,15 +140,6 @@ def _ms(ns: int | None) -> float | None:
     if ns is None:
         return None
     return ns / 1_000_000
-
-
-def _plain(value: Any) -> Any:
-    """A deep copy made of plain dicts and lists, so that it serialises as JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _connect_reason(exc: BaseException) -> str:
@@ -482,7 +474,7 @@ class OllamaProvider:
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.prompt})
-        fmt = _plain(request.json_schema) if request.json_schema is not None else None
+        fmt = plain_json(request.json_schema) if request.json_schema is not None else None
         options = self._options(request)
         self._check_runner_options(request.model, options)
 
@@ -523,7 +515,7 @@ class OllamaProvider:
             "top_p": o.top_p,
             "top_k": o.top_k,
         }
-        mapped.update(_plain(o.extra))
+        mapped.update(plain_json(o.extra))
         return {k: v for k, v in mapped.items() if v is not None}
 
     def _check_runner_options(self, model: str, options: Mapping[str, Any]) -> None:
