@@ -310,13 +310,14 @@ def pytest_runtest_makereport(
     report = yield
     if call.when == "call" and RESULT_KEY in item.stash:
         report.llmbench_result = item.stash[RESULT_KEY].to_dict()  # type: ignore[attr-defined]
-    if report.skipped and isinstance(item, CaseItem) and _without_result(item):
-        # Skipped (a skip mark, a model the server lacks): nobody owes this run for it.
-        get_bench(item.config).skip(item.task.name, item.case.id, item.repeat, item.model.id)
     if report.skipped and isinstance(item, CaseItem):
+        bench = get_bench(item.config)
+        if _without_result(item):
+            # Skipped (a skip mark, a model the server lacks): nobody owes this run for it.
+            bench.skip(item.task.name, item.case.id, item.repeat, item.model.id)
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
-        reason = get_bench(item.config).unavailable.get(item.model.id)
+        reason = bench.unavailable.get(item.model.id)
         if reason is not None:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
     return report

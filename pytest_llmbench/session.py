@@ -45,6 +45,9 @@ __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
+Runs = dict[str, dict[tuple[str, int], set[str]]]
+"""Per task, (case id, repeat) -> the models (``BenchSession.expected`` and ``skipped``)."""
+
 
 @dataclass(frozen=True)
 class Options:
@@ -290,9 +293,9 @@ class BenchSession:
         """Models the server does not have: id -> the reason their items are skipped."""
         self.results: list[Result] = []
         self.case_counts: dict[str, int] = {}
-        self.expected: dict[str, dict[tuple[str, int], set[str]]] = {}
+        self.expected: Runs = {}
         """Per task, the (case id, repeat) runs collected for it, in order, with the models."""
-        self.skipped: dict[str, dict[tuple[str, int], set[str]]] = {}
+        self.skipped: Runs = {}
         """Per task, the runs skipped (a skip mark, a missing model) and for which models."""
         self.rankings: list[TaskRanking] = []
         self.task_ranking: dict[str, dict[str, Any]] = {}
@@ -545,11 +548,11 @@ class BenchSession:
 
     def expect(self, task: str, case_id: str, repeat: int, model: str) -> None:
         """Remember a collected run of a task: every model that runs the task owes it."""
-        self.expected.setdefault(task, {}).setdefault((case_id, repeat), set()).add(model)
+        _add_run(self.expected, task, case_id, repeat, model)
 
     def skip(self, task: str, case_id: str, repeat: int, model: str) -> None:
         """Remember a run that was skipped without a result (it is owed by nobody then)."""
-        self.skipped.setdefault(task, {}).setdefault((case_id, repeat), set()).add(model)
+        _add_run(self.skipped, task, case_id, repeat, model)
 
     def expected_runs(self, task: str) -> tuple[tuple[str, int], ...]:
         """The (case id, repeat) runs of a task some model was to make (not skipped for all).
@@ -586,14 +589,8 @@ class BenchSession:
         self.case_counts.update(data.get("case_counts", {}))
         self.task_ranking.update(data.get("task_ranking", {}))
         self.task_facts.update(data.get("task_facts", {}))
-        for task, runs in data.get("expected", {}).items():
-            for case_id, repeat, models in runs:
-                for model in models:
-                    self.expect(str(task), str(case_id), int(repeat), str(model))
-        for task, runs in data.get("skipped", {}).items():
-            for case_id, repeat, models in runs:
-                for model in models:
-                    self.skip(str(task), str(case_id), int(repeat), str(model))
+        _merge_runs(self.expected, data.get("expected", {}))
+        _merge_runs(self.skipped, data.get("skipped", {}))
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
@@ -628,12 +625,24 @@ _NOT_LOADED = object()
 BENCH_KEY = pytest.StashKey[BenchSession]()
 
 
-def _runs_data(runs: dict[str, dict[tuple[str, int], set[str]]]) -> dict[str, list[Any]]:
+def _add_run(runs: Runs, task: str, case_id: str, repeat: int, model: str) -> None:
+    runs.setdefault(task, {}).setdefault((case_id, repeat), set()).add(model)
+
+
+def _runs_data(runs: Runs) -> dict[str, list[Any]]:
     """Runs per task as plain data (for xdist): ``[[case_id, repeat, [models]], ...]``."""
     return {
         task: [[case_id, repeat, sorted(models)] for (case_id, repeat), models in by_run.items()]
         for task, by_run in runs.items()
     }
+
+
+def _merge_runs(runs: Runs, data: dict[str, list[Any]]) -> None:
+    """Add what :func:`_runs_data` made (on an xdist worker) to ``runs``."""
+    for task, listed in data.items():
+        for case_id, repeat, models in listed:
+            for model in models:
+                _add_run(runs, str(task), str(case_id), int(repeat), str(model))
 
 
 def get_bench(config: pytest.Config) -> BenchSession:
