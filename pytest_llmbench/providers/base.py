@@ -10,6 +10,8 @@ Everything here is plain data: no pytest, no I/O.
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +41,24 @@ class GenerateOptions:
     top_p: float | None = None
     top_k: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def installed(distribution: str) -> str:
+    """``name==version`` of an installed distribution (the name alone if it is not)."""
+    try:
+        return f"{distribution}=={importlib.metadata.version(distribution)}"
+    except importlib.metadata.PackageNotFoundError:
+        return distribution
+
+
+def file_id(path: str) -> str:
+    """``path:size:mtime_ns`` of a local file (the path alone if it cannot be read):
+    what changes when the file is replaced."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def plain_json(value: Any) -> Any:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -34,7 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
+from .base import (
+    Discovery,
+    ModelInfo,
+    ProviderError,
+    ProviderSettings,
+    Request,
+    Response,
+    file_id,
+    installed,
+)
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -65,14 +73,6 @@ CHAT_FORMAT_RULES = "auto-2"
 Bump it when the rules change what a model's prompt looks like."""
 
 _log = logging.getLogger(__name__)
-
-
-def _distribution(name: str) -> str:
-    """``name==version`` of an installed distribution (``name`` alone if it is not)."""
-    try:
-        return f"{name}=={importlib.metadata.version(name)}"
-    except importlib.metadata.PackageNotFoundError:
-        return name
 
 
 def thread_count() -> int:
@@ -224,14 +224,12 @@ class LlamaCppProvider:
         models: list[ModelInfo] = []
         for name, (available, _, package) in BUILTIN_MODELS.items():
             if available():
-                digest = self._digest(name, _distribution(package))
+                digest = self._digest(name, installed(package))
                 details = {"package": package, "digest": digest}
                 models.append(ModelInfo(self.name, name, details=details))
         for name, path in self.settings.gguf_models.items():
-            stat = Path(path).stat() if Path(path).exists() else None
-            size = stat.st_size if stat else None
-            weights = f"{Path(path).name}:{size}:{stat.st_mtime_ns}" if stat else path
-            details = {"path": path, "digest": self._digest(name, weights)}
+            size = Path(path).stat().st_size if Path(path).exists() else None
+            details = {"path": path, "digest": self._digest(name, file_id(path))}
             models.append(ModelInfo(self.name, name, size_bytes=size, details=details))
         if not models:
             return Discovery(
@@ -246,7 +244,7 @@ class LlamaCppProvider:
         and how prompts are formatted (response-cache keys and journals include it, so
         an upgrade or a different chat format never reuses an old answer)."""
         override = self.settings.gguf_chat_formats.get(name)
-        runtime = _distribution("llama-cpp-python")
+        runtime = installed("llama-cpp-python")
         return f"{weights};{runtime};chat-format={override or CHAT_FORMAT_RULES}"
 
     def _path(self, name: str) -> Path:
