@@ -3,29 +3,48 @@
 A pytest plugin: YAML gold cases x every model, timed, scored and ranked
 (champion and runner-up per task).
 
+The public names are loaded on first use (PEP 562), so that production code doing
+``from pytest_llmbench import best_model`` imports neither pytest, jsonschema nor a
+provider SDK, and the pytest entry point (:mod:`pytest_llmbench.plugin`) stays light.
+
 PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .cases import Case, CaseFileError, Expected, OutputSpec, Task, load_task
-from .providers.base import (
-    Discovery,
-    GenerateOptions,
-    ModelInfo,
-    ModelNotFound,
-    Provider,
-    ProviderError,
-    ProviderSettings,
-    Request,
-    Response,
-)
-from .ranking import ModelStanding, TaskRanking, rank_strict, rank_task, rank_weighted
-from .registry import RegistryError, best_model
-from .results import Result
-from .scoring import Score
+_PUBLIC: dict[str, str] = {
+    "Case": "pytest_llmbench.cases.model",
+    "CaseFileError": "pytest_llmbench.cases.model",
+    "Expected": "pytest_llmbench.cases.model",
+    "OutputSpec": "pytest_llmbench.cases.model",
+    "Task": "pytest_llmbench.cases.model",
+    "load_task": "pytest_llmbench.cases.model",
+    "GenerateOptions": "pytest_llmbench.cases.options",
+    "Discovery": "pytest_llmbench.providers.base",
+    "ModelInfo": "pytest_llmbench.providers.base",
+    "ModelNotFound": "pytest_llmbench.providers.base",
+    "Provider": "pytest_llmbench.providers.base",
+    "ProviderError": "pytest_llmbench.providers.base",
+    "ProviderSettings": "pytest_llmbench.providers.base",
+    "Request": "pytest_llmbench.providers.base",
+    "Response": "pytest_llmbench.providers.base",
+    "ScriptedProvider": "pytest_llmbench.providers.scripted",
+    "ModelStanding": "pytest_llmbench.analysis.ranking",
+    "TaskRanking": "pytest_llmbench.analysis.ranking",
+    "rank_strict": "pytest_llmbench.analysis.ranking",
+    "rank_task": "pytest_llmbench.analysis.ranking",
+    "rank_weighted": "pytest_llmbench.analysis.ranking",
+    "RegistryError": "pytest_llmbench.storage.champions",
+    "best_model": "pytest_llmbench.storage.champions",
+    "Result": "pytest_llmbench.execution.results",
+    "Score": "pytest_llmbench.execution.scoring",
+    "LLMBenchWarning": "pytest_llmbench.plugin.warnings",
+}
 
 __all__ = [
     "Case",
@@ -33,6 +52,7 @@ __all__ = [
     "Discovery",
     "Expected",
     "GenerateOptions",
+    "LLMBenchWarning",
     "ModelInfo",
     "ModelNotFound",
     "ModelStanding",
@@ -45,6 +65,7 @@ __all__ = [
     "Response",
     "Result",
     "Score",
+    "ScriptedProvider",
     "Task",
     "TaskRanking",
     "__version__",
@@ -54,3 +75,50 @@ __all__ = [
     "rank_task",
     "rank_weighted",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_llmbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from pytest_llmbench.analysis.ranking import (
+        ModelStanding,
+        TaskRanking,
+        rank_strict,
+        rank_task,
+        rank_weighted,
+    )
+    from pytest_llmbench.cases.model import (
+        Case,
+        CaseFileError,
+        Expected,
+        OutputSpec,
+        Task,
+        load_task,
+    )
+    from pytest_llmbench.cases.options import GenerateOptions
+    from pytest_llmbench.execution.results import Result
+    from pytest_llmbench.execution.scoring import Score
+    from pytest_llmbench.plugin.warnings import LLMBenchWarning
+    from pytest_llmbench.providers.base import (
+        Discovery,
+        ModelInfo,
+        ModelNotFound,
+        Provider,
+        ProviderError,
+        ProviderSettings,
+        Request,
+        Response,
+    )
+    from pytest_llmbench.providers.scripted import ScriptedProvider
+    from pytest_llmbench.storage.champions import RegistryError, best_model

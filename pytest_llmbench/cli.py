@@ -20,8 +20,12 @@ from typing import Any
 
 from tabulate import tabulate
 
-from . import __version__
-from .history import (
+from pytest_llmbench import __version__
+from pytest_llmbench.analysis.ranking import ModelStanding
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.reporting.facts import run_date
+from pytest_llmbench.reporting.terminal import summary_lines
+from pytest_llmbench.storage.history import (
     DEFAULT_HISTORY,
     HistoryError,
     StoredRun,
@@ -29,10 +33,6 @@ from .history import (
     resolve_run,
     task_timeline,
 )
-from .ranking import ModelStanding
-from .render import summary_lines
-from .report_data import run_date
-from .results import Result
 
 __all__ = ["compare_lines", "history_lines", "main", "show_lines"]
 
@@ -64,7 +64,7 @@ def history_lines(
 ) -> list[str]:
     """``llmbench history``: per run and task the champion, or one model's standing.
 
-    :param rows: :func:`pytest_llmbench.history.task_timeline` rows, in time order.
+    :param rows: :func:`pytest_llmbench.storage.history.task_timeline` rows, in time order.
     """
     rows = list(rows)
     if not rows:

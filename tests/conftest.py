@@ -16,7 +16,7 @@ for _module in ("httpcore2", "httpcore"):
         importlib.import_module(_module)
 
 FAKE_CONFTEST = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def by_posting(request):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench import scoring
-from pytest_llmbench.cases import load_task
+from pytest_llmbench.cases.model import load_task
+from pytest_llmbench.execution import scoring
+from pytest_llmbench.execution.call import run
 from pytest_llmbench.providers.base import ModelInfo, Request, Response
-from pytest_llmbench.runner import run
 
 pytest.importorskip("pytest_benchmark")
 
@@ -26,7 +26,7 @@ FILES = 20
 CASES_PER_FILE = 100
 
 CONFTEST = f"""
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def pytest_llmbench_register_providers(registry, config):

@@ -11,16 +11,11 @@ import pytest
 from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
-from pytest_llmbench.annotate import annotate, run_notes
-from pytest_llmbench.cache import ResponseCache, cache_key
-from pytest_llmbench.providers.base import (
-    GenerateOptions,
-    ModelInfo,
-    Request,
-    Response,
-)
-from pytest_llmbench.ranking import rank_strict
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.notes import annotate, run_notes
+from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.execution.cache import ResponseCache, cache_key
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.base import GenerateOptions, ModelInfo, Request, Response
 
 MODEL = ModelInfo("ollama", "qwen2.5:7b", details={"digest": "sha256:abc"})
 REQUEST = Request(
@@ -178,7 +173,7 @@ def test_notes_say_what_came_from_the_cache() -> None:
 SWITCHABLE_CONFTEST = """
 import os
 from pytest_llmbench.providers.base import ProviderError
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def answer(request):

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.cases: loading, rendering and validating case files."""
+"""Unit tests for pytest_llmbench.cases.model: loading, rendering and validating case files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench.cases import (
+from pytest_llmbench.cases.model import (
     DEFAULT_LABELS,
     CaseFileError,
     Expected,
@@ -18,7 +18,7 @@ from pytest_llmbench.cases import (
     placeholders,
     render,
 )
-from pytest_llmbench.providers.base import GenerateOptions
+from pytest_llmbench.cases.options import GenerateOptions
 
 # A valid verdict task; line numbers are used by the error tests below.
 GRADING = """\

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.classification; numbers worked out by hand."""
+"""Unit tests for pytest_llmbench.analysis.verdicts; numbers worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.classification import verdict_metrics
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.verdicts import verdict_metrics
+from pytest_llmbench.execution.results import Result
 
 
 def said(case: str, gold: str, label: str | None, pass_label: str = "PASS", **kw: Any) -> Result:

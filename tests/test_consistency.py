@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.consistency (repeats); numbers worked out by hand."""
+"""Unit tests for pytest_llmbench.analysis.repeats (repeats); numbers worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.consistency import CaseRuns, repeat_stats
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.repeats import CaseRuns, repeat_stats
+from pytest_llmbench.execution.results import Result
 
 
 def run(case: str, repeat: int, correct: bool, got: str, **kw: Any) -> Result:

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.cost; prices worked out by hand."""
+"""Unit tests for pytest_llmbench.analysis.cost; prices worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cost import (
+from pytest_llmbench.analysis.cost import (
     Cost,
     Price,
     PriceError,
@@ -16,7 +16,7 @@ from pytest_llmbench.cost import (
     load_price_file,
     parse_price_line,
 )
-from pytest_llmbench.results import Result
+from pytest_llmbench.execution.results import Result
 
 
 def call(model: str, prompt: int | None, completion: int | None, **kw: Any) -> Result:

@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from pytest_llmbench.distribute import (
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.distribute import (
     CaseId,
     Crash,
     Distribution,
@@ -15,7 +16,6 @@ from pytest_llmbench.distribute import (
     parse_case_id,
     pick_unit,
 )
-from pytest_llmbench.results import Result
 
 PROVIDERS = ("fake", "ollama")
 

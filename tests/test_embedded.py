@@ -11,11 +11,8 @@ pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embe
 
 from casedata import COMPANY_SCHEMA, COMPANY_TASK
 
-from pytest_llmbench.providers.base import (
-    GenerateOptions,
-    ProviderSettings,
-    Request,
-)
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.providers.base import ProviderSettings, Request
 from pytest_llmbench.providers.llamacpp import LlamaCppProvider
 
 pytestmark = pytest.mark.embedded

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench import gate
-from pytest_llmbench.ranking import TaskRanking, rank_strict
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis import regression as gate
+from pytest_llmbench.analysis.ranking import TaskRanking, rank_strict
+from pytest_llmbench.execution.results import Result
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 TWO_RIGHT = "--llm-models=fake/right,fake/slowright"
@@ -88,7 +88,7 @@ def ids(result: pytest.RunResult) -> list[str]:
 def test_task_sources_are_the_yaml_the_prompt_and_the_referenced_files(
     repo: pytest.Pytester,
 ) -> None:
-    from pytest_llmbench.cases import load_task
+    from pytest_llmbench.cases.model import load_task
 
     grading = load_task(repo.path / "evals" / "grading.yaml")
     assert grading.sources == (
@@ -362,7 +362,7 @@ def test_gate_fails_on_slowdown_against_a_json_baseline(suite: pytest.Pytester) 
 
 def test_gate_against_a_history_run_id(suite: pytest.Pytester) -> None:
     suite.runpytest("evals", "--llm-models=fake/right", *NO_BENCHMARK)
-    from pytest_llmbench.history import list_runs
+    from pytest_llmbench.storage.history import list_runs
 
     [run] = list_runs(suite.path / ".llmbench" / "history.sqlite")
     result = suite.runpytest(

@@ -1,10 +1,10 @@
-"""Unit tests for pytest_llmbench.generic (generic, templated answers)."""
+"""Unit tests for pytest_llmbench.analysis.generic (generic, templated answers)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pytest_llmbench.generic import (
+from pytest_llmbench.analysis.generic import (
     GenericAnswer,
     find_generic_answers,
     generic_warning,
@@ -12,7 +12,7 @@ from pytest_llmbench.generic import (
     similarity,
     words,
 )
-from pytest_llmbench.results import Result
+from pytest_llmbench.execution.results import Result
 
 TEMPLATE = "Advanced technical expertise in domain-specific systems"
 

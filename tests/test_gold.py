@@ -1,11 +1,11 @@
-"""Unit tests for pytest_llmbench.gold (suspect gold labels)."""
+"""Unit tests for pytest_llmbench.analysis.gold (suspect gold labels)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pytest_llmbench.gold import SuspectGold, find_suspect_gold
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
+from pytest_llmbench.execution.results import Result
 
 
 def said(model: str, case: str, gold: str, label: str | None, **kw: Any) -> Result:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench import cli, history
-from pytest_llmbench.ranking import rank_strict
-from pytest_llmbench.results import Result
+from pytest_llmbench import cli
+from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.storage import history
 
 ALL_FAKE = "--llm-models=fake"
 NO_BENCHMARK = ("-p", "no:benchmark")

@@ -18,12 +18,13 @@ pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embe
 from casedata import COMPANY_SCHEMA, COMPANY_TASK
 from llama_cpp.llama_chat_format import get_chat_completion_handler
 
-from pytest_llmbench.annotate import run_notes
-from pytest_llmbench.cache import cache_key
+from pytest_llmbench.analysis.notes import run_notes
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.execution.cache import cache_key
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers import llamacpp
-from pytest_llmbench.providers.base import GenerateOptions, ProviderSettings, Request
+from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ProviderSettings, Request
 from pytest_llmbench.providers.llamacpp import (
-    FALLBACK_CHAT_FORMAT,
     GGUF_TEMPLATE,
     LlamaCppProvider,
     choose_chat_format,
@@ -31,7 +32,6 @@ from pytest_llmbench.providers.llamacpp import (
     gguf_metadata,
     smollm2_path,
 )
-from pytest_llmbench.results import Result
 
 pytestmark = pytest.mark.embedded
 

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.models: turning --llm-models into models."""
+"""Unit tests for pytest_llmbench.selection.spec: turning --llm-models into models."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench.models import (
+from pytest_llmbench.providers.base import Discovery, ModelInfo
+from pytest_llmbench.selection.spec import (
     SelectionError,
     no_model_message,
     parse_spec,
     providers_needed,
     select,
 )
-from pytest_llmbench.providers.base import Discovery, ModelInfo
 
 SMOL = ModelInfo("llamacpp", "smollm2-135m")
 GEMMA = ModelInfo("llamacpp", "gemma3-270m")

@@ -32,7 +32,7 @@ SERVER_MODELS = [
 
 
 WITH_FAKE = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def by_posting(request):

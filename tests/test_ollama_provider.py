@@ -26,9 +26,9 @@ from ollama_emulator import (
     load_shape,
 )
 
+from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.providers.base import (
     Discovery,
-    GenerateOptions,
     ModelInfo,
     ModelNotFound,
     Provider,

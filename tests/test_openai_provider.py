@@ -13,13 +13,9 @@ import pytest
 from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
-from pytest_llmbench.endpoints import Endpoint
-from pytest_llmbench.providers.base import (
-    GenerateOptions,
-    ProviderError,
-    ProviderSettings,
-    Request,
-)
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.providers.base import ProviderError, ProviderSettings, Request
+from pytest_llmbench.providers.endpoints import Endpoint
 from pytest_llmbench.providers.openai import OpenAIProvider, retry_after_s
 
 SCHEMA = {"type": "object", "properties": {"company": {"type": "string"}}, "required": ["company"]}
@@ -231,7 +227,7 @@ def test_429_waits_for_retry_after_then_answers(server: OpenAIEmulator) -> None:
 
 
 def test_429_with_a_real_wait_is_left_out_of_latency(server: OpenAIEmulator) -> None:
-    from pytest_llmbench.runner import answer_ms, call_provider
+    from pytest_llmbench.execution.call import answer_ms, call_provider
 
     server.fail_next(429, headers={"Retry-After": "0.4"})
     real = OpenAIProvider(

@@ -24,7 +24,7 @@ CONFTEST = (
 
 import os
 
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def by_posting(request):

@@ -1,6 +1,6 @@
 """The pipeline: a remote model's next request is sent while pytest records an answer.
 
-Unit tests of :class:`pytest_llmbench.pipeline.Pipeline`, then whole runs: against the
+Unit tests of :class:`pytest_llmbench.execution.pipeline.Pipeline`, then whole runs: against the
 emulated Ollama server (real HTTP), where the order of what the server receives and of
 what pytest reports shows whether the server was kept busy, and with the scripted
 provider for the cases the pipeline must stay out of (in-process models,
@@ -20,9 +20,9 @@ import pytest
 from casedata import NO_LLAMACPP, ollama_run_args, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
-from pytest_llmbench.pipeline import Pipeline
-from pytest_llmbench.session import get_bench
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.execution.pipeline import Pipeline
+from pytest_llmbench.plugin.session import get_bench
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 # -- the pipeline itself ----------------------------------------------------------------
 
@@ -124,7 +124,7 @@ import json, time
 
 import pytest
 
-from pytest_llmbench.scoring import Score
+from pytest_llmbench.execution.scoring import Score
 
 REPORTED = []
 
@@ -279,7 +279,7 @@ import json, threading
 
 import pytest
 
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 THREADS = {}
 
@@ -381,7 +381,7 @@ def test_a_switch_cancelled_before_it_started_still_unloads_the_model(
     pytester.makeconftest(
         NO_LLAMACPP
         + """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 SERVER = ScriptedProvider("server", {"a": str, "b": str}, remote=True)
 

@@ -287,7 +287,7 @@ def test_benchmark_disable_changes_nothing_else(suite: pytest.Pytester) -> None:
 
 
 STOPPING_CONFTEST = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def right(request):
@@ -361,7 +361,7 @@ def test_a_run_stopped_during_the_faster_model_has_no_incomplete_champion(
 SKIPPING_CONFTEST = """
 import pytest
 
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def right(request):

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.ranking and the Result record it ranks."""
+"""Unit tests for pytest_llmbench.analysis.ranking and the Result record it ranks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.ranking import Miss, ModelStanding, mean, percentile, rank_strict
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.ranking import Miss, ModelStanding, mean, percentile, rank_strict
+from pytest_llmbench.execution.results import Result
 
 TASK = "grading"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cost import Price, PriceTable
-from pytest_llmbench.ranking import (
+from pytest_llmbench.analysis.cost import Price, PriceTable
+from pytest_llmbench.analysis.ranking import (
     ModelStanding,
     TaskRanking,
     Tie,
@@ -15,7 +15,7 @@ from pytest_llmbench.ranking import (
     rank_task,
     rank_weighted,
 )
-from pytest_llmbench.results import Result
+from pytest_llmbench.execution.results import Result
 
 TASK = "t"
 

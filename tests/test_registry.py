@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from pytest_llmbench import best_model
-from pytest_llmbench.ranking import rank_strict
-from pytest_llmbench.registry import (
+from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.storage.champions import (
     Evidence,
     RegistryEntry,
     RegistryError,
@@ -19,7 +20,6 @@ from pytest_llmbench.registry import (
     registry_text,
     update_registry,
 )
-from pytest_llmbench.results import Result
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 RUN = {"id": "20250101T120000Z-abcdef", "started_at": "2025-01-01T12:00:00+00:00"}

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.render: summary lines and the --llm-json document."""
+"""Unit tests for pytest_llmbench.reporting.terminal: summary lines and the --llm-json document."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.ranking import TaskRanking, rank_strict, rank_weighted
-from pytest_llmbench.render import json_document, summary_lines, task_lines
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.ranking import TaskRanking, rank_strict, rank_weighted
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.reporting.terminal import json_document, summary_lines, task_lines
 
 EXTRA_KEYS = {
     "weighted_score",

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cost import Price, PriceTable
-from pytest_llmbench.ranking import rank_task
-from pytest_llmbench.render import WIDTH, detail_lines, json_document, task_lines
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.cost import Price, PriceTable
+from pytest_llmbench.analysis.ranking import rank_task
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, json_document, task_lines
 
 
 def res(model: str, case: str, latency: float, correct: bool = True, **kw: Any) -> Result:

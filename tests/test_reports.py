@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.ranking import rank_strict
-from pytest_llmbench.report_data import ReportData, notes, speed_score
-from pytest_llmbench.report_html import STATUS_COLORS, html_report
-from pytest_llmbench.report_md import markdown_report
-from pytest_llmbench.results import Result
+from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.reporting.facts import ReportData, notes, speed_score
+from pytest_llmbench.reporting.html import STATUS_COLORS, html_report
+from pytest_llmbench.reporting.markdown import markdown_report
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 CHROMIUM = Path("/usr/bin/chromium")

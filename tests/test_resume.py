@@ -15,10 +15,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from pytest_llmbench import journal
-from pytest_llmbench.history import list_runs
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.results import Result
+from pytest_llmbench.storage import journal
+from pytest_llmbench.storage.history import list_runs
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 ALL_FAKE = "--llm-models=fake"
@@ -226,7 +226,7 @@ def test_journal_and_resume_under_xdist(suite: pytest.Pytester) -> None:
 # --------------------------------------------------------------------------- Ctrl-C and kill
 
 SLOW_CONFTEST = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def by_posting(request):

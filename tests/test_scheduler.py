@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("xdist")
 
-from pytest_llmbench.distribute import Distribution
-from pytest_llmbench.scheduler import LLMBenchScheduling, ModelScheduling, make_scheduler
+from pytest_llmbench.plugin.distribute import Distribution
+from pytest_llmbench.plugin.scheduler import LLMBenchScheduling, ModelScheduling, make_scheduler
 
 PROVIDERS = ("fake", "ollama")
 

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.scoring: parsing answers and checking them."""
+"""Unit tests for pytest_llmbench.execution.scoring: parsing answers and checking them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cases import Case, Expected, OutputSpec, Task
-from pytest_llmbench.providers.base import GenerateOptions
-from pytest_llmbench.scoring import Score, parse_json, parse_verdict, score, score_output, shorten
+from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.execution.scoring import (
+    Score,
+    parse_json,
+    parse_verdict,
+    score,
+    score_output,
+    shorten,
+)
 
 LABELS = ("PASS", "FAIL")
 VERDICT = OutputSpec(kind="verdict", labels=LABELS)

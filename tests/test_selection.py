@@ -1,4 +1,4 @@
-"""Unit tests for the selection rules (pytest_llmbench.selection) and models.choose."""
+"""Unit tests for the selection rules (pytest_llmbench.selection.rules) and models.choose."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.models import SelectionError, choose
 from pytest_llmbench.providers.base import Discovery, ModelInfo
-from pytest_llmbench.selection import (
+from pytest_llmbench.selection.rules import (
     LeftOut,
     Rules,
     SizeError,
@@ -16,6 +15,7 @@ from pytest_llmbench.selection import (
     leave_out_reason,
     parse_size,
 )
+from pytest_llmbench.selection.spec import SelectionError, choose
 
 GB = 1000**3
 

@@ -94,7 +94,7 @@ cases:
 """
 
 TEMPLATE_CONFTEST = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 SENTENCE = "Advanced technical expertise in domain-specific systems"
 
@@ -171,7 +171,7 @@ def test_generic_threshold_from_ini(skills_suite: pytest.Pytester) -> None:
 def test_suspect_gold_is_flagged(suite: pytest.Pytester) -> None:
     suite.makeconftest(
         """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 LENIENT = lambda request: '{"verdict": "PASS"}'
 
@@ -389,7 +389,7 @@ def test_bad_price_line_in_ini(suite: pytest.Pytester) -> None:
 
 
 MANY_CONFTEST = """
-from pytest_llmbench.testing import ScriptedProvider
+from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def answer(request):

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.stats; every expected number worked out by hand."""
+"""Unit tests for pytest_llmbench.analysis.stats; every expected number worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pytest_llmbench.stats import (
+from pytest_llmbench.analysis.stats import (
     T_95,
     LatencyStats,
     confidence_interval,

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
-from pytest_llmbench.providers.base import GenerateOptions, ProviderSettings, Request
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.providers.base import ProviderSettings, Request
 from pytest_llmbench.providers.ollama import OllamaProvider
 from pytest_llmbench.providers.wire import ChatWire, usable_for
 

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..endpoints import Endpoint
+from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.providers.endpoints import Endpoint
 
 __all__ = [
+    "FALLBACK_CHAT_FORMAT",
     "Discovery",
-    "GenerateOptions",
     "ModelInfo",
     "ModelNotFound",
     "Provider",
@@ -31,16 +32,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class GenerateOptions:
-    """Generation options, provider-neutral.  ``None`` means the provider's default."""
-
-    temperature: float = 0.0
-    seed: int | None = 42
-    max_tokens: int | None = 256
-    top_p: float | None = None
-    top_k: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+FALLBACK_CHAT_FORMAT = "llama-2 (fallback)"
+"""The ``chat_format`` a result records when llama-cpp-python's ``llama-2`` fallback
+rendered its prompt (no template in the GGUF, no known format for the model)."""
 
 
 def installed(distribution: str) -> str:
@@ -210,7 +204,7 @@ class Provider(Protocol):
 
     ``remote`` is an optional class attribute: ``True`` says the model runs outside
     this process (a server), so the plugin may send the next case's request while it
-    records the previous answer (see :mod:`pytest_llmbench.pipeline`); one request is
+    records the previous answer (see :mod:`pytest_llmbench.execution.pipeline`); one request is
     still in flight at a time.  Without it (an in-process model such as llama.cpp)
     every call runs on pytest's own thread.
     """

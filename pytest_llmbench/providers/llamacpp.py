@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import (
+from pytest_llmbench.providers.base import (
+    FALLBACK_CHAT_FORMAT,
     Discovery,
     ModelInfo,
     ProviderError,
@@ -60,7 +61,6 @@ N_CTX = 2048
 
 GGUF_TEMPLATE = "gguf-template"
 """The recorded chat format when the GGUF's own ``tokenizer.chat_template`` renders the prompt."""
-FALLBACK_CHAT_FORMAT = "llama-2 (fallback)"
 """The recorded chat format when nothing better is known: llama-cpp-python's ``[INST]`` format."""
 KNOWN_FORMATS: tuple[tuple[str, str], ...] = (("gemma", "gemma"),)
 """For GGUFs without a template: (word in the architecture or name, llama-cpp-python format)."""

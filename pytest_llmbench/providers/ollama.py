@@ -40,7 +40,7 @@ import httpx
 import ollama
 import pydantic
 
-from pytest_llmbench.distribute import assign_hosts
+from pytest_llmbench.plugin.distribute import assign_hosts
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,

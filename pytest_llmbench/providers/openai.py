@@ -1,7 +1,7 @@
 """OpenAI-compatible endpoints (OpenAI, Groq, DeepSeek, vLLM, LM Studio, llama.cpp's server).
 
 Through the official ``openai`` package.  One provider instance per endpoint (see
-:mod:`pytest_llmbench.endpoints`), named after it: ``openai/gpt-4o-mini``,
+:mod:`pytest_llmbench.providers.endpoints`), named after it: ``openai/gpt-4o-mini``,
 ``groq/llama-3.1-8b-instant``, ``local/smollm2`` can sit in one run.
 
 - Discovery: ``GET /models``; the endpoint's ``models=`` list when it has one (or when
@@ -20,7 +20,7 @@ Through the official ``openai`` package.  One provider instance per endpoint (se
   choice is kept per model for the rest of the run and reported on every result
   (``Response.structured``), which the summary turns into a note.
 - Secrets: the API key is read from the environment variable the endpoint names and
-  registered with :mod:`pytest_llmbench.redaction`; every message is redacted.
+  registered with :mod:`pytest_llmbench.providers.redaction`; every message is redacted.
 """
 
 from __future__ import annotations
@@ -35,9 +35,16 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..endpoints import Endpoint, default_openai_endpoint
-from ..redaction import redact, register_secret
-from .base import Discovery, ModelInfo, ProviderError, ProviderSettings, Request, Response
+from pytest_llmbench.providers.base import (
+    Discovery,
+    ModelInfo,
+    ProviderError,
+    ProviderSettings,
+    Request,
+    Response,
+)
+from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
+from pytest_llmbench.providers.redaction import redact, register_secret
 
 if TYPE_CHECKING:
     import openai

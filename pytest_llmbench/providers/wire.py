@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 import ollama
 
-from .. import __version__
+from pytest_llmbench import __version__
 
 __all__ = ["ChatWire", "Redirected", "usable_for"]
 

@@ -1,0 +1,493 @@
+"""Rank the models of one task from its result records.
+
+Pure module.  Two policies, chosen per task (YAML ``ranking: {policy: ...}``) or for
+the whole run (``--llm-rank``):
+
+- ``strict`` (the default): a model qualifies when every case and every repeat is
+  correct; qualified models are ordered by mean latency; the first is the champion,
+  the second the runner-up.
+- ``weighted`` (the task optimizer's): every model with at least one correct answer is
+  ranked by ``score = quality * accuracy + speed * speed_norm``, where accuracy =
+  correct runs / expected runs and speed_norm = the fastest mean latency among the
+  ranked models / the model's mean latency (1 for the fastest, 0 without a latency).
+  Equal scores go to the lower mean latency.  A model that is never right is not ranked.
+
+Every model is held to the task's full set of runs, (case id, repeat) pairs: the runs
+the caller says were expected (the plugin: the items collected for the task, every
+model) together with every run any model made.  A run a model did not make (``-x``,
+``--maxfail``, Ctrl-C, a ``-k`` that left out some of its cases) counts as not
+correct: the model is :class:`Incomplete` and does not qualify under the strict policy.
+
+Latency statistics use the warm calls: the first call after a model is loaded (``cold``)
+is kept apart; a model with only cold calls is timed by those.
+
+:func:`rank_task` is the whole pipeline the plugin runs at the end of a session:
+generic-answer check, ranking, cost, suspect gold, ties and warnings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from pytest_llmbench.analysis.cost import Cost, PriceTable, cost_per_1k
+from pytest_llmbench.analysis.generic import (
+    DEFAULT_THRESHOLD,
+    GenericAnswer,
+    find_generic_answers,
+    generic_warning,
+)
+from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
+from pytest_llmbench.analysis.repeats import RepeatStats, repeat_stats
+from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, overlap, percentile
+from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
+from pytest_llmbench.execution.results import Result
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "POLICIES",
+    "Incomplete",
+    "Miss",
+    "ModelStanding",
+    "TaskRanking",
+    "Tie",
+    "mean",
+    "percentile",
+    "rank_strict",
+    "rank_task",
+    "rank_weighted",
+]
+
+POLICIES = ("strict", "weighted")
+DEFAULT_WEIGHTS = (0.7, 0.3)
+"""(quality, speed) of the weighted policy when the task does not say."""
+
+Direction = Callable[[Result], str]
+"""How a wrong result was wrong (``too lenient``, ``generic answer``, ...)."""
+
+Run = tuple[str, int]
+"""One run of a task: (case id, repeat)."""
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A case a model got wrong, with how (``too lenient``, ``too strict``, ``wrong``, ...)."""
+
+    case_id: str
+    direction: str
+    wrong: int
+    runs: int
+    expected: str
+    got: str
+    reason: str
+
+    def describe(self) -> str:
+        times = f" ({self.wrong} of {self.runs} runs)" if self.runs > 1 else ""
+        return f"{self.direction} on {self.case_id}{times}"
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """The runs of the task a model did not make (a stopped or partly deselected run)."""
+
+    missing: tuple[Run, ...]
+    """(case id, repeat) of every run not made, in the task's order."""
+    expected: int
+    """Runs the task expects of every model."""
+    per_case: int = 1
+    """Runs per case (with 1, the counts are of cases)."""
+
+    def describe(self) -> str:
+        """``incomplete: 3 of 10 cases not run`` (``runs`` with repeats)."""
+        unit = "cases" if self.per_case == 1 else "runs"
+        return f"incomplete: {len(self.missing)} of {self.expected} {unit} not run"
+
+
+@dataclass(frozen=True)
+class ModelStanding:
+    model: str
+    total: int
+    """Runs the task expects (made or not): ``correct / total`` is the accuracy."""
+    correct: int
+    errors: int
+    mean_ms: float | None
+    p95_ms: float | None
+    tokens_per_s: float | None
+    qualified: bool
+    misses: tuple[Miss, ...] = ()
+    status: str = ""
+    latency: LatencyStats | None = None
+    """Warm latency statistics (the cold calls only when there is nothing else)."""
+    cold: LatencyStats | None = None
+    """The cold calls (the first call after a load), apart."""
+    repeats: RepeatStats | None = None
+    metrics: VerdictMetrics | None = None
+    """Verdict tasks only: accuracy, precision, recall, F1, confusion matrix."""
+    cost: Cost | None = None
+    weighted_score: float | None = None
+    """The weighted policy's score (``None`` under the strict policy)."""
+    incomplete: Incomplete | None = None
+    """The runs the model did not make; ``None`` when it made them all."""
+
+    @property
+    def score(self) -> str:
+        return f"{self.correct}/{self.total}"
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def miss_summary(self) -> str:
+        """``incomplete: 1 of 10 cases not run; too lenient on GRADE_FAIL_001, GRADE_FAIL_002;
+        too strict on GRADE_PASS_003``."""
+        groups: dict[str, list[str]] = {}
+        for miss in self.misses:
+            times = f" ({miss.wrong}/{miss.runs})" if miss.runs > 1 else ""
+            groups.setdefault(miss.direction, []).append(miss.case_id + times)
+        parts = [self.incomplete.describe()] if self.incomplete else []
+        parts += [f"{direction} on {', '.join(ids)}" for direction, ids in groups.items()]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Two neighbours in the strict order whose 95% latency intervals overlap."""
+
+    first: str
+    second: str
+    first_p50: float
+    second_p50: float
+
+    @property
+    def faster_on_median(self) -> str | None:
+        """The model with the lower median latency; ``None`` when the medians are equal."""
+        if self.first_p50 == self.second_p50:
+            return None
+        return self.second if self.second_p50 < self.first_p50 else self.first
+
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """One sentence; ``names`` may replace model names (``{"p/a": "the champion"}``)."""
+
+        def name(model: str) -> str:
+            return (names or {}).get(model, model)
+
+        head = (
+            f"{name(self.first)} and {name(self.second)} are statistically tied "
+            "(their 95% confidence intervals of the mean latency overlap)"
+        )
+        faster = self.faster_on_median
+        if faster is None:
+            return f"{head}; their medians are equal ({self.first_p50:,.0f} ms)"
+        low, high = sorted((self.first_p50, self.second_p50))
+        return f"{head}; {name(faster)} is faster on the median ({low:,.0f} vs {high:,.0f} ms)"
+
+
+@dataclass(frozen=True)
+class TaskRanking:
+    task: str
+    standings: tuple[ModelStanding, ...]
+    policy: str = "strict"
+    notes: tuple[str, ...] = field(default=())
+    weights: tuple[float, float] | None = None
+    """(quality, speed) under the weighted policy."""
+    repeats: int = 1
+    """Runs per case (the most any model made)."""
+    ties: tuple[Tie, ...] = ()
+    generic: tuple[GenericAnswer, ...] = ()
+    suspect_gold: tuple[SuspectGold, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def qualified(self) -> tuple[ModelStanding, ...]:
+        return tuple(s for s in self.standings if s.qualified)
+
+    @property
+    def disqualified(self) -> tuple[ModelStanding, ...]:
+        return tuple(s for s in self.standings if not s.qualified)
+
+    @property
+    def champion(self) -> ModelStanding | None:
+        return self.qualified[0] if self.qualified else None
+
+    @property
+    def runner_up(self) -> ModelStanding | None:
+        return self.qualified[1] if len(self.qualified) > 1 else None
+
+    @property
+    def nearest_miss(self) -> ModelStanding | None:
+        """The best model that did not qualify (most correct, then fastest)."""
+        return self.disqualified[0] if self.disqualified else None
+
+
+def _tokens_per_s(results: Iterable[Result]) -> float | None:
+    tokens = 0
+    seconds = 0.0
+    for r in results:
+        if r.completion_tokens and r.eval_ms and not r.cached:
+            tokens += r.completion_tokens
+            seconds += r.eval_ms / 1000.0
+    return tokens / seconds if seconds > 0 else None
+
+
+def _direction(result: Result) -> str:
+    return result.direction
+
+
+def _misses(results: Sequence[Result], direction_of: Direction = _direction) -> tuple[Miss, ...]:
+    by_case: dict[str, list[Result]] = {}
+    for r in results:
+        by_case.setdefault(r.case_id, []).append(r)
+    misses: list[Miss] = []
+    for case_id, runs in by_case.items():
+        wrong = [r for r in runs if not r.correct]
+        if not wrong:
+            continue
+        first = wrong[0]
+        directions = {direction_of(r) for r in wrong}
+        direction = direction_of(first) if len(directions) == 1 else "inconsistent"
+        misses.append(
+            Miss(
+                case_id,
+                direction,
+                len(wrong),
+                len(runs),
+                first.expected,
+                first.got,
+                first.error or first.reason,
+            )
+        )
+    return tuple(misses)
+
+
+def _full_set(results: Iterable[Result], expected: Iterable[Run] = ()) -> tuple[Run, ...]:
+    """The task's runs: ``expected``, then any other run a model made, each once, in order."""
+    runs = dict.fromkeys(expected)
+    runs.update(dict.fromkeys((r.case_id, r.repeat) for r in results))
+    return tuple(runs)
+
+
+def _incomplete(results: Iterable[Result], full: Sequence[Run]) -> Incomplete | None:
+    made = {(r.case_id, r.repeat) for r in results}
+    missing = tuple(run for run in full if run not in made)
+    if not missing:
+        return None
+    per_case = Counter(case_id for case_id, _ in full)
+    return Incomplete(missing, len(full), max(per_case.values()))
+
+
+def _standing(
+    model: str,
+    results: Sequence[Result],
+    direction_of: Direction = _direction,
+    full: Sequence[Run] = (),
+) -> ModelStanding:
+    # A cached answer was not timed now: its latency never enters the ranking.
+    timed = [r for r in results if r.error is None and not r.cached]
+    warm = [r.latency_ms for r in timed if r.latency_ms is not None and not r.cold]
+    cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
+    latencies = warm or cold
+    correct = sum(1 for r in results if r.correct)
+    incomplete = _incomplete(results, full)
+    total = len(results) + (len(incomplete.missing) if incomplete else 0)
+    return ModelStanding(
+        model=model,
+        total=total,
+        correct=correct,
+        errors=sum(1 for r in results if r.error),
+        mean_ms=mean(latencies),
+        p95_ms=percentile(latencies, 95),
+        tokens_per_s=_tokens_per_s(results),
+        qualified=bool(results) and correct == total,
+        misses=_misses(results, direction_of),
+        latency=latency_stats(latencies),
+        cold=latency_stats(cold),
+        repeats=repeat_stats(results),
+        metrics=verdict_metrics(results),
+        incomplete=incomplete,
+    )
+
+
+def _standings(
+    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run]
+) -> list[ModelStanding]:
+    """One standing per model, each held to the task's full set of runs."""
+    by_model = _by_model(task, results)
+    full = _full_set((r for rs in by_model.values() for r in rs), expected)
+    return [_standing(m, rs, direction_of, full) for m, rs in by_model.items()]
+
+
+def _speed_key(s: ModelStanding) -> tuple[float, str]:
+    return (s.mean_ms if s.mean_ms is not None else math.inf, s.model)
+
+
+def _by_model(task: str, results: Iterable[Result]) -> dict[str, list[Result]]:
+    by_model: dict[str, list[Result]] = {}
+    for r in results:
+        if r.task == task:
+            by_model.setdefault(r.model, []).append(r)
+    return by_model
+
+
+def _others(standings: Iterable[ModelStanding]) -> list[ModelStanding]:
+    """Models that did not qualify: most correct first, then fastest, then by name."""
+    return sorted(standings, key=lambda s: (-s.accuracy, *_speed_key(s)))
+
+
+def _labelled(
+    ranked: Sequence[ModelStanding], others: Iterable[ModelStanding]
+) -> tuple[ModelStanding, ...]:
+    labelled: list[ModelStanding] = []
+    for index, s in enumerate(ranked):
+        status = ("champion", "runner-up")[index] if index < 2 else "qualified"
+        labelled.append(_with_status(s, status))
+    labelled.extend(_with_status(s, "disqualified") for s in others)
+    return tuple(labelled)
+
+
+def _ties(ranked: Sequence[ModelStanding]) -> tuple[Tie, ...]:
+    """Neighbours in the order whose latency intervals overlap."""
+    ties: list[Tie] = []
+    for a, b in itertools.pairwise(ranked):
+        if a.latency is not None and b.latency is not None and overlap(a.latency, b.latency):
+            ties.append(Tie(a.model, b.model, a.latency.p50, b.latency.p50))
+    return tuple(ties)
+
+
+def _repeats(standings: Iterable[ModelStanding]) -> int:
+    return max((s.repeats.k for s in standings if s.repeats is not None), default=0) or 1
+
+
+def _rank_strict(
+    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run] = ()
+) -> TaskRanking:
+    standings = _standings(task, results, direction_of, expected)
+    qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
+    labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
+    return TaskRanking(
+        task=task,
+        standings=labelled,
+        policy="strict",
+        repeats=_repeats(standings),
+        ties=_ties(labelled[: len(qualified)]),
+    )
+
+
+def _rank_weighted(
+    task: str,
+    results: Iterable[Result],
+    weights: tuple[float, float],
+    direction_of: Direction,
+    expected: Iterable[Run] = (),
+) -> TaskRanking:
+    quality, speed = weights
+    standings = _standings(task, results, direction_of, expected)
+    ranked = [s for s in standings if s.correct > 0]
+    fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
+
+    def score(s: ModelStanding) -> float:
+        speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
+        return quality * s.accuracy + speed * speed_norm
+
+    scored = sorted(
+        (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
+        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
+    )
+    never_right = _others(replace(s, qualified=False) for s in standings if s.correct == 0)
+    return TaskRanking(
+        task=task,
+        standings=_labelled(scored, never_right),
+        policy="weighted",
+        weights=(quality, speed),
+        repeats=_repeats(standings),
+    )
+
+
+def rank_strict(
+    task: str, results: Iterable[Result], *, expected: Iterable[Run] = ()
+) -> TaskRanking:
+    """Rank by the strict policy: all correct qualifies, then fastest mean latency wins.
+
+    ``expected``: the task's (case id, repeat) runs besides those in ``results``; a model
+    that did not make every one of them does not qualify.
+    """
+    return _rank_strict(task, results, _direction, expected)
+
+
+def rank_weighted(
+    task: str,
+    results: Iterable[Result],
+    weights: tuple[float, float] = DEFAULT_WEIGHTS,
+    *,
+    expected: Iterable[Run] = (),
+) -> TaskRanking:
+    """Rank by the weighted policy: ``quality * accuracy + speed * speed_norm``, highest first.
+
+    ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
+    """
+    return _rank_weighted(task, results, weights, _direction, expected)
+
+
+def rank_task(
+    task: str,
+    results: Iterable[Result],
+    *,
+    policy: str = "strict",
+    weights: tuple[float, float] = DEFAULT_WEIGHTS,
+    generic_threshold: float | None = DEFAULT_THRESHOLD,
+    prices: PriceTable | None = None,
+    expected: Iterable[Run] = (),
+) -> TaskRanking:
+    """Everything the plugin decides about one task at the end of a session.
+
+    ``expected`` are the task's (case id, repeat) runs (the plugin: the items collected);
+    with every run any model made, they are the set each model is held to.
+
+    1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
+       ``None``) become wrong answers, direction ``generic answer``.
+    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
+    3. Each model gets its cost per 1,000 requests from ``prices``.
+    4. Cases whose gold label most models contradict alike are flagged (suspect gold);
+       a warning is added when most models answer different inputs alike.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
+    mine = [r for r in results if r.task == task]
+    generic = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    flagged = {(g.model, g.case_id, g.repeat): g for g in generic}
+
+    def direction_of(r: Result) -> str:
+        return "generic answer" if (r.model, r.case_id, r.repeat) in flagged else r.direction
+
+    adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
+    if policy == "weighted":
+        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected)
+    else:
+        ranking = _rank_strict(task, adjusted, direction_of, expected)
+    by_model = _by_model(task, adjusted)
+    table = prices or PriceTable()
+    standings = tuple(
+        replace(s, cost=cost_per_1k(s.model, by_model[s.model], table, s.mean_ms))
+        for s in ranking.standings
+    )
+    warning = generic_warning(mine, generic)
+    return replace(
+        ranking,
+        standings=standings,
+        generic=generic,
+        suspect_gold=find_suspect_gold(mine),
+        warnings=(warning,) if warning else (),
+    )
+
+
+def _fail_generic(result: Result, generic: GenericAnswer | None) -> Result:
+    if generic is None:
+        return result
+    reason = generic.describe() + (f"; {result.reason}" if result.reason else "")
+    return replace(result, correct=False, reason=reason)
+
+
+def _with_status(s: ModelStanding, status: str) -> ModelStanding:
+    return replace(s, status=status)

@@ -1,0 +1,635 @@
+"""Load and validate case files: YAML -> :class:`Task` with its :class:`Case` list.
+
+Pure module: no pytest.  Every problem found in a file is collected into one
+:class:`CaseFileError` whose lines each name the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+from pytest_llmbench.cases.options import GenerateOptions
+
+__all__ = [
+    "DEFAULT_LABELS",
+    "Case",
+    "CaseFileError",
+    "Expected",
+    "OutputSpec",
+    "Problem",
+    "Task",
+    "load_task",
+    "looks_like_case_file",
+    "placeholders",
+    "render",
+]
+
+DEFAULT_LABELS = ("PASS", "FAIL")
+RESERVED_TAGS = frozenset(
+    {
+        "skip",
+        "skipif",
+        "xfail",
+        "parametrize",
+        "usefixtures",
+        "filterwarnings",
+        "easy",
+        "medium",
+        "hard",
+        "batch",
+        "should_pass",
+        "should_fail",
+        "llmbench",
+    }
+)
+
+Path_ = tuple[str | int, ...]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a correct answer looks like.  Every field that is set must hold."""
+
+    verdict: str | None = None
+    json: Mapping[str, Any] | None = None
+    contains: tuple[str, ...] = ()
+    not_contains: tuple[str, ...] = ()
+    regex: str | None = None
+
+    def describe(self) -> str:
+        """A short, human-readable form used in reports (``PASS``, ``{"company": "Acme"}``)."""
+        parts: list[str] = []
+        if self.verdict is not None:
+            parts.append(self.verdict)
+        if self.json is not None:
+            parts.append(json.dumps(self.json, ensure_ascii=False, sort_keys=True))
+        if self.contains:
+            parts.append("contains " + ", ".join(repr(c) for c in self.contains))
+        if self.not_contains:
+            parts.append("not " + ", ".join(repr(c) for c in self.not_contains))
+        if self.regex is not None:
+            parts.append(f"/{self.regex}/")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    kind: str = "text"
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    schema: Mapping[str, Any] | None = None
+
+    def request_schema(self) -> Mapping[str, Any] | None:
+        """The JSON Schema the provider should constrain the answer to, if any."""
+        if self.kind == "verdict":
+            return {
+                "type": "object",
+                "properties": {"verdict": {"type": "string", "enum": list(self.labels)}},
+                "required": ["verdict"],
+            }
+        if self.kind == "json":
+            return self.schema if self.schema is not None else {"type": "object"}
+        return None
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    expected: Expected
+    prompt: str
+    """The prompt with every variable filled in."""
+    system: str | None = None
+    difficulty: str = "medium"
+    batch: int | None = None
+    tags: tuple[str, ...] = ()
+    why: str | None = None
+    line: int = 0
+    prompt_hash: str = ""
+    """Stable hash of everything sent to the model (system, prompt, options, schema)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    path: Path
+    output: OutputSpec
+    options: GenerateOptions
+    cases: tuple[Case, ...]
+    description: str | None = None
+    repeat: int = 1
+    policy: str = "strict"
+    line: int = 1
+    weights: tuple[float, float] | None = None
+    """(quality, speed) for the weighted policy, when the file gives them."""
+    sources: tuple[Path, ...] = ()
+    """The files this task is made of: the case file and every ``{file:}`` it reads."""
+
+    @property
+    def pass_label(self) -> str:
+        """The label that means "good" (the first of ``labels``)."""
+        return self.output.labels[0]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int
+    key: str
+    message: str
+
+    def format(self, display: str) -> str:
+        where = f"{display}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class CaseFileError(Exception):
+    """One or more problems in one case file; ``str()`` is the user-facing message."""
+
+    def __init__(self, display: str, problems: list[Problem]) -> None:
+        self.display = display
+        self.problems = sorted(set(problems))
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        head = f"invalid case file {self.display}"
+        lines = [p.format(self.display) for p in self.problems]
+        if len(lines) == 1:
+            return f"{head}\n  {lines[0]}"
+        return f"{head} ({len(lines)} problems)\n  " + "\n  ".join(lines)
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+class _Lines:
+    """Maps a path inside the document (``("cases", 2, "id")``) to its 1-based line."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {(): 1}
+        self.duplicates: list[Problem] = []
+        self._open: set[int] = set()
+
+    def walk(self, node: yaml.Node, path: Path_) -> None:
+        if id(node) in self._open:  # an alias of one of its own ancestors
+            line = node.start_mark.line + 1
+            raise CaseFileError("", [Problem(line, _key(path), "recursive YAML alias")])
+        self._open.add(id(node))
+        try:
+            self._walk(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _walk(self, node: yaml.Node, path: Path_) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    self.duplicates.append(
+                        Problem(
+                            line,
+                            _key(path + (key,)),
+                            f"duplicate key '{key}' (first at line {seen[key]})",
+                        )
+                    )
+                seen[key] = line
+                self.lines[path + (key,)] = line
+                self.walk(value_node, path + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[path + (index,)] = item.start_mark.line + 1
+                self.walk(item, path + (index,))
+
+    def line(self, path: Path_) -> int:
+        while path not in self.lines:
+            path = path[:-1]
+        return self.lines[path]
+
+
+def _key(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+# libyaml's C parser when PyYAML was built with it (about 10x faster), same results.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        lines = _Lines()
+        if node is None:
+            raise CaseFileError(display, [Problem(1, "", "the file is empty")])
+        try:
+            lines.walk(node, ())
+        except CaseFileError as exc:
+            raise CaseFileError(display, exc.problems) from None
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        # An unclosed construct is reported where it starts (context), the parser's
+        # confusion (problem) is named in the message.
+        problem_line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        context_line = exc.context_mark.line + 1 if exc.context_mark else None
+        line = context_line or problem_line or 1
+        what = str(exc.problem or "")
+        if exc.context:
+            what = f"{exc.context}: {what}"
+        if problem_line and problem_line != line:
+            what += f" (at line {problem_line})"
+        raise CaseFileError(display, [Problem(line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise CaseFileError(display, [Problem(1, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if lines.duplicates:
+        raise CaseFileError(display, lines.duplicates)
+    return data, lines
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
+    """Replace local ``{"$ref": "#/$defs/x"}`` by the definition (the schema has no cycles).
+
+    Validation without ``$ref`` lookups is several times faster on big case files.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {
+                **_inline_refs(defs[ref.removeprefix("#/$defs/")], defs),
+                **_inline_refs(rest, defs),
+            }
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+@functools.cache
+def _case_schema() -> dict[str, Any]:
+    text = resources.files("pytest_llmbench.cases").joinpath("case_schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _case_validator() -> Draft202012Validator:
+    schema = _case_schema()
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+@functools.cache
+def _fast_validator() -> Any:
+    """jsonschema-rs (Rust) when installed: ~90x faster on the common case, a valid file."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - it is a dependency; stay correct without it
+        return None
+    return jsonschema_rs.validator_for(_case_schema())
+
+
+def _schema_problems(data: Any, lines: _Lines) -> list[Problem]:
+    fast = _fast_validator()
+    if fast is not None:
+        try:
+            if fast.is_valid(data):
+                return []
+        except (ValueError, TypeError):  # a YAML value JSON has no type for: check in detail
+            pass
+    # Invalid (or not checkable fast): jsonschema gives paths for line-aware messages.
+    problems: list[Problem] = []
+    for error in _case_validator().iter_errors(data):
+        problems.extend(_explain(error, lines))
+    return problems
+
+
+def _explain(error: ValidationError, lines: _Lines) -> Iterator[Problem]:
+    path: Path_ = tuple(error.absolute_path)
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value: Any = error.validator_value
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        for key in sorted(set(instance) - set(allowed)):
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            tail = f"; did you mean '{hint[0]}'?" if hint else f"; allowed: {', '.join(allowed)}"
+            yield Problem(lines.line(path + (key,)), _key(path + (key,)), f"unknown key{tail}")
+        return
+    if error.validator == "required" and isinstance(instance, dict):
+        for key in value:
+            if key not in instance:
+                yield Problem(lines.line(path), _key(path + (key,)), "missing required key")
+        return
+    if error.validator == "oneOf":
+        yield Problem(lines.line(path), _key(path), "expected a string or {file: path}")
+        return
+    if error.validator == "enum":
+        choices = ", ".join(str(v) for v in value)
+        yield Problem(lines.line(path), _key(path), f"{instance!r} is not one of: {choices}")
+        return
+    if error.validator == "pattern":
+        yield Problem(
+            lines.line(path), _key(path), f"{instance!r} does not match the pattern {value}"
+        )
+        return
+    if error.validator == "type":
+        expected = value
+        yield Problem(
+            lines.line(path),
+            _key(path),
+            f"expected {expected}, got {type(instance).__name__} {instance!r}",
+        )
+        return
+    if error.validator == "propertyNames":
+        yield Problem(lines.line(path), _key(path), f"bad variable name: {error.message}")
+        return
+    yield Problem(lines.line(path), _key(path), error.message)
+
+
+# --------------------------------------------------------------------------- templates
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def placeholders(template: str) -> list[str]:
+    """The variable names a template uses, in order of first use."""
+    seen: dict[str, None] = {}
+    for match in _TOKEN.finditer(template):
+        if match.group(1):
+            seen.setdefault(match.group(1))
+    return list(seen)
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders by name; ``{{`` and ``}}`` are literal braces.
+
+    Only plain names are filled: no attribute or index access, no code.
+    Raises ``KeyError`` for a name without a value.
+    """
+
+    def sub(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        return values[match.group(1)]
+
+    return _TOKEN.sub(sub, template)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Builder:
+    """Turns validated YAML data into a Task, collecting semantic problems."""
+
+    def __init__(self, path: Path, display: str, data: dict[str, Any], lines: _Lines) -> None:
+        self.path = path
+        self.display = display
+        self.data = data
+        self.lines = lines
+        self.problems: list[Problem] = []
+        self.files: dict[Path, str] = {}
+        """Referenced files, read once per load (not cached across loads: they may change)."""
+
+    def read(self, path: Path) -> str:
+        if path not in self.files:
+            self.files[path] = path.read_text(encoding="utf-8")
+        return self.files[path]
+
+    def problem(self, path: Path_, message: str) -> None:
+        self.problems.append(Problem(self.lines.line(path), _key(path), message))
+
+    def text(self, value: Any, path: Path_) -> str | None:
+        """A string value, or the content of ``{file: ...}`` relative to the case file."""
+        if isinstance(value, dict):
+            target = (self.path.parent / value["file"]).resolve()
+            try:
+                return self.read(target)
+            except FileNotFoundError:
+                self.problem(path + ("file",), f"file not found: {value['file']} ({target})")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problem(path + ("file",), f"cannot read {value['file']}: {exc}")
+            return None
+        if isinstance(value, bool):  # YAML true/false, not Python's True/False
+            return "true" if value else "false"
+        return str(value)
+
+    def variables(self, raw: Mapping[str, Any] | None, path: Path_) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, value in (raw or {}).items():
+            text = self.text(value, path + (name,))
+            if text is not None:
+                out[name] = text
+        return out
+
+    def output(self) -> OutputSpec:
+        raw = self.data.get("output") or {}
+        kind = raw.get("kind", "text")
+        labels = tuple(raw.get("labels", DEFAULT_LABELS))
+        schema = raw.get("schema")
+        if "labels" in raw and kind != "verdict":
+            self.problem(("output", "labels"), "labels only apply to kind verdict")
+        if schema is not None:
+            if kind != "json":
+                self.problem(("output", "schema"), "schema only applies to kind json")
+            try:
+                jsonschema.validators.validator_for(schema).check_schema(schema)
+            except SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+                self.problem(
+                    ("output", "schema"), f"not a valid JSON Schema: {exc.message} (at {where})"
+                )
+        return OutputSpec(kind=kind, labels=labels, schema=schema)
+
+    def expected(self, raw: Mapping[str, Any], path: Path_, output: OutputSpec) -> Expected:
+        kind = output.kind
+        verdict = raw.get("verdict")
+        if kind == "verdict":
+            if verdict is None:
+                self.problem(path, "a verdict task needs expected.verdict")
+            elif verdict not in output.labels:
+                self.problem(
+                    path + ("verdict",),
+                    f"label {verdict!r} is not in labels [{', '.join(output.labels)}]",
+                )
+        elif verdict is not None:
+            self.problem(path + ("verdict",), "expected.verdict needs output kind verdict")
+        if "json" in raw and kind != "json":
+            self.problem(path + ("json",), "expected.json needs output kind json")
+        regex = raw.get("regex")
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                self.problem(path + ("regex",), f"invalid regular expression: {exc}")
+        return Expected(
+            verdict=verdict,
+            json=raw.get("json"),
+            contains=tuple(raw.get("contains", ())),
+            not_contains=tuple(raw.get("not_contains", ())),
+            regex=regex,
+        )
+
+    def build(self) -> Task:
+        data = self.data
+        output = self.output()
+        prompt = self.text(data["prompt"], ("prompt",))
+        system = self.text(data["system"], ("system",)) if "system" in data else None
+        raw_options = dict(data.get("options", {}))
+        for key in ("temperature", "top_p"):
+            if key in raw_options:
+                raw_options[key] = float(raw_options[key])
+        options = GenerateOptions(**raw_options)
+        task_vars = self.variables(data.get("vars"), ("vars",))
+        schema = output.request_schema()
+        needed = placeholders(prompt or "") + placeholders(system or "")
+        cases: list[Case] = []
+        first_line: dict[str, int] = {}
+        for index, raw in enumerate(data["cases"]):
+            path: Path_ = ("cases", index)
+            line = self.lines.line(path)
+            case_id = raw["id"]
+            if case_id in first_line:
+                self.problem(
+                    path + ("id",),
+                    f"duplicate id {case_id!r} (first at line {first_line[case_id]})",
+                )
+            first_line.setdefault(case_id, line)
+            for tag in raw.get("tags", ()):
+                if tag in RESERVED_TAGS:
+                    self.problem(path + ("tags",), f"tag {tag!r} is a reserved marker name")
+            expected = self.expected(raw["expected"], path + ("expected",), output)
+            values = {**task_vars, **self.variables(raw.get("vars"), path + ("vars",))}
+            missing = [name for name in needed if name not in values]
+            for name in missing:
+                if name not in (raw.get("vars") or {}) and name not in (data.get("vars") or {}):
+                    self.problem(
+                        path + ("vars",),
+                        f"template variable {{{name}}} has no value in case {case_id!r}",
+                    )
+            if missing or prompt is None:
+                continue
+            text = render(prompt, values)
+            sys_text = render(system, values) if system is not None else None
+            cases.append(
+                Case(
+                    id=case_id,
+                    expected=expected,
+                    prompt=text,
+                    system=sys_text,
+                    difficulty=raw.get("difficulty", "medium"),
+                    batch=raw.get("batch"),
+                    tags=tuple(raw.get("tags", ())),
+                    why=raw.get("why"),
+                    line=line,
+                    prompt_hash=_hash(sys_text, text, options, schema),
+                )
+            )
+        weights = self.weights()
+        if self.problems:
+            raise CaseFileError(self.display, self.problems)
+        return Task(
+            name=data["task"],
+            path=self.path,
+            output=output,
+            options=options,
+            cases=tuple(cases),
+            description=data.get("description"),
+            repeat=data.get("repeat", 1),
+            policy=(data.get("ranking") or {}).get("policy", "strict"),
+            weights=weights,
+            sources=(self.path.resolve(), *self.files),
+        )
+
+    def weights(self) -> tuple[float, float] | None:
+        """``ranking.quality`` and ``ranking.speed``: one gives the other; both must add to 1."""
+        raw = self.data.get("ranking") or {}
+        given_quality: float | None = raw.get("quality")
+        given_speed: float | None = raw.get("speed")
+        if given_quality is None:
+            if given_speed is None:
+                return None
+            given_quality = round(1.0 - given_speed, 10)
+        quality = given_quality
+        speed = round(1.0 - quality, 10) if given_speed is None else given_speed
+        if not math.isclose(quality + speed, 1.0, abs_tol=1e-9):
+            self.problem(
+                ("ranking",),
+                f"the weights must add up to 1: quality {quality} + speed {speed} "
+                f"= {quality + speed:g}",
+            )
+        return float(quality), float(speed)
+
+
+def _hash(
+    system: str | None, prompt: str, options: GenerateOptions, schema: Mapping[str, Any] | None
+) -> str:
+    blob = json.dumps(
+        {
+            "system": system,
+            "prompt": prompt,
+            "options": dataclasses.asdict(options),
+            "schema": schema,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+_TASK_LINE = re.compile(r"^task\s*:", re.MULTILINE)
+
+
+def looks_like_case_file(text: str) -> bool:
+    """A YAML file is a case file when it has a top-level ``task:`` key."""
+    return _TASK_LINE.search(text) is not None
+
+
+def load_task(path: Path, display: str | None = None, text: str | None = None) -> Task:
+    """Load, validate and render one case file.
+
+    :param display: how to name the file in messages (default: the path as given).
+    :raises CaseFileError: with every problem found, each naming file, line and key.
+    """
+    display = display or str(path)
+    if text is None:
+        text = path.read_text(encoding="utf-8")
+    data, lines = _parse_yaml(text, display)
+    if not isinstance(data, dict):
+        raise CaseFileError(
+            display, [Problem(1, "", "expected a mapping with task, prompt, cases")]
+        )
+    problems = _schema_problems(data, lines)
+    if problems:
+        raise CaseFileError(display, problems)
+    return _Builder(path, display, data, lines).build()

@@ -1,0 +1,198 @@
+"""Score one model answer against a case's expectations.
+
+Pure module: text in, :class:`Score` out.  A model answer that cannot be parsed
+is a wrong answer with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import SchemaError, ValidationError
+
+from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
+
+__all__ = ["Score", "parse_json", "parse_verdict", "score", "shorten"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """The outcome of checking one answer.
+
+    ``got`` is the parsed answer in short form (the label, compact JSON or the
+    text); ``reason`` says what was wrong (empty when correct); ``label`` is the
+    parsed verdict label, if any (used to name the direction of a miss).
+    """
+
+    correct: bool
+    got: str
+    reason: str = ""
+    label: str | None = None
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """One line, at most ``limit`` characters, for messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
+
+
+def parse_json(text: str) -> tuple[Any, str]:
+    """Parse a JSON answer, tolerating a code fence or prose around one object.
+
+    Returns ``(value, "")`` or ``(None, reason)``.
+    """
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    if not body:
+        return None, "empty answer"
+    try:
+        return json.loads(body), ""
+    except json.JSONDecodeError as exc:
+        first_error = exc
+    start = body.find("{")
+    if start >= 0:
+        try:
+            value, _ = json.JSONDecoder().raw_decode(body[start:])
+            return value, ""
+        except json.JSONDecodeError:
+            pass
+    return None, f"not valid JSON ({first_error.msg}): {shorten(text)!r}"
+
+
+def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
+    """Read a verdict label from ``{"verdict": "PASS"}`` or from plain text.
+
+    Plain text must name exactly one of the labels (as a whole word, any case).
+    Returns ``(label, "")`` or ``(None, reason)``.
+    """
+    by_fold = {label.casefold(): label for label in labels}
+    value, _ = parse_json(text)
+    if isinstance(value, dict):
+        for key, raw in value.items():
+            if str(key).casefold() == "verdict":
+                label = by_fold.get(str(raw).strip().casefold())
+                if label is None:
+                    return None, f"verdict {raw!r} is not one of {', '.join(labels)}"
+                return label, ""
+    found = {
+        label
+        for label in labels
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(label)}(?![A-Za-z0-9_])", text, re.IGNORECASE)
+    }
+    if len(found) == 1:
+        return found.pop(), ""
+    if not found:
+        return None, f"no verdict ({'/'.join(labels)}) in answer: {shorten(text)!r}"
+    return None, f"ambiguous answer names {' and '.join(sorted(found))}: {shorten(text)!r}"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _scalar_equal(expected: Any, got: Any) -> bool:
+    """Strings ignoring case and spacing; ``True`` is not ``1``; numbers by value."""
+    if isinstance(expected, str):
+        return isinstance(got, str) and _norm(got) == _norm(expected)
+    if isinstance(expected, bool) or expected is None:
+        return got is expected
+    if isinstance(expected, int | float):
+        return isinstance(got, int | float) and not isinstance(got, bool) and got == expected
+    return bool(expected == got)
+
+
+def _mismatch(expected: Any, got: Any, where: str) -> str | None:
+    """Why ``got`` does not match ``expected`` (None when it matches).
+
+    Strings compare after trimming, collapsing white space and ignoring case;
+    a list matches when every expected element matches some element of the answer
+    (extra elements are allowed); a mapping matches field by field.
+    """
+    if isinstance(expected, Mapping):
+        if not isinstance(got, Mapping):
+            return f"{where or 'answer'}: expected an object, got {json.dumps(got)}"
+        for key, value in expected.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key not in got:
+                return f"missing field {path!r}"
+            problem = _mismatch(value, got[key], path)
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, list):
+        if not isinstance(got, list):
+            return f"{where}: expected a list, got {json.dumps(got, ensure_ascii=False)}"
+        missing = [e for e in expected if all(_mismatch(e, g, where) for g in got)]
+        if missing:
+            shown = ", ".join(json.dumps(m, ensure_ascii=False) for m in missing)
+            return f"{where}: missing {shown}"
+        return None
+    if _scalar_equal(expected, got):
+        return None
+    return (
+        f"{where}: expected {json.dumps(expected, ensure_ascii=False)}, "
+        f"got {json.dumps(got, ensure_ascii=False)}"
+    )
+
+
+def _text_checks(expected: Expected, text: str) -> str:
+    folded = text.casefold()
+    missing = [c for c in expected.contains if c.casefold() not in folded]
+    if missing:
+        return "missing " + ", ".join(repr(m) for m in missing)
+    present = [c for c in expected.not_contains if c.casefold() in folded]
+    if present:
+        return "contains forbidden " + ", ".join(repr(p) for p in present)
+    if expected.regex is not None and re.search(expected.regex, text) is None:
+        return f"does not match /{expected.regex}/"
+    return ""
+
+
+def _schema_error(schema: Mapping[str, Any], value: Any) -> str:
+    try:
+        jsonschema.validate(value, schema)
+    except ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        return f"answer does not match the schema at {where}: {exc.message}"
+    except SchemaError:  # validated at load time; keep scoring total anyway
+        return ""
+    return ""
+
+
+def score_output(output: OutputSpec, expected: Expected, text: str) -> Score:
+    """Score ``text`` against ``expected`` for an answer of kind ``output.kind``."""
+    if output.kind == "verdict":
+        label, problem = parse_verdict(text, output.labels)
+        if label is None:
+            return Score(False, shorten(text), problem)
+        if expected.verdict is not None and label != expected.verdict:
+            return Score(False, label, f"expected {expected.verdict}, said {label}", label)
+        extra = _text_checks(expected, text)
+        return Score(not extra, label, extra, label)
+    if output.kind == "json":
+        value, problem = parse_json(text)
+        if problem:
+            return Score(False, shorten(text), problem)
+        got = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        reason = _schema_error(output.schema, value) if output.schema is not None else ""
+        if not reason and expected.json is not None:
+            reason = _mismatch(dict(expected.json), value, "") or ""
+        reason = reason or _text_checks(expected, text)
+        return Score(not reason, got, reason)
+    reason = _text_checks(expected, text)
+    return Score(not reason, text, reason)
+
+
+def score(task: Task, case: Case, text: str) -> Score:
+    """The default scorer (the ``pytest_llmbench_score`` hook's default implementation)."""
+    return score_output(task.output, case.expected, text)

@@ -1,0 +1,2 @@
+"""Rendering: the terminal summary, report facts, Markdown and HTML.  Pure: data in,
+text out."""

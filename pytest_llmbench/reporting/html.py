@@ -1,0 +1,408 @@
+"""The HTML report (``--llm-html PATH``): one self-contained file.
+
+Pure module: :class:`~pytest_llmbench.reporting.facts.ReportData` in, HTML text out.
+Inline CSS and inline SVG charts drawn here in Python; no script, no font, no
+request of any kind at view time (a Content-Security-Policy says so to the browser).
+Every string that comes from a model, a case or the user is escaped.
+
+Per task: a latency-against-accuracy chart (one point per model), the latency
+distribution of each model (every call, with its quartiles), the tables of the
+Markdown report, and every result in a collapsed table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, percentile
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.reporting.facts import (
+    TOP_RESULTS_HEADERS,
+    ReportData,
+    adds_reason,
+    correctness,
+    format_ms,
+    notes,
+    run_date,
+    top_results_rows,
+)
+
+__all__ = ["STATUS_COLORS", "html_report"]
+
+STATUS_COLORS = {
+    "champion": "#1a7f37",
+    "runner-up": "#0969da",
+    "qualified": "#8250df",
+    "disqualified": "#cf222e",
+}
+_OTHER = "#57606a"
+_WRONG = "#cf222e"
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       background: #ffffff; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 28px 0 6px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+.meta, .stats { color: #57606a; margin: 4px 0; }
+table { border-collapse: collapse; margin: 6px 0 10px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.out { max-width: 420px; white-space: pre-wrap; word-break: break-word;
+         font-family: ui-monospace, monospace; font-size: 12px; }
+.st-champion { color: #116329; font-weight: 600; }
+.st-runner-up { color: #0550ae; font-weight: 600; }
+.st-disqualified { color: #a40e26; }
+.wrong { background: #fff1f0; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+figure { margin: 0; max-width: 560px; }
+figcaption { color: #57606a; font-size: 12px; }
+svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
+svg .axis { stroke: #8c959f; stroke-width: 1; }
+svg .grid { stroke: #eaeef2; stroke-width: 1; }
+details { margin: 8px 0 16px; }
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values from ``low`` (rounded down) to the first one at or past ``high``."""
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = [first]
+    while ticks[-1] < high - step * 1e-9:
+        ticks.append(round(first + step * len(ticks), 9))
+    return ticks
+
+
+def _ms_label(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:g} s"
+    return f"{value:,.0f}" if value == round(value) else f"{value:.2g}"
+
+
+class _Scale:
+    def __init__(self, low: float, high: float, start: float, end: float) -> None:
+        self.low, self.high, self.start, self.end = low, high, start, end
+
+    def __call__(self, value: float) -> float:
+        span = self.high - self.low or 1.0
+        return self.start + (value - self.low) / span * (self.end - self.start)
+
+
+def _x_axis(
+    ticks: Sequence[float], x: _Scale, left: int, right: int, top: int, base: int
+) -> list[str]:
+    """A latency chart's x axis: a grid line and a label per tick, then the axis line.
+
+    ``left`` and ``right`` are the plot's edges, ``top`` and ``base`` its top and its
+    baseline (where the axis runs), in pixels.
+    """
+    parts = []
+    for tick in ticks:
+        tx = _num(x(tick))
+        parts.append(
+            f'<line class="grid" x1="{tx}" x2="{tx}" y1="{top}" y2="{base}"/>'
+            f'<text x="{tx}" y="{base + 15}" text-anchor="middle">{_ms_label(tick)}</text>'
+        )
+    parts.append(f'<line class="axis" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>')
+    return parts
+
+
+def accuracy_chart(ranking: TaskRanking) -> str:
+    """An SVG scatter: mean latency (x) against share of correct runs (y), one point a model."""
+    width, height = 560, 320
+    left, right, top, bottom = 56, 110, 34, 42
+    standings = [s for s in ranking.standings if s.total]
+    latencies = [s.mean_ms for s in standings if s.mean_ms is not None]
+    high = max(latencies) * 1.1 if latencies else 1.0
+    ticks_x = _ticks(0.0, high)
+    x = _Scale(0.0, ticks_x[-1], left, width - right)
+    y = _Scale(0.0, 100.0, height - bottom, top)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart accuracy" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_e(ranking.task)}: mean latency against accuracy">'
+    ]
+    for share_tick in (0, 25, 50, 75, 100):
+        ty = _num(y(share_tick))
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty}" y2="{ty}"/>'
+            f'<text x="{left - 6}" y="{ty}" text-anchor="end" dy="4">{share_tick}%</text>'
+        )
+    parts += _x_axis(ticks_x, x, left, width - right, top, height - bottom)
+    parts.append(
+        f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}"/>'
+        f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
+        "mean latency (ms)</text>"
+        f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
+        'text-anchor="middle">correct runs</text>'
+    )
+    for index, s in enumerate(standings):
+        if s.mean_ms is None:
+            continue
+        share = 100.0 * s.correct / s.total
+        px, py = x(s.mean_ms), y(share)
+        color = STATUS_COLORS.get(s.status, _OTHER)
+        label_y = py - 10 - 11 * (index % 2) if py > top + 30 else py + 16 + 11 * (index % 2)
+        parts.append(
+            f'<circle cx="{_num(px)}" cy="{_num(py)}" r="7" fill="{color}" '
+            f'stroke="#ffffff" stroke-width="1.5">'
+            f"<title>{_e(s.model)}: {s.score} correct, mean {format_ms(s.mean_ms)}, "
+            f"{_e(s.status)}</title></circle>"
+            f'<text x="{_num(px + 9)}" y="{_num(label_y)}">{_e(s.model)}</text>'
+        )
+    for column, (status, color) in enumerate(STATUS_COLORS.items()):
+        lx = left + 6 + column * 100
+        parts.append(
+            f'<circle cx="{lx}" cy="12" r="6" fill="{color}"/>'
+            f'<text x="{lx + 10}" y="16">{status}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
+    """An SVG strip chart: every call's latency per model, with min-max and quartiles.
+
+    Filled dots are correct answers, hollow red rings wrong ones.
+    """
+    models = list(ranking.standings)
+    row_h = 30
+    left, right, top, bottom = 170, 20, 10, 40
+    width = 560
+    height = top + bottom + row_h * max(len(models), 1)
+    by_model: dict[str, list[Result]] = {}
+    for r in results:
+        if r.latency_ms is not None:
+            by_model.setdefault(r.model, []).append(r)
+    values = [r.latency_ms for rs in by_model.values() for r in rs if r.latency_ms is not None]
+    ticks_x = _ticks(0.0, max(values) * 1.05 if values else 1.0)
+    x = _Scale(0.0, ticks_x[-1], left, width - right)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart latency" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_e(ranking.task)}: latency of every call per model">'
+    ]
+    parts += _x_axis(ticks_x, x, left, width - right, top, height - bottom)
+    parts.append(
+        f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
+        "latency of each call (ms)</text>"
+    )
+    for row, s in enumerate(models):
+        mid = top + row * row_h + row_h / 2
+        color = STATUS_COLORS.get(s.status, _OTHER)
+        name = s.model if len(s.model) <= 26 else s.model[:25] + "…"
+        parts.append(
+            f'<text x="{left - 8}" y="{_num(mid + 4)}" text-anchor="end">'
+            f"<title>{_e(s.model)}</title>{_e(name)}</text>"
+        )
+        calls = by_model.get(s.model, [])
+        lat = sorted(r.latency_ms for r in calls if r.latency_ms is not None)
+        if lat:
+            q1, q2, q3 = (percentile(lat, q) or 0.0 for q in (25, 50, 75))
+            parts.append(
+                f'<line x1="{_num(x(lat[0]))}" x2="{_num(x(lat[-1]))}" y1="{_num(mid)}" '
+                f'y2="{_num(mid)}" stroke="{color}" stroke-width="1"/>'
+                f'<rect x="{_num(x(q1))}" y="{_num(mid - 7)}" '
+                f'width="{_num(max(x(q3) - x(q1), 1.0))}" height="14" fill="{color}" '
+                f'fill-opacity="0.18" stroke="{color}"/>'
+                f'<line x1="{_num(x(q2))}" x2="{_num(x(q2))}" y1="{_num(mid - 7)}" '
+                f'y2="{_num(mid + 7)}" stroke="{color}" stroke-width="2"/>'
+            )
+        for index, r in enumerate(calls):
+            if r.latency_ms is None:
+                continue
+            jitter = ((index * 7) % 11 - 5) * 0.9
+            cx, cy = _num(x(r.latency_ms)), _num(mid + jitter)
+            tip = (
+                f"<title>{_e(r.case_id)} run {r.repeat}: {format_ms(r.latency_ms)}, "
+                f"{'correct' if r.correct else 'wrong'}</title>"
+            )
+            if r.correct:
+                parts.append(
+                    f'<circle cx="{cx}" cy="{cy}" r="3" fill="{color}" fill-opacity="0.8">'
+                    f"{tip}</circle>"
+                )
+            else:
+                parts.append(
+                    f'<circle cx="{cx}" cy="{cy}" r="3.5" fill="none" stroke="{_WRONG}" '
+                    f'stroke-width="1.5">{tip}</circle>'
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _status(s: ModelStanding) -> str:
+    return f'<span class="st-{_e(s.status)}">{_e(s.status)}</span>'
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: set[int],
+    output: int | None = None,
+) -> str:
+    """Cells are already HTML (escaped by the caller); ``output`` is a model-answer column."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="n">{c}</td>'
+            if i in numeric
+            else (f'<td class="out">{c}</td>' if i == output else f"<td>{c}</td>")
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[str]:
+    task = ranking.task
+    results = data.results_of(task)
+    tested = len(ranking.standings)
+    out = [f'<section class="task" id="{_e(anchor)}">', f"<h2>Task: {_e(task)}</h2>"]
+    if data.descriptions.get(task):
+        out.append(f"<p>{_e(data.descriptions[task])}</p>")
+    champion, runner_up = ranking.champion, ranking.runner_up
+    lead = (
+        f"Champion: <b>{_e(champion.model)}</b> ({format_ms(champion.mean_ms)} mean)"
+        + (
+            f"; runner-up: <b>{_e(runner_up.model)}</b> ({format_ms(runner_up.mean_ms)} mean)"
+            if runner_up
+            else "; runner-up: none"
+        )
+        if champion
+        else "Champion: none, no model qualified"
+    )
+    out.append(
+        f'<p class="stats">Models tested: {tested} · qualified: {len(ranking.qualified)} of '
+        f"{tested} · cases: {data.cases(task)} · policy: {_e(ranking.policy)}</p>"
+        f"<p>{lead}</p>"
+    )
+    out.append(
+        '<div class="charts">'
+        f"<figure>{accuracy_chart(ranking)}<figcaption>Mean latency against the share of "
+        "correct runs, one point per model.</figcaption></figure>"
+        f"<figure>{latency_chart(ranking, results)}<figcaption>Latency of every call: box "
+        "from the 25th to the 75th percentile, median line, whisker from fastest to "
+        "slowest; hollow red rings are wrong answers.</figcaption></figure></div>"
+    )
+    out.append("<h3>Top results</h3>")
+    if ranking.qualified:
+        rows = top_results_rows(data, ranking, model=_e, status=_status)
+        out.append(_table(TOP_RESULTS_HEADERS, rows, {0, 2, 3, 4, 5, 6}))
+    else:
+        out.append("<p>No model was correct on every case and every run.</p>")
+    out.append("<h3>Failed to qualify</h3>")
+    if ranking.disqualified:
+        rows = []
+        for s in ranking.disqualified:
+            why = [f"<b>{_e(s.incomplete.describe())}</b>"] if s.incomplete else []
+            why += [
+                f"<b>{_e(m.describe())}</b>: expected {_e(m.expected)}, got "
+                f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
+                for m in s.misses
+            ]
+            misses = "<br>".join(why)
+            rows.append([_e(s.model), correctness(s), format_ms(s.mean_ms), misses or "-"])
+        out.append(_table(["model", "correctness", "mean latency", "failed cases"], rows, {1, 2}))
+    else:
+        out.append("<p>Every model tested qualified.</p>")
+    found = notes(data, ranking)
+    out.append("<h3>Notes</h3><ul>")
+    out.extend(f"<li>{_e(n)}</li>" for n in found or ["Nothing stood out."])
+    out.append("</ul>")
+    rows = [
+        [
+            _e(r.case_id),
+            _e(r.model),
+            str(r.repeat),
+            _e(r.expected),
+            _e(r.got),
+            "yes" if r.correct else f"no ({_e(r.direction)})",
+            format_ms(r.latency_ms),
+            _e(r.error or r.reason),
+        ]
+        for r in results
+    ]
+    out.append(
+        f"<details><summary>All {len(results)} results</summary>"
+        + _table(
+            ["case", "model", "run", "expected", "answer", "correct", "latency", "reason"],
+            rows,
+            {2, 6},
+            output=4,
+        )
+        + "</details>"
+    )
+    out.append("</section>")
+    return out
+
+
+def html_report(data: ReportData) -> str:
+    """The whole report as one HTML document."""
+    run = data.run
+    title = f"LLM benchmark report, {run_date(run)}"
+    facts = [
+        f"{label}: {_e(value)}"
+        for label, value in (
+            ("run", run.get("id")),
+            ("commit", str(run.get("git_commit") or "")[:12]),
+            ("host", run.get("host")),
+            ("pytest-llmbench", run.get("plugin_version")),
+        )
+        if value
+    ]
+    models = data.models()
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">{" · ".join(facts)}</p>',
+        f'<p class="meta">Models tested ({len(models)}): {_e(", ".join(models))}</p>',
+    ]
+    rows = []
+    anchors: dict[str, str] = {}
+    for index, ranking in enumerate(data.rankings):
+        anchor = f"task-{index}"
+        anchors[ranking.task] = anchor
+        champion, runner_up = ranking.champion, ranking.runner_up
+        rows.append(
+            [
+                f'<a href="#{anchor}">{_e(ranking.task)}</a>',
+                str(data.cases(ranking.task)),
+                f"{len(ranking.qualified)} of {len(ranking.standings)}",
+                f"{_e(champion.model)} ({format_ms(champion.mean_ms)})" if champion else "none",
+                f"{_e(runner_up.model)} ({format_ms(runner_up.mean_ms)})" if runner_up else "none",
+            ]
+        )
+    out.append(_table(["task", "cases", "qualified", "champion", "runner-up"], rows, {1, 2}))
+    for ranking in data.rankings:
+        out.extend(_task_section(data, ranking, anchors[ranking.task]))
+    out.append(
+        '<p class="meta">Correctness: correct runs of all runs; a model qualifies only at '
+        "100%. Latency: wall time of one call, model load excluded. Speed score: 100 for the "
+        "champion, 100 x the champion's mean latency / the model's for the others.</p>"
+    )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,529 @@
+"""Render rankings: terminal summary lines and the ``--llm-json`` document.
+
+Pure module: data in, lines or dicts out (testable without a terminal).
+
+The summary is one table per task and stays within :data:`WIDTH` columns however many
+models there are: when the table would be wider, the cost and tok/s columns go first,
+then long model names are shortened in the middle (to 32 characters), then the cold,
+speed and p50 columns go, then names are shortened further; long lists of cases are cut
+(``… +3 more``) and other lines are wrapped.  Everything dropped is in the JSON
+document and in the detail tables (``-v``).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tabulate import tabulate
+
+from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+from pytest_llmbench.analysis.repeats import RepeatStats
+from pytest_llmbench.analysis.stats import LatencyStats
+from pytest_llmbench.analysis.verdicts import VerdictMetrics
+from pytest_llmbench.execution.results import Result
+
+__all__ = ["WIDTH", "detail_lines", "json_document", "summary_lines", "task_lines"]
+
+WIDTH = 120
+"""The widest a summary line may be."""
+MIN_NAME = 16
+"""Model names are never shortened below this."""
+SOFT_NAME = 32
+"""Model names are shortened to this before the optional columns below EARLY_DROP go."""
+EARLY_DROP = 4
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ratio(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _dollars(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.3f}"
+
+
+def _speed(stats: LatencyStats | None) -> str:
+    """The speed score; ``-`` below a mean of 1 ms, where 1000 / seconds says nothing
+    (a scripted or cached answer), as for no latency at all."""
+    return "-" if stats is None or stats.mean < 1.0 else _ms(stats.speed)
+
+
+def _shorten(name: str, limit: int) -> str:
+    """``ollama/qwen2.5-coder:7b-instruct-q4_K_M`` -> ``ollama/qwen2…ct-q4_K_M`` (middle cut)."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
+    return name[:head] + "…" + name[len(name) - tail :]
+
+
+def _shorten_all(names: Sequence[str], limit: int) -> list[str]:
+    """Every name cut to ``limit`` and still distinct, if it can be done.
+
+    First the middle of each name is cut; when that makes two names alike, the prefix
+    all names share is cut instead (``ollama/qwen2.5-coder-06:7b`` -> ``…06:7b``); when
+    that fails too, the names are left longer.
+    """
+    distinct = len(set(names))
+    shared = 0
+    for chars in zip(*names, strict=False) if distinct > 1 else ():
+        if len(set(chars)) > 1:
+            break
+        shared += 1
+    longest = max(map(len, names), default=0)
+    while True:
+        short = [_shorten(name, limit) for name in names]
+        if len(set(short)) == distinct or limit >= longest:
+            return short
+        if shared > 1:
+            short = [_shorten("…" + name[shared:], limit) for name in names]
+            if len(set(short)) == distinct:
+                return short
+        limit += 1
+
+
+def _listed(prefix: str, pairs: Sequence[tuple[str, str]], width: int) -> str:
+    """``prefix`` + ``label item, item; label item``, as many items as fit in ``width``.
+
+    ``pairs`` are (label, item) in order; the items that do not fit are counted
+    (``… +3 more``).
+    """
+
+    def join(shown: Sequence[tuple[str, str]]) -> str:
+        merged: dict[str, list[str]] = {}
+        for label, item in shown:
+            merged.setdefault(label, []).append(item)
+        return "; ".join(f"{label} {', '.join(items)}".lstrip() for label, items in merged.items())
+
+    line = prefix + join(pairs)
+    count = len(pairs)
+    while len(line) > width and count > 1:
+        count -= 1
+        line = f"{prefix}{join(pairs[:count])} … +{len(pairs) - count} more"
+    return line
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    if len(line) <= width:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 4)
+    return textwrap.wrap(line, width=width, subsequent_indent=indent, break_on_hyphens=False) or [
+        line
+    ]
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    value: Callable[[ModelStanding], str]
+    align: str = "right"
+    drop: int = 0
+    """0: always kept; otherwise dropped when too wide, highest number first."""
+
+
+def _table(
+    standings: Sequence[ModelStanding], names: Sequence[str], columns: Sequence[_Column]
+) -> list[str]:
+    rows = [
+        [name, *(c.value(s) for c in columns)] for name, s in zip(names, standings, strict=True)
+    ]
+    return tabulate(
+        rows,
+        headers=["model", *(c.header for c in columns)],
+        colalign=("left", *(c.align for c in columns)),
+        tablefmt="simple",
+        disable_numparse=True,
+    ).splitlines()
+
+
+def _fit(standings: Sequence[ModelStanding], columns: list[_Column], width: int) -> list[str]:
+    """The table of ``columns`` within ``width``, if it can be done.
+
+    In turn: drop the optional columns of priority :data:`EARLY_DROP` and up, shorten model
+    names down to :data:`SOFT_NAME`, drop the other optional columns, shorten names down
+    to :data:`MIN_NAME`.  Names are cut in the middle and stay distinct.
+    """
+    columns = list(columns)
+    names = [s.model for s in standings]
+
+    def longest(limit: int) -> int:
+        return max(map(len, _shorten_all(names, limit)), default=0)
+
+    limit = longest(max(map(len, names), default=0))
+    while True:
+        table = _table(standings, _shorten_all(names, limit), columns)
+        too_wide = max(map(len, table)) - width
+        if too_wide <= 0:
+            return table
+        droppable = [c for c in columns if c.drop]
+        first = max(droppable, key=lambda c: c.drop, default=None)
+        if first is not None and first.drop >= EARLY_DROP:
+            columns.remove(first)
+            continue
+        current = longest(limit)
+        target = max(SOFT_NAME if droppable else MIN_NAME, current - too_wide)
+        if target < current and longest(target) < current:
+            limit = target
+        elif first is not None:
+            columns.remove(first)
+        else:
+            return table
+
+
+def _summary_columns(ranking: TaskRanking) -> list[_Column]:
+    standings = ranking.standings
+    columns = [_Column("correct", lambda s: s.score)]
+    if ranking.repeats > 1:
+        k = ranking.repeats
+        columns.append(
+            _Column(
+                f"pass^{k}",
+                lambda s: _ratio(s.repeats.pass_hat_k if s.repeats and s.repeats.k == k else None),
+            )
+        )
+        columns.append(
+            _Column("consist.", lambda s: _ratio(s.repeats.consistency if s.repeats else None))
+        )
+    if ranking.policy == "weighted":
+        columns.append(_Column("score", lambda s: _ratio(s.weighted_score, 3)))
+    columns += [
+        _Column("mean ms", lambda s: _ms(s.mean_ms)),
+        _Column("p50 ms", lambda s: _ms(s.latency.p50 if s.latency else None), drop=1),
+        _Column("p95 ms", lambda s: _ms(s.p95_ms)),
+        _Column("speed", lambda s: _speed(s.latency), drop=2),
+    ]
+    if any(s.cold is not None for s in standings):
+        columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=3))
+    columns.append(_Column("tok/s", lambda s: _rate(s.tokens_per_s), drop=4))
+    if any(s.cost is not None and s.cost.basis in ("tokens", "hourly") for s in standings):
+        columns.append(
+            _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=5)
+        )
+    columns.append(_Column("status", lambda s: s.status, align="left"))
+    return columns
+
+
+def _champion_line(label: str, s: ModelStanding) -> str:
+    score = f"score {s.weighted_score:.3f}, " if s.weighted_score is not None else ""
+    return (
+        f"{label} {s.model} ({score}{s.score} correct, mean {_ms(s.mean_ms)} ms, "
+        f"p95 {_ms(s.p95_ms)} ms)"
+    )
+
+
+def _heading(ranking: TaskRanking, cases: int | None) -> str:
+    parts = [f"{ranking.policy} policy"]
+    if ranking.weights is not None:
+        quality, speed = ranking.weights
+        parts[0] += f": quality {quality:g}, speed {speed:g}"
+    if cases is not None:
+        parts.append(f"{cases} case{'s' if cases != 1 else ''}")
+    if ranking.repeats > 1:
+        parts.append(f"{ranking.repeats} runs each")
+    return f"task {ranking.task} ({', '.join(parts)})"
+
+
+def _miss_line(s: ModelStanding, width: int) -> str:
+    """``  model (3/10): incomplete: 2 of 10 cases not run; too lenient on A (2/3), B; too
+    strict on C``, cut to ``width``."""
+    pairs = [
+        (f"{m.direction} on", m.case_id + (f" ({m.wrong}/{m.runs})" if m.runs > 1 else ""))
+        for m in s.misses
+    ]
+    prefix = f"  {s.model} ({s.score}): "
+    if s.incomplete is not None:
+        prefix += s.incomplete.describe() + ("; " if pairs else "")
+    return _listed(prefix, pairs, width)
+
+
+def _flaky_line(s: ModelStanding, width: int) -> str | None:
+    flaky = s.repeats.flaky if s.repeats else ()
+    if not flaky:
+        return None
+    pairs = [("", f"{c.case_id} ({c.passes}/{c.runs} right)") for c in flaky]
+    return _listed(f"  {s.model}: ", pairs, width)
+
+
+def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDTH) -> list[str]:
+    """The summary block of one task: table, champion, runner-up, misses, warnings."""
+    lines = [_heading(ranking, cases), *_fit(ranking.standings, _summary_columns(ranking), width)]
+    text: list[str] = []
+    champion, runner_up = ranking.champion, ranking.runner_up
+    if champion is None:
+        near = ranking.nearest_miss
+        tail = f" (nearest miss: {near.model}, {near.score})" if near else ""
+        text.append(f"Champion:  none, no model qualified{tail}")
+    else:
+        text.append(_champion_line("Champion: ", champion))
+        if runner_up is not None:
+            text.append(_champion_line("Runner-up:", runner_up))
+        else:
+            text.append("Runner-up: none, only one model qualified")
+    roles = {s.model: f"the {s.status}" for s in ranking.qualified[:2]}
+    text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
+    misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
+    if misses:
+        text.append("Did not qualify:")
+        text.extend(_miss_line(s, width) for s in misses)
+    if ranking.policy == "weighted":
+        ranked_misses = [s for s in ranking.qualified if s.misses or s.incomplete]
+        if ranked_misses:
+            missing = " or missing" if any(s.incomplete for s in ranked_misses) else ""
+            text.append(f"Wrong{missing} answers of ranked models:")
+            text.extend(_miss_line(s, width) for s in ranked_misses)
+    flaky = [line for s in ranking.standings if (line := _flaky_line(s, width))]
+    if flaky:
+        text.append("Flaky cases (right in some runs, wrong in others):")
+        text.extend(flaky)
+    text.extend(f"Warning: {warning}" for warning in ranking.warnings)
+    text.extend(
+        f"Suspect gold: {suspect.describe()}; recheck the label" for suspect in ranking.suspect_gold
+    )
+    text.extend(f"Note: {note}" for note in ranking.notes)
+    for line in text:
+        lines.extend(_wrap(line, width))
+    return lines
+
+
+def summary_lines(
+    rankings: Sequence[TaskRanking], case_counts: Mapping[str, int], width: int = WIDTH
+) -> list[str]:
+    lines: list[str] = []
+    for index, ranking in enumerate(rankings):
+        if index:
+            lines.append("")
+        lines.extend(task_lines(ranking, case_counts.get(ranking.task), width))
+    return lines
+
+
+# --------------------------------------------------------------------------- details (-v)
+
+
+def _interval(stats: LatencyStats | None) -> str:
+    if stats is None or stats.ci is None:
+        return "-"
+    low, high = stats.ci
+    return f"{low:,.0f}..{high:,.0f}"
+
+
+def _metric(s: ModelStanding, read: Callable[[VerdictMetrics], float | int | None]) -> str:
+    if s.metrics is None:
+        return "-"
+    value = read(s.metrics)
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def _latency_columns() -> list[_Column]:
+    return [
+        _Column("runs", lambda s: str(s.latency.n) if s.latency else "0"),
+        _Column("mean ms", lambda s: _ms(s.mean_ms)),
+        _Column("sd ms", lambda s: _ms(s.latency.stdev if s.latency else None)),
+        _Column("95% CI ms", lambda s: _interval(s.latency)),
+        _Column("p99 ms", lambda s: _ms(s.latency.p99 if s.latency else None)),
+        _Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=2),
+        _Column("pass@1", lambda s: _ratio(s.repeats.pass_at_1 if s.repeats else None), drop=1),
+        _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=3),
+        _Column("cost basis", lambda s: s.cost.basis if s.cost else "-", "left", drop=4),
+    ]
+
+
+def _metric_columns() -> list[_Column]:
+    return [
+        _Column("accuracy", lambda s: _metric(s, lambda m: m.accuracy)),
+        _Column("precision", lambda s: _metric(s, lambda m: m.precision)),
+        _Column("recall", lambda s: _metric(s, lambda m: m.recall)),
+        _Column("F1", lambda s: _metric(s, lambda m: m.f1)),
+        _Column("tp", lambda s: _metric(s, lambda m: m.tp)),
+        _Column("fn", lambda s: _metric(s, lambda m: m.fn)),
+        _Column("fp", lambda s: _metric(s, lambda m: m.fp)),
+        _Column("tn", lambda s: _metric(s, lambda m: m.tn)),
+        _Column("none", lambda s: _metric(s, lambda m: m.unanswered_fail + m.unanswered_pass)),
+    ]
+
+
+METRICS_LEGEND = (
+    "tp: bad item caught, fn: bad item let through (too lenient), fp: good item failed "
+    "(too strict), tn: good item passed, none: no label"
+)
+
+
+def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[str]:
+    """The detail tables per task (shown with ``-v``): latency spread, cost, verdict metrics."""
+    lines: list[str] = []
+    for ranking in rankings:
+        lines.append("")
+        lines.append(f"task {ranking.task}: latency (warm calls), pass rate and cost")
+        lines.extend(_fit(ranking.standings, _latency_columns(), width))
+        if any(s.metrics is not None for s in ranking.standings):
+            lines.append(f"task {ranking.task}: verdicts, positive = the FAIL side (bad items)")
+            lines.extend(_fit(ranking.standings, _metric_columns(), width))
+            lines.extend(_wrap(METRICS_LEGEND, width))
+    return lines
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {
+        "n": stats.n,
+        "mean_ms": stats.mean,
+        "p50_ms": stats.p50,
+        "p95_ms": stats.p95,
+        "p99_ms": stats.p99,
+        "stdev_ms": stats.stdev,
+        "ci95_ms": list(stats.ci) if stats.ci else None,
+        "speed": stats.speed,
+    }
+
+
+def _repeats_dict(stats: RepeatStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {
+        "k": stats.k,
+        "pass_at_1": stats.pass_at_1,
+        "pass_hat_k": stats.pass_hat_k,
+        "consistency": stats.consistency,
+        "flaky_cases": [c.case_id for c in stats.flaky],
+        "cases": [
+            {
+                "case_id": c.case_id,
+                "runs": c.runs,
+                "passes": c.passes,
+                "pass_rate": c.pass_rate,
+                "pass_hat_k": c.pass_hat(stats.k),
+                "distinct_answers": c.answers,
+            }
+            for c in stats.cases
+        ],
+    }
+
+
+def _metrics_dict(metrics: VerdictMetrics | None) -> dict[str, Any] | None:
+    if metrics is None:
+        return None
+    return {
+        "accuracy": metrics.accuracy,
+        "precision": metrics.precision,
+        "recall": metrics.recall,
+        "f1": metrics.f1,
+        "tp": metrics.tp,
+        "fn": metrics.fn,
+        "fp": metrics.fp,
+        "tn": metrics.tn,
+        "unanswered_fail": metrics.unanswered_fail,
+        "unanswered_pass": metrics.unanswered_pass,
+        "confusion": {gold: dict(row) for gold, row in metrics.confusion.items()},
+    }
+
+
+def _standing_dict(s: ModelStanding) -> dict[str, Any]:
+    return {
+        "model": s.model,
+        "status": s.status,
+        "qualified": s.qualified,
+        "correct": s.correct,
+        "total": s.total,
+        "errors": s.errors,
+        "mean_ms": s.mean_ms,
+        "p95_ms": s.p95_ms,
+        "tokens_per_s": s.tokens_per_s,
+        "failed_cases": [
+            {
+                "case_id": m.case_id,
+                "direction": m.direction,
+                "wrong": m.wrong,
+                "runs": m.runs,
+                "expected": m.expected,
+                "got": m.got,
+                "reason": m.reason,
+            }
+            for m in s.misses
+        ],
+        "missing_runs": [
+            {"case_id": case_id, "repeat": repeat}
+            for case_id, repeat in (s.incomplete.missing if s.incomplete else ())
+        ],
+        "weighted_score": s.weighted_score,
+        "latency": _latency_dict(s.latency),
+        "cold": _latency_dict(s.cold),
+        "repeats": _repeats_dict(s.repeats),
+        "verdict_metrics": _metrics_dict(s.metrics),
+        "cost_per_1k_requests": s.cost.per_1k if s.cost else None,
+        "cost_basis": s.cost.basis if s.cost else None,
+    }
+
+
+def _task_extras(ranking: TaskRanking) -> dict[str, Any]:
+    weights = ranking.weights
+    return {
+        "weights": {"quality": weights[0], "speed": weights[1]} if weights else None,
+        "repeats": ranking.repeats,
+        "ties": [
+            {
+                "models": [t.first, t.second],
+                "faster_on_median": t.faster_on_median,
+                "p50_ms": [t.first_p50, t.second_p50],
+            }
+            for t in ranking.ties
+        ],
+        "generic_answers": [
+            {
+                "model": g.model,
+                "case_id": g.case_id,
+                "repeat": g.repeat,
+                "similar_to": g.similar_to,
+                "similarity": g.similarity,
+            }
+            for g in ranking.generic
+        ],
+        "suspect_gold": [
+            {
+                "case_id": sg.case_id,
+                "gold": sg.gold,
+                "answer": sg.answer,
+                "models": list(sg.models),
+                "of": sg.of,
+            }
+            for sg in ranking.suspect_gold
+        ],
+        "warnings": list(ranking.warnings),
+    }
+
+
+def json_document(
+    run: Mapping[str, Any], results: Iterable[Result], rankings: Sequence[TaskRanking]
+) -> dict[str, Any]:
+    """The ``--llm-json`` document: ``{"run", "results", "tasks"}`` as in DESIGN.md.
+
+    ``results`` are the records as each item scored them; ``tasks`` is the session-level
+    decision, which also fails generic answers (listed under ``generic_answers``).
+    """
+    tasks: dict[str, Any] = {}
+    for ranking in rankings:
+        champion, runner_up = ranking.champion, ranking.runner_up
+        tasks[ranking.task] = {
+            "policy": ranking.policy,
+            "champion": champion.model if champion else None,
+            "runner_up": runner_up.model if runner_up else None,
+            "ranking": [_standing_dict(s) for s in ranking.qualified],
+            "disqualified": [_standing_dict(s) for s in ranking.disqualified],
+            "notes": list(ranking.notes),
+            **_task_extras(ranking),
+        }
+    return {"run": dict(run), "results": [r.to_dict() for r in results], "tasks": tasks}

@@ -1,0 +1,327 @@
+"""The champion registry: each task's production model and runner-up, with the evidence.
+
+A YAML file meant to be committed next to the evals (default
+``llmbench-registry.yaml`` at the rootdir)::
+
+    version: 1
+    tasks:
+      grading:
+        champion: {model: ollama/qwen2.5:7b, correct: 10, total: 10, mean_ms: 412.3,
+                   p95_ms: 530.1, run: 20250101T120000Z-1a2b3c, date: '2025-01-01',
+                   git_commit: 9f1c...}
+        runner_up: {model: ollama/llama3.2:3b, ...}
+
+Written by ``pytest --llm-update-registry``; read by :func:`best_model` (the model to
+use in production) and by ``--llm-models=registry`` (re-benchmark champion and
+runner-up only).  Pure module apart from reading and writing that one file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+from pytest_llmbench.providers.base import Discovery, ModelInfo
+from pytest_llmbench.selection.spec import SelectionError
+
+if TYPE_CHECKING:
+    import pytest
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "REGISTRY_ENTRY",
+    "Evidence",
+    "RegistryEntry",
+    "RegistryError",
+    "best_model",
+    "find_registry",
+    "load_registry",
+    "registry_models",
+    "registry_path",
+    "registry_text",
+    "update_registry",
+]
+
+DEFAULT_REGISTRY = "llmbench-registry.yaml"
+REGISTRY_VERSION = 1
+
+_HEADER = """\
+# pytest-llmbench champion registry: the production model of each task and its runner-up,
+# with the run that proved it. Written by `pytest --llm-update-registry`; commit this file.
+# Read by pytest_llmbench.best_model("task") and by `pytest --llm-models=registry`.
+"""
+
+
+class RegistryError(LookupError):
+    """A registry file that cannot be read, or a task it cannot answer for."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a model holds its place: the run and what it measured there."""
+
+    model: str
+    correct: int
+    total: int
+    mean_ms: float | None
+    p95_ms: float | None = None
+    run: str | None = None
+    date: str | None = None
+    git_commit: str | None = None
+
+    @classmethod
+    def from_standing(cls, standing: ModelStanding, run: Mapping[str, Any]) -> Evidence:
+        started = str(run.get("started_at") or "")
+        return cls(
+            model=standing.model,
+            correct=standing.correct,
+            total=standing.total,
+            mean_ms=None if standing.mean_ms is None else round(standing.mean_ms, 1),
+            p95_ms=None if standing.p95_ms is None else round(standing.p95_ms, 1),
+            run=run.get("id"),
+            date=started[:10] or None,
+            git_commit=run.get("git_commit"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    task: str
+    champion: Evidence
+    runner_up: Evidence | None = None
+
+    @property
+    def models(self) -> list[str]:
+        """Champion, then runner-up."""
+        return [self.champion.model] + ([self.runner_up.model] if self.runner_up else [])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _evidence(data: Any, where: str) -> Evidence:
+    if not isinstance(data, Mapping) or not isinstance(data.get("model"), str):
+        raise RegistryError(f"{where}: expected a mapping with a 'model' string")
+    try:
+        return Evidence(
+            model=data["model"],
+            correct=int(data.get("correct", 0)),
+            total=int(data.get("total", 0)),
+            mean_ms=None if data.get("mean_ms") is None else float(data["mean_ms"]),
+            p95_ms=None if data.get("p95_ms") is None else float(data["p95_ms"]),
+            run=None if data.get("run") is None else str(data["run"]),
+            date=None if data.get("date") is None else str(data["date"]),
+            git_commit=None if data.get("git_commit") is None else str(data["git_commit"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise RegistryError(f"{where}: {exc}") from None
+
+
+def load_registry(path: Path) -> dict[str, RegistryEntry]:
+    """Every task's entry; ``{}`` when the file does not exist.
+
+    :raises RegistryError: for a file that is not a registry.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"registry {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("tasks", {}), Mapping):
+        raise RegistryError(f"registry {path}: expected 'version' and a 'tasks' mapping")
+    version = data.get("version", REGISTRY_VERSION)
+    if not isinstance(version, int) or version > REGISTRY_VERSION:
+        raise RegistryError(
+            f"registry {path} has version {version!r}; this pytest-llmbench reads up to "
+            f"{REGISTRY_VERSION}"
+        )
+    entries: dict[str, RegistryEntry] = {}
+    for task, raw in (data.get("tasks") or {}).items():
+        where = f"registry {path}: tasks.{task}"
+        if not isinstance(raw, Mapping) or "champion" not in raw:
+            raise RegistryError(f"{where}: expected a mapping with 'champion'")
+        runner = raw.get("runner_up")
+        entries[str(task)] = RegistryEntry(
+            task=str(task),
+            champion=_evidence(raw["champion"], f"{where}.champion"),
+            runner_up=None if runner is None else _evidence(runner, f"{where}.runner_up"),
+        )
+    return entries
+
+
+def find_registry(start: Path | None = None) -> Path | None:
+    """``llmbench-registry.yaml`` in ``start`` (default: the working directory) or a parent."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / DEFAULT_REGISTRY
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def best_model(
+    task: str,
+    path: str | os.PathLike[str] | None = None,
+    available: Collection[str] | Callable[[str], bool] | None = None,
+) -> str:
+    """The model to use for ``task`` in production: its champion, else its runner-up.
+
+    :param path: the registry file; default ``llmbench-registry.yaml`` in the working
+        directory or the nearest parent that has one.
+    :param available: the models you can use right now (ids such as
+        ``ollama/qwen2.5:7b``, or a predicate on the id).  The champion is returned
+        when it is available, else the runner-up.  ``None``: the champion.
+    :raises RegistryError: (a ``LookupError``) when there is no registry, the task has
+        no entry, or neither of its models is available.
+
+    Example::
+
+        from pytest_llmbench import best_model
+
+        model = best_model("grading", available={"ollama/llama3.2:3b"})
+    """
+    file = Path(path) if path is not None else find_registry()
+    if file is None:
+        raise RegistryError(
+            f"no {DEFAULT_REGISTRY} in {Path.cwd()} or its parents; "
+            "write one with pytest --llm-update-registry"
+        )
+    entries = load_registry(file)
+    if task not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise RegistryError(f"task {task!r} is not in registry {file} (tasks: {known})")
+    entry = entries[task]
+    if available is None:
+        return entry.champion.model
+    usable = available if callable(available) else available.__contains__
+    for model in entry.models:
+        if usable(model):
+            return model
+    raise RegistryError(
+        f"neither model registered for {task!r} is available: {', '.join(entry.models)}"
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
+    """The registry file for these entries (tasks sorted by name)."""
+    tasks: dict[str, Any] = {}
+    for name in sorted(entries):
+        entry = entries[name]
+        tasks[name] = {
+            "champion": entry.champion.to_dict(),
+            "runner_up": entry.runner_up.to_dict() if entry.runner_up else None,
+        }
+    body = yaml.safe_dump(
+        {"version": REGISTRY_VERSION, "tasks": tasks},
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
+    return _HEADER + body
+
+
+def update_registry(
+    path: Path, rankings: Sequence[TaskRanking], run: Mapping[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Write each ranked task's champion and runner-up; other tasks keep their entry.
+
+    A task where no model qualified keeps its previous entry (a run that proves
+    nothing does not remove the production model).
+
+    :return: (tasks updated, tasks left as they were because no model qualified).
+    """
+    entries = load_registry(path)
+    updated: list[str] = []
+    kept: list[str] = []
+    for ranking in rankings:
+        champion = ranking.champion
+        if champion is None:
+            kept.append(ranking.task)
+            continue
+        runner_up = ranking.runner_up
+        entries[ranking.task] = RegistryEntry(
+            task=ranking.task,
+            champion=Evidence.from_standing(champion, run),
+            runner_up=Evidence.from_standing(runner_up, run) if runner_up else None,
+        )
+        updated.append(ranking.task)
+    if updated:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(registry_text(entries), encoding="utf-8")
+        tmp.replace(path)
+    return updated, kept
+
+
+# --------------------------------------------------------------------------- --llm-models=registry
+
+REGISTRY_ENTRY = "registry"
+"""The ``--llm-models`` entry that runs each task on its registered champion and runner-up."""
+
+
+def registry_path(config: pytest.Config) -> Path:
+    """``--llm-registry``, else ``llmbench-registry.yaml`` at the rootdir."""
+    given = config.getoption("llm_registry", default=None)
+    if given:
+        path = Path(given).expanduser()
+        return path if path.is_absolute() else config.invocation_params.dir / path
+    return config.rootpath / DEFAULT_REGISTRY
+
+
+def registry_models(
+    path: Path,
+    task: str,
+    providers: Collection[str],
+    discover: Callable[[str], Discovery],
+) -> tuple[list[ModelInfo], list[str]]:
+    """The registered models of ``task`` that a provider offers now, and notes on the others.
+
+    :param discover: the models a provider offers (called only for the providers needed).
+    :raises SelectionError: when there is no usable registry file.
+    """
+    if not path.is_file():
+        raise SelectionError(
+            f"--llm-models=registry: no registry at {path}; write one with "
+            "--llm-update-registry (or name it with --llm-registry PATH)"
+        )
+    try:
+        entries = load_registry(path)
+    except RegistryError as exc:
+        raise SelectionError(f"--llm-models=registry: {exc}") from None
+    entry = entries.get(task)
+    if entry is None:
+        return [], [f"registry: task {task} has no entry in {path.name}: no model to run"]
+    found: list[ModelInfo] = []
+    notes: list[str] = []
+    for model_id in entry.models:
+        provider = model_id.partition("/")[0]
+        if provider not in providers:
+            notes.append(f"registry: {task}: {model_id} left out: no provider {provider!r}")
+            continue
+        discovery = discover(provider)
+        match = next((m for m in discovery.models if m.id == model_id), None)
+        if match is None:
+            why = f" ({discovery.problem})" if discovery.problem else ""
+            notes.append(f"registry: {task}: {model_id} left out: not available{why}")
+        else:
+            found.append(match)
+    return found, notes

@@ -1,0 +1,417 @@
+"""Run history: every run, its results and its rankings in one SQLite file.
+
+Pure storage (stdlib ``sqlite3``), no pytest.  Only the controller process writes
+(see :mod:`pytest_llmbench.plugin.persistence`); the ``llmbench`` command reads.
+
+Schema (``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`):
+
+- ``runs``: one row per run (id, times, git commit, host, plugin version, options,
+  tasks, the whole run record as JSON);
+- ``results``: one row per (task, case, model, repeat) call, the record as JSON;
+- ``rankings``: one row per (task, model) standing, in rank order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import subprocess
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+from pytest_llmbench.execution.results import Result
+
+__all__ = [
+    "DEFAULT_HISTORY",
+    "SCHEMA_VERSION",
+    "HistoryError",
+    "RunSummary",
+    "StoredRun",
+    "git_commit",
+    "last_run_with",
+    "list_runs",
+    "load_run",
+    "record_run",
+    "resolve_run",
+    "standing_from_dict",
+    "standing_to_dict",
+    "task_timeline",
+]
+
+DEFAULT_HISTORY = Path(".llmbench") / "history.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    git_commit TEXT,
+    host TEXT,
+    plugin_version TEXT,
+    exitstatus INTEGER,
+    tasks TEXT NOT NULL,
+    options TEXT NOT NULL,
+    info TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    latency_ms REAL,
+    prompt_hash TEXT,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS results_by_task_model ON results (task, model);
+CREATE TABLE IF NOT EXISTS rankings (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    qualified INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    mean_ms REAL,
+    p95_ms REAL,
+    standing TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, position)
+);
+CREATE INDEX IF NOT EXISTS rankings_by_task ON rankings (task, status);
+"""
+
+
+class HistoryError(Exception):
+    """A history file that cannot be used, or a run that is not in it; ``str()`` says which."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of ``runs``."""
+
+    id: str
+    started_at: str
+    git_commit: str | None
+    host: str | None
+    plugin_version: str | None
+    exitstatus: int | None
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run read back: its record, every result and the ranking of each task."""
+
+    run: Mapping[str, Any]
+    results: tuple[Result, ...]
+    rankings: tuple[TaskRanking, ...]
+
+    @property
+    def id(self) -> str:
+        return str(self.run["id"])
+
+    def case_counts(self) -> dict[str, int]:
+        """Distinct cases per task, as the terminal summary shows them."""
+        cases: dict[str, set[str]] = {}
+        for r in self.results:
+            cases.setdefault(r.task, set()).add(r.case_id)
+        return {task: len(ids) for task, ids in cases.items()}
+
+
+# --------------------------------------------------------------------------- records
+
+
+def from_plain(kind: Any, data: Any) -> Any:
+    """Rebuild a value of type ``kind`` from its JSON form (``dataclasses.asdict`` output).
+
+    Driven by the type hints, so nested dataclasses (statistics, misses, ties), optional
+    fields and tuples come back as they were; keys this version does not know are
+    ignored, fields it misses take their defaults.
+    """
+    if data is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return from_plain(options[0], data) if len(options) == 1 else data
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type) and isinstance(data, Mapping):
+        hints = typing.get_type_hints(kind)
+        values = {
+            f.name: from_plain(hints[f.name], data[f.name])
+            for f in dataclasses.fields(kind)
+            if f.name in data
+        }
+        return kind(**values)
+    if origin is tuple and isinstance(data, list | tuple):
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_plain(args[0], v) for v in data)
+        return tuple(from_plain(a, v) for a, v in zip(args, data, strict=False))
+    if origin is list and isinstance(data, list):
+        (arg,) = typing.get_args(kind) or (Any,)
+        return [from_plain(arg, v) for v in data]
+    return data
+
+
+def standing_to_dict(standing: ModelStanding) -> dict[str, Any]:
+    return dataclasses.asdict(standing)
+
+
+def standing_from_dict(data: Mapping[str, Any]) -> ModelStanding:
+    """Rebuild a standing; keys this version does not know are ignored."""
+    standing: ModelStanding = from_plain(ModelStanding, data)
+    return standing
+
+
+def git_commit(directory: Path) -> str | None:
+    """``git rev-parse HEAD`` in ``directory``; ``None`` without git or outside a repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+# --------------------------------------------------------------------------- connection
+
+
+@contextmanager
+def _connect(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
+    if not create and not path.is_file():
+        raise HistoryError(f"no history at {path} (run pytest with pytest-llmbench first)")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open history {path}: {exc}") from None
+    with closing(connection) as db:
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise HistoryError(
+                    f"history {path} has schema version {version}, this pytest-llmbench "
+                    f"reads up to {SCHEMA_VERSION}: upgrade pytest-llmbench"
+                )
+            if version < SCHEMA_VERSION and create:
+                with db:
+                    db.executescript(_SCHEMA)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 0:
+                raise HistoryError(f"{path} is not a pytest-llmbench history")
+            yield db
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"cannot use history {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def record_run(
+    path: Path,
+    run: Mapping[str, Any],
+    results: Sequence[Result],
+    rankings: Sequence[TaskRanking],
+) -> None:
+    """Append one run (``run["id"]`` names it; a run recorded again replaces the old record)."""
+    run_id = str(run["id"])
+    tasks = [r.task for r in rankings]
+    info = dict(run)
+    # Everything of a task's ranking but the standings (those have a table of their own).
+    info["rankings"] = {
+        r.task: {k: v for k, v in dataclasses.asdict(r).items() if k not in ("task", "standings")}
+        for r in rankings
+    }
+    with _connect(path, create=True) as db, db:
+        db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        db.execute(
+            "INSERT INTO runs (id, started_at, finished_at, git_commit, host, plugin_version,"
+            " exitstatus, tasks, options, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                str(run.get("started_at") or ""),
+                run.get("finished_at"),
+                run.get("git_commit"),
+                run.get("host"),
+                run.get("plugin_version"),
+                run.get("exitstatus"),
+                json.dumps(tasks),
+                json.dumps(run.get("options") or {}, sort_keys=True, default=str),
+                json.dumps(info, default=str, ensure_ascii=False),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO results (run_id, seq, task, case_id, model, repeat, correct,"
+            " latency_ms, prompt_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id,
+                    seq,
+                    r.task,
+                    r.case_id,
+                    r.model,
+                    r.repeat,
+                    int(r.correct),
+                    r.latency_ms,
+                    r.prompt_hash,
+                    json.dumps(vars(r), ensure_ascii=False),
+                )
+                for seq, r in enumerate(results)
+            ],
+        )
+        db.executemany(
+            "INSERT INTO rankings (run_id, task, position, model, status, qualified, correct,"
+            " total, mean_ms, p95_ms, standing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    run_id,
+                    ranking.task,
+                    position,
+                    s.model,
+                    s.status,
+                    int(s.qualified),
+                    s.correct,
+                    s.total,
+                    s.mean_ms,
+                    s.p95_ms,
+                    json.dumps(standing_to_dict(s), ensure_ascii=False),
+                )
+                for ranking in rankings
+                for position, s in enumerate(ranking.standings)
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _summary(row: sqlite3.Row | tuple[Any, ...]) -> RunSummary:
+    run_id, started_at, commit, host, version, exitstatus, tasks = row
+    return RunSummary(
+        run_id, started_at, commit, host, version, exitstatus, tuple(json.loads(tasks))
+    )
+
+
+def list_runs(path: Path) -> list[RunSummary]:
+    """Every run, oldest first."""
+    with _connect(path, create=False) as db:
+        rows = db.execute(
+            "SELECT id, started_at, git_commit, host, plugin_version, exitstatus, tasks"
+            " FROM runs ORDER BY started_at, id"
+        ).fetchall()
+    return [_summary(row) for row in rows]
+
+
+def resolve_run(path: Path, ref: str, *, exclude: str | None = None) -> str:
+    """A run id from ``ref``: an id, a unique prefix of one, ``last`` or ``last~N``.
+
+    :param exclude: a run id to leave out (the current run).
+    """
+    runs = [r.id for r in list_runs(path) if r.id != exclude]
+    if not runs:
+        raise HistoryError(f"no run in history {path}")
+    if ref == "last" or ref.startswith("last~"):
+        back = ref.removeprefix("last").removeprefix("~") or "0"
+        if not back.isdigit() or int(back) >= len(runs):
+            raise HistoryError(f"no run {ref!r} in history {path} ({len(runs)} run(s))")
+        return runs[-1 - int(back)]
+    if ref in runs:
+        return ref
+    matches = [r for r in runs if r.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise HistoryError(f"run {ref!r} is ambiguous: {', '.join(matches)}")
+    raise HistoryError(f"no run {ref!r} in history {path}; `llmbench history` lists the runs")
+
+
+def load_run(path: Path, run_id: str) -> StoredRun:
+    """One run with its results and rankings, as they were recorded."""
+    with _connect(path, create=False) as db:
+        row = db.execute("SELECT info FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no run {run_id!r} in history {path}")
+        run = json.loads(row[0])
+        results = tuple(
+            Result.from_dict(json.loads(record))
+            for (record,) in db.execute(
+                "SELECT record FROM results WHERE run_id = ? ORDER BY seq", (run_id,)
+            )
+        )
+        by_task: dict[str, list[ModelStanding]] = {}
+        for task, standing in db.execute(
+            "SELECT task, standing FROM rankings WHERE run_id = ? ORDER BY rowid", (run_id,)
+        ):
+            by_task.setdefault(task, []).append(standing_from_dict(json.loads(standing)))
+    meta = run.get("rankings", {})
+    rankings = tuple(
+        dataclasses.replace(
+            from_plain(TaskRanking, {"task": task, "standings": [], **meta.get(task, {})}),
+            standings=tuple(standings),
+        )
+        for task, standings in by_task.items()
+    )
+    return StoredRun(run=run, results=results, rankings=rankings)
+
+
+def last_run_with(path: Path, tasks: Sequence[str], *, exclude: str | None = None) -> str | None:
+    """The latest run (other than ``exclude``) that ranked every one of ``tasks``."""
+    wanted = set(tasks)
+    for summary in reversed(list_runs(path)):
+        if summary.id != exclude and wanted <= set(summary.tasks):
+            return summary.id
+    return None
+
+
+def task_timeline(
+    path: Path, task: str | None = None, model: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows of (run, task, standing) in time order, optionally for one task and one model."""
+    query = (
+        "SELECT runs.id, runs.started_at, runs.git_commit, rankings.task, rankings.standing"
+        " FROM rankings JOIN runs ON runs.id = rankings.run_id"
+    )
+    where: list[str] = []
+    params: list[str] = []
+    if task is not None:
+        where.append("rankings.task = ?")
+        params.append(task)
+    if model is not None:
+        where.append("rankings.model = ?")
+        params.append(model)
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    query += " ORDER BY runs.started_at, runs.id, rankings.task, rankings.position"
+    with _connect(path, create=False) as db:
+        rows = db.execute(query, params).fetchall()
+    return [
+        {
+            "run": run_id,
+            "started_at": started,
+            "git_commit": commit,
+            "task": task_name,
+            "standing": standing_from_dict(json.loads(standing)),
+        }
+        for run_id, started, commit, task_name, standing in rows
+    ]

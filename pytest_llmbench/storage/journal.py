@@ -1,0 +1,195 @@
+"""The run journal: one JSON line per finished item, so a crash or Ctrl-C loses nothing.
+
+``.llmbench/runs/<run-id>.jsonl`` under the rootdir.  Each process appends the items
+it ran (one ``write`` of one line as each finishes, ``fsync`` soon after), so the file
+is valid up to the last finished item whatever happens; a line cut short by a kill is ignored on
+reading and cut off before the file is appended to again.
+
+``--llm-resume`` reads it back: an item is done when the journal has its
+(task, case, model, repeat) with the same prompt hash and model fingerprint.
+No pytest here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.base import ModelInfo, file_id, installed
+
+__all__ = [
+    "RUNS_DIR",
+    "Entry",
+    "ItemKey",
+    "Journal",
+    "journal_path",
+    "latest_run",
+    "model_fingerprint",
+    "new_run_id",
+    "read_entries",
+    "repair",
+]
+
+RUNS_DIR = Path(".llmbench") / "runs"
+JOURNAL_VERSION = 1
+
+ItemKey = tuple[str, str, str, int]
+"""(task, case id, model id, repeat)."""
+
+
+def new_run_id(now: _dt.datetime | None = None) -> str:
+    """``20250101T120000Z-1a2b3c``: sorts by start time, unique enough across hosts."""
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def model_fingerprint(model: ModelInfo) -> str:
+    """What identifies the model's weights: Ollama's digest, a package version, a file."""
+    details = model.details
+    digest = details.get("digest")
+    if digest:
+        return str(digest)
+    package = details.get("package")
+    if package:
+        return installed(str(package))
+    path = details.get("path")
+    if path:
+        return file_id(str(path))
+    return ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal line: the result of a finished item and what it was run with."""
+
+    result: Result
+    fingerprint: str = ""
+    nodeid: str = ""
+
+    @property
+    def key(self) -> ItemKey:
+        r = self.result
+        return (r.task, r.case_id, r.model, r.repeat)
+
+    def to_line(self) -> str:
+        record = {
+            "v": JOURNAL_VERSION,
+            "nodeid": self.nodeid,
+            "fingerprint": self.fingerprint,
+            "result": dict(vars(self.result)),  # flat record: no deep copy needed
+        }
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Entry:
+        return cls(
+            result=Result.from_dict(record["result"]),
+            fingerprint=str(record.get("fingerprint") or ""),
+            nodeid=str(record.get("nodeid") or ""),
+        )
+
+
+def journal_path(root: Path, run_id: str) -> Path:
+    return root / RUNS_DIR / f"{run_id}.jsonl"
+
+
+def _complete_lines(data: bytes) -> Iterator[bytes]:
+    """The newline-terminated lines; a trailing partial line is left out."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return
+    yield from data[: end + 1].splitlines()
+
+
+def read_entries(path: Path, limit: int | None = None) -> list[Entry]:
+    """Every complete, readable line of a journal (up to byte ``limit``)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read() if limit is None else handle.read(limit)
+    except FileNotFoundError:
+        return []
+    entries: list[Entry] = []
+    for line in _complete_lines(data):
+        try:
+            entries.append(Entry.from_record(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            continue  # a damaged line: the item simply runs again
+    return entries
+
+
+def repair(path: Path) -> int:
+    """Cut a partial last line (left by a kill mid-write); return the file's size."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return size
+        handle.seek(0)
+        end = handle.read().rfind(b"\n") + 1
+        handle.truncate(end)
+        return end
+
+
+def latest_run(root: Path) -> str | None:
+    """The id of the newest journal under ``root`` (run ids sort by start time)."""
+    directory = root / RUNS_DIR
+    if not directory.is_dir():
+        return None
+    ids = sorted(p.stem for p in directory.glob("*.jsonl"))
+    return ids[-1] if ids else None
+
+
+class Journal:
+    """Appends finished items to one run's journal (opened on the first item).
+
+    Every line is written at once with one ``write`` call, so it is in the file when
+    the process dies (Ctrl-C, kill, crash).  ``fsync``, which only matters when the
+    machine itself goes down, follows a line at most ``sync_interval_s`` later (and on
+    close): about 2 ms per call would otherwise double the cost of instant items
+    (cache hits, scripted models) without protecting anything more against a kill.
+    """
+
+    def __init__(self, path: Path, sync_interval_s: float = 0.1) -> None:
+        self.path = path
+        self.sync_interval_s = sync_interval_s
+        self._fd: int | None = None
+        self._synced = 0.0
+        self._dirty = False
+
+    def append(self, entry: Entry) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = entry.to_line().encode("utf-8")
+        # One write of one line with O_APPEND: processes sharing the file never interleave.
+        written = os.write(self._fd, data)
+        while written < len(data):  # pragma: no cover - a short write on a full disk
+            written += os.write(self._fd, data[written:])
+        self._dirty = True
+        if time.monotonic() - self._synced >= self.sync_interval_s:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._fd is not None and self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+            self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
