@@ -13,9 +13,10 @@ from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.analysis.notes import annotate, run_notes
 from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.execution.cache import ResponseCache, cache_key
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.providers.base import GenerateOptions, ModelInfo, Request, Response
+from pytest_llmbench.providers.base import ModelInfo, Request, Response
 
 MODEL = ModelInfo("ollama", "qwen2.5:7b", details={"digest": "sha256:abc"})
 REQUEST = Request(
