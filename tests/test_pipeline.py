@@ -392,20 +392,21 @@ def pytest_llmbench_register_providers(registry, config):
     )
     config = pytester.parseconfigure(str(pytester.path), "--llm-models=server/a,server/b")
     bench = get_bench(config)
-    a, b = bench.models()
-    server = bench.registry.get("server")
+    a, b = bench.catalogue.models()
+    server = bench.catalogue.providers.get("server")
     assert isinstance(server, ScriptedProvider)
-    bench.ensure_loaded(a)
+    lifecycle = bench.lifecycle
+    lifecycle.ensure_loaded(a)
     busy = threading.Event()
 
     def occupied() -> None:  # the request in flight when the run stops
         busy.wait(5)
 
-    bench.pipeline.submit("busy", occupied)
-    bench.switch_ahead(a, b)  # queued behind the busy job: unload a, load b
-    bench.release(a)  # pytest's teardown of a's last item: the pipeline does it
+    lifecycle.pipeline.submit("busy", occupied)
+    lifecycle.switch_ahead(a, b)  # queued behind the busy job: unload a, load b
+    lifecycle.release(a)  # pytest's teardown of a's last item: the pipeline does it
     assert server.unloads == []
-    bench.release_all()  # the run stops: the switch is cancelled before it started
+    lifecycle.release_all()  # the run stops: the switch is cancelled before it started
     busy.set()
     assert server.unloads == ["a"]
     assert server.loads == ["a"]  # b was never loaded

@@ -1,19 +1,77 @@
-"""The pytest entry point (``pytest11: llmbench = pytest_llmbench.plugin``)."""
+"""The pytest entry point (``pytest11: llmbench = pytest_llmbench.plugin``).
 
-from pytest_llmbench.plugin.main import (
-    pytest_addhooks,
-    pytest_addoption,
-    pytest_collect_file,
-    pytest_configure,
-    pytest_report_collectionfinish,
-    pytest_runtest_makereport,
-)
+Light on purpose: every pytest run in a project that has the plugin installed
+imports this module, also a run that collects no case file.  It declares the options
+and the hookspecs, recognises case files, and registers the run's hooks
+(:class:`~pytest_llmbench.plugin.hooks.LLMBenchPlugin`) when pytest is configured;
+everything else is imported from there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_llmbench.plugin import hookspec
+from pytest_llmbench.plugin.options import add_options
+
+if TYPE_CHECKING:
+    from pytest_llmbench.plugin.items import CaseFile
 
 __all__ = [
     "pytest_addhooks",
     "pytest_addoption",
     "pytest_collect_file",
     "pytest_configure",
-    "pytest_report_collectionfinish",
-    "pytest_runtest_makereport",
 ]
+
+MARKERS = (
+    "llmbench: an LLM gold case run by pytest-llmbench",
+    "easy: case difficulty easy (pytest-llmbench)",
+    "medium: case difficulty medium (pytest-llmbench)",
+    "hard: case difficulty hard (pytest-llmbench)",
+    "batch(n): the case's batch number (pytest-llmbench); select with -m 'batch(n=1)'",
+    "tag(name): a case tag (pytest-llmbench); each tag is also a marker of its own name",
+    "should_pass: the gold verdict is the passing label (pytest-llmbench)",
+    "should_fail: the gold verdict is a failing label (pytest-llmbench)",
+)
+CASE_SUFFIXES = (".yaml", ".yml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from pytest_llmbench.plugin import defaults
+    from pytest_llmbench.plugin.hooks import LLMBenchPlugin
+    from pytest_llmbench.plugin.session import BENCH_KEY
+
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    config.pluginmanager.register(defaults, "llmbench-defaults")
+    plugin = LLMBenchPlugin(config)
+    config.stash[BENCH_KEY] = plugin.bench
+    config.pluginmanager.register(plugin, "llmbench-run")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
+    if file_path.suffix not in CASE_SUFFIXES:
+        return None
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    from pytest_llmbench.cases.model import looks_like_case_file
+
+    if not looks_like_case_file(text):
+        return None
+    from pytest_llmbench.plugin.items import CaseFile
+
+    return CaseFile.from_parent(parent, path=file_path)

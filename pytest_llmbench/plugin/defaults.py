@@ -43,8 +43,9 @@ def pytest_llmbench_select_models(
     config: pytest.Config, spec: str, available: Sequence[ModelInfo]
 ) -> list[ModelInfo]:
     bench = get_bench(config)
-    selection = choose(bench.entries(), bench.discoveries, bench.options.rules)
-    bench.left_out = list(selection.left_out)
+    catalogue = bench.catalogue
+    selection = choose(catalogue.entries(), catalogue.discoveries, bench.options.rules)
+    catalogue.left_out = list(selection.left_out)
     return list(selection.models)
 
 
@@ -61,7 +62,7 @@ def pytest_llmbench_rank(
     expected: Sequence[tuple[str, int]],
 ) -> TaskRanking:
     bench = get_bench(config)
-    policy, weights = bench.rank_settings(task)
+    policy, weights = bench.ledger.rank_settings(task, bench.options.rank_policy)
     return rank_task(
         task,
         results,

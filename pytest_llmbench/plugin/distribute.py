@@ -249,13 +249,33 @@ class Distribution:
                 f"llmbench: xdist: {models} model(s) on {workers} worker(s), "
                 f"each model's items on one worker ({self.scheduler})"
             ]
-        names = ", ".join(check.split[:5]) + (" ..." if len(check.split) > 5 else "")
         return [
-            f"llmbench: xdist: WARNING: {self.scheduler} does not keep a model on one worker: "
-            f"{len(check.split)} of {models} model(s) may be loaded by several workers at once "
-            f"({names})",
+            f"llmbench: xdist: WARNING: {self._ungrouped(check)}",
             *([f"llmbench: xdist: {hint}"] if hint else []),
         ]
+
+    def _ungrouped(self, check: GroupingCheck) -> str:
+        names = ", ".join(check.split[:5]) + (" ..." if len(check.split) > 5 else "")
+        return (
+            f"{self.scheduler} does not keep a model on one worker: "
+            f"{len(check.split)} of {len(check.models)} model(s) may be loaded by several "
+            f"workers at once ({names})"
+        )
+
+    @staticmethod
+    def _split(split: Mapping[str, Sequence[str]]) -> str:
+        parts = [f"{m} ({', '.join(ws)})" for m, ws in sorted(split.items())]
+        return f"{len(split)} model(s) ran on several workers (each loaded it): {'; '.join(parts)}"
+
+    def warnings(self) -> list[str]:
+        """What deserves a warning (``LLMBenchWarning``): models not kept on one worker."""
+        found = []
+        if self.check is not None and self.check.models and not self.check.grouped:
+            found.append(f"xdist: {self._ungrouped(self.check)}")
+        split = self.split_models()
+        if split:
+            found.append(f"xdist: {self._split(split)}")
+        return found
 
     def summary_lines(self, results: Sequence[Result]) -> list[str]:
         """The summary's lines about workers, hosts and crashes."""
@@ -265,11 +285,7 @@ class Distribution:
         lines: list[str] = []
         split = self.split_models()
         if split:
-            parts = [f"{m} ({', '.join(ws)})" for m, ws in sorted(split.items())]
-            lines.append(
-                f"llmbench: xdist: WARNING: {len(split)} model(s) ran on several workers "
-                f"(each loaded it): {'; '.join(parts)}"
-            )
+            lines.append(f"llmbench: xdist: WARNING: {self._split(split)}")
         elif self.ran:
             lines.append(
                 f"llmbench: xdist: {len(self.ran)} model(s) on {len(workers)} worker(s), "

@@ -6,17 +6,21 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest._code.code import ExceptionInfo, TerminalRepr
 
 from pytest_llmbench.cases.model import Case, CaseFileError, Task, load_task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
+from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
+from pytest_llmbench.plugin.compat import fixture_info, set_item_id
 from pytest_llmbench.plugin.session import BenchSession, get_bench
-from pytest_llmbench.providers.base import ModelInfo, Response
+
+if TYPE_CHECKING:
+    from pytest_llmbench.plugin.compat import TerminalRepr
+from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.storage import journal
 
 __all__ = [
@@ -46,13 +50,13 @@ class CaseFile(pytest.File):
         except ValueError:
             display = str(self.path)
         task = load_task(self.path, display)
-        bench.add_task(task)
+        bench.ledger.add_task(task)
         yield TaskNode.from_parent(
-            self, name=task.name, task=task, models=bench.models_for(task.name)
+            self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
         )
 
     def repr_failure(  # type: ignore[override]
-        self, excinfo: ExceptionInfo[BaseException]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, CaseFileError):
             return str(excinfo.value)
@@ -104,8 +108,7 @@ class TaskNode(pytest.Collector):
         repeat = bench.options.repeat or task.repeat
         # One fixture closure for all items of the task: computing it per item would
         # dominate collection time for thousands of items.
-        manager = self.session._fixturemanager
-        fixtureinfo = manager.getfixtureinfo(self, _run_llm_case, None)  # type: ignore[arg-type]
+        fixtureinfo = fixture_info(self, _run_llm_case)
         marks = _Marks(self.config, task)
         case_marks = {case.id: marks.for_case(case) for case in task.cases}
         for model in self.models:
@@ -187,11 +190,7 @@ class CaseItem(pytest.Function):
         self, *, task: Task, case: Case, model: ModelInfo, repeat: int, params: str, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        parent_id = getattr(self.parent, "id", None)
-        if parent_id is not None and hasattr(parent_id, "with_params"):
-            # pytest >= 9.2 builds ids from originalname + callspec params; ours has no
-            # callspec, so give the id its params (model, repeat) the same way.
-            self._id = parent_id.child(case.id).with_params(params)
+        set_item_id(self, case.id, params)
         self.task = task
         self.case = case
         self.model = model
@@ -202,13 +201,14 @@ class CaseItem(pytest.Function):
 
     def run_case(self, request: pytest.FixtureRequest) -> None:
         bench = get_bench(self.config)
-        bench.await_switch(self.model)  # loaded ahead, by the item before
-        bench.ensure_loaded(self.model)
-        missing = bench.unavailable.get(self.model.id)
+        lifecycle = bench.lifecycle
+        lifecycle.await_switch(self.model)  # loaded ahead, by the item before
+        lifecycle.ensure_loaded(self.model)
+        missing = lifecycle.unavailable.get(self.model.id)
         if missing is not None:
             pytest.skip(missing)
-        cold = self.model.id in bench.first_call  # the first call after the load
-        cold_start_ms = bench.first_call.pop(self.model.id, None)
+        cold = self.model.id in lifecycle.first_call  # the first call after the load
+        cold_start_ms = lifecycle.first_call.pop(self.model.id, None)
         call = self._call(bench, request)
         result = finish(
             self.task,
@@ -227,10 +227,10 @@ class CaseItem(pytest.Function):
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""
-            pytest.fail(
-                f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}",
-                pytrace=False,
-            )
+            message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
+            if bench.options.fail_on == "champion":
+                pytest.xfail(message)  # shown as "x": only a task without a champion fails
+            pytest.fail(message, pytrace=False)
 
     def _call(self, bench: BenchSession, request: pytest.FixtureRequest) -> Call:
         """This item's answer; a remote model's goes through the pipeline.
@@ -239,31 +239,34 @@ class CaseItem(pytest.Function):
         item before it has usually sent it already), then queues the next item's, then
         waits: the server answers the next request while pytest records this one.
         """
-        if not bench.pipelined(self.model):
-            return self._fetch(bench, self._benchmark_wrapper(request))()
-        future = bench.pipeline.take(self.nodeid)
+        lifecycle = bench.lifecycle
+        if not lifecycle.pipelined(self.model):
+            return self._fetch(bench, benchmark_wrapper(self, request))()
+        pipeline = lifecycle.pipeline
+        future = pipeline.take(self.nodeid)
         if future is None:
-            future = bench.pipeline.submit(self.nodeid, self._fetch(bench))
+            future = pipeline.submit(self.nodeid, self._fetch(bench))
         following = self.stash.get(NEXT_KEY, None)
         if following is not None and following.will_call():
             if following.model.id == self.model.id:
-                bench.pipeline.submit(following.nodeid, following._fetch(bench))
-            elif bench.pipelined(following.model):
-                bench.switch_ahead(self.model, following.model)
-                bench.pipeline.submit(following.nodeid, following._fetch(bench))
+                pipeline.submit(following.nodeid, following._fetch(bench))
+            elif lifecycle.pipelined(following.model):
+                lifecycle.switch_ahead(self.model, following.model)
+                pipeline.submit(following.nodeid, following._fetch(bench))
         call = _answer(future)
-        self._record_benchmark(request, call)
+        record_measured(self, request, call)
         return call
 
     def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
         """The provider call (or cache lookup) for this item, ready to run on any thread."""
-        provider = bench.registry.get(self.model.provider)
+        provider = bench.catalogue.providers.get(self.model.provider)
         request = build_request(self.task, self.case, self.model, bench.options.timeout_s)
         cache = bench.cache if bench.cache.mode != "off" else None
         model, repeat = self.model, self.repeat
+        unavailable = bench.lifecycle.unavailable
 
         def call() -> Call:
-            missing = bench.unavailable.get(model.id)  # sent ahead, its load failed
+            missing = unavailable.get(model.id)  # sent ahead, its load failed
             if missing is not None:
                 return Call(None, None, missing)
             return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
@@ -285,78 +288,3 @@ class CaseItem(pytest.Function):
     def _score(self, task: Task, case: Case, answer: str) -> Score:
         score: Score = self.ihook.pytest_llmbench_score(task=task, case=case, answer=answer)
         return score
-
-    def _benchmark_wrapper(self, request: pytest.FixtureRequest) -> Wrapper | None:
-        """Record the call through pytest-benchmark's fixture when that plugin is active.
-
-        The fixture is requested when the call is made, not before: an answer from the
-        response cache makes no call, and so records no timing.
-        """
-        if not self._benchmarking():
-            return None
-
-        def wrapper(call: Callable[[], Response]) -> Response:
-            benchmark = self._benchmark(request)
-            response: Response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
-            return response
-
-        return wrapper
-
-    def _record_benchmark(self, request: pytest.FixtureRequest, call: Call) -> None:
-        """Give pytest-benchmark a call the pipeline made and timed on its own thread.
-
-        The fixture times what it runs on pytest's thread; here it is handed the time
-        the pipeline measured (the same wall time of ``generate`` it would have taken),
-        through a timer that replays it.  A failed or cached call records nothing, as
-        on pytest's thread.
-        """
-        if call.response is None or call.cached or call.latency_ms is None:
-            return
-        if not self._benchmarking():
-            return
-        benchmark = self._benchmark(request)
-        if not hasattr(benchmark, "_timer"):  # pragma: no cover - another pytest-benchmark
-            return
-        saved = benchmark._timer
-        benchmark._timer = _Measured(call.latency_ms / 1000.0)
-        try:
-            benchmark.pedantic(_nothing, rounds=1, iterations=1, warmup_rounds=0)
-        finally:
-            benchmark._timer = saved
-
-    def _benchmarking(self) -> bool:
-        config = self.config
-        if not config.pluginmanager.hasplugin("benchmark"):
-            return False
-        return not config.getoption("benchmark_skip", default=False)
-
-    def _benchmark(self, request: pytest.FixtureRequest) -> Any:
-        """pytest-benchmark's fixture, labelled with this item's task, case and model."""
-        benchmark = request.getfixturevalue("benchmark")
-        benchmark.group = self.task.name
-        benchmark.extra_info.update(
-            {
-                "task": self.task.name,
-                "case": self.case.id,
-                "model": self.model.id,
-                "repeat": self.repeat,
-            }
-        )
-        return benchmark
-
-
-class _Measured:
-    """A pytest-benchmark timer that replays a duration measured elsewhere (the pipeline)."""
-
-    def __init__(self, seconds: float) -> None:
-        self._readings = [0.0, seconds]
-
-    def __call__(self) -> float:
-        return self._readings.pop(0) if len(self._readings) > 1 else self._readings[0]
-
-    def __str__(self) -> str:
-        return "pytest_llmbench.execution.pipeline (wall time measured on the pipeline thread)"
-
-
-def _nothing() -> None:
-    """What pytest-benchmark runs for a call the pipeline already made."""

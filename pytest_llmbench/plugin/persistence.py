@@ -1,9 +1,9 @@
 """Everything that outlives the session: journal and resume, history, registry, reports, gate.
 
-:class:`Tracker` holds the hooks, bound to one run's :class:`BenchSession`
-(registered by :func:`pytest_llmbench.plugin.pytest_configure`); the work itself is
-done by the pure modules ``journal``, ``history``, ``registry``, ``gate``,
-``report_md`` and ``report_html``.
+:class:`Persistence` is called by the plugin's hooks, bound to one run's
+:class:`BenchSession`; the work itself is done by the pure modules of ``storage``
+(journal, history, champions), ``analysis.regression`` (the gate) and ``reporting``
+(Markdown, HTML).
 
 - Every process appends the items it ran to ``.llmbench/runs/<run-id>.jsonl``; the
   controller creates the run id and hands it to xdist workers.
@@ -15,9 +15,6 @@ done by the pure modules ``journal``, ``history``, ``registry``, ``gate``,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,202 +24,31 @@ from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
+from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
 from pytest_llmbench.storage import history, journal
-from pytest_llmbench.storage.champions import RegistryError, registry_path, update_registry
+from pytest_llmbench.storage.champions import RegistryError, update_registry
 
-__all__ = ["TrackOptions", "Tracker", "add_options"]
+__all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
 
 RUN_ID_INPUT = "llmbench_run_id"
 JOURNAL_LIMIT_INPUT = "llmbench_journal_limit"
-FAIL_ON = ("case", "champion")
-_DEFAULT = "__default__"
 
 
-def _percent(value: str) -> float:
-    text = value.strip().removesuffix("%")
-    try:
-        number = float(text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--llm-max-slowdown: expected a percentage such as 20 or 20%, got {value!r}"
-        ) from None
-    if number < 0:
-        raise pytest.UsageError(f"--llm-max-slowdown: expected 0 or more, got {value!r}")
-    return number / 100.0
+class Persistence:
+    """One run's journal and resume, then its history, registry, reports and gate.
 
-
-def _registry_file(value: str) -> str:
-    """``--llm-update-registry PATH``: a YAML file, not a test path swallowed by the option."""
-    if value != _DEFAULT and not value.endswith((".yaml", ".yml")):
-        raise pytest.UsageError(
-            f"--llm-update-registry: {value!r} is not a .yaml file; write "
-            "--llm-update-registry=PATH.yaml, or put the option after the test paths"
-        )
-    return value
-
-
-def _run_ref(value: str) -> str:
-    """``--llm-resume RUN``: a run id, not a test path swallowed by the option."""
-    if value != "latest" and ("/" in value or os.sep in value or os.path.exists(value)):
-        raise pytest.UsageError(
-            f"--llm-resume: {value!r} is a path, not a run id; write --llm-resume=RUN, "
-            "or put the option after the test paths"
-        )
-    return value
-
-
-def add_options(group: Any) -> None:
-    """The options of this module, in the plugin's ``--llm-*`` group."""
-    group.addoption(
-        "--llm-report",
-        metavar="PATH.md",
-        default=None,
-        help="write a Markdown report (summary, top results, failed to qualify, notes).",
-    )
-    group.addoption(
-        "--llm-html",
-        metavar="PATH",
-        default=None,
-        help="write a self-contained HTML report with charts (no network needed to view it).",
-    )
-    group.addoption(
-        "--llm-history",
-        metavar="PATH",
-        default=None,
-        help="SQLite file every run is appended to. Default: .llmbench/history.sqlite "
-        "under the rootdir.",
-    )
-    group.addoption(
-        "--llm-no-history",
-        action="store_true",
-        default=False,
-        help="do not append this run to the history.",
-    )
-    group.addoption(
-        "--llm-registry",
-        metavar="PATH",
-        default=None,
-        help="the champion registry read by --llm-models=registry. "
-        "Default: llmbench-registry.yaml at the rootdir.",
-    )
-    group.addoption(
-        "--llm-update-registry",
-        metavar="PATH",
-        nargs="?",
-        const=_DEFAULT,
-        type=_registry_file,
-        default=None,
-        help="write each task's champion and runner-up with the evidence to the registry "
-        "(PATH, else --llm-registry, else llmbench-registry.yaml at the rootdir).",
-    )
-    group.addoption(
-        "--llm-changed-since",
-        metavar="REF",
-        default=None,
-        help="run only the tasks whose case file, prompt or referenced files changed "
-        "against git REF (committed, staged, unstaged or untracked).",
-    )
-    group.addoption(
-        "--llm-baseline",
-        metavar="PATH|last|RUN",
-        default=None,
-        help="fail the session when a task lost its champion, the champion lost "
-        "correctness or got slower than --llm-max-slowdown, against a --llm-json file, "
-        "a run of the history, or 'last' (the latest run with these tasks).",
-    )
-    group.addoption(
-        "--llm-max-slowdown",
-        metavar="PERCENT",
-        type=_percent,
-        default=None,
-        help="the champion latency growth --llm-baseline allows. Default: 20%%.",
-    )
-    group.addoption(
-        "--llm-fail-on",
-        metavar="case|champion",
-        choices=FAIL_ON,
-        default="case",
-        help="'case': a wrong answer fails its test (default); 'champion': wrong answers "
-        "are xfailed and only a task without a champion fails the session.",
-    )
-    group.addoption(
-        "--llm-resume",
-        metavar="RUN",
-        nargs="?",
-        const="latest",
-        type=_run_ref,
-        default=None,
-        help="continue an interrupted run: skip the items its journal "
-        "(.llmbench/runs/RUN.jsonl) has, with the same prompt and model. "
-        "Default RUN: the latest.",
-    )
-
-
-def _path(config: pytest.Config, value: str | None) -> Path | None:
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else config.invocation_params.dir / path
-
-
-@dataclass(frozen=True)
-class TrackOptions:
-    report_md: Path | None = None
-    report_html: Path | None = None
-    history: Path | None = None
-    """``None`` with ``--llm-no-history``."""
-    history_read: Path | None = None
-    """Where ``--llm-baseline last`` looks, even with ``--llm-no-history``."""
-    update_registry: Path | None = None
-    changed_since: str | None = None
-    baseline: str | None = None
-    max_slowdown: float = 0.2
-    fail_on: str = "case"
-    resume: str | None = None
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> TrackOptions:
-        history_path = _path(config, config.getoption("llm_history")) or (
-            config.rootpath / history.DEFAULT_HISTORY
-        )
-        update = config.getoption("llm_update_registry")
-        slowdown = config.getoption("llm_max_slowdown")
-        return cls(
-            report_md=_path(config, config.getoption("llm_report")),
-            report_html=_path(config, config.getoption("llm_html")),
-            history=None if config.getoption("llm_no_history") else history_path,
-            history_read=history_path,
-            update_registry=(
-                registry_path(config) if update == _DEFAULT else _path(config, update)
-            ),
-            changed_since=config.getoption("llm_changed_since"),
-            baseline=config.getoption("llm_baseline"),
-            max_slowdown=0.2 if slowdown is None else float(slowdown),
-            fail_on=config.getoption("llm_fail_on") or "case",
-            resume=config.getoption("llm_resume"),
-        )
-
-
-def _options_record(config: pytest.Config) -> dict[str, Any]:
-    """The plugin's options as given (``llm_*``), JSON-ready."""
-    return {
-        key: (str(value) if isinstance(value, os.PathLike) else value)
-        for key, value in sorted(vars(config.option).items())
-        if key.startswith("llm_")
-    }
-
-
-class Tracker:
-    """Hooks for one run: journal and resume, then history, registry, reports and gate."""
+    Plain methods, called by the plugin's hooks (:mod:`pytest_llmbench.plugin.hooks`)
+    at the point of each hook where their order matters.
+    """
 
     def __init__(self, config: pytest.Config, bench: BenchSession) -> None:
         self.config = config
         self.bench = bench
-        self.options = TrackOptions.from_config(config)
+        self.options = bench.options
         self.root = config.rootpath
         self.worker = hasattr(config, "workerinput")
         self.resumed_from: str | None = None
@@ -279,7 +105,7 @@ class Tracker:
 
     def _check_baseline(self, spec: str) -> None:
         """A bad --llm-baseline is a usage error before anything runs."""
-        path = _path(self.config, spec)
+        path = option_path(self.config, spec)
         if spec == "last" or (path is not None and path.is_file()):
             return
         source = self.options.history_read
@@ -293,18 +119,15 @@ class Tracker:
                 f"({source}); use a --llm-json file, a run id or 'last'"
             ) from None
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
+    def configure_node(self, node: Any) -> None:
         """xdist: every worker writes to this run's journal and resumes from the same lines."""
         node.workerinput[RUN_ID_INPUT] = self.run_id
         node.workerinput[JOURNAL_LIMIT_INPUT] = self.journal_limit
 
     # -- collection -----------------------------------------------------------
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(
-        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
+    def select(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """``--llm-changed-since`` deselects unchanged tasks; ``--llm-resume`` marks done items."""
         cases = [item for item in items if isinstance(item, CaseItem)]
         if self.options.changed_since is not None and cases:
             self._select_changed(config, items, cases)
@@ -347,13 +170,8 @@ class Tracker:
             item.stash[RESUMED_KEY] = entry
             self.resumed += 1
 
-    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+    def header_lines(self) -> list[str]:
         lines: list[str] = []
-        if self.bench.uses_registry():
-            for task, models in self.bench.task_models.items():
-                names = ", ".join(m.id for m in models) or "none"
-                lines.append(f"llmbench: registry: {task}: {names}")
-            lines.extend(f"llmbench: {note}" for note in self.bench.registry_notes)
         if self.selected_tasks is not None:
             ref = self.options.changed_since
             total = len(self.selected_tasks) + len(self.deselected_tasks)
@@ -391,8 +209,8 @@ class Tracker:
             },
         }
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    def setup(self, item: pytest.Item) -> None:
+        """Skip an item its run's journal already has (``--llm-resume``)."""
         entry = item.stash.get(RESUMED_KEY, None)
         if entry is not None:
             # JUnit keeps what the earlier run recorded, with where it came from.
@@ -400,35 +218,25 @@ class Tracker:
             item.user_properties.append(("resumed_from", self.resumed_from))
             pytest.skip(f"done in run {self.resumed_from}")
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if not isinstance(item, CaseItem):
-            return report
-        if call.when == "setup":
+    def on_report(self, item: CaseItem, when: str, report: pytest.TestReport) -> None:
+        """Give a case item's report what the reports need; journal its result."""
+        if when == "setup":
             entry = item.stash.get(RESUMED_KEY, None)
             if entry is not None and report.skipped:
                 report.llmbench_result = entry.result.to_dict()  # type: ignore[attr-defined]
                 report.llmbench_resumed = self.resumed_from  # type: ignore[attr-defined]
                 report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
-        elif call.when == "call" and RESULT_KEY in item.stash:
+        elif when == "call" and RESULT_KEY in item.stash:
             report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
             result = item.stash[RESULT_KEY]
             self.journal.append(journal.Entry(result, self._fingerprint(item), item.nodeid))
-            if self.options.fail_on == "champion" and report.failed and not result.correct:
-                # Like an xfail: shown as "x", counted as xfailed, the reason kept.
-                excinfo = call.excinfo
-                report.outcome = "skipped"
-                report.wasxfail = str(excinfo.value) if excinfo else "wrong answer"
-        return report
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    def on_logreport(self, report: pytest.TestReport) -> None:
+        """Take in what a report carries (also under xdist, on the controller)."""
         record = getattr(report, "llmbench_result", None)
         resumed = getattr(report, "llmbench_resumed", None)
         if report.when == "setup" and resumed and isinstance(record, dict):
-            self.bench.add_result(Result.from_dict(record))
+            self.bench.ledger.add_result(Result.from_dict(record))
         meta = getattr(report, "llmbench_meta", None)
         if isinstance(meta, dict):  # also under xdist, where the controller collects nothing
             if meta.get("description"):
@@ -445,7 +253,7 @@ class Tracker:
                 "id": self.run_id,
                 "git_commit": history.git_commit(self.root),
                 "rootdir": str(self.root),
-                "options": _options_record(self.config),
+                "options": self.options.record(self.config),
                 "tasks": [r.task for r in bench.rankings],
                 "resumed_from": self.resumed_from,
                 "model_info": {
@@ -462,11 +270,8 @@ class Tracker:
         path.write_text(text, encoding="utf-8")
         self.messages.append(f"llmbench: {what} written to {_shown(path, self.config)}")
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.journal.close()
-        if self.worker:
-            return
+    def finish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Reports, history, registry and gate, from the ranked results (controller only)."""
         options = self.options
         if options.changed_since is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             self.messages.append(
@@ -475,14 +280,14 @@ class Tracker:
             session.exitstatus = pytest.ExitCode.OK
             return
         bench = self.bench
-        if not bench.results:
+        if not bench.ledger.results:
             return
         run = self._run_record(int(exitstatus))
         data = ReportData(
             run=run,
-            results=bench.results,
+            results=bench.ledger.results,
             rankings=bench.rankings,
-            case_counts=bench.case_counts,
+            case_counts=bench.ledger.case_counts,
             descriptions=self.descriptions,
             model_sizes={k: v.get("size_bytes") for k, v in run["model_info"].items()},
         )
@@ -499,7 +304,7 @@ class Tracker:
         baseline = self._baseline(bench.rankings)
         if options.history is not None:
             try:
-                history.record_run(options.history, run, bench.results, bench.rankings)
+                history.record_run(options.history, run, bench.ledger.results, bench.rankings)
             except history.HistoryError as exc:
                 self.messages.append(f"llmbench: history not written: {exc}")
             else:
@@ -525,7 +330,7 @@ class Tracker:
         spec = self.options.baseline
         if spec is None:
             return None
-        path = _path(self.config, spec)
+        path = option_path(self.config, spec)
         if spec != "last" and path is not None and path.is_file():
             try:
                 return str(path), gate.load_json_rankings(path)
@@ -572,10 +377,8 @@ class Tracker:
                 "(no model qualified)"
             )
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.worker:
-            return
+    def summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """The gate's verdict and where the outputs went."""
         gated = self.options.baseline is not None or self.options.fail_on == "champion"
         if gated and self.bench.rankings:
             terminalreporter.section("llmbench gate")
@@ -598,7 +401,7 @@ class Tracker:
         for message in self.messages:
             terminalreporter.write_line(message)
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
+    def close_journal(self) -> None:
         self.journal.close()
 
 

@@ -1,31 +1,37 @@
-"""State of one pytest-llmbench run, kept in ``config.stash``."""
+"""State of one pytest-llmbench run, kept in ``config.stash``.
+
+:class:`BenchSession` is a small composition, one object per concern:
+
+- :class:`ModelCatalogue`: the providers and the models to run (discovery, selection,
+  ``--llm-models=registry``), and the header lines that say what was chosen and why;
+- :class:`ModelLifecycle`: loading and unloading models, and the pipeline that sends a
+  remote model's next call ahead;
+- :class:`ResultsLedger`: what the run owes (collected runs, skipped runs, per-task
+  facts) and what it got (results), with the plain data xdist workers send.
+
+Nothing outside this module writes into them; the hooks call their methods.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import math
-import os
 import platform
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmbench import __version__
-from pytest_llmbench.analysis.cost import PriceError, PriceTable, load_price_file, parse_price_line
-from pytest_llmbench.analysis.generic import DEFAULT_THRESHOLD
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
-from pytest_llmbench.execution.cache import DEFAULT_DIR, MODES, ResponseCache
+from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
+from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,
@@ -33,321 +39,70 @@ from pytest_llmbench.providers.base import (
     ProviderError,
     ProviderSettings,
 )
-from pytest_llmbench.providers.endpoints import (
-    Endpoint,
-    EndpointError,
-    default_openai_endpoint,
-    parse_endpoint,
-)
-from pytest_llmbench.providers.redaction import redact, register_secret
+from pytest_llmbench.providers.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry
-from pytest_llmbench.selection.rules import (
-    DEFAULT_CODE_PATTERNS,
-    DEFAULT_VISION_PATTERNS,
-    LeftOut,
-    Rules,
-    SizeError,
-    parse_size,
-)
+from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registry_models
+from pytest_llmbench.selection.rules import LeftOut
 from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
-from pytest_llmbench.storage.champions import REGISTRY_ENTRY, registry_models, registry_path
+from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
 
-__all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
-
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+__all__ = [
+    "BENCH_KEY",
+    "BenchSession",
+    "ModelCatalogue",
+    "ModelLifecycle",
+    "ResultsLedger",
+    "get_bench",
+]
 
 Runs = dict[str, dict[tuple[str, int], set[str]]]
-"""Per task, (case id, repeat) -> the models (``BenchSession.expected`` and ``skipped``)."""
+"""Per task, (case id, repeat) -> the models (``ResultsLedger.expected`` and ``skipped``)."""
 
 
-@dataclass(frozen=True)
-class Options:
-    """The plugin's command-line and ini options, parsed."""
+class ModelCatalogue:
+    """The run's providers and the models it runs, resolved once, on first use."""
 
-    models: str = "all"
-    ollama_hosts: tuple[str, ...] = (DEFAULT_OLLAMA_HOST,)
-    timeout_s: float = 120.0
-    json_path: Path | None = None
-    repeat: int | None = None
-    gguf: dict[str, str] = field(default_factory=dict)
-    gguf_chat_formats: dict[str, str] = field(default_factory=dict)
-    """``chat_format=FORMAT`` given with ``--llm-gguf``: name -> format."""
-    rules: Rules = field(default_factory=Rules)
-    keep_loaded: bool = False
-    retries: int = 3
-    retry_backoff_s: float = 0.5
-    rank_policy: str | None = None
-    """``--llm-rank``: the policy for every task (``None``: each task's own)."""
-    generic_threshold: float | None = DEFAULT_THRESHOLD
-    """``None`` switches the generic-answer check off."""
-    prices: PriceTable = field(default_factory=PriceTable)
-    endpoints: tuple[Endpoint, ...] = ()
-    cache_mode: str = "off"
-    cache_dir: Path = Path(DEFAULT_DIR)
-    dist: str = "model"
-    """``--llm-dist``: ``model`` (one worker per model, hosts spread) or ``xdist``."""
-    prefetch: bool = True
-    """``--llm-prefetch``: send a remote model's next request while pytest records an answer."""
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> Options:
-        hosts: list[str] = list(config.getoption("llm_ollama_host") or [])
-        if not hosts:
-            hosts = list(config.getini("llm_ollama_hosts"))
-        if not hosts and os.environ.get("OLLAMA_HOST"):
-            hosts = [os.environ["OLLAMA_HOST"]]
-        gguf: dict[str, str] = {}
-        chat_formats: dict[str, str] = {}
-        for entry in [*config.getini("llm_gguf"), *(config.getoption("llm_gguf") or [])]:
-            name, _, path = entry.partition("=")
-            path, chat_format = _gguf_chat_format(path.strip())
-            if not name.strip() or not path or chat_format == "":
-                raise pytest.UsageError(
-                    f"--llm-gguf expects NAME=PATH [chat_format=FORMAT], got {entry!r}"
-                )
-            target = Path(path).expanduser()
-            if not target.is_absolute():
-                target = config.rootpath / target
-            gguf[name.strip()] = str(target)
-            if chat_format is not None:
-                chat_formats[name.strip()] = chat_format
-        json_path = config.getoption("llm_json")
-        timeout = config.getoption("llm_timeout")
-        keep = config.getoption("llm_keep_loaded")
-        cache_mode = config.getoption("llm_cache") or str(config.getini("llm_cache")).strip()
-        if cache_mode not in MODES:
-            raise pytest.UsageError(
-                f"llm_cache must be one of {', '.join(MODES)}, got {cache_mode!r}"
-            )
-        cache_dir = Path(
-            config.getoption("llm_cache_dir") or str(config.getini("llm_cache_dir")) or DEFAULT_DIR
-        ).expanduser()
-        if not cache_dir.is_absolute():
-            cache_dir = config.rootpath / cache_dir
-        threshold = config.getoption("llm_generic_threshold")
-        if threshold is None:
-            ini = str(config.getini("llm_generic_threshold"))
-            threshold = parse_threshold(ini, "llm_generic_threshold")
-        return cls(
-            models=config.getoption("llm_models") or str(config.getini("llm_models")),
-            ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
-            timeout_s=float(timeout if timeout is not None else config.getini("llm_timeout")),
-            json_path=Path(json_path) if json_path else None,
-            repeat=config.getoption("llm_repeat"),
-            gguf=gguf,
-            gguf_chat_formats=chat_formats,
-            rules=_rules(config),
-            keep_loaded=bool(keep if keep is not None else config.getini("llm_keep_loaded")),
-            retries=_ini_number(config, "llm_retries", int, 0),
-            retry_backoff_s=_ini_number(config, "llm_retry_backoff", float, 0.0),
-            rank_policy=config.getoption("llm_rank"),
-            generic_threshold=None if threshold == GENERIC_OFF else threshold,
-            prices=_prices(config),
-            endpoints=_endpoints(config),
-            cache_mode=cache_mode,
-            cache_dir=cache_dir,
-            dist=_dist_mode(config),
-            prefetch=_prefetch(config),
-        )
-
-
-def _prefetch(config: pytest.Config) -> bool:
-    value = config.getoption("llm_prefetch") or str(config.getini("llm_prefetch")).strip()
-    if value not in ("on", "off"):
-        raise pytest.UsageError(f"--llm-prefetch must be on or off, got {value!r}")
-    return value == "on"
-
-
-def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
-    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins).
-
-    Every key the endpoints name is registered for redaction at once, so that no
-    message of this process can show it.
-    """
-    found: dict[str, Endpoint] = {}
-    lines = [
-        *config.getini("llm_openai_endpoints"),
-        *(config.getoption("llm_endpoint") or []),
-    ]
-    for line in lines:
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        try:
-            endpoint = parse_endpoint(line)
-        except EndpointError as exc:
-            raise pytest.UsageError(f"llm endpoint: {exc}") from None
-        found[endpoint.name] = endpoint
-    for endpoint in (*found.values(), default_openai_endpoint()):
-        register_secret(endpoint.api_key())
-    return tuple(found.values())
-
-
-def _gguf_chat_format(value: str) -> tuple[str, str | None]:
-    """``PATH [chat_format=FORMAT]`` -> (path, format or ``None``; ``""`` when left empty)."""
-    path, _, last = value.rpartition(" ")
-    if path.strip() and last.startswith("chat_format="):
-        return path.strip(), last.removeprefix("chat_format=")
-    return value, None
-
-
-def _rules(config: pytest.Config) -> Rules:
-    """The selection rules from ``--llm-exclude``, ``--llm-max-size`` and the ini file."""
-    exclude: list[str] = []
-    for entry in [*config.getini("llm_exclude"), *(config.getoption("llm_exclude") or [])]:
-        exclude.extend(part.strip() for part in entry.split(",") if part.strip())
-    size_text = config.getoption("llm_max_size") or str(config.getini("llm_max_size")).strip()
-    size: int | None = None
-    if size_text:
-        try:
-            size = parse_size(size_text)
-        except SizeError as exc:
-            raise pytest.UsageError(f"--llm-max-size: {exc}") from None
-    code = tuple(config.getini("llm_code_patterns")) or DEFAULT_CODE_PATTERNS
-    vision = tuple(config.getini("llm_vision_patterns")) or DEFAULT_VISION_PATTERNS
-    return Rules(
-        exclude=tuple(exclude),
-        max_size_bytes=size,
-        max_size_text=size_text,
-        code_patterns=code,
-        vision_patterns=vision,
-    )
-
-
-def _ini_number(config: pytest.Config, name: str, kind: type[int] | type[float], low: float) -> Any:
-    text = str(config.getini(name)).strip()
-    try:
-        value = kind(text)
-    except ValueError:
-        raise pytest.UsageError(f"{name}: expected a number, got {text!r}") from None
-    if value < low:
-        raise pytest.UsageError(f"{name}: expected at least {low:g}, got {text!r}")
-    return value
-
-
-DIST_MODES = ("model", "xdist")
-
-
-def parse_dist_mode(value: str, name: str = "--llm-dist") -> str:
-    """``--llm-dist``: ``model`` or ``xdist``."""
-    mode = value.strip().casefold()
-    if mode not in DIST_MODES:
-        raise pytest.UsageError(f"{name}: expected model or xdist, got {value!r}")
-    return mode
-
-
-def _dist_mode(config: pytest.Config) -> str:
-    value = config.getoption("llm_dist")
-    if value is None:
-        return parse_dist_mode(str(config.getini("llm_dist")), "llm_dist")
-    return str(value)
-
-
-GENERIC_OFF = math.inf
-"""What ``parse_threshold("off")`` returns: a similarity no answer reaches."""
-
-
-def parse_threshold(value: str, name: str = "--llm-generic-threshold") -> float:
-    """``--llm-generic-threshold``: a similarity in (0, 1], or ``off``."""
-    if value.strip().casefold() == "off":
-        return GENERIC_OFF
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not 0 < number <= 1:
-        raise pytest.UsageError(
-            f"{name}: expected a similarity above 0 and at most 1, or 'off', got {value!r}"
-        )
-    return number
-
-
-def _prices(config: pytest.Config) -> PriceTable:
-    """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
-    try:
-        prices = []
-        path = config.getoption("llm_prices")
-        if path:
-            prices.extend(load_price_file(config.invocation_params.dir / Path(path)))
-        prices.extend(parse_price_line(line) for line in config.getini("llm_prices"))
-    except PriceError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    return PriceTable(tuple(prices))
-
-
-class BenchSession:
-    """Everything one run needs: providers, chosen models, results, rankings."""
-
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, options: Options, cache: ResponseCache) -> None:
         self.config = config
-        self.options = Options.from_config(config)
+        self.options = options
+        self.cache = cache
         self.settings = ProviderSettings(
-            ollama_hosts=self.options.ollama_hosts,
-            timeout_s=self.options.timeout_s,
-            gguf_models=self.options.gguf,
-            gguf_chat_formats=self.options.gguf_chat_formats,
-            retries=self.options.retries,
-            retry_backoff_s=self.options.retry_backoff_s,
-            openai_endpoints=self.options.endpoints,
-            lean_http=bool(config.getini("llm_ollama_lean_http")),
+            ollama_hosts=options.ollama_hosts,
+            timeout_s=options.timeout_s,
+            gguf_models=options.gguf,
+            gguf_chat_formats=options.gguf_chat_formats,
+            retries=options.retries,
+            retry_backoff_s=options.retry_backoff_s,
+            openai_endpoints=options.endpoints,
+            lean_http=options.lean_http,
         )
-        self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
-        self.started = _dt.datetime.now(_dt.timezone.utc)
-        self._registry: ProviderRegistry | None = None
+        self._providers: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None
         self.discoveries: dict[str, Discovery] = {}
         self.selection_error: str | None = None
         self.left_out: list[LeftOut] = []
         """Models the selection rules left out (filled by the default selection hook)."""
-        self.loaded: dict[str, float | None] = {}
-        """Models loaded in this process (and not unloaded since): id -> cold start ms."""
-        self.unavailable: dict[str, str] = {}
-        """Models the server does not have: id -> the reason their items are skipped."""
-        self.results: list[Result] = []
-        self.case_counts: dict[str, int] = {}
-        self.expected: Runs = {}
-        """Per task, the (case id, repeat) runs collected for it, in order, with the models."""
-        self.skipped: Runs = {}
-        """Per task, the runs skipped (a skip mark, a missing model) and for which models."""
-        self.rankings: list[TaskRanking] = []
-        self.task_ranking: dict[str, dict[str, Any]] = {}
-        """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
-        self.run_id: str | None = None
-        """Names this run in the journal, the history and the reports (set by ``tracking``)."""
         self.task_models: dict[str, list[ModelInfo]] = {}
+        """``--llm-models=registry``: per task, its registered models first, then the rest."""
         self.registry_notes: list[str] = []
-        self.task_facts: dict[str, dict[str, Any]] = {}
-        """Per task, what a crashed case's record needs (see ``distribute.task_facts``)."""
-        self.loads: list[str] = []
-        """Every model this process loaded, in order (an xdist worker reports it)."""
-        self.distribution = Distribution()
-        """xdist controller: what happened on the workers."""
-        self.pipeline: Pipeline[Call | None] = Pipeline()
-        """Calls to remote models, one at a time, the next sent before pytest is done."""
-        self.first_call: dict[str, float | None] = {}
-        """Models loaded whose first call is still to come: id -> load ms (the cold start)."""
-        self._switches: dict[str, tuple[str, Future[Call | None]]] = {}
-        """Model id -> its load (and the previous model's unload) queued on the pipeline."""
-        self._handed_over: set[str] = set()
-        """Models whose unload the pipeline does (pytest's thread must not)."""
-        self._lock = threading.Lock()
-
-    # -- providers and models -------------------------------------------------
+        self._registry: dict[str, RegistryEntry] | None = None
 
     @property
-    def registry(self) -> ProviderRegistry:
-        if self._registry is None:
-            registry = ProviderRegistry(self.settings)
+    def providers(self) -> ProviderRegistry:
+        """The provider registry, filled by ``pytest_llmbench_register_providers``."""
+        if self._providers is None:
+            providers = ProviderRegistry(self.settings)
             self.config.hook.pytest_llmbench_register_providers(
-                registry=registry, config=self.config
+                registry=providers, config=self.config
             )
-            self._registry = registry
-        return self._registry
+            self._providers = providers
+        return self._providers
 
     def models(self) -> list[ModelInfo]:
         """The models to run, resolved once (on first use, i.e. when a case file is collected).
 
         A bad ``--llm-models`` is remembered in ``selection_error`` and raised as a
-        usage error once collection is over (see ``plugin``).
+        usage error once collection is over (see the plugin's hooks).
         """
         if self._models is None:
             try:
@@ -358,33 +113,33 @@ class BenchSession:
         return self._models
 
     def _resolve(self) -> list[ModelInfo]:
-        spec = self.options.models
         entries = self.entries()
         if not entries and self.uses_registry():
             return []  # --llm-models=registry alone: each task's models, see models_for()
-        for name in providers_needed(entries, self.registry.names()):
+        for name in providers_needed(entries, self.providers.names()):
             if self.cache.offline:  # --llm-cache=read: the models the cache has answers for
                 self.discoveries[name] = self.cache.discovery(name)
             else:
-                self.discoveries[name] = self.registry.discover(name)
+                self.discoveries[name] = self.providers.discover(name)
         available = [m for d in self.discoveries.values() for m in d.models]
         chosen: list[ModelInfo] = self.config.hook.pytest_llmbench_select_models(
-            config=self.config, spec=spec, available=available
+            config=self.config, spec=self.options.models, available=available
         )
         return list(chosen)
 
+    def _spec(self) -> list[str]:
+        return parse_spec(self.options.models, self.config.invocation_params.dir)
+
     def entries(self) -> list[str]:
         """The ``--llm-models`` entries (``@file`` expanded), without ``registry``."""
-        entries = parse_spec(self.options.models, self.config.invocation_params.dir)
-        return [e for e in entries if e != REGISTRY_ENTRY]
+        return [e for e in self._spec() if e != REGISTRY_ENTRY]
 
     def uses_registry(self) -> bool:
         """``--llm-models`` names ``registry``: each task adds its champion and runner-up."""
         try:
-            entries = parse_spec(self.options.models, self.config.invocation_params.dir)
+            return REGISTRY_ENTRY in self._spec()
         except SelectionError:
             return False
-        return REGISTRY_ENTRY in entries
 
     def models_for(self, task: str) -> list[ModelInfo]:
         """The models to run on one task: the selection, and with ``--llm-models=registry``
@@ -394,20 +149,41 @@ class BenchSession:
             return models
         if task not in self.task_models:
             try:
-                registered, notes = registry_models(
-                    registry_path(self.config), task, self.registry.names(), self._discover
-                )
+                entries = self._registry_entries()
             except SelectionError as exc:
                 self.selection_error = str(exc)
                 return []
+            entry = entries.get(task)
+            registered, notes = registry_models(
+                task,
+                entry.models if entry is not None else None,
+                self.options.registry_path.name,
+                self.providers.names(),
+                self._discover,
+            )
             self.registry_notes.extend(notes)
             ids = {m.id for m in registered}
             self.task_models[task] = registered + [m for m in models if m.id not in ids]
         return self.task_models[task]
 
+    def _registry_entries(self) -> dict[str, RegistryEntry]:
+        """The champions file ``--llm-models=registry`` reads, loaded once."""
+        if self._registry is None:
+            path = self.options.registry_path
+            if not path.is_file():
+                raise SelectionError(
+                    f"--llm-models=registry: no registry at {path}; write one with "
+                    "--llm-update-registry (or name it with --llm-registry PATH)"
+                )
+            try:
+                self._registry = load_registry(path)
+            except RegistryError as exc:
+                raise SelectionError(f"--llm-models=registry: {exc}") from None
+        return self._registry
+
     def _discover(self, provider: str) -> Discovery:
         if provider not in self.discoveries:
-            self.discoveries[provider] = self.registry.discover(provider)
+            self.discoveries[provider] = self.providers.discover(provider)
         return self.discoveries[provider]
 
     def all_models(self) -> list[ModelInfo]:
@@ -417,6 +193,10 @@ class BenchSession:
             for m in models:
                 seen.setdefault(m.id, m)
         return list(seen.values())
+
+    def resolved(self) -> dict[str, ModelInfo]:
+        """The models resolved by the selection, by id (not those added per task)."""
+        return {m.id: m for m in self._models or []}
 
     def header_lines(self) -> list[str]:
         models = self.all_models()
@@ -438,7 +218,39 @@ class BenchSession:
             lines.append(
                 f"llmbench: response cache {self.cache.mode} ({what}): {self.cache.directory}"
             )
+        if self.uses_registry():
+            for task, task_models in self.task_models.items():
+                names = ", ".join(m.id for m in task_models) or "none"
+                lines.append(f"llmbench: registry: {task}: {names}")
+            lines.extend(f"llmbench: {note}" for note in self.registry_notes)
         return [redact(line) for line in lines]
+
+
+_NOT_LOADED = object()
+
+
+class ModelLifecycle:
+    """Which models are loaded in this process, and the calls sent ahead for them."""
+
+    def __init__(self, catalogue: ModelCatalogue) -> None:
+        self.catalogue = catalogue
+        self.options = catalogue.options
+        self.cache = catalogue.cache
+        self.loaded: dict[str, float | None] = {}
+        """Models loaded in this process (and not unloaded since): id -> cold start ms."""
+        self.unavailable: dict[str, str] = {}
+        """Models the server does not have: id -> the reason their items are skipped."""
+        self.loads: list[str] = []
+        """Every model this process loaded, in order (an xdist worker reports it)."""
+        self.pipeline: Pipeline[Call | None] = Pipeline()
+        """Calls to remote models, one at a time, the next sent before pytest is done."""
+        self.first_call: dict[str, float | None] = {}
+        """Models loaded whose first call is still to come: id -> load ms (the cold start)."""
+        self._switches: dict[str, tuple[str, Future[Call | None]]] = {}
+        """Model id -> its load (and the previous model's unload) queued on the pipeline."""
+        self._handed_over: set[str] = set()
+        """Models whose unload the pipeline does (pytest's thread must not)."""
+        self._lock = threading.Lock()
 
     def ensure_loaded(self, model: ModelInfo) -> None:
         """Load a model before its first case in this process; its load time goes to
@@ -453,7 +265,7 @@ class BenchSession:
             self.loaded[model.id] = None
             self.first_call[model.id] = None
             return
-        provider = self.registry.get(model.provider)
+        provider = self.catalogue.providers.get(model.provider)
         load = getattr(provider, "load", None)
         load_ms: float | None = None
         if callable(load):
@@ -484,7 +296,7 @@ class BenchSession:
             return
         if self.cache.offline:  # nothing was loaded: the answers came from the cache
             return
-        provider = self.registry.get(model.provider)
+        provider = self.catalogue.providers.get(model.provider)
         unload = getattr(provider, "unload", None)
         if callable(unload):
             with contextlib.suppress(ProviderError):
@@ -524,7 +336,7 @@ class BenchSession:
         """Whether this model's calls go through the pipeline (a remote model, prefetch on)."""
         if not self.options.prefetch:
             return False
-        provider = self.registry.get(model.provider)
+        provider = self.catalogue.providers.get(model.provider)
         return getattr(provider, "remote", False) is True
 
     def release_all(self) -> None:
@@ -540,12 +352,26 @@ class BenchSession:
         self._switches.clear()
         with self._lock:  # a switch cancelled before it started unloads nothing itself
             self._handed_over.clear()
-        models = {m.id: m for m in self._models or []}
+        models = self.catalogue.resolved()
         for model_id in list(self.loaded):
             if model_id in models:
                 self.release(models[model_id])
 
-    # -- results --------------------------------------------------------------
+
+class ResultsLedger:
+    """What the run owes (collected and skipped runs, per-task facts) and what it got."""
+
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+        self.case_counts: dict[str, int] = {}
+        self.expected: Runs = {}
+        """Per task, the (case id, repeat) runs collected for it, in order, with the models."""
+        self.skipped: Runs = {}
+        """Per task, the runs skipped (a skip mark, a missing model) and for which models."""
+        self.task_ranking: dict[str, dict[str, Any]] = {}
+        """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
+        self.task_facts: dict[str, dict[str, Any]] = {}
+        """Per task, what a crashed case's record needs (see ``distribute.task_facts``)."""
 
     def add_result(self, result: Result) -> None:
         self.results.append(result)
@@ -578,12 +404,22 @@ class BenchSession:
             if models - skipped.get(run, set())
         )
 
-    def rank_settings(self, task: str) -> tuple[str, tuple[float, float]]:
-        """The policy (``--llm-rank`` wins over the task's) and the weights of a task."""
+    def rank_settings(self, task: str, policy: str | None) -> tuple[str, tuple[float, float]]:
+        """The policy (``policy``, i.e. ``--llm-rank``, wins over the task's) and the weights."""
         known = self.task_ranking.get(task, {})
-        policy = self.options.rank_policy or known.get("policy") or "strict"
+        chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
-        return policy, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+        return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def for_task(self, task: str) -> list[Result]:
+        return [r for r in self.results if r.task == task]
+
+    def task_names(self) -> list[str]:
+        """The tasks that have results, in the order of their first result."""
+        seen: dict[str, None] = {}
+        for r in self.results:
+            seen.setdefault(r.task)
+        return list(seen)
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller about the tasks it collected."""
@@ -593,27 +429,45 @@ class BenchSession:
             "task_facts": dict(self.task_facts),
             "expected": _runs_data(self.expected),
             "skipped": _runs_data(self.skipped),
-            "loads": list(self.loads),
         }
 
-    def merge_worker_output(self, data: dict[str, Any], worker: str | None = None) -> None:
+    def merge_worker_output(self, data: dict[str, Any]) -> None:
         self.case_counts.update(data.get("case_counts", {}))
         self.task_ranking.update(data.get("task_ranking", {}))
         self.task_facts.update(data.get("task_facts", {}))
         _merge_runs(self.expected, data.get("expected", {}))
         _merge_runs(self.skipped, data.get("skipped", {}))
+
+
+class BenchSession:
+    """One run: its options, catalogue, model lifecycle, ledger and rankings."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.options = Options.from_config(config)
+        self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
+        self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.catalogue = ModelCatalogue(config, self.options, self.cache)
+        self.lifecycle = ModelLifecycle(self.catalogue)
+        self.ledger = ResultsLedger()
+        self.distribution = Distribution()
+        """xdist controller: what happened on the workers."""
+        self.rankings: list[TaskRanking] = []
+        self.run_id: str | None = None
+        """Names this run in the journal, the history and the reports."""
+
+    def worker_output(self) -> dict[str, Any]:
+        """What an xdist worker sends the controller (tasks collected, models loaded)."""
+        return {**self.ledger.worker_output(), "loads": list(self.lifecycle.loads)}
+
+    def merge_worker_output(self, data: dict[str, Any], worker: str | None = None) -> None:
+        self.ledger.merge_worker_output(data)
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
     def generic_failures(self) -> int:
         """How many runs the ranking failed for a generic answer (all tasks)."""
         return sum(len(r.generic) for r in self.rankings)
-
-    def task_names(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for r in self.results:
-            seen.setdefault(r.task)
-        return list(seen)
 
     def run_info(self, exitstatus: int | None = None) -> dict[str, Any]:
         return {
@@ -622,7 +476,7 @@ class BenchSession:
             "plugin_version": __version__,
             "host": platform.node(),
             "python": platform.python_version(),
-            "models": sorted({r.model for r in self.results}),
+            "models": sorted({r.model for r in self.ledger.results}),
             "args": list(self.config.invocation_params.args),
             "exitstatus": exitstatus,
             "cache": self.cache.mode,
@@ -630,8 +484,6 @@ class BenchSession:
             **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
         }
 
-
-_NOT_LOADED = object()
 
 BENCH_KEY = pytest.StashKey[BenchSession]()
 
@@ -658,7 +510,3 @@ def _merge_runs(runs: Runs, data: dict[str, list[Any]]) -> None:
 
 def get_bench(config: pytest.Config) -> BenchSession:
     return config.stash[BENCH_KEY]
-
-
-def results_for(results: Sequence[Result], task: str) -> list[Result]:
-    return [r for r in results if r.task == task]

@@ -22,28 +22,20 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
-from pytest_llmbench.providers.base import Discovery, ModelInfo
-from pytest_llmbench.selection.spec import SelectionError
-
-if TYPE_CHECKING:
-    import pytest
 
 __all__ = [
     "DEFAULT_REGISTRY",
-    "REGISTRY_ENTRY",
     "Evidence",
     "RegistryEntry",
     "RegistryError",
     "best_model",
     "find_registry",
     "load_registry",
-    "registry_models",
-    "registry_path",
     "registry_text",
     "update_registry",
 ]
@@ -270,58 +262,3 @@ def update_registry(
         tmp.write_text(registry_text(entries), encoding="utf-8")
         tmp.replace(path)
     return updated, kept
-
-
-# --------------------------------------------------------------------------- --llm-models=registry
-
-REGISTRY_ENTRY = "registry"
-"""The ``--llm-models`` entry that runs each task on its registered champion and runner-up."""
-
-
-def registry_path(config: pytest.Config) -> Path:
-    """``--llm-registry``, else ``llmbench-registry.yaml`` at the rootdir."""
-    given = config.getoption("llm_registry", default=None)
-    if given:
-        path = Path(given).expanduser()
-        return path if path.is_absolute() else config.invocation_params.dir / path
-    return config.rootpath / DEFAULT_REGISTRY
-
-
-def registry_models(
-    path: Path,
-    task: str,
-    providers: Collection[str],
-    discover: Callable[[str], Discovery],
-) -> tuple[list[ModelInfo], list[str]]:
-    """The registered models of ``task`` that a provider offers now, and notes on the others.
-
-    :param discover: the models a provider offers (called only for the providers needed).
-    :raises SelectionError: when there is no usable registry file.
-    """
-    if not path.is_file():
-        raise SelectionError(
-            f"--llm-models=registry: no registry at {path}; write one with "
-            "--llm-update-registry (or name it with --llm-registry PATH)"
-        )
-    try:
-        entries = load_registry(path)
-    except RegistryError as exc:
-        raise SelectionError(f"--llm-models=registry: {exc}") from None
-    entry = entries.get(task)
-    if entry is None:
-        return [], [f"registry: task {task} has no entry in {path.name}: no model to run"]
-    found: list[ModelInfo] = []
-    notes: list[str] = []
-    for model_id in entry.models:
-        provider = model_id.partition("/")[0]
-        if provider not in providers:
-            notes.append(f"registry: {task}: {model_id} left out: no provider {provider!r}")
-            continue
-        discovery = discover(provider)
-        match = next((m for m in discovery.models if m.id == model_id), None)
-        if match is None:
-            why = f" ({discovery.problem})" if discovery.problem else ""
-            notes.append(f"registry: {task}: {model_id} left out: not available{why}")
-        else:
-            found.append(match)
-    return found, notes

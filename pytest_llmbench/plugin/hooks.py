@@ -1,0 +1,274 @@
+"""The plugin's pytest hooks for one run: one implementation per hook, in order.
+
+:class:`LLMBenchPlugin` is registered per config by the entry point
+(:mod:`pytest_llmbench.plugin`) once pytest is configured.  Each hook does its steps
+in the order they depend on one another (run state first, then what outlives the
+run), delegating to :class:`~pytest_llmbench.plugin.session.BenchSession` and
+:class:`~pytest_llmbench.plugin.persistence.Persistence`; the pure layers below do
+the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_llmbench.analysis.notes import annotate
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.distribute import Crash, parse_case_id
+from pytest_llmbench.plugin.items import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseItem
+from pytest_llmbench.plugin.persistence import Persistence
+from pytest_llmbench.plugin.session import BenchSession
+from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.providers.redaction import redact_data
+from pytest_llmbench.reporting.terminal import detail_lines, json_document, summary_lines
+
+__all__ = ["WORKER_KEY", "LLMBenchPlugin"]
+
+WORKER_KEY = "llmbench"
+"""The key of what an xdist worker sends the controller in ``workeroutput``."""
+
+
+def _host(model: ModelInfo) -> str | None:
+    host = model.details.get("host")
+    return host if isinstance(host, str) else None
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+class LLMBenchPlugin:
+    """The hooks of one run, bound to its :class:`BenchSession`."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.bench = BenchSession(config)
+        self.persistence = Persistence(config, self.bench)
+        self.worker = hasattr(config, "workerinput")
+
+    # -- collection ------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        bench = self.bench
+        if bench.catalogue.selection_error:
+            raise pytest.UsageError(bench.catalogue.selection_error)
+        yield
+        # After every other plugin's selection (-k, -m, --lf): --llm-changed-since
+        # deselects unchanged tasks, --llm-resume marks the items done already.
+        self.persistence.select(config, items)
+        # One model's items run together (a model stays loaded; Ollama never swaps), in
+        # the selection's order, which every xdist worker computes the same way.  The
+        # outermost wrapper (registered after the cache plugin's --ff/--nf wrappers),
+        # so it sorts last: a stable sort keeps their order within a model.
+        models = bench.catalogue.all_models() if bench.ledger.case_counts else []
+        order = {m.id: i for i, m in enumerate(models)}
+        if order:
+            items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After every deselection (-k, -m, --lf): the runs each model of a task owes.
+        for item in session.items:
+            if isinstance(item, CaseItem):
+                self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.model.id)
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
+        bench = self.bench
+        lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
+        return lines + self.persistence.header_lines()
+
+    # -- running ---------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # The item may send its successor's request ahead (see pipeline): tell it which.
+        if isinstance(item, CaseItem) and isinstance(nextitem, CaseItem):
+            item.stash[NEXT_KEY] = nextitem
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.persistence.setup(item)  # before fixtures: a resumed item is skipped
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if not isinstance(item, CaseItem):
+            return report
+        if call.when == "call" and RESULT_KEY in item.stash:
+            report.llmbench_result = item.stash[RESULT_KEY].to_dict()  # type: ignore[attr-defined]
+        if report.skipped:
+            self._skipped(item, report)
+        self.persistence.on_report(item, call.when, report)
+        return report
+
+    def _skipped(self, item: CaseItem, report: pytest.TestReport) -> None:
+        bench = self.bench
+        if RESULT_KEY not in item.stash and RESUMED_KEY not in item.stash:
+            # Skipped (a skip mark, a model the server lacks): nobody owes this run for it.
+            bench.ledger.skip(item.task.name, item.case.id, item.repeat, item.model.id)
+        # A model the server does not have: one "SKIPPED [n]" line per task file and
+        # reason (at the task's line), not one per case, nor one pointing into the plugin.
+        reason = bench.lifecycle.unavailable.get(item.model.id)
+        if reason is not None:
+            report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "llmbench_result", None)
+        if report.when == "call" and isinstance(record, dict):
+            self.bench.ledger.add_result(Result.from_dict(record))
+            worker = getattr(report, "worker_id", None)  # set by xdist on the controller
+            if isinstance(worker, str):
+                self.bench.distribution.record(str(record.get("model")), worker)
+        self.persistence.on_logreport(report)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        if getattr(report, "llmbench_crash", False):
+            return "error", "E", "ERROR"  # the case did not fail: its worker died
+        return None
+
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # Unload a model after its last item on this process (the next one is another's).
+        model = getattr(item, "model", None)
+        lifecycle = self.bench.lifecycle
+        if isinstance(model, ModelInfo) and model.id in lifecycle.loaded:
+            following = getattr(nextitem, "model", None)
+            if not isinstance(following, ModelInfo) or following.id != model.id:
+                lifecycle.release(model)
+
+    # -- the end ---------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        config = session.config
+        bench = self.bench
+        bench.lifecycle.release_all()
+        self.persistence.close_journal()
+        if self.worker:
+            config.workeroutput[WORKER_KEY] = bench.worker_output()  # type: ignore[attr-defined]
+            return
+        ledger = bench.ledger
+        ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
+        bench.rankings = [
+            # Cache use and structured-output fallbacks, whatever policy ranked the task.
+            annotate(
+                config.hook.pytest_llmbench_rank(
+                    config=config,
+                    task=task,
+                    results=ledger.for_task(task),
+                    expected=ledger.expected_runs(task),
+                ),
+                ledger.for_task(task),
+            )
+            for task in ledger.task_names()
+        ]
+        if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
+            # Every item passed its own checks, but some answers fail the session-level
+            # generic-answer check: the run must not look green.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if bench.options.json_path is not None:
+            run = bench.run_info(int(session.exitstatus))
+            doc = redact_data(json_document(run, ledger.results, bench.rankings))
+            path = bench.options.json_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.persistence.finish(session, exitstatus)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        bench = self.bench
+        if bench.rankings:
+            terminalreporter.section("llmbench ranking")
+            for line in summary_lines(bench.rankings, bench.ledger.case_counts):
+                terminalreporter.write_line(line)
+            if terminalreporter.verbosity > 0:
+                for line in detail_lines(bench.rankings):
+                    terminalreporter.write_line(line)
+            for line in bench.distribution.summary_lines(bench.ledger.results):
+                terminalreporter.write_line(line)
+            for message in bench.distribution.warnings():
+                warnings.warn(LLMBenchWarning(message), stacklevel=1)
+            failures = bench.generic_failures()
+            if failures:
+                terminalreporter.write_line(
+                    f"llmbench: {failures} run(s) failed the generic-answer check (see above), "
+                    "so the run fails",
+                    red=True,
+                )
+            if bench.options.json_path is not None:
+                terminalreporter.write_line(
+                    f"llmbench: results written to {bench.options.json_path}"
+                )
+        if not self.worker:
+            self.persistence.summary(terminalreporter)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.persistence.close_journal()
+
+    # -- xdist -----------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: every worker writes to this run's journal."""
+        self.persistence.configure_node(node)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        from pytest_llmbench.plugin.scheduler import make_scheduler
+
+        catalogue = self.bench.catalogue
+
+        def hosts() -> dict[str, str | None]:
+            # The controller collects nothing: it asks the providers itself where each
+            # model is served (the same answer every worker computes).
+            return {m.id: _host(m) for m in catalogue.models()}
+
+        return make_scheduler(
+            config,
+            log,
+            mode=self.bench.options.dist,
+            providers=catalogue.providers.names(),
+            hosts=hosts,
+            distribution=self.bench.distribution,
+            report=self._say,
+        )
+
+    def _say(self, lines: list[str]) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in lines:
+                reporter.write_line(line)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: take in what a worker collected (case counts, policies, loads)."""
+        worker = str(node.gateway.id)
+        if error is not None:
+            self.bench.distribution.down[worker] = _one_line(error)
+        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if isinstance(data, dict):
+            self.bench.merge_worker_output(data, worker)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """A worker died while running ``crashitem``: an error with the reason, and a record."""
+        bench = self.bench
+        worker = str(report.node.gateway.id)
+        reason = bench.distribution.down.get(worker, "it went down")
+        providers = bench.catalogue.providers.names()
+        case = parse_case_id(crashitem, providers, bench.distribution.hosts.keys())
+        crash = Crash(worker, crashitem, reason, case)
+        bench.distribution.crashes.append(crash)
+        if case is None:
+            return
+        report.llmbench_crash = True  # type: ignore[attr-defined]
+        report.longrepr = crash.message()
+        report.location = (case.path, None, crashitem.split("::", 1)[-1])
