@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -17,10 +18,11 @@ from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
 from pytest_llmbench.plugin.session import BenchSession, get_bench
+from pytest_llmbench.plugin.warnings import LLMBenchWarning
 
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
-from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
 from pytest_llmbench.storage import journal
 
 __all__ = [
@@ -224,6 +226,20 @@ class CaseItem(pytest.Function):
             result = dataclasses.replace(result, cold=True)
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(junit_properties(result))
+        if (
+            result.chat_format == FALLBACK_CHAT_FORMAT
+            and self.model.id not in bench.guessed_formats
+        ):
+            bench.guessed_formats.add(self.model.id)
+            warnings.warn(
+                LLMBenchWarning(
+                    f"{self.model.id}: no chat template in the GGUF and no known format for "
+                    "the model; prompts use llama-cpp-python's fallback llama-2 [INST] format, "
+                    "which may not be this model's (set one with --llm-gguf "
+                    "'NAME=PATH chat_format=FORMAT')"
+                ),
+                stacklevel=1,
+            )
         if not result.correct:
             what = result.direction if result.kind == "verdict" else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""

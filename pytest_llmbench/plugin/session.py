@@ -455,6 +455,8 @@ class BenchSession:
         self.rankings: list[TaskRanking] = []
         self.run_id: str | None = None
         """Names this run in the journal, the history and the reports."""
+        self.guessed_formats: set[str] = set()
+        """Embedded models warned about for a fallback chat format (once each)."""
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller (tasks collected, models loaded)."""
