@@ -63,35 +63,15 @@ def test_the_entry_point_imports_in_at_most_30_ms(benchmark: pytest.FixtureDef[N
     )
 
 
+HEAVY = ("jsonschema", "jsonschema_rs", "ollama", "openai", "httpx", "llama_cpp")
+"""What neither the entry point nor production code may import up front."""
+
+
 @pytest.mark.parametrize(
     ("code", "absent"),
     [
-        (
-            "from pytest_llmbench import best_model",
-            (
-                "pytest",
-                "_pytest",
-                "jsonschema",
-                "jsonschema_rs",
-                "ollama",
-                "openai",
-                "httpx",
-                "llama_cpp",
-            ),
-        ),
-        (
-            "import pytest_llmbench.plugin",
-            (
-                "jsonschema",
-                "jsonschema_rs",
-                "ollama",
-                "openai",
-                "httpx",
-                "llama_cpp",
-                "yaml",
-                "tabulate",
-            ),
-        ),
+        ("from pytest_llmbench import best_model", ("pytest", "_pytest", *HEAVY)),
+        ("import pytest_llmbench.plugin", (*HEAVY, "yaml", "tabulate")),
     ],
 )
 def test_light_imports_leave_heavy_dependencies_out(code: str, absent: tuple[str, ...]) -> None:
