@@ -28,8 +28,9 @@ from pytest_llmbench.plugin.session import (
 )
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.redaction import redact_data
-from pytest_llmbench.reporting.terminal import detail_lines, json_document, summary_lines
+from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.selection.rules import SizeError, parse_size
+from pytest_llmbench.storage.json_report import json_document
 
 MARKERS = (
     "llmbench: an LLM gold case run by pytest-llmbench",
