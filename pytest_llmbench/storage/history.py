@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import subprocess
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +33,6 @@ __all__ = [
     "HistoryError",
     "RunSummary",
     "StoredRun",
-    "git_commit",
     "last_run_with",
     "list_runs",
     "load_run",
@@ -173,23 +171,6 @@ def standing_from_dict(data: Mapping[str, Any]) -> ModelStanding:
     """Rebuild a standing; keys this version does not know are ignored."""
     standing: ModelStanding = from_plain(ModelStanding, data)
     return standing
-
-
-def git_commit(directory: Path) -> str | None:
-    """``git rev-parse HEAD`` in ``directory``; ``None`` without git or outside a repository."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
 
 
 # --------------------------------------------------------------------------- connection
