@@ -11,6 +11,8 @@ import pytest
 from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking, rank_strict
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.storage.git import changed_files
+from pytest_llmbench.storage.json_report import load_json_rankings
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 TWO_RIGHT = "--llm-models=fake/right,fake/slowright"
@@ -253,7 +255,7 @@ def test_without_champion_reasons() -> None:
 def test_json_document_round_trips_to_rankings(suite: pytest.Pytester) -> None:
     out = suite.path / "base.json"
     suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, f"--llm-json={out}")
-    [ranking] = gate.load_json_rankings(out)
+    [ranking] = load_json_rankings(out)
     assert ranking.champion is not None
     assert ranking.champion.model == "fake/right"
     disqualified = {s.model: s for s in ranking.disqualified}
@@ -273,7 +275,7 @@ def test_a_baseline_keeps_which_runs_a_model_did_not_make(suite: pytest.Pytester
         "evals/grading.yaml::grading::GRADE_FAIL_001[fake/lenient]",
         f"--llm-json={out}",
     )
-    [ranking] = gate.load_json_rankings(out)
+    [ranking] = load_json_rankings(out)
     [lenient] = ranking.disqualified
     assert lenient.model == "fake/lenient"
     assert lenient.incomplete is not None
@@ -452,4 +454,4 @@ def test_changed_files_with_unusual_names(repo: pytest.Pytester) -> None:
     git(repo.path, "add", "-A")
     git(repo.path, "commit", "-qm", "unusual name")
     prompt.write_text(PROMPT + "Edited.\n")
-    assert gate.changed_files(repo.path, "HEAD") == {prompt.resolve()}
+    assert changed_files(repo.path, "HEAD") == {prompt.resolve()}

@@ -16,6 +16,7 @@ from pytest_llmbench import cli
 from pytest_llmbench.analysis.ranking import rank_strict
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage import history
+from pytest_llmbench.storage.git import head_commit
 
 ALL_FAKE = "--llm-models=fake"
 NO_BENCHMARK = ("-p", "no:benchmark")
@@ -159,13 +160,13 @@ def test_unusable_files_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_git_commit_inside_and_outside_a_repository(tmp_path: Path) -> None:
-    assert history.git_commit(tmp_path) is None
+    assert head_commit(tmp_path) is None
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "f").write_text("x")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "add", "f"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-qm", "c"], cwd=tmp_path, check=True)
-    commit = history.git_commit(tmp_path)
+    commit = head_commit(tmp_path)
     assert commit is not None
     assert len(commit) == 40
 

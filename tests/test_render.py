@@ -10,7 +10,8 @@ import pytest
 
 from pytest_llmbench.analysis.ranking import TaskRanking, rank_strict, rank_weighted
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.reporting.terminal import json_document, summary_lines, task_lines
+from pytest_llmbench.reporting.terminal import summary_lines, task_lines
+from pytest_llmbench.storage.json_report import json_document
 
 EXTRA_KEYS = {
     "weighted_score",

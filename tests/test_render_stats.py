@@ -10,7 +10,8 @@ import pytest
 from pytest_llmbench.analysis.cost import Price, PriceTable
 from pytest_llmbench.analysis.ranking import rank_task
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, json_document, task_lines
+from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, task_lines
+from pytest_llmbench.storage.json_report import json_document
 
 
 def res(model: str, case: str, latency: float, correct: bool = True, **kw: Any) -> Result:

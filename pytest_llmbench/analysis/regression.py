@@ -1,151 +1,23 @@
-"""The CI gate: which tasks changed against a git ref, and did a run regress from a baseline.
+"""The CI gate's verdicts: did a run regress from its baseline, does every task have a champion.
 
-- :func:`changed_files` / :func:`changed_tasks`: a task changed when its case file,
-  its prompt file or any ``{file:}`` it references differs from the ref (committed,
-  staged or not, or new and untracked).
+Pure module (no git, no files: the baseline comes from
+:mod:`pytest_llmbench.storage.json_report` or the history, the changed tasks from
+:mod:`pytest_llmbench.storage.git`).
+
 - :func:`compare`: the reasons a run fails against a baseline run: a task lost its
   champion, the champion lost correctness, or the champion's latency grew more than
   the allowed slowdown.
 - :func:`without_champion`: the reasons for ``--llm-fail-on champion``.
-
-Pure apart from running ``git``.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from pytest_llmbench.analysis.ranking import Incomplete, Miss, ModelStanding, TaskRanking
+from pytest_llmbench.analysis.ranking import TaskRanking
 
-__all__ = [
-    "GateError",
-    "GateReport",
-    "changed_files",
-    "changed_tasks",
-    "compare",
-    "load_json_rankings",
-    "rankings_from_json",
-    "without_champion",
-]
-
-
-class GateError(Exception):
-    """git or a baseline could not answer; ``str()`` is the one-line message."""
-
-
-# --------------------------------------------------------------------------- changed tasks
-
-
-def _git(args: Sequence[str], cwd: Path) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-        )
-    except FileNotFoundError:
-        raise GateError("--llm-changed-since needs git, which is not installed") from None
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise GateError(f"git {' '.join(args)} failed: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()
-        raise GateError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
-    return done.stdout
-
-
-def changed_files(directory: Path, ref: str) -> set[Path]:
-    """Files that differ from ``ref`` in the repository holding ``directory`` (resolved)."""
-    try:
-        top = Path(_git(["rev-parse", "--show-toplevel"], directory).strip())
-    except GateError:
-        raise GateError(f"--llm-changed-since: {directory} is not in a git repository") from None
-    try:
-        _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
-    except GateError:
-        raise GateError(f"--llm-changed-since: unknown git revision {ref!r}") from None
-    # -z: names as they are, without git's quoting of unusual characters
-    names = _git(["diff", "--name-only", "-z", "--no-renames", ref, "--"], top).split("\0")
-    names += _git(["ls-files", "-z", "--others", "--exclude-standard"], top).split("\0")
-    return {(top / name).resolve() for name in names if name}
-
-
-def changed_tasks(sources: Mapping[str, Iterable[Path]], changed: set[Path]) -> list[str]:
-    """The tasks (in the given order) with at least one source file in ``changed``."""
-    return [task for task, paths in sources.items() if any(p.resolve() in changed for p in paths)]
-
-
-# --------------------------------------------------------------------------- baseline
-
-
-def _standing_from_json(data: Mapping[str, Any]) -> ModelStanding:
-    misses = tuple(
-        Miss(
-            case_id=str(m.get("case_id", "")),
-            direction=str(m.get("direction", "")),
-            wrong=int(m.get("wrong", 1)),
-            runs=int(m.get("runs", 1)),
-            expected=str(m.get("expected", "")),
-            got=str(m.get("got", "")),
-            reason=str(m.get("reason", "")),
-        )
-        for m in data.get("failed_cases", ())
-    )
-    missing = tuple(
-        (str(r.get("case_id", "")), int(r.get("repeat", 1))) for r in data.get("missing_runs", ())
-    )
-    incomplete = None
-    if missing:  # runs per case are not in the document: the largest repeat missing
-        per_case = max(repeat for _, repeat in missing)
-        incomplete = Incomplete(missing, int(data.get("total", 0)), per_case)
-    return ModelStanding(
-        model=str(data["model"]),
-        total=int(data.get("total", 0)),
-        correct=int(data.get("correct", 0)),
-        errors=int(data.get("errors", 0)),
-        mean_ms=data.get("mean_ms"),
-        p95_ms=data.get("p95_ms"),
-        tokens_per_s=data.get("tokens_per_s"),
-        qualified=bool(data.get("qualified", False)),
-        misses=misses,
-        status=str(data.get("status", "")),
-        incomplete=incomplete,
-    )
-
-
-def rankings_from_json(document: Mapping[str, Any]) -> list[TaskRanking]:
-    """The rankings of a ``--llm-json`` document."""
-    tasks = document.get("tasks")
-    if not isinstance(tasks, Mapping):
-        raise GateError("not a --llm-json document (no 'tasks')")
-    rankings: list[TaskRanking] = []
-    try:
-        for name, task in tasks.items():
-            standings = [_standing_from_json(s) for s in [*task["ranking"], *task["disqualified"]]]
-            rankings.append(
-                TaskRanking(
-                    task=str(name),
-                    standings=tuple(standings),
-                    policy=str(task.get("policy", "strict")),
-                    notes=tuple(task.get("notes", ())),
-                )
-            )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GateError(f"not a --llm-json document ({exc})") from None
-    return rankings
-
-
-def load_json_rankings(path: Path) -> list[TaskRanking]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GateError(f"--llm-baseline {path}: cannot read it: {exc}") from None
-    try:
-        return rankings_from_json(document)
-    except GateError as exc:
-        raise GateError(f"--llm-baseline {path}: {exc}") from None
+__all__ = ["GateReport", "compare", "without_champion"]
 
 
 # --------------------------------------------------------------------------- verdicts

@@ -27,7 +27,8 @@ from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.redaction import redact_data
-from pytest_llmbench.reporting.terminal import detail_lines, json_document, summary_lines
+from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
+from pytest_llmbench.storage.json_report import json_document
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin"]
 

@@ -29,7 +29,7 @@ from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
-from pytest_llmbench.storage import history, journal
+from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
@@ -144,10 +144,10 @@ class Persistence:
         for case_item in cases:
             sources.setdefault(case_item.task.name, case_item.task.sources)
         try:
-            changed_files = gate.changed_files(config.rootpath, ref)
-        except gate.GateError as exc:
+            changed_files = git.changed_files(config.rootpath, ref)
+        except git.GitError as exc:
             raise pytest.UsageError(str(exc)) from None
-        changed = set(gate.changed_tasks(sources, changed_files))
+        changed = set(git.changed_tasks(sources, changed_files))
         self.selected_tasks = [t for t in sources if t in changed]
         self.deselected_tasks = [t for t in sources if t not in changed]
         keep: list[pytest.Item] = []
@@ -251,7 +251,7 @@ class Persistence:
         run.update(
             {
                 "id": self.run_id,
-                "git_commit": history.git_commit(self.root),
+                "git_commit": git.head_commit(self.root),
                 "rootdir": str(self.root),
                 "options": self.options.record(self.config),
                 "tasks": [r.task for r in bench.rankings],
@@ -333,9 +333,9 @@ class Persistence:
         path = option_path(self.config, spec)
         if spec != "last" and path is not None and path.is_file():
             try:
-                return str(path), gate.load_json_rankings(path)
-            except gate.GateError as exc:
-                raise pytest.UsageError(str(exc)) from None
+                return str(path), json_report.load_json_rankings(path)
+            except json_report.ReportError as exc:
+                raise pytest.UsageError(f"--llm-baseline {exc}") from None
         source = self.options.history_read
         if source is None or not source.is_file():
             self.gate_lines.append(f"no history at {source}: no baseline, nothing compared")

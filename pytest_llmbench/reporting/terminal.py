@@ -1,6 +1,7 @@
-"""Render rankings: terminal summary lines and the ``--llm-json`` document.
+"""Render rankings: the terminal summary lines and the detail tables (``-v``).
 
-Pure module: data in, lines or dicts out (testable without a terminal).
+Pure module: data in, lines out (testable without a terminal).  The ``--llm-json``
+document is written by :mod:`pytest_llmbench.storage.json_report`.
 
 The summary is one table per task and stays within :data:`WIDTH` columns however many
 models there are: when the table would be wider, the cost and tok/s columns go first,
@@ -13,19 +14,16 @@ document and in the detail tables (``-v``).
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tabulate import tabulate
 
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
-from pytest_llmbench.analysis.repeats import RepeatStats
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
-from pytest_llmbench.execution.results import Result
 
-__all__ = ["WIDTH", "detail_lines", "json_document", "summary_lines", "task_lines"]
+__all__ = ["WIDTH", "detail_lines", "summary_lines", "task_lines"]
 
 WIDTH = 120
 """The widest a summary line may be."""
@@ -371,159 +369,3 @@ def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[st
             lines.extend(_fit(ranking.standings, _metric_columns(), width))
             lines.extend(_wrap(METRICS_LEGEND, width))
     return lines
-
-
-# --------------------------------------------------------------------------- JSON
-
-
-def _latency_dict(stats: LatencyStats | None) -> dict[str, Any] | None:
-    if stats is None:
-        return None
-    return {
-        "n": stats.n,
-        "mean_ms": stats.mean,
-        "p50_ms": stats.p50,
-        "p95_ms": stats.p95,
-        "p99_ms": stats.p99,
-        "stdev_ms": stats.stdev,
-        "ci95_ms": list(stats.ci) if stats.ci else None,
-        "speed": stats.speed,
-    }
-
-
-def _repeats_dict(stats: RepeatStats | None) -> dict[str, Any] | None:
-    if stats is None:
-        return None
-    return {
-        "k": stats.k,
-        "pass_at_1": stats.pass_at_1,
-        "pass_hat_k": stats.pass_hat_k,
-        "consistency": stats.consistency,
-        "flaky_cases": [c.case_id for c in stats.flaky],
-        "cases": [
-            {
-                "case_id": c.case_id,
-                "runs": c.runs,
-                "passes": c.passes,
-                "pass_rate": c.pass_rate,
-                "pass_hat_k": c.pass_hat(stats.k),
-                "distinct_answers": c.answers,
-            }
-            for c in stats.cases
-        ],
-    }
-
-
-def _metrics_dict(metrics: VerdictMetrics | None) -> dict[str, Any] | None:
-    if metrics is None:
-        return None
-    return {
-        "accuracy": metrics.accuracy,
-        "precision": metrics.precision,
-        "recall": metrics.recall,
-        "f1": metrics.f1,
-        "tp": metrics.tp,
-        "fn": metrics.fn,
-        "fp": metrics.fp,
-        "tn": metrics.tn,
-        "unanswered_fail": metrics.unanswered_fail,
-        "unanswered_pass": metrics.unanswered_pass,
-        "confusion": {gold: dict(row) for gold, row in metrics.confusion.items()},
-    }
-
-
-def _standing_dict(s: ModelStanding) -> dict[str, Any]:
-    return {
-        "model": s.model,
-        "status": s.status,
-        "qualified": s.qualified,
-        "correct": s.correct,
-        "total": s.total,
-        "errors": s.errors,
-        "mean_ms": s.mean_ms,
-        "p95_ms": s.p95_ms,
-        "tokens_per_s": s.tokens_per_s,
-        "failed_cases": [
-            {
-                "case_id": m.case_id,
-                "direction": m.direction,
-                "wrong": m.wrong,
-                "runs": m.runs,
-                "expected": m.expected,
-                "got": m.got,
-                "reason": m.reason,
-            }
-            for m in s.misses
-        ],
-        "missing_runs": [
-            {"case_id": case_id, "repeat": repeat}
-            for case_id, repeat in (s.incomplete.missing if s.incomplete else ())
-        ],
-        "weighted_score": s.weighted_score,
-        "latency": _latency_dict(s.latency),
-        "cold": _latency_dict(s.cold),
-        "repeats": _repeats_dict(s.repeats),
-        "verdict_metrics": _metrics_dict(s.metrics),
-        "cost_per_1k_requests": s.cost.per_1k if s.cost else None,
-        "cost_basis": s.cost.basis if s.cost else None,
-    }
-
-
-def _task_extras(ranking: TaskRanking) -> dict[str, Any]:
-    weights = ranking.weights
-    return {
-        "weights": {"quality": weights[0], "speed": weights[1]} if weights else None,
-        "repeats": ranking.repeats,
-        "ties": [
-            {
-                "models": [t.first, t.second],
-                "faster_on_median": t.faster_on_median,
-                "p50_ms": [t.first_p50, t.second_p50],
-            }
-            for t in ranking.ties
-        ],
-        "generic_answers": [
-            {
-                "model": g.model,
-                "case_id": g.case_id,
-                "repeat": g.repeat,
-                "similar_to": g.similar_to,
-                "similarity": g.similarity,
-            }
-            for g in ranking.generic
-        ],
-        "suspect_gold": [
-            {
-                "case_id": sg.case_id,
-                "gold": sg.gold,
-                "answer": sg.answer,
-                "models": list(sg.models),
-                "of": sg.of,
-            }
-            for sg in ranking.suspect_gold
-        ],
-        "warnings": list(ranking.warnings),
-    }
-
-
-def json_document(
-    run: Mapping[str, Any], results: Iterable[Result], rankings: Sequence[TaskRanking]
-) -> dict[str, Any]:
-    """The ``--llm-json`` document: ``{"run", "results", "tasks"}`` as in DESIGN.md.
-
-    ``results`` are the records as each item scored them; ``tasks`` is the session-level
-    decision, which also fails generic answers (listed under ``generic_answers``).
-    """
-    tasks: dict[str, Any] = {}
-    for ranking in rankings:
-        champion, runner_up = ranking.champion, ranking.runner_up
-        tasks[ranking.task] = {
-            "policy": ranking.policy,
-            "champion": champion.model if champion else None,
-            "runner_up": runner_up.model if runner_up else None,
-            "ranking": [_standing_dict(s) for s in ranking.qualified],
-            "disqualified": [_standing_dict(s) for s in ranking.disqualified],
-            "notes": list(ranking.notes),
-            **_task_extras(ranking),
-        }
-    return {"run": dict(run), "results": [r.to_dict() for r in results], "tasks": tasks}

@@ -9,16 +9,18 @@ Schema (``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`):
   tasks, the whole run record as JSON);
 - ``results``: one row per (task, case, model, repeat) call, the record as JSON;
 - ``rankings``: one row per (task, model) standing, in rank order.
+
+Every record is stored in the codec's canonical form (:mod:`.codec`: a dataclass as the
+object of its fields, as ``dataclasses.asdict`` gives it): the results and standings as
+JSON in their rows, the rest of each task's ranking under ``rankings`` in the run's
+``info``.  Reading goes through the same codec; data that does not fit raises
+:class:`HistoryError` naming the run and the field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
-import subprocess
-import types
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import Any
 
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.storage.codec import decode, encode
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -34,14 +37,11 @@ __all__ = [
     "HistoryError",
     "RunSummary",
     "StoredRun",
-    "git_commit",
     "last_run_with",
     "list_runs",
     "load_run",
     "record_run",
     "resolve_run",
-    "standing_from_dict",
-    "standing_to_dict",
     "task_timeline",
 ]
 
@@ -130,68 +130,6 @@ class StoredRun:
         return {task: len(ids) for task, ids in cases.items()}
 
 
-# --------------------------------------------------------------------------- records
-
-
-def from_plain(kind: Any, data: Any) -> Any:
-    """Rebuild a value of type ``kind`` from its JSON form (``dataclasses.asdict`` output).
-
-    Driven by the type hints, so nested dataclasses (statistics, misses, ties), optional
-    fields and tuples come back as they were; keys this version does not know are
-    ignored, fields it misses take their defaults.
-    """
-    if data is None:
-        return None
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(kind) if a is not type(None)]
-        return from_plain(options[0], data) if len(options) == 1 else data
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type) and isinstance(data, Mapping):
-        hints = typing.get_type_hints(kind)
-        values = {
-            f.name: from_plain(hints[f.name], data[f.name])
-            for f in dataclasses.fields(kind)
-            if f.name in data
-        }
-        return kind(**values)
-    if origin is tuple and isinstance(data, list | tuple):
-        args = typing.get_args(kind)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_plain(args[0], v) for v in data)
-        return tuple(from_plain(a, v) for a, v in zip(args, data, strict=False))
-    if origin is list and isinstance(data, list):
-        (arg,) = typing.get_args(kind) or (Any,)
-        return [from_plain(arg, v) for v in data]
-    return data
-
-
-def standing_to_dict(standing: ModelStanding) -> dict[str, Any]:
-    return dataclasses.asdict(standing)
-
-
-def standing_from_dict(data: Mapping[str, Any]) -> ModelStanding:
-    """Rebuild a standing; keys this version does not know are ignored."""
-    standing: ModelStanding = from_plain(ModelStanding, data)
-    return standing
-
-
-def git_commit(directory: Path) -> str | None:
-    """``git rev-parse HEAD`` in ``directory``; ``None`` without git or outside a repository."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else None
-
-
 # --------------------------------------------------------------------------- connection
 
 
@@ -225,6 +163,15 @@ def _connect(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
             raise HistoryError(f"cannot use history {path}: {exc}") from None
 
 
+@contextmanager
+def _readable(path: Path, what: str) -> Iterator[None]:
+    """Data of ``what`` that is not JSON or not the record it should be: a HistoryError."""
+    try:
+        yield
+    except ValueError as exc:  # json.JSONDecodeError, CodecError
+        raise HistoryError(f"history {path}: {what} cannot be read: {exc}") from None
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -240,7 +187,7 @@ def record_run(
     info = dict(run)
     # Everything of a task's ranking but the standings (those have a table of their own).
     info["rankings"] = {
-        r.task: {k: v for k, v in dataclasses.asdict(r).items() if k not in ("task", "standings")}
+        r.task: {k: v for k, v in encode(r).items() if k not in ("task", "standings")}
         for r in rankings
     }
     with _connect(path, create=True) as db, db:
@@ -275,7 +222,7 @@ def record_run(
                     int(r.correct),
                     r.latency_ms,
                     r.prompt_hash,
-                    json.dumps(vars(r), ensure_ascii=False),
+                    json.dumps(encode(r), ensure_ascii=False),
                 )
                 for seq, r in enumerate(results)
             ],
@@ -295,7 +242,7 @@ def record_run(
                     s.total,
                     s.mean_ms,
                     s.p95_ms,
-                    json.dumps(standing_to_dict(s), ensure_ascii=False),
+                    json.dumps(encode(s), ensure_ascii=False),
                 )
                 for ranking in rankings
                 for position, s in enumerate(ranking.standings)
@@ -352,26 +299,36 @@ def load_run(path: Path, run_id: str) -> StoredRun:
         row = db.execute("SELECT info FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise HistoryError(f"no run {run_id!r} in history {path}")
-        run = json.loads(row[0])
-        results = tuple(
-            Result.from_dict(json.loads(record))
+        records = [
+            record
             for (record,) in db.execute(
                 "SELECT record FROM results WHERE run_id = ? ORDER BY seq", (run_id,)
             )
-        )
-        by_task: dict[str, list[ModelStanding]] = {}
+        ]
+        by_task: dict[str, list[str]] = {}
         for task, standing in db.execute(
             "SELECT task, standing FROM rankings WHERE run_id = ? ORDER BY rowid", (run_id,)
         ):
-            by_task.setdefault(task, []).append(standing_from_dict(json.loads(standing)))
-    meta = run.get("rankings", {})
-    rankings = tuple(
-        dataclasses.replace(
-            from_plain(TaskRanking, {"task": task, "standings": [], **meta.get(task, {})}),
-            standings=tuple(standings),
+            by_task.setdefault(task, []).append(standing)
+    with _readable(path, f"run {run_id}"):
+        run = decode(dict[str, Any], json.loads(row[0]), "info")
+        meta = decode(dict[str, dict[str, Any]], run.get("rankings", {}), "info.rankings")
+        results = tuple(
+            decode(Result, json.loads(record), f"results[{seq}]")
+            for seq, record in enumerate(records)
         )
-        for task, standings in by_task.items()
-    )
+        rankings = tuple(
+            decode(
+                TaskRanking,
+                {
+                    **meta.get(task, {}),
+                    "task": task,
+                    "standings": [json.loads(standing) for standing in standings],
+                },
+                f"rankings[{task!r}]",
+            )
+            for task, standings in by_task.items()
+        )
     return StoredRun(run=run, results=results, rankings=rankings)
 
 
@@ -405,13 +362,17 @@ def task_timeline(
     query += " ORDER BY runs.started_at, runs.id, rankings.task, rankings.position"
     with _connect(path, create=False) as db:
         rows = db.execute(query, params).fetchall()
-    return [
-        {
-            "run": run_id,
-            "started_at": started,
-            "git_commit": commit,
-            "task": task_name,
-            "standing": standing_from_dict(json.loads(standing)),
-        }
-        for run_id, started, commit, task_name, standing in rows
-    ]
+    timeline: list[dict[str, Any]] = []
+    for run_id, started, commit, task_name, standing in rows:
+        with _readable(path, f"run {run_id}"):
+            data = json.loads(standing)
+            timeline.append(
+                {
+                    "run": run_id,
+                    "started_at": started,
+                    "git_commit": commit,
+                    "task": task_name,
+                    "standing": decode(ModelStanding, data, f"rankings[{task_name!r}]"),
+                }
+            )
+    return timeline
