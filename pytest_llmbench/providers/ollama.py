@@ -40,7 +40,6 @@ import httpx
 import ollama
 import pydantic
 
-from pytest_llmbench.plugin.distribute import assign_hosts
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,
@@ -51,6 +50,7 @@ from pytest_llmbench.providers.base import (
     Response,
     plain_json,
 )
+from pytest_llmbench.providers.hosts import assign_hosts
 from pytest_llmbench.providers.wire import ChatWire, Redirected
 from pytest_llmbench.providers.wire import usable_for as wire_usable_for
 
