@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_llmbench.analysis.cost import PriceTable, call_cost
 from pytest_llmbench.cases.model import Case, Task
 from pytest_llmbench.execution.cache import NOT_CACHED, ResponseCache
+from pytest_llmbench.execution.prices import PriceTable, call_cost
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score
 from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, Request, Response

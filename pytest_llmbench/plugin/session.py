@@ -17,13 +17,18 @@ from typing import Any
 import pytest
 
 from pytest_llmbench import __version__
-from pytest_llmbench.analysis.cost import PriceError, PriceTable, load_price_file, parse_price_line
 from pytest_llmbench.analysis.generic import DEFAULT_THRESHOLD
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.cache import DEFAULT_DIR, MODES, ResponseCache
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline
+from pytest_llmbench.execution.prices import (
+    PriceError,
+    PriceTable,
+    load_price_file,
+    parse_price_line,
+)
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
 from pytest_llmbench.providers.base import (
