@@ -46,6 +46,7 @@ from pytest_llmbench.providers.endpoints import (
 )
 from pytest_llmbench.providers.redaction import redact, register_secret
 from pytest_llmbench.providers.registry import ProviderRegistry
+from pytest_llmbench.selection.registry import REGISTRY_ENTRY
 from pytest_llmbench.selection.rules import (
     DEFAULT_CODE_PATTERNS,
     DEFAULT_VISION_PATTERNS,
@@ -55,7 +56,7 @@ from pytest_llmbench.selection.rules import (
     parse_size,
 )
 from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
-from pytest_llmbench.storage.champions import REGISTRY_ENTRY, registry_models, registry_path
+from pytest_llmbench.storage.champions import registry_models, registry_path
 
 __all__ = ["BENCH_KEY", "BenchSession", "Options", "get_bench"]
 

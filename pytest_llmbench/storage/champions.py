@@ -13,7 +13,9 @@ A YAML file meant to be committed next to the evals (default
 
 Written by ``pytest --llm-update-registry``; read by :func:`best_model` (the model to
 use in production) and by ``--llm-models=registry`` (re-benchmark champion and
-runner-up only).  Pure module apart from reading and writing that one file.
+runner-up only: :mod:`pytest_llmbench.selection.registry`).  Pure module apart from
+reading and writing that one file; it imports only the standard library until a
+function needs more, so that ``from pytest_llmbench import best_model`` stays cheap.
 """
 
 from __future__ import annotations
@@ -24,18 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
-from pytest_llmbench.providers.base import Discovery, ModelInfo
-from pytest_llmbench.selection.spec import SelectionError
-
 if TYPE_CHECKING:
     import pytest
 
+    from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+    from pytest_llmbench.providers.base import Discovery, ModelInfo
+
 __all__ = [
     "DEFAULT_REGISTRY",
-    "REGISTRY_ENTRY",
     "Evidence",
     "RegistryEntry",
     "RegistryError",
@@ -137,6 +135,8 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         return {}
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from None
+    import yaml  # on first use: importing best_model stays light
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -223,6 +223,8 @@ def best_model(
 
 def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
     """The registry file for these entries (tasks sorted by name)."""
+    import yaml
+
     tasks: dict[str, Any] = {}
     for name in sorted(entries):
         entry = entries[name]
@@ -273,9 +275,7 @@ def update_registry(
 
 
 # --------------------------------------------------------------------------- --llm-models=registry
-
-REGISTRY_ENTRY = "registry"
-"""The ``--llm-models`` entry that runs each task on its registered champion and runner-up."""
+# pytest glue between the options, this file and pytest_llmbench.selection.registry.
 
 
 def registry_path(config: pytest.Config) -> Path:
@@ -293,11 +293,14 @@ def registry_models(
     providers: Collection[str],
     discover: Callable[[str], Discovery],
 ) -> tuple[list[ModelInfo], list[str]]:
-    """The registered models of ``task`` that a provider offers now, and notes on the others.
+    """``--llm-models=registry`` for ``task``: read the registry at ``path`` and hand the
+    task's models to :func:`pytest_llmbench.selection.registry.registered_models`.
 
-    :param discover: the models a provider offers (called only for the providers needed).
     :raises SelectionError: when there is no usable registry file.
     """
+    from pytest_llmbench.selection.registry import registered_models
+    from pytest_llmbench.selection.spec import SelectionError
+
     if not path.is_file():
         raise SelectionError(
             f"--llm-models=registry: no registry at {path}; write one with "
@@ -308,20 +311,5 @@ def registry_models(
     except RegistryError as exc:
         raise SelectionError(f"--llm-models=registry: {exc}") from None
     entry = entries.get(task)
-    if entry is None:
-        return [], [f"registry: task {task} has no entry in {path.name}: no model to run"]
-    found: list[ModelInfo] = []
-    notes: list[str] = []
-    for model_id in entry.models:
-        provider = model_id.partition("/")[0]
-        if provider not in providers:
-            notes.append(f"registry: {task}: {model_id} left out: no provider {provider!r}")
-            continue
-        discovery = discover(provider)
-        match = next((m for m in discovery.models if m.id == model_id), None)
-        if match is None:
-            why = f" ({discovery.problem})" if discovery.problem else ""
-            notes.append(f"registry: {task}: {model_id} left out: not available{why}")
-        else:
-            found.append(match)
-    return found, notes
+    models = entry.models if entry is not None else None
+    return registered_models(task, models, providers, discover, source=path.name)
