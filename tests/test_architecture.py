@@ -10,11 +10,19 @@ Every import counts: at module level, inside functions and under ``TYPE_CHECKING
   except ``__version__`` from the package itself.
 - ``analysis/`` and ``reporting/`` make no network call and run no process: they import
   no provider implementation, HTTP client, socket or ``subprocess``.
+
+And heavy dependencies are imported when first needed: ``from pytest_llmbench import
+best_model`` (production code) loads neither pytest, nor jsonschema, nor a provider SDK,
+and a provider module loads its SDK only when the provider works.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -185,6 +193,57 @@ def test_every_layer_is_a_package_here() -> None:
     on_disk |= {p.stem for p in ROOT.glob("*.py") if p.stem not in ("__init__", *FACADES)}
     assert on_disk == set(LAYERS)
     assert set(public_names().values()) <= {m for p in MODULES if (m := module_name(p))}
+
+
+# --------------------------------------------------------------------------- light imports
+
+SDKS = ("ollama", "openai", "httpx", "httpx2", "pydantic", "llama_cpp")
+HEAVY = ("pytest", "_pytest", "jsonschema", "jsonschema_rs", "yaml", *SDKS)
+
+
+def loaded_after(statement: str) -> list[str]:
+    """The top-level packages of ``HEAVY`` that ``statement`` loads, in a fresh interpreter."""
+    code = (
+        "import json, sys\n"
+        f"{statement}\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+    )
+    path = os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=60,
+    )
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from pytest_llmbench import best_model",
+        "import pytest_llmbench.providers.ollama",
+        "import pytest_llmbench.providers.openai",
+        "import pytest_llmbench.providers.llamacpp",
+        "import pytest_llmbench.providers.registry",
+        "import pytest_llmbench.cases.model",
+        "import pytest_llmbench.execution.call",
+        "import pytest_llmbench.analysis.ranking",
+    ],
+)
+def test_heavy_dependencies_load_when_first_needed(statement: str) -> None:
+    assert loaded_after(statement) == []
+
+
+def test_the_import_check_sees_a_heavy_import() -> None:
+    assert loaded_after("import pytest_llmbench.providers.ollama, ollama") == [
+        "httpx",
+        "ollama",
+        "pydantic",
+    ]
 
 
 # --------------------------------------------------------------------------- the checker
