@@ -19,8 +19,10 @@ and a provider module loads its SDK only when the provider works.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -193,6 +195,36 @@ def test_every_layer_is_a_package_here() -> None:
     on_disk |= {p.stem for p in ROOT.glob("*.py") if p.stem not in ("__init__", *FACADES)}
     assert on_disk == set(LAYERS)
     assert set(public_names().values()) <= {m for p in MODULES if (m := module_name(p))}
+
+
+def _distribution(requirement: str) -> str:
+    """``jsonschema-rs>=0.20`` -> ``jsonschema-rs`` (normalised as PEP 503 does)."""
+    name = re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_imported_package_is_declared() -> None:
+    """A third-party package the code imports is a dependency or in an extra of pyproject.toml
+    (a package that only arrives through another one can go away with it)."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text("utf-8"))["project"]
+    declared = {_distribution(r) for r in project["dependencies"]}
+    declared |= {
+        _distribution(r) for extra in project["optional-dependencies"].values() for r in extra
+    }
+    providers = importlib.metadata.packages_distributions()
+    undeclared = []
+    for path in MODULES:
+        module = module_name(path)
+        for line, name in imports(path.read_text("utf-8"), module, path.name == "__init__.py"):
+            top = name.split(".")[0]
+            if top == PACKAGE or top in sys.stdlib_module_names or top == "__future__":
+                continue
+            dists = {_distribution(d) for d in providers.get(top, [top])}
+            if not dists & declared:
+                shown = path.relative_to(ROOT.parent).as_posix()
+                undeclared.append(f"{shown}:{line}: {name} (from {', '.join(sorted(dists))})")
+    assert not undeclared, "\n".join(undeclared)
 
 
 # --------------------------------------------------------------------------- light imports
