@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.cost import Price, PriceTable
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, rank_task
+from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage import history
 from pytest_llmbench.storage.codec import Codec, CodecError, View, decode, encode

@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.analysis.cost; prices worked out by hand."""
+"""Unit tests for pytest_llmbench.execution.prices and analysis.cost; prices worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.cost import (
-    Cost,
+from pytest_llmbench.analysis.cost import Cost, cost_per_1k
+from pytest_llmbench.execution.prices import (
     Price,
     PriceError,
     PriceTable,
-    cost_per_1k,
     load_price_file,
     parse_price_line,
 )

@@ -11,11 +11,11 @@ from pytest_llmbench.plugin.distribute import (
     CaseId,
     Crash,
     Distribution,
-    assign_hosts,
     check_grouping,
     parse_case_id,
     pick_unit,
 )
+from pytest_llmbench.providers.hosts import assign_hosts
 
 PROVIDERS = ("fake", "ollama")
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.cost import Price, PriceTable
 from pytest_llmbench.analysis.ranking import (
     ModelStanding,
     TaskRanking,
@@ -15,6 +14,7 @@ from pytest_llmbench.analysis.ranking import (
     rank_task,
     rank_weighted,
 )
+from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
 
 TASK = "t"

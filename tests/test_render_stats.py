@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.cost import Price, PriceTable
 from pytest_llmbench.analysis.ranking import rank_task
+from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, task_lines
 from pytest_llmbench.storage.json_report import json_document

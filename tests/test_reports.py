@@ -14,7 +14,7 @@ import pytest
 
 from pytest_llmbench.analysis.ranking import rank_strict
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.reporting.facts import ReportData, notes, speed_score
+from pytest_llmbench.reporting.facts import ReportData, notes, relative_speed
 from pytest_llmbench.reporting.html import STATUS_COLORS, html_report
 from pytest_llmbench.reporting.markdown import markdown_report
 
@@ -77,9 +77,9 @@ def data(**kw: Any) -> ReportData:
 # --------------------------------------------------------------------------- derived facts
 
 
-def test_speed_score_is_relative_to_the_champion() -> None:
+def test_relative_speed_is_relative_to_the_champion() -> None:
     ranking = rank_strict("grading", RESULTS)
-    scores = {s.model: speed_score(ranking, s) for s in ranking.standings}
+    scores = {s.model: relative_speed(ranking, s) for s in ranking.standings}
     assert scores == {"p/a": 100, "p/b": 16, "p/c": None}
 
 

@@ -1,4 +1,5 @@
-"""Unit tests for the selection rules (pytest_llmbench.selection.rules) and models.choose."""
+"""Unit tests for the selection rules (pytest_llmbench.selection.rules), models.choose and
+--llm-models=registry (selection.registry)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.providers.base import Discovery, ModelInfo
+from pytest_llmbench.selection.registry import registered_models
 from pytest_llmbench.selection.rules import (
     LeftOut,
     Rules,
@@ -192,3 +194,30 @@ def test_choose_when_the_rules_leave_nothing() -> None:
             "  ollama/nomic-embed-text:latest: embedding-only",
         ]
     )
+
+
+def test_registered_models_keeps_those_a_provider_offers_now() -> None:
+    asked: list[str] = []
+
+    def discover(provider: str) -> Discovery:
+        asked.append(provider)
+        if provider == "ollama":
+            return Discovery(models=(ollama("a"),))
+        return Discovery(problem="server down")
+
+    found, notes = registered_models(
+        "grading", ["ollama/a", "gone/b", "openai/c", "ollama/d"], ["ollama", "openai"], discover
+    )
+    assert [m.id for m in found] == ["ollama/a"]
+    assert notes == [
+        "registry: grading: gone/b left out: no provider 'gone'",
+        "registry: grading: openai/c left out: not available (server down)",
+        "registry: grading: ollama/d left out: not available",
+    ]
+    assert asked == ["ollama", "openai", "ollama"]
+
+
+def test_registered_models_of_a_task_without_entry() -> None:
+    found, notes = registered_models("t", None, ["ollama"], lambda p: Discovery(), source="r.yaml")
+    assert found == []
+    assert notes == ["registry: task t has no entry in r.yaml: no model to run"]

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from pytest_llmbench.analysis.cost import Cost, PriceTable, cost_per_1k
+from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
     GenericAnswer,
@@ -44,6 +44,7 @@ from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
 from pytest_llmbench.analysis.repeats import RepeatStats, repeat_stats
 from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, overlap, percentile
 from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
+from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.execution.results import Result
 
 __all__ = [

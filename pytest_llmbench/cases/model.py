@@ -17,14 +17,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.cases.options import GenerateOptions
+
+if TYPE_CHECKING:
+    import yaml
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -185,9 +185,12 @@ class _Lines:
     """Maps a path inside the document (``("cases", 2, "id")``) to its 1-based line."""
 
     def __init__(self) -> None:
+        import yaml
+
         self.lines: dict[Path_, int] = {(): 1}
         self.duplicates: list[Problem] = []
         self._open: set[int] = set()
+        self._mapping, self._sequence = yaml.MappingNode, yaml.SequenceNode
 
     def walk(self, node: yaml.Node, path: Path_) -> None:
         if id(node) in self._open:  # an alias of one of its own ancestors
@@ -200,7 +203,7 @@ class _Lines:
             self._open.discard(id(node))
 
     def _walk(self, node: yaml.Node, path: Path_) -> None:
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, self._mapping):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = str(key_node.value)
@@ -216,7 +219,7 @@ class _Lines:
                 seen[key] = line
                 self.lines[path + (key,)] = line
                 self.walk(value_node, path + (key,))
-        elif isinstance(node, yaml.SequenceNode):
+        elif isinstance(node, self._sequence):
             for index, item in enumerate(node.value):
                 self.lines[path + (index,)] = item.start_mark.line + 1
                 self.walk(item, path + (index,))
@@ -234,12 +237,19 @@ def _key(path: Path_) -> str:
     return out
 
 
-# libyaml's C parser when PyYAML was built with it (about 10x faster), same results.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _loader() -> type[yaml.SafeLoader]:
+    """libyaml's C parser when PyYAML was built with it (about 10x faster), same results."""
+    import yaml
+
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader()(text)
     try:
         node = loader.get_single_node()
         lines = _Lines()
@@ -302,6 +312,8 @@ def _case_schema() -> dict[str, Any]:
 
 @functools.cache
 def _case_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = _case_schema()
     return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
@@ -462,8 +474,11 @@ class _Builder:
         if schema is not None:
             if kind != "json":
                 self.problem(("output", "schema"), "schema only applies to kind json")
+            from jsonschema.exceptions import SchemaError
+            from jsonschema.validators import validator_for
+
             try:
-                jsonschema.validators.validator_for(schema).check_schema(schema)
+                validator_for(schema).check_schema(schema)
             except SchemaError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
                 self.problem(

@@ -1,8 +1,9 @@
 """One call: build the request, time the provider, score the answer, make the record.
 
-No pytest here: the item in :mod:`collect` passes in the scorer (the hook) and,
-when pytest-benchmark is active, a wrapper that records the call through it; and,
-when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
+No pytest here: the case item (:mod:`pytest_llmbench.plugin.items`) runs
+:func:`build_request`, :func:`fetch` and :func:`finish`, passing in the scorer (the
+hook) and, when pytest-benchmark is active, a wrapper that records the call through it;
+and, when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
 live one, but its result is marked ``cached`` and carries no timing).
 Every string that reaches the result record is redacted (API keys, Authorization).
 """
@@ -13,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_llmbench.analysis.cost import PriceTable, call_cost
 from pytest_llmbench.cases.model import Case, Task
 from pytest_llmbench.execution.cache import NOT_CACHED, ResponseCache
+from pytest_llmbench.execution.prices import PriceTable, call_cost
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score
 from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, Request, Response
@@ -32,7 +33,6 @@ __all__ = [
     "fetch",
     "finish",
     "make_result",
-    "run",
 ]
 
 Scorer = Callable[[Task, Case, str], Score]
@@ -198,25 +198,3 @@ def finish(
     else:
         score = scorer(task, case, call.response.text)
     return make_result(task, case, model, repeat, call, score, cold_start_ms, prices)
-
-
-def run(
-    provider: Provider,
-    task: Task,
-    case: Case,
-    model: ModelInfo,
-    repeat: int,
-    *,
-    scorer: Scorer,
-    timeout_s: float,
-    cold_start_ms: float | None = None,
-    wrapper: Wrapper | None = None,
-    cache: ResponseCache | None = None,
-    prices: PriceTable | None = None,
-) -> Result:
-    """The whole harness for one (task, case, model, repeat), on the calling thread."""
-    request = build_request(task, case, model, timeout_s)
-    call = fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
-    return finish(
-        task, case, model, repeat, call, scorer=scorer, cold_start_ms=cold_start_ms, prices=prices
-    )

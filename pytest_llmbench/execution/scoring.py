@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import SchemaError, ValidationError
-
 from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
 
 __all__ = ["Score", "parse_json", "parse_verdict", "score", "shorten"]
@@ -159,8 +156,11 @@ def _text_checks(expected: Expected, text: str) -> str:
 
 
 def _schema_error(schema: Mapping[str, Any], value: Any) -> str:
+    from jsonschema import validate
+    from jsonschema.exceptions import SchemaError, ValidationError
+
     try:
-        jsonschema.validate(value, schema)
+        validate(value, schema)
     except ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         return f"answer does not match the schema at {where}: {exc.message}"

@@ -2,7 +2,6 @@
 
 - :func:`parse_case_id`: which task, case, model and repeat a case item's node id names
   (the controller collects nothing under xdist: node ids are all it sees);
-- :func:`assign_hosts`: which host serves a model that several hosts have;
 - :func:`pick_unit`: which model a worker takes next, so that every host stays busy;
 - :func:`check_grouping`: whether a scheduler keeps each model's items on one worker;
 - :class:`Distribution`: what happened on the workers (who ran and loaded which model,
@@ -27,7 +26,6 @@ __all__ = [
     "Crash",
     "Distribution",
     "GroupingCheck",
-    "assign_hosts",
     "check_grouping",
     "parse_case_id",
     "pick_unit",
@@ -81,31 +79,6 @@ def parse_case_id(
         if rep is not None and (not models or rep["model"] in models):
             model, repeat = rep["model"], int(rep["repeat"])
     return CaseId(match["path"], match["task"], match["case"], model, repeat)
-
-
-def assign_hosts(presence: Mapping[str, Sequence[str]], hosts: Sequence[str]) -> dict[str, str]:
-    """Which host serves each model: ``presence`` maps a model to the hosts that have it.
-
-    A model on one host is served there.  A model on several goes to the one of them
-    that serves the fewest models so far (ties: the earlier host in ``hosts``), models
-    taken by name, so every process that sees the same servers decides the same way
-    (xdist workers and the controller each decide on their own).
-    """
-    rank = {host: i for i, host in enumerate(hosts)}
-    served: Counter[str] = Counter()
-    chosen: dict[str, str] = {}
-    for name in sorted(presence):
-        where = presence[name]
-        if len(where) == 1:
-            chosen[name] = where[0]
-            served[where[0]] += 1
-    for name in sorted(presence):
-        where = presence[name]
-        if len(where) > 1:
-            host = min(where, key=lambda h: (served[h], rank.get(h, len(rank))))
-            chosen[name] = host
-            served[host] += 1
-    return chosen
 
 
 def pick_unit(hosts: Iterable[str | None], busy: Mapping[str, int]) -> int:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_llmbench.analysis.cost import PriceTable
+    from pytest_llmbench.execution.prices import PriceTable
     from pytest_llmbench.providers.endpoints import Endpoint
     from pytest_llmbench.selection.rules import Rules
 
@@ -694,7 +694,7 @@ def _rules(config: pytest.Config) -> Rules:
 
 def _prices(config: pytest.Config) -> PriceTable:
     """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
-    from pytest_llmbench.analysis.cost import (
+    from pytest_llmbench.execution.prices import (
         PriceError,
         PriceTable,
         load_price_file,

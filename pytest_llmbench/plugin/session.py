@@ -41,7 +41,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry
-from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registry_models
+from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
 from pytest_llmbench.selection.rules import LeftOut
 from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
@@ -154,12 +154,12 @@ class ModelCatalogue:
                 self.selection_error = str(exc)
                 return []
             entry = entries.get(task)
-            registered, notes = registry_models(
+            registered, notes = registered_models(
                 task,
                 entry.models if entry is not None else None,
-                self.options.registry_path.name,
                 self.providers.names(),
                 self._discover,
+                source=self.options.registry_path.name,
             )
             self.registry_notes.extend(notes)
             ids = {m.id for m in registered}

@@ -10,7 +10,6 @@ Everything here is plain data: no pytest, no I/O.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,8 @@ rendered its prompt (no template in the GGUF, no known format for the model)."""
 
 def installed(distribution: str) -> str:
     """``name==version`` of an installed distribution (the name alone if it is not)."""
+    import importlib.metadata  # about 15 ms: only the fingerprint of a run needs it
+
     try:
         return f"{distribution}=={importlib.metadata.version(distribution)}"
     except importlib.metadata.PackageNotFoundError:

@@ -4,6 +4,9 @@ It talks to the servers through the official ``ollama`` client (``/api/tags`` an
 ``/api/show`` for discovery, ``/api/chat`` for generation, empty ``/api/generate``
 requests to load and unload) and reports the server's own timing fields, converted
 from nanoseconds to milliseconds.
+The client (with httpx and pydantic) and the lean client of :mod:`.wire` are imported
+when the provider first needs them: importing this module, as the provider registry
+does, costs next to nothing.
 
 Every failure a user can cause or meet (server down, model not pulled, timeout,
 HTTP error, garbage reply) becomes a :class:`ProviderError` or a
@@ -34,13 +37,8 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-import ollama
-import pydantic
-
-from pytest_llmbench.plugin.distribute import assign_hosts
 from pytest_llmbench.providers.base import (
     Discovery,
     ModelInfo,
@@ -51,8 +49,12 @@ from pytest_llmbench.providers.base import (
     Response,
     plain_json,
 )
-from pytest_llmbench.providers.wire import ChatWire, Redirected
-from pytest_llmbench.providers.wire import usable_for as wire_usable_for
+from pytest_llmbench.providers.hosts import assign_hosts
+
+if TYPE_CHECKING:
+    import ollama
+
+    from pytest_llmbench.providers.wire import ChatWire
 
 __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
 
@@ -144,6 +146,8 @@ def _ms(ns: int | None) -> float | None:
 
 def _connect_reason(exc: BaseException) -> str:
     """Why a connection failed, in a few words (``connection refused``, ...)."""
+    import httpx
+
     # ollama wraps httpx.ConnectError in a builtin ConnectionError with a generic
     # text (``raise ... from None``); the original is still the context.
     cause: BaseException | None = exc
@@ -168,6 +172,8 @@ def _connect_reason(exc: BaseException) -> str:
 
 def _malformed_reason(exc: BaseException) -> str:
     """What was wrong with a reply, in a few words."""
+    import pydantic
+
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at character {exc.pos})"
     if isinstance(exc, pydantic.ValidationError):
@@ -181,11 +187,16 @@ def _malformed_reason(exc: BaseException) -> str:
 
 def _is_connect_failure(exc: BaseException) -> bool:
     """No connection at all (refused, unreachable, connect timeout)."""
+    import httpx
+
     return isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout))
 
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another try: HTTP 503 (server busy) or a connection closed without an answer."""
+    import httpx
+    import ollama
+
     if isinstance(exc, ollama.ResponseError):
         return exc.status_code == 503
     return isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
@@ -267,6 +278,9 @@ class OllamaProvider:
 
     def _client(self, host: str, purpose: str) -> ollama.Client:
         """The cached client for one host; ``purpose`` is ``"generate"`` or ``"discover"``."""
+        import httpx
+        import ollama
+
         key = (host, purpose)
         with self._lock:
             client = self._clients.get(key)
@@ -286,9 +300,11 @@ class OllamaProvider:
 
     def _wire(self, host: str) -> ChatWire | None:
         """The lean ``/api/chat`` client for ``host`` (``None``: use the ollama client)."""
+        from pytest_llmbench.providers.wire import ChatWire, usable_for
+
         with self._lock:
             if host not in self._wires:
-                usable = self.settings.lean_http and wire_usable_for(host)
+                usable = self.settings.lean_http and usable_for(host)
                 self._wires[host] = (
                     ChatWire(
                         host,
@@ -310,6 +326,8 @@ class OllamaProvider:
         reply is built as the ollama client builds it (``reply_type(**json)``), so a
         reply of the wrong shape fails the same way on both.
         """
+        from pytest_llmbench.providers.wire import Redirected
+
         wire = self._wire(host)
 
         def send(client: ollama.Client) -> _T:
@@ -337,6 +355,9 @@ class OllamaProvider:
 
     def discover(self) -> Discovery:
         """List the models on every host; a model on several hosts counts once (see class doc)."""
+        import httpx
+        import ollama
+
         models: dict[str, ModelInfo] = {}
         presence: dict[str, list[str]] = {}
         unreachable: list[str] = []
@@ -448,6 +469,9 @@ class OllamaProvider:
         Returns the extra details and whether it is worth asking this host again
         (not after a connection problem or a timeout).
         """
+        import httpx
+        import ollama
+
         try:
             shown = client.show(name)
         except (ConnectionError, httpx.TransportError):
@@ -468,6 +492,8 @@ class OllamaProvider:
 
     def generate(self, request: Request) -> Response:
         """Answer one request with a non-streaming ``/api/chat`` call."""
+        import ollama
+
         _require_name(request.model)
         host = self.host_for(request.model)
         messages: list[dict[str, str]] = []
@@ -596,6 +622,8 @@ class OllamaProvider:
         The load time is the server's ``load_duration`` when it reports one; Ollama's
         reply to an empty request has none, so then it is the wall time of the call.
         """
+        import ollama
+
         _require_name(name)
         host = self.host_for(name)
 
@@ -609,6 +637,8 @@ class OllamaProvider:
 
     def unload(self, name: str) -> None:
         """Drop ``name`` from memory (an empty ``/api/generate`` with ``keep_alive: 0``)."""
+        import ollama
+
         _require_name(name)
         host = self.host_for(name)
 
@@ -620,6 +650,9 @@ class OllamaProvider:
 
     def _error(self, exc: Exception, host: str, model: str, action: str) -> ProviderError:
         """One clear line for anything that went wrong talking to ``host``."""
+        import httpx
+        import ollama
+
         timeout = self.settings.timeout_s
         if isinstance(exc, ProviderError):
             return exc

@@ -37,12 +37,12 @@ import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
-import ollama
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench import __version__
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ChatWire", "Redirected", "usable_for"]
 
@@ -113,27 +113,16 @@ class ChatWire:
         sock = self._socket()
         try:
             sock.sendall(message)
-        except TimeoutError as exc:
-            self._drop(sock)
-            raise httpx.WriteTimeout(f"sending the request timed out: {exc}") from exc
         except OSError as exc:
             self._drop(sock)
-            raise httpx.WriteError(f"sending the request failed: {exc}") from exc
+            raise _send_error(exc) from exc
         response = http.client.HTTPResponse(sock, method="POST")
         try:
             response.begin()
             data = response.read()
-        except TimeoutError as exc:
-            self._drop(sock)
-            raise httpx.ReadTimeout(f"no answer within {self._timeout_s:g} s") from exc
-        except http.client.RemoteDisconnected as exc:
-            self._drop(sock)
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response."
-            ) from exc
         except (http.client.HTTPException, OSError) as exc:
             self._drop(sock)
-            raise httpx.ReadError(f"reading the answer failed: {exc}") from exc
+            raise _read_error(exc, self._timeout_s) from exc
         finally:
             response.close()  # the socket stays open: the response only had a file on it
         if response.will_close:
@@ -142,8 +131,10 @@ class ChatWire:
         if status in _REDIRECTS:
             raise Redirected(f"HTTP {status} to {response.getheader('Location')}")
         if status >= 400:
+            from ollama import ResponseError
+
             # what the ollama client raises: ResponseError picks the JSON "error" out
-            raise ollama.ResponseError(data.decode("utf-8", errors="replace"), status)
+            raise ResponseError(data.decode("utf-8", errors="replace"), status)
         return json.loads(data)
 
     # -- connections ---------------------------------------------------------------
@@ -165,11 +156,8 @@ class ChatWire:
     def _connect(self) -> socket.socket:
         try:
             sock = socket.create_connection(self._address, timeout=self._connect_timeout_s)
-        except TimeoutError as exc:
-            within = f"no connection within {self._connect_timeout_s:g} s"
-            raise httpx.ConnectTimeout(within) from exc
         except OSError as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+            raise _connect_error(exc, self._connect_timeout_s) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self._timeout_s)
         return sock
@@ -197,3 +185,33 @@ def _idle_and_open(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+# -- what the ollama client (httpx) raises for the same failures ----------------------
+# httpx is imported here, on the first failure: ollama has loaded it by then anyway.
+
+
+def _connect_error(exc: OSError, timeout_s: float) -> httpx.TransportError:
+    import httpx
+
+    if isinstance(exc, TimeoutError):
+        return httpx.ConnectTimeout(f"no connection within {timeout_s:g} s")
+    return httpx.ConnectError(str(exc))
+
+
+def _send_error(exc: OSError) -> httpx.TransportError:
+    import httpx
+
+    if isinstance(exc, TimeoutError):
+        return httpx.WriteTimeout(f"sending the request timed out: {exc}")
+    return httpx.WriteError(f"sending the request failed: {exc}")
+
+
+def _read_error(exc: Exception, timeout_s: float) -> httpx.TransportError:
+    import httpx
+
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(f"no answer within {timeout_s:g} s")
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    return httpx.ReadError(f"reading the answer failed: {exc}")

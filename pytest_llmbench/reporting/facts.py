@@ -1,8 +1,8 @@
 """What the Markdown and HTML reports are made of, and the facts both derive from it.
 
 Pure module: the run record, the results and the rankings in; numbers and sentences
-out (speed score, correctness, the rows of the top-results table, the notes such as
-size against speed).
+out (relative speed, shown as the "speed score" column; correctness; the rows of the
+top-results table; the notes such as size against speed).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ __all__ = [
     "format_bytes",
     "format_ms",
     "notes",
+    "relative_speed",
     "run_date",
-    "speed_score",
     "top_results_rows",
 ]
 
@@ -93,8 +93,10 @@ def format_bytes(value: int | None) -> str:
     return f"{value / 1e6:.0f} MB"
 
 
-def speed_score(ranking: TaskRanking, standing: ModelStanding) -> int | None:
-    """100 for the fastest qualified model, ``100 * fastest / this`` for the others.
+def relative_speed(ranking: TaskRanking, standing: ModelStanding) -> int | None:
+    """100 for the fastest qualified model, ``100 * fastest / this`` for the others: the
+    reports' "speed score" column (not :func:`pytest_llmbench.analysis.stats.speed_score`,
+    which is 1000 / seconds).
 
     ``None`` for a model that did not qualify or has no latency.
     """
@@ -138,7 +140,7 @@ def top_results_rows(
     """
     rows = []
     for position, s in enumerate(ranking.qualified, 1):
-        score = speed_score(ranking, s)
+        score = relative_speed(ranking, s)
         rows.append(
             [
                 str(position),

@@ -1,8 +1,7 @@
-"""``--llm-models=registry``: each task runs its registered champion and runner-up.
+"""``--llm-models=registry``: run each task on its registered champion and runner-up.
 
-The plugin reads the champions file (:mod:`pytest_llmbench.storage.champions`);
-this keeps each task's registered models that a provider offers now, with a note
-for each other.  Pure.
+Pure module.  The registry file is read by :mod:`pytest_llmbench.storage.champions`;
+this module decides which of a task's registered models can run now.
 """
 
 from __future__ import annotations
@@ -11,30 +10,32 @@ from collections.abc import Callable, Collection, Sequence
 
 from pytest_llmbench.providers.base import Discovery, ModelInfo
 
-__all__ = ["REGISTRY_ENTRY", "registry_models"]
+__all__ = ["REGISTRY_ENTRY", "registered_models"]
 
 REGISTRY_ENTRY = "registry"
 """The ``--llm-models`` entry that runs each task on its registered champion and runner-up."""
 
 
-def registry_models(
+def registered_models(
     task: str,
-    registered: Sequence[str] | None,
-    source: str,
+    models: Sequence[str] | None,
     providers: Collection[str],
     discover: Callable[[str], Discovery],
+    *,
+    source: str = "the registry",
 ) -> tuple[list[ModelInfo], list[str]]:
     """The registered models of ``task`` that a provider offers now, and notes on the others.
 
-    :param registered: the task's registered model ids, champion first (``None``: the
-        task has no entry in the champions file named ``source``).
+    :param models: the task's registered model ids (champion, then runner-up); ``None``
+        when ``source`` has no entry for the task.
     :param discover: the models a provider offers (called only for the providers needed).
+    :param source: the registry's name, for the notes.
     """
-    if registered is None:
+    if models is None:
         return [], [f"registry: task {task} has no entry in {source}: no model to run"]
     found: list[ModelInfo] = []
     notes: list[str] = []
-    for model_id in registered:
+    for model_id in models:
         provider = model_id.partition("/")[0]
         if provider not in providers:
             notes.append(f"registry: {task}: {model_id} left out: no provider {provider!r}")

@@ -13,7 +13,9 @@ A YAML file meant to be committed next to the evals (default
 
 Written by ``pytest --llm-update-registry``; read by :func:`best_model` (the model to
 use in production) and by ``--llm-models=registry`` (re-benchmark champion and
-runner-up only).  Pure module apart from reading and writing that one file.
+runner-up only: :mod:`pytest_llmbench.selection.registry`).  Pure module apart from
+reading and writing that one file; it imports only the standard library until a
+function needs more, so that ``from pytest_llmbench import best_model`` stays cheap.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+if TYPE_CHECKING:
+    from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -129,6 +130,8 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         return {}
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from None
+    import yaml  # on first use: importing best_model stays light
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -215,6 +218,8 @@ def best_model(
 
 def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
     """The registry file for these entries (tasks sorted by name)."""
+    import yaml
+
     tasks: dict[str, Any] = {}
     for name in sorted(entries):
         entry = entries[name]

@@ -1,0 +1,363 @@
+"""The package's layering, read from the source of every module with ``ast``.
+
+Every import counts: at module level, inside functions and under ``TYPE_CHECKING``.
+
+- Only ``plugin/`` imports pytest, ``_pytest``, xdist or pytest-benchmark.
+- Imports go down the layer list (a module may import its own layer and lower ones):
+  plugin, cli, reporting, storage, analysis, execution, selection, providers, cases.
+  ``pytest_llmbench/__init__.py`` (the lazy public names) and ``testing.py`` (a
+  compatibility re-export for conftests) sit above every layer; no layer imports them,
+  except ``__version__`` from the package itself.
+- ``analysis/`` and ``reporting/`` make no network call and run no process: they import
+  no provider implementation, HTTP client, socket or ``subprocess``.
+
+And heavy dependencies are imported when first needed: ``from pytest_llmbench import
+best_model`` (production code) loads neither pytest, nor jsonschema, nor a provider SDK,
+and a provider module loads its SDK only when the provider works.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "pytest_llmbench"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+LAYERS = (
+    "plugin",
+    "cli",
+    "reporting",
+    "storage",
+    "analysis",
+    "execution",
+    "selection",
+    "providers",
+    "cases",
+)
+"""Top to bottom: a module imports from its own layer and the layers after it."""
+
+FACADES = ("", "testing")
+"""``pytest_llmbench`` itself and ``pytest_llmbench.testing``: above every layer."""
+
+PYTEST_ONLY_IN_PLUGIN = ("pytest", "_pytest", "xdist", "pytest_benchmark")
+
+NO_NETWORK = ("analysis", "reporting")
+NETWORK = (
+    f"{PACKAGE}.providers.llamacpp",
+    f"{PACKAGE}.providers.ollama",
+    f"{PACKAGE}.providers.openai",
+    f"{PACKAGE}.providers.wire",
+    "llama_cpp",
+    "ollama",
+    "openai",
+    "httpx",
+    "http.client",
+    "socket",
+    "urllib.request",
+    "subprocess",
+)
+"""What a module of ``NO_NETWORK`` must not import: provider implementations, HTTP
+clients, sockets, processes."""
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """``.../pytest_llmbench/storage/champions.py`` -> ``pytest_llmbench.storage.champions``."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer(module: str) -> str:
+    """``storage`` for ``pytest_llmbench.storage.champions``, ``cli`` for ``pytest_llmbench.cli``,
+    ``""`` for the package itself."""
+    return module.split(".")[1] if "." in module else ""
+
+
+def public_names(root: Path = ROOT) -> dict[str, str]:
+    """The lazy public names of ``pytest_llmbench/__init__.py``: name -> defining module."""
+    tree = ast.parse((root / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "_PUBLIC"
+            and node.value is not None
+        ):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, dict)
+            return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
+def imports(source: str, module: str, is_package: bool) -> Iterator[tuple[int, str]]:
+    """(line, imported module) for every import in ``source``, wherever it stands.
+
+    ``from a import b`` yields ``a.b`` (``b`` may be a module; any rule that ``a`` breaks,
+    ``a.b`` breaks too); a relative import is resolved against ``module``.
+    """
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                drop = node.level - 1 if is_package else node.level
+                anchor = anchor[: len(anchor) - drop]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                yield node.lineno, base if alias.name == "*" else f"{base}.{alias.name}"
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _target_layer(name: str, public: Mapping[str, str]) -> str | None:
+    """The layer an imported name of this package lives in; ``None`` for other packages."""
+    if not _within(name, PACKAGE):
+        return None
+    rest = name.split(".")[1:]
+    if not rest:
+        return ""
+    if len(rest) == 1 and rest[0] in public:  # from pytest_llmbench import best_model
+        return layer(public[rest[0]])
+    if rest[0] in LAYERS or rest[0] in FACADES:
+        return rest[0]
+    return ""  # __version__ and other attributes of the package itself
+
+
+def problems(
+    source: str, module: str, *, is_package: bool = False, public: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every broken rule in one module's source, as ``line: what``."""
+    names = public_names() if public is None else public
+    own = layer(module)
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    found: list[str] = []
+    for line, name in imports(source, module, is_package):
+        if own != "plugin" and any(_within(name, p) for p in PYTEST_ONLY_IN_PLUGIN):
+            found.append(f"{line}: imports {name}: only plugin/ may import pytest or its plugins")
+        if own in NO_NETWORK and any(_within(name, p) for p in NETWORK):
+            found.append(
+                f"{line}: imports {name}: {own}/ makes no network call and runs no process"
+            )
+        target = _target_layer(name, names)
+        if target is None or target == own or own in FACADES:
+            continue
+        if target in FACADES:
+            if target:
+                found.append(f"{line}: imports {name}: testing.py is for users, not the package")
+            continue
+        if rank[target] < rank[own]:
+            found.append(
+                f"{line}: imports {name}: {own}/ is below {target}/ (imports only go down: "
+                f"{', '.join(LAYERS)})"
+            )
+    return sorted(set(found), key=lambda p: (int(p.partition(":")[0]), p))
+
+
+def check_file(path: Path, root: Path = ROOT, public: Mapping[str, str] | None = None) -> list[str]:
+    """The problems of one file, each as ``path:line: what``."""
+    module = module_name(path, root)
+    source = path.read_text(encoding="utf-8")
+    shown = path.relative_to(root.parent).as_posix()
+    found = problems(source, module, is_package=path.name == "__init__.py", public=public)
+    return [f"{shown}:{p}" for p in found]
+
+
+MODULES = sorted(ROOT.rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path", MODULES, ids=[p.relative_to(ROOT.parent).as_posix() for p in MODULES]
+)
+def test_module_keeps_to_its_layer(path: Path) -> None:
+    found = check_file(path)
+    assert not found, "\n".join(found)
+
+
+def test_every_layer_is_a_package_here() -> None:
+    """The layer list names what is on disk (a renamed layer would check nothing)."""
+    on_disk = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    on_disk |= {p.stem for p in ROOT.glob("*.py") if p.stem not in ("__init__", *FACADES)}
+    assert on_disk == set(LAYERS)
+    assert set(public_names().values()) <= {m for p in MODULES if (m := module_name(p))}
+
+
+def _distribution(requirement: str) -> str:
+    """``jsonschema-rs>=0.20`` -> ``jsonschema-rs`` (normalised as PEP 503 does)."""
+    name = re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_imported_package_is_declared() -> None:
+    """A third-party package the code imports is a dependency or in an extra of pyproject.toml
+    (a package that only arrives through another one can go away with it)."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT.parent / "pyproject.toml").read_text("utf-8"))["project"]
+    declared = {_distribution(r) for r in project["dependencies"]}
+    declared |= {
+        _distribution(r) for extra in project["optional-dependencies"].values() for r in extra
+    }
+    providers = importlib.metadata.packages_distributions()
+    undeclared = []
+    for path in MODULES:
+        module = module_name(path)
+        for line, name in imports(path.read_text("utf-8"), module, path.name == "__init__.py"):
+            top = name.split(".")[0]
+            if top == PACKAGE or top in sys.stdlib_module_names or top == "__future__":
+                continue
+            dists = {_distribution(d) for d in providers.get(top, [top])}
+            if not dists & declared:
+                shown = path.relative_to(ROOT.parent).as_posix()
+                undeclared.append(f"{shown}:{line}: {name} (from {', '.join(sorted(dists))})")
+    assert not undeclared, "\n".join(undeclared)
+
+
+# --------------------------------------------------------------------------- light imports
+
+SDKS = ("ollama", "openai", "httpx", "httpx2", "pydantic", "llama_cpp")
+HEAVY = ("pytest", "_pytest", "jsonschema", "jsonschema_rs", "yaml", *SDKS)
+
+
+def loaded_after(statement: str) -> list[str]:
+    """The top-level packages of ``HEAVY`` that ``statement`` loads, in a fresh interpreter."""
+    code = (
+        "import json, sys\n"
+        f"{statement}\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+    )
+    path = os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=60,
+    )
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from pytest_llmbench import best_model",
+        "import pytest_llmbench.providers.ollama",
+        "import pytest_llmbench.providers.openai",
+        "import pytest_llmbench.providers.llamacpp",
+        "import pytest_llmbench.providers.registry",
+        "import pytest_llmbench.cases.model",
+        "import pytest_llmbench.execution.call",
+        "import pytest_llmbench.analysis.ranking",
+    ],
+)
+def test_heavy_dependencies_load_when_first_needed(statement: str) -> None:
+    assert loaded_after(statement) == []
+
+
+def test_the_pytest_entry_point_loads_nothing_heavy_but_pytest() -> None:
+    # Every pytest run pays this import once the plugin is installed.
+    assert loaded_after("import pytest_llmbench.plugin") == ["_pytest", "pytest"]
+
+
+def test_the_import_check_sees_a_heavy_import() -> None:
+    assert loaded_after("import pytest_llmbench.providers.ollama, ollama") == [
+        "httpx",
+        "ollama",
+        "pydantic",
+    ]
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+VIOLATING = """\
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_llmbench.cases.model import Task
+from pytest_llmbench.plugin.session import Session
+from pytest_llmbench import best_model, __version__
+from .. import testing
+
+if TYPE_CHECKING:
+    import pytest
+
+
+def fetch() -> None:
+    import httpx
+    from urllib import request
+    from pytest_llmbench.providers import ollama
+"""
+
+
+def test_the_checker_names_each_broken_rule_with_its_line(tmp_path: Path) -> None:
+    root = tmp_path / PACKAGE
+    module = root / "analysis" / "bad.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(VIOLATING, encoding="utf-8")
+    public = {"best_model": f"{PACKAGE}.storage.champions"}
+
+    found = check_file(module, root, public)
+
+    shown = f"{PACKAGE}/analysis/bad.py"
+    assert found == [
+        f"{shown}:6: imports {PACKAGE}.plugin.session.Session: analysis/ is below plugin/ "
+        f"(imports only go down: {', '.join(LAYERS)})",
+        f"{shown}:7: imports {PACKAGE}.best_model: analysis/ is below storage/ "
+        f"(imports only go down: {', '.join(LAYERS)})",
+        f"{shown}:8: imports {PACKAGE}.testing: testing.py is for users, not the package",
+        f"{shown}:11: imports pytest: only plugin/ may import pytest or its plugins",
+        f"{shown}:15: imports httpx: analysis/ makes no network call and runs no process",
+        f"{shown}:16: imports urllib.request: analysis/ makes no network call and runs no process",
+        f"{shown}:17: imports {PACKAGE}.providers.ollama: "
+        "analysis/ makes no network call and runs no process",
+    ]
+
+
+def test_the_checker_passes_a_module_that_keeps_the_rules(tmp_path: Path) -> None:
+    root = tmp_path / PACKAGE
+    module = root / "storage" / "good.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "import subprocess\n"
+        "from pytest_llmbench import __version__\n"
+        "from pytest_llmbench.analysis.ranking import TaskRanking\n"
+        "from pytest_llmbench.storage import history\n"
+        "from . import champions\n"
+        "def f():\n"
+        "    from pytest_llmbench.cases.model import Task\n",
+        encoding="utf-8",
+    )
+    assert check_file(module, root, {}) == []
+
+
+def test_only_the_plugin_may_import_pytest(tmp_path: Path) -> None:
+    root = tmp_path / PACKAGE
+    for where in ("plugin", "cases"):
+        module = root / where / "m.py"
+        module.parent.mkdir(parents=True)
+        module.write_text("import _pytest.nodes\nfrom xdist import remote\n", encoding="utf-8")
+    assert check_file(root / "plugin" / "m.py", root, {}) == []
+    assert check_file(root / "cases" / "m.py", root, {}) == [
+        f"{PACKAGE}/cases/m.py:1: imports _pytest.nodes: only plugin/ may import pytest or its "
+        "plugins",
+        f"{PACKAGE}/cases/m.py:2: imports xdist.remote: only plugin/ may import pytest or its "
+        "plugins",
+    ]
