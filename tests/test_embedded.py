@@ -12,7 +12,7 @@ pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embe
 from casedata import COMPANY_SCHEMA, COMPANY_TASK
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers.base import ProviderSettings, Request
+from pytest_llmbench.providers.base import BuiltinSettings, Request
 from pytest_llmbench.providers.llamacpp import LlamaCppProvider
 
 pytestmark = pytest.mark.embedded
@@ -28,13 +28,13 @@ def _request(posting: str) -> Request:
 
 
 def test_discovers_both_embedded_models() -> None:
-    found = LlamaCppProvider(ProviderSettings()).discover()
+    found = LlamaCppProvider(BuiltinSettings()).discover()
     assert found.problem is None
     assert [m.id for m in found.models] == ["llamacpp/smollm2-135m", "llamacpp/gemma3-270m"]
 
 
 def test_same_request_gives_same_answer_whatever_ran_before() -> None:
-    provider = LlamaCppProvider(ProviderSettings())
+    provider = LlamaCppProvider(BuiltinSettings())
     acme = _request("Acme is hiring a Python developer in Berlin.")
     other = _request("Globex seeks a night-shift nurse for its Springfield clinic; apply now.")
     first = provider.generate(acme)

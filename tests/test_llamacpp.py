@@ -23,7 +23,7 @@ from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.execution.cache import cache_key
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers import llamacpp
-from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ProviderSettings, Request
+from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, BuiltinSettings, Request
 from pytest_llmbench.providers.llamacpp import (
     GGUF_TEMPLATE,
     LlamaCppProvider,
@@ -63,7 +63,7 @@ def test_a_format_set_by_the_user_wins_and_an_unknown_model_falls_back() -> None
 def test_the_fallback_is_warned_about_and_noted_in_the_summary(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    provider = LlamaCppProvider(ProviderSettings())
+    provider = LlamaCppProvider(BuiltinSettings())
     without_template = SimpleNamespace(metadata={"general.architecture": "mamba"})
     with caplog.at_level(logging.WARNING, logger=llamacpp.__name__):
         assert provider._chat_format("mystery", without_template).name == FALLBACK_CHAT_FORMAT
@@ -87,7 +87,7 @@ def test_the_fallback_is_warned_about_and_noted_in_the_summary(
 
 
 def test_gemma_reads_its_prompt_in_gemma_turns() -> None:
-    provider = LlamaCppProvider(ProviderSettings())
+    provider = LlamaCppProvider(BuiltinSettings())
     response = provider.generate(
         Request(
             model="gemma3-270m",
@@ -110,7 +110,7 @@ def test_gemma_reads_its_prompt_in_gemma_turns() -> None:
 
 
 def test_tokens_per_s_matches_the_generation_wall_time_under_a_grammar() -> None:
-    provider = LlamaCppProvider(ProviderSettings())
+    provider = LlamaCppProvider(BuiltinSettings())
     provider.load("gemma3-270m")
     request = Request(
         model="gemma3-270m",
@@ -145,7 +145,7 @@ def test_the_gguf_file_is_checked_once_not_on_every_call(monkeypatch: pytest.Mon
         return real(*args, **kwargs)
 
     monkeypatch.setattr(package, "assemble", counted)
-    provider = LlamaCppProvider(ProviderSettings())
+    provider = LlamaCppProvider(BuiltinSettings())
     provider.load("gemma3-270m")
     quick = Request(model="gemma3-270m", prompt="Hi", options=GenerateOptions(max_tokens=1))
     provider.generate(quick)
@@ -183,7 +183,7 @@ def test_an_embedded_models_digest_names_what_decides_its_answers(tmp_path: Path
     # llama-cpp-python or another chat format must never reuse an old answer.
     gguf = tmp_path / "mine.gguf"
     gguf.write_bytes(b"GGUF")
-    settings = ProviderSettings(
+    settings = BuiltinSettings(
         gguf_models={"mine": str(gguf)}, gguf_chat_formats={"mine": "chatml"}
     )
     models = {m.name: m for m in LlamaCppProvider(settings).discover().models}

@@ -28,12 +28,12 @@ from ollama_emulator import (
 
 from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.providers.base import (
+    BuiltinSettings,
     Discovery,
     ModelInfo,
     ModelNotFound,
     Provider,
     ProviderError,
-    ProviderSettings,
     Request,
 )
 from pytest_llmbench.providers.ollama import KEEP_ALIVE, OllamaProvider, normalize_host
@@ -79,7 +79,7 @@ def make_provider(request: pytest.FixtureRequest) -> Iterator[ProviderFactory]:
         retries: int = 3,
         retry_backoff_s: float = 0.01,
     ) -> OllamaProvider:
-        settings = ProviderSettings(
+        settings = BuiltinSettings(
             ollama_hosts=hosts,
             timeout_s=timeout_s,
             discovery_timeout_s=discovery_timeout_s,
@@ -663,7 +663,7 @@ def test_an_empty_model_name_is_refused_before_anything_is_sent(
 def test_an_unclosed_provider_closes_its_connections_when_collected(
     srv: OllamaEmulator,
 ) -> None:
-    provider = OllamaProvider(ProviderSettings(ollama_hosts=(srv.url,)))
+    provider = OllamaProvider(BuiltinSettings(ollama_hosts=(srv.url,)))
     assert provider.discover().models
     assert provider.generate(Request(model=MODEL, prompt="hi")).text
     del provider
@@ -738,7 +738,7 @@ def test_normalize_host(given: str, expected: str) -> None:
 
 def test_hosts_are_normalized_and_deduplicated() -> None:
     provider = OllamaProvider(
-        ProviderSettings(ollama_hosts=("localhost:11434", "http://localhost:11434/", "gpu:1"))
+        BuiltinSettings(ollama_hosts=("localhost:11434", "http://localhost:11434/", "gpu:1"))
     )
     with provider:
         assert provider.hosts == ("http://localhost:11434", "http://gpu:1")

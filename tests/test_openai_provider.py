@@ -14,7 +14,7 @@ from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers.base import ProviderError, ProviderSettings, Request
+from pytest_llmbench.providers.base import BuiltinSettings, ProviderError, Request
 from pytest_llmbench.providers.endpoints import Endpoint
 from pytest_llmbench.providers.openai import OpenAIProvider, retry_after_s
 
@@ -46,7 +46,7 @@ def provider(
     timeout_s: float = 10.0,
     **endpoint: Any,
 ) -> OpenAIProvider:
-    settings = ProviderSettings(timeout_s=timeout_s, discovery_timeout_s=2.0)
+    settings = BuiltinSettings(timeout_s=timeout_s, discovery_timeout_s=2.0)
     return OpenAIProvider(
         settings, Endpoint(name="local", base_url=url, **endpoint), sleep=sleep or Sleeps()
     )
@@ -119,7 +119,7 @@ def test_default_openai_endpoint_is_not_offered_without_a_key(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    default = OpenAIProvider(ProviderSettings())
+    default = OpenAIProvider(BuiltinSettings())
     assert default.name == "openai"
     assert default.endpoint.base_url == "https://api.openai.com/v1"
     assert default.discover().problem == "$OPENAI_API_KEY is not set"
@@ -231,7 +231,7 @@ def test_429_with_a_real_wait_is_left_out_of_latency(server: OpenAIEmulator) -> 
 
     server.fail_next(429, headers={"Retry-After": "0.4"})
     real = OpenAIProvider(
-        ProviderSettings(timeout_s=5.0),
+        BuiltinSettings(timeout_s=5.0),
         Endpoint(name="local", base_url=server.url, retries=1),
     )
     started = time.perf_counter()

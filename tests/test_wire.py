@@ -17,7 +17,7 @@ import pytest
 from ollama_emulator import EmulatedModel, OllamaEmulator
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers.base import ProviderSettings, Request
+from pytest_llmbench.providers.base import BuiltinSettings, Request
 from pytest_llmbench.providers.ollama import OllamaProvider
 from pytest_llmbench.providers.wire import ChatWire, usable_for
 
@@ -183,7 +183,7 @@ def test_both_clients_send_the_same_request() -> None:
     bodies = []
     with OllamaEmulator(models=[EmulatedModel(MODEL)]) as srv:
         for lean in (True, False):
-            settings = ProviderSettings(ollama_hosts=(srv.url,), timeout_s=5.0, lean_http=lean)
+            settings = BuiltinSettings(ollama_hosts=(srv.url,), timeout_s=5.0, lean_http=lean)
             with OllamaProvider(settings) as provider:
                 provider.generate(_request())
             bodies.append(srv.last_request)
@@ -203,7 +203,7 @@ def test_loads_and_unloads_are_the_same_requests_on_both_clients() -> None:
     seen = []
     with OllamaEmulator(models=[EmulatedModel(MODEL)], resident_slots=1) as srv:
         for lean in (True, False):
-            settings = ProviderSettings(ollama_hosts=(srv.url,), timeout_s=5.0, lean_http=lean)
+            settings = BuiltinSettings(ollama_hosts=(srv.url,), timeout_s=5.0, lean_http=lean)
             with OllamaProvider(settings) as provider:
                 assert provider.load(MODEL) is not None
                 loaded = srv.resident
@@ -217,7 +217,7 @@ def test_loads_and_unloads_are_the_same_requests_on_both_clients() -> None:
 def test_a_redirect_hands_the_host_over_to_the_ollama_client(recorder: _Server) -> None:
     with OllamaEmulator(models=[EmulatedModel(MODEL)]) as srv:
         recorder.redirect_to = srv.url
-        settings = ProviderSettings(ollama_hosts=(recorder.url,), timeout_s=5.0)
+        settings = BuiltinSettings(ollama_hosts=(recorder.url,), timeout_s=5.0)
         with OllamaProvider(settings) as provider:
             first = provider.generate(_request())
             second = provider.generate(_request())

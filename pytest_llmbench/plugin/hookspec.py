@@ -30,10 +30,11 @@ def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytes
     a conftest::
 
         def pytest_llmbench_register_providers(registry, config):
-            registry.add(MyProvider(registry.settings))
+            registry.add(MyProvider(registry.settings_for("mine")))
 
     :param registry: the registry; ``registry.add(provider)`` replaces a provider of
-        the same ``name``.
+        the same ``name``; ``registry.settings_for(name)`` gives a provider the general
+        settings and its own ``llm_provider_options`` (not the built-in providers').
     :param config: the pytest config.
     """
 

@@ -446,6 +446,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("llm_generic_threshold", "default for --llm-generic-threshold", default="0.9")
     parser.addini("llm_dist", "default for --llm-dist (model or xdist)", default="model")
     parser.addini(
+        "llm_provider_options",
+        "a third-party provider's own options, 'NAME key=value [key=value ...]' one a line "
+        "(it gets these and the general settings, not the built-in providers')",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "llm_prices",
         "prices, one a line: 'PATTERN = INPUT OUTPUT' ($ per million tokens) "
         "or 'PATTERN = hourly PRICE'",
@@ -488,6 +495,8 @@ class Options:
     ollama_hosts: tuple[str, ...] = (DEFAULT_OLLAMA_HOST,)
     lean_http: bool = True
     """``llm_ollama_lean_http``: Ollama generation over the plugin's own HTTP client."""
+    provider_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``llm_provider_options``: provider name -> its own options."""
     timeout_s: float = 120.0
     json_path: Path | None = None
     repeat: int | None = None
@@ -562,6 +571,7 @@ class Options:
             models=config.getoption("llm_models") or str(config.getini("llm_models")),
             ollama_hosts=tuple(hosts) or (DEFAULT_OLLAMA_HOST,),
             lean_http=bool(config.getini("llm_ollama_lean_http")),
+            provider_options=_provider_options(config),
             timeout_s=(
                 timeout
                 if timeout is not None
@@ -605,6 +615,24 @@ class Options:
             for key, value in sorted(vars(config.option).items())
             if key.startswith("llm_")
         }
+
+
+def _provider_options(config: pytest.Config) -> dict[str, dict[str, str]]:
+    """``llm_provider_options`` lines: ``NAME key=value [key=value ...]``."""
+    found: dict[str, dict[str, str]] = {}
+    for line in config.getini("llm_provider_options"):
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        name, *pairs = line.split()
+        own = found.setdefault(name, {})
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise pytest.UsageError(
+                    f"llm_provider_options: expected NAME key=value ..., got {line.strip()!r}"
+                )
+            own[key] = value
+    return found
 
 
 def _gguf(config: pytest.Config) -> tuple[dict[str, str], dict[str, str]]:

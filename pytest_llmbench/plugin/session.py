@@ -33,11 +33,11 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
 from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.providers.base import (
+    BuiltinSettings,
     Discovery,
     ModelInfo,
     ModelNotFound,
     ProviderError,
-    ProviderSettings,
 )
 from pytest_llmbench.providers.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry
@@ -66,7 +66,7 @@ class ModelCatalogue:
         self.config = config
         self.options = options
         self.cache = cache
-        self.settings = ProviderSettings(
+        self.settings = BuiltinSettings(
             ollama_hosts=options.ollama_hosts,
             timeout_s=options.timeout_s,
             gguf_models=options.gguf,
@@ -75,6 +75,7 @@ class ModelCatalogue:
             retry_backoff_s=options.retry_backoff_s,
             openai_endpoints=options.endpoints,
             lean_http=options.lean_http,
+            provider_options=options.provider_options,
         )
         self._providers: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None

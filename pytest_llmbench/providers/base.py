@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from pytest_llmbench.cases.options import GenerateOptions
@@ -20,6 +20,7 @@ from pytest_llmbench.providers.endpoints import Endpoint
 
 __all__ = [
     "FALLBACK_CHAT_FORMAT",
+    "BuiltinSettings",
     "Discovery",
     "ModelInfo",
     "ModelNotFound",
@@ -161,23 +162,44 @@ class Discovery:
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """The plugin options a provider may read, already parsed and validated."""
+    """What every provider gets: the plugin's general options, parsed and validated, and
+    the provider's own options (``llm_provider_options``: ``NAME key=value ...``)."""
 
-    ollama_hosts: tuple[str, ...] = ("http://127.0.0.1:11434",)
     timeout_s: float = 120.0
     discovery_timeout_s: float = 3.0
-    gguf_models: Mapping[str, str] = field(default_factory=dict)
-    """Extra GGUF files for the embedded provider: name -> path."""
-    gguf_chat_formats: Mapping[str, str] = field(default_factory=dict)
-    """Chat formats set for those GGUF files: name -> llama-cpp-python chat format."""
     retries: int = 3
     """Retries after a transient failure (HTTP 503, connection reset); 0 turns them off."""
     retry_backoff_s: float = 0.5
     """The first retry waits this long, each later one twice as long as the one before."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """This provider's own options, from ``llm_provider_options`` lines naming it."""
+
+
+@dataclass(frozen=True)
+class BuiltinSettings(ProviderSettings):
+    """The built-in providers' settings besides the general ones.
+
+    Only ``llamacpp``, ``ollama`` and ``openai`` get these; a third-party provider gets
+    a plain :class:`ProviderSettings` (:meth:`for_provider`).
+    """
+
+    ollama_hosts: tuple[str, ...] = ("http://127.0.0.1:11434",)
+    gguf_models: Mapping[str, str] = field(default_factory=dict)
+    """Extra GGUF files for the embedded provider: name -> path."""
+    gguf_chat_formats: Mapping[str, str] = field(default_factory=dict)
+    """Chat formats set for those GGUF files: name -> llama-cpp-python chat format."""
     openai_endpoints: tuple[Endpoint, ...] = ()
     """OpenAI-compatible endpoints from config; each is a provider of its own."""
     lean_http: bool = True
     """Ollama generation over the lean HTTP client (``providers.wire``) where it can."""
+    provider_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Every provider's own options: provider name -> key -> value."""
+
+    def for_provider(self, name: str) -> ProviderSettings:
+        """The settings a third-party provider ``name`` gets: the general ones and its own."""
+        general = {f.name: getattr(self, f.name) for f in fields(ProviderSettings)}
+        general["options"] = dict(self.provider_options.get(name, {}))
+        return ProviderSettings(**general)
 
 
 class ProviderError(Exception):

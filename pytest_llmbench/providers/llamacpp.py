@@ -35,10 +35,10 @@ from typing import Any
 
 from pytest_llmbench.providers.base import (
     FALLBACK_CHAT_FORMAT,
+    BuiltinSettings,
     Discovery,
     ModelInfo,
     ProviderError,
-    ProviderSettings,
     Request,
     Response,
     file_id,
@@ -206,7 +206,7 @@ def _close_all() -> None:
 class LlamaCppProvider:
     name = "llamacpp"
 
-    def __init__(self, settings: ProviderSettings) -> None:
+    def __init__(self, settings: BuiltinSettings) -> None:
         self.settings = settings
         self._formats: dict[str, ChatFormat] = {}
         self._paths: dict[str, str] = {}

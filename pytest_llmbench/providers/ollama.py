@@ -40,11 +40,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.providers.base import (
+    BuiltinSettings,
     Discovery,
     ModelInfo,
     ModelNotFound,
     ProviderError,
-    ProviderSettings,
     Request,
     Response,
     plain_json,
@@ -240,7 +240,7 @@ class OllamaProvider:
     remote = True
     """The models run in the server: the next request may be sent while pytest records."""
 
-    def __init__(self, settings: ProviderSettings) -> None:
+    def __init__(self, settings: BuiltinSettings) -> None:
         self.settings = settings
         hosts: list[str] = []
         for raw in settings.ollama_hosts or (DEFAULT_HOST,):

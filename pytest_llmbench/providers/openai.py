@@ -36,10 +36,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.providers.base import (
+    BuiltinSettings,
     Discovery,
     ModelInfo,
     ProviderError,
-    ProviderSettings,
     Request,
     Response,
 )
@@ -188,7 +188,7 @@ class OpenAIProvider:
 
     def __init__(
         self,
-        settings: ProviderSettings,
+        settings: BuiltinSettings,
         endpoint: Endpoint | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,

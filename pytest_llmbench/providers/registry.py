@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from importlib.metadata import entry_points
 
 from pytest_llmbench.providers.base import (
+    BuiltinSettings,
     Discovery,
     Provider,
     ProviderSettings,
@@ -17,20 +18,32 @@ __all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers"]
 ENTRY_POINT_GROUP = "pytest_llmbench.providers"
 
 
-def entry_point_providers(settings: ProviderSettings) -> Iterator[Provider]:
-    """Instantiate every provider advertised in the entry-point group."""
+def entry_point_providers(settings: BuiltinSettings) -> Iterator[Provider]:
+    """Instantiate every provider advertised in the entry-point group.
+
+    The built-in providers (this package's) get the built-in settings; any other gets
+    only the general settings and its own options (:meth:`BuiltinSettings.for_provider`).
+    """
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         cls = ep.load()
-        yield cls(settings)
+        builtin = ep.value.startswith(f"{__package__}.")
+        yield cls(settings if builtin else settings.for_provider(ep.name))
 
 
 class ProviderRegistry:
     """The providers of one session, by name, with their (cached) discovery."""
 
-    def __init__(self, settings: ProviderSettings) -> None:
+    def __init__(self, settings: BuiltinSettings) -> None:
         self.settings = settings
+        """The built-in providers' settings (a third-party provider takes
+        :meth:`settings_for` its name)."""
         self._providers: dict[str, Provider] = {}
         self._discovery: dict[str, Discovery] = {}
+
+    def settings_for(self, name: str) -> ProviderSettings:
+        """What a third-party provider called ``name`` gets: the general settings and its
+        own ``llm_provider_options``, not the built-in providers' settings."""
+        return self.settings.for_provider(name)
 
     def add(self, provider: Provider) -> None:
         self._providers[provider.name] = provider
