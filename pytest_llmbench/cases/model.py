@@ -184,15 +184,11 @@ class Task:
         merged = {**self.variables, **values}
         missing = [name for name in needed if name not in merged]
         unknown = sorted(name for name in values if name not in needed)
-        uses = ", ".join(needed) or "no variables"
-        if missing:
-            raise TemplateError(
-                f"task {self.name}: no value for {', '.join(missing)} (the prompt uses {uses})"
-            )
-        if unknown:
-            raise TemplateError(
-                f"task {self.name}: unknown variable {', '.join(unknown)} (the prompt uses {uses})"
-            )
+        if missing or unknown:
+            wrong = [f"no value for {', '.join(missing)}"] if missing else []
+            wrong += [f"unknown variable {', '.join(unknown)}"] if unknown else []
+            uses = ", ".join(needed) or "no variables"
+            raise TemplateError(f"task {self.name}: {'; '.join(wrong)} (the prompt uses {uses})")
         prompt = render(self.template, merged)
         system = render(self.system_template, merged) if self.system_template is not None else None
         return Case(

@@ -12,7 +12,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.redaction import redact
 
-__all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers"]
+__all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers", "make_provider"]
 
 ENTRY_POINT_GROUP = "pytest_llmbench.providers"
 
@@ -22,6 +22,24 @@ def entry_point_providers(settings: ProviderSettings) -> Iterator[Provider]:
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         cls = ep.load()
         yield cls(settings)
+
+
+def make_provider(name: str, settings: ProviderSettings) -> Provider | None:
+    """The one provider called ``name``, its SDK imported now and no other's.
+
+    An OpenAI-compatible endpoint of that name in ``settings`` first, else the
+    entry point of that name; ``None`` when there is neither.
+    """
+    for endpoint in settings.openai_endpoints:
+        if endpoint.name == name:
+            from pytest_llmbench.providers.openai import OpenAIProvider
+
+            return OpenAIProvider(settings, endpoint)
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        cls = ep.load()
+        provider: Provider = cls(settings)
+        return provider
+    return None
 
 
 class ProviderRegistry:
