@@ -4,8 +4,9 @@ A pytest plugin: YAML gold cases x every model, timed, scored and ranked
 (champion and runner-up per task).
 
 The public names are loaded on first use (PEP 562), so that production code doing
-``from pytest_llmbench import best_model`` imports neither pytest, jsonschema nor a
-provider SDK, and the pytest entry point (:mod:`pytest_llmbench.plugin`) stays light.
+``from pytest_llmbench import best_model`` (or ``Router``) imports neither pytest,
+jsonschema nor a provider SDK, and the pytest entry point (:mod:`pytest_llmbench.plugin`)
+stays light.
 
 PYTEST_DONT_REWRITE
 """
@@ -40,6 +41,9 @@ _PUBLIC: dict[str, str] = {
     "rank_task": "pytest_llmbench.analysis.ranking",
     "rank_weighted": "pytest_llmbench.analysis.ranking",
     "RegistryError": "pytest_llmbench.storage.champions",
+    "Router": "pytest_llmbench.router.core",
+    "RouterError": "pytest_llmbench.router.core",
+    "RouterResult": "pytest_llmbench.router.core",
     "best_model": "pytest_llmbench.storage.champions",
     "Result": "pytest_llmbench.execution.results",
     "Score": "pytest_llmbench.execution.scoring",
@@ -64,6 +68,9 @@ __all__ = [
     "Request",
     "Response",
     "Result",
+    "Router",
+    "RouterError",
+    "RouterResult",
     "Score",
     "ScriptedProvider",
     "Task",
@@ -121,4 +128,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Response,
     )
     from pytest_llmbench.providers.scripted import ScriptedProvider
+    from pytest_llmbench.router.core import Router, RouterError, RouterResult
     from pytest_llmbench.storage.champions import RegistryError, best_model

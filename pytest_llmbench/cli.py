@@ -1,17 +1,24 @@
-"""The ``llmbench`` command: read the run history that pytest-llmbench writes.
+"""The ``llmbench`` command: the run history, the champion registry, production calls.
 
     llmbench history [--task T] [--model M]   champion and latency over time
     llmbench show RUN                         one run: its ranking per task
     llmbench compare RUN_A RUN_B              what changed, per task, model and case
+    llmbench rankings [--task T]              the registry: champion, runner-up, evidence, age
+    llmbench run TASK --var name=value ...    one production call through the router
+    llmbench feedback [--task T]              the router's calls: success, latency, fall-overs
 
 RUN is a run id, a unique prefix of one, ``last`` or ``last~N``.  The history is
-``.llmbench/history.sqlite`` in the working directory unless ``--history PATH``.
-The ``*_lines`` functions are pure (data in, lines out); :func:`main` prints them.
+``.llmbench/history.sqlite`` in the working directory unless ``--history PATH``; the
+registry ``llmbench-registry.yaml`` in the working directory or a parent unless
+``--registry PATH``.  The ``*_lines`` functions are pure (data in, lines out);
+:func:`main` prints them.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
@@ -25,6 +32,22 @@ from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
+from pytest_llmbench.router import Router, RouterError, RouterResult, default_settings
+from pytest_llmbench.storage.champions import (
+    DEFAULT_REGISTRY,
+    Evidence,
+    RegistryEntry,
+    RegistryError,
+    find_registry,
+    load_registry,
+)
+from pytest_llmbench.storage.feedback import (
+    DEFAULT_FEEDBACK,
+    FeedbackStats,
+    feedback_path,
+    read_feedback,
+    summarize_feedback,
+)
 from pytest_llmbench.storage.history import (
     DEFAULT_HISTORY,
     HistoryError,
@@ -34,7 +57,15 @@ from pytest_llmbench.storage.history import (
     task_timeline,
 )
 
-__all__ = ["compare_lines", "history_lines", "main", "show_lines"]
+__all__ = [
+    "answer_text",
+    "compare_lines",
+    "feedback_lines",
+    "history_lines",
+    "main",
+    "rankings_lines",
+    "show_lines",
+]
 
 
 def _ms(value: float | None) -> str:
@@ -280,7 +311,209 @@ def compare_lines(a: StoredRun, b: StoredRun) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------- rankings
+
+
+def _age(date: str | None, today: _dt.date) -> str:
+    if not date:
+        return "-"
+    try:
+        days = (today - _dt.date.fromisoformat(date)).days
+    except ValueError:
+        return "-"
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
+def rankings_lines(
+    entries: Mapping[str, RegistryEntry], today: _dt.date, task: str | None = None
+) -> list[str]:
+    """``llmbench rankings``: per task its champion, runner-up and fallbacks, each with
+    the evidence (correct/total, mean and p95 latency, the run and its date) and its age."""
+    rows: list[list[Any]] = []
+    for name in sorted(entries):
+        if task is not None and name != task:
+            continue
+        entry = entries[name]
+        places: list[tuple[str, str, Evidence | None]] = [
+            ("champion", entry.champion.model, entry.champion)
+        ]
+        if entry.runner_up is not None:
+            places.append(("runner-up", entry.runner_up.model, entry.runner_up))
+        places += [("fallback", m, None) for m in entry.fallbacks if m not in entry.models]
+        for place, model, ev in places:
+            rows.append(
+                [
+                    name,
+                    place,
+                    model,
+                    f"{ev.correct}/{ev.total}" if ev else "-",
+                    _ms(ev.mean_ms) if ev else "-",
+                    _ms(ev.p95_ms) if ev else "-",
+                    (ev.run or "-") if ev else "-",
+                    (ev.date or "-") if ev else "-",
+                    _age(ev.date, today) if ev else "-",
+                ]
+            )
+    if not rows:
+        return [f"task {task} is not in the registry" if task else "the registry has no task"]
+    headers = ["task", "place", "model", "correct", "mean ms", "p95 ms", "run", "date", "age"]
+    return _table(rows, headers)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def answer_text(result: RouterResult) -> str:
+    """What ``llmbench run`` prints: the label, the JSON value, or the text."""
+    if isinstance(result.value, str):
+        return result.value
+    return json.dumps(result.value, ensure_ascii=False)
+
+
+def _answer_note(result: RouterResult) -> str:
+    note = f"llmbench: {result.task} answered by {result.model} in {_ms(result.latency_ms)} ms"
+    if result.fell_over_from:
+        note += f" (fell over from {', '.join(result.fell_over_from)})"
+    consensus = result.consensus
+    if consensus is not None:
+        if consensus.accepted:
+            note += f"; consensus of {' and '.join(consensus.agreed)}"
+        else:
+            note += "; NO consensus: the top model's answer, flagged"
+        if consensus.similarity is not None:
+            note += f" (similarity {consensus.similarity:.2f})"
+    return note
+
+
+def _values(pairs: Sequence[str]) -> dict[str, str]:
+    """``--var name=value`` and ``--var name=@file`` (``@@`` for a value that starts with @)."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise _UsageError(f"--var expects name=value or name=@file, got {pair!r}")
+        if value.startswith("@@"):
+            value = value[1:]
+        elif value.startswith("@"):
+            try:
+                value = Path(value[1:]).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise _UsageError(f"--var {name}: cannot read {value[1:]}: {why}") from None
+        values[name.strip()] = value
+    return values
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> list[str]:
+    """``llmbench feedback``: per task and model the calls, success rate, p50/p95
+    latency of the answers, fall-overs from it, answers it gave as a backup, skips."""
+    if not stats:
+        return [f"no call of task {task} in the feedback log" if task else "no call logged"]
+    rows = [
+        [
+            s.task,
+            s.model,
+            s.calls,
+            "-" if s.success_rate is None else f"{s.success_rate * 100:.0f}%",
+            _ms(s.p50_ms),
+            _ms(s.p95_ms),
+            s.fell_over,
+            s.backup,
+            s.skipped,
+        ]
+        for s in stats
+    ]
+    headers = [
+        "task",
+        "model",
+        "calls",
+        "success",
+        "p50 ms",
+        "p95 ms",
+        "fell over",
+        "backup",
+        "skipped",
+    ]
+    return _table(rows, headers)
+
+
 # --------------------------------------------------------------------------- main
+
+
+class _UsageError(Exception):
+    """A bad argument: one line, exit status 2."""
+
+
+def _registry_arg(given: Path | None) -> Path:
+    path = given or find_registry()
+    if path is None:
+        raise RegistryError(
+            f"no {DEFAULT_REGISTRY} in {Path.cwd()} or its parents; write one with "
+            "pytest --llm-update-registry (or name it with --registry PATH)"
+        )
+    if not path.is_file():
+        raise RegistryError(f"no registry at {path}")
+    return path
+
+
+def _rankings(args: argparse.Namespace) -> list[str]:
+    path = _registry_arg(args.registry)
+    entries = load_registry(path)
+    if args.task is not None and args.task not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise RegistryError(f"task {args.task!r} is not in registry {path} (tasks: {known})")
+    today = _dt.datetime.now(_dt.timezone.utc).date()
+    return [f"registry {path}", *rankings_lines(entries, today, args.task)]
+
+
+def _run(args: argparse.Namespace) -> tuple[list[str], str]:
+    values = _values(args.var or [])
+    settings = default_settings(args.timeout, args.ollama_host or ())
+    router = Router.from_registry(
+        args.registry,
+        evals=args.evals,
+        settings=settings,
+        feedback=args.feedback,
+    )
+    result = router.run(args.task, consensus=True if args.consensus else None, variables=values)
+    if args.json:
+        return [json.dumps(result.to_dict(), ensure_ascii=False, indent=2)], _answer_note(result)
+    return [answer_text(result)], _answer_note(result)
+
+
+def _feedback(args: argparse.Namespace) -> list[str]:
+    path: Path | None = args.feedback
+    if path is None:
+        registry = args.registry or find_registry()
+        path = feedback_path(registry) if registry is not None else DEFAULT_FEEDBACK
+    try:
+        records, bad = read_feedback(path)
+    except FileNotFoundError:
+        raise RegistryError(
+            f"no feedback log at {path}; the router writes one as it answers calls"
+        ) from None
+    lines = [
+        f"feedback {path}: {len(records)} call(s)",
+        *feedback_lines(summarize_feedback(records, args.task), args.task),
+    ]
+    if bad:
+        lines.append(f"({bad} line(s) could not be read and were left out)")
+    return lines
+
+
+def _history(args: argparse.Namespace) -> list[str]:
+    path: Path = getattr(args, "history", None) or DEFAULT_HISTORY
+    if args.command == "history":
+        rows = task_timeline(path, task=args.task, model=args.model)
+        return history_lines(rows, task=args.task, model=args.model)
+    if args.command == "show":
+        return show_lines(load_run(path, resolve_run(path, args.run)))
+    first = load_run(path, resolve_run(path, args.run_a))
+    second = load_run(path, resolve_run(path, args.run_b))
+    return compare_lines(first, second)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -294,7 +527,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="llmbench",
-        description="Read the run history of pytest-llmbench.",
+        description="The run history, the champion registry and production calls of "
+        "pytest-llmbench.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -311,28 +545,84 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
+
+    registry = argparse.ArgumentParser(add_help=False)
+    registry.add_argument(
+        "--registry",
+        metavar="PATH",
+        type=Path,
+        help=f"the registry file (default: {DEFAULT_REGISTRY} here or in a parent directory)",
+    )
+    log = argparse.ArgumentParser(add_help=False)
+    log.add_argument(
+        "--feedback",
+        metavar="PATH",
+        type=Path,
+        help=f"the feedback log (default: {DEFAULT_FEEDBACK} beside the registry)",
+    )
+    rankings = commands.add_parser(
+        "rankings", parents=[registry], help="the registry: champion, runner-up, evidence, age"
+    )
+    rankings.add_argument("--task", metavar="T", help="only this task")
+    run = commands.add_parser(
+        "run", parents=[registry, log], help="one production call through the router"
+    )
+    run.add_argument("task", metavar="TASK")
+    run.add_argument(
+        "--var",
+        metavar="NAME=VALUE",
+        action="append",
+        help="a template value (repeatable); NAME=@FILE reads it from a file",
+    )
+    run.add_argument(
+        "--consensus", action="store_true", help="ask several models and let them agree"
+    )
+    run.add_argument("--json", action="store_true", help="the answer and how it came, as JSON")
+    run.add_argument(
+        "--evals", metavar="DIR", type=Path, help="find the task's case file here, by name"
+    )
+    run.add_argument(
+        "--ollama-host",
+        metavar="URL",
+        action="append",
+        help="Ollama server (repeatable; default: $OLLAMA_HOST, else http://127.0.0.1:11434)",
+    )
+    run.add_argument(
+        "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
+    )
+    feedback = commands.add_parser(
+        "feedback", parents=[registry, log], help="the router's calls: success, latency, fall-overs"
+    )
+    feedback.add_argument("--task", metavar="T", help="only this task")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; 0 on success, 1 when the history cannot answer, 2 for bad usage."""
+    """Run the command; 0 on success, 1 when it cannot answer, 2 for bad usage.
+
+    Errors are one line on stderr (``llmbench: ...``), never a traceback.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
-    path: Path = getattr(args, "history", None) or DEFAULT_HISTORY
+    note = ""
     try:
-        if args.command == "history":
-            rows = task_timeline(path, task=args.task, model=args.model)
-            lines = history_lines(rows, task=args.task, model=args.model)
-        elif args.command == "show":
-            lines = show_lines(load_run(path, resolve_run(path, args.run)))
+        if args.command == "rankings":
+            lines = _rankings(args)
+        elif args.command == "run":
+            lines, note = _run(args)
+        elif args.command == "feedback":
+            lines = _feedback(args)
         else:
-            first = load_run(path, resolve_run(path, args.run_a))
-            second = load_run(path, resolve_run(path, args.run_b))
-            lines = compare_lines(first, second)
-    except HistoryError as exc:
+            lines = _history(args)
+    except _UsageError as exc:
+        print(f"llmbench: {exc}", file=sys.stderr)
+        return 2
+    except (HistoryError, RegistryError, RouterError) as exc:
         print(f"llmbench: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 

@@ -9,10 +9,13 @@ import pytest
 from pytest_llmbench.cases.model import (
     DEFAULT_LABELS,
     CaseFileError,
+    ConsensusSpec,
     Expected,
     OutputSpec,
     Problem,
     Task,
+    TemplateError,
+    find_case_file,
     load_task,
     looks_like_case_file,
     placeholders,
@@ -406,7 +409,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
         Problem(
             3,
             "zzqqxx",
-            "unknown key; allowed: cases, description, options, output, "
+            "unknown key; allowed: cases, consensus, description, options, output, "
             "prompt, ranking, repeat, system, task, vars",
         ),
     ]
@@ -707,3 +710,62 @@ def test_weights_must_add_up_to_one(tmp_path: Path) -> None:
 )
 def test_bad_ranking(tmp_path: Path, ranking: str, problem: Problem) -> None:
     assert problems(tmp_path, f"task: t\nprompt: x\nranking: {ranking}\n" + ONE_CASE) == [problem]
+
+
+# --------------------------------------------------------------------------- consensus
+
+
+def test_consensus_key_and_its_defaults(tmp_path: Path) -> None:
+    assert load(tmp_path, GRADING).consensus is None
+    given = GRADING.replace("cases:\n", "consensus: {models: 3, agree: 0.8}\ncases:\n", 1)
+    assert load(tmp_path, given).consensus == ConsensusSpec(models=3, agree=0.8)
+    bare = GRADING.replace("cases:\n", "consensus: {}\ncases:\n", 1)
+    assert load(tmp_path, bare).consensus == ConsensusSpec(models=3, agree=0.75)
+
+
+def test_consensus_errors_name_the_line_and_key(tmp_path: Path) -> None:
+    text = GRADING.replace(
+        "cases:\n", "consensus:\n  models: 1\n  agree: 1.5\n  agre: 0.7\ncases:\n", 1
+    )
+    found = problems(tmp_path, text)
+    assert [(p.line, p.key) for p in found] == [
+        (9, "consensus.models"),
+        (10, "consensus.agree"),
+        (11, "consensus.agre"),
+    ]
+    assert found[0].message == "1 is less than the minimum of 2"
+    assert found[1].message == "1.5 is greater than the maximum of 1"
+    assert found[2].message == "unknown key; did you mean 'agree'?"
+
+
+# --------------------------------------------------------------------------- production calls
+
+
+def test_fill_renders_the_template_as_the_benchmark_did(tmp_path: Path) -> None:
+    task = load(tmp_path, GRADING)
+    benchmarked = task.cases[0]
+    case = task.fill({"posting": "GOOD posting", "summary": "case summary"})
+    assert (case.prompt, case.system) == (benchmarked.prompt, benchmarked.system)
+    assert case.prompt_hash == benchmarked.prompt_hash
+    # the task's vars are the defaults, the values win
+    second = task.fill({"posting": "BAD posting"})
+    assert second.prompt == task.cases[1].prompt
+    assert second.system == "You are a strict grader of job postings."
+
+
+def test_fill_names_missing_and_unknown_variables(tmp_path: Path) -> None:
+    task = load(tmp_path, GRADING)
+    with pytest.raises(TemplateError, match=r"^task grading: no value for posting \(the prompt "):
+        task.fill({"summary": "s"})
+    with pytest.raises(TemplateError, match=r"unknown variable postng \(the prompt uses "):
+        task.fill({"posting": "p", "postng": "p"})
+
+
+def test_find_case_file_by_task_name(tmp_path: Path) -> None:
+    write(tmp_path, GRADING, "evals/sub/grading.yaml")
+    write(tmp_path, GRADING.replace("task: grading", "task: 'other'"), "evals/other.yml")
+    write(tmp_path, "not: a case file\n", "evals/a.yaml")
+    assert find_case_file(tmp_path / "evals", "grading") == tmp_path / "evals/sub/grading.yaml"
+    assert find_case_file(tmp_path / "evals", "other") == tmp_path / "evals/other.yml"
+    assert find_case_file(tmp_path / "evals", "grad") is None
+    assert find_case_file(tmp_path / "nowhere", "grading") is None

@@ -104,9 +104,47 @@ def test_update_keeps_other_tasks_and_tasks_without_a_qualifier(tmp_path: Path) 
     assert entries["extraction"].runner_up is None
 
 
+def test_case_file_is_recorded_relative_to_the_registry_and_fallbacks_are_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config" / "llmbench-registry.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "version: 1\ntasks:\n  grading:\n    champion: {model: p/old}\n"
+        "    fallbacks: [p/spare, p/last]\n"
+    )
+    assert load_registry(path)["grading"].case_file is None
+    case_file = tmp_path / "evals" / "grading.yaml"
+    grading = ranking("grading", ("p/fast", True, 100.0), ("p/slow", True, 300.0))
+    update_registry(path, [grading], RUN, {"grading": case_file})
+    raw = yaml.safe_load(path.read_text())["tasks"]["grading"]
+    assert list(raw) == ["case_file", "champion", "runner_up", "fallbacks"]
+    assert raw["case_file"] == "../evals/grading.yaml"
+    assert raw["fallbacks"] == ["p/spare", "p/last"]
+    entry = load_registry(path)["grading"]
+    assert entry.case_path(path) == path.parent / "../evals/grading.yaml"
+    assert entry.models == ["p/fast", "p/slow"]
+    assert entry.chain == ["p/fast", "p/slow", "p/spare", "p/last"]
+    # a later run that does not name the case file keeps the recorded one
+    update_registry(path, [grading], RUN)
+    assert load_registry(path)["grading"].case_file == "../evals/grading.yaml"
+
+
+def test_best_model_goes_on_to_the_fallbacks(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "tasks:\n  grading:\n    champion: {model: p/a}\n    runner_up: {model: p/b}\n"
+        "    fallbacks: [p/b, p/c]\n"
+    )
+    assert load_registry(path)["grading"].chain == ["p/a", "p/b", "p/c"]
+    assert best_model("grading", path, available={"p/c"}) == "p/c"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        ("tasks: {t: {champion: {model: a}, fallbacks: b}}", "t.fallbacks: expected a list"),
+        ("tasks: {t: {champion: {model: a}, case_file: [x]}}", "t.case_file: expected a path"),
         ("tasks: [1, 2]", "expected 'version' and a 'tasks' mapping"),
         ("version: 9\ntasks: {}", "has version 9"),
         ("tasks: {grading: {runner_up: {model: a}}}", "tasks.grading: expected a mapping with"),
@@ -164,11 +202,19 @@ def test_update_registry_option_writes_the_file(suite: pytest.Pytester) -> None:
     assert entry.champion.correct == entry.champion.total == 2
     assert entry.champion.run is not None
     assert best_model("grading", path) == "fake/right"
+    assert entry.case_file == "evals/grading.yaml"
     other = suite.path / "custom" / "reg.yaml"
     suite.runpytest(
         "evals", "--llm-models=fake/slowright", *NO_BENCHMARK, f"--llm-update-registry={other}"
     )
     assert load_registry(other)["grading"].models == ["fake/slowright"]
+    assert load_registry(other)["grading"].case_file == "../evals/grading.yaml"
+
+
+def test_update_registry_under_xdist_records_the_case_file(suite: pytest.Pytester) -> None:
+    suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, "-n", "2", "--llm-update-registry")
+    entry = load_registry(suite.path / "llmbench-registry.yaml")["grading"]
+    assert entry.case_file == "evals/grading.yaml"
 
 
 def test_update_registry_leaves_a_task_without_champion_alone(suite: pytest.Pytester) -> None:

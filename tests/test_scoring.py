@@ -11,6 +11,7 @@ from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
 from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.execution.scoring import (
     Score,
+    parse_answer,
     parse_json,
     parse_verdict,
     score,
@@ -326,3 +327,35 @@ def test_text_checks_in_order_contains_first() -> None:
     assert score_output(TEXT, expected, "ab").reason == "contains forbidden 'b'"
     assert score_output(TEXT, expected, "a").reason == "does not match /c/"
     assert score_output(TEXT, expected, "a c").correct
+
+
+# --------------------------------------------------------------------------- parse_answer
+
+
+def test_parse_answer_reads_each_kind_as_the_scorer_does() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with_schema = OutputSpec(kind="json", schema=schema)
+    assert parse_answer(VERDICT, '{"verdict": "fail"}') == ("FAIL", "")
+    assert parse_answer(with_schema, '```json\n{"n": 3}\n```') == ({"n": 3}, "")
+    assert parse_answer(TEXT, " hello ") == (" hello ", "")
+
+
+@pytest.mark.parametrize(
+    ("output", "text", "reason"),
+    [
+        (VERDICT, "PASS or FAIL", "ambiguous answer names FAIL and PASS"),
+        (JSON, "no json here", "not valid JSON"),
+        (
+            OutputSpec(kind="json", schema={"type": "object", "required": ["n"]}),
+            '{"m": 1}',
+            "answer does not match the schema at (root): 'n' is a required property",
+        ),
+        (TEXT, "  \n ", "empty answer"),
+    ],
+)
+def test_parse_answer_says_why_an_answer_cannot_be_used(
+    output: OutputSpec, text: str, reason: str
+) -> None:
+    value, problem = parse_answer(output, text)
+    assert value is None
+    assert problem.startswith(reason)

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +27,17 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 __all__ = [
+    "DEFAULT_AGREE",
     "DEFAULT_LABELS",
     "Case",
     "CaseFileError",
+    "ConsensusSpec",
     "Expected",
     "OutputSpec",
     "Problem",
     "Task",
+    "TemplateError",
+    "find_case_file",
     "load_task",
     "looks_like_case_file",
     "placeholders",
@@ -41,6 +45,8 @@ __all__ = [
 ]
 
 DEFAULT_LABELS = ("PASS", "FAIL")
+DEFAULT_AGREE = 0.75
+"""How similar two answers must be to agree (``consensus.agree``): difflib's ratio."""
 RESERVED_TAGS = frozenset(
     {
         "skip",
@@ -127,6 +133,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class ConsensusSpec:
+    """``consensus: {models: 3, agree: 0.75}``: how many models may be asked, how alike
+    two answers must be to agree (see :mod:`pytest_llmbench.analysis.consensus`)."""
+
+    models: int = 3
+    agree: float = DEFAULT_AGREE
+
+
+class TemplateError(ValueError):
+    """Values that do not fit a task's template (a variable without a value, or unknown)."""
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     path: Path
@@ -141,11 +160,44 @@ class Task:
     """(quality, speed) for the weighted policy, when the file gives them."""
     sources: tuple[Path, ...] = ()
     """The files this task is made of: the case file and every ``{file:}`` it reads."""
+    template: str = ""
+    """The prompt template as the file gives it (a ``{file:}`` read), before filling."""
+    system_template: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """The task-level ``vars:``: the values every case (and production call) starts from."""
+    consensus: ConsensusSpec | None = None
+    """``consensus:`` of the case file, when it declares one."""
 
     @property
     def pass_label(self) -> str:
         """The label that means "good" (the first of ``labels``)."""
         return self.output.labels[0]
+
+    def fill(self, values: Mapping[str, str], case_id: str = "production") -> Case:
+        """A case made of this task's template filled with ``values`` (over the task's
+        ``vars``): what a production call sends, exactly as the benchmark sent its cases.
+
+        :raises TemplateError: for a variable the template needs and has no value, or a
+            value for a name the template does not use.
+        """
+        needed = placeholders(self.template) + placeholders(self.system_template or "")
+        merged = {**self.variables, **values}
+        missing = [name for name in needed if name not in merged]
+        unknown = sorted(name for name in values if name not in needed)
+        if missing or unknown:
+            wrong = [f"no value for {', '.join(missing)}"] if missing else []
+            wrong += [f"unknown variable {', '.join(unknown)}"] if unknown else []
+            uses = ", ".join(needed) or "no variables"
+            raise TemplateError(f"task {self.name}: {'; '.join(wrong)} (the prompt uses {uses})")
+        prompt = render(self.template, merged)
+        system = render(self.system_template, merged) if self.system_template is not None else None
+        return Case(
+            id=case_id,
+            expected=Expected(),
+            prompt=prompt,
+            system=system,
+            prompt_hash=_hash(system, prompt, self.options, self.output.request_schema()),
+        )
 
 
 # --------------------------------------------------------------------------- errors
@@ -584,6 +636,18 @@ class _Builder:
             policy=(data.get("ranking") or {}).get("policy", "strict"),
             weights=weights,
             sources=(self.path.resolve(), *self.files),
+            template=prompt or "",
+            system_template=system,
+            variables=task_vars,
+            consensus=self.consensus(),
+        )
+
+    def consensus(self) -> ConsensusSpec | None:
+        raw = self.data.get("consensus")
+        if raw is None:
+            return None
+        return ConsensusSpec(
+            models=int(raw.get("models", 3)), agree=float(raw.get("agree", DEFAULT_AGREE))
         )
 
     def weights(self) -> tuple[float, float] | None:
@@ -628,6 +692,21 @@ _TASK_LINE = re.compile(r"^task\s*:", re.MULTILINE)
 def looks_like_case_file(text: str) -> bool:
     """A YAML file is a case file when it has a top-level ``task:`` key."""
     return _TASK_LINE.search(text) is not None
+
+
+def find_case_file(root: Path, task: str) -> Path | None:
+    """The first ``*.yaml``/``*.yml`` under ``root`` (sorted, recursive) whose top-level
+    ``task:`` is ``task``; ``None`` when there is none."""
+    line = re.compile(rf"^task\s*:\s*(['\"]?){re.escape(task)}\1\s*(#.*)?$", re.MULTILINE)
+    candidates = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if line.search(text):
+            return path
+    return None
 
 
 def load_task(path: Path, display: str | None = None, text: str | None = None) -> Task:

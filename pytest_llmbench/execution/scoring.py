@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
 
-__all__ = ["Score", "parse_json", "parse_verdict", "score", "shorten"]
+__all__ = ["Score", "parse_answer", "parse_json", "parse_verdict", "score", "shorten"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,23 @@ def _schema_error(schema: Mapping[str, Any], value: Any) -> str:
     except SchemaError:  # validated at load time; keep scoring total anyway
         return ""
     return ""
+
+
+def parse_answer(output: OutputSpec, text: str) -> tuple[Any, str]:
+    """The answer as the benchmark reads it, without a gold label: ``(value, "")`` or
+    ``(None, reason)`` for an answer that cannot be used.
+
+    verdict: the label (:func:`parse_verdict`); json: the parsed value, which must match
+    ``output.schema`` when there is one; text: the text, which must not be blank.
+    """
+    if output.kind == "verdict":
+        return parse_verdict(text, output.labels)
+    if output.kind == "json":
+        value, problem = parse_json(text)
+        if not problem and output.schema is not None:
+            problem = _schema_error(output.schema, value)
+        return (None, problem) if problem else (value, "")
+    return (text, "") if text.strip() else (None, "empty answer")
 
 
 def score_output(output: OutputSpec, expected: Expected, text: str) -> Score:

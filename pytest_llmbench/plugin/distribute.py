@@ -142,6 +142,7 @@ def task_facts(task: Task) -> dict[str, Any]:
     verdict = task.output.kind == "verdict"
     return {
         "kind": task.output.kind,
+        "case_file": str(task.path.resolve()),
         "pass_label": task.pass_label if verdict else None,
         "cases": {
             case.id: {

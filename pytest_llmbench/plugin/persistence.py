@@ -364,8 +364,10 @@ class Persistence:
         self, path: Path, rankings: list[TaskRanking], run: dict[str, Any]
     ) -> None:
 
+        facts = self.bench.ledger.task_facts
+        case_files = {task: Path(f["case_file"]) for task, f in facts.items() if "case_file" in f}
         try:
-            updated, kept = update_registry(path, rankings, run)
+            updated, kept = update_registry(path, rankings, run, case_files)
         except (RegistryError, OSError) as exc:
             self.messages.append(f"llmbench: registry not updated: {exc}")
             return

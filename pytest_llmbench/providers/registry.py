@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
@@ -13,7 +13,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.redaction import redact
 
-__all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers"]
+__all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers", "make_provider"]
 
 ENTRY_POINT_GROUP = "pytest_llmbench.providers"
 
@@ -25,9 +25,32 @@ def entry_point_providers(settings: BuiltinSettings) -> Iterator[Provider]:
     only the general settings and its own options (:meth:`BuiltinSettings.for_provider`).
     """
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        cls = ep.load()
-        builtin = ep.value.startswith(f"{__package__}.")
-        yield cls(settings if builtin else settings.for_provider(ep.name))
+        yield _instantiate(ep, settings)
+
+
+def _instantiate(ep: EntryPoint, settings: BuiltinSettings) -> Provider:
+    """The entry point's provider: a built-in one (this package's) gets the built-in
+    settings, any other only the general settings and its own options."""
+    cls = ep.load()
+    builtin = ep.value.startswith(f"{__package__}.")
+    provider: Provider = cls(settings if builtin else settings.for_provider(ep.name))
+    return provider
+
+
+def make_provider(name: str, settings: BuiltinSettings) -> Provider | None:
+    """The one provider called ``name``, its SDK imported now and no other's.
+
+    An OpenAI-compatible endpoint of that name in ``settings`` first, else the
+    entry point of that name; ``None`` when there is neither.
+    """
+    for endpoint in settings.openai_endpoints:
+        if endpoint.name == name:
+            from pytest_llmbench.providers.openai import OpenAIProvider
+
+            return OpenAIProvider(settings, endpoint)
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return _instantiate(ep, settings)
+    return None
 
 
 class ProviderRegistry:

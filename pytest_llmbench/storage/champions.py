@@ -6,13 +6,20 @@ A YAML file meant to be committed next to the evals (default
     version: 1
     tasks:
       grading:
+        case_file: evals/grading.yaml
         champion: {model: ollama/qwen2.5:7b, correct: 10, total: 10, mean_ms: 412.3,
                    p95_ms: 530.1, run: 20250101T120000Z-1a2b3c, date: '2025-01-01',
                    git_commit: 9f1c...}
         runner_up: {model: ollama/llama3.2:3b, ...}
+        fallbacks: [ollama/gemma3:1b]
+
+``case_file`` is the task's case file, relative to the registry (the router fills its
+prompt from it); ``fallbacks`` are further models the router tries after the runner-up,
+written by hand and kept when the benchmark rewrites the entry.  Both are optional.
 
 Written by ``pytest --llm-update-registry``; read by :func:`best_model` (the model to
-use in production) and by ``--llm-models=registry`` (re-benchmark champion and
+use in production), by the router (:mod:`pytest_llmbench.router`) and by
+``--llm-models=registry`` (re-benchmark champion and
 runner-up only: :mod:`pytest_llmbench.selection.registry`).  Pure module apart from
 reading and writing that one file; it imports only the standard library until a
 function needs more, so that ``from pytest_llmbench import best_model`` stays cheap.
@@ -38,6 +45,7 @@ __all__ = [
     "find_registry",
     "load_registry",
     "registry_text",
+    "relative_case_file",
     "update_registry",
 ]
 
@@ -91,11 +99,24 @@ class RegistryEntry:
     task: str
     champion: Evidence
     runner_up: Evidence | None = None
+    case_file: str | None = None
+    """The task's case file, relative to the registry's directory (``/`` separated)."""
+    fallbacks: tuple[str, ...] = ()
+    """Models to try after the runner-up, in order (hand-written; kept on update)."""
 
     @property
     def models(self) -> list[str]:
         """Champion, then runner-up."""
         return [self.champion.model] + ([self.runner_up.model] if self.runner_up else [])
+
+    @property
+    def chain(self) -> list[str]:
+        """Every model to try, in order: champion, runner-up, then the fallbacks."""
+        return list(dict.fromkeys([*self.models, *self.fallbacks]))
+
+    def case_path(self, registry: Path) -> Path | None:
+        """The case file as a path (``None`` when the entry does not record one)."""
+        return None if self.case_file is None else registry.parent / self.case_file
 
 
 # --------------------------------------------------------------------------- reading
@@ -152,10 +173,18 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         if not isinstance(raw, Mapping) or "champion" not in raw:
             raise RegistryError(f"{where}: expected a mapping with 'champion'")
         runner = raw.get("runner_up")
+        case_file = raw.get("case_file")
+        if case_file is not None and not isinstance(case_file, str):
+            raise RegistryError(f"{where}.case_file: expected a path, got {case_file!r}")
+        fallbacks = raw.get("fallbacks") or []
+        if not isinstance(fallbacks, list) or not all(isinstance(m, str) for m in fallbacks):
+            raise RegistryError(f"{where}.fallbacks: expected a list of model ids")
         entries[str(task)] = RegistryEntry(
             task=str(task),
             champion=_evidence(raw["champion"], f"{where}.champion"),
             runner_up=None if runner is None else _evidence(runner, f"{where}.runner_up"),
+            case_file=case_file,
+            fallbacks=tuple(fallbacks),
         )
     return entries
 
@@ -175,13 +204,14 @@ def best_model(
     path: str | os.PathLike[str] | None = None,
     available: Collection[str] | Callable[[str], bool] | None = None,
 ) -> str:
-    """The model to use for ``task`` in production: its champion, else its runner-up.
+    """The model to use for ``task`` in production: its champion, else its runner-up
+    (else the first available of its ``fallbacks``).
 
     :param path: the registry file; default ``llmbench-registry.yaml`` in the working
         directory or the nearest parent that has one.
     :param available: the models you can use right now (ids such as
         ``ollama/qwen2.5:7b``, or a predicate on the id).  The champion is returned
-        when it is available, else the runner-up.  ``None``: the champion.
+        when it is available, else the runner-up, else a fallback.  ``None``: the champion.
     :raises RegistryError: (a ``LookupError``) when there is no registry, the task has
         no entry, or neither of its models is available.
 
@@ -205,11 +235,11 @@ def best_model(
     if available is None:
         return entry.champion.model
     usable = available if callable(available) else available.__contains__
-    for model in entry.models:
+    for model in entry.chain:
         if usable(model):
             return model
     raise RegistryError(
-        f"neither model registered for {task!r} is available: {', '.join(entry.models)}"
+        f"neither model registered for {task!r} is available: {', '.join(entry.chain)}"
     )
 
 
@@ -223,10 +253,12 @@ def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
     tasks: dict[str, Any] = {}
     for name in sorted(entries):
         entry = entries[name]
-        tasks[name] = {
-            "champion": entry.champion.to_dict(),
-            "runner_up": entry.runner_up.to_dict() if entry.runner_up else None,
-        }
+        task: dict[str, Any] = {} if entry.case_file is None else {"case_file": entry.case_file}
+        task["champion"] = entry.champion.to_dict()
+        task["runner_up"] = entry.runner_up.to_dict() if entry.runner_up else None
+        if entry.fallbacks:
+            task["fallbacks"] = list(entry.fallbacks)
+        tasks[name] = task
     body = yaml.safe_dump(
         {"version": REGISTRY_VERSION, "tasks": tasks},
         sort_keys=False,
@@ -236,14 +268,29 @@ def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
     return _HEADER + body
 
 
+def relative_case_file(registry: Path, case_file: Path) -> str:
+    """``case_file`` as the registry records it: relative to the registry's directory
+    (``/`` separated), or absolute when no relative path leads there (another drive)."""
+    target = Path(os.path.abspath(case_file))
+    try:
+        return Path(os.path.relpath(target, os.path.abspath(registry.parent))).as_posix()
+    except ValueError:
+        return target.as_posix()
+
+
 def update_registry(
-    path: Path, rankings: Sequence[TaskRanking], run: Mapping[str, Any]
+    path: Path,
+    rankings: Sequence[TaskRanking],
+    run: Mapping[str, Any],
+    case_files: Mapping[str, Path] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Write each ranked task's champion and runner-up; other tasks keep their entry.
 
     A task where no model qualified keeps its previous entry (a run that proves
-    nothing does not remove the production model).
+    nothing does not remove the production model).  An updated entry keeps its
+    ``fallbacks``, and its ``case_file`` unless ``case_files`` names the task's file.
 
+    :param case_files: the case file of each task, recorded relative to the registry.
     :return: (tasks updated, tasks left as they were because no model qualified).
     """
     entries = load_registry(path)
@@ -255,10 +302,18 @@ def update_registry(
             kept.append(ranking.task)
             continue
         runner_up = ranking.runner_up
+        before = entries.get(ranking.task)
+        case_file = (case_files or {}).get(ranking.task)
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
             champion=Evidence.from_standing(champion, run),
             runner_up=Evidence.from_standing(runner_up, run) if runner_up else None,
+            case_file=(
+                relative_case_file(path, case_file)
+                if case_file is not None
+                else (before.case_file if before else None)
+            ),
+            fallbacks=before.fallbacks if before else (),
         )
         updated.append(ranking.task)
     if updated:

@@ -1,0 +1,31 @@
+"""Production side: each task's champion behind one call, with fall-over to the
+runner-up and further fallbacks, a circuit breaker, consensus between models and a
+feedback log.  Light to import: no pytest, no provider SDK until a call needs it.
+
+    from pytest_llmbench import Router
+
+    router = Router.from_registry("llmbench-registry.yaml")
+    answer = router.run("grading", posting=posting, summary=summary)
+"""
+
+from pytest_llmbench.router.breaker import CircuitBreaker
+from pytest_llmbench.router.core import (
+    Attempt,
+    ConsensusDetails,
+    NoAnswer,
+    Router,
+    RouterError,
+    RouterResult,
+    default_settings,
+)
+
+__all__ = [
+    "Attempt",
+    "CircuitBreaker",
+    "ConsensusDetails",
+    "NoAnswer",
+    "Router",
+    "RouterError",
+    "RouterResult",
+    "default_settings",
+]

@@ -1,0 +1,78 @@
+"""A circuit breaker per model: skip a model that keeps failing, for a while.
+
+Closed (the model is called) until ``failures`` calls in a row fail; then open (the
+model is skipped) for ``cool_down_s``; after that half-open: the next call is a trial,
+whose success closes the circuit and whose failure opens it for another cool-down.
+The clock is injectable (``clock=``), so tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_COOL_DOWN_S", "DEFAULT_FAILURES", "CircuitBreaker"]
+
+DEFAULT_FAILURES = 3
+DEFAULT_COOL_DOWN_S = 60.0
+
+
+@dataclass
+class _Circuit:
+    failures: int = 0
+    opened_at: float | None = None
+
+
+class CircuitBreaker:
+    """Per-model circuits; thread-safe."""
+
+    def __init__(
+        self,
+        failures: int = DEFAULT_FAILURES,
+        cool_down_s: float = DEFAULT_COOL_DOWN_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if failures < 1:
+            raise ValueError(f"failures must be at least 1, got {failures}")
+        if cool_down_s < 0:
+            raise ValueError(f"cool_down_s must not be negative, got {cool_down_s}")
+        self.failures = failures
+        self.cool_down_s = cool_down_s
+        self.clock = clock
+        self._circuits: dict[str, _Circuit] = {}
+        self._lock = threading.Lock()
+
+    def state(self, model: str) -> str:
+        """``closed``, ``open`` (skipped) or ``half-open`` (the next call is a trial)."""
+        with self._lock:
+            circuit = self._circuits.get(model)
+            if circuit is None or circuit.opened_at is None:
+                return "closed"
+            if self.clock() - circuit.opened_at >= self.cool_down_s:
+                return "half-open"
+            return "open"
+
+    def allows(self, model: str) -> bool:
+        """Whether the model may be called now (its circuit is not open)."""
+        return self.state(model) != "open"
+
+    def retry_in(self, model: str) -> float:
+        """Seconds until an open circuit lets a trial call through (0 when not open)."""
+        with self._lock:
+            circuit = self._circuits.get(model)
+            if circuit is None or circuit.opened_at is None:
+                return 0.0
+            return max(0.0, circuit.opened_at + self.cool_down_s - self.clock())
+
+    def record(self, model: str, ok: bool) -> None:
+        """The outcome of one call: a success closes the circuit, failures open it."""
+        with self._lock:
+            if ok:
+                self._circuits.pop(model, None)
+                return
+            circuit = self._circuits.setdefault(model, _Circuit())
+            circuit.failures += 1
+            if circuit.failures >= self.failures:
+                circuit.opened_at = self.clock()  # a failed trial opens it again
