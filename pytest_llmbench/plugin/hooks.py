@@ -40,6 +40,17 @@ def _host(model: ModelInfo) -> str | None:
     return host if isinstance(host, str) else None
 
 
+def _stopped(session: pytest.Session, exitstatus: int) -> str | None:
+    """Why the run stopped before its last item (``-x``, ``--maxfail``, Ctrl-C), if it did."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    dsession = session.config.pluginmanager.get_plugin("dsession")  # xdist's controller
+    for why in (session.shouldfail, session.shouldstop, getattr(dsession, "shouldstop", None)):
+        if why:
+            return f"stopped early ({why})"
+    return None
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
@@ -124,6 +135,9 @@ class LLMBenchPlugin:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        problems = self.bench.cache.problems
+        while problems:  # a damaged entry, a cache that cannot be written: the run goes on
+            warnings.warn(LLMBenchWarning(f"llmbench: {problems.pop(0)}"), stacklevel=1)
         record = getattr(report, "llmbench_result", None)
         if report.when == "call" and isinstance(record, dict):
             self.bench.ledger.add_result(Result.from_dict(record))
@@ -171,6 +185,7 @@ class LLMBenchPlugin:
             )
             for task in ledger.task_names()
         ]
+        bench.judge_evidence(_stopped(session, exitstatus))
         if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
             # Every item passed its own checks, but some answers fail the session-level
             # generic-answer check: the run must not look green.
@@ -179,8 +194,8 @@ class LLMBenchPlugin:
             run = bench.run_info(int(session.exitstatus))
             doc = redact_data(json_document(run, ledger.results, bench.rankings))
             path = bench.options.json_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+            self.persistence.write(path, text, f"llmbench: results written to {path}")
         self.persistence.finish(session, exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -203,10 +218,8 @@ class LLMBenchPlugin:
                     "so the run fails",
                     red=True,
                 )
-            if bench.options.json_path is not None:
-                terminalreporter.write_line(
-                    f"llmbench: results written to {bench.options.json_path}"
-                )
+            if bench.partial:
+                terminalreporter.write_line(f"llmbench: partial run: {bench.partial}", yellow=True)
         if not self.worker:
             self.persistence.summary(terminalreporter)
 
