@@ -351,3 +351,52 @@ def test_history_that_cannot_be_written_is_a_warning(project: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*LLMBenchWarning: llmbench: history * not written*"])
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(project.path / "h.sqlite").execute("select 1 from runs").fetchall()
+
+
+# --------------------------------------------------------------------------- 9: generic answers
+
+SKILLS_YAML = """\
+task: skills
+prompt: "Posting: {posting}\\nName the key skill."
+output: {kind: text}
+cases:
+  - id: SKILLS_001
+    expected: {contains: [expertise]}
+    vars: {posting: "Python developer; deep Python expertise wanted"}
+  - id: SKILLS_002
+    expected: {contains: [systems]}
+    vars: {posting: "Nurse for the clinic's patient record systems"}
+"""
+
+TEMPLATE_CONFTEST = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {
+        "template": lambda request: "Advanced technical expertise in domain-specific systems",
+        "filler": lambda request: "A strong candidate with many good qualities overall",
+        "reader": lambda request: request.prompt.splitlines()[0].removeprefix("Posting: "),
+    }))
+"""
+
+
+def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TEMPLATE_CONFTEST)
+    (pytester.mkdir("evals") / "skills.yaml").write_text(SKILLS_YAML)
+    result = pytester.runpytest(
+        "evals", "--llm-models=fake", *NO_BENCHMARK, "--junitxml=junit.xml", "--llm-json=out.json"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # The last line says what overturned the two passed items of fake/template.
+    assert result.stdout.lines[-1].startswith("=")
+    assert "2 failed, 4 passed, 2 overturned (generic answer)" in result.stdout.lines[-1]
+    junit = (pytester.path / "junit.xml").read_text()
+    assert '<testcase classname="llmbench.generic_answers" name="skills"' in junit
+    generic = junit.split('<testcase classname="llmbench.generic_answers" name="skills"')[1]
+    assert "fake/template SKILLS_001: generic answer: 1.00 similar to its answer to" in generic
+    assert "fake/filler" not in generic  # already wrong for its own reason
+    task = json.loads((pytester.path / "out.json").read_text())["tasks"]["skills"]
+    filler = next(s for s in task["disqualified"] if s["model"] == "fake/filler")
+    assert {c["direction"] for c in filler["failed_cases"]} == {"wrong"}
+    assert all("generic" not in c["reason"] for c in filler["failed_cases"])

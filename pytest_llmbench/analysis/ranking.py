@@ -461,7 +461,8 @@ def rank_task(
     ranked too, incomplete, instead of missing from the ranking.
 
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
-       ``None``) become wrong answers, direction ``generic answer``.
+       ``None``) that were right become wrong answers, direction ``generic answer``
+       (a wrong answer keeps its own reason).
     2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
@@ -470,7 +471,10 @@ def rank_task(
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
     mine = [r for r in results if r.task == task]
-    generic = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    alike = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    # Only a right answer is overturned: a wrong one keeps its own reason (a schema miss).
+    right = {(r.model, r.case_id, r.repeat) for r in mine if r.correct}
+    generic = tuple(g for g in alike if (g.model, g.case_id, g.repeat) in right)
     flagged = {(g.model, g.case_id, g.repeat): g for g in generic}
 
     def direction_of(r: Result) -> str:
@@ -487,7 +491,7 @@ def rank_task(
         replace(s, cost=cost_per_1k(s.model, by_model.get(s.model, []), table, s.mean_ms))
         for s in ranking.standings
     )
-    warning = generic_warning(mine, generic)
+    warning = generic_warning(mine, alike)
     return replace(
         ranking,
         standings=standings,

@@ -31,6 +31,9 @@ from pytest_llmbench.reporting.terminal import detail_lines, json_document, summ
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin"]
 
+OVERTURNED = "overturned (generic answer)"
+"""The category of passed items the generic-answer check failed (the last line counts it)."""
+
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
 
@@ -63,6 +66,8 @@ class LLMBenchPlugin:
         self.bench = BenchSession(config)
         self.persistence = Persistence(config, self.bench)
         self.worker = hasattr(config, "workerinput")
+        self.passed: dict[tuple[str, str, str, int], pytest.TestReport] = {}
+        """The passed case items' reports, by run (the generic-answer check may overturn them)."""
 
     # -- collection ------------------------------------------------------------
 
@@ -140,7 +145,10 @@ class LLMBenchPlugin:
             warnings.warn(LLMBenchWarning(f"llmbench: {problems.pop(0)}"), stacklevel=1)
         record = getattr(report, "llmbench_result", None)
         if report.when == "call" and isinstance(record, dict):
-            self.bench.ledger.add_result(Result.from_dict(record))
+            result = Result.from_dict(record)
+            self.bench.ledger.add_result(result)
+            if report.passed:
+                self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
             if isinstance(worker, str):
                 self.bench.distribution.record(str(record.get("model")), worker)
@@ -162,6 +170,7 @@ class LLMBenchPlugin:
 
     # -- the end ---------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
         bench = self.bench
@@ -190,6 +199,7 @@ class LLMBenchPlugin:
             # Every item passed its own checks, but some answers fail the session-level
             # generic-answer check: the run must not look green.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self._report_generic(config)
         if bench.options.json_path is not None:
             run = bench.run_info(int(session.exitstatus))
             doc = redact_data(json_document(run, ledger.results, bench.rankings))
@@ -197,6 +207,44 @@ class LLMBenchPlugin:
             text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             self.persistence.write(path, text, f"llmbench: results written to {path}")
         self.persistence.finish(session, exitstatus)
+
+    def _report_generic(self, config: pytest.Config) -> None:
+        """A failing JUnit testcase per task whose passed items the generic check overturned."""
+        from _pytest.junitxml import xml_key
+
+        xml = config.stash.get(xml_key, None)
+        for ranking in self.bench.rankings:
+            if not ranking.generic or xml is None:
+                continue
+            lines = [
+                f"{len(ranking.generic)} answer(s) of task {ranking.task} passed their own "
+                "checks but are generic (nearly the same answer to different inputs):"
+            ]
+            lines += [
+                f"  {g.model} {g.case_id}"
+                + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
+                + f": {g.describe()}: {_one_line(g.answer)[:200]!r}"
+                for g in ranking.generic
+            ]
+            name = f"generic_answers::{ranking.task}"
+            report = pytest.TestReport(
+                nodeid=f"llmbench::{name}",
+                location=("llmbench", None, name),
+                keywords={},
+                outcome="failed",
+                longrepr="\n".join(lines),
+                when="call",
+            )
+            xml.pytest_runtest_logreport(report)
+
+    def _overturned(self) -> list[pytest.TestReport]:
+        """The passed items' reports whose answers the generic-answer check failed."""
+        return [
+            self.passed[key]
+            for r in self.bench.rankings
+            for g in r.generic
+            if (key := (r.task, g.case_id, g.model, g.repeat)) in self.passed
+        ]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
@@ -218,6 +266,9 @@ class LLMBenchPlugin:
                     "so the run fails",
                     red=True,
                 )
+                # The last line counts them: "12 passed, 3 overturned (generic answer)".
+                overturned = terminalreporter.stats.setdefault(OVERTURNED, [])
+                overturned.extend(self._overturned())
             if bench.partial:
                 terminalreporter.write_line(f"llmbench: partial run: {bench.partial}", yellow=True)
         if not self.worker:
