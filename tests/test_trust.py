@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -400,3 +401,35 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
     filler = next(s for s in task["disqualified"] if s["model"] == "fake/filler")
     assert {c["direction"] for c in filler["failed_cases"]} == {"wrong"}
     assert all("generic" not in c["reason"] for c in filler["failed_cases"])
+
+
+# --------------------------------------------------------------------------- 8: deadline
+
+
+def test_timeout_is_a_deadline_for_the_whole_call(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casedata import NO_LLAMACPP, ollama_run_args, right_answer
+    from ollama_emulator import EmulatedModel, OllamaEmulator
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    pytester.makeconftest(NO_LLAMACPP)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
+    pytester.makeini("[pytest]\nllm_retries = 0\n")
+    with OllamaEmulator(models=[EmulatedModel("qwen2.5:7b")], answer=right_answer) as srv:
+        # A valid reply, one byte every 0.1 s: a per-read timeout would wait it out (~40 s).
+        srv.trickle_next(1, seconds=0.1, path="/api/chat")
+        started = time.monotonic()
+        result = pytester.runpytest(
+            *ollama_run_args(srv.url),
+            "--llm-timeout=1",
+            "--llm-json=out.json",
+            "-W",
+            "always::pytest_llmbench.LLMBenchWarning",
+        )
+        took = time.monotonic() - started
+    assert took < 10
+    result.assert_outcomes(passed=1, failed=1)
+    doc = consistent(pytester.path, pytester.path / "out.json")
+    [failed] = [r for r in doc["results"] if not r["correct"]]
+    assert "within 1 s" in failed["error"]
