@@ -433,3 +433,17 @@ def test_timeout_is_a_deadline_for_the_whole_call(
     doc = consistent(pytester.path, pytester.path / "out.json")
     [failed] = [r for r in doc["results"] if not r["correct"]]
     assert "within 1 s" in failed["error"]
+
+
+# --------------------------------------------------------------------------- 10: retries
+
+
+def test_openai_results_record_their_retries() -> None:
+    from openai_emulator import OpenAIEmulator
+    from test_openai_provider import Sleeps, provider, request
+
+    with OpenAIEmulator(models=["gpt-4o-mini"]) as server:
+        server.fail_next(503, times=2)
+        response = provider(server.url, sleep=Sleeps(), retries=3).generate(request())
+    assert response.text == "ok"
+    assert response.retries == 2
