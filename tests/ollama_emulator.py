@@ -406,7 +406,7 @@ class ReceivedRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "drop" | "hang" | "malformed" | "die"
+    kind: str  # "fail" | "drop" | "hang" | "malformed" | "die" | "trickle"
     remaining: int
     path: str | None
     status: int = 503
@@ -449,6 +449,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     arrived: float = 0.0
     """``time.perf_counter()`` when the current request had been read."""
+    trickle_s: float = 0.0
+    """Seconds between the bytes of the current reply's body (``trickle_next``)."""
 
     def setup(self) -> None:
         super().setup()
@@ -490,6 +492,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        trickle = getattr(self, "trickle_s", 0.0)
+        if trickle and not head_only:  # a valid reply, a byte at a time (trickle_next)
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+            except OSError:  # the client gave up: nothing more to send
+                self.close_connection = True
+            self.trickle_s = 0.0
+            return
         if not head_only:
             self.wfile.write(body)
         self.wfile.flush()
@@ -824,6 +837,10 @@ class OllamaEmulator:
             _Fault("malformed", n, path, status=status, body=raw, content_type=content_type)
         )
 
+    def trickle_next(self, n: int = 1, *, seconds: float, path: str | None = None) -> None:
+        """Answer the next ``n`` requests normally, but one byte of the body every ``seconds``."""
+        self._add_fault(_Fault("trickle", n, path, seconds=seconds))
+
     def die_next(self, *, path: str | None = None) -> None:
         """Crash when the next request (to ``path``, or any) arrives: see :meth:`die`."""
         self._add_fault(_Fault("die", 1, path))
@@ -917,6 +934,9 @@ class OllamaEmulator:
             return True
         if fault.kind == "hang":
             self._sleep(fault.seconds)
+            return False
+        if fault.kind == "trickle":
+            h.trickle_s = fault.seconds
             return False
         raise AssertionError(fault.kind)  # pragma: no cover
 

@@ -229,9 +229,9 @@ def test_rank_task_keeps_the_reason_of_an_answer_already_wrong() -> None:
         res("p/t", "B", got=SENTENCE, kind="text"),
     ]
     s = one(rank_task(TASK, results), "p/t")
-    assert s.misses[0].reason == (
-        "generic answer: 1.00 similar to its answer to B; missing 'Python'"
-    )
+    # Issue 12: a wrong answer keeps its own reason; only a right one is overturned.
+    assert s.misses[0].reason == "missing 'Python'"
+    assert s.misses[0].direction == "wrong"
 
 
 def test_rank_task_generic_check_can_be_switched_off() -> None:

@@ -312,11 +312,18 @@ def _standing(
 
 
 def _standings(
-    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run]
+    task: str,
+    results: Iterable[Result],
+    direction_of: Direction,
+    expected: Iterable[Run],
+    models: Iterable[str] = (),
 ) -> list[ModelStanding]:
-    """One standing per model, each held to the task's full set of runs."""
+    """One standing per model (``models`` too, with no result), each held to the task's
+    full set of runs."""
     by_model = _by_model(task, results)
     full = _full_set((r for rs in by_model.values() for r in rs), expected)
+    for model in models:
+        by_model.setdefault(model, [])
     return [_standing(m, rs, direction_of, full) for m, rs in by_model.items()]
 
 
@@ -362,9 +369,13 @@ def _repeats(standings: Iterable[ModelStanding]) -> int:
 
 
 def _rank_strict(
-    task: str, results: Iterable[Result], direction_of: Direction, expected: Iterable[Run] = ()
+    task: str,
+    results: Iterable[Result],
+    direction_of: Direction,
+    expected: Iterable[Run] = (),
+    models: Iterable[str] = (),
 ) -> TaskRanking:
-    standings = _standings(task, results, direction_of, expected)
+    standings = _standings(task, results, direction_of, expected, models)
     qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
     labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
     return TaskRanking(
@@ -382,9 +393,10 @@ def _rank_weighted(
     weights: tuple[float, float],
     direction_of: Direction,
     expected: Iterable[Run] = (),
+    models: Iterable[str] = (),
 ) -> TaskRanking:
     quality, speed = weights
-    standings = _standings(task, results, direction_of, expected)
+    standings = _standings(task, results, direction_of, expected, models)
     ranked = [s for s in standings if s.correct > 0]
     fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
 
@@ -440,14 +452,18 @@ def rank_task(
     generic_threshold: float | None = DEFAULT_THRESHOLD,
     prices: PriceTable | None = None,
     expected: Iterable[Run] = (),
+    models: Iterable[str] = (),
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
     ``expected`` are the task's (case id, repeat) runs (the plugin: the items collected);
-    with every run any model made, they are the set each model is held to.
+    with every run any model made, they are the set each model is held to.  ``models``
+    are the models that owed them: one that made none (a run stopped by ``-x``) is
+    ranked too, incomplete, instead of missing from the ranking.
 
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
-       ``None``) become wrong answers, direction ``generic answer``.
+       ``None``) that were right become wrong answers, direction ``generic answer``
+       (a wrong answer keeps its own reason).
     2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
@@ -456,7 +472,10 @@ def rank_task(
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
     mine = [r for r in results if r.task == task]
-    generic = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    alike = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
+    # Only a right answer is overturned: a wrong one keeps its own reason (a schema miss).
+    right = {(r.model, r.case_id, r.repeat) for r in mine if r.correct}
+    generic = tuple(g for g in alike if (g.model, g.case_id, g.repeat) in right)
     flagged = {(g.model, g.case_id, g.repeat): g for g in generic}
 
     def direction_of(r: Result) -> str:
@@ -464,16 +483,16 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected)
+        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected, models)
     else:
-        ranking = _rank_strict(task, adjusted, direction_of, expected)
+        ranking = _rank_strict(task, adjusted, direction_of, expected, models)
     by_model = _by_model(task, adjusted)
     table = prices or PriceTable()
     standings = tuple(
-        replace(s, cost=cost_per_1k(s.model, by_model[s.model], table, s.mean_ms))
+        replace(s, cost=cost_per_1k(s.model, by_model.get(s.model, []), table, s.mean_ms))
         for s in ranking.standings
     )
-    warning = generic_warning(mine, generic)
+    warning = generic_warning(mine, alike)
     return replace(
         ranking,
         standings=standings,

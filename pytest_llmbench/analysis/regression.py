@@ -41,6 +41,11 @@ def _ms(value: float) -> str:
     return f"{value:,.0f} ms"
 
 
+MIN_SLOWDOWN_MS = 1.0
+"""A champion's latency growth under this is timer noise, never a regression (an instant
+model going from 0.01 to 0.02 ms has not doubled in any way a user can see)."""
+
+
 def compare(
     baseline: Sequence[TaskRanking],
     current: Sequence[TaskRanking],
@@ -80,7 +85,7 @@ def compare(
             )
         if champion is not None and was.mean_ms and champion.mean_ms is not None:
             growth = champion.mean_ms / was.mean_ms - 1.0
-            if growth > max_slowdown:
+            if growth > max_slowdown and champion.mean_ms - was.mean_ms >= MIN_SLOWDOWN_MS:
                 who = (
                     champion.model
                     if champion.model == was.model

@@ -121,6 +121,10 @@ class ResponseCache:
         self.mode = mode
         self.version = version
         self._index: dict[str, dict[str, ModelInfo]] | None = None
+        self.problems: list[str] = []
+        """Damaged entries skipped and writes that failed, for the caller to report
+        (and clear); the run goes on without them."""
+        self._unwritable = False
 
     @property
     def reads(self) -> bool:
@@ -141,9 +145,17 @@ class ResponseCache:
     # -- one entry --------------------------------------------------------------
 
     def get(self, model: ModelInfo, request: Request, repeat: int = 1) -> CacheEntry | None:
-        """The stored answer to this request, or ``None`` (also for an unreadable file)."""
+        """The stored answer to this request, or ``None`` (also for a damaged file: it goes
+        to ``problems``, with the file)."""
         key = cache_key(model, request, self.version, repeat)
-        return self._load(self.path(key))
+        path = self.path(key)
+        try:
+            return self._load(path, strict=True)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.problems.append(f"cache entry {path}: {exc}; skipped (a miss)")
+            return None
 
     def put(
         self,
@@ -183,11 +195,35 @@ class ResponseCache:
                 partial.unlink()
         return path
 
+    def store(
+        self,
+        model: ModelInfo,
+        request: Request,
+        response: Response,
+        latency_ms: float | None,
+        repeat: int = 1,
+    ) -> None:
+        """:meth:`put`, but a cache that cannot be written (read-only, disk full) is
+        reported once in ``problems`` and no longer written to: the run goes on."""
+        if self._unwritable:
+            return
+        try:
+            self.put(model, request, response, latency_ms, repeat)
+        except OSError as exc:
+            self._unwritable = True
+            self.problems.append(
+                f"response cache {self.directory} not written ({exc.strerror or exc}); "
+                "the run goes on without storing answers"
+            )
+
     @staticmethod
-    def _load(path: Path) -> CacheEntry | None:
+    def _load(path: Path, strict: bool = False) -> CacheEntry | None:
+        """One entry; ``None`` for a damaged one, or with ``strict`` the error."""
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             stored = document["response"]
+            if not isinstance(stored, dict) or not isinstance(stored.get("text"), str):
+                raise ValueError("its response has no text string")
             response = Response(**{k: v for k, v in stored.items() if k in _RESPONSE_FIELDS})
             return CacheEntry(
                 key=str(document["key"]),
@@ -200,6 +236,8 @@ class ResponseCache:
                 plugin_version=str(document.get("plugin_version", "")),
             )
         except (OSError, ValueError, KeyError, TypeError):
+            if strict:
+                raise
             return None
 
     # -- what it holds ----------------------------------------------------------

@@ -177,7 +177,7 @@ def fetch(
     if call is None:
         call = call_provider(provider, request, wrapper)
         if cache is not None and cache.writes and call.response is not None:
-            cache.put(model, request, call.response, call.latency_ms, repeat)
+            cache.store(model, request, call.response, call.latency_ms, repeat)
     return call
 
 

@@ -71,4 +71,5 @@ def pytest_llmbench_rank(
         generic_threshold=bench.options.generic_threshold,
         prices=bench.options.prices,
         expected=expected,
+        models=bench.ledger.models_owing(task),
     )

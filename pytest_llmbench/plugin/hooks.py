@@ -32,6 +32,9 @@ from pytest_llmbench.storage.json_report import json_document
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin"]
 
+OVERTURNED = "overturned (generic answer)"
+"""The category of passed items the generic-answer check failed (the last line counts it)."""
+
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
 
@@ -39,6 +42,17 @@ WORKER_KEY = "llmbench"
 def _host(model: ModelInfo) -> str | None:
     host = model.details.get("host")
     return host if isinstance(host, str) else None
+
+
+def _stopped(session: pytest.Session, exitstatus: int) -> str | None:
+    """Why the run stopped before its last item (``-x``, ``--maxfail``, Ctrl-C), if it did."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    dsession = session.config.pluginmanager.get_plugin("dsession")  # xdist's controller
+    for why in (session.shouldfail, session.shouldstop, getattr(dsession, "shouldstop", None)):
+        if why:
+            return f"stopped early ({why})"
+    return None
 
 
 def _one_line(text: object) -> str:
@@ -53,6 +67,8 @@ class LLMBenchPlugin:
         self.bench = BenchSession(config)
         self.persistence = Persistence(config, self.bench)
         self.worker = hasattr(config, "workerinput")
+        self.passed: dict[tuple[str, str, str, int], pytest.TestReport] = {}
+        """The passed case items' reports, by run (the generic-answer check may overturn them)."""
 
     # -- collection ------------------------------------------------------------
 
@@ -125,9 +141,15 @@ class LLMBenchPlugin:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        problems = self.bench.cache.problems
+        while problems:  # a damaged entry, a cache that cannot be written: the run goes on
+            warnings.warn(LLMBenchWarning(f"llmbench: {problems.pop(0)}"), stacklevel=1)
         record = getattr(report, "llmbench_result", None)
         if report.when == "call" and isinstance(record, dict):
-            self.bench.ledger.add_result(Result.from_dict(record))
+            result = Result.from_dict(record)
+            self.bench.ledger.add_result(result)
+            if report.passed:
+                self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
             if isinstance(worker, str):
                 self.bench.distribution.record(str(record.get("model")), worker)
@@ -149,6 +171,7 @@ class LLMBenchPlugin:
 
     # -- the end ---------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
         bench = self.bench
@@ -172,17 +195,57 @@ class LLMBenchPlugin:
             )
             for task in ledger.task_names()
         ]
+        bench.judge_evidence(_stopped(session, exitstatus))
         if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
             # Every item passed its own checks, but some answers fail the session-level
             # generic-answer check: the run must not look green.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self._report_generic(config)
         if bench.options.json_path is not None:
             run = bench.run_info(int(session.exitstatus))
             doc = redact_data(json_document(run, ledger.results, bench.rankings))
             path = bench.options.json_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+            self.persistence.write(path, text, f"llmbench: results written to {path}")
         self.persistence.finish(session, exitstatus)
+
+    def _report_generic(self, config: pytest.Config) -> None:
+        """A failing JUnit testcase per task whose passed items the generic check overturned."""
+        from _pytest.junitxml import xml_key
+
+        xml = config.stash.get(xml_key, None)
+        for ranking in self.bench.rankings:
+            if not ranking.generic or xml is None:
+                continue
+            lines = [
+                f"{len(ranking.generic)} answer(s) of task {ranking.task} passed their own "
+                "checks but are generic (nearly the same answer to different inputs):"
+            ]
+            lines += [
+                f"  {g.model} {g.case_id}"
+                + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
+                + f": {g.describe()}: {_one_line(g.answer)[:200]!r}"
+                for g in ranking.generic
+            ]
+            name = f"generic_answers::{ranking.task}"
+            report = pytest.TestReport(
+                nodeid=f"llmbench::{name}",
+                location=("llmbench", None, name),
+                keywords={},
+                outcome="failed",
+                longrepr="\n".join(lines),
+                when="call",
+            )
+            xml.pytest_runtest_logreport(report)
+
+    def _overturned(self) -> list[pytest.TestReport]:
+        """The passed items' reports whose answers the generic-answer check failed."""
+        return [
+            self.passed[key]
+            for r in self.bench.rankings
+            for g in r.generic
+            if (key := (r.task, g.case_id, g.model, g.repeat)) in self.passed
+        ]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
@@ -204,10 +267,11 @@ class LLMBenchPlugin:
                     "so the run fails",
                     red=True,
                 )
-            if bench.options.json_path is not None:
-                terminalreporter.write_line(
-                    f"llmbench: results written to {bench.options.json_path}"
-                )
+                # The last line counts them: "12 passed, 3 overturned (generic answer)".
+                overturned = terminalreporter.stats.setdefault(OVERTURNED, [])
+                overturned.extend(self._overturned())
+            if bench.partial:
+                terminalreporter.write_line(f"llmbench: partial run: {bench.partial}", yellow=True)
         if not self.worker:
             self.persistence.summary(terminalreporter)
 

@@ -56,9 +56,9 @@ def parse_timeout(value: str, name: str = "--llm-timeout") -> float:
     try:
         number = float(value)
     except ValueError:
-        raise pytest.UsageError(f"expected a number of seconds, got {value!r}") from None
-    if number <= 0:
-        raise pytest.UsageError(f"expected a positive number of seconds, got {value!r}")
+        raise pytest.UsageError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not number > 0 or math.isinf(number):
+        raise pytest.UsageError(f"{name}: expected a positive number of seconds, got {value!r}")
     return number
 
 
@@ -335,6 +335,19 @@ def add_options(parser: pytest.Parser) -> None:
         help="do not append this run to the history.",
     )
     group.addoption(
+        "--llm-state-dir",
+        metavar="PATH",
+        default=None,
+        help="where the run journals (runs/), the history and the response cache live. "
+        "Default: the llm_state_dir ini, else .llmbench under the rootdir.",
+    )
+    group.addoption(
+        "--llm-no-journal",
+        action="store_true",
+        default=False,
+        help="do not journal finished items (a run stopped early cannot be resumed then).",
+    )
+    group.addoption(
         "--llm-registry",
         metavar="PATH",
         default=None,
@@ -402,6 +415,7 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("llm_cache", "default for --llm-cache", default="off")
     parser.addini("llm_cache_dir", "default for --llm-cache-dir", default="")
+    parser.addini("llm_state_dir", "default for --llm-state-dir", default="")
     parser.addini("llm_exclude", "default for --llm-exclude, one a line", type="linelist")
     parser.addini("llm_max_size", "default for --llm-max-size", default="")
     parser.addini("llm_keep_loaded", "default for --llm-keep-loaded", type="bool", default=False)
@@ -472,6 +486,12 @@ def option_path(config: pytest.Config, value: str | None) -> Path | None:
     return path if path.is_absolute() else config.invocation_params.dir / path
 
 
+def _ini_path(config: pytest.Config, name: str, default: str, given: str | None = None) -> Path:
+    """``given`` (an option), else the ini value, else ``default``: relative to the rootdir."""
+    path = Path(given or str(config.getini(name)).strip() or default).expanduser()
+    return path if path.is_absolute() else config.rootpath / path
+
+
 def registry_path(config: pytest.Config) -> Path:
     """``--llm-registry``, else ``llmbench-registry.yaml`` at the rootdir."""
     from pytest_llmbench.storage.champions import DEFAULT_REGISTRY
@@ -528,12 +548,18 @@ class Options:
     max_slowdown: float = 0.2
     fail_on: str = "case"
     resume: str | None = None
+    state_dir: Path = Path(".llmbench")
+    """``--llm-state-dir``: the journals (``runs/``), and by default the history and cache."""
+    journal: bool = True
+    """``False`` with ``--llm-no-journal``."""
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where the run journals are (``--llm-resume`` reads them)."""
+        return self.state_dir / "runs"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
-        from pytest_llmbench.execution.cache import DEFAULT_DIR
-        from pytest_llmbench.storage.history import DEFAULT_HISTORY
-
         hosts: list[str] = list(config.getoption("llm_ollama_host") or [])
         if not hosts:
             hosts = list(config.getini("llm_ollama_hosts"))
@@ -546,11 +572,12 @@ class Options:
         cache_mode = parse_cache_mode(
             config.getoption("llm_cache") or str(config.getini("llm_cache")).strip(), "llm_cache"
         )
-        cache_dir = Path(
-            config.getoption("llm_cache_dir") or str(config.getini("llm_cache_dir")) or DEFAULT_DIR
-        ).expanduser()
-        if not cache_dir.is_absolute():
-            cache_dir = config.rootpath / cache_dir
+        state_dir = option_path(config, config.getoption("llm_state_dir")) or _ini_path(
+            config, "llm_state_dir", ".llmbench"
+        )
+        cache_dir = _ini_path(
+            config, "llm_cache_dir", str(state_dir / "cache"), config.getoption("llm_cache_dir")
+        )
         threshold = config.getoption("llm_generic_threshold")
         if threshold is None:
             ini = str(config.getini("llm_generic_threshold"))
@@ -562,7 +589,7 @@ class Options:
             str(config.getini("llm_prefetch")).strip()
         )
         history_path = option_path(config, config.getoption("llm_history")) or (
-            config.rootpath / DEFAULT_HISTORY
+            state_dir / "history.sqlite"
         )
         registry = registry_path(config)
         update = config.getoption("llm_update_registry")
@@ -606,6 +633,8 @@ class Options:
             max_slowdown=0.2 if slowdown is None else float(slowdown),
             fail_on=config.getoption("llm_fail_on") or "case",
             resume=config.getoption("llm_resume"),
+            state_dir=state_dir,
+            journal=not config.getoption("llm_no_journal"),
         )
 
     def record(self, config: pytest.Config) -> dict[str, Any]:

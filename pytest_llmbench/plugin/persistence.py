@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
+from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
@@ -62,51 +66,110 @@ class Persistence:
         self.model_info: dict[str, dict[str, Any]] = {}
         self._fingerprints: dict[str, str] = {}
         self.resumed = 0
-        limit = 0
+        self.failed_outputs = 0
+        """Output files that could not be written at the end (disk full): the run fails."""
+        limit: int | None = 0
+        runs = self.options.runs_dir
         if self.worker:
             workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
             run_id = str(workerinput[RUN_ID_INPUT])
-            limit = int(workerinput.get(JOURNAL_LIMIT_INPUT, 0))
+            given = workerinput.get(JOURNAL_LIMIT_INPUT, 0)
+            limit = None if given is None else int(given)
             self.resumed_from = run_id if self.options.resume else None
         elif self.options.resume:
             run_id = self._resume_id(self.options.resume)
-            limit = journal.repair(journal.journal_path(self.root, run_id))
+            try:
+                limit = journal.repair(journal.journal_path(runs, run_id))
+            except OSError as exc:  # read-only: read it as it is, a cut line is skipped
+                limit = None
+                self._state_problem(f"journal not repaired: {exc}", configuring=True)
             self.resumed_from = run_id
         else:
             run_id = journal.new_run_id()
         self.run_id = run_id
         self.journal_limit = limit
         bench.run_id = run_id
-        self.journal = journal.Journal(journal.journal_path(self.root, run_id))
+        self.journal = journal.Journal(journal.journal_path(runs, run_id))
+        self.journaling = self.options.journal
+        """Whether finished items go to the journal (off: --llm-no-journal, or unwritable)."""
         self.done: dict[journal.ItemKey, journal.Entry] = {}
         if self.resumed_from:
-            entries = journal.read_entries(self.journal.path, limit)
+            problems: list[str] = []
+            entries = journal.read_entries(self.journal.path, limit, problems)
             self.done = {e.key: e for e in entries}
+            if problems and not self.worker:
+                shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+                self._state_problem(
+                    f"{len(problems)} damaged journal line(s) skipped (their items run "
+                    f"again): {shown}",
+                    configuring=True,
+                )
+        if not self.worker:
+            self._check_paths()
         if self.options.baseline and not self.worker:
             self._check_baseline(self.options.baseline)
+
+    def _state_problem(self, message: str, configuring: bool = False) -> None:
+        """State that cannot be read or written: a warning, and the run goes on."""
+        warning = LLMBenchWarning(f"llmbench: {message}")
+        if configuring:  # pytest_configure: only this way does it reach the summary
+            self.config.issue_config_time_warning(warning, stacklevel=2)
+        else:
+            warnings.warn(warning, stacklevel=2)
 
     # -- setup ----------------------------------------------------------------
 
     def _resume_id(self, wanted: str) -> str:
+        runs = self.options.runs_dir
         if wanted == "latest":
-            latest = journal.latest_run(self.root)
+            latest = journal.latest_run(runs)
             if latest is None:
-                raise pytest.UsageError(
-                    f"--llm-resume: no run journal in {self.root / journal.RUNS_DIR}"
-                )
+                raise pytest.UsageError(f"--llm-resume: no run journal in {runs}")
             return latest
-        path = journal.journal_path(self.root, wanted)
+        path = journal.journal_path(runs, wanted)
         if not path.is_file():
-            known = sorted(p.stem for p in (self.root / journal.RUNS_DIR).glob("*.jsonl"))
+            known = sorted(p.stem for p in runs.glob("*.jsonl"))
             raise pytest.UsageError(
                 f"--llm-resume: no journal {path}; runs: {', '.join(known[-5:]) or 'none'}"
             )
         return wanted
 
+    def _check_paths(self) -> None:
+        """Every output path can be written: a usage error now, not a lost run at the end."""
+        options = self.options
+        outputs = {
+            "--llm-json": options.json_path,
+            "--llm-report": options.report_md,
+            "--llm-html": options.report_html,
+            "--llm-update-registry": options.update_registry,
+            "--llm-history": options.history,
+        }
+        for name, path in outputs.items():
+            if path is not None:
+                problem = output_problem(Path(path))
+                if problem:
+                    shown = _shown(Path(path), self.config)
+                    raise pytest.UsageError(f"{name} {shown}: {problem}")
+        cache = options.cache_dir
+        if options.cache_mode != "off" and cache.exists() and not cache.is_dir():
+            raise pytest.UsageError(
+                f"--llm-cache-dir {options.cache_dir}: is a file, not a directory"
+            )
+
     def _check_baseline(self, spec: str) -> None:
         """A bad --llm-baseline is a usage error before anything runs."""
         path = option_path(self.config, spec)
-        if spec == "last" or (path is not None and path.is_file()):
+        if path is not None and path.is_file() and spec != "last":
+            try:
+                json_report.load_json_rankings(path)
+            except json_report.ReportError as exc:
+                raise pytest.UsageError(f"--llm-baseline {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise pytest.UsageError(
+                    f"--llm-baseline {spec}: not a --llm-json report ({type(exc).__name__}: {exc})"
+                ) from None
+            return
+        if spec == "last":
             return
         source = self.options.history_read
         try:
@@ -228,8 +291,19 @@ class Persistence:
                 report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
         elif when == "call" and RESULT_KEY in item.stash:
             report.llmbench_meta = self._meta(item)  # type: ignore[attr-defined]
-            result = item.stash[RESULT_KEY]
-            self.journal.append(journal.Entry(result, self._fingerprint(item), item.nodeid))
+            if self.journaling:
+                result = item.stash[RESULT_KEY]
+                self._journal(journal.Entry(result, self._fingerprint(item), item.nodeid))
+
+    def _journal(self, entry: journal.Entry) -> None:
+        try:
+            self.journal.append(entry)
+        except OSError as exc:
+            self.journaling = False
+            self._state_problem(
+                f"journal {self.journal.path} not written ({exc.strerror or exc}); the run "
+                "goes on without it (it cannot be resumed); --llm-state-dir moves it"
+            )
 
     def on_logreport(self, report: pytest.TestReport) -> None:
         """Take in what a report carries (also under xdist, on the controller)."""
@@ -265,10 +339,22 @@ class Persistence:
         )
         return run
 
+    def write(self, path: Path, text: str, done: str) -> bool:
+        """Write one output file; a failure (disk full) is one line, and the run goes on."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.messages.append(
+                f"llmbench: {_shown(path, self.config)} not written: {exc.strerror or exc}"
+            )
+            self.failed_outputs += 1
+            return False
+        self.messages.append(done)
+        return True
+
     def _write(self, path: Path, text: str, what: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        self.messages.append(f"llmbench: {what} written to {_shown(path, self.config)}")
+        self.write(path, text, f"llmbench: {what} written to {_shown(path, self.config)}")
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
         """Reports, history, registry and gate, from the ranked results (controller only)."""
@@ -296,22 +382,36 @@ class Persistence:
         if options.report_html is not None:
             self._write(options.report_html, html_report(data), "HTML report")
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            self.messages.append(
-                f"llmbench: run {self.run_id} interrupted; its finished items are in "
-                f"{self.journal.path}; finish it with --llm-resume"
+            where = (
+                f"its finished items are in {self.journal.path}; finish it with --llm-resume"
+                if self.journaling
+                else "no journal was written, so it cannot be resumed"
             )
+            self.messages.append(f"llmbench: run {self.run_id} interrupted; {where}")
             return
         baseline = self._baseline(bench.rankings)
         if options.history is not None:
             try:
                 history.record_run(options.history, run, bench.ledger.results, bench.rankings)
-            except history.HistoryError as exc:
-                self.messages.append(f"llmbench: history not written: {exc}")
+            except (history.HistoryError, OSError, sqlite3.Error) as exc:
+                self._state_problem(f"history {options.history} not written: {exc}")
             else:
                 where = _shown(options.history, self.config)
                 self.messages.append(f"llmbench: run {self.run_id} recorded in {where}")
         if options.update_registry is not None:
-            self._update_registry(options.update_registry, bench.rankings, run)
+            if bench.partial or bench.cache_only:
+                why = (
+                    f"the run is partial ({bench.partial})"
+                    if bench.partial
+                    else "every answer came from the response cache (nothing was timed)"
+                )
+                self.messages.append(
+                    f"llmbench: registry {_shown(options.update_registry, self.config)} not "
+                    f"updated: {why}; it keeps its champions"
+                    + ("; finish the run with --llm-resume" if bench.partial else "")
+                )
+            else:
+                self._update_registry(options.update_registry, bench.rankings, run)
         reasons: list[str] = []
         if baseline is not None:
             label, rankings = baseline
@@ -323,7 +423,8 @@ class Persistence:
         if options.fail_on == "champion":
             reasons.extend(gate.without_champion(bench.rankings))
         self.gate_reasons = reasons
-        if reasons and session.exitstatus == pytest.ExitCode.OK:
+        failed = reasons or self.failed_outputs
+        if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _baseline(self, current: list[TaskRanking]) -> tuple[str, list[TaskRanking]] | None:
@@ -404,7 +505,40 @@ class Persistence:
             terminalreporter.write_line(message)
 
     def close_journal(self) -> None:
-        self.journal.close()
+        try:
+            self.journal.close()
+        except OSError as exc:
+            self._state_problem(f"journal {self.journal.path} not synced: {exc}")
+
+
+def output_problem(path: Path) -> str | None:
+    """Why an output file cannot be written at ``path``, or ``None``.
+
+    A directory, a collected case file (the gold cases would be overwritten), a parent
+    that is a file or that cannot be written.  Missing parents are created on writing.
+    """
+    if path.is_dir():
+        return "is a directory; name a file"
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        from pytest_llmbench.cases.model import looks_like_case_file
+
+        if path.suffix in (".yaml", ".yml") and looks_like_case_file(text):
+            return "is a case file; writing there would destroy its gold cases; name another file"
+        if not os.access(path, os.W_OK):
+            return "cannot be written (permission denied)"
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be written: {parent} is not writable"
+    return None
 
 
 def _shown(path: Path, config: pytest.Config) -> str:

@@ -405,6 +405,22 @@ class ResultsLedger:
             if models - skipped.get(run, set())
         )
 
+    def models_owing(self, task: str) -> list[str]:
+        """The models that owe a task some run (not those skipped on every run), by name."""
+        skipped = self.skipped.get(task, {})
+        owing: set[str] = set()
+        for run, models in self.expected.get(task, {}).items():
+            owing |= models - skipped.get(run, set())
+        return sorted(owing)
+
+    def models(self) -> list[str]:
+        """Every model the run selected (collected for some task) or has a result of."""
+        found = {r.model for r in self.results}
+        for by_run in self.expected.values():
+            for models in by_run.values():
+                found |= models
+        return sorted(found)
+
     def rank_settings(self, task: str, policy: str | None) -> tuple[str, tuple[float, float]]:
         """The policy (``policy``, i.e. ``--llm-rank``, wins over the task's) and the weights."""
         known = self.task_ranking.get(task, {})
@@ -416,10 +432,14 @@ class ResultsLedger:
         return [r for r in self.results if r.task == task]
 
     def task_names(self) -> list[str]:
-        """The tasks that have results, in the order of their first result."""
+        """The tasks that have results, in the order of their first result, then the tasks
+        some model owes a run but none made (a run stopped early)."""
         seen: dict[str, None] = {}
         for r in self.results:
             seen.setdefault(r.task)
+        for task in self.expected:
+            if self.models_owing(task):
+                seen.setdefault(task)
         return list(seen)
 
     def worker_output(self) -> dict[str, Any]:
@@ -458,6 +478,25 @@ class BenchSession:
         """Names this run in the journal, the history and the reports."""
         self.guessed_formats: set[str] = set()
         """Embedded models warned about for a fallback chat format (once each)."""
+        self.partial: str | None = None
+        """Why the run's evidence is incomplete (stopped early, interrupted), else ``None``."""
+        self.cache_only = False
+        """Every answer came from the response cache: nothing was timed."""
+
+    def judge_evidence(self, stopped: str | None) -> None:
+        """After ranking: is the evidence complete enough to replace a champion?
+
+        ``stopped``: why the run stopped before its last item, if it did.  The run is
+        partial when it was interrupted, or stopped early with runs not made.
+        """
+        not_run = sorted(
+            {s.model for r in self.rankings for s in r.standings if s.incomplete is not None}
+        )
+        if stopped == "interrupted" or (stopped and not_run):
+            detail = f"; incomplete: {', '.join(not_run)}" if not_run else ""
+            self.partial = f"{stopped}{detail}"
+        results = self.ledger.results
+        self.cache_only = bool(results) and all(r.cached for r in results)
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller (tasks collected, models loaded)."""
@@ -479,11 +518,14 @@ class BenchSession:
             "plugin_version": __version__,
             "host": platform.node(),
             "python": platform.python_version(),
-            "models": sorted({r.model for r in self.ledger.results}),
+            "models": self.ledger.models(),
             "args": list(self.config.invocation_params.args),
             "exitstatus": exitstatus,
             "cache": self.cache.mode,
             "id": self.run_id,
+            "partial": self.partial is not None,
+            "partial_reason": self.partial,
+            "cache_only": self.cache_only,
             **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
         }
 

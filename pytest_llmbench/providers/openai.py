@@ -403,7 +403,7 @@ class OpenAIProvider:
                     f"{type(exc).__name__}: {_one_line(exc, 160)}"
                 ) from None
             else:
-                return self._response(completion, request, mode, attempt_started - started)
+                return self._response(completion, request, mode, attempt_started - started, retries)
             if failed.wait_s is None:
                 raise failed.error from None
             retries += 1
@@ -443,7 +443,12 @@ class OpenAIProvider:
         return arguments
 
     def _response(
-        self, completion: Any, request: Request, mode: str | None, waited_s: float
+        self,
+        completion: Any,
+        request: Request,
+        mode: str | None,
+        waited_s: float,
+        retries: int = 0,
     ) -> Response:
         try:
             choice = completion.choices[0]
@@ -464,6 +469,7 @@ class OpenAIProvider:
             host=self.endpoint.base_url,
             structured=structured,
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
+            retries=retries,
         )
 
     # -- failures ----------------------------------------------------------------

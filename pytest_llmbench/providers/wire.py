@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import os
 import select
 import socket
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -110,13 +112,20 @@ class ChatWire:
         # Head and body in one write: two would cost the server an extra wake-up.
         head = f"POST {self._prefix}{path} HTTP/1.1\r\n{self._headers}{len(body)}\r\n\r\n"
         message = head.encode("latin-1") + body
+        # --llm-timeout is a deadline for the whole call: connect, send and every read
+        # (a server trickling its answer a byte at a time is cut off at the deadline).
+        deadline = time.monotonic() + self._timeout_s
         sock = self._socket()
         try:
+            sock.settimeout(_remaining(deadline))
             sock.sendall(message)
         except OSError as exc:
             self._drop(sock)
             raise _send_error(exc) from exc
-        response = http.client.HTTPResponse(sock, method="POST")
+        response = http.client.HTTPResponse(
+            _Deadline(sock, deadline),  # type: ignore[arg-type]
+            method="POST",
+        )
         try:
             response.begin()
             data = response.read()
@@ -172,6 +181,40 @@ class ChatWire:
             self._local.sock = None
 
 
+def _remaining(deadline: float) -> float:
+    """Seconds left before ``deadline``; ``TimeoutError`` when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket, each read given only the time left before the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._sock.recv_into(buffer)
+
+
+class _Deadline:
+    """What :class:`http.client.HTTPResponse` reads from: the socket, under a deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
 def _idle_and_open(sock: socket.socket) -> bool:
     """A kept-alive connection is reusable when the server has not closed it meanwhile.
 
@@ -211,7 +254,7 @@ def _read_error(exc: Exception, timeout_s: float) -> httpx.TransportError:
     import httpx
 
     if isinstance(exc, TimeoutError):
-        return httpx.ReadTimeout(f"no answer within {timeout_s:g} s")
+        return httpx.ReadTimeout(f"no complete answer within {timeout_s:g} s")
     if isinstance(exc, http.client.RemoteDisconnected):
         return httpx.RemoteProtocolError("Server disconnected without sending a response.")
     return httpx.ReadError(f"reading the answer failed: {exc}")

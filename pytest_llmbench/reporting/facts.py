@@ -23,6 +23,7 @@ __all__ = [
     "format_bytes",
     "format_ms",
     "notes",
+    "partial_note",
     "relative_speed",
     "run_date",
     "top_results_rows",
@@ -61,6 +62,21 @@ class ReportData:
         if task in self.case_counts:
             return self.case_counts[task]
         return len({r.case_id for r in self.results_of(task)})
+
+
+def partial_note(run: Mapping[str, Any]) -> str | None:
+    """What a report says of a run whose evidence is incomplete, or ``None``."""
+    if run.get("partial"):
+        return (
+            f"Partial run: {run.get('partial_reason') or 'stopped early'}. Models that did "
+            "not make every run are listed as incomplete; the champion registry was not updated."
+        )
+    if run.get("cache_only"):
+        return (
+            "Every answer came from the response cache: nothing was timed, so the order "
+            "of qualified models says nothing about speed; the registry was not updated."
+        )
+    return None
 
 
 def adds_reason(miss: Miss) -> bool:

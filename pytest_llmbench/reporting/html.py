@@ -25,6 +25,7 @@ from pytest_llmbench.reporting.facts import (
     correctness,
     format_ms,
     notes,
+    partial_note,
     run_date,
     top_results_rows,
 )
@@ -381,6 +382,9 @@ def html_report(data: ReportData) -> str:
         f'<p class="meta">{" · ".join(facts)}</p>',
         f'<p class="meta">Models tested ({len(models)}): {_e(", ".join(models))}</p>',
     ]
+    note = partial_note(run)
+    if note:
+        out.append(f'<p class="meta"><strong>{_e(note)}</strong></p>')
     rows = []
     anchors: dict[str, str] = {}
     for index, ranking in enumerate(data.rankings):

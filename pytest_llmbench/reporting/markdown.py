@@ -20,6 +20,7 @@ from pytest_llmbench.reporting.facts import (
     format_bytes,
     format_ms,
     notes,
+    partial_note,
     run_date,
     top_results_rows,
 )
@@ -127,6 +128,9 @@ def markdown_report(data: ReportData) -> str:
         facts.append(f"pytest-llmbench {run['plugin_version']}")
     if facts:
         lines += [" · ".join(facts), ""]
+    note = partial_note(run)
+    if note:
+        lines += [f"> **{note}**", ""]
     lines += ["## Summary", ""]
     rows = []
     for ranking in data.rankings:

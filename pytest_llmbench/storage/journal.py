@@ -1,6 +1,7 @@
 """The run journal: one JSON line per finished item, so a crash or Ctrl-C loses nothing.
 
-``.llmbench/runs/<run-id>.jsonl`` under the rootdir.  Each process appends the items
+``<state dir>/runs/<run-id>.jsonl`` (the state dir: ``.llmbench`` under the rootdir,
+or ``--llm-state-dir``).  Each process appends the items
 it ran (one ``write`` of one line as each finishes, ``fsync`` soon after), so the file
 is valid up to the last finished item whatever happens; a line cut short by a kill is ignored on
 reading and cut off before the file is appended to again.
@@ -17,8 +18,9 @@ import json
 import os
 import secrets
 import time
+import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +92,57 @@ class Entry:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Entry:
+        """The entry of one parsed line; ``ValueError`` names what is wrong with it."""
+        if not isinstance(record, Mapping):
+            raise ValueError("not a JSON object")
         return cls(
-            result=Result.from_dict(record["result"]),
+            result=checked_result(record.get("result")),
             fingerprint=str(record.get("fingerprint") or ""),
             nodeid=str(record.get("nodeid") or ""),
         )
 
 
-def journal_path(root: Path, run_id: str) -> Path:
-    return root / RUNS_DIR / f"{run_id}.jsonl"
+_RESULT_TYPES = typing.get_type_hints(Result)
+_REQUIRED = {f.name for f in fields(Result) if f.default is MISSING}
+
+
+def _fits(value: object, hint: Any) -> bool:
+    """Whether a JSON value fits a field type of :class:`Result` (``str``, ``float | None``...)."""
+    options = typing.get_args(hint) or (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        if option is bool and isinstance(value, bool):
+            return True
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return True
+        if option is str and isinstance(value, str):
+            return True
+    return False
+
+
+def checked_result(data: object) -> Result:
+    """A :class:`Result` from a stored record, every field of the right type.
+
+    Raises ``ValueError`` naming the first field that is missing or of a wrong type:
+    a record is never trusted blindly (a damaged or hand-edited file).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"'result' is not an object (got {type(data).__name__})")
+    for name in sorted(_REQUIRED - data.keys()):
+        raise ValueError(f"result field {name!r} is missing")
+    for name, value in data.items():
+        hint = _RESULT_TYPES.get(name)
+        if hint is not None and not _fits(value, hint):
+            raise ValueError(f"result field {name!r} has a wrong type ({type(value).__name__})")
+    return Result.from_dict(dict(data))
+
+
+def journal_path(runs: Path, run_id: str) -> Path:
+    """The journal of ``run_id`` in the directory of journals ``runs``."""
+    return runs / f"{run_id}.jsonl"
 
 
 def _complete_lines(data: bytes) -> Iterator[bytes]:
@@ -109,19 +153,26 @@ def _complete_lines(data: bytes) -> Iterator[bytes]:
     yield from data[: end + 1].splitlines()
 
 
-def read_entries(path: Path, limit: int | None = None) -> list[Entry]:
-    """Every complete, readable line of a journal (up to byte ``limit``)."""
+def read_entries(
+    path: Path, limit: int | None = None, problems: list[str] | None = None
+) -> list[Entry]:
+    """Every complete, readable line of a journal (up to byte ``limit``).
+
+    A damaged line is skipped (its item simply runs again); ``problems`` gets one
+    ``path:line: what`` for each.
+    """
     try:
         with path.open("rb") as handle:
             data = handle.read() if limit is None else handle.read(limit)
     except FileNotFoundError:
         return []
     entries: list[Entry] = []
-    for line in _complete_lines(data):
+    for number, line in enumerate(_complete_lines(data), 1):
         try:
             entries.append(Entry.from_record(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
-            continue  # a damaged line: the item simply runs again
+        except (ValueError, KeyError, TypeError) as exc:
+            if problems is not None:
+                problems.append(f"{path}:{number}: {exc}")
     return entries
 
 
@@ -143,9 +194,8 @@ def repair(path: Path) -> int:
         return end
 
 
-def latest_run(root: Path) -> str | None:
-    """The id of the newest journal under ``root`` (run ids sort by start time)."""
-    directory = root / RUNS_DIR
+def latest_run(directory: Path) -> str | None:
+    """The id of the newest journal in ``directory`` (run ids sort by start time)."""
     if not directory.is_dir():
         return None
     ids = sorted(p.stem for p in directory.glob("*.jsonl"))
