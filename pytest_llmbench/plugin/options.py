@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,18 @@ def parse_repeat(value: str) -> int:
     if number < 1:
         raise pytest.UsageError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+_VERSION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def parse_prompt_versions(value: str) -> list[str]:
+    """Comma-separated prompt version names (``v2`` or ``v1,v3``)."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [name for name in names if not _VERSION_NAME.fullmatch(name)]
+    if not names or bad:
+        raise pytest.UsageError(f"expected prompt version names such as v2 or v1,v3, got {value!r}")
+    return names
 
 
 def parse_max_size(value: str, name: str = "--llm-max-size") -> str:
@@ -208,6 +221,15 @@ def add_options(parser: pytest.Parser) -> None:
         type=parse_repeat,
         default=None,
         help="run every case N times (overrides a task's 'repeat'). Default: 1.",
+    )
+    group.addoption(
+        "--llm-prompt",
+        metavar="VERSION",
+        type=parse_prompt_versions,
+        action="append",
+        default=None,
+        help="run only these prompt versions of tasks with 'prompts:' (repeatable, "
+        "comma-separated: v2 or v1,v3). Default: every version.",
     )
     group.addoption(
         "--llm-json",
@@ -519,6 +541,8 @@ class Options:
     max_slowdown: float = 0.2
     fail_on: str = "case"
     resume: str | None = None
+    prompt_versions: tuple[str, ...] = ()
+    """``--llm-prompt``: the prompt versions to run (empty: all)."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -596,6 +620,9 @@ class Options:
             max_slowdown=0.2 if slowdown is None else float(slowdown),
             fail_on=config.getoption("llm_fail_on") or "case",
             resume=config.getoption("llm_resume"),
+            prompt_versions=tuple(
+                name for names in config.getoption("llm_prompt") or () for name in names
+            ),
         )
 
     def record(self, config: pytest.Config) -> dict[str, Any]:
