@@ -3,6 +3,8 @@
     llmbench history [--task T] [--model M]   champion and latency over time
     llmbench show RUN                         one run: its ranking per task
     llmbench compare RUN_A RUN_B              what changed, per task, model and case
+    llmbench ab CASES.yaml --a v1 --b v2      A/B of two prompt versions (see ``ab``)
+    llmbench optimize CASES.yaml --model M --interviewer I   the interviewer loop
 
 RUN is a run id, a unique prefix of one, ``last`` or ``last~N``.  The history is
 ``.llmbench/history.sqlite`` in the working directory unless ``--history PATH``.
@@ -23,6 +25,7 @@ from tabulate import tabulate
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.optimize.command import add_optimize, run_optimize
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.storage.history import (
@@ -280,6 +283,117 @@ def compare_lines(a: StoredRun, b: StoredRun) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------- ab
+
+
+def _add_ab(commands: Any) -> None:
+    ab = commands.add_parser(
+        "ab",
+        help="A/B of two prompt versions: paired accuracy, McNemar, latency, cost, decision",
+        description="Run versions A and B of a task's prompt on the same cases and models "
+        "(or read them from a run's --llm-json document with --results) and decide "
+        "whether to ship B.",
+    )
+    ab.add_argument("case_file", metavar="CASES.yaml", type=Path)
+    ab.add_argument("--a", required=True, metavar="VERSION", help="the current version")
+    ab.add_argument("--b", required=True, metavar="VERSION", help="the candidate version")
+    ab.add_argument(
+        "--models", metavar="M1,M2", help="models to run both versions on (provider/name)"
+    )
+    ab.add_argument(
+        "--results", metavar="RUN.json", type=Path, help="read the results of a run instead"
+    )
+    ab.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per case")
+    ab.add_argument(
+        "--min-gain",
+        metavar="POINTS",
+        type=float,
+        default=5.0,
+        help="accuracy gain B needs, in percentage points (default 5)",
+    )
+    ab.add_argument(
+        "--latency-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much slower B may be (default 0.10)",
+    )
+    ab.add_argument(
+        "--cost-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much costlier B may be (default 0.10)",
+    )
+    ab.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_model_settings(ab)
+
+
+def _add_model_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
+    parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
+    parser.add_argument(
+        "--gguf",
+        metavar="NAME=PATH",
+        action="append",
+        default=None,
+        help="add a GGUF file as model llamacpp/NAME",
+    )
+
+
+def provider_settings(args: argparse.Namespace) -> Any:
+    """The providers' settings from ``--ollama-host``, ``--gguf``, ``--timeout``."""
+    import os
+
+    from pytest_llmbench.providers.base import ProviderSettings
+
+    hosts = args.ollama_host or [os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")]
+    gguf = dict(spec.partition("=")[::2] for spec in args.gguf or ())
+    return ProviderSettings(ollama_hosts=tuple(hosts), timeout_s=args.timeout, gguf_models=gguf)
+
+
+def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
+    """``llmbench ab``: the report's lines (or its JSON)."""
+    import json
+
+    from pytest_llmbench.analysis.ab import ABRule, compare_versions
+    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.execution.batch import run_cases
+    from pytest_llmbench.providers.resolve import resolve_models
+    from pytest_llmbench.reporting.ab import ab_document, ab_lines
+    from pytest_llmbench.storage.json_report import results_from_json
+
+    task = load_task(args.case_file)
+    for version in (args.a, args.b):
+        if args.results is None and version not in {v.name for v in task.versions}:
+            names = ", ".join(v.name for v in task.versions) or "none (it has one prompt:)"
+            raise UsageError(f"{args.case_file}: no prompt version {version!r}; it has {names}")
+    if args.results is not None:
+        results = results_from_json(json.loads(args.results.read_text("utf-8")))
+    elif not args.models:
+        raise UsageError("give --models to run, or --results RUN.json to read a run")
+    else:
+        results = []
+        resolved = resolve_models(args.models.split(","), provider_settings(args), providers)
+        for provider, model in resolved:
+            for index, version in enumerate((args.a, args.b)):
+                results += run_cases(
+                    task, task.version(version).cases, provider, model,
+                    repeat=args.repeat, timeout_s=args.timeout, cold=index == 0,
+                )  # fmt: skip
+    rule = ABRule(args.min_gain, args.latency_tolerance, args.cost_tolerance)
+    report = compare_versions(task.name, results, args.a, args.b, rule)
+    if not report.models:
+        raise UsageError(f"no paired results of {args.a} and {args.b} for task {task.name}")
+    if args.json:
+        return [json.dumps(ab_document(report), indent=2)]
+    return ab_lines(report)
+
+
+class UsageError(Exception):
+    """A bad argument the parser could not catch: one line, exit status 2."""
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -311,6 +425,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
+    _add_ab(commands)
+    add_optimize(commands)
     return parser
 
 
@@ -318,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; 0 on success, 1 when the history cannot answer, 2 for bad usage."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("ab", "optimize"):
+        return _run_models_command(args)
     path: Path = getattr(args, "history", None) or DEFAULT_HISTORY
     try:
         if args.command == "history":
@@ -331,6 +449,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines = compare_lines(first, second)
     except HistoryError as exc:
         print(f"llmbench: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _run_models_command(args: argparse.Namespace) -> int:
+    """``ab`` and ``optimize``: commands that call models; one clear line on failure."""
+    from pytest_llmbench.cases.model import CaseFileError
+    from pytest_llmbench.providers.base import ProviderError
+
+    try:
+        lines = run_ab(args) if args.command == "ab" else run_optimize(args)
+    except (UsageError, CaseFileError, FileNotFoundError) as exc:
+        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ProviderError as exc:
+        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))
     return 0

@@ -1,0 +1,61 @@
+"""Models by id without pytest: ``ollama/qwen2.5:7b`` -> (its provider, its ModelInfo).
+
+For the ``llmbench`` subcommands that call models themselves (``ab``, ``optimize``):
+the same providers the plugin uses, found through the same entry-point group, asked
+what they offer, and the model loaded before its first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+
+from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, ProviderSettings
+from pytest_llmbench.providers.registry import ENTRY_POINT_GROUP
+
+__all__ = ["Resolved", "resolve_models"]
+
+Resolved = tuple[Provider, ModelInfo]
+
+
+def _provider(name: str, settings: ProviderSettings) -> Provider:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            provider: Provider = ep.load()(settings)
+            return provider
+    raise ProviderError(f"unknown provider {name!r} (a model is named provider/name)")
+
+
+def resolve_models(
+    ids: Sequence[str],
+    settings: ProviderSettings | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> list[Resolved]:
+    """Each model id's provider and model, loaded; ``ProviderError`` with one clear line
+    when a provider is unknown or unusable or does not offer the model.
+
+    ``providers``: provider instances to use by name (tests: a scripted provider).
+    """
+    settings = settings or ProviderSettings()
+    made: dict[str, Provider] = dict(providers or {})
+    found: list[Resolved] = []
+    for model_id in ids:
+        name, slash, model = model_id.partition("/")
+        if not slash or not model:
+            raise ProviderError(f"{model_id!r}: a model is named provider/name")
+        if name not in made:
+            made[name] = _provider(name, settings)
+        provider = made[name]
+        discovery = provider.discover()
+        if discovery.problem:
+            hint = f" ({discovery.hint})" if discovery.hint else ""
+            raise ProviderError(f"{model_id}: {discovery.problem}{hint}")
+        info = next((m for m in discovery.models if m.id == model_id), None)
+        if info is None:
+            offered = ", ".join(m.id for m in discovery.models[:10]) or "none"
+            raise ProviderError(f"{model_id}: not offered by {name} (offered: {offered})")
+        load = getattr(provider, "load", None)
+        if load is not None:
+            load(info.name)
+        found.append((provider, info))
+    return found
