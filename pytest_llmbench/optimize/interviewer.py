@@ -40,7 +40,9 @@ ANSWER_SCHEMA: Mapping[str, Any] = {
 EXCERPT = 300
 """Characters of each input shown to the interviewer."""
 MIN_LEAK = 12
-"""A held-out input is a leak when this many of its characters appear verbatim."""
+"""Held-out inputs shorter than this are not checked (labels, numbers, short words)."""
+WINDOW = 60
+"""A long held-out input leaks when this many of its characters appear verbatim."""
 
 
 @dataclass(frozen=True)
@@ -148,16 +150,16 @@ def gold_answers(case: Case) -> list[str]:
 
 
 def _leaked(gold: str, proposal: str, original: str) -> bool:
+    """Whether the proposal has ``gold`` (and the original prompt did not): the whole
+    text, or for a long input any ``WINDOW``-character stretch of it."""
     if gold in original:
         return False  # already in the prompt: not the interviewer's doing
     if gold in proposal:
         return True
-    # A long input is a leak when any MIN_LEAK-character window of it is copied.
-    if len(gold) >= MIN_LEAK * 2:
-        step = MIN_LEAK
-        windows = (gold[i : i + MIN_LEAK * 2] for i in range(0, len(gold) - MIN_LEAK * 2 + 1, step))
-        return any(w in proposal and w not in original for w in windows)
-    return False
+    if len(gold) < 2 * WINDOW:
+        return False
+    stretches = (gold[i : i + WINDOW] for i in range(0, len(gold) - WINDOW + 1, WINDOW // 4))
+    return any(s in proposal and s not in original for s in stretches)
 
 
 def check_proposal(original: str, proposal: str, held_out: Iterable[Case]) -> list[str]:

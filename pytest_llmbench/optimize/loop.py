@@ -10,7 +10,8 @@
    is rejected (the holdout guard): the loop goes back to that prompt.
 4. Below the threshold, the interviewer gets the prompt, the score and the failed
    training cases and proposes a prompt; a proposal dropping a template variable or
-   containing a held-out gold answer is rejected and logged, never run.
+   containing a held-out gold answer is rejected and logged, never run (the
+   interviewer is asked again, told why; at most ``2 * max_iterations`` interviews).
 5. Stops: the threshold is reached, the interviewer proposes nothing new, no gain for
    2 iterations, or ``max_iterations`` evaluations.
 
@@ -335,7 +336,6 @@ class _Loop:
             if problems:
                 self.progress(f"interview {interview.number}: rejected ({'; '.join(problems)})")
                 note = "your last proposal was rejected: " + "; ".join(problems)
-                stalls += 1
                 if len(session.interviews) >= session.max_iterations * 2:
                     session.stop_reason = "too many rejected proposals"
                     break
