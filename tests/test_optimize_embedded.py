@@ -9,35 +9,18 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embedded]'")
 
+from casedata import COMPANY_TASK
+
 from pytest_llmbench.cli import main
 
 pytestmark = pytest.mark.embedded
-
-TASK = """\
-task: company
-prompt: "Posting: {posting}\\nWhich company is hiring? Answer as JSON."
-output:
-  kind: json
-  schema: {type: object, properties: {company: {type: string}}, required: [company]}
-options: {temperature: 0, seed: 42, max_tokens: 24}
-cases:
-  - id: ACME
-    expected: {json: {company: Acme}}
-    vars: {posting: Acme is hiring a Python developer in Berlin.}
-  - id: GLOBEX
-    expected: {json: {company: Globex}}
-    vars: {posting: Globex seeks a night-shift nurse for its Springfield clinic.}
-  - id: INITECH
-    expected: {json: {company: Initech}}
-    vars: {posting: Initech needs a COBOL maintainer; remote possible.}
-"""
 
 
 def test_optimize_with_smollm2_writes_the_session_and_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     case_file = tmp_path / "company.yaml"
-    case_file.write_text(TASK)
+    case_file.write_text(COMPANY_TASK)
     out = tmp_path / "sessions"
     status = main(
         ["optimize", str(case_file), "--model", "llamacpp/smollm2-135m",
