@@ -25,7 +25,7 @@ from tabulate import tabulate
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.optimize.command import add_optimize, run_optimize
+from pytest_llmbench.optimize.command import UsageError, add_optimize, run_optimize
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.storage.history import (
@@ -343,13 +343,9 @@ def _add_model_settings(parser: argparse.ArgumentParser) -> None:
 
 def provider_settings(args: argparse.Namespace) -> Any:
     """The providers' settings from ``--ollama-host``, ``--gguf``, ``--timeout``."""
-    import os
+    from pytest_llmbench.providers.resolve import settings_from
 
-    from pytest_llmbench.providers.base import ProviderSettings
-
-    hosts = args.ollama_host or [os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")]
-    gguf = dict(spec.partition("=")[::2] for spec in args.gguf or ())
-    return ProviderSettings(ollama_hosts=tuple(hosts), timeout_s=args.timeout, gguf_models=gguf)
+    return settings_from(args.timeout, args.ollama_host, args.gguf)
 
 
 def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
@@ -388,10 +384,6 @@ def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None)
     if args.json:
         return [json.dumps(ab_document(report), indent=2)]
     return ab_lines(report)
-
-
-class UsageError(Exception):
-    """A bad argument the parser could not catch: one line, exit status 2."""
 
 
 # --------------------------------------------------------------------------- main

@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_optimize", "run_optimize"]
+__all__ = ["UsageError", "add_optimize", "run_optimize"]
+
+
+class UsageError(Exception):
+    """A bad argument the parser could not catch: one line, exit status 2."""
 
 
 def _share(value: str) -> float:
@@ -85,7 +89,6 @@ def add_optimize(commands: Any) -> None:
 def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
     """Run one session per ``--model``; the lines to print (folders, comparison table)."""
     from pytest_llmbench.cases.model import load_task
-    from pytest_llmbench.cli import UsageError, provider_settings
     from pytest_llmbench.optimize.files import (
         DEFAULT_ROOT,
         comparison_lines,
@@ -93,7 +96,7 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
         write_suite,
     )
     from pytest_llmbench.optimize.loop import optimize
-    from pytest_llmbench.providers.resolve import resolve_models
+    from pytest_llmbench.providers.resolve import resolve_models, settings_from
 
     task = load_task(args.case_file)
     if args.prompt and args.prompt not in {v.name for v in task.versions}:
@@ -102,7 +105,7 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
     if task.versions:
         version = task.version(args.prompt) if args.prompt else task.versions[-1]
         version_file = version.file
-    settings = provider_settings(args)
+    settings = settings_from(args.timeout, args.ollama_host, args.gguf)
     [(interviewer, interviewer_model)] = resolve_models([args.interviewer], settings, providers)
     root = args.out or DEFAULT_ROOT
     session_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -7,15 +7,28 @@ what they offer, and the model loaded before its first call.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 
 from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, ProviderSettings
 from pytest_llmbench.providers.registry import ENTRY_POINT_GROUP
 
-__all__ = ["Resolved", "resolve_models"]
+__all__ = ["Resolved", "resolve_models", "settings_from"]
 
 Resolved = tuple[Provider, ModelInfo]
+
+
+def settings_from(
+    timeout_s: float = 120.0,
+    ollama_hosts: Sequence[str] | None = None,
+    gguf: Sequence[str] | None = None,
+) -> ProviderSettings:
+    """Provider settings for a command: Ollama hosts (default ``$OLLAMA_HOST`` or the
+    local server), ``NAME=PATH`` GGUF files for the embedded provider, the timeout."""
+    hosts = list(ollama_hosts or [os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")])
+    files = dict(spec.partition("=")[::2] for spec in gguf or ())
+    return ProviderSettings(ollama_hosts=tuple(hosts), timeout_s=timeout_s, gguf_models=files)
 
 
 def _provider(name: str, settings: ProviderSettings) -> Provider:
