@@ -6,6 +6,8 @@
     llmbench rankings [--task T]              the registry: champion, runner-up, evidence, age
     llmbench run TASK --var name=value ...    one production call through the router
     llmbench feedback [--task T]              the router's calls: success, latency, fall-overs
+    llmbench ab CASES.yaml --a v1 --b v2      A/B of two prompt versions (see ``ab``)
+    llmbench optimize CASES.yaml --model M --interviewer I   the interviewer loop
 
 RUN is a run id, a unique prefix of one, ``last`` or ``last~N``.  The history is
 ``.llmbench/history.sqlite`` in the working directory unless ``--history PATH``; the
@@ -30,6 +32,7 @@ from tabulate import tabulate
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.optimize.command import UsageError, add_optimize, run_optimize
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.router import Router, RouterError, RouterResult, default_settings
@@ -391,7 +394,7 @@ def _values(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise _UsageError(f"--var expects name=value or name=@file, got {pair!r}")
+            raise UsageError(f"--var expects name=value or name=@file, got {pair!r}")
         if value.startswith("@@"):
             value = value[1:]
         elif value.startswith("@"):
@@ -399,7 +402,7 @@ def _values(pairs: Sequence[str]) -> dict[str, str]:
                 value = Path(value[1:]).expanduser().read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 why = exc.strerror if isinstance(exc, OSError) else str(exc)
-                raise _UsageError(f"--var {name}: cannot read {value[1:]}: {why}") from None
+                raise UsageError(f"--var {name}: cannot read {value[1:]}: {why}") from None
         values[name.strip()] = value
     return values
 
@@ -440,11 +443,110 @@ def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> l
     return _table(rows, headers)
 
 
+# --------------------------------------------------------------------------- ab
+
+
+def _add_ab(commands: Any) -> None:
+    ab = commands.add_parser(
+        "ab",
+        help="A/B of two prompt versions: paired accuracy, McNemar, latency, cost, decision",
+        description="Run versions A and B of a task's prompt on the same cases and models "
+        "(or read them from a run's --llm-json document with --results) and decide "
+        "whether to ship B.",
+    )
+    ab.add_argument("case_file", metavar="CASES.yaml", type=Path)
+    ab.add_argument("--a", required=True, metavar="VERSION", help="the current version")
+    ab.add_argument("--b", required=True, metavar="VERSION", help="the candidate version")
+    ab.add_argument(
+        "--models", metavar="M1,M2", help="models to run both versions on (provider/name)"
+    )
+    ab.add_argument(
+        "--results", metavar="RUN.json", type=Path, help="read the results of a run instead"
+    )
+    ab.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per case")
+    ab.add_argument(
+        "--min-gain",
+        metavar="POINTS",
+        type=float,
+        default=5.0,
+        help="accuracy gain B needs, in percentage points (default 5)",
+    )
+    ab.add_argument(
+        "--latency-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much slower B may be (default 0.10)",
+    )
+    ab.add_argument(
+        "--cost-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much costlier B may be (default 0.10)",
+    )
+    ab.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_model_settings(ab)
+
+
+def _add_model_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
+    parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
+    parser.add_argument(
+        "--gguf",
+        metavar="NAME=PATH",
+        action="append",
+        default=None,
+        help="add a GGUF file as model llamacpp/NAME",
+    )
+
+
+def provider_settings(args: argparse.Namespace) -> Any:
+    """The providers' settings from ``--ollama-host``, ``--gguf``, ``--timeout``."""
+    from pytest_llmbench.providers.resolve import settings_from
+
+    return settings_from(args.timeout, args.ollama_host, args.gguf)
+
+
+def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
+    """``llmbench ab``: the report's lines (or its JSON)."""
+    import json
+
+    from pytest_llmbench.analysis.ab import ABRule, compare_versions
+    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.execution.batch import run_cases
+    from pytest_llmbench.providers.resolve import resolve_models
+    from pytest_llmbench.reporting.ab import ab_document, ab_lines
+    from pytest_llmbench.storage.json_report import results_from_json
+
+    task = load_task(args.case_file)
+    for version in (args.a, args.b):
+        if args.results is None and version not in {v.name for v in task.versions}:
+            names = ", ".join(v.name for v in task.versions) or "none (it has one prompt:)"
+            raise UsageError(f"{args.case_file}: no prompt version {version!r}; it has {names}")
+    if args.results is not None:
+        results = results_from_json(json.loads(args.results.read_text("utf-8")))
+    elif not args.models:
+        raise UsageError("give --models to run, or --results RUN.json to read a run")
+    else:
+        results = []
+        resolved = resolve_models(args.models.split(","), provider_settings(args), providers)
+        for provider, model in resolved:
+            for index, version in enumerate((args.a, args.b)):
+                results += run_cases(
+                    task, task.version(version).cases, provider, model,
+                    repeat=args.repeat, timeout_s=args.timeout, cold=index == 0,
+                )  # fmt: skip
+    rule = ABRule(args.min_gain, args.latency_tolerance, args.cost_tolerance)
+    report = compare_versions(task.name, results, args.a, args.b, rule)
+    if not report.models:
+        raise UsageError(f"no paired results of {args.a} and {args.b} for task {task.name}")
+    if args.json:
+        return [json.dumps(ab_document(report), indent=2)]
+    return ab_lines(report)
+
+
 # --------------------------------------------------------------------------- main
-
-
-class _UsageError(Exception):
-    """A bad argument: one line, exit status 2."""
 
 
 def _registry_arg(given: Path | None) -> Path:
@@ -594,6 +696,8 @@ def _parser() -> argparse.ArgumentParser:
         "feedback", parents=[registry, log], help="the router's calls: success, latency, fall-overs"
     )
     feedback.add_argument("--task", metavar="T", help="only this task")
+    _add_ab(commands)
+    add_optimize(commands)
     return parser
 
 
@@ -604,6 +708,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("ab", "optimize"):
+        return _run_models_command(args)
     note = ""
     try:
         if args.command == "rankings":
@@ -614,7 +720,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines = _feedback(args)
         else:
             lines = _history(args)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"llmbench: {exc}", file=sys.stderr)
         return 2
     except (HistoryError, RegistryError, RouterError) as exc:
@@ -623,6 +729,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(lines))
     if note:
         print(note, file=sys.stderr)
+    return 0
+
+
+def _run_models_command(args: argparse.Namespace) -> int:
+    """``ab`` and ``optimize``: commands that call models; one clear line on failure."""
+    from pytest_llmbench.cases.model import CaseFileError
+    from pytest_llmbench.providers.base import ProviderError
+
+    try:
+        lines = run_ab(args) if args.command == "ab" else run_optimize(args)
+    except (UsageError, CaseFileError, FileNotFoundError) as exc:
+        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ProviderError as exc:
+        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
     return 0
 
 

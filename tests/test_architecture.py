@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS = (
     "plugin",
     "cli",
+    "optimize",
     "router",
     "reporting",
     "storage",

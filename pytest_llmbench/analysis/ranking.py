@@ -55,6 +55,8 @@ __all__ = [
     "ModelStanding",
     "TaskRanking",
     "Tie",
+    "as_candidates",
+    "best_versions",
     "mean",
     "percentile",
     "rank_strict",
@@ -132,6 +134,18 @@ class ModelStanding:
     """The weighted policy's score (``None`` under the strict policy)."""
     incomplete: Incomplete | None = None
     """The runs the model did not make; ``None`` when it made them all."""
+    prompt_version: str = ""
+    """With prompt versions, what is ranked is a (model, version) pair: ``model`` is then
+    ``provider/name@v2`` and this is ``v2``."""
+    prompt_version_hash: str = ""
+    """The hash of that version's template text."""
+
+    @property
+    def model_id(self) -> str:
+        """The model without its prompt version (``provider/name``)."""
+        if self.prompt_version and self.model.endswith("@" + self.prompt_version):
+            return self.model[: -len(self.prompt_version) - 1]
+        return self.model
 
     @property
     def score(self) -> str:
@@ -218,9 +232,31 @@ class TaskRanking:
         return self.qualified[1] if len(self.qualified) > 1 else None
 
     @property
+    def versioned(self) -> bool:
+        """Whether (model, prompt version) pairs were ranked."""
+        return any(s.prompt_version for s in self.standings)
+
+    @property
     def nearest_miss(self) -> ModelStanding | None:
         """The best model that did not qualify (most correct, then fastest)."""
         return self.disqualified[0] if self.disqualified else None
+
+
+def as_candidates(results: Iterable[Result]) -> list[Result]:
+    """The results as the ranking sees them: a versioned prompt's ``model`` is the pair
+    ``provider/name@v2``, so each (model, prompt version) is ranked as its own candidate."""
+    return [replace(r, model=r.candidate) if r.prompt_version else r for r in results]
+
+
+def _versioned(standing: ModelStanding, results: Sequence[Result]) -> ModelStanding:
+    first = results[0] if results else None
+    if first is None or not first.prompt_version:
+        return standing
+    return replace(
+        standing,
+        prompt_version=first.prompt_version,
+        prompt_version_hash=first.prompt_version_hash,
+    )
 
 
 def _tokens_per_s(results: Iterable[Result]) -> float | None:
@@ -293,7 +329,7 @@ def _standing(
     correct = sum(1 for r in results if r.correct)
     incomplete = _incomplete(results, full)
     total = len(results) + (len(incomplete.missing) if incomplete else 0)
-    return ModelStanding(
+    standing = ModelStanding(
         model=model,
         total=total,
         correct=correct,
@@ -309,6 +345,7 @@ def _standing(
         metrics=verdict_metrics(results),
         incomplete=incomplete,
     )
+    return _versioned(standing, results)
 
 
 def _standings(
@@ -426,7 +463,7 @@ def rank_strict(
     ``expected``: the task's (case id, repeat) runs besides those in ``results``; a model
     that did not make every one of them does not qualify.
     """
-    return _rank_strict(task, results, _direction, expected)
+    return _rank_strict(task, as_candidates(results), _direction, expected)
 
 
 def rank_weighted(
@@ -440,7 +477,7 @@ def rank_weighted(
 
     ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
     """
-    return _rank_weighted(task, results, weights, _direction, expected)
+    return _rank_weighted(task, as_candidates(results), weights, _direction, expected)
 
 
 def rank_task(
@@ -471,7 +508,7 @@ def rank_task(
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
-    mine = [r for r in results if r.task == task]
+    mine = as_candidates(r for r in results if r.task == task)
     alike = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
     # Only a right answer is overturned: a wrong one keeps its own reason (a schema miss).
     right = {(r.model, r.case_id, r.repeat) for r in mine if r.correct}
@@ -489,7 +526,7 @@ def rank_task(
     by_model = _by_model(task, adjusted)
     table = prices or PriceTable()
     standings = tuple(
-        replace(s, cost=cost_per_1k(s.model, by_model.get(s.model, []), table, s.mean_ms))
+        replace(s, cost=cost_per_1k(s.model_id, by_model.get(s.model, []), table, s.mean_ms))
         for s in ranking.standings
     )
     warning = generic_warning(mine, alike)
@@ -511,3 +548,12 @@ def _fail_generic(result: Result, generic: GenericAnswer | None) -> Result:
 
 def _with_status(s: ModelStanding, status: str) -> ModelStanding:
     return replace(s, status=status)
+
+
+def best_versions(ranking: TaskRanking) -> dict[str, ModelStanding]:
+    """Per model, the standing of its best prompt version (the first in the ranking's order)."""
+    best: dict[str, ModelStanding] = {}
+    for s in ranking.standings:
+        if s.prompt_version:
+            best.setdefault(s.model_id, s)
+    return best

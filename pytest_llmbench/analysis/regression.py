@@ -6,7 +6,9 @@ Pure module (no git, no files: the baseline comes from
 
 - :func:`compare`: the reasons a run fails against a baseline run: a task lost its
   champion, the champion lost correctness, or the champion's latency grew more than
-  the allowed slowdown.
+  the allowed slowdown.  With prompt versions the candidates are (model, version)
+  pairs (``provider/name@v2``): a pair is compared with the same pair of the baseline,
+  and a version whose text changed since (another hash) is named in ``notes``.
 - :func:`without_champion`: the reasons for ``--llm-fail-on champion``.
 """
 
@@ -31,6 +33,8 @@ class GateReport:
     reasons: tuple[str, ...] = ()
     compared: tuple[str, ...] = ()
     not_compared: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    """Facts about the comparison that fail nothing (a prompt version edited since)."""
 
     @property
     def failed(self) -> bool:
@@ -60,12 +64,14 @@ def compare(
     reasons: list[str] = []
     compared: list[str] = []
     not_compared: list[str] = []
+    notes: list[str] = []
     for now in current:
         old = before.get(now.task)
         if old is None:
             not_compared.append(now.task)
             continue
         compared.append(now.task)
+        notes.extend(_edited_versions(old, now))
         was = old.champion
         if was is None:
             continue
@@ -96,7 +102,23 @@ def compare(
                     f"({_ms(was.mean_ms)} -> {_ms(champion.mean_ms)}, {who}; "
                     f"limit {max_slowdown:.0%})"
                 )
-    return GateReport(label, tuple(reasons), tuple(compared), tuple(not_compared))
+    return GateReport(
+        label, tuple(reasons), tuple(compared), tuple(not_compared), tuple(dict.fromkeys(notes))
+    )
+
+
+def _edited_versions(old: TaskRanking, now: TaskRanking) -> list[str]:
+    """``grading: prompt v2 changed since the baseline (hash a -> b)``, once per version."""
+    before = {s.prompt_version: s.prompt_version_hash for s in old.standings if s.prompt_version}
+    notes = []
+    for s in now.standings:
+        was = before.get(s.prompt_version)
+        if s.prompt_version and was and s.prompt_version_hash and was != s.prompt_version_hash:
+            notes.append(
+                f"{now.task}: prompt {s.prompt_version} changed since the baseline "
+                f"(hash {was} -> {s.prompt_version_hash})"
+            )
+    return notes
 
 
 def without_champion(rankings: Sequence[TaskRanking]) -> list[str]:

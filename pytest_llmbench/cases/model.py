@@ -35,6 +35,7 @@ __all__ = [
     "Expected",
     "OutputSpec",
     "Problem",
+    "PromptVersion",
     "Task",
     "TemplateError",
     "find_case_file",
@@ -130,6 +131,25 @@ class Case:
     line: int = 0
     prompt_hash: str = ""
     """Stable hash of everything sent to the model (system, prompt, options, schema)."""
+    prompt_version: str = ""
+    """The name of the prompt version (``v2``) this case was rendered with; ``""`` for a
+    task with a single ``prompt:``."""
+    prompt_version_hash: str = ""
+    """Hash of the version's template text (the same for every case of the version)."""
+    vars: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    """The template values of the case (files read), to render another prompt with."""
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    """One entry of ``prompts:``: its template and the task's cases rendered with it."""
+
+    name: str
+    template: str
+    hash: str
+    cases: tuple[Case, ...]
+    file: str | None = None
+    """The ``{file:}`` it was read from, as written in the case file."""
 
 
 @dataclass(frozen=True)
@@ -160,13 +180,24 @@ class Task:
     """(quality, speed) for the weighted policy, when the file gives them."""
     sources: tuple[Path, ...] = ()
     """The files this task is made of: the case file and every ``{file:}`` it reads."""
+    versions: tuple[PromptVersion, ...] = ()
+    """The prompt versions of ``prompts:`` in file order (``cases`` are the first one's);
+    empty for a task with a single ``prompt:``."""
     template: str = ""
-    """The prompt template as the file gives it (a ``{file:}`` read), before filling."""
+    """The prompt template as the file gives it (a ``{file:}`` read), before filling
+    (the first version's under ``prompts:``)."""
     system_template: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     """The task-level ``vars:``: the values every case (and production call) starts from."""
     consensus: ConsensusSpec | None = None
     """``consensus:`` of the case file, when it declares one."""
+
+    def version(self, name: str) -> PromptVersion:
+        """The prompt version called ``name``; ``KeyError`` when the task has none such."""
+        for version in self.versions:
+            if version.name == name:
+                return version
+        raise KeyError(name)
 
     @property
     def pass_label(self) -> str:
@@ -567,10 +598,26 @@ class _Builder:
             regex=regex,
         )
 
+    def templates(self) -> list[tuple[str, str | None, str | None]]:
+        """(version name, template, file) of ``prompt:`` (name ``""``) or each ``prompts:``."""
+        data = self.data
+        if "prompt" in data and "prompts" in data:
+            self.problem(("prompts",), "give either prompt or prompts, not both")
+        if "prompts" in data:
+            return [
+                (
+                    name,
+                    self.text(value, ("prompts", name)),
+                    value["file"] if isinstance(value, dict) else None,
+                )
+                for name, value in data["prompts"].items()
+            ]
+        return [("", self.text(data["prompt"], ("prompt",)), None)]
+
     def build(self) -> Task:
         data = self.data
         output = self.output()
-        prompt = self.text(data["prompt"], ("prompt",))
+        templates = self.templates()
         system = self.text(data["system"], ("system",)) if "system" in data else None
         raw_options = dict(data.get("options", {}))
         for key in ("temperature", "top_p"):
@@ -579,6 +626,58 @@ class _Builder:
         options = GenerateOptions(**raw_options)
         task_vars = self.variables(data.get("vars"), ("vars",))
         schema = output.request_schema()
+        versions: list[PromptVersion] = []
+        first_cases: list[Case] = []
+        for index, (name, prompt, file) in enumerate(templates):
+            cases = self.cases(prompt, system, task_vars, options, schema, output, name, index)
+            if prompt is not None and name:
+                version_hash = _version_hash(prompt)
+                cases = [
+                    dataclasses.replace(c, prompt_version=name, prompt_version_hash=version_hash)
+                    for c in cases
+                ]
+                versions.append(PromptVersion(name, prompt, version_hash, tuple(cases), file))
+            if index == 0:
+                first_cases = cases
+        weights = self.weights()
+        if self.problems:
+            raise CaseFileError(self.display, self.problems)
+        return Task(
+            name=data["task"],
+            path=self.path,
+            output=output,
+            options=options,
+            cases=tuple(first_cases),
+            description=data.get("description"),
+            repeat=data.get("repeat", 1),
+            policy=(data.get("ranking") or {}).get("policy", "strict"),
+            weights=weights,
+            sources=(self.path.resolve(), *self.files),
+            versions=tuple(versions),
+            template=templates[0][1] or "",
+            system_template=system,
+            variables=task_vars,
+            consensus=self.consensus(),
+        )
+
+    def cases(
+        self,
+        prompt: str | None,
+        system: str | None,
+        task_vars: Mapping[str, str],
+        options: GenerateOptions,
+        schema: Mapping[str, Any] | None,
+        output: OutputSpec,
+        version: str,
+        position: int,
+    ) -> list[Case]:
+        """The cases rendered with one prompt template.
+
+        A problem of a case itself is reported once (with the first template); a missing
+        variable is reported for every version that lacks it.
+        """
+        data = self.data
+        before = len(self.problems)
         needed = placeholders(prompt or "") + placeholders(system or "")
         cases: list[Case] = []
         first_line: dict[str, int] = {}
@@ -600,9 +699,11 @@ class _Builder:
             missing = [name for name in needed if name not in values]
             for name in missing:
                 if name not in (raw.get("vars") or {}) and name not in (data.get("vars") or {}):
+                    in_version = f" (prompt version {version})" if version else ""
                     self.problem(
                         path + ("vars",),
-                        f"template variable {{{name}}} has no value in case {case_id!r}",
+                        f"template variable {{{name}}} has no value in case {case_id!r}"
+                        + in_version,
                     )
             if missing or prompt is None:
                 continue
@@ -620,27 +721,14 @@ class _Builder:
                     why=raw.get("why"),
                     line=line,
                     prompt_hash=_hash(sys_text, text, options, schema),
+                    vars=values,
                 )
             )
-        weights = self.weights()
-        if self.problems:
-            raise CaseFileError(self.display, self.problems)
-        return Task(
-            name=data["task"],
-            path=self.path,
-            output=output,
-            options=options,
-            cases=tuple(cases),
-            description=data.get("description"),
-            repeat=data.get("repeat", 1),
-            policy=(data.get("ranking") or {}).get("policy", "strict"),
-            weights=weights,
-            sources=(self.path.resolve(), *self.files),
-            template=prompt or "",
-            system_template=system,
-            variables=task_vars,
-            consensus=self.consensus(),
-        )
+        if position:  # case problems are the same for every version: keep the new ones only
+            new = self.problems[before:]
+            del self.problems[before:]
+            self.problems.extend(p for p in new if "prompt version" in p.message)
+        return cases
 
     def consensus(self) -> ConsensusSpec | None:
         raw = self.data.get("consensus")
@@ -686,6 +774,11 @@ def _hash(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+def _version_hash(template: str) -> str:
+    """The hash of a prompt version: its template text, before any variable is filled."""
+    return hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
+
+
 _TASK_LINE = re.compile(r"^task\s*:", re.MULTILINE)
 
 
@@ -724,6 +817,8 @@ def load_task(path: Path, display: str | None = None, text: str | None = None) -
             display, [Problem(1, "", "expected a mapping with task, prompt, cases")]
         )
     problems = _schema_problems(data, lines)
+    if "prompt" not in data and "prompts" not in data:  # the schema requires neither alone
+        problems.append(Problem(1, "prompt", "missing required key"))
     if problems:
         raise CaseFileError(display, problems)
     return _Builder(path, display, data, lines).build()

@@ -157,6 +157,8 @@ def make_result(
         cost_usd=cost,
         structured=response.structured if response else None,
         chat_format=response.chat_format if response else None,
+        prompt_version=case.prompt_version,
+        prompt_version_hash=case.prompt_version_hash,
     )
 
 

@@ -67,6 +67,15 @@ class Result:
     """How the messages became the prompt text, when the provider chose it (embedded
     llama.cpp: ``gguf-template``, a llama-cpp-python format such as ``gemma``, or
     ``llama-2 (fallback)``)."""
+    prompt_version: str = ""
+    """The prompt version (``v2``) of a task with ``prompts:``; ``""`` for one ``prompt:``."""
+    prompt_version_hash: str = ""
+    """Hash of that version's template text: the same name with another hash is another prompt."""
+
+    @property
+    def candidate(self) -> str:
+        """What is ranked: the model, or the (model, prompt version) pair ``model@v2``."""
+        return f"{self.model}@{self.prompt_version}" if self.prompt_version else self.model
 
     @property
     def direction(self) -> str:

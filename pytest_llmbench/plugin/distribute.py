@@ -47,6 +47,8 @@ class CaseId:
     case_id: str
     model: str
     repeat: int
+    prompt_version: str = ""
+    """The prompt version of ``[provider/model@v2]`` (``""`` without one)."""
 
     @property
     def provider(self) -> str:
@@ -78,7 +80,10 @@ def parse_case_id(
         rep = _REPEAT.fullmatch(params)
         if rep is not None and (not models or rep["model"] in models):
             model, repeat = rep["model"], int(rep["repeat"])
-    return CaseId(match["path"], match["task"], match["case"], model, repeat)
+    version = ""
+    if model not in models and "@" in model:  # a prompt version: provider/model@v2
+        model, _, version = model.rpartition("@")
+    return CaseId(match["path"], match["task"], match["case"], model, repeat, version)
 
 
 def pick_unit(hosts: Iterable[str | None], busy: Mapping[str, int]) -> int:
@@ -317,6 +322,7 @@ class Distribution:
                     expected_label=facts.get("expected_label"),
                     pass_label=task.get("pass_label"),
                     difficulty=str(facts.get("difficulty", "medium")),
+                    prompt_version=case.prompt_version,
                 )
             )
         return found

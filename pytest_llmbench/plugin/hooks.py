@@ -96,7 +96,7 @@ class LLMBenchPlugin:
         # After every deselection (-k, -m, --lf): the runs each model of a task owes.
         for item in session.items:
             if isinstance(item, CaseItem):
-                self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.model.id)
+                self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.candidate)
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         bench = self.bench
@@ -133,7 +133,7 @@ class LLMBenchPlugin:
         bench = self.bench
         if RESULT_KEY not in item.stash and RESUMED_KEY not in item.stash:
             # Skipped (a skip mark, a model the server lacks): nobody owes this run for it.
-            bench.ledger.skip(item.task.name, item.case.id, item.repeat, item.model.id)
+            bench.ledger.skip(item.task.name, item.case.id, item.repeat, item.candidate)
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
         reason = bench.lifecycle.unavailable.get(item.model.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,34 +113,52 @@ class TaskNode(pytest.Collector):
         fixtureinfo = fixture_info(self, _run_llm_case)
         marks = _Marks(self.config, task)
         case_marks = {case.id: marks.for_case(case) for case in task.cases}
+        versions = selected_versions(task, bench.options.prompt_versions)
         for model in self.models:
             model_marks = marks.for_model(model)
-            for case in task.cases:
-                # What Node.add_marker does, without its per-call checks (20,000 items
-                # with 6 markers each spent a quarter of their collection time there).
-                item_marks = [(m.name, m, m.mark) for m in (*case_marks[case.id], *model_marks)]
-                for index in range(1, repeat + 1):
-                    params = f"{model.id}-rep{index}" if repeat > 1 else model.id
-                    item = CaseItem.from_parent(
-                        self,
-                        name=f"{case.id}[{params}]",
-                        params=params,
-                        callobj=_run_llm_case,
-                        fixtureinfo=fixtureinfo,
-                        originalname=case.id,
-                        task=task,
-                        case=case,
-                        model=model,
-                        repeat=index,
-                    )
-                    keywords, own = item.keywords, item.own_markers
-                    for name, decorator, mark in item_marks:
-                        keywords[name] = decorator
-                        own.append(mark)
-                    yield item
+            for version, cases in versions:
+                for case in cases:
+                    # What Node.add_marker does, without its per-call checks (20,000 items
+                    # with 6 markers each spent a quarter of their collection time there).
+                    item_marks = [(m.name, m, m.mark) for m in (*case_marks[case.id], *model_marks)]
+                    for index in range(1, repeat + 1):
+                        params = item_params(model.id, version, index, repeat)
+                        item = CaseItem.from_parent(
+                            self,
+                            name=f"{case.id}[{params}]",
+                            params=params,
+                            callobj=_run_llm_case,
+                            fixtureinfo=fixtureinfo,
+                            originalname=case.id,
+                            task=task,
+                            case=case,
+                            model=model,
+                            repeat=index,
+                        )
+                        keywords, own = item.keywords, item.own_markers
+                        for name, decorator, mark in item_marks:
+                            keywords[name] = decorator
+                            own.append(mark)
+                        yield item
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.task.line - 1, self.task.name
+
+
+def item_params(model: str, version: str, repeat: int, repeats: int) -> str:
+    """The bracketed part of an item's name: ``provider/model``, ``@v2``, ``-rep3``."""
+    params = f"{model}@{version}" if version else model
+    return f"{params}-rep{repeat}" if repeats > 1 else params
+
+
+def selected_versions(task: Task, chosen: Sequence[str] = ()) -> list[tuple[str, tuple[Case, ...]]]:
+    """(version, cases) to run: every prompt version, or those ``--llm-prompt`` names.
+
+    A task with a single ``prompt:`` has one unnamed version, always run.
+    """
+    if not task.versions:
+        return [("", task.cases)]
+    return [(v.name, v.cases) for v in task.versions if not chosen or v.name in chosen]
 
 
 class _Marks:
@@ -197,6 +215,12 @@ class CaseItem(pytest.Function):
         self.case = case
         self.model = model
         self.repeat = repeat
+
+    @property
+    def candidate(self) -> str:
+        """What the ranking ranks: the model, or ``provider/model@v2`` with prompt versions."""
+        version = self.case.prompt_version
+        return f"{self.model.id}@{version}" if version else self.model.id
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.case.line - 1, f"{self.task.name}::{self.name}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from pytest_llmbench.selection.rules import Rules
 
 __all__ = [
-    "DEFAULT_OLLAMA_HOST",
     "DIST_MODES",
     "FAIL_ON",
     "GENERIC_OFF",
@@ -38,7 +38,6 @@ __all__ = [
     "registry_path",
 ]
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DIST_MODES = ("model", "xdist")
 FAIL_ON = ("case", "champion")
 DEFAULT_REGISTRY_PATH = "__default__"
@@ -71,6 +70,18 @@ def parse_repeat(value: str) -> int:
     if number < 1:
         raise pytest.UsageError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+_VERSION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def parse_prompt_versions(value: str) -> list[str]:
+    """Comma-separated prompt version names (``v2`` or ``v1,v3``)."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [name for name in names if not _VERSION_NAME.fullmatch(name)]
+    if not names or bad:
+        raise pytest.UsageError(f"expected prompt version names such as v2 or v1,v3, got {value!r}")
+    return names
 
 
 def parse_max_size(value: str, name: str = "--llm-max-size") -> str:
@@ -208,6 +219,15 @@ def add_options(parser: pytest.Parser) -> None:
         type=parse_repeat,
         default=None,
         help="run every case N times (overrides a task's 'repeat'). Default: 1.",
+    )
+    group.addoption(
+        "--llm-prompt",
+        metavar="VERSION",
+        type=parse_prompt_versions,
+        action="append",
+        default=None,
+        help="run only these prompt versions of tasks with 'prompts:' (repeatable, "
+        "comma-separated: v2 or v1,v3). Default: every version.",
     )
     group.addoption(
         "--llm-json",
@@ -512,7 +532,7 @@ class Options:
     registry_path: Path
     """``--llm-registry``: the champions file ``--llm-models=registry`` reads."""
     models: str = "all"
-    ollama_hosts: tuple[str, ...] = (DEFAULT_OLLAMA_HOST,)
+    ollama_hosts: tuple[str, ...] = ()
     lean_http: bool = True
     """``llm_ollama_lean_http``: Ollama generation over the plugin's own HTTP client."""
     provider_options: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -558,8 +578,13 @@ class Options:
         """Where the run journals are (``--llm-resume`` reads them)."""
         return self.state_dir / "runs"
 
+    prompt_versions: tuple[str, ...] = ()
+    """``--llm-prompt``: the prompt versions to run (empty: all)."""
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
+        from pytest_llmbench.providers.base import DEFAULT_OLLAMA_HOST
+
         hosts: list[str] = list(config.getoption("llm_ollama_host") or [])
         if not hosts:
             hosts = list(config.getini("llm_ollama_hosts"))
@@ -635,6 +660,9 @@ class Options:
             resume=config.getoption("llm_resume"),
             state_dir=state_dir,
             journal=not config.getoption("llm_no_journal"),
+            prompt_versions=tuple(
+                name for names in config.getoption("llm_prompt") or () for name in names
+            ),
         )
 
     def record(self, config: pytest.Config) -> dict[str, Any]:

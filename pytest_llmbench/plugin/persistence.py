@@ -223,7 +223,7 @@ class Persistence:
             items[:] = keep
 
     def _mark_done(self, item: CaseItem) -> None:
-        key = (item.task.name, item.case.id, item.model.id, item.repeat)
+        key = (item.task.name, item.case.id, item.candidate, item.repeat)
         entry = self.done.get(key)
         if entry is None:
             return
@@ -420,6 +420,7 @@ class Persistence:
             self.compared = bool(report.compared)
             compared = ", ".join(report.compared) or "no task in common"
             self.gate_lines.append(f"compared with {label}: {compared}")
+            self.gate_lines.extend(report.notes)
         if options.fail_on == "champion":
             reasons.extend(gate.without_champion(bench.rankings))
         self.gate_reasons = reasons

@@ -19,6 +19,7 @@ from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.providers.endpoints import Endpoint
 
 __all__ = [
+    "DEFAULT_OLLAMA_HOST",
     "FALLBACK_CHAT_FORMAT",
     "BuiltinSettings",
     "Discovery",
@@ -175,6 +176,10 @@ class ProviderSettings:
     """This provider's own options, from ``llm_provider_options`` lines naming it."""
 
 
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+"""Where Ollama listens unless ``--llm-ollama-host`` or ``$OLLAMA_HOST`` says otherwise."""
+
+
 @dataclass(frozen=True)
 class BuiltinSettings(ProviderSettings):
     """The built-in providers' settings besides the general ones.
@@ -183,7 +188,7 @@ class BuiltinSettings(ProviderSettings):
     a plain :class:`ProviderSettings` (:meth:`for_provider`).
     """
 
-    ollama_hosts: tuple[str, ...] = ("http://127.0.0.1:11434",)
+    ollama_hosts: tuple[str, ...] = (DEFAULT_OLLAMA_HOST,)
     gguf_models: Mapping[str, str] = field(default_factory=dict)
     """Extra GGUF files for the embedded provider: name -> path."""
     gguf_chat_formats: Mapping[str, str] = field(default_factory=dict)

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.providers.base import (
+    DEFAULT_OLLAMA_HOST,
     BuiltinSettings,
     Discovery,
     ModelInfo,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
 
-DEFAULT_HOST = "http://127.0.0.1:11434"
+DEFAULT_HOST = DEFAULT_OLLAMA_HOST
 KEEP_ALIVE = "30m"
 """How long the server keeps a model loaded after each request of ours."""
 REPROBE_AFTER_S = 5.0

@@ -191,7 +191,7 @@ def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
     by_model: dict[str, list[Result]] = {}
     for r in results:
         if r.latency_ms is not None:
-            by_model.setdefault(r.model, []).append(r)
+            by_model.setdefault(r.candidate, []).append(r)
     values = [r.latency_ms for rs in by_model.values() for r in rs if r.latency_ms is not None]
     ticks_x = _ticks(0.0, max(values) * 1.05 if values else 1.0)
     x = _Scale(0.0, ticks_x[-1], left, width - right)
@@ -332,7 +332,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
     rows = [
         [
             _e(r.case_id),
-            _e(r.model),
+            _e(r.candidate),
             str(r.repeat),
             _e(r.expected),
             _e(r.got),

@@ -63,7 +63,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     cases = data.cases(task)
     runs: dict[tuple[str, str], int] = {}
     for r in data.results_of(task):
-        runs[(r.model, r.case_id)] = runs.get((r.model, r.case_id), 0) + 1
+        runs[(r.candidate, r.case_id)] = runs.get((r.candidate, r.case_id), 0) + 1
     repeats = set(runs.values())
     per_case = f" · **Runs per case:** {repeats.pop()}" if len(repeats) == 1 else ""
     lines += [

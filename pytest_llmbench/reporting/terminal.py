@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
+from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, best_versions
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
 
@@ -219,6 +219,15 @@ def _champion_line(label: str, s: ModelStanding) -> str:
     )
 
 
+def _versions_line(ranking: TaskRanking) -> str:
+    """``Best prompt per model: p/a v2 (10/10, 120 ms), p/b v1 (8/10, 95 ms)``."""
+    parts = [
+        f"{model} {s.prompt_version} ({s.score}, {_ms(s.mean_ms)} ms)"
+        for model, s in best_versions(ranking).items()
+    ]
+    return "Best prompt per model: " + ", ".join(parts)
+
+
 def _heading(ranking: TaskRanking, cases: int | None) -> str:
     parts = [f"{ranking.policy} policy"]
     if ranking.weights is not None:
@@ -267,6 +276,8 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
             text.append(_champion_line("Runner-up:", runner_up))
         else:
             text.append("Runner-up: none, only one model qualified")
+    if ranking.versioned:
+        text.append(_versions_line(ranking))
     roles = {s.model: f"the {s.status}" for s in ranking.qualified[:2]}
     text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
     misses = [s for s in ranking.disqualified if s.misses or s.incomplete]

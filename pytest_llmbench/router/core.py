@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Provider, ProviderError
 from pytest_llmbench.providers.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry, make_provider
+from pytest_llmbench.providers.resolve import settings_from
 from pytest_llmbench.router.breaker import DEFAULT_COOL_DOWN_S, DEFAULT_FAILURES, CircuitBreaker
 from pytest_llmbench.storage.champions import (
     DEFAULT_REGISTRY,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from pytest_llmbench.cases.model import Case, ConsensusSpec, Task
 
 __all__ = [
-    "DEFAULT_OLLAMA_HOST",
     "Attempt",
     "ConsensusDetails",
     "NoAnswer",
@@ -56,7 +56,6 @@ __all__ = [
     "default_settings",
 ]
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 _TIMEOUT = re.compile(r"timed? ?out|no answer .* within", re.IGNORECASE)
 
 
@@ -196,9 +195,7 @@ def _round(value: float | None) -> float | None:
 def default_settings(timeout_s: float = 120.0, ollama_hosts: Sequence[str] = ()) -> BuiltinSettings:
     """Provider settings for production calls: the Ollama hosts given, else
     ``$OLLAMA_HOST``, else the local server; ``timeout_s`` per call."""
-    env = os.environ.get("OLLAMA_HOST", "").strip()
-    hosts = tuple(ollama_hosts) or ((env,) if env else (DEFAULT_OLLAMA_HOST,))
-    return BuiltinSettings(ollama_hosts=hosts, timeout_s=timeout_s)
+    return settings_from(timeout_s, ollama_hosts)
 
 
 class Router:

@@ -79,7 +79,7 @@ class Entry:
     @property
     def key(self) -> ItemKey:
         r = self.result
-        return (r.task, r.case_id, r.model, r.repeat)
+        return (r.task, r.case_id, r.candidate, r.repeat)
 
     def to_line(self) -> str:
         record = {

@@ -387,7 +387,7 @@ def _with_answers(rankings: list[TaskRanking], results: list[Result]) -> list[Ta
     """The generic answers with the answer text from the results (the document omits it)."""
     got: dict[tuple[str, str, str, int], str] = {}
     for r in results:
-        got.setdefault((r.task, r.model, r.case_id, r.repeat), r.got)
+        got.setdefault((r.task, r.candidate, r.case_id, r.repeat), r.got)
 
     def answer(task: str, g: GenericAnswer) -> GenericAnswer:
         text = got.get((task, g.model, g.case_id, g.repeat), g.answer)
