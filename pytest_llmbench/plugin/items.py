@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.cases.model import Case, CaseFileError, Task, load_task
+from pytest_llmbench.cases.model import Case, CaseFileError, Problem, Task, load_task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
+from pytest_llmbench.plugin.options import allowed_file_roots
 from pytest_llmbench.plugin.session import BenchSession, get_bench
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 
@@ -51,7 +52,16 @@ class CaseFile(pytest.File):
             display = str(self.path.relative_to(self.config.rootpath))
         except ValueError:
             display = str(self.path)
-        task = load_task(self.path, display)
+        task = load_task(
+            self.path,
+            display,
+            root=self.config.rootpath,
+            allowed_roots=allowed_file_roots(self.config),
+        )
+        first = self.config.stash.setdefault(_TASK_FILES_KEY, {}).setdefault(task.name, display)
+        if first != display:
+            problem = f"task {task.name!r} is already defined in {first}; rename one of them"
+            raise CaseFileError(display, [Problem(task.line, "task", problem)])
         bench.ledger.add_task(task)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
@@ -183,6 +193,8 @@ class _Marks:
 
 
 _TAGS_KEY = pytest.StashKey[set[str]]()
+_TASK_FILES_KEY = pytest.StashKey[dict[str, str]]()
+"""Task name -> the case file that defined it first (task names are unique)."""
 
 
 class CaseItem(pytest.Function):

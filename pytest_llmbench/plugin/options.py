@@ -32,6 +32,7 @@ __all__ = [
     "GENERIC_OFF",
     "Options",
     "add_options",
+    "allowed_file_roots",
     "option_path",
     "parse_dist_mode",
     "parse_threshold",
@@ -395,6 +396,13 @@ def add_options(parser: pytest.Parser) -> None:
 
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
+        "llm_allowed_file_roots",
+        "directories outside the rootdir that case files may read with {file:}, one a line "
+        "(relative to the rootdir)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "llm_openai_endpoints",
         "OpenAI-compatible endpoints, 'NAME = URL [key_env=VAR] [models=a,b]' one a line",
         type="linelist",
@@ -463,6 +471,15 @@ def option_path(config: pytest.Config, value: str | None) -> Path | None:
         return None
     path = Path(value).expanduser()
     return path if path.is_absolute() else config.invocation_params.dir / path
+
+
+def allowed_file_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """``llm_allowed_file_roots``: trusted directories outside the rootdir, absolute."""
+    return tuple(
+        config.rootpath / Path(line.strip()).expanduser()
+        for line in config.getini("llm_allowed_file_roots")
+        if line.strip()
+    )
 
 
 def registry_path(config: pytest.Config) -> Path:
