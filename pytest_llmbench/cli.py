@@ -23,6 +23,7 @@ from tabulate import tabulate
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.storage.history import (
@@ -330,9 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             second = load_run(path, resolve_run(path, args.run_b))
             lines = compare_lines(first, second)
     except HistoryError as exc:
-        print(f"llmbench: {exc}", file=sys.stderr)
+        print(shown(f"llmbench: {exc}"), file=sys.stderr)
         return 1
-    print("\n".join(lines))
+    # Older history files may hold what is masked now (a host URL's password, escapes).
+    register_environment_secrets()
+    print(shown("\n".join(lines)))
     return 0
 
 

@@ -24,6 +24,7 @@ from pytest_llmbench.plugin.warnings import LLMBenchWarning
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
+from pytest_llmbench.providers.redaction import shown
 from pytest_llmbench.storage import journal
 
 __all__ = [
@@ -96,7 +97,7 @@ def junit_properties(result: Result) -> list[tuple[str, object]]:
     ]
     if result.cached:
         properties.append(("cached", True))
-    return properties
+    return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
 
 
 def _answer(future: Future[Call | None]) -> Call:
@@ -257,8 +258,8 @@ class CaseItem(pytest.Function):
             because = f" ({result.reason})" if result.reason else ""
             message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
             if bench.options.fail_on == "champion":
-                pytest.xfail(message)  # shown as "x": only a task without a champion fails
-            pytest.fail(message, pytrace=False)
+                pytest.xfail(shown(message))  # shown as "x": only a task without a champion fails
+            pytest.fail(shown(message), pytrace=False)
 
     def _call(self, bench: BenchSession, request: pytest.FixtureRequest) -> Call:
         """This item's answer; a remote model's goes through the pipeline.

@@ -26,6 +26,7 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
+from pytest_llmbench.providers.redaction import redact_data, shown
 from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
@@ -263,11 +264,13 @@ class Persistence:
                 },
             }
         )
-        return run
+        # The history, the reports and `llmbench show` get it: no password of a host URL.
+        redacted: dict[str, Any] = redact_data(run)
+        return redacted
 
     def _write(self, path: Path, text: str, what: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(shown(text), encoding="utf-8")
         self.messages.append(f"llmbench: {what} written to {_shown(path, self.config)}")
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -389,7 +392,7 @@ class Persistence:
                     f"FAILED: {len(self.gate_reasons)} reason(s)", red=True, bold=True
                 )
                 for reason in self.gate_reasons:
-                    terminalreporter.write_line(f"  {reason}", red=True)
+                    terminalreporter.write_line(shown(f"  {reason}"), red=True)
             else:
                 checks = []
                 if self.compared:

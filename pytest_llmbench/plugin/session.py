@@ -39,7 +39,7 @@ from pytest_llmbench.providers.base import (
     ProviderError,
     ProviderSettings,
 )
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registry_models
 from pytest_llmbench.selection.rules import LeftOut
@@ -223,7 +223,7 @@ class ModelCatalogue:
                 names = ", ".join(m.id for m in task_models) or "none"
                 lines.append(f"llmbench: registry: {task}: {names}")
             lines.extend(f"llmbench: {note}" for note in self.registry_notes)
-        return [redact(line) for line in lines]
+        return [shown(line) for line in lines]
 
 
 _NOT_LOADED = object()
@@ -444,6 +444,7 @@ class BenchSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        register_environment_secrets()  # before anything can show or write one
         self.options = Options.from_config(config)
         self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
