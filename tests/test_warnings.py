@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import GRADING_YAML
 
 # An embedded-like provider whose prompts were rendered in llama-cpp-python's fallback
