@@ -284,6 +284,12 @@ def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
         except CaseFileError as exc:
             raise CaseFileError(display, exc.problems) from None
         data = loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:  # !!python/object and other tags
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        tag = re.search(r"'([^']*)'", str(exc.problem or ""))
+        what = f"YAML tag {tag.group(1)!r}" if tag else "a YAML tag"
+        refused = f"{what} refused: case files are plain YAML data (text, numbers, lists, mappings)"
+        raise CaseFileError(display, [Problem(line, "", refused)]) from None
     except yaml.MarkedYAMLError as exc:
         # An unclosed construct is reported where it starts (context), the parser's
         # confusion (problem) is named in the message.

@@ -254,7 +254,8 @@ class CaseItem(pytest.Function):
                 stacklevel=1,
             )
         if not result.correct:
-            what = result.direction if result.kind == "verdict" else "wrong answer"
+            # A call without an answer (a cache miss, a provider error) is no wrong answer.
+            what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""
             message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
             if bench.options.fail_on == "champion":
