@@ -237,6 +237,11 @@ OPTIONS: dict[str, tuple[str, str]] = {
         "ERROR: --llm-ollama-host: 'http://admin:***@127.0.0.1:0' has a bad port; a port is a "
         "number from 1 to 65535",
     ),
+    "gguf-missing": (
+        "--llm-gguf=mine=models/missing.gguf",
+        "ERROR: --llm-gguf mine: no GGUF file at */models/missing.gguf; give the path of a "
+        ".gguf file (relative to the rootdir)",
+    ),
     "cache-mode": (
         "--llm-cache=sometimes",
         "ERROR: --llm-cache must be one of off, read, write, readwrite, got 'sometimes'",
@@ -411,3 +416,13 @@ def test_cache_miss_is_no_wrong_answer(suite: pytest.Pytester) -> None:
         ]
     )
     assert "wrong answer" not in result.stdout.str()
+
+
+def test_a_tie_shows_medians_that_differ_with_enough_digits() -> None:
+    from pytest_llmbench.analysis.ranking import Tie
+
+    assert (
+        Tie("p/a", "p/b", 48.2, 47.9)
+        .describe()
+        .endswith("; p/b is faster on the median (47.9 vs 48.2 ms)")
+    )

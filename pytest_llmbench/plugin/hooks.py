@@ -83,6 +83,8 @@ class LLMBenchPlugin:
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         bench = self.bench
+        if bench.catalogue.selection_error:
+            return []  # a usage error follows: no "0 model(s): none" before it
         lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
         return lines + self.persistence.header_lines()
 

@@ -722,6 +722,11 @@ def _gguf(config: pytest.Config) -> tuple[dict[str, str], dict[str, str]]:
         target = Path(path).expanduser()
         if not target.is_absolute():
             target = config.rootpath / target
+        if not target.is_file():
+            raise pytest.UsageError(
+                f"--llm-gguf {name.strip()}: no GGUF file at {target}; give the path of a "
+                ".gguf file (relative to the rootdir)"
+            )
         gguf[name.strip()] = str(target)
         if chat_format is not None:
             chat_formats[name.strip()] = chat_format

@@ -204,8 +204,9 @@ class ModelCatalogue:
         if self.left_out:
             lines.append(f"llmbench: left out {len(self.left_out)} model(s):")
             lines.extend(f"  {item.describe()}" for item in self.left_out)
+        verbose = self.config.get_verbosity() > 0
         for name, found in self.discoveries.items():
-            if found.problem:
+            if found.problem and (verbose or not found.unconfigured):
                 hint = f" ({found.hint})" if found.hint else ""
                 lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
             lines.extend(f"llmbench: {name}: {note}" for note in found.notes)
