@@ -719,9 +719,12 @@ def _without_unknown_keys(data: Any, unknown: list[Path_]) -> Any:
     pruned = json.loads(json.dumps(data, default=str))
     for path in unknown:
         node = pruned
-        for part in path[:-1]:
-            node = node[part]
-        node.pop(path[-1], None)
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            del node[path[-1]]
+        except (KeyError, IndexError, TypeError):  # a key with a dot or a bracket in it
+            return None
     return pruned
 
 
@@ -756,9 +759,10 @@ def load_task(
     unknown = [tuple(_path_of(p.key)) for p in problems if p.message.startswith("unknown key")]
     if problems and len(unknown) == len(problems):
         # Only unknown keys: check the rest as well, so that one typo hides nothing.
-        data = _without_unknown_keys(data, unknown)
-        if _schema_problems(data, lines):
+        pruned = _without_unknown_keys(data, unknown)
+        if pruned is None or _schema_problems(pruned, lines):
             raise CaseFileError(display, problems)
+        data = pruned
     elif problems:
         raise CaseFileError(display, problems)
     confinement = Confinement(root or default_root(path), allowed_roots)
