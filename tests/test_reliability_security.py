@@ -311,3 +311,44 @@ def test_catastrophic_regex_fails_the_case_in_bounded_time(tmp_path: Path) -> No
         "False the regular expression /^(a|aa)+$/ did not finish within 1 s on this answer "
         "(catastrophic backtracking?); simplify the pattern\n"
     )
+
+
+def test_standalone_load_task_confines_to_the_enclosing_project(tmp_path: Path) -> None:
+    from pytest_llmbench.cases.model import CaseFileError, load_task
+
+    project = tmp_path / "project"
+    (project / "evals").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    (project / "posting.txt").write_text("inside")
+    (tmp_path / "secret.txt").write_text("outside")
+    case_file = project / "evals" / "t.yaml"
+    case_file.write_text(
+        "task: t\nprompt: '{a} {b}'\ncases:\n  - id: A\n    expected: {contains: [x]}\n"
+        "    vars: {a: {file: ../posting.txt}, b: {file: ../../secret.txt}}\n"
+    )
+    with pytest.raises(CaseFileError) as info:
+        load_task(case_file, "t.yaml")
+    assert str(info.value) == (
+        "invalid case file t.yaml\n  t.yaml:6: cases[0].vars.b.file: refused to read "
+        f"../../secret.txt: {tmp_path / 'secret.txt'} is outside the project root {project} "
+        "(list a trusted directory in the ini option llm_allowed_file_roots to allow it)"
+    )
+    task = load_task(case_file, "t.yaml", root=tmp_path)
+    assert task.cases[0].prompt == "inside outside"
+
+
+def test_a_fifo_inside_the_project_is_never_opened(tmp_path: Path) -> None:
+    from pytest_llmbench.cases.model import CaseFileError, load_task
+
+    os.mkfifo(tmp_path / "pipe")
+    case_file = tmp_path / "t.yaml"
+    case_file.write_text(
+        "task: t\nprompt: '{a}'\ncases:\n  - id: A\n    expected: {contains: [x]}\n"
+        "    vars: {a: {file: pipe}}\n"
+    )
+    with pytest.raises(CaseFileError) as info:
+        load_task(case_file, "t.yaml", root=tmp_path)
+    assert str(info.value) == (
+        "invalid case file t.yaml\n  t.yaml:6: cases[0].vars.a.file: refused to read pipe: "
+        f"{tmp_path / 'pipe'} is not a regular file"
+    )
