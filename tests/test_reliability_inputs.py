@@ -269,6 +269,7 @@ def test_bad_option(suite: pytest.Pytester, kind: str) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([_exact(message)])
     assert "hunter22" not in result.stderr.str() + result.stdout.str()
+    assert "model(s):" not in result.stdout.str()  # no "0 model(s): none" before the error
 
 
 SETTINGS: dict[str, tuple[dict[str, str], str, str]] = {
