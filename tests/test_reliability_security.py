@@ -352,3 +352,23 @@ def test_a_fifo_inside_the_project_is_never_opened(tmp_path: Path) -> None:
         "invalid case file t.yaml\n  t.yaml:6: cases[0].vars.a.file: refused to read pipe: "
         f"{tmp_path / 'pipe'} is not a regular file"
     )
+
+
+def test_environment_secrets_are_registered_by_name_but_not_plain_settings() -> None:
+    from pytest_llmbench.providers.redaction import register_environment_secrets, shown
+
+    register_environment_secrets(
+        {
+            "GH_TOKEN": "ghp_0123456789abcdef",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG",
+            "DB_PASSWORD": "correct-horse-battery",
+            "PIP_KEYRING_PROVIDER": "disabled",
+            "PASSWORD_STORE_DIR": "/home/me/.password-store",
+            "HOME": "/home/me",
+        }
+    )
+    text = (
+        "ghp_0123456789abcdef wJalrXUtnFEMI/K7MDENG correct-horse-battery disabled "
+        "/home/me/.password-store"
+    )
+    assert shown(text) == "*** *** *** disabled /home/me/.password-store"

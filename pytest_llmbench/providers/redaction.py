@@ -94,8 +94,17 @@ def register_environment_secrets(environ: Mapping[str, str] | None = None) -> No
     """Register the value of every variable whose name looks secret (``OPENAI_API_KEY``,
     ``GH_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``)."""
     for name, value in (os.environ if environ is None else environ).items():
-        if SECRET_NAME.search(name):
+        if SECRET_NAME.search(name) and not _plainly_no_secret(value.strip()):
             register_secret(value)
+
+
+_NO_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "none", "null", "auto", "disabled"})
+
+
+def _plainly_no_secret(value: str) -> bool:
+    """Settings that merely sit in a secret-looking variable (``PIP_KEYRING_PROVIDER=disabled``,
+    ``PASSWORD_STORE_DIR=/home/me/.password-store``): masking them would garble reports."""
+    return value.casefold() in _NO_SECRET_WORDS or value.startswith(("/", "~", "./", "../"))
 
 
 def registered_secrets() -> frozenset[str]:
