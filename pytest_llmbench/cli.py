@@ -33,6 +33,7 @@ from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.optimize.command import UsageError, add_optimize, run_optimize
+from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.router import Router, RouterError, RouterResult, default_settings
@@ -721,15 +722,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             lines = _history(args)
     except UsageError as exc:
-        print(f"llmbench: {exc}", file=sys.stderr)
+        print(shown(f"llmbench: {exc}"), file=sys.stderr)
         return 2
     except (HistoryError, RegistryError, RouterError) as exc:
-        print(f"llmbench: {exc}", file=sys.stderr)
+        print(shown(f"llmbench: {exc}"), file=sys.stderr)
         return 1
-    print("\n".join(lines))
-    if note:
-        print(note, file=sys.stderr)
+    _show(lines, note)
     return 0
+
+
+def _show(lines: Sequence[str], note: str = "") -> None:
+    """Print a command's answer, masked and with control characters escaped (older
+    history files may hold what is masked now: a host URL's password, escapes)."""
+    register_environment_secrets()
+    print(shown("\n".join(lines)))
+    if note:
+        print(shown(note), file=sys.stderr)
 
 
 def _run_models_command(args: argparse.Namespace) -> int:
@@ -740,12 +748,12 @@ def _run_models_command(args: argparse.Namespace) -> int:
     try:
         lines = run_ab(args) if args.command == "ab" else run_optimize(args)
     except (UsageError, CaseFileError, FileNotFoundError) as exc:
-        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
+        print(shown(f"llmbench {args.command}: {exc}"), file=sys.stderr)
         return 2
     except ProviderError as exc:
-        print(f"llmbench {args.command}: {exc}", file=sys.stderr)
+        print(shown(f"llmbench {args.command}: {exc}"), file=sys.stderr)
         return 1
-    print("\n".join(lines))
+    _show(lines)
     return 0
 
 

@@ -164,7 +164,7 @@ def test_file_paths_are_relative_to_the_yaml_file(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # the working directory must not matter
-    case = load_task(path).cases[0]
+    case = load_task(path, root=tmp_path).cases[0]
     # A value read from a file is inserted as is: its braces are not a template.
     assert case.prompt == "From file: Posting 176 {not_a_var}"
     assert case.system == "From file: Posting 176 {not_a_var}"

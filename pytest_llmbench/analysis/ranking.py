@@ -197,7 +197,13 @@ class Tie:
         if faster is None:
             return f"{head}; their medians are equal ({self.first_p50:,.0f} ms)"
         low, high = sorted((self.first_p50, self.second_p50))
-        return f"{head}; {name(faster)} is faster on the median ({low:,.0f} vs {high:,.0f} ms)"
+        digits = 0  # as many decimals as it takes to show two different numbers
+        while digits < 3 and f"{low:,.{digits}f}" == f"{high:,.{digits}f}":
+            digits += 1
+        return (
+            f"{head}; {name(faster)} is faster on the median "
+            f"({low:,.{digits}f} vs {high:,.{digits}f} ms)"
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.cases.confine import Confinement, OutsideRoot, default_root
 from pytest_llmbench.cases.options import GenerateOptions
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "find_case_file",
     "load_task",
     "looks_like_case_file",
+    "non_name_placeholders",
     "placeholders",
     "render",
 ]
@@ -264,8 +266,17 @@ class CaseFileError(Exception):
 # --------------------------------------------------------------------------- YAML with lines
 
 
+MAX_ALIAS_NODES = 100_000
+"""A file whose aliases expand it to more YAML nodes than this is refused (alias bomb)."""
+
+
 class _Lines:
-    """Maps a path inside the document (``("cases", 2, "id")``) to its 1-based line."""
+    """Maps a path inside the document (``("cases", 2, "id")``) to its 1-based line.
+
+    Each node is walked once: a node reached again through an alias is not walked
+    again (its lines are those of its first place), so aliases are never expanded.
+    Their expanded size is counted (memoised per node) against :data:`MAX_ALIAS_NODES`.
+    """
 
     def __init__(self) -> None:
         import yaml
@@ -274,18 +285,40 @@ class _Lines:
         self.duplicates: list[Problem] = []
         self._open: set[int] = set()
         self._mapping, self._sequence = yaml.MappingNode, yaml.SequenceNode
+        self._sizes: dict[int, int] = {}
+        self.aliased = False
 
-    def walk(self, node: yaml.Node, path: Path_) -> None:
+    def walk(self, node: yaml.Node, path: Path_) -> int:
+        """Walk ``node``; return the number of nodes it expands to."""
         if id(node) in self._open:  # an alias of one of its own ancestors
             line = node.start_mark.line + 1
             raise CaseFileError("", [Problem(line, _key(path), "recursive YAML alias")])
+        known = self._sizes.get(id(node))
+        if known is not None:  # reached again through an alias
+            self.aliased = True
+            return known
         self._open.add(id(node))
         try:
-            self._walk(node, path)
+            size = self._walk(node, path)
         finally:
             self._open.discard(id(node))
+        self._sizes[id(node)] = size
+        if self.aliased and size > MAX_ALIAS_NODES:
+            raise CaseFileError(
+                "",
+                [
+                    Problem(
+                        node.start_mark.line + 1,
+                        _key(path),
+                        f"YAML aliases expand this to more than {MAX_ALIAS_NODES:,} nodes "
+                        "(an alias bomb?); write the repeated values out instead",
+                    )
+                ],
+            )
+        return size
 
-    def _walk(self, node: yaml.Node, path: Path_) -> None:
+    def _walk(self, node: yaml.Node, path: Path_) -> int:
+        size = 1
         if isinstance(node, self._mapping):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
@@ -300,12 +333,13 @@ class _Lines:
                         )
                     )
                 seen[key] = line
-                self.lines[path + (key,)] = line
-                self.walk(value_node, path + (key,))
+                self.lines.setdefault(path + (key,), line)
+                size += self.walk(key_node, path + (key,)) + self.walk(value_node, path + (key,))
         elif isinstance(node, self._sequence):
             for index, item in enumerate(node.value):
-                self.lines[path + (index,)] = item.start_mark.line + 1
-                self.walk(item, path + (index,))
+                self.lines.setdefault(path + (index,), item.start_mark.line + 1)
+                size += self.walk(item, path + (index,))
+        return size
 
     def line(self, path: Path_) -> int:
         while path not in self.lines:
@@ -343,6 +377,12 @@ def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
         except CaseFileError as exc:
             raise CaseFileError(display, exc.problems) from None
         data = loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:  # !!python/object and other tags
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        tag = re.search(r"'([^']*)'", str(exc.problem or ""))
+        what = f"YAML tag {tag.group(1)!r}" if tag else "a YAML tag"
+        refused = f"{what} refused: case files are plain YAML data (text, numbers, lists, mappings)"
+        raise CaseFileError(display, [Problem(line, "", refused)]) from None
     except yaml.MarkedYAMLError as exc:
         # An unclosed construct is reported where it starts (context), the parser's
         # confusion (problem) is named in the message.
@@ -483,6 +523,18 @@ def placeholders(template: str) -> list[str]:
     return list(seen)
 
 
+_NON_NAME = re.compile(r"(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*[.\[:!][^{}\n]*\}")
+
+
+def non_name_placeholders(template: str) -> list[str]:
+    """Placeholders that are not a plain name: ``{x.attr}``, ``{x[0]}``, ``{x:>9}``, ``{x!r}``.
+
+    ``str.format`` would read them as attribute or index access or a format spec;
+    :func:`render` fills names only, so they are errors rather than literal text.
+    """
+    return list(dict.fromkeys(m.group(0) for m in _NON_NAME.finditer(template.replace("{{", ""))))
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
     """Fill ``{name}`` placeholders by name; ``{{`` and ``}}`` are literal braces.
 
@@ -507,8 +559,16 @@ def render(template: str, values: Mapping[str, str]) -> str:
 class _Builder:
     """Turns validated YAML data into a Task, collecting semantic problems."""
 
-    def __init__(self, path: Path, display: str, data: dict[str, Any], lines: _Lines) -> None:
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        data: dict[str, Any],
+        lines: _Lines,
+        confinement: Confinement,
+    ) -> None:
         self.path = path
+        self.confinement = confinement
         self.display = display
         self.data = data
         self.lines = lines
@@ -517,6 +577,8 @@ class _Builder:
         """Referenced files, read once per load (not cached across loads: they may change)."""
 
     def read(self, path: Path) -> str:
+        """The text of a ``{file:}``, once it is known to lie inside the allowed roots."""
+        path = self.confinement.check(path)
         if path not in self.files:
             self.files[path] = path.read_text(encoding="utf-8")
         return self.files[path]
@@ -530,9 +592,17 @@ class _Builder:
             target = (self.path.parent / value["file"]).resolve()
             try:
                 return self.read(target)
+            except OutsideRoot as exc:
+                self.problem(path + ("file",), f"refused to read {value['file']}: {exc}")
             except FileNotFoundError:
                 self.problem(path + ("file",), f"file not found: {value['file']} ({target})")
-            except (OSError, UnicodeDecodeError) as exc:
+            except UnicodeDecodeError as exc:
+                self.problem(
+                    path + ("file",),
+                    f"cannot read {value['file']}: not UTF-8 text ({exc.reason} at byte "
+                    f"{exc.start}); save it as UTF-8",
+                )
+            except OSError as exc:
                 self.problem(path + ("file",), f"cannot read {value['file']}: {exc}")
             return None
         if isinstance(value, bool):  # YAML true/false, not Python's True/False
@@ -554,6 +624,15 @@ class _Builder:
         schema = raw.get("schema")
         if "labels" in raw and kind != "verdict":
             self.problem(("output", "labels"), "labels only apply to kind verdict")
+        first: dict[str, str] = {}
+        for label in labels:
+            other = first.setdefault(str(label).casefold(), str(label))
+            if other != label or labels.count(label) > 1:
+                self.problem(
+                    ("output", "labels"),
+                    f"labels {other!r} and {label!r} are the same up to case (answers are "
+                    "read ignoring case); give each label a different name",
+                )
         if schema is not None:
             if kind != "json":
                 self.problem(("output", "schema"), "schema only applies to kind json")
@@ -619,6 +698,18 @@ class _Builder:
         output = self.output()
         templates = self.templates()
         system = self.text(data["system"], ("system",)) if "system" in data else None
+        checked: list[tuple[Path_, str | None]] = [
+            (("prompts", name) if name else ("prompt",), template)
+            for name, template, _ in templates
+        ]
+        for where, template in [*checked, (("system",), system)]:
+            for token in non_name_placeholders(template or ""):
+                self.problem(
+                    where,
+                    f"placeholder {token} is not a plain name: templates fill {{name}} only "
+                    "(no attribute, index or format spec); write {{ and }} for literal braces",
+                )
+        self.non_finite(data, ())
         raw_options = dict(data.get("options", {}))
         for key in ("temperature", "top_p"):
             if key in raw_options:
@@ -651,6 +742,7 @@ class _Builder:
             description=data.get("description"),
             repeat=data.get("repeat", 1),
             policy=(data.get("ranking") or {}).get("policy", "strict"),
+            line=self.lines.line(("task",)),
             weights=weights,
             sources=(self.path.resolve(), *self.files),
             versions=tuple(versions),
@@ -738,6 +830,17 @@ class _Builder:
             models=int(raw.get("models", 3)), agree=float(raw.get("agree", DEFAULT_AGREE))
         )
 
+    def non_finite(self, value: Any, path: Path_) -> None:
+        """A problem for every NaN or infinite number (YAML ``.nan``, ``.inf``)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, f"{value} is not a finite number; give a plain number")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.non_finite(item, path + (str(key),))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.non_finite(item, path + (index,))
+
     def weights(self) -> tuple[float, float] | None:
         """``ranking.quality`` and ``ranking.speed``: one gives the other; both must add to 1."""
         raw = self.data.get("ranking") or {}
@@ -802,15 +905,42 @@ def find_case_file(root: Path, task: str) -> Path | None:
     return None
 
 
-def load_task(path: Path, display: str | None = None, text: str | None = None) -> Task:
+def _without_unknown_keys(data: Any, unknown: list[Path_]) -> Any:
+    """A copy of ``data`` without the keys at the paths in ``unknown``."""
+    pruned = json.loads(json.dumps(data, default=str))
+    for path in unknown:
+        node = pruned
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            del node[path[-1]]
+        except (KeyError, IndexError, TypeError):  # a key with a dot or a bracket in it
+            return None
+    return pruned
+
+
+def load_task(
+    path: Path,
+    display: str | None = None,
+    text: str | None = None,
+    *,
+    root: Path | None = None,
+    allowed_roots: tuple[Path, ...] = (),
+) -> Task:
     """Load, validate and render one case file.
 
     :param display: how to name the file in messages (default: the path as given).
+    :param root: the directory ``{file:}`` paths must stay inside (pytest's rootdir);
+        default: the nearest enclosing project (:func:`~.confine.default_root`).
+    :param allowed_roots: further directories ``{file:}`` may read from.
     :raises CaseFileError: with every problem found, each naming file, line and key.
     """
     display = display or str(path)
     if text is None:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CaseFileError(display, [_not_utf8(text_bytes=exc.object, exc=exc)]) from None
     data, lines = _parse_yaml(text, display)
     if not isinstance(data, dict):
         raise CaseFileError(
@@ -819,6 +949,39 @@ def load_task(path: Path, display: str | None = None, text: str | None = None) -
     problems = _schema_problems(data, lines)
     if "prompt" not in data and "prompts" not in data:  # the schema requires neither alone
         problems.append(Problem(1, "prompt", "missing required key"))
+    unknown = [tuple(_path_of(p.key)) for p in problems if p.message.startswith("unknown key")]
+    if problems and len(unknown) == len(problems):
+        # Only unknown keys: check the rest as well, so that one typo hides nothing.
+        pruned = _without_unknown_keys(data, unknown)
+        if pruned is None or _schema_problems(pruned, lines):
+            raise CaseFileError(display, problems)
+        data = pruned
+    elif problems:
+        raise CaseFileError(display, problems)
+    confinement = Confinement(root or default_root(path), allowed_roots)
+    try:
+        task = _Builder(path, display, data, lines, confinement).build()
+    except CaseFileError as exc:
+        raise CaseFileError(display, [*problems, *exc.problems]) from None
     if problems:
         raise CaseFileError(display, problems)
-    return _Builder(path, display, data, lines).build()
+    return task
+
+
+def _path_of(key: str) -> Path_:
+    """The inverse of :func:`_key`: ``cases[0].why`` -> ``("cases", 0, "why")``."""
+    parts: list[str | int] = []
+    for match in re.finditer(r"\[(\d+)\]|([^.\[\]]+)", key):
+        parts.append(int(match.group(1)) if match.group(1) else match.group(2))
+    return tuple(parts)
+
+
+def _not_utf8(text_bytes: bytes, exc: UnicodeDecodeError) -> Problem:
+    """The problem of a case file that is not UTF-8, on the line of the first bad byte."""
+    line = text_bytes[: exc.start].count(b"\n") + 1
+    return Problem(
+        line,
+        "",
+        f"not UTF-8 text (byte 0x{text_bytes[exc.start]:02x} at offset {exc.start}); "
+        "save the file as UTF-8",
+    )

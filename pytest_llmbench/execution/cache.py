@@ -38,7 +38,7 @@ from typing import Any
 
 from pytest_llmbench import __version__
 from pytest_llmbench.providers.base import Discovery, ModelInfo, Request, Response, plain_json
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.providers.redaction import redact, redact_data
 
 __all__ = [
     "DEFAULT_DIR",
@@ -179,7 +179,7 @@ class ResponseCache:
             "stored_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "repeat": repeat,
             "latency_ms": latency_ms,
-            "request": request_fingerprint(request),
+            "request": redact_data(request_fingerprint(request)),
             "response": stored,
         }
         path = self.path(key)

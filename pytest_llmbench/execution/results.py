@@ -10,7 +10,37 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Result"]
+__all__ = ["APPROVAL_LABELS", "Result", "is_approval"]
+
+APPROVAL_LABELS = frozenset(
+    {
+        "pass",
+        "yes",
+        "true",
+        "good",
+        "ok",
+        "accept",
+        "accepted",
+        "approve",
+        "approved",
+        "valid",
+        "correct",
+        "safe",
+        "allow",
+        "allowed",
+        "compliant",
+        "match",
+        "relevant",
+        "grounded",
+    }
+)
+"""First labels that make a task's labels a pass/fail pair (compared ignoring case)."""
+
+
+def is_approval(label: str | None) -> bool:
+    """Whether ``label`` (a task's first label) means "good": then a miss is named "too
+    lenient" or "too strict"; other label sets (URGENT, ROUTINE) name what was said."""
+    return label is not None and label.casefold() in APPROVAL_LABELS
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,9 @@ class Result:
         if self.kind == "verdict":
             if self.got_label is None:
                 return "unparseable"
+            if self.expected_label is not None and not is_approval(self.pass_label):
+                # URGENT/ROUTINE: "too strict" would read wrong; say what was said.
+                return f"said {self.got_label} for {self.expected_label}"
             if self.pass_label is not None and self.expected_label is not None:
                 if self.got_label == self.pass_label and self.expected_label != self.pass_label:
                     return "too lenient"

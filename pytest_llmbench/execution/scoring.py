@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
+from pytest_llmbench.execution.matching import RegexTimeout, regex_search
 
 __all__ = ["Score", "parse_answer", "parse_json", "parse_verdict", "score", "shorten"]
 
@@ -66,6 +67,13 @@ def parse_json(text: str) -> tuple[Any, str]:
     return None, f"not valid JSON ({first_error.msg}): {shorten(text)!r}"
 
 
+_NEGATED = re.compile(
+    r"(?i)\b(?:not|never|no|isn't|doesn't|don't|didn't|won't|cannot|can't|shouldn't)"
+    r"(?:\s+(?:a|an|the|be|been|get|really|quite|considered|rated|count\s+as))*\s+$"
+)
+"""Words right before a label that negate it: "does not PASS", "is not a PASS"."""
+
+
 def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
     """Read a verdict label from ``{"verdict": "PASS"}`` or from plain text.
 
@@ -81,11 +89,15 @@ def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
                 if label is None:
                     return None, f"verdict {raw!r} is not one of {', '.join(labels)}"
                 return label, ""
-    found = {
-        label
-        for label in labels
-        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(label)}(?![A-Za-z0-9_])", text, re.IGNORECASE)
-    }
+    found: set[str] = set()
+    for label in labels:
+        pattern = rf"(?<![A-Za-z0-9_]){re.escape(label)}(?![A-Za-z0-9_])"
+        for match in re.finditer(pattern, text, re.IGNORECASE):
+            negation = _NEGATED.search(text[: match.start()])
+            if negation is not None:
+                said = " ".join(f"{negation.group(0)}{match.group(0)}".split())
+                return None, f"negated verdict {said!r}: the answer must state one label"
+            found.add(label)
     if len(found) == 1:
         return found.pop(), ""
     if not found:
@@ -150,8 +162,12 @@ def _text_checks(expected: Expected, text: str) -> str:
     present = [c for c in expected.not_contains if c.casefold() in folded]
     if present:
         return "contains forbidden " + ", ".join(repr(p) for p in present)
-    if expected.regex is not None and re.search(expected.regex, text) is None:
-        return f"does not match /{expected.regex}/"
+    if expected.regex is not None:
+        try:
+            if not regex_search(expected.regex, text):
+                return f"does not match /{expected.regex}/"
+        except RegexTimeout as exc:
+            return str(exc)
     return ""
 
 

@@ -65,12 +65,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     if file_path.suffix not in CASE_SUFFIXES:
         return None
     try:
-        text = file_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        raw = file_path.read_bytes()
+    except OSError:
         return None
     from pytest_llmbench.cases.model import looks_like_case_file
 
-    if not looks_like_case_file(text):
+    # A case file that is not UTF-8 is collected all the same: loading it reports the
+    # encoding (skipping it would make its task vanish without a word).
+    if not looks_like_case_file(raw.decode("utf-8", errors="replace")):
         return None
     from pytest_llmbench.plugin.items import CaseFile
 

@@ -26,7 +26,7 @@ from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.providers.redaction import redact_data
+from pytest_llmbench.providers.redaction import redact_data, shown
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.storage.json_report import json_document
 
@@ -100,6 +100,8 @@ class LLMBenchPlugin:
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         bench = self.bench
+        if bench.catalogue.selection_error:
+            return []  # a usage error follows: no "0 model(s): none" before it
         lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
         return lines + self.persistence.header_lines()
 
@@ -252,10 +254,10 @@ class LLMBenchPlugin:
         if bench.rankings:
             terminalreporter.section("llmbench ranking")
             for line in summary_lines(bench.rankings, bench.ledger.case_counts):
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(shown(line))
             if terminalreporter.verbosity > 0:
                 for line in detail_lines(bench.rankings):
-                    terminalreporter.write_line(line)
+                    terminalreporter.write_line(shown(line))
             for line in bench.distribution.summary_lines(bench.ledger.results):
                 terminalreporter.write_line(line)
             for message in bench.distribution.warnings():

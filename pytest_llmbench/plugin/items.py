@@ -11,18 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.cases.model import Case, CaseFileError, Task, load_task
+from pytest_llmbench.cases.model import Case, CaseFileError, Problem, Task, load_task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
+from pytest_llmbench.plugin.options import allowed_file_roots
 from pytest_llmbench.plugin.session import BenchSession, get_bench
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
+from pytest_llmbench.providers.redaction import shown
 from pytest_llmbench.storage import journal
 
 __all__ = [
@@ -51,7 +53,16 @@ class CaseFile(pytest.File):
             display = str(self.path.relative_to(self.config.rootpath))
         except ValueError:
             display = str(self.path)
-        task = load_task(self.path, display)
+        task = load_task(
+            self.path,
+            display,
+            root=self.config.rootpath,
+            allowed_roots=allowed_file_roots(self.config),
+        )
+        first = self.config.stash.setdefault(_TASK_FILES_KEY, {}).setdefault(task.name, display)
+        if first != display:
+            problem = f"task {task.name!r} is already defined in {first}; rename one of them"
+            raise CaseFileError(display, [Problem(task.line, "task", problem)])
         bench.ledger.add_task(task)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
@@ -86,7 +97,7 @@ def junit_properties(result: Result) -> list[tuple[str, object]]:
     ]
     if result.cached:
         properties.append(("cached", True))
-    return properties
+    return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
 
 
 def _answer(future: Future[Call | None]) -> Call:
@@ -201,6 +212,8 @@ class _Marks:
 
 
 _TAGS_KEY = pytest.StashKey[set[str]]()
+_TASK_FILES_KEY = pytest.StashKey[dict[str, str]]()
+"""Task name -> the case file that defined it first (task names are unique)."""
 
 
 class CaseItem(pytest.Function):
@@ -265,12 +278,13 @@ class CaseItem(pytest.Function):
                 stacklevel=1,
             )
         if not result.correct:
-            what = result.direction if result.kind == "verdict" else "wrong answer"
+            # A call without an answer (a cache miss, a provider error) is no wrong answer.
+            what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
             because = f" ({result.reason})" if result.reason else ""
             message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
             if bench.options.fail_on == "champion":
-                pytest.xfail(message)  # shown as "x": only a task without a champion fails
-            pytest.fail(message, pytrace=False)
+                pytest.xfail(shown(message))  # shown as "x": only a task without a champion fails
+            pytest.fail(shown(message), pytrace=False)
 
     def _call(self, bench: BenchSession, request: pytest.FixtureRequest) -> Call:
         """This item's answer; a remote model's goes through the pipeline.

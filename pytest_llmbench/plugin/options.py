@@ -32,6 +32,7 @@ __all__ = [
     "GENERIC_OFF",
     "Options",
     "add_options",
+    "allowed_file_roots",
     "option_path",
     "parse_dist_mode",
     "parse_threshold",
@@ -50,25 +51,84 @@ GENERIC_OFF = math.inf
 # -- parsing: one function per kind of value, raising a usage error that names the option
 
 
+MAX_REPEAT = 1000
+"""The most repeats ``--llm-repeat`` (and a case file's ``repeat:``) may ask for."""
+MAX_TIMEOUT_S = 86400.0
+"""The longest ``--llm-timeout``: one day."""
+MAX_RETRIES = 10
+"""The most retries ``llm_retries`` may ask for."""
+
+
 def parse_timeout(value: str, name: str = "--llm-timeout") -> float:
-    """A positive number of seconds."""
+    """A positive, finite number of seconds, at most :data:`MAX_TIMEOUT_S`."""
     try:
         number = float(value)
     except ValueError:
         raise pytest.UsageError(f"{name}: expected a number of seconds, got {value!r}") from None
-    if not number > 0 or math.isinf(number):
+    if not math.isfinite(number):
+        raise pytest.UsageError(
+            f"{name}: expected a finite number of seconds, got {value!r} "
+            f"(at most {MAX_TIMEOUT_S:g})"
+        )
+    if number <= 0:
         raise pytest.UsageError(f"{name}: expected a positive number of seconds, got {value!r}")
+    if number > MAX_TIMEOUT_S:
+        raise pytest.UsageError(
+            f"{name}: expected at most {MAX_TIMEOUT_S:g} seconds (one day), got {value!r}"
+        )
     return number
 
 
-def parse_repeat(value: str) -> int:
-    """A whole number of at least 1."""
+_HOSTNAME = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$"
+)
+
+
+def parse_ollama_host(value: str, name: str = "--llm-ollama-host") -> str:
+    """An Ollama server: ``[http[s]://]HOST[:PORT][/path]`` with a port from 1 to 65535."""
+    import urllib.parse
+
+    from pytest_llmbench.providers.redaction import redact, register_secret
+
+    text = value.strip()
+    shown = redact(text)
+    example = "give it as http://HOST:PORT, e.g. http://127.0.0.1:11434"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+    if scheme.lower() not in ("http", "https"):
+        raise pytest.UsageError(
+            f"{name}: {shown!r} is not an Ollama server URL: Ollama speaks http or https, "
+            f"not {scheme}; {example}"
+        )
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    register_secret(split.password)  # masked wherever it would show
+    if not _HOSTNAME.match(split.hostname or ""):
+        raise pytest.UsageError(f"{name}: {shown!r} has no valid host name; {example}")
+    try:
+        port = split.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise pytest.UsageError(
+            f"{name}: {shown!r} has a bad port; a port is a number from 1 to 65535"
+        )
+    return text
+
+
+def parse_repeat(value: str, name: str = "--llm-repeat") -> int:
+    """A whole number from 1 to :data:`MAX_REPEAT`."""
     try:
         number = int(value)
     except ValueError:
-        raise pytest.UsageError(f"expected a whole number, got {value!r}") from None
+        raise pytest.UsageError(f"{name}: expected a whole number, got {value!r}") from None
     if number < 1:
-        raise pytest.UsageError(f"expected a whole number of at least 1, got {value!r}")
+        raise pytest.UsageError(f"{name}: expected a whole number of at least 1, got {value!r}")
+    if number > MAX_REPEAT:
+        raise pytest.UsageError(
+            f"{name}: expected at most {MAX_REPEAT} repeats, got {value!r} "
+            "(split a longer benchmark into several runs)"
+        )
     return number
 
 
@@ -143,7 +203,7 @@ def parse_percent(value: str) -> float:
         raise pytest.UsageError(
             f"--llm-max-slowdown: expected a percentage such as 20 or 20%, got {value!r}"
         ) from None
-    if number < 0:
+    if not math.isfinite(number) or number < 0:
         raise pytest.UsageError(f"--llm-max-slowdown: expected 0 or more, got {value!r}")
     return number / 100.0
 
@@ -174,14 +234,24 @@ def parse_prefetch(value: str) -> str:
     return value
 
 
-def _ini_number(config: pytest.Config, name: str, kind: type[int] | type[float], low: float) -> Any:
+def _ini_number(
+    config: pytest.Config,
+    name: str,
+    kind: type[int] | type[float],
+    low: float,
+    high: float = math.inf,
+) -> Any:
     text = str(config.getini(name)).strip()
     try:
         value = kind(text)
     except ValueError:
         raise pytest.UsageError(f"{name}: expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise pytest.UsageError(f"{name}: expected a finite number, got {text!r}")
     if value < low:
         raise pytest.UsageError(f"{name}: expected at least {low:g}, got {text!r}")
+    if value > high:
+        raise pytest.UsageError(f"{name}: expected at most {high:g}, got {text!r}")
     return value
 
 
@@ -204,6 +274,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="URL",
         action="append",
         default=None,
+        type=parse_ollama_host,
         help="Ollama server (repeatable). Default: $OLLAMA_HOST, else http://127.0.0.1:11434.",
     )
     group.addoption(
@@ -428,6 +499,13 @@ def add_options(parser: pytest.Parser) -> None:
 
     parser.addini("llm_models", "default for --llm-models", default="all")
     parser.addini(
+        "llm_allowed_file_roots",
+        "directories outside the rootdir that case files may read with {file:}, one a line "
+        "(relative to the rootdir)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "llm_openai_endpoints",
         "OpenAI-compatible endpoints, 'NAME = URL [key_env=VAR] [models=a,b]' one a line",
         type="linelist",
@@ -512,6 +590,15 @@ def _ini_path(config: pytest.Config, name: str, default: str, given: str | None 
     return path if path.is_absolute() else config.rootpath / path
 
 
+def allowed_file_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """``llm_allowed_file_roots``: trusted directories outside the rootdir, absolute."""
+    return tuple(
+        config.rootpath / Path(line.strip()).expanduser()
+        for line in config.getini("llm_allowed_file_roots")
+        if line.strip()
+    )
+
+
 def registry_path(config: pytest.Config) -> Path:
     """``--llm-registry``, else ``llmbench-registry.yaml`` at the rootdir."""
     from pytest_llmbench.storage.champions import DEFAULT_REGISTRY
@@ -587,9 +674,11 @@ class Options:
 
         hosts: list[str] = list(config.getoption("llm_ollama_host") or [])
         if not hosts:
-            hosts = list(config.getini("llm_ollama_hosts"))
+            hosts = [
+                parse_ollama_host(h, "llm_ollama_hosts") for h in config.getini("llm_ollama_hosts")
+            ]
         if not hosts and os.environ.get("OLLAMA_HOST"):
-            hosts = [os.environ["OLLAMA_HOST"]]
+            hosts = [parse_ollama_host(os.environ["OLLAMA_HOST"], "OLLAMA_HOST")]
         gguf, chat_formats = _gguf(config)
         json_path = config.getoption("llm_json")
         timeout = config.getoption("llm_timeout")
@@ -616,6 +705,8 @@ class Options:
         history_path = option_path(config, config.getoption("llm_history")) or (
             state_dir / "history.sqlite"
         )
+        if not config.getoption("llm_no_history"):
+            _check_history(history_path)
         registry = registry_path(config)
         update = config.getoption("llm_update_registry")
         slowdown = config.getoption("llm_max_slowdown")
@@ -635,8 +726,8 @@ class Options:
             gguf_chat_formats=chat_formats,
             rules=_rules(config),
             keep_loaded=bool(keep if keep is not None else config.getini("llm_keep_loaded")),
-            retries=_ini_number(config, "llm_retries", int, 0),
-            retry_backoff_s=_ini_number(config, "llm_retry_backoff", float, 0.0),
+            retries=_ini_number(config, "llm_retries", int, 0, MAX_RETRIES),
+            retry_backoff_s=_ini_number(config, "llm_retry_backoff", float, 0.0, 60.0),
             rank_policy=config.getoption("llm_rank"),
             generic_threshold=None if threshold == GENERIC_OFF else threshold,
             prices=_prices(config),
@@ -692,6 +783,15 @@ def _provider_options(config: pytest.Config) -> dict[str, dict[str, str]]:
     return found
 
 
+def _check_history(path: Path) -> None:
+    from pytest_llmbench.storage.history import HistoryError, check_history
+
+    try:
+        check_history(path)
+    except HistoryError as exc:
+        raise pytest.UsageError(f"--llm-history: {exc}") from None
+
+
 def _gguf(config: pytest.Config) -> tuple[dict[str, str], dict[str, str]]:
     """``--llm-gguf`` and ``llm_gguf``: name -> path, and name -> chat format."""
     gguf: dict[str, str] = {}
@@ -706,6 +806,11 @@ def _gguf(config: pytest.Config) -> tuple[dict[str, str], dict[str, str]]:
         target = Path(path).expanduser()
         if not target.is_absolute():
             target = config.rootpath / target
+        if not target.is_file():
+            raise pytest.UsageError(
+                f"--llm-gguf {name.strip()}: no GGUF file at {target}; give the path of a "
+                ".gguf file (relative to the rootdir)"
+            )
         gguf[name.strip()] = str(target)
         if chat_format is not None:
             chat_formats[name.strip()] = chat_format

@@ -30,6 +30,7 @@ from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, juni
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.providers.redaction import redact_data, shown
 from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
@@ -337,7 +338,9 @@ class Persistence:
                 },
             }
         )
-        return run
+        # The history, the reports and `llmbench show` get it: no password of a host URL.
+        redacted: dict[str, Any] = redact_data(run)
+        return redacted
 
     def write(self, path: Path, text: str, done: str) -> bool:
         """Write one output file; a failure (disk full) is one line, and the run goes on."""
@@ -354,7 +357,7 @@ class Persistence:
         return True
 
     def _write(self, path: Path, text: str, what: str) -> None:
-        self.write(path, text, f"llmbench: {what} written to {_shown(path, self.config)}")
+        self.write(path, shown(text), f"llmbench: {what} written to {_shown(path, self.config)}")
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
         """Reports, history, registry and gate, from the ranked results (controller only)."""
@@ -493,7 +496,7 @@ class Persistence:
                     f"FAILED: {len(self.gate_reasons)} reason(s)", red=True, bold=True
                 )
                 for reason in self.gate_reasons:
-                    terminalreporter.write_line(f"  {reason}", red=True)
+                    terminalreporter.write_line(shown(f"  {reason}"), red=True)
             else:
                 checks = []
                 if self.compared:

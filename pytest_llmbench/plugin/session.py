@@ -39,7 +39,7 @@ from pytest_llmbench.providers.base import (
     ModelNotFound,
     ProviderError,
 )
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
 from pytest_llmbench.selection.rules import LeftOut
@@ -205,8 +205,9 @@ class ModelCatalogue:
         if self.left_out:
             lines.append(f"llmbench: left out {len(self.left_out)} model(s):")
             lines.extend(f"  {item.describe()}" for item in self.left_out)
+        verbose = self.config.get_verbosity() > 0
         for name, found in self.discoveries.items():
-            if found.problem:
+            if found.problem and (verbose or not found.unconfigured):
                 hint = f" ({found.hint})" if found.hint else ""
                 lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
             lines.extend(f"llmbench: {name}: {note}" for note in found.notes)
@@ -224,7 +225,7 @@ class ModelCatalogue:
                 names = ", ".join(m.id for m in task_models) or "none"
                 lines.append(f"llmbench: registry: {task}: {names}")
             lines.extend(f"llmbench: {note}" for note in self.registry_notes)
-        return [redact(line) for line in lines]
+        return [shown(line) for line in lines]
 
 
 _NOT_LOADED = object()
@@ -465,6 +466,7 @@ class BenchSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        register_environment_secrets()  # before anything can show or write one
         self.options = Options.from_config(config)
         self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)

@@ -159,6 +159,9 @@ class Discovery:
     hint: str | None = None
     notes: tuple[str, ...] = ()
     """One-line remarks while models were found (e.g. one of several hosts is down)."""
+    unconfigured: bool = False
+    """The provider is simply not set up (no key in the environment): its ``problem`` is
+    shown with ``-v`` only, not in every run's header."""
 
 
 @dataclass(frozen=True)

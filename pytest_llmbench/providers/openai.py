@@ -267,6 +267,7 @@ class OpenAIProvider:
             return Discovery(
                 problem=f"${endpoint.key_env} is not set",
                 hint=f"set {endpoint.key_env} in the environment to use {url}",
+                unconfigured=endpoint == default_openai_endpoint(),  # not set up
             )
         configured = self._configured()
         sdk = _client_module()

@@ -10,16 +10,35 @@ The plugin applies it to every provider error, to every string of a result recor
 to the ``--llm-json`` document, to JUnit properties (they come from result records),
 to the header lines and to the response cache files.  Pure module; the registry is
 per process (under xdist every worker registers the keys it reads).
+
+:func:`register_environment_secrets` registers the values of environment variables
+whose names look secret (``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``), so a
+case file or a model that echoes one cannot get it into a report.
+
+:func:`escape_controls` shows control characters escaped (``\\x1b``): model output
+and model names from a server may carry terminal escape sequences.  :func:`shown`
+does both, for every string the plugin prints or writes as text.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "redact", "redact_data", "register_secret", "registered_secrets"]
+__all__ = [
+    "MASK",
+    "escape_controls",
+    "has_controls",
+    "redact",
+    "redact_data",
+    "register_environment_secrets",
+    "register_secret",
+    "registered_secrets",
+    "shown",
+]
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -67,6 +86,27 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+SECRET_NAME = re.compile(r"(?i)KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL")
+"""Environment variable names whose values are registered as secrets."""
+
+
+def register_environment_secrets(environ: Mapping[str, str] | None = None) -> None:
+    """Register the value of every variable whose name looks secret (``OPENAI_API_KEY``,
+    ``GH_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``)."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if SECRET_NAME.search(name) and not _plainly_no_secret(value.strip()):
+            register_secret(value)
+
+
+_NO_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "none", "null", "auto", "disabled"})
+
+
+def _plainly_no_secret(value: str) -> bool:
+    """Settings that merely sit in a secret-looking variable (``PIP_KEYRING_PROVIDER=disabled``,
+    ``PASSWORD_STORE_DIR=/home/me/.password-store``): masking them would garble reports."""
+    return value.casefold() in _NO_SECRET_WORDS or value.startswith(("/", "~", "./", "../"))
+
+
 def registered_secrets() -> frozenset[str]:
     with _LOCK:
         return frozenset(_SECRETS)
@@ -93,3 +133,22 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_data(v) for v in value]
     return value
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 control characters but tab and newline, DEL, and C1 (ESC is ``\\x1b``)."""
+
+
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds a control character :func:`escape_controls` would escape."""
+    return _CONTROLS.search(text) is not None
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters (but newline and tab) shown as ``\\xNN``."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def shown(text: str) -> str:
+    """``text`` ready to print or write: secrets masked, control characters escaped."""
+    return escape_controls(redact(text))

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.providers.redaction import has_controls
 
 __all__ = [
     "DEFAULT_CODE_PATTERNS",
@@ -179,6 +180,8 @@ def _capabilities(model: ModelInfo) -> list[str] | None:
 
 def leave_out_reason(model: ModelInfo, rules: Rules) -> str | None:
     """Why a wide selection leaves ``model`` out, or ``None`` to keep it."""
+    if has_controls(model.name):
+        return "its name holds control characters (a hostile server?); rename it on the server"
     for glob in rules.exclude:
         if fnmatch.fnmatchcase(model.id, glob) or fnmatch.fnmatchcase(model.name, glob):
             return f"excluded by --llm-exclude {glob!r}"

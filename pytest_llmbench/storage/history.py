@@ -152,6 +152,8 @@ def _connect(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
                     f"history {path} has schema version {version}, this pytest-llmbench "
                     f"reads up to {SCHEMA_VERSION}: upgrade pytest-llmbench"
                 )
+            if version == 0 and create:
+                _refuse_foreign(db, path)
             if version < SCHEMA_VERSION and create:
                 with db:
                     db.executescript(_SCHEMA)
@@ -170,6 +172,28 @@ def _readable(path: Path, what: str) -> Iterator[None]:
         yield
     except ValueError as exc:  # json.JSONDecodeError, CodecError
         raise HistoryError(f"history {path}: {what} cannot be read: {exc}") from None
+
+
+def _refuse_foreign(db: sqlite3.Connection, path: Path) -> None:
+    """A database without our version that already has tables belongs to someone else."""
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise HistoryError(
+            f"{path} is another program's SQLite database (tables: {shown}), not a "
+            "pytest-llmbench history; it is left untouched: give --llm-history a new file"
+        )
+
+
+def check_history(path: Path) -> None:
+    """Before a run: the file the run will be recorded in is a history, or is not there yet.
+
+    :raises HistoryError: another program's SQLite database, or not SQLite at all.
+    """
+    if not path.exists():
+        return
+    with _connect(path, create=True):  # only reads when the file is a history already
+        pass
 
 
 # --------------------------------------------------------------------------- writing

@@ -26,6 +26,7 @@ from typing import Any
 
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo, file_id, installed
+from pytest_llmbench.providers.redaction import redact
 
 __all__ = [
     "RUNS_DIR",
@@ -88,7 +89,7 @@ class Entry:
             "fingerprint": self.fingerprint,
             "result": dict(vars(self.result)),  # flat record: no deep copy needed
         }
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return redact(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Entry:

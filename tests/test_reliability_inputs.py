@@ -1,0 +1,429 @@
+"""Bad input, one case each: the exact message (or the exact behaviour) a user gets.
+
+Issue 13: every rejected input is one clear message naming the file and line or the
+option, and what to do.  The classes handled well before the issue are here too, so
+they stay so.  Security cases (confinement, secrets, escapes, hangs) are in
+``test_reliability_security.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+HEAD = """\
+task: bad
+prompt: "Posting: {posting}"
+output: {kind: verdict, labels: [PASS, FAIL]}
+cases:
+"""
+CASE = "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: x}\n"
+"""One good case (lines 5 to 7 after HEAD)."""
+
+# name -> (text of evals/bad.yaml, the exact lines of the message after the head line)
+CASE_FILES: dict[str, tuple[str | bytes, list[str]]] = {
+    # -- handled well before issue 13: they stay so
+    "yaml-syntax": (
+        HEAD + "  - id: A\n    expected: {verdict: PASS\n    vars: {posting: x}\n",
+        [
+            "bad.yaml:6: YAML syntax error: while parsing a flow mapping: "
+            "did not find expected ',' or '}' (at line 7)"
+        ],
+    ),
+    "wrong-type": (
+        HEAD + "  - id: 7\n    expected: {verdict: PASS}\n    vars: {posting: x}\n",
+        ["bad.yaml:5: cases[0].id: expected string, got int 7"],
+    ),
+    "unknown-top-level-key": (
+        HEAD.replace("prompt:", "promt:") + CASE,
+        [
+            "bad.yaml:1: prompt: missing required key",
+            "bad.yaml:2: promt: unknown key; did you mean 'prompt'?",
+        ],
+    ),
+    "duplicate-key": (
+        HEAD + "  - id: A\n    id: B\n    expected: {verdict: PASS}\n    vars: {posting: x}\n",
+        ["bad.yaml:6: cases[0].id: duplicate key 'id' (first at line 5)"],
+    ),
+    "duplicate-id": (
+        HEAD + CASE + CASE,
+        ["bad.yaml:8: cases[1].id: duplicate id 'A' (first at line 5)"],
+    ),
+    "missing-file": (
+        HEAD + "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: {file: nope.txt}}\n",
+        ["bad.yaml:7: cases[0].vars.posting.file: file not found: nope.txt (*/evals/nope.txt)"],
+    ),
+    "bad-regex": (
+        "task: bad\nprompt: x\ncases:\n  - id: A\n    expected: {regex: '(unclosed'}\n",
+        [
+            "bad.yaml:5: cases[0].expected.regex: invalid regular expression: "
+            "missing ), unterminated subpattern at position 0"
+        ],
+    ),
+    "bad-json-schema": (
+        "task: bad\nprompt: x\noutput: {kind: json, schema: {type: objekt}}\n"
+        "cases:\n  - id: A\n    expected: {json: {a: 1}}\n",
+        ["bad.yaml:3: output.schema: not a valid JSON Schema: 'objekt' is not valid under *"],
+    ),
+    "label-not-in-labels": (
+        HEAD + "  - id: A\n    expected: {verdict: MAYBE}\n    vars: {posting: x}\n",
+        ["bad.yaml:6: cases[0].expected.verdict: label 'MAYBE' is not in labels [PASS, FAIL]"],
+    ),
+    "python-tag-refused": (
+        HEAD + "  - id: !!python/object/apply:os.system ['echo owned']\n"
+        "    expected: {verdict: PASS}\n    vars: {posting: x}\n",
+        [
+            "bad.yaml:5: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' refused: "
+            "case files are plain YAML data (text, numbers, lists, mappings)"
+        ],
+    ),
+    "missing-keys": (
+        "task: bad\n",
+        ["bad.yaml:1: cases: missing required key", "bad.yaml:1: prompt: missing required key"],
+    ),
+    "reserved-tag": (
+        HEAD + "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: x}\n"
+        "    tags: [skip]\n",
+        ["bad.yaml:8: cases[0].tags: tag 'skip' is a reserved marker name"],
+    ),
+    "weights-not-adding-up": (
+        HEAD.replace("cases:", "ranking: {policy: weighted, quality: 0.8, speed: 0.5}\ncases:")
+        + CASE,
+        ["bad.yaml:4: ranking: the weights must add up to 1: quality 0.8 + speed 0.5 = 1.3"],
+    ),
+    # -- issue 13, part 5: accepted silently before
+    "unknown-key-hides-nothing": (
+        HEAD
+        + "  - id: A\n    expected: {verdict: MAYBE}\n    vars: {posting: x}\n    wyh: t\n"
+        + CASE,
+        [
+            "bad.yaml:6: cases[0].expected.verdict: label 'MAYBE' is not in labels [PASS, FAIL]",
+            "bad.yaml:8: cases[0].wyh: unknown key; did you mean 'why'?",
+            "bad.yaml:9: cases[1].id: duplicate id 'A' (first at line 5)",
+        ],
+    ),
+    "labels-equal-up-to-case": (
+        HEAD.replace("[PASS, FAIL]", "[pass, PASS]") + CASE,
+        [
+            "bad.yaml:3: output.labels: labels 'pass' and 'PASS' are the same up to case "
+            "(answers are read ignoring case); give each label a different name"
+        ],
+    ),
+    "temperature-nan": (
+        HEAD.replace("cases:", "options: {temperature: .nan}\ncases:") + CASE,
+        ["bad.yaml:4: options.temperature: nan is not a finite number; give a plain number"],
+    ),
+    "top-p-inf": (
+        HEAD.replace("cases:", "options: {top_p: .inf}\ncases:") + CASE,
+        ["bad.yaml:4: options.top_p: inf is greater than the maximum of 1"],
+    ),
+    "repeat-bound": (
+        HEAD.replace("cases:", "repeat: 1000000\ncases:") + CASE,
+        ["bad.yaml:4: repeat: 1000000 is greater than the maximum of 1000"],
+    ),
+    "placeholder-attribute": (
+        HEAD.replace("{posting}", "{posting.__class__}") + CASE,
+        [
+            "bad.yaml:2: prompt: placeholder {posting.__class__} is not a plain name: templates "
+            "fill {name} only (no attribute, index or format spec); write {{ and }} for "
+            "literal braces"
+        ],
+    ),
+    "placeholder-index": (
+        HEAD.replace("{posting}", "{posting} {posting[0]}") + CASE,
+        [
+            "bad.yaml:2: prompt: placeholder {posting[0]} is not a plain name: templates "
+            "fill {name} only (no attribute, index or format spec); write {{ and }} for "
+            "literal braces"
+        ],
+    ),
+    "placeholder-format-spec": (
+        HEAD.replace("{posting}", "{posting} {posting:>99999999}") + CASE,
+        [
+            "bad.yaml:2: prompt: placeholder {posting:>99999999} is not a plain name: templates "
+            "fill {name} only (no attribute, index or format spec); write {{ and }} for "
+            "literal braces"
+        ],
+    ),
+    "not-utf8": (
+        (HEAD + CASE).replace("x}", "caf\xe9}").encode("latin-1"),
+        ["bad.yaml:7: not UTF-8 text (byte 0xe9 at offset 155); save the file as UTF-8"],
+    ),
+    "file-is-a-directory": (
+        HEAD + "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: {file: .}}\n",
+        ["bad.yaml:7: cases[0].vars.posting.file: refused to read .: */evals is a directory"],
+    ),
+}
+
+
+def _exact(line: str) -> str:
+    """An fnmatch pattern matching ``line`` itself (``*`` stays a wildcard)."""
+    return line.replace("[", "[[]").replace("?", "[?]")
+
+
+@pytest.mark.parametrize("kind", list(CASE_FILES))
+def test_bad_case_file(suite: pytest.Pytester, kind: str) -> None:
+    text, lines = CASE_FILES[kind]
+    target = suite.path / "evals" / "bad.yaml"
+    if isinstance(text, bytes):
+        target.write_bytes(text)
+    else:
+        target.write_text(text, "utf-8")
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--collect-only")
+    head = "invalid case file evals/bad.yaml"
+    if len(lines) > 1:
+        head += f" ({len(lines)} problems)"
+    result.stdout.fnmatch_lines([head, *(_exact(f"  evals/{line}") for line in lines)])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_duplicate_task_names_across_files(suite: pytest.Pytester) -> None:
+    grading = (suite.path / "evals" / "grading.yaml").read_text()
+    (suite.path / "evals" / "zz_copy.yaml").write_text(grading)
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--collect-only")
+    result.stdout.fnmatch_lines(
+        [
+            "invalid case file evals/zz_copy.yaml",
+            "  evals/zz_copy.yaml:1: task: task 'grading' is already defined in "
+            "evals/grading.yaml; rename one of them",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+# -- options --------------------------------------------------------------------------------
+
+OPTIONS: dict[str, tuple[str, str]] = {
+    "repeat-huge": (
+        "--llm-repeat=1000000000",
+        "ERROR: --llm-repeat: expected at most 1000 repeats, got '1000000000' "
+        "(split a longer benchmark into several runs)",
+    ),
+    "repeat-not-a-number": (
+        "--llm-repeat=many",
+        "ERROR: --llm-repeat: expected a whole number, got 'many'",
+    ),
+    "timeout-nan": (
+        "--llm-timeout=nan",
+        "ERROR: --llm-timeout: expected a finite number of seconds, got 'nan' (at most 86400)",
+    ),
+    "timeout-inf": (
+        "--llm-timeout=inf",
+        "ERROR: --llm-timeout: expected a finite number of seconds, got 'inf' (at most 86400)",
+    ),
+    "timeout-words": (
+        "--llm-timeout=soon",
+        "ERROR: --llm-timeout: expected a number of seconds, got 'soon'",
+    ),
+    "host-not-a-url": (
+        "--llm-ollama-host=::not a url::",
+        "ERROR: --llm-ollama-host: '::not a url::' has no valid host name; give it as "
+        "http://HOST:PORT, e.g. http://127.0.0.1:11434",
+    ),
+    "host-port-out-of-range": (
+        "--llm-ollama-host=http://127.0.0.1:99999",
+        "ERROR: --llm-ollama-host: 'http://127.0.0.1:99999' has a bad port; a port is a "
+        "number from 1 to 65535",
+    ),
+    "host-ftp": (
+        "--llm-ollama-host=ftp://127.0.0.1",
+        "ERROR: --llm-ollama-host: 'ftp://127.0.0.1' is not an Ollama server URL: Ollama "
+        "speaks http or https, not ftp; give it as http://HOST:PORT, e.g. http://127.0.0.1:11434",
+    ),
+    "host-password-masked-in-the-error": (
+        "--llm-ollama-host=http://admin:hunter22@127.0.0.1:0",
+        "ERROR: --llm-ollama-host: 'http://admin:***@127.0.0.1:0' has a bad port; a port is a "
+        "number from 1 to 65535",
+    ),
+    "gguf-missing": (
+        "--llm-gguf=mine=models/missing.gguf",
+        "ERROR: --llm-gguf mine: no GGUF file at */models/missing.gguf; give the path of a "
+        ".gguf file (relative to the rootdir)",
+    ),
+    "cache-mode": (
+        "--llm-cache=sometimes",
+        "ERROR: --llm-cache must be one of off, read, write, readwrite, got 'sometimes'",
+    ),
+    "max-slowdown-nan": (
+        "--llm-max-slowdown=nan",
+        "ERROR: --llm-max-slowdown: expected 0 or more, got 'nan'",
+    ),
+    "models-unknown": (
+        "--llm-models=fake/nope",
+        "ERROR: unknown model 'fake/nope' in --llm-models; available models: fake/right, "
+        "fake/slowright, fake/lenient, fake/strict, fake/garbage",
+    ),
+    "resume-unknown-run": (
+        "--llm-resume=nope",
+        "ERROR: --llm-resume: no journal */.llmbench/runs/nope.jsonl; runs: none",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(OPTIONS))
+def test_bad_option(suite: pytest.Pytester, kind: str) -> None:
+    option, message = OPTIONS[kind]
+    result = suite.runpytest("evals", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([_exact(message)])
+    assert "hunter22" not in result.stderr.str() + result.stdout.str()
+    assert "model(s):" not in result.stdout.str()  # no "0 model(s): none" before the error
+
+
+SETTINGS: dict[str, tuple[dict[str, str], str, str]] = {
+    # name -> (environment, ini file, message)
+    "ollama-host-in-the-environment": (
+        {"OLLAMA_HOST": "http://localhost:70000"},
+        "",
+        "ERROR: OLLAMA_HOST: 'http://localhost:70000' has a bad port; a port is a number "
+        "from 1 to 65535",
+    ),
+    "ollama-host-in-the-ini-file": (
+        {},
+        "[pytest]\nllm_ollama_hosts = gopher://127.0.0.1\n",
+        "ERROR: llm_ollama_hosts: 'gopher://127.0.0.1' is not an Ollama server URL: Ollama "
+        "speaks http or https, not gopher; give it as http://HOST:PORT, e.g. "
+        "http://127.0.0.1:11434",
+    ),
+    "too-many-retries": (
+        {},
+        "[pytest]\nllm_retries = 1000\n",
+        "ERROR: llm_retries: expected at most 10, got '1000'",
+    ),
+    "bad-price-line": ({}, "[pytest]\nllm_prices = fake/* = cheap 2\n", "ERROR: *'cheap'*"),
+}
+
+
+@pytest.mark.parametrize("kind", list(SETTINGS))
+def test_bad_setting(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    environment, ini, message = SETTINGS[kind]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    if ini:
+        suite.makeini(ini)
+    result = suite.runpytest("evals", "--llm-models=fake/right")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([_exact(message)])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "foreign",
+            "ERROR: --llm-history: */other.db is another program's SQLite database (tables: "
+            "users), not a pytest-llmbench history; it is left untouched: give --llm-history "
+            "a new file",
+        ),
+        (
+            "text",
+            "ERROR: --llm-history: cannot use history */other.db: file is not a database",
+        ),
+        (
+            "newer",
+            "ERROR: --llm-history: history */other.db has schema version 99, this "
+            "pytest-llmbench reads up to *: upgrade pytest-llmbench",
+        ),
+    ],
+)
+def test_history_that_is_not_ours(suite: pytest.Pytester, content: str, message: str) -> None:
+    path = suite.path / "other.db"
+    if content == "text":
+        path.write_text("not a database at all\n" * 100)
+    else:
+        with sqlite3.connect(path) as db:
+            if content == "foreign":
+                db.execute("CREATE TABLE users (id INTEGER)")
+            else:
+                db.execute("PRAGMA user_version = 99")
+    before = path.read_bytes()
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-history=other.db")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert path.read_bytes() == before
+
+
+# -- scoring and wording --------------------------------------------------------------------
+
+NEGATED_CONFTEST = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {
+        "negates": lambda request: "This does not PASS.",
+        "not-a": lambda request: "It is not a PASS, sorry.",
+        "routine": lambda request: "ROUTINE",
+    }))
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            "negates",
+            "unparseable: expected PASS, got This does not PASS. "
+            "(negated verdict 'not PASS': the answer must state one label)",
+        ),
+        (
+            "not-a",
+            "unparseable: expected PASS, got It is not a PASS, sorry. "
+            "(negated verdict 'not a PASS': the answer must state one label)",
+        ),
+    ],
+)
+def test_negated_verdict_is_unparseable_not_pass(
+    pytester: pytest.Pytester, model: str, message: str
+) -> None:
+    pytester.makeconftest(NEGATED_CONFTEST)
+    (pytester.path / "t.yaml").write_text(HEAD + CASE)
+    result = pytester.runpytest(f"--llm-models=fake/{model}", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([_exact(message)])
+
+
+def test_labels_that_are_no_pass_fail_pair_name_what_was_said(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NEGATED_CONFTEST)
+    (pytester.path / "t.yaml").write_text(
+        "task: triage\nprompt: x\noutput: {kind: verdict, labels: [ROUTINE, URGENT]}\n"
+        "cases:\n  - id: FIRE\n    expected: {verdict: URGENT}\n"
+    )
+    result = pytester.runpytest("--llm-models=fake/routine", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "said ROUTINE for URGENT: expected URGENT, got ROUTINE (expected URGENT, said ROUTINE)",
+            "  fake/routine (0/1): said ROUTINE for URGENT on FIRE",
+        ]
+    )
+    assert "too strict" not in result.stdout.str()
+
+
+def test_cache_miss_is_no_wrong_answer(suite: pytest.Pytester) -> None:
+    (suite.path / "evals" / "grading.yaml").write_text(
+        "task: text\nprompt: '{n}'\ncases:\n  - id: STORED\n    expected: {contains: [x]}\n"
+        "    vars: {n: '1'}\n  - id: MISS\n    expected: {contains: [x]}\n    vars: {n: '2'}\n"
+    )
+    suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=write", "-k", "STORED")
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=read", "-k", "MISS")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "error: expected contains 'x', got  (not in the response cache (--llm-cache=read); "
+            "record it with --llm-cache=write or readwrite)"
+        ]
+    )
+    assert "wrong answer" not in result.stdout.str()
+
+
+def test_a_tie_shows_medians_that_differ_with_enough_digits() -> None:
+    from pytest_llmbench.analysis.ranking import Tie
+
+    assert (
+        Tie("p/a", "p/b", 48.2, 47.9)
+        .describe()
+        .endswith("; p/b is faster on the median (47.9 vs 48.2 ms)")
+    )
