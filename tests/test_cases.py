@@ -406,8 +406,8 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
         Problem(
             3,
             "zzqqxx",
-            "unknown key; allowed: cases, description, options, output, "
-            "prompt, ranking, repeat, system, task, vars",
+            "unknown key; allowed: cases, description, judge, options, output, "
+            "pass, prompt, ranking, repeat, system, task, vars",
         ),
     ]
 

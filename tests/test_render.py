@@ -279,6 +279,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "qualified": True,
         "correct": 2,
         "total": 2,
+        "mean_score": 1.0,
         "errors": 0,
         "mean_ms": 200.0,
         "p95_ms": 290.0,

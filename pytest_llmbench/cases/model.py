@@ -19,6 +19,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.cases.checks import (
+    NO_QUALITY_CHECKS,
+    JudgeSpec,
+    QualityChecks,
+    judge_spec,
+    quality_checks,
+)
 from pytest_llmbench.cases.options import GenerateOptions
 
 if TYPE_CHECKING:
@@ -74,6 +81,8 @@ class Expected:
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
     regex: str | None = None
+    quality: QualityChecks = NO_QUALITY_CHECKS
+    """The graded checks (words, grounded, mentions, structure, judge)."""
 
     def describe(self) -> str:
         """A short, human-readable form used in reports (``PASS``, ``{"company": "Acme"}``)."""
@@ -88,6 +97,7 @@ class Expected:
             parts.append("not " + ", ".join(repr(c) for c in self.not_contains))
         if self.regex is not None:
             parts.append(f"/{self.regex}/")
+        parts.extend(self.quality.describe())
         return "; ".join(parts)
 
 
@@ -124,6 +134,8 @@ class Case:
     line: int = 0
     prompt_hash: str = ""
     """Stable hash of everything sent to the model (system, prompt, options, schema)."""
+    inputs: tuple[tuple[str, str], ...] = ()
+    """The case's variables (name, value): what the answer may draw on (grounded, judge)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,10 @@ class Task:
     """(quality, speed) for the weighted policy, when the file gives them."""
     sources: tuple[Path, ...] = ()
     """The files this task is made of: the case file and every ``{file:}`` it reads."""
+    judge: JudgeSpec | None = None
+    """The task's ``judge:`` (who scores the cases' ``expected.judge`` rubrics)."""
+    pass_threshold: float | None = None
+    """The task's ``pass:``: a result is correct only when its score reaches it too."""
 
     @property
     def pass_label(self) -> str:
@@ -388,6 +404,10 @@ def _explain(error: ValidationError, lines: _Lines) -> Iterator[Problem]:
 
 # --------------------------------------------------------------------------- templates
 
+JUDGE_PLACEHOLDERS = ("rubric", "answer", "inputs", "question")
+"""What a judge prompt may use: the rubric, the answer judged, the case's variables and
+the prompt the candidate answered."""
+
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -513,6 +533,7 @@ class _Builder:
             contains=tuple(raw.get("contains", ())),
             not_contains=tuple(raw.get("not_contains", ())),
             regex=regex,
+            quality=quality_checks(raw, lambda key, message: self.problem(path + key, message)),
         )
 
     def build(self) -> Task:
@@ -568,9 +589,11 @@ class _Builder:
                     why=raw.get("why"),
                     line=line,
                     prompt_hash=_hash(sys_text, text, options, schema),
+                    inputs=tuple(values.items()),
                 )
             )
         weights = self.weights()
+        judge = self.judge(cases)
         if self.problems:
             raise CaseFileError(self.display, self.problems)
         return Task(
@@ -584,7 +607,41 @@ class _Builder:
             policy=(data.get("ranking") or {}).get("policy", "strict"),
             weights=weights,
             sources=(self.path.resolve(), *self.files),
+            judge=judge,
+            pass_threshold=data.get("pass"),
         )
+
+    def judge(self, cases: list[Case]) -> JudgeSpec | None:
+        """The task's ``judge:``; a case with a rubric needs one that names a judge."""
+        raw = self.data.get("judge")
+        prompt = None
+        if raw is not None and "prompt" in raw:
+            prompt = self.text(raw["prompt"], ("judge", "prompt"))
+        spec = judge_spec(raw, prompt)
+        if spec is not None and spec.model is not None and spec.task is not None:
+            self.problem(("judge",), "give model or task, not both")
+        verdict_task = (self.data.get("output") or {}).get("kind") == "verdict"
+        index = {raw["id"]: i for i, raw in enumerate(self.data["cases"])}
+        if prompt is not None:
+            for name in placeholders(prompt):
+                if name not in JUDGE_PLACEHOLDERS:
+                    known = ", ".join(f"{{{n}}}" for n in JUDGE_PLACEHOLDERS)
+                    self.problem(
+                        ("judge", "prompt"), f"unknown placeholder {{{name}}}; use {known}"
+                    )
+        for case in cases:
+            if case.expected.quality.judge is None:
+                continue
+            where: Path_ = ("cases", index[case.id], "expected", "judge")
+            if verdict_task:  # a calibration case: the judge scores the case's own answer
+                name = spec.answer if spec is not None else "answer"
+                if name not in dict(case.inputs):
+                    self.problem(where, f"a calibration case needs the variable {{{name}}}")
+            elif spec is None or (spec.model is None and spec.task is None):
+                self.problem(
+                    where, "a judge rubric needs the task's judge: {model: ...} or {task: ...}"
+                )
+        return spec
 
     def weights(self) -> tuple[float, float] | None:
         """``ranking.quality`` and ``ranking.speed``: one gives the other; both must add to 1."""

@@ -157,6 +157,8 @@ def make_result(
         cost_usd=cost,
         structured=response.structured if response else None,
         chat_format=response.chat_format if response else None,
+        score=score.score if call.error is None else 0.0,
+        parts=score.parts if call.error is None else (),
     )
 
 
