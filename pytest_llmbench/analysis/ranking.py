@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_llmbench.analysis.calibration import JudgeSummary
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
@@ -209,6 +210,8 @@ class TaskRanking:
     generic: tuple[GenericAnswer, ...] = ()
     suspect_gold: tuple[SuspectGold, ...] = ()
     warnings: tuple[str, ...] = ()
+    judge: JudgeSummary | None = None
+    """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:

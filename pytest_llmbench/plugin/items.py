@@ -53,6 +53,7 @@ class CaseFile(pytest.File):
             display = str(self.path)
         task = load_task(self.path, display)
         bench.ledger.add_task(task)
+        bench.judging.add_task(task)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
         )
@@ -224,6 +225,7 @@ class CaseItem(pytest.Function):
         )
         if cold:
             result = dataclasses.replace(result, cold=True)
+        bench.judging.queue(self.task, self.case, result, call)  # judged after the candidates
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(junit_properties(result))
         if (

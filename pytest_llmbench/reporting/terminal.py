@@ -292,6 +292,9 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
         f"Suspect gold: {suspect.describe()}; recheck the label" for suspect in ranking.suspect_gold
     )
     text.extend(f"Note: {note}" for note in ranking.notes)
+    if ranking.judge is not None:
+        text.extend(ranking.judge.lines())
+        text.extend(f"Warning: {warning}" for warning in ranking.judge.warnings())
     for line in text:
         lines.extend(_wrap(line, width))
     return lines
