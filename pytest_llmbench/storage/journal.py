@@ -12,6 +12,7 @@ No pytest here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -84,9 +85,10 @@ class Entry:
             "v": JOURNAL_VERSION,
             "nodeid": self.nodeid,
             "fingerprint": self.fingerprint,
-            "result": dict(vars(self.result)),  # flat record: no deep copy needed
+            "result": dict(vars(self.result)),  # flat but for its parts: no deep copy
         }
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_fields)
+        return line + "\n"
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Entry:
@@ -95,6 +97,13 @@ class Entry:
             fingerprint=str(record.get("fingerprint") or ""),
             nodeid=str(record.get("nodeid") or ""),
         )
+
+
+def _fields(value: Any) -> Any:
+    """A record's nested dataclasses (a result's score parts) as plain objects."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def journal_path(root: Path, run_id: str) -> Path:
