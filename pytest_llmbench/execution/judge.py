@@ -57,7 +57,7 @@ JUDGE_SCHEMA: Mapping[str, Any] = {
 }
 """The judge answers with structured output: a score 0-1 and a one-sentence reason."""
 
-JUDGE_OPTIONS = GenerateOptions(temperature=0.0, seed=42, max_tokens=160)
+JUDGE_OPTIONS = GenerateOptions(temperature=0.0, seed=42, max_tokens=96)
 """Judge calls run at temperature 0."""
 
 
