@@ -145,3 +145,47 @@ def test_two_workers_each_load_only_the_model_they_run(pytester: pytest.Pytester
         "llamacpp/gemma3-270m",
         "llamacpp/smollm2-135m",
     ]
+
+
+def test_shipped_text_task_is_scored_by_heuristics_and_a_real_judge(
+    pytester: pytest.Pytester,
+) -> None:
+    """evals/job_summary.yaml on both embedded models, judged by the embedded Gemma.
+
+    What tiny models do is not asserted (Gemma-3-270M judges nearly everything 1.0 and
+    sometimes answers a score that is not 0-1); the machinery is: every answer gets its
+    heuristic parts and a judge call, recorded apart from the candidate's time.
+    """
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "evals" / "job_summary.yaml", pytester.path / "job_summary.yaml")
+    out = pytester.path / "bench.json"
+    result = pytester.runpytest(
+        "--llm-models=llamacpp", f"--llm-json={out}", "-p", "no:benchmark", "-p", "no:cacheprovider"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "task job_summary (weighted policy: quality 0.7, speed 0.3, 2 cases)",
+            "Judge: llamacpp/gemma3-270m: * answer(s) scored*",
+            "Warning: self-preference: llamacpp/gemma3-270m judged its own answers",
+        ]
+    )
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 4
+    for record in results:
+        assert record["judge_model"] == "llamacpp/gemma3-270m"
+        assert 0.0 <= record["score"] <= 1.0
+        assert record["judge_ms"] is not None
+        assert record["judge_ms"] > 0
+        if record["error"] is None:
+            assert 0.0 <= record["judge_score"] <= 1.0
+            assert [p["name"] for p in record["parts"]] == [
+                "words",
+                "grounded",
+                "mentions",
+                "judge",
+            ]
+        else:  # a judge answer that is no judgement: the run's error, naming the judge
+            assert record["error"].startswith("judge llamacpp/gemma3-270m failed: ")

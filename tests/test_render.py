@@ -252,6 +252,7 @@ def test_json_document_shape() -> None:
         "generic_answers",
         "suspect_gold",
         "warnings",
+        "judge",
     }
     assert task["policy"] == "strict"
     assert task["notes"] == []
@@ -260,6 +261,7 @@ def test_json_document_shape() -> None:
         {"models": ["p/a", "p/b"], "faster_on_median": "p/a", "p50_ms": [200.0, 1250.0]}
     ]
     assert (task["generic_answers"], task["suspect_gold"], task["warnings"]) == ([], [], [])
+    assert task["judge"] is None
     # It must survive a JSON round trip unchanged.
     assert json.loads(json.dumps(doc)) == doc
 
@@ -279,6 +281,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "qualified": True,
         "correct": 2,
         "total": 2,
+        "mean_score": 1.0,
         "errors": 0,
         "mean_ms": 200.0,
         "p95_ms": 290.0,

@@ -6,11 +6,13 @@ the whole run (``--llm-rank``):
 - ``strict`` (the default): a model qualifies when every case and every repeat is
   correct; qualified models are ordered by mean latency; the first is the champion,
   the second the runner-up.
-- ``weighted`` (the task optimizer's): every model with at least one correct answer is
-  ranked by ``score = quality * accuracy + speed * speed_norm``, where accuracy =
-  correct runs / expected runs and speed_norm = the fastest mean latency among the
-  ranked models / the model's mean latency (1 for the fastest, 0 without a latency).
-  Equal scores go to the lower mean latency.  A model that is never right is not ranked.
+- ``weighted`` (the task optimizer's): every model with a mean score above 0 is
+  ranked by ``score = quality * mean_score + speed * speed_norm``, where mean_score =
+  the mean of the results' scores over the expected runs (a run not made scores 0; with
+  binary checks alone it is the share of correct runs) and speed_norm = the fastest
+  mean latency among the ranked models / the model's mean latency (1 for the fastest, 0
+  without a latency).  Equal scores go to the lower mean latency.  A model that scores
+  0 everywhere is not ranked.
 
 Every model is held to the task's full set of runs, (case id, repeat) pairs: the runs
 the caller says were expected (the plugin: the items collected for the task, every
@@ -33,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_llmbench.analysis.calibration import JudgeSummary
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
@@ -147,6 +150,14 @@ class ModelStanding:
             return self.model[: -len(self.prompt_version) - 1]
         return self.model
 
+    mean_score: float = 0.0
+    """The mean of the results' scores (0-1) over the expected runs (a run not made: 0)."""
+
+    @property
+    def graded(self) -> bool:
+        """Whether the mean score says more than the share of correct runs."""
+        return not math.isclose(self.mean_score, self.accuracy, abs_tol=1e-9)
+
     @property
     def score(self) -> str:
         return f"{self.correct}/{self.total}"
@@ -220,6 +231,8 @@ class TaskRanking:
     generic: tuple[GenericAnswer, ...] = ()
     suspect_gold: tuple[SuspectGold, ...] = ()
     warnings: tuple[str, ...] = ()
+    judge: JudgeSummary | None = None
+    """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
@@ -350,6 +363,7 @@ def _standing(
         repeats=repeat_stats(results),
         metrics=verdict_metrics(results),
         incomplete=incomplete,
+        mean_score=sum(r.score or 0.0 for r in results) / total if total else 0.0,
     )
     return _versioned(standing, results)
 
@@ -440,18 +454,18 @@ def _rank_weighted(
 ) -> TaskRanking:
     quality, speed = weights
     standings = _standings(task, results, direction_of, expected, models)
-    ranked = [s for s in standings if s.correct > 0]
+    ranked = [s for s in standings if s.mean_score > 0]
     fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
 
     def score(s: ModelStanding) -> float:
         speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
-        return quality * s.accuracy + speed * speed_norm
+        return quality * s.mean_score + speed * speed_norm
 
     scored = sorted(
         (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
         key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
     )
-    never_right = _others(replace(s, qualified=False) for s in standings if s.correct == 0)
+    never_right = _others(replace(s, qualified=False) for s in standings if s.mean_score <= 0)
     return TaskRanking(
         task=task,
         standings=_labelled(scored, never_right),
@@ -479,7 +493,7 @@ def rank_weighted(
     *,
     expected: Iterable[Run] = (),
 ) -> TaskRanking:
-    """Rank by the weighted policy: ``quality * accuracy + speed * speed_norm``, highest first.
+    """Rank by the weighted policy: ``quality * mean_score + speed * speed_norm``, highest first.
 
     ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
     """
@@ -549,7 +563,7 @@ def _fail_generic(result: Result, generic: GenericAnswer | None) -> Result:
     if generic is None:
         return result
     reason = generic.describe() + (f"; {result.reason}" if result.reason else "")
-    return replace(result, correct=False, reason=reason)
+    return replace(result, correct=False, score=0.0, reason=reason)
 
 
 def _with_status(s: ModelStanding, status: str) -> ModelStanding:

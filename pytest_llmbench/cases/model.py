@@ -19,6 +19,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.cases.checks import (
+    NO_QUALITY_CHECKS,
+    JudgeSpec,
+    QualityChecks,
+    judge_spec,
+    quality_checks,
+)
 from pytest_llmbench.cases.confine import Confinement, OutsideRoot, default_root
 from pytest_llmbench.cases.options import GenerateOptions
 
@@ -83,6 +90,8 @@ class Expected:
     contains: tuple[str, ...] = ()
     not_contains: tuple[str, ...] = ()
     regex: str | None = None
+    quality: QualityChecks = NO_QUALITY_CHECKS
+    """The graded checks (words, grounded, mentions, structure, judge)."""
 
     def describe(self) -> str:
         """A short, human-readable form used in reports (``PASS``, ``{"company": "Acme"}``)."""
@@ -97,6 +106,7 @@ class Expected:
             parts.append("not " + ", ".join(repr(c) for c in self.not_contains))
         if self.regex is not None:
             parts.append(f"/{self.regex}/")
+        parts.extend(self.quality.describe())
         return "; ".join(parts)
 
 
@@ -140,6 +150,11 @@ class Case:
     """Hash of the version's template text (the same for every case of the version)."""
     vars: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
     """The template values of the case (files read), to render another prompt with."""
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str], ...]:
+        """The case's variables (name, value): what the answer may draw on (grounded, judge)."""
+        return tuple(self.vars.items())
 
 
 @dataclass(frozen=True)
@@ -193,6 +208,10 @@ class Task:
     """The task-level ``vars:``: the values every case (and production call) starts from."""
     consensus: ConsensusSpec | None = None
     """``consensus:`` of the case file, when it declares one."""
+    judge: JudgeSpec | None = None
+    """The task's ``judge:`` (who scores the cases' ``expected.judge`` rubrics)."""
+    pass_threshold: float | None = None
+    """The task's ``pass:``: a result is correct only when its score reaches it too."""
 
     def version(self, name: str) -> PromptVersion:
         """The prompt version called ``name``; ``KeyError`` when the task has none such."""
@@ -511,6 +530,10 @@ def _explain(error: ValidationError, lines: _Lines) -> Iterator[Problem]:
 
 # --------------------------------------------------------------------------- templates
 
+JUDGE_PLACEHOLDERS = ("rubric", "answer", "inputs", "question")
+"""What a judge prompt may use: the rubric, the answer judged, the case's variables and
+the prompt the candidate answered."""
+
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -675,6 +698,7 @@ class _Builder:
             contains=tuple(raw.get("contains", ())),
             not_contains=tuple(raw.get("not_contains", ())),
             regex=regex,
+            quality=quality_checks(raw, lambda key, message: self.problem(path + key, message)),
         )
 
     def templates(self) -> list[tuple[str, str | None, str | None]]:
@@ -731,6 +755,7 @@ class _Builder:
             if index == 0:
                 first_cases = cases
         weights = self.weights()
+        judge = self.judge(first_cases)
         if self.problems:
             raise CaseFileError(self.display, self.problems)
         return Task(
@@ -750,6 +775,8 @@ class _Builder:
             system_template=system,
             variables=task_vars,
             consensus=self.consensus(),
+            judge=judge,
+            pass_threshold=data.get("pass"),
         )
 
     def cases(
@@ -840,6 +867,38 @@ class _Builder:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self.non_finite(item, path + (index,))
+
+    def judge(self, cases: list[Case]) -> JudgeSpec | None:
+        """The task's ``judge:``; a case with a rubric needs one that names a judge."""
+        raw = self.data.get("judge")
+        prompt = None
+        if raw is not None and "prompt" in raw:
+            prompt = self.text(raw["prompt"], ("judge", "prompt"))
+        spec = judge_spec(raw, prompt)
+        if spec is not None and spec.model is not None and spec.task is not None:
+            self.problem(("judge",), "give model or task, not both")
+        verdict_task = (self.data.get("output") or {}).get("kind") == "verdict"
+        index = {raw["id"]: i for i, raw in enumerate(self.data["cases"])}
+        if prompt is not None:
+            for name in placeholders(prompt):
+                if name not in JUDGE_PLACEHOLDERS:
+                    known = ", ".join(f"{{{n}}}" for n in JUDGE_PLACEHOLDERS)
+                    self.problem(
+                        ("judge", "prompt"), f"unknown placeholder {{{name}}}; use {known}"
+                    )
+        for case in cases:
+            if case.expected.quality.judge is None:
+                continue
+            where: Path_ = ("cases", index[case.id], "expected", "judge")
+            if verdict_task:  # a calibration case: the judge scores the case's own answer
+                name = spec.answer if spec is not None else "answer"
+                if name not in dict(case.inputs):
+                    self.problem(where, f"a calibration case needs the variable {{{name}}}")
+            elif spec is None or (spec.model is None and spec.task is None):
+                self.problem(
+                    where, "a judge rubric needs the task's judge: {model: ...} or {task: ...}"
+                )
+        return spec
 
     def weights(self) -> tuple[float, float] | None:
         """``ranking.quality`` and ``ranking.speed``: one gives the other; both must add to 1."""

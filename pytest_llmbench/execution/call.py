@@ -159,6 +159,8 @@ def make_result(
         chat_format=response.chat_format if response else None,
         prompt_version=case.prompt_version,
         prompt_version_hash=case.prompt_version_hash,
+        score=score.score if call.error is None else 0.0,
+        parts=score.parts if call.error is None else (),
     )
 
 

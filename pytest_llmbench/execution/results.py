@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_llmbench.execution.quality import Part
+
 __all__ = ["APPROVAL_LABELS", "Result", "is_approval"]
 
 APPROVAL_LABELS = frozenset(
@@ -102,6 +104,23 @@ class Result:
     prompt_version_hash: str = ""
     """Hash of that version's template text: the same name with another hash is another prompt."""
 
+    score: float | None = None
+    """The score in 0-1: the mean of ``parts`` (1 or 0 for binary checks alone); an
+    error scores 0.  Filled from ``correct`` when not given (records of older versions)."""
+    parts: tuple[Part, ...] = ()
+    """The checks behind ``score`` when there are graded ones (heuristics, JSON
+    completeness, the judge)."""
+    judge_model: str | None = None
+    """The model that judged this answer (``expected.judge``); never the candidate's time."""
+    judge_score: float | None = None
+    judge_reason: str | None = None
+    judge_ms: float | None = None
+    """The judge call's own wall time (not in ``latency_ms``)."""
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", 1.0 if self.correct else 0.0)
+
     @property
     def candidate(self) -> str:
         """What is ranked: the model, or the (model, prompt version) pair ``model@v2``."""
@@ -128,9 +147,15 @@ class Result:
         return "wrong"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["parts"] = list(data["parts"])  # plain JSON data, as the codec writes it
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        fields = {k: v for k, v in data.items() if k in names}
+        fields["parts"] = tuple(
+            p if isinstance(p, Part) else Part(**p) for p in fields.get("parts") or ()
+        )
+        return cls(**fields)

@@ -14,8 +14,17 @@ from typing import Any
 
 from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
 from pytest_llmbench.execution.matching import RegexTimeout, regex_search
+from pytest_llmbench.execution.quality import Part, combine, quality_parts
 
-__all__ = ["Score", "parse_answer", "parse_json", "parse_verdict", "score", "shorten"]
+__all__ = [
+    "Score",
+    "json_completeness",
+    "parse_answer",
+    "parse_json",
+    "parse_verdict",
+    "score",
+    "shorten",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,16 @@ class Score:
     got: str
     reason: str = ""
     label: str | None = None
+    value: float | None = None
+    """The score in 0-1: the mean of ``parts`` (``None``: 1 when correct, else 0)."""
+    parts: tuple[Part, ...] = ()
+    """The checks that made the score (binary checks, JSON completeness, heuristics)."""
+
+    @property
+    def score(self) -> float:
+        if self.value is not None:
+            return self.value
+        return 1.0 if self.correct else 0.0
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -154,6 +173,38 @@ def _mismatch(expected: Any, got: Any, where: str) -> str | None:
     )
 
 
+def json_completeness(expected: Any, got: Any) -> tuple[int, int]:
+    """(matched, total): expected scalar fields and list items the answer has right.
+
+    A mapping counts its fields (a missing field: all it holds), a list each expected
+    element (matched when some element of the answer matches it whole), a scalar one.
+    """
+    if isinstance(expected, Mapping):
+        matched = total = 0
+        for key, value in expected.items():
+            present = isinstance(got, Mapping) and key in got
+            m, t = json_completeness(value, got[key] if present else _ABSENT)
+            matched, total = matched + m, total + t
+        return matched, total
+    if isinstance(expected, list):
+        if not isinstance(got, list):
+            return 0, len(expected)
+        return sum(1 for e in expected if any(not _mismatch(e, g, "") for g in got)), len(expected)
+    return (0 if got is _ABSENT or _mismatch(expected, got, "") else 1), 1
+
+
+_ABSENT = object()
+
+
+def _has_binary_checks(output: OutputSpec, expected: Expected) -> bool:
+    return bool(
+        output.kind != "text"
+        or expected.contains
+        or expected.not_contains
+        or expected.regex is not None
+    )
+
+
 def _text_checks(expected: Expected, text: str) -> str:
     folded = text.casefold()
     missing = [c for c in expected.contains if c.casefold() not in folded]
@@ -218,14 +269,35 @@ def score_output(output: OutputSpec, expected: Expected, text: str) -> Score:
             return Score(False, shorten(text), problem)
         got = json.dumps(value, ensure_ascii=False, sort_keys=True)
         reason = _schema_error(output.schema, value) if output.schema is not None else ""
-        if not reason and expected.json is not None:
-            reason = _mismatch(dict(expected.json), value, "") or ""
         reason = reason or _text_checks(expected, text)
-        return Score(not reason, got, reason)
+        mismatch = (_mismatch(dict(expected.json), value, "") or "") if expected.json else ""
+        if expected.json is None or not (reason or mismatch):
+            return Score(not reason, got, reason)
+        # The expected fields make a part of their own: a partial answer, a partial score.
+        parts: list[Part] = []
+        if output.schema is not None or _has_binary_checks(OutputSpec(), expected):
+            parts.append(Part("checks", 0.0 if reason else 1.0, reason=reason))
+        matched, total = json_completeness(dict(expected.json), value)
+        parts.append(Part("json", matched / total if total else 1.0, reason=mismatch))
+        value_ = combine(parts)[0]
+        return Score(False, got, reason or mismatch, value=value_, parts=tuple(parts))
     reason = _text_checks(expected, text)
     return Score(not reason, text, reason)
 
 
 def score(task: Task, case: Case, text: str) -> Score:
-    """The default scorer (the ``pytest_llmbench_score`` hook's default implementation)."""
-    return score_output(task.output, case.expected, text)
+    """The default scorer (the ``pytest_llmbench_score`` hook's default implementation).
+
+    The binary checks make one part (1 or 0), JSON completeness one, each heuristic of
+    :mod:`~pytest_llmbench.execution.quality` one; the score is their mean.
+    """
+    base = score_output(task.output, case.expected, text)
+    heuristics = quality_parts(case.expected.quality, text, (v for _, v in case.inputs))
+    if not heuristics and task.pass_threshold is None:
+        return base
+    parts = list(base.parts)
+    if not parts and _has_binary_checks(task.output, case.expected):
+        parts.append(Part("checks", 1.0 if base.correct else 0.0, reason=base.reason))
+    parts.extend(heuristics)
+    value, correct, reason = combine(parts, task.pass_threshold)
+    return Score(correct, base.got, reason, base.label, value, tuple(parts))

@@ -184,21 +184,27 @@ class LLMBenchPlugin:
             return
         ledger = bench.ledger
         ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
+        # The judges, after every candidate: each loaded once, never in a candidate's time.
+        ledger.results[:] = bench.judging.run(bench, ledger.results)
         bench.rankings = [
             # Cache use and structured-output fallbacks, whatever policy ranked the task.
-            annotate(
-                config.hook.pytest_llmbench_rank(
-                    config=config,
-                    task=task,
-                    results=ledger.for_task(task),
-                    expected=ledger.expected_runs(task),
+            bench.judging.annotate(
+                annotate(
+                    config.hook.pytest_llmbench_rank(
+                        config=config,
+                        task=task,
+                        results=ledger.for_task(task),
+                        expected=ledger.expected_runs(task),
+                    ),
+                    ledger.for_task(task),
                 ),
                 ledger.for_task(task),
             )
             for task in ledger.task_names()
         ]
         bench.judge_evidence(_stopped(session, exitstatus))
-        if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
+        judged_wrong = bench.judging.failed_runs(ledger.results)
+        if session.exitstatus == pytest.ExitCode.OK and (bench.generic_failures() or judged_wrong):
             # Every item passed its own checks, but some answers fail the session-level
             # generic-answer check: the run must not look green.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -260,8 +266,15 @@ class LLMBenchPlugin:
                     terminalreporter.write_line(shown(line))
             for line in bench.distribution.summary_lines(bench.ledger.results):
                 terminalreporter.write_line(line)
-            for message in bench.distribution.warnings():
+            for message in bench.distribution.warnings() + bench.judging.low_agreements():
                 warnings.warn(LLMBenchWarning(message), stacklevel=1)
+            judged_wrong = bench.judging.failed_runs(bench.ledger.results)
+            if judged_wrong:
+                terminalreporter.write_line(
+                    f"llmbench: the judge failed {judged_wrong} run(s) or could not judge them "
+                    "(see above), so the run fails",
+                    red=True,
+                )
             failures = bench.generic_failures()
             if failures:
                 terminalreporter.write_line(

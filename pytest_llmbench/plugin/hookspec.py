@@ -95,7 +95,8 @@ def pytest_llmbench_rank(
     (``--llm-generic-threshold``), then ranks by the task's policy (``--llm-rank`` or the
     case file's ``ranking.policy``): strict, where a model qualifies when every case and
     every repeat is correct and qualified models are ordered by mean latency, or weighted
-    (``quality * accuracy + speed * speed_norm``). A model that did not make every run of
+    (``quality * mean_score + speed * speed_norm``, the mean score of 0-1 results
+    scores). A model that did not make every run of
     ``expected`` and of ``results`` (a run stopped by ``-x`` or Ctrl-C, a ``-k`` that left
     out some of its cases) counts those runs as not correct. It adds the cost per 1,000
     requests (``--llm-prices``), suspect gold labels and latency ties.

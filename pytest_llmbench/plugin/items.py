@@ -64,6 +64,7 @@ class CaseFile(pytest.File):
             problem = f"task {task.name!r} is already defined in {first}; rename one of them"
             raise CaseFileError(display, [Problem(task.line, "task", problem)])
         bench.ledger.add_task(task)
+        bench.judging.add_task(task)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
         )
@@ -261,6 +262,7 @@ class CaseItem(pytest.Function):
         )
         if cold:
             result = dataclasses.replace(result, cold=True)
+        bench.judging.queue(self.task, self.case, result, call)  # judged after the candidates
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(junit_properties(result))
         if (

@@ -31,6 +31,7 @@ from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
+from pytest_llmbench.plugin.judging import Judging
 from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
@@ -181,6 +182,15 @@ class ModelCatalogue:
             except RegistryError as exc:
                 raise SelectionError(f"--llm-models=registry: {exc}") from None
         return self._registry
+
+    def find_model(self, model_id: str) -> ModelInfo | None:
+        """The model with this id (``:latest`` may be left out), if a provider offers it."""
+        ids = (model_id, model_id + ":latest")
+        found = next((m for m in self.all_models() if m.id in ids), None)
+        provider = model_id.partition("/")[0]
+        if found is None and provider in self.providers.names():
+            found = next((m for m in self._discover(provider).models if m.id in ids), None)
+        return found
 
     def _discover(self, provider: str) -> Discovery:
         if provider not in self.discoveries:
@@ -480,6 +490,8 @@ class BenchSession:
         """Names this run in the journal, the history and the reports."""
         self.guessed_formats: set[str] = set()
         """Embedded models warned about for a fallback chat format (once each)."""
+        self.judging = Judging()
+        """The judge checks, run after the candidates (plugin/judging.py)."""
         self.partial: str | None = None
         """Why the run's evidence is incomplete (stopped early, interrupted), else ``None``."""
         self.cache_only = False
@@ -502,10 +514,15 @@ class BenchSession:
 
     def worker_output(self) -> dict[str, Any]:
         """What an xdist worker sends the controller (tasks collected, models loaded)."""
-        return {**self.ledger.worker_output(), "loads": list(self.lifecycle.loads)}
+        return {
+            **self.ledger.worker_output(),
+            "loads": list(self.lifecycle.loads),
+            "judging": self.judging.worker_output(),
+        }
 
     def merge_worker_output(self, data: dict[str, Any], worker: str | None = None) -> None:
         self.ledger.merge_worker_output(data)
+        self.judging.merge_worker_output(data.get("judging", {}))
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 

@@ -125,9 +125,11 @@ def relative_speed(ranking: TaskRanking, standing: ModelStanding) -> int | None:
 
 
 def correctness(standing: ModelStanding) -> str:
-    """``75% (3/4)``: the share of correct runs, then correct of all runs."""
+    """``75% (3/4)``: the share of correct runs, then correct of all runs (and the mean
+    score, ``75% (3/4), score 0.82``, when graded checks make it say more)."""
     share = 100.0 * standing.correct / standing.total if standing.total else 0.0
-    return f"{share:.0f}% ({standing.correct}/{standing.total})"
+    graded = f", score {standing.mean_score:.2f}" if standing.graded else ""
+    return f"{share:.0f}% ({standing.correct}/{standing.total}){graded}"
 
 
 TOP_RESULTS_HEADERS = (

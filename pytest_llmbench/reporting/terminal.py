@@ -181,6 +181,8 @@ def _fit(standings: Sequence[ModelStanding], columns: list[_Column], width: int)
 def _summary_columns(ranking: TaskRanking) -> list[_Column]:
     standings = ranking.standings
     columns = [_Column("correct", lambda s: s.score)]
+    if any(s.graded for s in standings):
+        columns.append(_Column("mean score", lambda s: _ratio(s.mean_score)))
     if ranking.repeats > 1:
         k = ranking.repeats
         columns.append(
@@ -213,6 +215,8 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
 
 def _champion_line(label: str, s: ModelStanding) -> str:
     score = f"score {s.weighted_score:.3f}, " if s.weighted_score is not None else ""
+    if s.graded:
+        score += f"mean score {s.mean_score:.2f}, "
     return (
         f"{label} {s.model} ({score}{s.score} correct, mean {_ms(s.mean_ms)} ms, "
         f"p95 {_ms(s.p95_ms)} ms)"
@@ -299,6 +303,9 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
         f"Suspect gold: {suspect.describe()}; recheck the label" for suspect in ranking.suspect_gold
     )
     text.extend(f"Note: {note}" for note in ranking.notes)
+    if ranking.judge is not None:
+        text.extend(ranking.judge.lines())
+        text.extend(f"Warning: {warning}" for warning in ranking.judge.warnings())
     for line in text:
         lines.extend(_wrap(line, width))
     return lines

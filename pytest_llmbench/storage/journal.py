@@ -13,6 +13,7 @@ No pytest here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -87,9 +88,10 @@ class Entry:
             "v": JOURNAL_VERSION,
             "nodeid": self.nodeid,
             "fingerprint": self.fingerprint,
-            "result": dict(vars(self.result)),  # flat record: no deep copy needed
+            "result": dict(vars(self.result)),  # flat but for its parts: no deep copy
         }
-        return redact(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_fields)
+        return redact(line) + "\n"
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Entry:
@@ -109,8 +111,10 @@ _REQUIRED = {f.name for f in fields(Result) if f.default is MISSING}
 
 def _fits(value: object, hint: Any) -> bool:
     """Whether a JSON value fits a field type of :class:`Result` (``str``, ``float | None``...)."""
-    options = typing.get_args(hint) or (hint,)
+    options = (hint,) if typing.get_origin(hint) is tuple else typing.get_args(hint) or (hint,)
     for option in options:
+        if typing.get_origin(option) is tuple and isinstance(value, list):
+            return True  # a tuple of records (a result's score parts) is a JSON list
         if option is type(None) and value is None:
             return True
         if option is bool and isinstance(value, bool):
@@ -139,6 +143,13 @@ def checked_result(data: object) -> Result:
         if hint is not None and not _fits(value, hint):
             raise ValueError(f"result field {name!r} has a wrong type ({type(value).__name__})")
     return Result.from_dict(dict(data))
+
+
+def _fields(value: Any) -> Any:
+    """A record's nested dataclasses (a result's score parts) as plain objects."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def journal_path(runs: Path, run_id: str) -> Path:

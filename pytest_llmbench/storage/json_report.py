@@ -207,6 +207,7 @@ STANDING_ORDER = (
     "qualified",
     "correct",
     "total",
+    "mean_score",
     "errors",
     "mean_ms",
     "p95_ms",

@@ -1,0 +1,231 @@
+"""The judge pass: every judge call of the run, after the candidates, one judge at a time.
+
+Items queue a :class:`~pytest_llmbench.execution.judge.JudgeJob` for each answer whose
+case has a rubric; collection registers the calibration cases of verdict tasks.  At the
+end of the session (the controller under xdist), :meth:`Judging.run` resolves each
+task's judge (a model, or the registered champion of a verdict task, else its
+runner-up), loads it once, asks it about every queued answer and every calibration case
+it is measured on, unloads it, and folds its scores into the results.  A judge therefore
+never shares a one-slot server with a candidate, and its time is recorded apart
+(``judge_ms``), never in a candidate's latency, cost or tokens.  Judge calls go through
+the response cache like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
+from pytest_llmbench.analysis.ranking import TaskRanking
+from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.execution.call import Call, fetch
+from pytest_llmbench.execution.judge import (
+    CalibrationCase,
+    JudgeError,
+    JudgeJob,
+    Judgement,
+    apply_judgement,
+    calibration_cases,
+    judge_job,
+    judge_request,
+    parse_judgement,
+    resolve_judge,
+)
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.storage.champions import RegistryError, load_registry
+
+if TYPE_CHECKING:
+    from pytest_llmbench.plugin.session import BenchSession
+
+__all__ = ["Judging"]
+
+
+@dataclass
+class _Plan:
+    """One judge's work: the answers to score and the calibration tasks to be measured on."""
+
+    model: ModelInfo
+    jobs: list[JudgeJob] = field(default_factory=list)
+    calibrate: list[str] = field(default_factory=list)
+
+
+class Judging:
+    """The run's judge jobs and calibration cases, and what judging them found."""
+
+    def __init__(self) -> None:
+        self.jobs: list[JudgeJob] = []
+        self.calibration: dict[str, list[CalibrationCase]] = {}
+        """Per verdict task, its cases with a gold verdict and a rubric."""
+        self.judges: dict[str, str] = {}
+        """Per task with a judge: how it names the judge (a model id or ``task:NAME``)."""
+        self.calibrate_with: dict[str, str] = {}
+        """Per task with a judge: the task whose calibration cases measure that judge."""
+        self.agreements: dict[tuple[str, str], Agreement] = {}
+        """(judge id, calibration task) -> the judge's agreement with the gold."""
+        self.resolved: dict[str, str] = {}
+        """Per task: the judge model id it resolved to."""
+        self.problems: list[str] = []
+
+    # -- collecting ------------------------------------------------------------
+
+    def add_task(self, task: Task) -> None:
+        cases = calibration_cases(task)
+        if cases:
+            self.calibration[task.name] = cases
+        spec = task.judge
+        if spec is None or (spec.model is None and spec.task is None):
+            return
+        self.judges[task.name] = spec.ref
+        calibrate = spec.calibration_task or (task.name if cases else None)
+        if calibrate is not None:
+            self.calibrate_with[task.name] = calibrate
+
+    def queue(self, task: Task, case: Case, result: Result, call: Call) -> None:
+        """Queue the judging of one answer, if its case has a rubric."""
+        if call.response is None:
+            return
+        job = judge_job(task, case, result, call.response.text)
+        if job is not None:
+            self.jobs.append(job)
+
+    def worker_output(self) -> dict[str, Any]:
+        return {
+            "jobs": [dataclasses.asdict(j) for j in self.jobs],
+            "calibration": {
+                t: [dataclasses.asdict(c) for c in cs] for t, cs in self.calibration.items()
+            },
+            "judges": dict(self.judges),
+            "calibrate_with": dict(self.calibrate_with),
+        }
+
+    def merge_worker_output(self, data: dict[str, Any]) -> None:
+        self.jobs.extend(JudgeJob(**j) for j in data.get("jobs", []))
+        for task, cases in data.get("calibration", {}).items():
+            self.calibration[task] = [CalibrationCase(**c) for c in cases]
+        self.judges.update(data.get("judges", {}))
+        self.calibrate_with.update(data.get("calibrate_with", {}))
+
+    # -- judging ---------------------------------------------------------------
+
+    def run(self, bench: BenchSession, results: Sequence[Result]) -> list[Result]:
+        """Judge every queued answer and calibration case; the results with the judges' scores."""
+        out = list(results)
+        if not self.jobs and not self.judges:
+            return out
+        index = {(r.task, r.case_id, r.model, r.repeat): i for i, r in enumerate(out)}
+        plans = self._plan(bench, out, index)
+        for plan in plans.values():
+            self._judge(bench, plan, out, index)
+        return out
+
+    def _plan(
+        self, bench: BenchSession, out: list[Result], index: dict[tuple[str, str, str, int], int]
+    ) -> dict[str, _Plan]:
+        registered: dict[str, list[str]] = {}
+        if any(ref.startswith("task:") for ref in self.judges.values()):
+            try:
+                entries = load_registry(bench.options.registry_path)
+                registered = {task: entry.models for task, entry in entries.items()}
+            except RegistryError as exc:
+                self.problems.append(str(exc))
+        found: dict[str, tuple[ModelInfo | None, str]] = {}
+
+        def resolve(ref: str) -> tuple[ModelInfo | None, str]:
+            if ref not in found:
+                found[ref] = resolve_judge(ref, registered, bench.catalogue.find_model)
+            return found[ref]
+
+        plans: dict[str, _Plan] = {}
+        for job in self.jobs:
+            model, problem = resolve(job.judge)
+            if model is None:
+                i = index.get(job.key())
+                if i is not None:
+                    out[i] = apply_judgement(out[i], job, job.judge, None, error=problem)
+                continue
+            plans.setdefault(model.id, _Plan(model)).jobs.append(job)
+            self.resolved[job.task] = model.id
+        for task, ref in self.judges.items():
+            calibrate = self.calibrate_with.get(task)
+            model, _ = resolve(ref)
+            if model is None or calibrate not in self.calibration:
+                continue
+            self.resolved.setdefault(task, model.id)
+            plan = plans.setdefault(model.id, _Plan(model))
+            if calibrate not in plan.calibrate:
+                plan.calibrate.append(calibrate)
+        return plans
+
+    def _ask(
+        self, bench: BenchSession, judge: ModelInfo, prompt: str
+    ) -> tuple[Judgement | None, str, float | None]:
+        provider = bench.catalogue.providers.get(judge.provider)
+        request = judge_request(judge, prompt, bench.options.timeout_s)
+        cache = bench.cache if bench.cache.mode != "off" else None
+        missing = bench.lifecycle.unavailable.get(judge.id)
+        if missing is not None:
+            return None, missing, None
+        call = fetch(provider, judge, request, 1, cache=cache)
+        if call.response is None:
+            return None, call.error or "no answer", call.latency_ms
+        try:
+            return parse_judgement(call.response.text), "", call.latency_ms
+        except JudgeError as exc:
+            return None, str(exc), call.latency_ms
+
+    def _judge(
+        self,
+        bench: BenchSession,
+        plan: _Plan,
+        out: list[Result],
+        index: dict[tuple[str, str, str, int], int],
+    ) -> None:
+        judge = plan.model
+        lifecycle = bench.lifecycle
+        lifecycle.ensure_loaded(judge)  # once for all its calls
+        try:
+            for job in plan.jobs:
+                i = index.get(job.key())
+                if i is None:
+                    continue
+                judgement, error, ms = self._ask(bench, judge, job.prompt)
+                out[i] = apply_judgement(out[i], job, judge.id, judgement, error=error, judge_ms=ms)
+            for task in plan.calibrate:
+                verdicts: list[tuple[str, bool, bool | None]] = []
+                for case in self.calibration[task]:
+                    judgement, _, _ = self._ask(bench, judge, case.prompt)
+                    said = None if judgement is None else judgement.score >= case.threshold - 1e-9
+                    verdicts.append((case.case_id, case.gold_pass, said))
+                self.agreements[(judge.id, task)] = agreement(judge.id, task, verdicts)
+        finally:
+            lifecycle.release(judge)
+            lifecycle.first_call.pop(judge.id, None)
+
+    # -- reporting -------------------------------------------------------------
+
+    def summary(self, task: str, results: Sequence[Result]) -> JudgeSummary | None:
+        judge = self.resolved.get(task)
+        calibrate = self.calibrate_with.get(task)
+        found = self.agreements.get((judge, calibrate)) if judge and calibrate else None
+        return judge_summary(results, (found,) if found is not None else ())
+
+    def annotate(self, ranking: TaskRanking, results: Sequence[Result]) -> TaskRanking:
+        summary = self.summary(ranking.task, results)
+        return ranking if summary is None else dataclasses.replace(ranking, judge=summary)
+
+    def low_agreements(self) -> list[str]:
+        """A warning per judge that agrees with the gold on less than 90% of its cases."""
+        return [w for a in self.agreements.values() if (w := a.warning())]
+
+    def failed_runs(self, results: Sequence[Result]) -> int:
+        """Runs the judge failed or could not judge (the item itself had passed)."""
+        return sum(
+            1
+            for r in results
+            if r.judge_model is not None
+            and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
+        )
