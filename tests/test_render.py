@@ -285,6 +285,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "tokens_per_s": 50.0,
         "failed_cases": [],
         "missing_runs": [],
+        "combination": None,  # a single model, not a consensus combination
     }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]

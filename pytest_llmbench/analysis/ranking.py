@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_llmbench.analysis.consensus import Combination
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
@@ -132,6 +133,9 @@ class ModelStanding:
     """The weighted policy's score (``None`` under the strict policy)."""
     incomplete: Incomplete | None = None
     """The runs the model did not make; ``None`` when it made them all."""
+    combination: Combination | None = None
+    """A consensus combination (``consensus(A+B|C)``), not a single model: how it came
+    to its answers (see :mod:`pytest_llmbench.analysis.consensus`)."""
 
     @property
     def score(self) -> str:

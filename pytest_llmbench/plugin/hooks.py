@@ -20,6 +20,7 @@ import pytest
 
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
 from pytest_llmbench.plugin.items import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseItem
 from pytest_llmbench.plugin.persistence import Persistence
@@ -160,16 +161,9 @@ class LLMBenchPlugin:
         ledger = bench.ledger
         ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
         bench.rankings = [
-            # Cache use and structured-output fallbacks, whatever policy ranked the task.
-            annotate(
-                config.hook.pytest_llmbench_rank(
-                    config=config,
-                    task=task,
-                    results=ledger.for_task(task),
-                    expected=ledger.expected_runs(task),
-                ),
-                ledger.for_task(task),
-            )
+            # Each task with its consensus combinations (when it declares consensus);
+            # cache use and structured-output fallbacks, whatever policy ranked the task.
+            annotate(rank_with_consensus(config, bench, task), ledger.for_task(task))
             for task in ledger.task_names()
         ]
         if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():

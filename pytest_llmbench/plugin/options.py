@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,32 @@ def parse_percent(value: str) -> float:
         ) from None
     if number < 0:
         raise pytest.UsageError(f"--llm-max-slowdown: expected 0 or more, got {value!r}")
+    return number / 100.0
+
+
+def _number(value: str, name: str, suffix: str, example: str) -> float:
+    """``value`` as a number, ``suffix`` (a unit) allowed after it."""
+    try:
+        return float(value.strip().removesuffix(suffix).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{name}: expected {example}, got {value!r}") from None
+
+
+def parse_max_ms(value: str, name: str = "--llm-max-p95") -> float:
+    """A positive number of milliseconds (``1500`` or ``1500ms``)."""
+    number = _number(value, name, "ms", "milliseconds such as 1500")
+    if not number > 0 or math.isinf(number):
+        raise pytest.UsageError(
+            f"{name}: expected a positive number of milliseconds, got {value!r}"
+        )
+    return number
+
+
+def parse_rate(value: str, name: str = "--llm-max-error-rate") -> float:
+    """A percentage from 0 to 100 (``5`` or ``5%``) as a fraction."""
+    number = _number(value, name, "%", "a percentage such as 5 or 5%")
+    if not 0 <= number <= 100:
+        raise pytest.UsageError(f"{name}: expected a percentage from 0 to 100, got {value!r}")
     return number / 100.0
 
 
@@ -392,8 +419,36 @@ def add_options(parser: pytest.Parser) -> None:
         "(.llmbench/runs/RUN.jsonl) has, with the same prompt and model. "
         "Default RUN: the latest.",
     )
+    group.addoption(
+        "--llm-consensus-pairs",
+        metavar="N",
+        type=parse_repeat,
+        default=None,
+        help="how many consensus combinations a task with 'consensus:' ranks: pairs of its "
+        "best models (the registry's, then this run's). Default: llm_consensus_pairs, else 1.",
+    )
+    group.addoption(
+        "--llm-max-p95",
+        metavar="MS",
+        type=parse_max_ms,
+        default=None,
+        help="fail the session when a task's champion or runner-up has a p95 latency above "
+        "MS (a case file's alerts: max_p95_ms wins for its task). Default: no limit.",
+    )
+    group.addoption(
+        "--llm-max-error-rate",
+        metavar="PCT",
+        type=parse_rate,
+        default=None,
+        help="fail the session when a task's champion or runner-up failed more than PCT%% "
+        "of its calls (errors, timeouts; a case file's alerts: max_error_rate wins for its "
+        "task). Default: no limit.",
+    )
 
     parser.addini("llm_models", "default for --llm-models", default="all")
+    parser.addini("llm_consensus_pairs", "default for --llm-consensus-pairs", default="1")
+    parser.addini("llm_max_p95", "default for --llm-max-p95 (milliseconds)", default="")
+    parser.addini("llm_max_error_rate", "default for --llm-max-error-rate (percent)", default="")
     parser.addini(
         "llm_openai_endpoints",
         "OpenAI-compatible endpoints, 'NAME = URL [key_env=VAR] [models=a,b]' one a line",
@@ -528,6 +583,12 @@ class Options:
     max_slowdown: float = 0.2
     fail_on: str = "case"
     resume: str | None = None
+    consensus_pairs: int = 1
+    """``--llm-consensus-pairs``: combinations ranked per task that declares consensus."""
+    max_p95_ms: float | None = None
+    """``--llm-max-p95``: the alert limit on a production model's p95 (``None``: none)."""
+    max_error_rate: float | None = None
+    """``--llm-max-error-rate`` as a fraction (``None``: none)."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -606,6 +667,10 @@ class Options:
             max_slowdown=0.2 if slowdown is None else float(slowdown),
             fail_on=config.getoption("llm_fail_on") or "case",
             resume=config.getoption("llm_resume"),
+            consensus_pairs=config.getoption("llm_consensus_pairs")
+            or parse_repeat(str(config.getini("llm_consensus_pairs")).strip() or "1"),
+            max_p95_ms=_ini_or_option(config, "llm_max_p95", parse_max_ms),
+            max_error_rate=_ini_or_option(config, "llm_max_error_rate", parse_rate),
         )
 
     def record(self, config: pytest.Config) -> dict[str, Any]:
@@ -615,6 +680,17 @@ class Options:
             for key, value in sorted(vars(config.option).items())
             if key.startswith("llm_")
         }
+
+
+def _ini_or_option(
+    config: pytest.Config, name: str, parse: Callable[[str, str], float]
+) -> float | None:
+    """The option's value, else the ini key's (checked by ``parse``), else ``None``."""
+    value = config.getoption(name)
+    if value is not None:
+        return float(value)
+    text = str(config.getini(name)).strip()
+    return parse(text, name) if text else None
 
 
 def _provider_options(config: pytest.Config) -> dict[str, dict[str, str]]:

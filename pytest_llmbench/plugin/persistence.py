@@ -23,6 +23,7 @@ import pytest
 from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import singles_only
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
@@ -367,7 +368,8 @@ class Persistence:
         facts = self.bench.ledger.task_facts
         case_files = {task: Path(f["case_file"]) for task, f in facts.items() if "case_file" in f}
         try:
-            updated, kept = update_registry(path, rankings, run, case_files)
+            singles = [singles_only(r) for r in rankings]  # never a combination
+            updated, kept = update_registry(path, singles, run, case_files)
         except (RegistryError, OSError) as exc:
             self.messages.append(f"llmbench: registry not updated: {exc}")
             return

@@ -30,6 +30,7 @@ from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import consensus_settings
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
 from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.providers.base import (
@@ -381,7 +382,11 @@ class ResultsLedger:
         """Remember what ranking needs of a collected task (plain data: it crosses xdist)."""
         self.case_counts[task.name] = len(task.cases)
         weights = list(task.weights) if task.weights is not None else None
-        self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
+        self.task_ranking[task.name] = {
+            "policy": task.policy,
+            "weights": weights,
+            "consensus": consensus_settings(task),
+        }
         self.task_facts[task.name] = task_facts(task)
 
     def expect(self, task: str, case_id: str, repeat: int, model: str) -> None:
