@@ -54,7 +54,7 @@ class CaseFile(pytest.File):
         task = load_task(self.path, display)
         bench.ledger.add_task(task)
         yield TaskNode.from_parent(
-            self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
+            self, name=task.name, task=task, models=bench.catalogue.models_for(task)
         )
 
     def repr_failure(  # type: ignore[override]

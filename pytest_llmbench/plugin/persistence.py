@@ -32,6 +32,7 @@ from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
 from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
+from pytest_llmbench.storage.succession import admit_newcomers
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
 
@@ -281,6 +282,10 @@ class Persistence:
             session.exitstatus = pytest.ExitCode.OK
             return
         bench = self.bench
+        if bench.catalogue.uses_new() and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            self.messages.append("llmbench: no new model for any task; nothing to benchmark")
+            session.exitstatus = pytest.ExitCode.OK
+            return
         if not bench.ledger.results:
             return
         run = self._run_record(int(exitstatus))
@@ -369,16 +374,19 @@ class Persistence:
         case_files = {task: Path(f["case_file"]) for task, f in facts.items() if "case_file" in f}
         try:
             singles = [singles_only(r) for r in rankings]  # never a combination
-            updated, kept = update_registry(path, singles, run, case_files)
+            if self.bench.catalogue.uses_new():  # newcomers only: they challenge the entry
+                updated, kept = admit_newcomers(path, singles, run, case_files)
+            else:
+                updated, kept = update_registry(path, singles, run, case_files)
         except (RegistryError, OSError) as exc:
             self.messages.append(f"llmbench: registry not updated: {exc}")
             return
         if updated:
             self.messages.append(f"llmbench: registry {path} updated: {', '.join(updated)}")
         if kept:
+            why = "no newcomer beat it" if self.bench.catalogue.uses_new() else "no model qualified"
             self.messages.append(
-                f"llmbench: registry kept the previous entry of {', '.join(kept)} "
-                "(no model qualified)"
+                f"llmbench: registry kept the previous entry of {', '.join(kept)} ({why})"
             )
 
     def summary(self, terminalreporter: pytest.TerminalReporter) -> None:

@@ -42,6 +42,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry
+from pytest_llmbench.selection.newcomers import NEW_ENTRY, newcomers
 from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
 from pytest_llmbench.selection.rules import LeftOut
 from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
@@ -88,6 +89,9 @@ class ModelCatalogue:
         """``--llm-models=registry``: per task, its registered models first, then the rest."""
         self.registry_notes: list[str] = []
         self._registry: dict[str, RegistryEntry] | None = None
+        self.newcomers: dict[str, list[ModelInfo]] = {}
+        """``--llm-models=new``: per task, the models not benchmarked on its current prompt."""
+        self.new_notes: list[str] = []
 
     @property
     def providers(self) -> ProviderRegistry:
@@ -133,8 +137,20 @@ class ModelCatalogue:
         return parse_spec(self.options.models, self.config.invocation_params.dir)
 
     def entries(self) -> list[str]:
-        """The ``--llm-models`` entries (``@file`` expanded), without ``registry``."""
-        return [e for e in self._spec() if e != REGISTRY_ENTRY]
+        """The ``--llm-models`` entries (``@file`` expanded), without ``registry`` and
+        ``new`` (``new`` alone: ``all``, the models it picks the newcomers from)."""
+        spec = self._spec()
+        entries = [e for e in spec if e not in (REGISTRY_ENTRY, NEW_ENTRY)]
+        if not entries and NEW_ENTRY in spec and REGISTRY_ENTRY not in spec:
+            return ["all"]
+        return entries
+
+    def uses_new(self) -> bool:
+        """``--llm-models`` names ``new``: each task runs only its newcomers."""
+        try:
+            return NEW_ENTRY in self._spec()
+        except SelectionError:
+            return False
 
     def uses_registry(self) -> bool:
         """``--llm-models`` names ``registry``: each task adds its champion and runner-up."""
@@ -143,9 +159,29 @@ class ModelCatalogue:
         except SelectionError:
             return False
 
-    def models_for(self, task: str) -> list[ModelInfo]:
-        """The models to run on one task: the selection, and with ``--llm-models=registry``
-        the task's registered champion and runner-up first."""
+    def models_for(self, task: Task) -> list[ModelInfo]:
+        """The models to run on one task: the selection, with ``--llm-models=registry``
+        the task's registered champion and runner-up first, and with ``new`` only the
+        models the history lacks on the task's current prompt."""
+        models = self._registered_first(task.name)
+        if not self.uses_new() or self.selection_error:
+            return models
+        if task.name not in self.newcomers:
+            from pytest_llmbench.storage.history import HistoryError, benchmarked
+
+            source = self.options.history_read
+            try:
+                known = benchmarked(source, [task.name]).get(task.name, {}) if source else {}
+            except HistoryError as exc:
+                self.selection_error = f"--llm-models=new: {exc}"
+                return []
+            hashes = [case.prompt_hash for case in task.cases]
+            found, notes = newcomers(task.name, models, known, hashes)
+            self.newcomers[task.name] = found
+            self.new_notes.extend(notes)
+        return self.newcomers[task.name]
+
+    def _registered_first(self, task: str) -> list[ModelInfo]:
         models = self.models()
         if not self.uses_registry() or self.selection_error:
             return models
@@ -191,7 +227,8 @@ class ModelCatalogue:
     def all_models(self) -> list[ModelInfo]:
         """Every model resolved so far, each once: per-task models first, then the selection."""
         seen: dict[str, ModelInfo] = {}
-        for models in [*self.task_models.values(), self._models or []]:
+        sources = [*self.task_models.values(), self._models or []]
+        for models in list(self.newcomers.values()) if self.uses_new() else sources:
             for m in models:
                 seen.setdefault(m.id, m)
         return list(seen.values())
@@ -225,6 +262,11 @@ class ModelCatalogue:
                 names = ", ".join(m.id for m in task_models) or "none"
                 lines.append(f"llmbench: registry: {task}: {names}")
             lines.extend(f"llmbench: {note}" for note in self.registry_notes)
+        if self.uses_new():
+            source = self.options.history_read
+            if source is None or not source.is_file():
+                lines.append(f"llmbench: new: no history at {source}: every model is new")
+            lines.extend(f"llmbench: {note}" for note in self.new_notes)
         return [redact(line) for line in lines]
 
 
