@@ -409,7 +409,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
         Problem(
             3,
             "zzqqxx",
-            "unknown key; allowed: cases, consensus, description, options, output, "
+            "unknown key; allowed: alerts, cases, consensus, description, options, output, "
             "prompt, ranking, repeat, system, task, vars",
         ),
     ]

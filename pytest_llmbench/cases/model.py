@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AGREE",
     "DEFAULT_LABELS",
+    "AlertSpec",
     "Case",
     "CaseFileError",
     "ConsensusSpec",
@@ -141,6 +142,16 @@ class ConsensusSpec:
     agree: float = DEFAULT_AGREE
 
 
+@dataclass(frozen=True)
+class AlertSpec:
+    """``alerts: {max_p95_ms: 1500, max_error_rate: 5}``: the limits on the task's
+    champion and runner-up (see :mod:`pytest_llmbench.analysis.alerts`)."""
+
+    max_p95_ms: float | None = None
+    max_error_rate: float | None = None
+    """A fraction (the file gives a percentage)."""
+
+
 class TemplateError(ValueError):
     """Values that do not fit a task's template (a variable without a value, or unknown)."""
 
@@ -167,6 +178,8 @@ class Task:
     """The task-level ``vars:``: the values every case (and production call) starts from."""
     consensus: ConsensusSpec | None = None
     """``consensus:`` of the case file, when it declares one."""
+    alerts: AlertSpec = AlertSpec()
+    """``alerts:`` of the case file (no limit when it declares none)."""
 
     @property
     def pass_label(self) -> str:
@@ -640,6 +653,15 @@ class _Builder:
             system_template=system,
             variables=task_vars,
             consensus=self.consensus(),
+            alerts=self.alerts(),
+        )
+
+    def alerts(self) -> AlertSpec:
+        raw = self.data.get("alerts") or {}
+        rate = raw.get("max_error_rate")
+        return AlertSpec(
+            max_p95_ms=None if raw.get("max_p95_ms") is None else float(raw["max_p95_ms"]),
+            max_error_rate=None if rate is None else float(rate) / 100.0,
         )
 
     def consensus(self) -> ConsensusSpec | None:

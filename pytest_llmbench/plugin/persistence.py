@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.analysis import alerts
 from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
@@ -58,6 +59,8 @@ class Persistence:
         self.gate_reasons: list[str] = []
         self.gate_lines: list[str] = []
         self.compared = False
+        self.alerted = False
+        """Some task has alert limits (the gate reports them)."""
         self.deselected_tasks: list[str] = []
         self.selected_tasks: list[str] | None = None
         self.descriptions: dict[str, str] = {}
@@ -328,9 +331,22 @@ class Persistence:
             self.gate_lines.append(f"compared with {label}: {compared}")
         if options.fail_on == "champion":
             reasons.extend(gate.without_champion(bench.rankings))
+        reasons.extend(self._alerts(bench.rankings))
         self.gate_reasons = reasons
         if reasons and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _alerts(self, rankings: list[TaskRanking]) -> list[str]:
+        """``--llm-max-p95``, ``--llm-max-error-rate`` and ``alerts:``: the limits each
+        task's champion and runner-up are over."""
+        reasons: list[str] = []
+        for ranking in rankings:
+            limits = self.bench.ledger.alert_limits(ranking.task, self.options)
+            if limits.any:
+                self.alerted = True
+                self.gate_lines.append(f"alerts for {ranking.task}: {limits.describe()}")
+                reasons.extend(alerts.breaches(ranking, limits))
+        return reasons
 
     def _baseline(self, current: list[TaskRanking]) -> tuple[str, list[TaskRanking]] | None:
         spec = self.options.baseline
@@ -391,7 +407,9 @@ class Persistence:
 
     def summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The gate's verdict and where the outputs went."""
-        gated = self.options.baseline is not None or self.options.fail_on == "champion"
+        gated = (
+            self.options.baseline is not None or self.options.fail_on == "champion" or self.alerted
+        )
         if gated and self.bench.rankings:
             terminalreporter.section("llmbench gate")
             for line in self.gate_lines:
@@ -408,6 +426,8 @@ class Persistence:
                     checks.append("no regression")
                 if self.options.fail_on == "champion":
                     checks.append("every task has a champion")
+                if self.alerted:
+                    checks.append("champions and runners-up within the alert limits")
                 if checks:
                     terminalreporter.write_line("passed: " + ", ".join(checks), green=True)
         for message in self.messages:

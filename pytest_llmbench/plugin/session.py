@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from pytest_llmbench import __version__
+from pytest_llmbench.analysis.alerts import Limits
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.cache import ResponseCache
@@ -428,6 +429,10 @@ class ResultsLedger:
             "policy": task.policy,
             "weights": weights,
             "consensus": consensus_settings(task),
+            "alerts": {
+                "max_p95_ms": task.alerts.max_p95_ms,
+                "max_error_rate": task.alerts.max_error_rate,
+            },
         }
         self.task_facts[task.name] = task_facts(task)
 
@@ -458,6 +463,15 @@ class ResultsLedger:
         chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
         return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def alert_limits(self, task: str, options: Options) -> Limits:
+        """The task's alert limits: its case file's ``alerts:``, else the options'."""
+        own = self.task_ranking.get(task, {}).get("alerts") or {}
+        p95, rate = own.get("max_p95_ms"), own.get("max_error_rate")
+        return Limits(
+            max_p95_ms=options.max_p95_ms if p95 is None else float(p95),
+            max_error_rate=options.max_error_rate if rate is None else float(rate),
+        )
 
     def for_task(self, task: str) -> list[Result]:
         return [r for r in self.results if r.task == task]
