@@ -212,7 +212,8 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SPEC",
         default=None,
         help="models to run: 'all', a provider ('llamacpp'), provider/name, globs "
-        "('ollama/qwen*'), comma-separated, or @FILE (one a line). "
+        "('ollama/qwen*'), comma-separated, or @FILE (one a line); 'registry': each task's "
+        "registered models; 'new': per task, only models the history lacks on its prompt. "
         "Default: the llm_models ini value, else 'all'.",
     )
     group.addoption(
