@@ -14,10 +14,12 @@ from pytest_llmbench.analysis.consensus import (
     Vote,
     agreement,
     combination_id,
+    combinations,
     combine,
     decide,
     is_combination,
     similarity,
+    summarise,
 )
 from pytest_llmbench.analysis.ranking import rank_strict
 from pytest_llmbench.cases.model import OutputSpec
@@ -307,3 +309,26 @@ def test_json_answers_are_read_again_with_the_task_schema() -> None:
     ]
     without_schema = combine(results[:3], [A, B, C])
     assert without_schema[0].agreed == (B, C)  # {"name"} and {"company"} differ in shape
+
+
+def test_combinations_pair_the_best_models_first_with_the_next_best_as_tie_breakers() -> None:
+    order = ["a", "b", "c", "d"]
+    assert combinations(order, models=3, pairs=1) == [("a", "b", "c")]
+    assert combinations(order, models=3, pairs=4) == [
+        ("a", "b", "c"),
+        ("a", "c", "b"),
+        ("b", "c", "a"),
+        ("a", "d", "b"),
+    ]
+    assert combinations(order, models=2, pairs=2) == [("a", "b"), ("a", "c")]
+    assert combinations(["a", "b", "a"], models=4, pairs=9) == [("a", "b")]
+    assert combinations(["a"], models=3, pairs=1) == []
+
+
+def test_summarise_counts_agreements_tie_breaks_and_concurrent_latency() -> None:
+    runs = combine(fleet(("http://gpu-1:11434", "http://gpu-2:11434")), [A, B, C])
+    combo = summarise([A, B, C], runs)
+    assert (combo.agreed, combo.tie_breaks, combo.flagged) == (6, 4, 0)
+    assert combo.mean_calls == pytest.approx((3 * 4 + 2 * 2) / 6)
+    assert combo.concurrent_mean_ms == pytest.approx((100.0 * 2 + 500.0 * 4) / 6)
+    assert summarise([A, B, C], combine(fleet(), [A, B, C])).concurrent_mean_ms is None

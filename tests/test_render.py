@@ -290,6 +290,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "missing_runs": [],
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
+        "combination": None,  # a single model, not a consensus combination
     }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]

@@ -41,6 +41,10 @@ flagged ``consensus=False``.
 ``consensus(A+B|C)`` would have produced, built from the results A, B and C already
 have (no model is called again).  Its model id names the first two models, joined by
 ``+``, then each tie-breaker after a ``|`` (:func:`combination_id`).
+
+**Which combinations** (:func:`combinations`): from the models in rank order, the pairs
+in the order of their best member, then their second (#1+#2, #1+#3, #2+#3, #1+#4, ...);
+each pair's tie-breakers are the best-ranked models outside it, up to ``models`` in all.
 """
 
 from __future__ import annotations
@@ -57,16 +61,19 @@ from pytest_llmbench.execution.scoring import parse_answer
 
 __all__ = [
     "DEFAULT_AGREE",
+    "Combination",
     "CombinedRun",
     "Decision",
     "Vote",
     "agreement",
     "combination_id",
+    "combinations",
     "combine",
     "decide",
     "is_combination",
     "normalise",
     "similarity",
+    "summarise",
 ]
 
 
@@ -202,6 +209,25 @@ def combination_id(models: Sequence[str]) -> str:
     if len(models) < 2:
         raise ValueError("a consensus combination needs at least two models")
     return f"consensus({models[0]}+{models[1]}{''.join('|' + m for m in models[2:])})"
+
+
+def combinations(order: Sequence[str], models: int = 3, pairs: int = 1) -> list[tuple[str, ...]]:
+    """The first ``pairs`` combinations of the models in ``order`` (best first), each of
+    ``models`` models at most: a pair, then its tie-breakers (see the module docstring).
+
+    >>> combinations(["a", "b", "c", "d"], models=3, pairs=3)
+    [('a', 'b', 'c'), ('a', 'c', 'b'), ('b', 'c', 'a')]
+    """
+    ranked = list(dict.fromkeys(order))
+    chosen: list[tuple[str, ...]] = []
+    for second in range(1, len(ranked)):
+        for first in range(second):
+            if len(chosen) >= pairs:
+                return chosen
+            pair = (ranked[first], ranked[second])
+            rest = [m for m in ranked if m not in pair][: max(0, models - 2)]
+            chosen.append((*pair, *rest))
+    return chosen
 
 
 def is_combination(model: str) -> bool:
@@ -345,3 +371,45 @@ def combine(
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class Combination:
+    """What a combination's runs add to its standing: how it reached its answers."""
+
+    models: tuple[str, ...]
+    """The models combined, in the order they are asked."""
+    agreed: int = 0
+    """Runs whose answer two models agreed on."""
+    tie_breaks: int = 0
+    """Runs that needed more than the first two models."""
+    flagged: int = 0
+    """Runs without agreement: the top model's answer, flagged."""
+    mean_calls: float | None = None
+    concurrent_mean_ms: float | None = None
+    """The mean latency with the first two models asked at once (they sit on different
+    hosts); ``None`` when they share one."""
+
+
+def summarise(models: Sequence[str], runs: Sequence[CombinedRun]) -> Combination:
+    """A combination's :class:`Combination` from its runs (as :func:`combine` made them)."""
+    # Timed like the standing's mean: the warm runs (the cold ones when nothing else).
+    timed = [
+        r
+        for r in runs
+        if r.result.latency_ms is not None and r.result.error is None and not r.result.cached
+    ]
+    warm = [r for r in timed if not r.result.cold] or timed
+    concurrent = [r.concurrent_ms for r in warm]
+    return Combination(
+        models=tuple(models),
+        agreed=sum(1 for r in runs if r.consensus),
+        tie_breaks=sum(1 for r in runs if r.calls > 2),
+        flagged=sum(1 for r in runs if not r.consensus),
+        mean_calls=math.fsum(r.calls for r in runs) / len(runs) if runs else None,
+        concurrent_mean_ms=(
+            math.fsum(c or 0.0 for c in concurrent) / len(concurrent)
+            if concurrent and None not in concurrent
+            else None
+        ),
+    )

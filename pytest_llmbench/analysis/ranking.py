@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pytest_llmbench.analysis.calibration import JudgeSummary
+from pytest_llmbench.analysis.consensus import Combination
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
@@ -157,6 +158,10 @@ class ModelStanding:
     def graded(self) -> bool:
         """Whether the mean score says more than the share of correct runs."""
         return not math.isclose(self.mean_score, self.accuracy, abs_tol=1e-9)
+
+    combination: Combination | None = None
+    """A consensus combination (``consensus(A+B|C)``), not a single model: how it came
+    to its answers (see :mod:`pytest_llmbench.analysis.consensus`)."""
 
     @property
     def score(self) -> str:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AGREE",
     "DEFAULT_LABELS",
+    "AlertSpec",
     "Case",
     "CaseFileError",
     "ConsensusSpec",
@@ -178,6 +179,16 @@ class ConsensusSpec:
     agree: float = DEFAULT_AGREE
 
 
+@dataclass(frozen=True)
+class AlertSpec:
+    """``alerts: {max_p95_ms: 1500, max_error_rate: 5}``: the limits on the task's
+    champion and runner-up (see :mod:`pytest_llmbench.analysis.alerts`)."""
+
+    max_p95_ms: float | None = None
+    max_error_rate: float | None = None
+    """A fraction (the file gives a percentage)."""
+
+
 class TemplateError(ValueError):
     """Values that do not fit a task's template (a variable without a value, or unknown)."""
 
@@ -212,6 +223,8 @@ class Task:
     """The task's ``judge:`` (who scores the cases' ``expected.judge`` rubrics)."""
     pass_threshold: float | None = None
     """The task's ``pass:``: a result is correct only when its score reaches it too."""
+    alerts: AlertSpec = AlertSpec()
+    """``alerts:`` of the case file (no limit when it declares none)."""
 
     def version(self, name: str) -> PromptVersion:
         """The prompt version called ``name``; ``KeyError`` when the task has none such."""
@@ -777,6 +790,7 @@ class _Builder:
             consensus=self.consensus(),
             judge=judge,
             pass_threshold=data.get("pass"),
+            alerts=self.alerts(),
         )
 
     def cases(
@@ -848,6 +862,14 @@ class _Builder:
             del self.problems[before:]
             self.problems.extend(p for p in new if "prompt version" in p.message)
         return cases
+
+    def alerts(self) -> AlertSpec:
+        raw = self.data.get("alerts") or {}
+        rate = raw.get("max_error_rate")
+        return AlertSpec(
+            max_p95_ms=None if raw.get("max_p95_ms") is None else float(raw["max_p95_ms"]),
+            max_error_rate=None if rate is None else float(rate) / 100.0,
+        )
 
     def consensus(self) -> ConsensusSpec | None:
         raw = self.data.get("consensus")

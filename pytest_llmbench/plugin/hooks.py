@@ -20,6 +20,7 @@ import pytest
 
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
 from pytest_llmbench.plugin.items import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseItem
 from pytest_llmbench.plugin.persistence import Persistence
@@ -187,17 +188,10 @@ class LLMBenchPlugin:
         # The judges, after every candidate: each loaded once, never in a candidate's time.
         ledger.results[:] = bench.judging.run(bench, ledger.results)
         bench.rankings = [
-            # Cache use and structured-output fallbacks, whatever policy ranked the task.
+            # Each task with its consensus combinations (when it declares consensus);
+            # cache use, structured-output fallbacks and judging, whatever policy ranked it.
             bench.judging.annotate(
-                annotate(
-                    config.hook.pytest_llmbench_rank(
-                        config=config,
-                        task=task,
-                        results=ledger.for_task(task),
-                        expected=ledger.expected_runs(task),
-                    ),
-                    ledger.for_task(task),
-                ),
+                annotate(rank_with_consensus(config, bench, task), ledger.for_task(task)),
                 ledger.for_task(task),
             )
             for task in ledger.task_names()

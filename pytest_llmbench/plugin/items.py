@@ -66,7 +66,7 @@ class CaseFile(pytest.File):
         bench.ledger.add_task(task)
         bench.judging.add_task(task)
         yield TaskNode.from_parent(
-            self, name=task.name, task=task, models=bench.catalogue.models_for(task.name)
+            self, name=task.name, task=task, models=bench.catalogue.models_for(task)
         )
 
     def repr_failure(  # type: ignore[override]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,32 @@ def parse_percent(value: str) -> float:
     return number / 100.0
 
 
+def _number(value: str, name: str, suffix: str, example: str) -> float:
+    """``value`` as a number, ``suffix`` (a unit) allowed after it."""
+    try:
+        return float(value.strip().removesuffix(suffix).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{name}: expected {example}, got {value!r}") from None
+
+
+def parse_max_ms(value: str, name: str = "--llm-max-p95") -> float:
+    """A positive number of milliseconds (``1500`` or ``1500ms``)."""
+    number = _number(value, name, "ms", "milliseconds such as 1500")
+    if not number > 0 or math.isinf(number):
+        raise pytest.UsageError(
+            f"{name}: expected a positive number of milliseconds, got {value!r}"
+        )
+    return number
+
+
+def parse_rate(value: str, name: str = "--llm-max-error-rate") -> float:
+    """A percentage from 0 to 100 (``5`` or ``5%``) as a fraction."""
+    number = _number(value, name, "%", "a percentage such as 5 or 5%")
+    if not 0 <= number <= 100:
+        raise pytest.UsageError(f"{name}: expected a percentage from 0 to 100, got {value!r}")
+    return number / 100.0
+
+
 def parse_registry_file(value: str) -> str:
     """``--llm-update-registry PATH``: a YAML file, not a test path swallowed by the option."""
     if value != DEFAULT_REGISTRY_PATH and not value.endswith((".yaml", ".yml")):
@@ -266,7 +293,8 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SPEC",
         default=None,
         help="models to run: 'all', a provider ('llamacpp'), provider/name, globs "
-        "('ollama/qwen*'), comma-separated, or @FILE (one a line). "
+        "('ollama/qwen*'), comma-separated, or @FILE (one a line); 'registry': each task's "
+        "registered models; 'new': per task, only models the history lacks on its prompt. "
         "Default: the llm_models ini value, else 'all'.",
     )
     group.addoption(
@@ -496,8 +524,36 @@ def add_options(parser: pytest.Parser) -> None:
         "(.llmbench/runs/RUN.jsonl) has, with the same prompt and model. "
         "Default RUN: the latest.",
     )
+    group.addoption(
+        "--llm-consensus-pairs",
+        metavar="N",
+        type=parse_repeat,
+        default=None,
+        help="how many consensus combinations a task with 'consensus:' ranks: pairs of its "
+        "best models (the registry's, then this run's). Default: llm_consensus_pairs, else 1.",
+    )
+    group.addoption(
+        "--llm-max-p95",
+        metavar="MS",
+        type=parse_max_ms,
+        default=None,
+        help="fail the session when a task's champion or runner-up has a p95 latency above "
+        "MS (a case file's alerts: max_p95_ms wins for its task). Default: no limit.",
+    )
+    group.addoption(
+        "--llm-max-error-rate",
+        metavar="PCT",
+        type=parse_rate,
+        default=None,
+        help="fail the session when a task's champion or runner-up failed more than PCT%% "
+        "of its calls (errors, timeouts; a case file's alerts: max_error_rate wins for its "
+        "task). Default: no limit.",
+    )
 
     parser.addini("llm_models", "default for --llm-models", default="all")
+    parser.addini("llm_consensus_pairs", "default for --llm-consensus-pairs", default="1")
+    parser.addini("llm_max_p95", "default for --llm-max-p95 (milliseconds)", default="")
+    parser.addini("llm_max_error_rate", "default for --llm-max-error-rate (percent)", default="")
     parser.addini(
         "llm_allowed_file_roots",
         "directories outside the rootdir that case files may read with {file:}, one a line "
@@ -667,6 +723,12 @@ class Options:
 
     prompt_versions: tuple[str, ...] = ()
     """``--llm-prompt``: the prompt versions to run (empty: all)."""
+    consensus_pairs: int = 1
+    """``--llm-consensus-pairs``: combinations ranked per task that declares consensus."""
+    max_p95_ms: float | None = None
+    """``--llm-max-p95``: the alert limit on a production model's p95 (``None``: none)."""
+    max_error_rate: float | None = None
+    """``--llm-max-error-rate`` as a fraction (``None``: none)."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -754,6 +816,10 @@ class Options:
             prompt_versions=tuple(
                 name for names in config.getoption("llm_prompt") or () for name in names
             ),
+            consensus_pairs=config.getoption("llm_consensus_pairs")
+            or parse_repeat(str(config.getini("llm_consensus_pairs")).strip() or "1"),
+            max_p95_ms=_ini_or_option(config, "llm_max_p95", parse_max_ms),
+            max_error_rate=_ini_or_option(config, "llm_max_error_rate", parse_rate),
         )
 
     def record(self, config: pytest.Config) -> dict[str, Any]:
@@ -763,6 +829,17 @@ class Options:
             for key, value in sorted(vars(config.option).items())
             if key.startswith("llm_")
         }
+
+
+def _ini_or_option(
+    config: pytest.Config, name: str, parse: Callable[[str, str], float]
+) -> float | None:
+    """The option's value, else the ini key's (checked by ``parse``), else ``None``."""
+    value = config.getoption(name)
+    if value is not None:
+        return float(value)
+    text = str(config.getini(name)).strip()
+    return parse(text, name) if text else None
 
 
 def _provider_options(config: pytest.Config) -> dict[str, dict[str, str]]:

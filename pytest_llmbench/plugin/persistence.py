@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.analysis import alerts
 from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import singles_only
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
@@ -36,6 +38,7 @@ from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
 from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
+from pytest_llmbench.storage.succession import admit_newcomers
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
 
@@ -61,6 +64,8 @@ class Persistence:
         self.gate_reasons: list[str] = []
         self.gate_lines: list[str] = []
         self.compared = False
+        self.alerted = False
+        """Some task has alert limits (the gate reports them)."""
         self.deselected_tasks: list[str] = []
         self.selected_tasks: list[str] | None = None
         self.descriptions: dict[str, str] = {}
@@ -369,6 +374,10 @@ class Persistence:
             session.exitstatus = pytest.ExitCode.OK
             return
         bench = self.bench
+        if bench.catalogue.uses_new() and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            self.messages.append("llmbench: no new model for any task; nothing to benchmark")
+            session.exitstatus = pytest.ExitCode.OK
+            return
         if not bench.ledger.results:
             return
         run = self._run_record(int(exitstatus))
@@ -426,10 +435,23 @@ class Persistence:
             self.gate_lines.extend(report.notes)
         if options.fail_on == "champion":
             reasons.extend(gate.without_champion(bench.rankings))
+        reasons.extend(self._alerts(bench.rankings))
         self.gate_reasons = reasons
         failed = reasons or self.failed_outputs
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _alerts(self, rankings: list[TaskRanking]) -> list[str]:
+        """``--llm-max-p95``, ``--llm-max-error-rate`` and ``alerts:``: the limits each
+        task's champion and runner-up are over."""
+        reasons: list[str] = []
+        for ranking in rankings:
+            limits = self.bench.ledger.alert_limits(ranking.task, self.options)
+            if limits.any:
+                self.alerted = True
+                self.gate_lines.append(f"alerts for {ranking.task}: {limits.describe()}")
+                reasons.extend(alerts.breaches(ranking, limits))
+        return reasons
 
     def _baseline(self, current: list[TaskRanking]) -> tuple[str, list[TaskRanking]] | None:
         spec = self.options.baseline
@@ -472,21 +494,27 @@ class Persistence:
         facts = self.bench.ledger.task_facts
         case_files = {task: Path(f["case_file"]) for task, f in facts.items() if "case_file" in f}
         try:
-            updated, kept = update_registry(path, rankings, run, case_files)
+            singles = [singles_only(r) for r in rankings]  # never a combination
+            if self.bench.catalogue.uses_new():  # newcomers only: they challenge the entry
+                updated, kept = admit_newcomers(path, singles, run, case_files)
+            else:
+                updated, kept = update_registry(path, singles, run, case_files)
         except (RegistryError, OSError) as exc:
             self.messages.append(f"llmbench: registry not updated: {exc}")
             return
         if updated:
             self.messages.append(f"llmbench: registry {path} updated: {', '.join(updated)}")
         if kept:
+            why = "no newcomer beat it" if self.bench.catalogue.uses_new() else "no model qualified"
             self.messages.append(
-                f"llmbench: registry kept the previous entry of {', '.join(kept)} "
-                "(no model qualified)"
+                f"llmbench: registry kept the previous entry of {', '.join(kept)} ({why})"
             )
 
     def summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The gate's verdict and where the outputs went."""
-        gated = self.options.baseline is not None or self.options.fail_on == "champion"
+        gated = (
+            self.options.baseline is not None or self.options.fail_on == "champion" or self.alerted
+        )
         if gated and self.bench.rankings:
             terminalreporter.section("llmbench gate")
             for line in self.gate_lines:
@@ -503,6 +531,8 @@ class Persistence:
                     checks.append("no regression")
                 if self.options.fail_on == "champion":
                     checks.append("every task has a champion")
+                if self.alerted:
+                    checks.append("champions and runners-up within the alert limits")
                 if checks:
                     terminalreporter.write_line("passed: " + ", ".join(checks), green=True)
         for message in self.messages:

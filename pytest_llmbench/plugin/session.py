@@ -24,12 +24,14 @@ from typing import Any
 import pytest
 
 from pytest_llmbench import __version__
+from pytest_llmbench.analysis.alerts import Limits
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.plugin.consensus import consensus_settings
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
 from pytest_llmbench.plugin.judging import Judging
 from pytest_llmbench.plugin.options import Options
@@ -42,6 +44,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.providers.registry import ProviderRegistry
+from pytest_llmbench.selection.newcomers import NEW_ENTRY, newcomers
 from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
 from pytest_llmbench.selection.rules import LeftOut
 from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
@@ -88,6 +91,9 @@ class ModelCatalogue:
         """``--llm-models=registry``: per task, its registered models first, then the rest."""
         self.registry_notes: list[str] = []
         self._registry: dict[str, RegistryEntry] | None = None
+        self.newcomers: dict[str, list[ModelInfo]] = {}
+        """``--llm-models=new``: per task, the models not benchmarked on its current prompt."""
+        self.new_notes: list[str] = []
 
     @property
     def providers(self) -> ProviderRegistry:
@@ -133,8 +139,20 @@ class ModelCatalogue:
         return parse_spec(self.options.models, self.config.invocation_params.dir)
 
     def entries(self) -> list[str]:
-        """The ``--llm-models`` entries (``@file`` expanded), without ``registry``."""
-        return [e for e in self._spec() if e != REGISTRY_ENTRY]
+        """The ``--llm-models`` entries (``@file`` expanded), without ``registry`` and
+        ``new`` (``new`` alone: ``all``, the models it picks the newcomers from)."""
+        spec = self._spec()
+        entries = [e for e in spec if e not in (REGISTRY_ENTRY, NEW_ENTRY)]
+        if not entries and NEW_ENTRY in spec and REGISTRY_ENTRY not in spec:
+            return ["all"]
+        return entries
+
+    def uses_new(self) -> bool:
+        """``--llm-models`` names ``new``: each task runs only its newcomers."""
+        try:
+            return NEW_ENTRY in self._spec()
+        except SelectionError:
+            return False
 
     def uses_registry(self) -> bool:
         """``--llm-models`` names ``registry``: each task adds its champion and runner-up."""
@@ -143,9 +161,29 @@ class ModelCatalogue:
         except SelectionError:
             return False
 
-    def models_for(self, task: str) -> list[ModelInfo]:
-        """The models to run on one task: the selection, and with ``--llm-models=registry``
-        the task's registered champion and runner-up first."""
+    def models_for(self, task: Task) -> list[ModelInfo]:
+        """The models to run on one task: the selection, with ``--llm-models=registry``
+        the task's registered champion and runner-up first, and with ``new`` only the
+        models the history lacks on the task's current prompt."""
+        models = self._registered_first(task.name)
+        if not self.uses_new() or self.selection_error:
+            return models
+        if task.name not in self.newcomers:
+            from pytest_llmbench.storage.history import HistoryError, benchmarked
+
+            source = self.options.history_read
+            try:
+                known = benchmarked(source, [task.name]).get(task.name, {}) if source else {}
+            except HistoryError as exc:
+                self.selection_error = f"--llm-models=new: {exc}"
+                return []
+            hashes = [case.prompt_hash for case in task.cases]
+            found, notes = newcomers(task.name, models, known, hashes)
+            self.newcomers[task.name] = found
+            self.new_notes.extend(notes)
+        return self.newcomers[task.name]
+
+    def _registered_first(self, task: str) -> list[ModelInfo]:
         models = self.models()
         if not self.uses_registry() or self.selection_error:
             return models
@@ -200,7 +238,8 @@ class ModelCatalogue:
     def all_models(self) -> list[ModelInfo]:
         """Every model resolved so far, each once: per-task models first, then the selection."""
         seen: dict[str, ModelInfo] = {}
-        for models in [*self.task_models.values(), self._models or []]:
+        sources = [*self.task_models.values(), self._models or []]
+        for models in list(self.newcomers.values()) if self.uses_new() else sources:
             for m in models:
                 seen.setdefault(m.id, m)
         return list(seen.values())
@@ -235,6 +274,11 @@ class ModelCatalogue:
                 names = ", ".join(m.id for m in task_models) or "none"
                 lines.append(f"llmbench: registry: {task}: {names}")
             lines.extend(f"llmbench: {note}" for note in self.registry_notes)
+        if self.uses_new():
+            source = self.options.history_read
+            if source is None or not source.is_file():
+                lines.append(f"llmbench: new: no history at {source}: every model is new")
+            lines.extend(f"llmbench: {note}" for note in self.new_notes)
         return [shown(line) for line in lines]
 
 
@@ -392,7 +436,15 @@ class ResultsLedger:
         """Remember what ranking needs of a collected task (plain data: it crosses xdist)."""
         self.case_counts[task.name] = len(task.cases)
         weights = list(task.weights) if task.weights is not None else None
-        self.task_ranking[task.name] = {"policy": task.policy, "weights": weights}
+        self.task_ranking[task.name] = {
+            "policy": task.policy,
+            "weights": weights,
+            "consensus": consensus_settings(task),
+            "alerts": {
+                "max_p95_ms": task.alerts.max_p95_ms,
+                "max_error_rate": task.alerts.max_error_rate,
+            },
+        }
         self.task_facts[task.name] = task_facts(task)
 
     def expect(self, task: str, case_id: str, repeat: int, model: str) -> None:
@@ -438,6 +490,15 @@ class ResultsLedger:
         chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
         return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def alert_limits(self, task: str, options: Options) -> Limits:
+        """The task's alert limits: its case file's ``alerts:``, else the options'."""
+        own = self.task_ranking.get(task, {}).get("alerts") or {}
+        p95, rate = own.get("max_p95_ms"), own.get("max_error_rate")
+        return Limits(
+            max_p95_ms=options.max_p95_ms if p95 is None else float(p95),
+            max_error_rate=options.max_error_rate if rate is None else float(rate),
+        )
 
     def for_task(self, task: str) -> list[Result]:
         return [r for r in self.results if r.task == task]

@@ -49,11 +49,12 @@ class ReportData:
         return [r for r in self.results if r.task == task]
 
     def models(self) -> list[str]:
-        """Every model tested, in the order first seen."""
+        """Every model tested, in the order first seen (a combination is none)."""
         seen: dict[str, None] = {}
         for ranking in self.rankings:
             for s in ranking.standings:
-                seen.setdefault(s.model)
+                if s.combination is None:
+                    seen.setdefault(s.model)
         for r in self.results:
             seen.setdefault(r.model)
         return list(seen)
@@ -162,7 +163,7 @@ def top_results_rows(
         rows.append(
             [
                 str(position),
-                model(s.model),
+                model(s.model) + combination_mark(s),
                 correctness(s),
                 format_ms(s.mean_ms),
                 format_ms(s.p95_ms),
@@ -172,6 +173,45 @@ def top_results_rows(
             ]
         )
     return rows
+
+
+COMBINATION = " (combination)"
+"""Follows the name of a consensus combination wherever a report lists it as a model."""
+
+
+def combination_mark(s: ModelStanding) -> str:
+    """:data:`COMBINATION` for a consensus combination's standing, else nothing."""
+    return COMBINATION if s.combination is not None else ""
+
+
+def _names(models: Sequence[str]) -> str:
+    return models[0] if len(models) == 1 else f"{', '.join(models[:-1])} and {models[-1]}"
+
+
+def combination_note(s: ModelStanding) -> str | None:
+    """What a consensus combination is and how it reached its answers (``None`` for a
+    single model): one sentence for every report."""
+    combo = s.combination
+    if combo is None:
+        return None
+    runs = s.total - (len(s.incomplete.missing) if s.incomplete else 0)
+    first, rest = combo.models[:2], combo.models[2:]
+    parts = [f"{combo.agreed} of {runs} runs agreed"]
+    if rest:
+        parts.append(f"{combo.tie_breaks} needed {_names(rest)}")
+    parts.append(f"{combo.flagged} without agreement (the top model's answer, flagged)")
+    calls = f"{combo.mean_calls:.1f}" if combo.mean_calls is not None else "-"
+    concurrent = (
+        f"; with {_names(first)} asked at once (different hosts) "
+        f"{format_ms(combo.concurrent_mean_ms)} mean"
+        if combo.concurrent_mean_ms is not None
+        else ""
+    )
+    return (
+        f"{s.model} is a combination: the answers of {_names(combo.models)} combined by the "
+        f"consensus rule, no extra calls; {', '.join(parts)}; its latency is the sum of the "
+        f"calls it needed ({calls} a run){concurrent}."
+    )
 
 
 def _ratio(slow: float, fast: float) -> str:
@@ -214,7 +254,7 @@ def _size_notes(ranking: TaskRanking, sizes: Mapping[str, int | None]) -> list[s
 
 def notes(data: ReportData, ranking: TaskRanking) -> list[str]:
     """Observations derived from the data of one task, most useful first."""
-    out: list[str] = []
+    out: list[str] = [n for s in ranking.standings if (n := combination_note(s))]
     champion, runner_up = ranking.champion, ranking.runner_up
     standings = ranking.standings
     if champion is None:

@@ -22,6 +22,7 @@ from pytest_llmbench.reporting.facts import (
     TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
+    combination_mark,
     correctness,
     format_ms,
     notes,
@@ -321,7 +322,8 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
                 for m in s.misses
             ]
             misses = "<br>".join(why)
-            rows.append([_e(s.model), correctness(s), format_ms(s.mean_ms), misses or "-"])
+            name = _e(s.model + combination_mark(s))
+            rows.append([name, correctness(s), format_ms(s.mean_ms), misses or "-"])
         out.append(_table(["model", "correctness", "mean latency", "failed cases"], rows, {1, 2}))
     else:
         out.append("<p>Every model tested qualified.</p>")

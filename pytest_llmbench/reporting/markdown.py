@@ -16,6 +16,7 @@ from pytest_llmbench.reporting.facts import (
     TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
+    combination_mark,
     correctness,
     format_bytes,
     format_ms,
@@ -101,7 +102,8 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
                 for m in s.misses
             ]
             misses = "<br>".join(cell(line, 160) for line in why) or "-"
-            rows.append([code(s.model), correctness(s), format_ms(s.mean_ms), misses])
+            name = code(s.model) + combination_mark(s)
+            rows.append([name, correctness(s), format_ms(s.mean_ms), misses])
         lines += _table(["model", "correctness", "mean latency", "failed cases"], "lrrl", rows)
     else:
         lines.append("Every model tested qualified.")

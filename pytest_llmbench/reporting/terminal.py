@@ -22,6 +22,7 @@ from tabulate import tabulate
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, best_versions
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
+from pytest_llmbench.reporting.facts import combination_mark, combination_note
 
 __all__ = ["WIDTH", "detail_lines", "summary_lines", "task_lines"]
 
@@ -209,7 +210,9 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
         columns.append(
             _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=5)
         )
-    columns.append(_Column("status", lambda s: s.status, align="left"))
+    columns.append(
+        _Column("status", lambda s: s.status + combination_mark(s).rstrip(), align="left")
+    )
     return columns
 
 
@@ -298,6 +301,7 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
     if flaky:
         text.append("Flaky cases (right in some runs, wrong in others):")
         text.extend(flaky)
+    text.extend(f"Combination: {n}" for s in ranking.standings if (n := combination_note(s)))
     text.extend(f"Warning: {warning}" for warning in ranking.warnings)
     text.extend(
         f"Suspect gold: {suspect.describe()}; recheck the label" for suspect in ranking.suspect_gold

@@ -12,10 +12,13 @@ A YAML file meant to be committed next to the evals (default
                    git_commit: 9f1c...}
         runner_up: {model: ollama/llama3.2:3b, ...}
         fallbacks: [ollama/gemma3:1b]
+        why: 'ollama/qwen2.5:7b replaced ollama/llama3.1:8b as champion in run ...'
 
 ``case_file`` is the task's case file, relative to the registry (the router fills its
 prompt from it); ``fallbacks`` are further models the router tries after the runner-up,
-written by hand and kept when the benchmark rewrites the entry.  Both are optional.
+written by hand and kept when the benchmark rewrites the entry; ``why`` says what a run
+with ``--llm-models=new`` changed (:mod:`~pytest_llmbench.storage.succession`).  All
+three are optional.
 
 Written by ``pytest --llm-update-registry``; read by :func:`best_model` (the model to
 use in production), by the router (:mod:`pytest_llmbench.router`) and by
@@ -47,6 +50,7 @@ __all__ = [
     "registry_text",
     "relative_case_file",
     "update_registry",
+    "write_registry",
 ]
 
 DEFAULT_REGISTRY = "llmbench-registry.yaml"
@@ -103,6 +107,9 @@ class RegistryEntry:
     """The task's case file, relative to the registry's directory (``/`` separated)."""
     fallbacks: tuple[str, ...] = ()
     """Models to try after the runner-up, in order (hand-written; kept on update)."""
+    why: str | None = None
+    """Why the entry changed last, when a run with ``--llm-models=new`` changed it
+    (see :mod:`pytest_llmbench.storage.succession`)."""
 
     @property
     def models(self) -> list[str]:
@@ -179,12 +186,14 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         fallbacks = raw.get("fallbacks") or []
         if not isinstance(fallbacks, list) or not all(isinstance(m, str) for m in fallbacks):
             raise RegistryError(f"{where}.fallbacks: expected a list of model ids")
+        why = raw.get("why")
         entries[str(task)] = RegistryEntry(
             task=str(task),
             champion=_evidence(raw["champion"], f"{where}.champion"),
             runner_up=None if runner is None else _evidence(runner, f"{where}.runner_up"),
             case_file=case_file,
             fallbacks=tuple(fallbacks),
+            why=None if why is None else str(why),
         )
     return entries
 
@@ -258,6 +267,8 @@ def registry_text(entries: Mapping[str, RegistryEntry]) -> str:
         task["runner_up"] = entry.runner_up.to_dict() if entry.runner_up else None
         if entry.fallbacks:
             task["fallbacks"] = list(entry.fallbacks)
+        if entry.why:
+            task["why"] = entry.why
         tasks[name] = task
     body = yaml.safe_dump(
         {"version": REGISTRY_VERSION, "tasks": tasks},
@@ -317,8 +328,13 @@ def update_registry(
         )
         updated.append(ranking.task)
     if updated:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(registry_text(entries), encoding="utf-8")
-        tmp.replace(path)
+        write_registry(path, entries)
     return updated, kept
+
+
+def write_registry(path: Path, entries: Mapping[str, RegistryEntry]) -> None:
+    """Replace the registry file with these entries (written aside, then moved)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(registry_text(entries), encoding="utf-8")
+    tmp.replace(path)

@@ -37,6 +37,7 @@ __all__ = [
     "HistoryError",
     "RunSummary",
     "StoredRun",
+    "benchmarked",
     "last_run_with",
     "list_runs",
     "load_run",
@@ -400,3 +401,21 @@ def task_timeline(
                 }
             )
     return timeline
+
+
+def benchmarked(path: Path, tasks: Sequence[str]) -> dict[str, dict[str, set[str]]]:
+    """Per task, per model: the prompt hashes of every case some run benchmarked it on.
+
+    ``{}`` when there is no history file yet.
+    """
+    if not path.is_file() or not tasks:
+        return {}
+    marks = ", ".join("?" for _ in tasks)
+    query = f"SELECT DISTINCT task, model, prompt_hash FROM results WHERE task IN ({marks})"
+    with _connect(path, create=False) as db:
+        rows = db.execute(query, list(tasks)).fetchall()
+    found: dict[str, dict[str, set[str]]] = {}
+    for task, model, prompt_hash in rows:
+        if prompt_hash:
+            found.setdefault(str(task), {}).setdefault(str(model), set()).add(str(prompt_hash))
+    return found
