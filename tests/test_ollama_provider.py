@@ -839,6 +839,20 @@ def test_a_server_that_dies_mid_run_fails_the_rest_at_once(
     assert time.perf_counter() - started < 0.05  # nothing is even tried
 
 
+def test_timeout_is_a_deadline_for_the_whole_call_on_both_transports(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url, timeout_s=0.5, retries=0)
+    ask = Request(model=MODEL, prompt="hi")
+    assert provider.generate(ask).text
+    srv.trickle_next(1, seconds=0.05, path="/api/chat")  # each read well within 0.5 s
+    started = time.perf_counter()
+    message = provider_error(lambda: provider.generate(ask))
+    assert time.perf_counter() - started < 5.0  # not the ~15 s the trickle takes
+    assert message == f"no answer from ollama/{MODEL} within 0.5 s"
+    assert provider.generate(ask).text  # the next call is served as usual
+
+
 def test_a_model_on_two_hosts_fails_over_when_its_host_goes_away(
     make_provider: ProviderFactory,
 ) -> None:

@@ -406,8 +406,9 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
 # --------------------------------------------------------------------------- 8: deadline
 
 
+@pytest.mark.parametrize("lean_http", ["true", "false"])  # the lean transport, the ollama client
 def test_timeout_is_a_deadline_for_the_whole_call(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lean_http: str
 ) -> None:
     from casedata import NO_LLAMACPP, ollama_run_args, right_answer
     from ollama_emulator import EmulatedModel, OllamaEmulator
@@ -415,7 +416,7 @@ def test_timeout_is_a_deadline_for_the_whole_call(
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     pytester.makeconftest(NO_LLAMACPP)
     (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
-    pytester.makeini("[pytest]\nllm_retries = 0\n")
+    pytester.makeini(f"[pytest]\nllm_retries = 0\nllm_ollama_lean_http = {lean_http}\n")
     with OllamaEmulator(models=[EmulatedModel("qwen2.5:7b")], answer=right_answer) as srv:
         # A valid reply, one byte every 0.1 s: a per-read timeout would wait it out (~40 s).
         srv.trickle_next(1, seconds=0.1, path="/api/chat")

@@ -54,6 +54,7 @@ from pytest_llmbench.providers.base import (
     Response,
     plain_json,
 )
+from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.hosts import assign_hosts
 
 if TYPE_CHECKING:
@@ -245,8 +246,8 @@ class OllamaProvider:
     model's host.  ``load()``/``unload()`` send the empty requests Ollama documents
     for loading a model into memory and dropping it (``keep_alive: 0``).
 
-    Generation uses ``settings.timeout_s`` (connecting: at most
-    ``settings.discovery_timeout_s``); discovery uses ``settings.discovery_timeout_s``.
+    Generation uses ``settings.timeout_s`` as a deadline for the whole call (connecting:
+    at most ``settings.discovery_timeout_s``); discovery uses ``settings.discovery_timeout_s``.
     The HTTP clients are made on first use and kept; ``close()`` (or leaving a
     ``with`` block) closes them, and so does garbage collection or interpreter exit.
     """
@@ -355,10 +356,28 @@ class OllamaProvider:
                     with self._lock:
                         self._wires[host] = None
                     wire.close()
-            reply: _T = getattr(client, endpoint)(**payload)
+            # httpx times out each read, not the call: the deadline is kept here.
+            try:
+                reply: _T = call_within(
+                    float(self.settings.timeout_s),
+                    lambda: getattr(client, endpoint)(**payload),
+                    abandon=lambda: self._abandon(host, client),
+                )
+            except DeadlinePassed as exc:
+                import httpx
+
+                raise httpx.ReadTimeout(str(exc)) from None
             return reply
 
         return send
+
+    def _abandon(self, host: str, client: ollama.Client) -> None:
+        """Close a client whose call passed its deadline (a new one serves the next call)."""
+        with self._lock:
+            if self._clients.get((host, "generate")) is client:
+                del self._clients[(host, "generate")]
+        with contextlib.suppress(Exception):  # closing must never raise
+            client.close()  # type: ignore[no-untyped-call]
 
     # -- discovery ---------------------------------------------------------------
 
