@@ -414,6 +414,8 @@ class _Fault:
     seconds: float = HANG_FOREVER
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
+    after: int = 0
+    """Matching requests to let through before the fault applies (``die_after``)."""
 
     def matches(self, path: str) -> bool:
         return self.remaining > 0 and (self.path is None or self.path == path)
@@ -845,6 +847,11 @@ class OllamaEmulator:
         """Crash when the next request (to ``path``, or any) arrives: see :meth:`die`."""
         self._add_fault(_Fault("die", 1, path))
 
+    def die_after(self, n: int, *, path: str | None = None) -> None:
+        """Serve the next ``n`` requests (to ``path``, or any), then crash when one more
+        arrives (it is received, never answered): see :meth:`die`."""
+        self._add_fault(_Fault("die", 1, path, after=n))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -859,6 +866,9 @@ class OllamaEmulator:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(path):
+                    if fault.after > 0:  # not yet: this request is served
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)

@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,12 @@ from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.execution.cache import cache_key
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers import llamacpp
-from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, BuiltinSettings, Request
+from pytest_llmbench.providers.base import (
+    FALLBACK_CHAT_FORMAT,
+    BuiltinSettings,
+    ProviderError,
+    Request,
+)
 from pytest_llmbench.providers.llamacpp import (
     GGUF_TEMPLATE,
     LlamaCppProvider,
@@ -107,6 +113,30 @@ def test_gemma_reads_its_prompt_in_gemma_turns() -> None:
         "Answer in one word.\n\nAcme is hiring. Which company is hiring?<end_of_turn>\n"
         "<start_of_turn>model\n"
     )
+
+
+def test_timeout_is_a_deadline_between_tokens() -> None:
+    provider = LlamaCppProvider(BuiltinSettings())
+    provider.load("smollm2-135m")
+    ask = Request(
+        model="smollm2-135m",
+        prompt="Write a long story about a lighthouse keeper.",
+        options=GenerateOptions(temperature=0.0, seed=42, max_tokens=400),
+        timeout_s=0.2,
+    )
+    with pytest.raises(ProviderError) as info:
+        provider.generate(ask)
+    stopped = re.fullmatch(
+        r"no complete answer from llamacpp/smollm2-135m within 0\.2 s "
+        r"\(stopped after (\d+) tokens\)",
+        str(info.value),
+    )
+    assert stopped is not None, str(info.value)
+    # Stopped at the first token after the deadline: far from the 400 asked for (the
+    # prompt itself cannot be interrupted, so wall time depends on the machine's load).
+    assert int(stopped.group(1)) < 200
+    quick = dataclasses.replace(ask, options=GenerateOptions(max_tokens=4), timeout_s=30.0)
+    assert provider.generate(quick).completion_tokens == 4  # the model is fine afterwards
 
 
 def test_tokens_per_s_matches_the_generation_wall_time_under_a_grammar() -> None:

@@ -609,14 +609,11 @@ def test_dropped_connection_and_dying_server(
         f"ollama at {srv.url} went away mid-run (connection refused); "
         "its remaining cases fail without waiting"
     )
-    assert message == (
-        f"ollama at {srv.url} closed the connection during generate of ollama/{MODEL} "
-        "(did the server stop or crash?)"
-    )
+    assert message == gone  # the cut request, then a probe refused: the server is gone
     assert provider_error(lambda: provider.generate(Request(model=MODEL, prompt="hi"))) == gone
 
 
-def test_a_server_that_went_away_is_tried_again_now_and_then(
+def test_a_server_that_went_away_is_used_again_as_soon_as_it_listens(
     srv: OllamaEmulator, make_provider: ProviderFactory
 ) -> None:
     provider = make_provider(srv.url, retries=0)
@@ -628,13 +625,12 @@ def test_a_server_that_went_away_is_tried_again_now_and_then(
         "its remaining cases fail without waiting"
     )
     assert provider_error(lambda: provider.generate(ask)) == gone
-    srv.revive()  # restarted, but the provider does not look before reprobe_after_s
-    assert provider.reprobe_after_s == 5.0
-    assert provider_error(lambda: provider.generate(ask)) == gone
-    provider.reprobe_after_s = 0.0  # time to look again: it answers, and stays in use
+    chats = srv.path_hits["/api/chat"]
+    assert provider_error(lambda: provider.generate(ask)) == gone  # probed: still refused
+    srv.revive()  # restarted: the next request's probe connects, and the request goes out
     assert provider.generate(ask).text
-    provider.reprobe_after_s = 5.0
     assert provider.generate(ask).text
+    assert srv.path_hits["/api/chat"] == chats + 2
     assert srv.loads[MODEL] == 2  # the restarted server loaded the model again
 
 
@@ -841,6 +837,72 @@ def test_a_server_that_dies_mid_run_fails_the_rest_at_once(
     ):
         assert provider_error(call) == gone
     assert time.perf_counter() - started < 0.05  # nothing is even tried
+
+
+def test_timeout_is_a_deadline_for_the_whole_call_on_both_transports(
+    srv: OllamaEmulator, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(srv.url, timeout_s=0.5, retries=0)
+    ask = Request(model=MODEL, prompt="hi")
+    assert provider.generate(ask).text
+    srv.trickle_next(1, seconds=0.05, path="/api/chat")  # each read well within 0.5 s
+    started = time.perf_counter()
+    message = provider_error(lambda: provider.generate(ask))
+    assert time.perf_counter() - started < 5.0  # not the ~15 s the trickle takes
+    assert message == f"no answer from ollama/{MODEL} within 0.5 s"
+    assert provider.generate(ask).text  # the next call is served as usual
+
+
+def test_a_model_on_two_hosts_fails_over_when_its_host_goes_away(
+    make_provider: ProviderFactory,
+) -> None:
+    with OllamaEmulator(models=[MODEL]) as a, OllamaEmulator(models=[MODEL]) as b:
+        provider = make_provider(a.url, b.url, retries=0)
+        ask = Request(model=MODEL, prompt="hi")
+        assert provider.generate(ask).host == a.url
+        a.die_after(0, path="/api/chat")  # the next request reaches a, which crashes
+        moved = provider.generate(ask)
+        assert (moved.host, moved.retries) == (b.url, 1)
+        assert moved.retry_ms is not None  # the lost attempt is kept out of the latency
+        assert provider.host_for(MODEL) == b.url
+        assert provider.generate(ask).host == b.url
+        a.revive()  # the model stays where it is now served: no reload back and forth
+        assert provider.generate(ask).host == b.url
+        assert (a.path_hits["/api/chat"], b.path_hits["/api/chat"]) == (2, 3)
+        provider.unload(MODEL)
+        assert (a.unloads[MODEL], b.unloads[MODEL]) == (0, 1)
+
+
+def test_a_model_whose_host_is_gone_at_load_time_is_loaded_on_another(
+    make_provider: ProviderFactory,
+) -> None:
+    with OllamaEmulator(models=[MODEL]) as a, OllamaEmulator(models=[MODEL]) as b:
+        provider = make_provider(a.url, b.url, retries=0)
+        provider.discover()
+        a.die()
+        assert provider.load(MODEL) is not None
+        assert (a.loads[MODEL], b.loads[MODEL]) == (0, 1)
+        assert provider.generate(Request(model=MODEL, prompt="hi")).host == b.url
+
+
+def test_with_every_host_of_a_model_gone_it_fails_fast_with_one_reason(
+    make_provider: ProviderFactory,
+) -> None:
+    with OllamaEmulator(models=[MODEL]) as a, OllamaEmulator(models=["llama3.2:3b"]) as b:
+        provider = make_provider(a.url, b.url, retries=0)
+        ask = Request(model=MODEL, prompt="hi")
+        assert provider.generate(ask).host == a.url
+        a.die()
+        gone = (
+            f"ollama at {a.url} went away mid-run (connection refused); "
+            "its remaining cases fail without waiting"
+        )
+        started = time.perf_counter()
+        for _ in range(3):
+            assert provider_error(lambda: provider.generate(ask)) == gone
+        assert time.perf_counter() - started < 1.0
+        assert b.path_hits["/api/chat"] == 0  # b does not have the model
+        assert provider.generate(Request(model="llama3.2:3b", prompt="hi")).host == b.url
 
 
 def test_a_host_never_reached_is_not_reported_as_gone(

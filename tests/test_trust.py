@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -420,8 +424,9 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
 # --------------------------------------------------------------------------- 8: deadline
 
 
+@pytest.mark.parametrize("lean_http", ["true", "false"])  # the lean transport, the ollama client
 def test_timeout_is_a_deadline_for_the_whole_call(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lean_http: str
 ) -> None:
     from casedata import NO_LLAMACPP, ollama_run_args, right_answer
     from ollama_emulator import EmulatedModel, OllamaEmulator
@@ -429,7 +434,7 @@ def test_timeout_is_a_deadline_for_the_whole_call(
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     pytester.makeconftest(NO_LLAMACPP)
     (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
-    pytester.makeini("[pytest]\nllm_retries = 0\n")
+    pytester.makeini(f"[pytest]\nllm_retries = 0\nllm_ollama_lean_http = {lean_http}\n")
     with OllamaEmulator(models=[EmulatedModel("qwen2.5:7b")], answer=right_answer) as srv:
         # A valid reply, one byte every 0.1 s: a per-read timeout would wait it out (~40 s).
         srv.trickle_next(1, seconds=0.1, path="/api/chat")
@@ -461,3 +466,45 @@ def test_openai_results_record_their_retries() -> None:
         response = provider(server.url, sleep=Sleeps(), retries=3).generate(request())
     assert response.text == "ok"
     assert response.retries == 2
+
+
+def test_ctrl_c_while_an_item_waits_wastes_at_most_one_request(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casedata import NO_LLAMACPP, ollama_run_args, right_answer
+    from ollama_emulator import EmulatedModel, OllamaEmulator
+
+    # The signal may reach the pipeline's thread; the item waiting for its answer must
+    # see it at once and cancel the request queued behind (it was sent once the answer
+    # in flight arrived: two requests wasted).
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    pytester.makeconftest(NO_LLAMACPP)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=8))
+    procs: list[subprocess.Popen[bytes]] = []
+    chats = 0
+
+    def answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any) -> str:
+        nonlocal chats
+        chats += 1
+        if chats == 4:  # item 4 waits for this answer: Ctrl-C then
+            threading.Timer(0.2, procs[0].send_signal, (signal.SIGINT,)).start()
+        return right_answer(model, messages, fmt, opts)
+
+    with OllamaEmulator(models=[EmulatedModel("qwen2.5:7b")], answer=answer, latency_s=0.5) as srv:
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "pytest", *ollama_run_args(srv.url), *NO_BENCHMARK[4:]],
+                cwd=pytester.path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        )
+        output = procs[0].communicate(timeout=120)[0].decode()
+        time.sleep(1.0)  # a request sent after the interrupt would have arrived by now
+        sent = len(srv.bodies("/api/chat"))
+    assert procs[0].returncode == pytest.ExitCode.INTERRUPTED, output
+    [path] = (pytester.path / ".llmbench" / "runs").glob("*.jsonl")
+    recorded = len(journal.read_entries(path))
+    assert recorded == 3, output
+    assert sent - recorded <= 1, f"{sent} requests sent, {recorded} results recorded"

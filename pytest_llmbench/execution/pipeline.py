@@ -14,6 +14,10 @@ the latency is the call's own, not the time an item waited.
 
 The worker is a daemon thread: a run stopped with ``-x`` or Ctrl-C does not wait
 for a request nobody will read (at most one, bounded by the provider's timeout).
+Waiting for an answer (:meth:`Pipeline.wait`) wakes up every ``WAKE_S``: the signal of
+Ctrl-C may reach the worker thread, and the main thread sees it only when it runs
+Python code; on Ctrl-C the jobs queued behind the one in flight are cancelled at once,
+before the worker can start the next request.
 Pure module: no pytest.
 """
 
@@ -22,12 +26,14 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from typing import Generic, TypeVar
 
 __all__ = ["Pipeline"]
 
 _T = TypeVar("_T")
+WAKE_S = 0.05
+"""How often a wait for an answer wakes up to let Ctrl-C through."""
 _Job = tuple["Future[_T]", Callable[[], _T]]
 
 
@@ -69,6 +75,19 @@ class Pipeline(Generic[_T]):
         """The future queued under ``key`` (and forget it), or ``None``."""
         with self._lock:
             return self._futures.pop(key, None)
+
+    def wait(self, future: Future[_T]) -> _T:
+        """``future.result()``, interruptible: on Ctrl-C nothing queued is sent any more.
+
+        Only the request in flight is lost (the pipeline is closed, see :meth:`close`).
+        """
+        try:
+            while not future.done():
+                wait([future], timeout=WAKE_S)
+        except KeyboardInterrupt:
+            self.close()
+            raise
+        return future.result()
 
     def pending(self) -> list[str]:
         """Keys submitted and not taken (e.g. prefetched for an item that never ran)."""

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_llmbench.cases.model import Case, CaseFileError, Problem, Task, load_task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
+from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
@@ -101,8 +102,8 @@ def junit_properties(result: Result) -> list[tuple[str, object]]:
     return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
 
 
-def _answer(future: Future[Call | None]) -> Call:
-    call = future.result()
+def _answer(pipeline: Pipeline[Call | None], future: Future[Call | None]) -> Call:
+    call = pipeline.wait(future)
     if call is None:  # pragma: no cover - a load's future is never an item's
         raise RuntimeError("the pipeline returned no call")
     return call
@@ -309,7 +310,7 @@ class CaseItem(pytest.Function):
             elif lifecycle.pipelined(following.model):
                 lifecycle.switch_ahead(self.model, following.model)
                 pipeline.submit(following.nodeid, following._fetch(bench))
-        call = _answer(future)
+        call = _answer(pipeline, future)
         record_measured(self, request, call)
         return call
 

@@ -386,7 +386,7 @@ class ModelLifecycle:
         if queued is not None:
             key, future = queued
             self.pipeline.take(key)
-            future.result()
+            self.pipeline.wait(future)
 
     def pipelined(self, model: ModelInfo) -> bool:
         """Whether this model's calls go through the pipeline (a remote model, prefetch on)."""

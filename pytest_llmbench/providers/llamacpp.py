@@ -203,6 +203,38 @@ def _close_all() -> None:
             llm.close()
 
 
+class _Deadline:
+    """``--llm-timeout`` for an embedded call: generation stops at the first token after it.
+
+    llama-cpp-python checks stopping criteria between tokens, but only
+    ``create_completion`` takes them; :meth:`bind` gives the model an instance attribute
+    ``create_completion`` (which the chat handler calls) that adds this one.  Reading
+    the prompt cannot be interrupted: a deadline passed then stops at the first token.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+        self.passed = False
+
+    def __call__(self, input_ids: Any, logits: Any) -> bool:
+        if not self.passed and time.monotonic() >= self._at:
+            self.passed = True
+        return self.passed
+
+    def bind(self, llm: Any) -> Callable[..., Any]:
+        import llama_cpp
+
+        original = type(llm).create_completion.__get__(llm)
+
+        def create_completion(*args: Any, **kwargs: Any) -> Any:
+            criteria = llama_cpp.StoppingCriteriaList([self])
+            criteria.extend(kwargs.get("stopping_criteria") or ())
+            kwargs["stopping_criteria"] = criteria
+            return original(*args, **kwargs)
+
+        return create_completion
+
+
 class LlamaCppProvider:
     name = "llamacpp"
 
@@ -358,13 +390,22 @@ class LlamaCppProvider:
                 llama_cpp.llama_memory_clear(memory, True)
             llama_cpp.llama_perf_context_reset(llm.ctx)
             llm.chat_format = chat.handler
+            deadline = _Deadline(request.timeout_s)
+            llm.create_completion = deadline.bind(llm)  # the chat handler calls it
             start = time.perf_counter()
             try:
                 out = llm.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(f"llamacpp/{request.model}: {exc}") from None
+            finally:
+                del llm.create_completion  # the class's own again
             call_ms = (time.perf_counter() - start) * 1000.0
             perf = llama_cpp.llama_perf_context(llm.ctx)
+        if deadline.passed:
+            raise ProviderError(
+                f"no complete answer from llamacpp/{request.model} within "
+                f"{request.timeout_s:g} s (stopped after {perf.n_eval} tokens)"
+            )
         text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
         completion_tokens = usage.get("completion_tokens")

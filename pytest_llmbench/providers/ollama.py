@@ -21,9 +21,12 @@ Behaviour at scale (many models, one GPU):
 * HTTP 503 (server busy) and a connection reset are retried with exponential backoff
   (``settings.retries``, ``settings.retry_backoff_s``); the time spent on them is
   reported as ``Response.retry_ms`` and kept out of the latency;
-* a host that answered before and now refuses connections has gone away: it is
-  marked dead and later requests to it fail at once, without waiting, except one every
-  ``REPROBE_AFTER_S`` seconds that tries it again (a restarted server is used again);
+* a host that answered before and now refuses connections (or cuts a request and
+  then refuses one) has gone away.  A model that other hosts serve too moves to one of
+  them that answers, the request that failed included (failover: each result names
+  the host that answered it); a model served only there fails at once, without
+  waiting.  Before each later request a gone host is probed with a short TCP connect
+  (``PROBE_TIMEOUT_S``): a restarted server is used again as soon as it listens;
 * a model the server does not have raises :class:`ModelNotFound`.
 """
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -50,6 +54,7 @@ from pytest_llmbench.providers.base import (
     Response,
     plain_json,
 )
+from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.hosts import assign_hosts
 
 if TYPE_CHECKING:
@@ -62,8 +67,8 @@ __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "no
 DEFAULT_HOST = DEFAULT_OLLAMA_HOST
 KEEP_ALIVE = "30m"
 """How long the server keeps a model loaded after each request of ours."""
-REPROBE_AFTER_S = 5.0
-"""A host that went away is tried again (once, by the next request) after this long."""
+PROBE_TIMEOUT_S = 0.5
+"""How long the connect that probes a host that went away may take (at most)."""
 RUNNER_OPTIONS = frozenset(
     {
         "num_ctx",
@@ -195,12 +200,22 @@ def _is_connect_failure(exc: BaseException) -> bool:
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another try: HTTP 503 (server busy) or a connection closed without an answer."""
-    import httpx
     import ollama
 
     if isinstance(exc, ollama.ResponseError):
         return exc.status_code == 503
+    return _is_cut(exc)
+
+
+def _is_cut(exc: BaseException) -> bool:
+    """The connection closed or reset after the request went out (no answer)."""
+    import httpx
+
     return isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+
+
+class _HostGone(ProviderError):
+    """The host went away during a request (the provider fails over or gives up)."""
 
 
 def _require_name(name: str) -> None:
@@ -231,8 +246,8 @@ class OllamaProvider:
     model's host.  ``load()``/``unload()`` send the empty requests Ollama documents
     for loading a model into memory and dropping it (``keep_alive: 0``).
 
-    Generation uses ``settings.timeout_s`` (connecting: at most
-    ``settings.discovery_timeout_s``); discovery uses ``settings.discovery_timeout_s``.
+    Generation uses ``settings.timeout_s`` as a deadline for the whole call (connecting:
+    at most ``settings.discovery_timeout_s``); discovery uses ``settings.discovery_timeout_s``.
     The HTTP clients are made on first use and kept; ``close()`` (or leaving a
     ``with`` block) closes them, and so does garbage collection or interpreter exit.
     """
@@ -253,10 +268,12 @@ class OllamaProvider:
         self._discovered = False
         self._answered: set[str] = set()
         """Hosts that answered at least once (so a refused connection means "went away")."""
-        self._gone: dict[str, tuple[str, float]] = {}
-        """Hosts that went away mid-run: host -> (the message requests fail with at once,
-        when it was last tried); tried again every ``reprobe_after_s`` (a restart)."""
-        self.reprobe_after_s = REPROBE_AFTER_S
+        self._gone: dict[str, str] = {}
+        """Hosts that went away mid-run -> the message their models' requests fail with
+        (when no other host serves the model); probed again before each request."""
+        self._presence: dict[str, tuple[str, ...]] = {}
+        """Model -> every host that has it (discovery): where it can fail over to."""
+        self.probe_timeout_s = min(PROBE_TIMEOUT_S, float(settings.discovery_timeout_s))
         self._runner_options: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], ollama.Client] = {}
@@ -339,10 +356,28 @@ class OllamaProvider:
                     with self._lock:
                         self._wires[host] = None
                     wire.close()
-            reply: _T = getattr(client, endpoint)(**payload)
+            # httpx times out each read, not the call: the deadline is kept here.
+            try:
+                reply: _T = call_within(
+                    float(self.settings.timeout_s),
+                    lambda: getattr(client, endpoint)(**payload),
+                    abandon=lambda: self._abandon(host, client),
+                )
+            except DeadlinePassed as exc:
+                import httpx
+
+                raise httpx.ReadTimeout(str(exc)) from None
             return reply
 
         return send
+
+    def _abandon(self, host: str, client: ollama.Client) -> None:
+        """Close a client whose call passed its deadline (a new one serves the next call)."""
+        with self._lock:
+            if self._clients.get((host, "generate")) is client:
+                del self._clients[(host, "generate")]
+        with contextlib.suppress(Exception):  # closing must never raise
+            client.close()  # type: ignore[no-untyped-call]
 
     # -- discovery ---------------------------------------------------------------
 
@@ -416,6 +451,7 @@ class OllamaProvider:
         with self._lock:
             for name, host in chosen.items():
                 self._model_hosts.setdefault(name, host)
+                self._presence[name] = tuple(presence[name])
             self._discovered = True
             chosen = {name: self._model_hosts[name] for name in chosen}
         for name, info in models.items():
@@ -496,7 +532,6 @@ class OllamaProvider:
         import ollama
 
         _require_name(request.model)
-        host = self.host_for(request.model)
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
@@ -515,8 +550,9 @@ class OllamaProvider:
         }
         if fmt is not None:
             payload["format"] = fmt
-        send = self._sender(host, "chat", payload, ollama.ChatResponse)
-        reply, retries, retry_ms = self._request(host, request.model, "generate", send)
+        reply, host, retries, retry_ms = self._call(
+            request.model, "generate", "chat", payload, ollama.ChatResponse
+        )
         text = reply.message.content
         return Response(
             text=text or "",
@@ -527,7 +563,7 @@ class OllamaProvider:
             prompt_tokens=reply.prompt_eval_count,
             completion_tokens=reply.eval_count,
             host=host,
-            retry_ms=retry_ms if retries else None,
+            retry_ms=retry_ms,
             retries=retries,
         )
 
@@ -559,22 +595,102 @@ class OllamaProvider:
                 "Ollama would reload the model: use the same ones for every request"
             )
 
-    # -- requests: retries, dead hosts -------------------------------------------
+    # -- requests: retries, failover, gone hosts -----------------------------------
+
+    def _call(
+        self,
+        model: str,
+        action: str,
+        endpoint: str,
+        payload: Mapping[str, Any],
+        reply_type: Callable[..., _T],
+        *,
+        failover: bool = True,
+    ) -> tuple[_T, str, int, float | None]:
+        """``POST /api/<endpoint>`` for ``model`` on a host that answers.
+
+        The reply, the host that gave it, the failed attempts before it (retries and
+        failovers) and the ms they took (``None``: nothing was lost).  A host that goes
+        away during the call hands the request to another host of the model
+        (``failover``); with none left, the call fails with the gone host's message.
+        """
+        started = time.perf_counter()
+        host, probed = self._live_host(model, failover)
+        moves = 0
+        while True:
+            attempt_started = time.perf_counter()
+            send = self._sender(host, endpoint, payload, reply_type)
+            try:
+                reply, retries, retry_ms = self._request(host, model, action, send)
+            except _HostGone as gone:
+                other = self._move(model, host) if failover else None
+                if other is None:
+                    raise ProviderError(str(gone)) from None
+                host, moves = other, moves + 1
+                continue
+            lost = (attempt_started - started) * 1000.0 + retry_ms
+            detoured = probed or moves or retries
+            return reply, host, retries + moves, lost if detoured else None
+
+    def _live_host(self, model: str, failover: bool) -> tuple[str, bool]:
+        """The host to send ``model``'s next request to, and whether a gone one was probed.
+
+        Its own host, unless that went away and still refuses connections: then (with
+        ``failover``) another host of the model that answers; none: the gone message.
+        """
+        host = self.host_for(model)
+        with self._lock:
+            message = self._gone.get(host)
+        if message is None:
+            return host, False
+        if self._unreachable(host) is None:
+            return host, True
+        other = self._move(model, host) if failover else None
+        if other is None:
+            raise ProviderError(message)
+        return other, True
+
+    def _move(self, model: str, gone: str) -> str | None:
+        """Serve ``model`` from another of its hosts that answers (``None``: none does)."""
+        with self._lock:
+            candidates = [h for h in self._presence.get(model, ()) if h != gone]
+            down = set(self._gone)
+        for host in candidates:
+            if host not in down or self._unreachable(host) is None:
+                with self._lock:
+                    self._model_hosts[model] = host
+                return host
+        return None
+
+    def _unreachable(self, host: str) -> str | None:
+        """Why ``host`` accepts no TCP connection now (within ``probe_timeout_s``), or ``None``.
+
+        A host that went away and accepts one is back (a restarted server): used again.
+        """
+        split = urllib.parse.urlsplit(host)
+        default = 443 if split.scheme == "https" else 80
+        try:
+            address = (split.hostname or "127.0.0.1", split.port or default)
+            with socket.create_connection(address, timeout=self.probe_timeout_s):
+                pass
+        except TimeoutError:
+            return "connection timed out"
+        except ConnectionRefusedError:
+            return "connection refused"
+        except (OSError, ValueError) as exc:
+            return f"cannot connect: {_one_line(exc, 80)}"
+        with self._lock:
+            self._gone.pop(host, None)
+        return None
 
     def _request(
         self, host: str, model: str, action: str, send: Callable[[ollama.Client], _T]
     ) -> tuple[_T, int, float]:
-        """``send(client)`` with retries; the reply, the retries and the ms they took."""
-        probing = False
-        with self._lock:
-            gone = self._gone.get(host)
-            if gone is not None:
-                message, probed = gone
-                if time.monotonic() - probed < self.reprobe_after_s:
-                    raise ProviderError(message)
-                # Time to look again (a restarted server): one attempt, no retries.
-                self._gone[host] = (message, time.monotonic())
-                probing = True
+        """``send(client)`` with retries; the reply, the retries and the ms they took.
+
+        Raises :class:`_HostGone` when ``host``, which answered before, refuses the
+        connection, or cut the request and refuses a probe: it went away.
+        """
         client = self._client(host, "generate")
         retries = max(0, int(self.settings.retries))
         started = time.perf_counter()
@@ -584,10 +700,12 @@ class OllamaProvider:
             try:
                 reply = send(client)
             except Exception as exc:
-                if probing and _is_connect_failure(exc):
-                    raise ProviderError(message) from None
-                if _is_connect_failure(exc) and self._has_answered(host):
-                    raise self._went_away(host, exc) from None
+                if self._has_answered(host):
+                    gone = _connect_reason(exc) if _is_connect_failure(exc) else None
+                    if gone is None and _is_cut(exc):
+                        gone = self._unreachable(host)  # cut: crashed, or just this one?
+                    if gone is not None:
+                        raise self._went_away(host, gone) from None
                 if attempt < retries and _is_transient(exc):
                     time.sleep(max(0.0, self.settings.retry_backoff_s) * 2**attempt)
                     attempt += 1
@@ -605,15 +723,14 @@ class OllamaProvider:
         with self._lock:
             return host in self._answered
 
-    def _went_away(self, host: str, exc: BaseException) -> ProviderError:
-        """Mark ``host`` dead: later requests to it fail at once with this message."""
+    def _went_away(self, host: str, reason: str) -> _HostGone:
+        """Mark ``host`` gone: its models move elsewhere or fail at once with this message."""
         message = (
-            f"ollama at {host} went away mid-run ({_connect_reason(exc)}); "
+            f"ollama at {host} went away mid-run ({reason}); "
             "its remaining cases fail without waiting"
         )
         with self._lock:
-            self._gone.setdefault(host, (message, time.monotonic()))
-            return ProviderError(self._gone[host][0])
+            return _HostGone(self._gone.setdefault(host, message))
 
     # -- load / unload -----------------------------------------------------------
 
@@ -626,13 +743,12 @@ class OllamaProvider:
         import ollama
 
         _require_name(name)
-        host = self.host_for(name)
-
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": KEEP_ALIVE}
-        send = self._sender(host, "generate", payload, ollama.GenerateResponse)
         started = time.perf_counter()
-        reply, _, retry_ms = self._request(host, name, "load", send)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0 - retry_ms
+        reply, _, _, retry_ms = self._call(
+            name, "load", "generate", payload, ollama.GenerateResponse
+        )
+        elapsed_ms = (time.perf_counter() - started) * 1000.0 - (retry_ms or 0.0)
         reported = _ms(reply.load_duration)
         return reported if reported is not None else elapsed_ms
 
@@ -641,11 +757,9 @@ class OllamaProvider:
         import ollama
 
         _require_name(name)
-        host = self.host_for(name)
-
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": 0}
-        send = self._sender(host, "generate", payload, ollama.GenerateResponse)
-        self._request(host, name, "unload", send)
+        # Where the model is now; never moved for an unload (no other host has it loaded).
+        self._call(name, "unload", "generate", payload, ollama.GenerateResponse, failover=False)
 
     # -- errors ------------------------------------------------------------------
 

@@ -25,7 +25,9 @@ Through the official ``openai`` package.  One provider instance per endpoint (se
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import functools
 import math
 import threading
 import time
@@ -43,6 +45,7 @@ from pytest_llmbench.providers.base import (
     Request,
     Response,
 )
+from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
 from pytest_llmbench.providers.redaction import redact, register_secret
 
@@ -249,6 +252,14 @@ class OpenAIProvider:
                 self._clients[purpose] = client
             return client
 
+    def _abandon(self, client: openai.OpenAI) -> None:
+        """Close a client whose call passed its deadline (a new one serves the next call)."""
+        with self._lock:
+            if self._clients.get("generate") is client:
+                del self._clients["generate"]
+        with contextlib.suppress(Exception):  # closing must never raise
+            client.close()
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
@@ -375,9 +386,15 @@ class OpenAIProvider:
         while True:
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
+            create = functools.partial(
+                client.chat.completions.create,
+                **self._arguments(request, mode),
+                timeout=request.timeout_s,
+            )
             try:
-                completion = client.chat.completions.create(
-                    **self._arguments(request, mode), timeout=request.timeout_s
+                # The SDK (httpx) times out each read, not the call: the deadline is here.
+                completion = call_within(
+                    request.timeout_s, create, abandon=lambda: self._abandon(client)
                 )
             except sdk.APIStatusError as exc:
                 if mode in _DOWNGRADE and _rejects_format(exc):
@@ -391,7 +408,7 @@ class OpenAIProvider:
                         f"on endpoint {self.name}"
                     ) from None
                 failed = self._status_failure(exc, request, retries)
-            except sdk.APITimeoutError:
+            except (sdk.APITimeoutError, DeadlinePassed):
                 raise ProviderError(
                     f"no answer from {self.name}/{request.model} within "
                     f"{_seconds(request.timeout_s)} ({self.endpoint.base_url})"
