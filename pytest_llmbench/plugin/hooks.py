@@ -18,10 +18,18 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.analysis.elimination import mark_eliminated
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
-from pytest_llmbench.plugin.items import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseItem
+from pytest_llmbench.plugin.elimination import order_for_elimination
+from pytest_llmbench.plugin.items import (
+    ELIMINATED_KEY,
+    NEXT_KEY,
+    RESULT_KEY,
+    RESUMED_KEY,
+    CaseItem,
+)
 from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
@@ -91,6 +99,9 @@ class LLMBenchPlugin:
         order = {m.id: i for i, m in enumerate(models)}
         if order:
             items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
+        if order and bench.options.eliminate:
+            # Within a model's items of a task: round by round, likeliest misses first.
+            order_for_elimination(items, bench)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After every deselection (-k, -m, --lf): the runs each model of a task owes.
@@ -136,7 +147,10 @@ class LLMBenchPlugin:
             bench.ledger.skip(item.task.name, item.case.id, item.repeat, item.candidate)
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
-        reason = bench.lifecycle.unavailable.get(item.model.id)
+        # So is an eliminated model's: "eliminated after CASE_04, 1 of 12 runs made".
+        reason = bench.lifecycle.unavailable.get(item.model.id) or item.stash.get(
+            ELIMINATED_KEY, None
+        )
         if reason is not None:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
 
@@ -148,6 +162,7 @@ class LLMBenchPlugin:
         if report.when == "call" and isinstance(record, dict):
             result = Result.from_dict(record)
             self.bench.ledger.add_result(result)
+            self.bench.eliminator.record(result)
             if report.passed:
                 self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
@@ -195,6 +210,9 @@ class LLMBenchPlugin:
             )
             for task in ledger.task_names()
         ]
+        if bench.options.eliminate:  # disqualified by a case, not incomplete
+            out = bench.eliminator
+            bench.rankings = [mark_eliminated(r, out.for_task(r.task)) for r in bench.rankings]
         bench.judge_evidence(_stopped(session, exitstatus))
         if session.exitstatus == pytest.ExitCode.OK and bench.generic_failures():
             # Every item passed its own checks, but some answers fail the session-level

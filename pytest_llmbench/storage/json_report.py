@@ -213,6 +213,7 @@ STANDING_ORDER = (
     "tokens_per_s",
     "failed_cases",
     "missing_runs",
+    "eliminated",
     "weighted_score",
     "latency",
     "cold",
