@@ -182,7 +182,8 @@ def pytest_unconfigure(config):
     pathlib.Path({str(calls)!r}).write_text(json.dumps(calls))
 """
     )
-    result, task = _run(pytester, "remote", "--llm-fail-on=champion")
+    history = f"--llm-history={pytester.path / 'history.sqlite'}"
+    result, task = _run(pytester, "remote", "--llm-fail-on=champion", history)
     made = json.loads(calls.read_text())
     # At most the request sent ahead while the wrong answer was being scored is wasted.
     assert made.count("lenient") <= 2
@@ -190,6 +191,11 @@ def pytest_unconfigure(config):
     assert made.count("right") == 12
     assert _standing(task, "fake/lenient")["eliminated"]["made"] == 1
     assert result.ret == 0
+    # Next time the history says lenient gets CASE_04 wrong: nothing is sent after it.
+    _run(pytester, "again", "--llm-fail-on=champion", history)
+    made = json.loads(calls.read_text())
+    assert made.count("lenient") == 1
+    assert made.count("strict") == 1
 
 
 # -- the pure part --------------------------------------------------------------

@@ -79,6 +79,8 @@ class Eliminator:
         """(task, candidate) -> the case id of its first wrong run."""
         self.made: dict[tuple[str, str], int] = {}
         """(task, candidate) -> runs made so far (until it was eliminated)."""
+        self.rates = FailureRates.empty()
+        """The history's failure rates the run order came from."""
 
     def record(self, result: Result) -> None:
         key = (result.task, result.candidate)
@@ -87,6 +89,10 @@ class Eliminator:
         self.made[key] = self.made.get(key, 0) + 1
         if not result.correct:
             self.first_wrong[key] = result.case_id
+
+    def may_eliminate(self, task: str, case_id: str, model: str) -> bool:
+        """Whether the history has ``model`` wrong on the case at least once."""
+        return self.rates.by_model.get((task, case_id, model), 0.0) > 0.0
 
     def eliminated(self, task: str, candidate: str) -> bool:
         return (task, candidate) in self.first_wrong

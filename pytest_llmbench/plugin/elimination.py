@@ -7,7 +7,9 @@ The pure part (case order, first wrong runs, the ranking's view) is
   (and prompt version), round by round, the likeliest misses first.  Items of
   different models keep the order the collection gave them;
 - :func:`elimination_reason` (run): the skip reason of an item whose model is already
-  out of the running for its task.  The pipeline never sends such an item ahead.
+  out of the running for its task.  The pipeline never sends such an item ahead, nor
+  the item after one the history says the model got wrong before
+  (:func:`may_eliminate`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from pytest_llmbench.plugin.items import CaseItem
     from pytest_llmbench.plugin.session import BenchSession
 
-__all__ = ["elimination_reason", "order_for_elimination"]
+__all__ = ["elimination_reason", "may_eliminate", "order_for_elimination"]
 
 
 def _rates(bench: BenchSession) -> FailureRates:
@@ -45,7 +47,7 @@ def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None
     """
     from pytest_llmbench.plugin.items import CaseItem
 
-    rates = _rates(bench)
+    rates = bench.eliminator.rates = _rates(bench)
     first: dict[tuple[str, str, str], int] = {}
     indexes: dict[str, dict[str, int]] = {}
     keys: list[tuple[int, int, tuple[float, ...]]] = []
@@ -76,3 +78,14 @@ def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
         return None
     runs = sum(1 for models in bench.ledger.expected.get(task, {}).values() if candidate in models)
     return eliminator.reason(task, candidate, runs)
+
+
+def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:
+    """Whether ``following`` (of the same model and task) might be eliminated by ``item``:
+    the history has ``item``'s model wrong on its case before.  ``following`` is then not
+    sent ahead (a wrong answer would leave its request unused)."""
+    if not bench.options.eliminate or following.candidate != item.candidate:
+        return False
+    if following.task.name != item.task.name:
+        return False
+    return bench.eliminator.may_eliminate(item.task.name, item.case.id, item.model.id)

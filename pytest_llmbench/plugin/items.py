@@ -17,7 +17,7 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
-from pytest_llmbench.plugin.elimination import elimination_reason
+from pytest_llmbench.plugin.elimination import elimination_reason, may_eliminate
 from pytest_llmbench.plugin.session import BenchSession, get_bench
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 
@@ -296,7 +296,11 @@ class CaseItem(pytest.Function):
         if future is None:
             future = pipeline.submit(self.nodeid, self._fetch(bench))
         following = self.stash.get(NEXT_KEY, None)
-        if following is not None and following.will_call():
+        if (
+            following is not None
+            and following.will_call()
+            and not may_eliminate(self, following, bench)
+        ):
             if following.model.id == self.model.id:
                 pipeline.submit(following.nodeid, following._fetch(bench))
             elif lifecycle.pipelined(following.model):
