@@ -265,6 +265,7 @@ class LLMBenchPlugin:
             if (key := (r.task, g.case_id, g.model, g.repeat)) in self.passed
         ]
 
+    @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the ranking ends the run
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
         if bench.rankings:

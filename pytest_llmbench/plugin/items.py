@@ -15,7 +15,7 @@ from pytest_llmbench.cases.model import Case, CaseFileError, Task, load_task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
-from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
+from pytest_llmbench.plugin.benchmark import record_call
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
 from pytest_llmbench.plugin.elimination import elimination_reason, may_eliminate
 from pytest_llmbench.plugin.session import BenchSession, get_bench
@@ -290,7 +290,9 @@ class CaseItem(pytest.Function):
         """
         lifecycle = bench.lifecycle
         if not lifecycle.pipelined(self.model):
-            return self._fetch(bench, benchmark_wrapper(self, request))()
+            call = self._fetch(bench)()
+            record_call(self, call)
+            return call
         pipeline = lifecycle.pipeline
         future = pipeline.take(self.nodeid)
         if future is None:
@@ -307,7 +309,7 @@ class CaseItem(pytest.Function):
                 lifecycle.switch_ahead(self.model, following.model)
                 pipeline.submit(following.nodeid, following._fetch(bench))
         call = _answer(future)
-        record_measured(self, request, call)
+        record_call(self, call)
         return call
 
     def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:

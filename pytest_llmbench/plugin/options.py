@@ -415,6 +415,13 @@ def add_options(parser: pytest.Parser) -> None:
         "are xfailed and only a task without a champion fails the session.",
     )
     group.addoption(
+        "--llm-benchmark-table",
+        action="store_true",
+        default=False,
+        help="with pytest-benchmark: also print its terminal table of the case items' calls "
+        "(they are always in --benchmark-json and --benchmark-autosave). Default: not printed.",
+    )
+    group.addoption(
         "--llm-eliminate",
         metavar="on|off",
         nargs="?",
