@@ -169,6 +169,9 @@ class LLMBenchPlugin:
             if isinstance(worker, str):
                 self.bench.distribution.record(str(record.get("model")), worker)
         self.persistence.on_logreport(report)
+        if not self.worker:  # taken in: pytest keeps every report to the end, not its copy
+            for name in ("llmbench_result", "llmbench_meta"):
+                report.__dict__.pop(name, None)
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         if getattr(report, "llmbench_crash", False):

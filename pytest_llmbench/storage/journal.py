@@ -86,7 +86,7 @@ class Entry:
             "v": JOURNAL_VERSION,
             "nodeid": self.nodeid,
             "fingerprint": self.fingerprint,
-            "result": dict(vars(self.result)),  # flat record: no deep copy needed
+            "result": self.result.to_dict(),  # flat record: no deep copy needed
         }
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
