@@ -285,9 +285,10 @@ def test_cache_options_from_ini_and_a_bad_mode(suite: pytest.Pytester) -> None:
 
 
 def test_benchmark_fixture_records_no_cached_call(suite: pytest.Pytester) -> None:
-    live = suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=write")
+    table = "--llm-benchmark-table"  # the case items' rows (not printed by default)
+    live = suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=write", table)
     live.stdout.fnmatch_lines(["*benchmark 'grading': 2 tests*"])
-    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=read")
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-cache=read", table)
     result.assert_outcomes(passed=2)
     assert "benchmark 'grading'" not in result.stdout.str()
     assert "Benchmark fixture was not used" not in result.stdout.str()

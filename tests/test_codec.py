@@ -390,7 +390,7 @@ def test_the_history_stores_what_earlier_versions_stored(tmp_path: Path) -> None
     with sqlite3.connect(path) as db:
         records = [row[0] for row in db.execute("SELECT record FROM results ORDER BY seq")]
         standings = [row[0] for row in db.execute("SELECT standing FROM rankings ORDER BY rowid")]
-    assert records == [json.dumps(vars(r), ensure_ascii=False) for r in RESULTS]
+    assert records == [json.dumps(r.to_dict(), ensure_ascii=False) for r in RESULTS]
     assert standings == [
         json.dumps(dataclasses.asdict(s), ensure_ascii=False)
         for ranking in RANKINGS

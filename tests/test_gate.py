@@ -300,6 +300,7 @@ def test_gate_fails_when_an_edited_prompt_breaks_the_champion(repo: pytest.Pytes
         "--llm-changed-since=HEAD",
         "--llm-baseline=last",
         "--llm-fail-on=champion",
+        "--llm-eliminate=off",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2, xfailed=2, deselected=2)
@@ -390,6 +391,7 @@ def test_fail_on_champion_xfails_wrong_answers(suite: pytest.Pytester) -> None:
         "--llm-models=fake/right,fake/lenient",
         *NO_BENCHMARK,
         "--llm-fail-on=champion",
+        "--llm-eliminate=off",
         "-rx",
     )
     assert result.ret == pytest.ExitCode.OK
@@ -412,6 +414,7 @@ def test_fail_on_champion_fails_a_task_without_champion(suite: pytest.Pytester) 
         "--llm-models=fake/lenient,fake/strict",
         *NO_BENCHMARK,
         "--llm-fail-on=champion",
+        "--llm-eliminate=off",
         f"--llm-json={out}",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -424,7 +427,13 @@ def test_fail_on_champion_fails_a_task_without_champion(suite: pytest.Pytester) 
 
 def test_fail_on_champion_under_xdist(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess(
-        "evals", "--llm-models=fake", *NO_BENCHMARK, "--llm-fail-on=champion", "-n", "2"
+        "evals",
+        "--llm-models=fake",
+        *NO_BENCHMARK,
+        "--llm-fail-on=champion",
+        "--llm-eliminate=off",
+        "-n",
+        "2",
     )
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=6, xfailed=4)

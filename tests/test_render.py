@@ -288,6 +288,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "tokens_per_s": 50.0,
         "failed_cases": [],
         "missing_runs": [],
+        "eliminated": None,  # ran every run (--llm-eliminate skips none of a champion's)
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
         "combination": None,  # a single model, not a consensus combination

@@ -54,6 +54,7 @@ from pytest_llmbench.execution.results import Result
 __all__ = [
     "DEFAULT_WEIGHTS",
     "POLICIES",
+    "Elimination",
     "Incomplete",
     "Miss",
     "ModelStanding",
@@ -114,6 +115,26 @@ class Incomplete:
 
 
 @dataclass(frozen=True)
+class Elimination:
+    """A model the strict policy ruled out early: its first wrong run ended its sweep.
+
+    The rest of its runs of the task were skipped (``--llm-eliminate``): it is
+    disqualified by ``case_id``, not incomplete.
+    """
+
+    case_id: str
+    """The case of the first wrong run."""
+    made: int
+    """Runs the model made before it was eliminated (the wrong one included)."""
+    runs: int
+    """Runs the task expects of every model."""
+
+    def describe(self) -> str:
+        """``eliminated after GRADE_FAIL_003, 3 of 10 runs made``."""
+        return f"eliminated after {self.case_id}, {self.made} of {self.runs} runs made"
+
+
+@dataclass(frozen=True)
 class ModelStanding:
     model: str
     total: int
@@ -143,6 +164,9 @@ class ModelStanding:
     ``provider/name@v2`` and this is ``v2``."""
     prompt_version_hash: str = ""
     """The hash of that version's template text."""
+    eliminated: Elimination | None = None
+    """Set when the model's remaining runs were skipped after a wrong one (strict policy,
+    ``--llm-eliminate``); ``incomplete`` is ``None`` then."""
 
     @property
     def model_id(self) -> str:
@@ -179,6 +203,7 @@ class ModelStanding:
             times = f" ({miss.wrong}/{miss.runs})" if miss.runs > 1 else ""
             groups.setdefault(miss.direction, []).append(miss.case_id + times)
         parts = [self.incomplete.describe()] if self.incomplete else []
+        parts += [self.eliminated.describe()] if self.eliminated else []
         parts += [f"{direction} on {', '.join(ids)}" for direction, ids in groups.items()]
         return "; ".join(parts)
 

@@ -59,6 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = LLMBenchPlugin(config)
     config.stash[BENCH_KEY] = plugin.bench
     config.pluginmanager.register(plugin, "llmbench-run")
+    if config.pluginmanager.hasplugin("benchmark") and not config.getoption("llm_benchmark_table"):
+        from pytest_llmbench.plugin.benchmark import QuietBenchmarkTable
+
+        config.pluginmanager.register(QuietBenchmarkTable(config), "llmbench-quiet-benchmark")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:

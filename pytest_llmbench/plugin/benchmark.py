@@ -1,82 +1,132 @@
-"""The bridge to pytest-benchmark: every model call is recorded through its fixture.
+"""The bridge to pytest-benchmark: every model call is recorded, quietly.
 
-When pytest-benchmark is active (installed, not ``--benchmark-skip``; it turns itself
-off under xdist), each case item records its call through the ``benchmark`` fixture,
-labelled with task, case, model and repeat, so ``--benchmark-json`` and
-``--benchmark-autosave`` hold every call.  A call made on pytest's thread runs inside
-``benchmark.pedantic``; a call the pipeline made on its own thread is handed over with
-the time the pipeline measured.  A cached answer makes no call and records nothing.
+When pytest-benchmark is active (installed, not ``--benchmark-skip`` nor
+``--benchmark-disable``; it turns itself off under xdist), each case item's call is
+added to pytest-benchmark's session as one round, labelled with task, case, model and
+repeat, so ``--benchmark-json`` and ``--benchmark-autosave`` hold every call.  The
+time recorded is the call's own latency as the plugin measured it (the figure the
+ranking uses), on pytest's thread or on the pipeline's.  A cached or failed answer
+records nothing.
+
+The record is made without the ``benchmark`` fixture (a fixture and a ``pedantic``
+round per item cost about 0.4 ms each): :class:`BenchmarkRecorder` appends
+pytest-benchmark's own record type (``stats.Metadata``) to its session.
+
+pytest-benchmark's terminal table leaves the case items out (thousands of rows after
+the ranking), unless ``--llm-benchmark-table``; other benchmarks keep their table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.execution.call import Call, Wrapper
-from pytest_llmbench.plugin.compat import replay_timer
-from pytest_llmbench.providers.base import Response
+from pytest_llmbench.execution.call import Call
+from pytest_llmbench.plugin.compat import benchmark_session, hide_from_table
 
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.items import CaseItem
 
-__all__ = ["benchmark_wrapper", "record_measured"]
+__all__ = ["RECORDER_KEY", "BenchmarkRecorder", "QuietBenchmarkTable", "record_call"]
+
+_OPTIONS = (
+    "disable_gc",
+    "timer",
+    "min_rounds",
+    "max_time",
+    "min_time",
+    "precision",
+    "confidence",
+    "warmup",
+)
+"""The options pytest-benchmark's record keeps (as its fixture would give them)."""
 
 
-def _active(config: pytest.Config) -> bool:
-    if not config.pluginmanager.hasplugin("benchmark"):
-        return False
-    return not config.getoption("benchmark_skip", default=False)
+class _Labels:
+    """What pytest-benchmark's record reads of its fixture, for one case item."""
 
+    __slots__ = ("extra_info", "fullname", "group", "name")
+    cprofile_stats = None
+    param = None
+    params = None
+    has_error = False
 
-def _fixture(item: CaseItem, request: pytest.FixtureRequest) -> Any:
-    """pytest-benchmark's fixture, labelled with the item's task, case and model."""
-    benchmark = request.getfixturevalue("benchmark")
-    benchmark.group = item.task.name
-    benchmark.extra_info.update(
-        {
+    def __init__(self, item: CaseItem) -> None:
+        self.name = item.name
+        self.fullname = item.nodeid
+        self.group = item.task.name
+        self.extra_info = {
             "task": item.task.name,
             "case": item.case.id,
             "model": item.model.id,
             "repeat": item.repeat,
         }
-    )
-    return benchmark
 
 
-def benchmark_wrapper(item: CaseItem, request: pytest.FixtureRequest) -> Wrapper | None:
-    """A wrapper that runs a call through the fixture (``None`` when it is not active).
+class BenchmarkRecorder:
+    """Adds each call to pytest-benchmark's session (``None`` session: not active)."""
 
-    The fixture is requested when the call is made, not before: an answer from the
-    response cache makes no call, and so records no timing.
+    def __init__(self, config: pytest.Config) -> None:
+        session = benchmark_session(config)
+        active = session is not None and not getattr(session, "disabled", True)
+        active = active and not config.getoption("benchmark_skip", default=False)
+        # Kept only where a record is read: saved (--benchmark-json, --benchmark-save,
+        # --benchmark-autosave) or shown (--llm-benchmark-table).
+        wanted = config.getoption("llm_benchmark_table") or any(
+            getattr(session, name, None) for name in ("json", "save", "autosave")
+        )
+        self.session: Any = session if active and wanted else None
+        self._options: dict[str, Any] = {}
+        if self.session is not None:
+            given = dict(getattr(self.session, "options", {}))
+            self._options = {key: given.get(key) for key in _OPTIONS}
+
+    def record(self, item: CaseItem, call: Call) -> None:
+        if self.session is None or call.response is None or call.cached:
+            return
+        if call.latency_ms is None:
+            return
+        from pytest_benchmark.stats import Metadata
+
+        # pytest-benchmark 5.x's record: Metadata(fixture, iterations, options), update(s).
+        record = Metadata(_Labels(item), iterations=1, options=self._options)  # type: ignore[no-untyped-call]
+        record.update(call.latency_ms / 1000.0)  # type: ignore[no-untyped-call]
+        self.session.benchmarks.append(record)
+
+
+RECORDER_KEY = pytest.StashKey[BenchmarkRecorder]()
+
+
+def record_call(item: CaseItem, call: Call) -> None:
+    """Record ``call`` for pytest-benchmark (nothing when it is not active)."""
+    config = item.config
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        recorder = config.stash[RECORDER_KEY] = BenchmarkRecorder(config)
+    recorder.record(item, call)
+
+
+class QuietBenchmarkTable:
+    """Leaves the case items' rows out of pytest-benchmark's terminal table.
+
+    Registered only when pytest-benchmark is there and ``--llm-benchmark-table`` is not
+    given.  The saved and ``--benchmark-json`` data keep every row (they are written
+    before the table is made); the table's statistics are not even computed for the
+    case items (``--benchmark-compare-fail`` then checks only the other benchmarks).
     """
-    if not _active(item.config):
-        return None
 
-    def wrapper(call: Callable[[], Response]) -> Response:
-        benchmark = _fixture(item, request)
-        response: Response = benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
-        return response
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
 
-    return wrapper
-
-
-def record_measured(item: CaseItem, request: pytest.FixtureRequest, call: Call) -> None:
-    """Give the fixture a call the pipeline made and timed on its own thread.
-
-    A failed or cached call records nothing, as on pytest's thread.
-    """
-    if call.response is None or call.cached or call.latency_ms is None:
-        return
-    if not _active(item.config):
-        return
-    benchmark = _fixture(item, request)
-    with replay_timer(benchmark, call.latency_ms / 1000.0) as replaying:
-        if replaying:
-            benchmark.pedantic(_nothing, rounds=1, iterations=1, warmup_rounds=0)
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        recorder = self.config.stash.get(RECORDER_KEY, None)
+        if recorder is None:
+            recorder = self.config.stash[RECORDER_KEY] = BenchmarkRecorder(self.config)
+        if recorder.session is not None:
+            hide_from_table(recorder.session, _is_case_record)
 
 
-def _nothing() -> None:
-    """What pytest-benchmark runs for a call the pipeline already made."""
+def _is_case_record(record: Any) -> bool:
+    return isinstance(getattr(record, "fixture", None), _Labels)

@@ -8,7 +8,6 @@ checked against.  When upgrading pytest or pytest-benchmark, check these first.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     # Only the return type of ``Collector.repr_failure`` (checked with pytest 9.2.0).
     from _pytest._code.code import TerminalRepr as TerminalRepr
 
-__all__ = ["TerminalRepr", "fixture_info", "replay_timer", "set_item_id"]
+__all__ = ["TerminalRepr", "benchmark_session", "fixture_info", "hide_from_table", "set_item_id"]
 
 
 def fixture_info(node: pytest.Collector, function: Callable[..., object]) -> Any:
@@ -47,34 +46,37 @@ def set_item_id(item: pytest.Item, name: str, params: str) -> None:
         item._id = parent_id.child(name).with_params(params)
 
 
-@contextmanager
-def replay_timer(benchmark: Any, seconds: float) -> Iterator[bool]:
-    """Make pytest-benchmark's fixture record ``seconds`` for the next thing it times.
+def benchmark_session(config: pytest.Config) -> Any:
+    """pytest-benchmark's session of this run, or ``None`` (not installed, ``-p no:benchmark``).
 
-    The pipeline times a call on its own thread; the fixture times what it runs on
-    pytest's.  pytest-benchmark 5.3.1 reads its clock through ``BenchmarkFixture._timer``;
-    replacing it for one ``pedantic`` call replays the measured duration.  Yields
-    ``False`` (records nothing) on a pytest-benchmark without it.
+    pytest-benchmark 5.x keeps it only as ``config._benchmarksession`` (no stash key);
+    the plugin appends its records to ``benchmarks`` (see ``plugin.benchmark``).
     """
-    if not hasattr(benchmark, "_timer"):  # pragma: no cover - another pytest-benchmark
-        yield False
+    if not config.pluginmanager.hasplugin("benchmark"):
+        return None
+    return getattr(config, "_benchmarksession", None)
+
+
+def hide_from_table(session: Any, hidden: Callable[[Any], bool]) -> None:
+    """Leave the benchmark records ``hidden`` says so of out of the terminal table.
+
+    pytest-benchmark 5.x (checked with 5.3.1) makes its table in ``finish()``: it saves
+    every record (``handle_saving``), then flattens them with ``prepare_benchmarks()``,
+    computing each one's statistics, for the table alone.  Wrapping that method on
+    this run's session keeps the saved data whole and the hidden rows (and their
+    statistics) out of the table.
+    """
+    prepare = getattr(session, "prepare_benchmarks", None)
+    benchmarks = getattr(session, "benchmarks", None)
+    if not callable(prepare) or not isinstance(benchmarks, list):  # pragma: no cover
         return
-    saved = benchmark._timer
-    benchmark._timer = _Measured(seconds)
-    try:
-        yield True
-    finally:
-        benchmark._timer = saved
 
+    def prepare_shown() -> Iterator[Any]:
+        everything = session.benchmarks
+        session.benchmarks = [b for b in everything if not hidden(b)]
+        try:
+            yield from prepare()
+        finally:
+            session.benchmarks = everything
 
-class _Measured:
-    """A pytest-benchmark timer that replays a duration measured elsewhere (the pipeline)."""
-
-    def __init__(self, seconds: float) -> None:
-        self._readings = [0.0, seconds]
-
-    def __call__(self) -> float:
-        return self._readings.pop(0) if len(self._readings) > 1 else self._readings[0]
-
-    def __str__(self) -> str:
-        return "pytest_llmbench.execution.pipeline (wall time measured on the pipeline thread)"
+    session.prepare_benchmarks = prepare_shown

@@ -18,11 +18,19 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.analysis.elimination import mark_eliminated
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
-from pytest_llmbench.plugin.items import NEXT_KEY, RESULT_KEY, RESUMED_KEY, CaseItem
+from pytest_llmbench.plugin.elimination import order_for_elimination
+from pytest_llmbench.plugin.items import (
+    ELIMINATED_KEY,
+    NEXT_KEY,
+    RESULT_KEY,
+    RESUMED_KEY,
+    CaseItem,
+)
 from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
@@ -92,6 +100,9 @@ class LLMBenchPlugin:
         order = {m.id: i for i, m in enumerate(models)}
         if order:
             items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
+        if order and bench.options.eliminate:
+            # Within a model's items of a task: round by round, likeliest misses first.
+            order_for_elimination(items, bench)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After every deselection (-k, -m, --lf): the runs each model of a task owes.
@@ -139,7 +150,10 @@ class LLMBenchPlugin:
             bench.ledger.skip(item.task.name, item.case.id, item.repeat, item.candidate)
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
-        reason = bench.lifecycle.unavailable.get(item.model.id)
+        # So is an eliminated model's: "eliminated after CASE_04, 1 of 12 runs made".
+        reason = bench.lifecycle.unavailable.get(item.model.id) or item.stash.get(
+            ELIMINATED_KEY, None
+        )
         if reason is not None:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
 
@@ -151,12 +165,16 @@ class LLMBenchPlugin:
         if report.when == "call" and isinstance(record, dict):
             result = Result.from_dict(record)
             self.bench.ledger.add_result(result)
+            self.bench.eliminator.record(result)
             if report.passed:
                 self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
             if isinstance(worker, str):
                 self.bench.distribution.record(str(record.get("model")), worker)
         self.persistence.on_logreport(report)
+        if not self.worker:  # taken in: pytest keeps every report to the end, not its copy
+            for name in ("llmbench_result", "llmbench_meta"):
+                report.__dict__.pop(name, None)
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         if getattr(report, "llmbench_crash", False):
@@ -196,6 +214,9 @@ class LLMBenchPlugin:
             )
             for task in ledger.task_names()
         ]
+        if bench.options.eliminate:  # disqualified by a case, not incomplete
+            out = bench.eliminator
+            bench.rankings = [mark_eliminated(r, out.for_task(r.task)) for r in bench.rankings]
         bench.judge_evidence(_stopped(session, exitstatus))
         judged_wrong = bench.judging.failed_runs(ledger.results)
         if session.exitstatus == pytest.ExitCode.OK and (bench.generic_failures() or judged_wrong):
@@ -249,6 +270,7 @@ class LLMBenchPlugin:
             if (key := (r.task, g.case_id, g.model, g.repeat)) in self.passed
         ]
 
+    @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the ranking ends the run
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         bench = self.bench
         if bench.rankings:

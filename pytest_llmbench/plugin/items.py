@@ -16,8 +16,9 @@ from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, 
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
-from pytest_llmbench.plugin.benchmark import benchmark_wrapper, record_measured
+from pytest_llmbench.plugin.benchmark import record_call
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
+from pytest_llmbench.plugin.elimination import elimination_reason, may_eliminate
 from pytest_llmbench.plugin.options import allowed_file_roots
 from pytest_llmbench.plugin.session import BenchSession, get_bench
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
@@ -29,6 +30,7 @@ from pytest_llmbench.providers.redaction import shown
 from pytest_llmbench.storage import journal
 
 __all__ = [
+    "ELIMINATED_KEY",
     "NEXT_KEY",
     "RESULT_KEY",
     "RESUMED_KEY",
@@ -41,6 +43,8 @@ __all__ = [
 RESULT_KEY = pytest.StashKey[Result]()
 RESUMED_KEY = pytest.StashKey[journal.Entry]()
 """Set on an item whose result comes from the journal of an interrupted run."""
+ELIMINATED_KEY = pytest.StashKey[str]()
+"""Set on an item skipped because its model was eliminated (the reason)."""
 NEXT_KEY = pytest.StashKey["CaseItem"]()
 """The item pytest runs after this one (set when both are case items)."""
 
@@ -244,6 +248,11 @@ class CaseItem(pytest.Function):
         bench = get_bench(self.config)
         lifecycle = bench.lifecycle
         lifecycle.await_switch(self.model)  # loaded ahead, by the item before
+        eliminated = elimination_reason(self, bench)
+        if eliminated is not None:  # a wrong run already ruled the model out of this task
+            lifecycle.pipeline.take(self.nodeid)  # sent ahead before that run was scored
+            self.stash[ELIMINATED_KEY] = eliminated
+            pytest.skip(eliminated)
         lifecycle.ensure_loaded(self.model)
         missing = lifecycle.unavailable.get(self.model.id)
         if missing is not None:
@@ -298,20 +307,26 @@ class CaseItem(pytest.Function):
         """
         lifecycle = bench.lifecycle
         if not lifecycle.pipelined(self.model):
-            return self._fetch(bench, benchmark_wrapper(self, request))()
+            call = self._fetch(bench)()
+            record_call(self, call)
+            return call
         pipeline = lifecycle.pipeline
         future = pipeline.take(self.nodeid)
         if future is None:
             future = pipeline.submit(self.nodeid, self._fetch(bench))
         following = self.stash.get(NEXT_KEY, None)
-        if following is not None and following.will_call():
+        if (
+            following is not None
+            and following.will_call()
+            and not may_eliminate(self, following, bench)
+        ):
             if following.model.id == self.model.id:
                 pipeline.submit(following.nodeid, following._fetch(bench))
             elif lifecycle.pipelined(following.model):
                 lifecycle.switch_ahead(self.model, following.model)
                 pipeline.submit(following.nodeid, following._fetch(bench))
         call = _answer(pipeline, future)
-        record_measured(self, request, call)
+        record_call(self, call)
         return call
 
     def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
@@ -333,10 +348,13 @@ class CaseItem(pytest.Function):
     def will_call(self) -> bool:
         """Whether this item will surely make its call when it runs.
 
-        Items with a skip or skipif mark, or resumed from a journal, may not call at all:
-        they are not sent ahead (at worst one request would be wasted, never a result).
+        Items with a skip or skipif mark, resumed from a journal or eliminated may not
+        call at all: they are not sent ahead (at worst one request would be wasted,
+        never a result).
         """
         if RESUMED_KEY in self.stash:
+            return False
+        if elimination_reason(self, get_bench(self.config)) is not None:
             return False
         return not any(True for _ in self.iter_markers("skip")) and not any(
             True for _ in self.iter_markers("skipif")

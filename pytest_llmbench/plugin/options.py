@@ -514,6 +514,25 @@ def add_options(parser: pytest.Parser) -> None:
         "are xfailed and only a task without a champion fails the session.",
     )
     group.addoption(
+        "--llm-benchmark-table",
+        action="store_true",
+        default=False,
+        help="with pytest-benchmark: also print its terminal table of the case items' calls "
+        "(they are always in --benchmark-json and --benchmark-autosave). Default: not printed.",
+    )
+    group.addoption(
+        "--llm-eliminate",
+        metavar="on|off",
+        nargs="?",
+        const="on",
+        choices=("on", "off"),
+        default=None,
+        help="on: under the strict policy, a model's remaining runs of a task are skipped "
+        "after its first wrong one (it can no longer qualify); runs go round by round, the "
+        "cases likeliest to eliminate first (history failure rate, gold FAIL, hard). "
+        "Default: on with --llm-fail-on champion, else off.",
+    )
+    group.addoption(
         "--llm-resume",
         metavar="RUN",
         nargs="?",
@@ -710,6 +729,8 @@ class Options:
     baseline: str | None = None
     max_slowdown: float = 0.2
     fail_on: str = "case"
+    eliminate: bool = False
+    """``--llm-eliminate``: skip a model's runs of a strict task after its first wrong one."""
     resume: str | None = None
     state_dir: Path = Path(".llmbench")
     """``--llm-state-dir``: the journals (``runs/``), and by default the history and cache."""
@@ -810,6 +831,7 @@ class Options:
             baseline=config.getoption("llm_baseline"),
             max_slowdown=0.2 if slowdown is None else float(slowdown),
             fail_on=config.getoption("llm_fail_on") or "case",
+            eliminate=_eliminate(config),
             resume=config.getoption("llm_resume"),
             state_dir=state_dir,
             journal=not config.getoption("llm_no_journal"),
@@ -840,6 +862,14 @@ def _ini_or_option(
         return float(value)
     text = str(config.getini(name)).strip()
     return parse(text, name) if text else None
+
+
+def _eliminate(config: pytest.Config) -> bool:
+    """``--llm-eliminate``: as given, else on exactly when ``--llm-fail-on champion``."""
+    given = config.getoption("llm_eliminate")
+    if given is None:
+        return bool(config.getoption("llm_fail_on") == "champion")
+    return bool(given == "on")
 
 
 def _provider_options(config: pytest.Config) -> dict[str, dict[str, str]]:

@@ -25,6 +25,7 @@ import pytest
 
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.alerts import Limits
+from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.cache import ResponseCache
@@ -546,6 +547,8 @@ class BenchSession:
         self.ledger = ResultsLedger()
         self.distribution = Distribution()
         """xdist controller: what happened on the workers."""
+        self.eliminator = Eliminator()
+        """The first wrong run of each (task, model) (``--llm-eliminate``)."""
         self.rankings: list[TaskRanking] = []
         self.run_id: str | None = None
         """Names this run in the journal, the history and the reports."""

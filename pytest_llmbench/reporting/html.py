@@ -315,7 +315,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
     if ranking.disqualified:
         rows = []
         for s in ranking.disqualified:
-            why = [f"<b>{_e(s.incomplete.describe())}</b>"] if s.incomplete else []
+            why = [f"<b>{_e(w.describe())}</b>" for w in (s.incomplete, s.eliminated) if w]
             why += [
                 f"<b>{_e(m.describe())}</b>: expected {_e(m.expected)}, got "
                 f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")

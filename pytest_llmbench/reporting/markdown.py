@@ -95,7 +95,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     if failed:
         rows = []
         for s in failed:
-            why = [s.incomplete.describe()] if s.incomplete else []
+            why = [w.describe() for w in (s.incomplete, s.eliminated) if w is not None]
             why += [
                 f"{m.describe()}: expected {m.expected}, got {m.got}"
                 + (f" ({m.reason})" if adds_reason(m) else "")

@@ -255,8 +255,9 @@ def _miss_line(s: ModelStanding, width: int) -> str:
         for m in s.misses
     ]
     prefix = f"  {s.model} ({s.score}): "
-    if s.incomplete is not None:
-        prefix += s.incomplete.describe() + ("; " if pairs else "")
+    for why in (s.incomplete, s.eliminated):
+        if why is not None:
+            prefix += why.describe() + ("; " if pairs else "")
     return _listed(prefix, pairs, width)
 
 

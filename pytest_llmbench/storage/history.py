@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmbench.analysis.elimination import FailureRates
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage.codec import decode, encode
@@ -38,6 +39,7 @@ __all__ = [
     "RunSummary",
     "StoredRun",
     "benchmarked",
+    "failure_rates",
     "last_run_with",
     "list_runs",
     "load_run",
@@ -355,6 +357,31 @@ def load_run(path: Path, run_id: str) -> StoredRun:
             for task, standings in by_task.items()
         )
     return StoredRun(run=run, results=results, rankings=rankings)
+
+
+def failure_rates(path: Path, tasks: Sequence[str]) -> FailureRates:
+    """Per case of ``tasks``, the share of wrong runs in every run of the history, over
+    all models and per model (``--llm-eliminate`` runs the likeliest misses first).
+
+    Read from the indexed columns only (no record is decoded); no history: no rates.
+    """
+    if not tasks or not path.is_file():
+        return FailureRates.empty()
+    marks = ", ".join("?" for _ in tasks)
+    query = (
+        "SELECT task, case_id, model, SUM(1 - correct), COUNT(*) FROM results"
+        f" WHERE task IN ({marks}) GROUP BY task, case_id, model"
+    )
+    with _connect(path, create=False) as db:
+        rows = db.execute(query, list(tasks)).fetchall()
+    by_model: dict[tuple[str, str, str], float] = {}
+    wrong: dict[tuple[str, str], int] = {}
+    runs: dict[tuple[str, str], int] = {}
+    for task, case_id, model, bad, count in rows:
+        by_model[(task, case_id, model)] = bad / count
+        wrong[(task, case_id)] = wrong.get((task, case_id), 0) + bad
+        runs[(task, case_id)] = runs.get((task, case_id), 0) + count
+    return FailureRates({key: wrong[key] / runs[key] for key in runs}, by_model)
 
 
 def last_run_with(path: Path, tasks: Sequence[str], *, exclude: str | None = None) -> str | None:

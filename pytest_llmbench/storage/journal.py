@@ -88,7 +88,7 @@ class Entry:
             "v": JOURNAL_VERSION,
             "nodeid": self.nodeid,
             "fingerprint": self.fingerprint,
-            "result": dict(vars(self.result)),  # flat but for its parts: no deep copy
+            "result": self.result.to_dict(),  # flat record: no deep copy needed
         }
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_fields)
         return redact(line) + "\n"

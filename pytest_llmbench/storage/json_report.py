@@ -214,6 +214,7 @@ STANDING_ORDER = (
     "tokens_per_s",
     "failed_cases",
     "missing_runs",
+    "eliminated",
     "weighted_score",
     "latency",
     "cold",

@@ -1,0 +1,74 @@
+"""Memory: the peak of a 20,000-item run (5,000 cases x 4 instant scripted models).
+
+Target: at most 250 MiB peak resident memory, printed beside the figure and kept in
+``benchmark.extra_info``; no assertion on it.  Two runs in subprocesses (the peak is
+the process's ``ru_maxrss``): the defaults (journal and history written), and with
+``--llm-json`` as well (the JSON document is built whole before it is written).
+
+Run it alone with ``pytest tests/test_benchmark_memory.py --benchmark-only -s``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from casedata import verdict_yaml
+
+pytest.importorskip("pytest_benchmark")
+
+TARGET_MIB = 250
+CONFTEST = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+def right(request):
+    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {f"m{i}": right for i in range(4)}))
+"""
+PEAK = (
+    "import resource, sys, pytest\n"
+    "code = pytest.main(sys.argv[1:])\n"
+    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
+
+
+@pytest.mark.parametrize("outputs", ["defaults", "json"])
+def test_peak_memory_of_20000_items(
+    pytester: pytest.Pytester, benchmark: Any, outputs: str
+) -> None:
+    pytester.makeconftest(CONFTEST)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=5000))
+    args = ["evals", "--llm-models=fake", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark"]
+    if outputs == "json":
+        args.append(f"--llm-json={pytester.path / 'out.json'}")
+
+    def run() -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK, *args],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert "20000 passed" in done.stdout
+        kib = next(line for line in done.stdout.splitlines() if line.startswith("PEAK_KIB"))
+        return int(kib.split()[1]) / 1024
+
+    peak = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.extra_info.update(
+        {
+            "outputs": outputs,
+            "peak_mib": round(peak, 1),
+            "figure": f"{peak:.0f} MiB peak",
+            "target": f"<= {TARGET_MIB} MiB",
+        }
+    )
+    print(f"\n20,000 items ({outputs}): {peak:.0f} MiB peak (target <= {TARGET_MIB} MiB)")
