@@ -289,6 +289,7 @@ class BenchSession:
             retry_backoff_s=self.options.retry_backoff_s,
             openai_endpoints=self.options.endpoints,
             lean_http=bool(config.getini("llm_ollama_lean_http")),
+            state_dir=config.rootpath / ".llmbench",
         )
         self.cache = ResponseCache(self.options.cache_dir, self.options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)

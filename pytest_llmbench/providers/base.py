@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pytest_llmbench.cases.options import GenerateOptions
@@ -176,7 +177,13 @@ class ProviderSettings:
     openai_endpoints: tuple[Endpoint, ...] = ()
     """OpenAI-compatible endpoints from config; each is a provider of its own."""
     lean_http: bool = True
-    """Ollama generation over the lean HTTP client (``providers.wire``) where it can."""
+    """Requests over the lean HTTP client (``providers.wire``) where it can do what the SDK
+    client would: Ollama's generation, loads and unloads, and the OpenAI-compatible
+    endpoints' chat completions and model listing on plain-http URLs without a proxy."""
+    state_dir: Path | None = None
+    """Where providers keep what they learn about servers between runs (the plugin's
+    ``.llmbench/`` under the rootdir), e.g. which structured-output format an endpoint
+    takes (:mod:`pytest_llmbench.providers.capabilities`); ``None``: nothing is kept."""
 
 
 class ProviderError(Exception):
