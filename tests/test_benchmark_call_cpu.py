@@ -35,7 +35,7 @@ import statistics
 from typing import Any
 
 import pytest
-from casedata import ollama_run_args, right_answer, verdict_yaml
+from casedata import ollama_run_args, print_figures, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 from openai_emulator import OpenAIEmulator
 
@@ -145,7 +145,4 @@ def test_plugin_cpu_per_call_on_both_http_paths(
         benchmark.extra_info[f"{kind}_own_cpu_ms"] = round(own, 3)
     benchmark.extra_info["bare_item_cpu_ms"] = round(bare, 3)
     benchmark.extra_info["target_own_cpu_ms"] = TARGET_MS
-    benchmark.extra_info["rounds"] = rounds
-    benchmark.extra_info["load_average_1m"] = round(os.getloadavg()[0], 2)
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
+    print_figures(benchmark, capsys, lines, rounds)
