@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_llmbench.providers.base import Request
 
 COMPANY_SCHEMA = {
     "type": "object",
@@ -104,3 +107,28 @@ def ollama_run_args(url: str) -> list[str]:
         "-p",
         "no:cacheprovider",
     ]
+
+
+def company_request(model: str) -> Request:
+    """A one-line request of the company task (``COMPANY_SCHEMA``), for direct provider
+    calls: another task's prompt before the one under test."""
+    from pytest_llmbench.cases.options import GenerateOptions
+    from pytest_llmbench.providers.base import Request
+
+    return Request(
+        model=model,
+        prompt="Posting: Acme is hiring a Python developer in Berlin.\nWhich company? JSON.",
+        options=GenerateOptions(temperature=0.0, seed=42, max_tokens=16),
+        json_schema=COMPANY_SCHEMA,
+    )
+
+
+def print_figures(benchmark: Any, capsys: Any, lines: list[str], rounds: int) -> None:
+    """A benchmark's figures: printed (past pytest's capture) and kept in ``extra_info``
+    with the number of rounds and the machine's load while it ran."""
+    import os
+
+    benchmark.extra_info["rounds"] = rounds
+    benchmark.extra_info["load_average_1m"] = round(os.getloadavg()[0], 2)
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))

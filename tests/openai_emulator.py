@@ -14,7 +14,8 @@ The reply shapes are data: ``fixtures/openai/*.json`` were recorded from
 400 for an unsupported response format); every reply is such a shape with its values
 replaced, so the emulator cannot invent a field the recorded shapes lack.
 
-Configurable: the models (``list_models=False``: ``GET /models`` is 404), the answer
+Configurable: the models (``list_models=False``: ``GET /models`` is 404), what identifies
+the server (its ``Server`` header, ``server_header``, and the models' ``owned_by``), the answer
 (``answer(model, messages, response_format) -> str``), which response formats are
 accepted (``formats``) and how a rejection looks (``reject_style``: ``openai`` 400 or
 ``llamacpp`` 500), a required API key (``require_key``; a wrong one is 401), a server
@@ -87,8 +88,12 @@ class OpenAIEmulator:
         require_key: str | None = None,
         echo_auth: bool = False,
         latency_s: float = 0.0,
+        server_header: str = "openai-emulator",
+        owned_by: str = "me",
     ) -> None:
         self.models = list(models)
+        self.server_header = server_header
+        self.owned_by = owned_by
         self.answer = answer
         self.formats = set(formats)
         self.reject_style = reject_style
@@ -201,7 +206,9 @@ class OpenAIEmulator:
                 self.model_listings += 1
             shape = load_shape("models.json")
             entry = shape["data"][0]
-            shape["data"] = [{**entry, "id": name} for name in self.models]
+            shape["data"] = [
+                {**entry, "id": name, "owned_by": self.owned_by} for name in self.models
+            ]
             return Failure(200, shape)
         if method == "POST" and path == "/v1/chat/completions":
             return self._chat(headers, body)
@@ -263,9 +270,17 @@ def _error(message: str, kind: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     owner: OpenAIEmulator
     protocol_version = "HTTP/1.1"
+    sys_version = ""
+    # Headers and body go out in two writes; without TCP_NODELAY the second waits for
+    # the client's delayed ACK (~40 ms per reply on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def version_string(self) -> str:
+        """The ``Server`` header: the emulator's ``server_header``."""
+        return self.owner.server_header
 
     def _serve(self, method: str) -> None:
         try:

@@ -1,25 +1,54 @@
-"""The openai provider against an emulated OpenAI-compatible endpoint (real HTTP on loopback)."""
+"""The openai provider against an emulated OpenAI-compatible endpoint (real HTTP on loopback).
+
+Every test runs on both transports (``[lean-http]``: the lean HTTP client of
+``providers.wire``; ``[openai-client]``: the official ``openai`` client): every behaviour
+(requests, errors, retries, timeouts, structured-output fallback) must be the same.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from casedata import COMPANY_TASK
 from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers.base import BuiltinSettings, ProviderError, Request
+from pytest_llmbench.providers.base import BuiltinSettings, ProviderError, Request, Response
 from pytest_llmbench.providers.endpoints import Endpoint
 from pytest_llmbench.providers.openai import OpenAIProvider, retry_after_s
 
+TRANSPORT = {"lean_http": True}
+"""The transport of the running test (set by the ``transport`` fixture)."""
 SCHEMA = {"type": "object", "properties": {"company": {"type": "string"}}, "required": ["company"]}
 KEY = "sk-emulated-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True, params=["lean-http", "openai-client"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs every test on the lean HTTP client and on the openai client."""
+    monkeypatch.setitem(TRANSPORT, "lean_http", request.param == "lean-http")
+    return str(request.param)
+
+
+def settings(**values: Any) -> BuiltinSettings:
+    """Provider settings for the transport of the running test."""
+    return BuiltinSettings(lean_http=TRANSPORT["lean_http"], **values)
+
+
+def plugin_args(*args: str) -> list[str]:
+    """Plugin options for the transport of the running test (the ini switch covers both)."""
+    lean = [] if TRANSPORT["lean_http"] else ["-o", "llm_ollama_lean_http=false"]
+    return [*args, *lean]
 
 
 @pytest.fixture
@@ -44,11 +73,13 @@ def provider(
     *,
     sleep: Sleeps | None = None,
     timeout_s: float = 10.0,
+    state_dir: Path | None = None,
     **endpoint: Any,
 ) -> OpenAIProvider:
-    settings = BuiltinSettings(timeout_s=timeout_s, discovery_timeout_s=2.0)
     return OpenAIProvider(
-        settings, Endpoint(name="local", base_url=url, **endpoint), sleep=sleep or Sleeps()
+        settings(timeout_s=timeout_s, discovery_timeout_s=2.0, state_dir=state_dir),
+        Endpoint(name="local", base_url=url, **endpoint),
+        sleep=sleep or Sleeps(),
     )
 
 
@@ -119,7 +150,7 @@ def test_default_openai_endpoint_is_not_offered_without_a_key(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    default = OpenAIProvider(BuiltinSettings())
+    default = OpenAIProvider(settings())
     assert default.name == "openai"
     assert default.endpoint.base_url == "https://api.openai.com/v1"
     assert default.discover().problem == "$OPENAI_API_KEY is not set"
@@ -190,6 +221,89 @@ def test_unknown_model_is_one_line() -> None:
     )
 
 
+# -- the two transports ------------------------------------------------------------------
+
+
+def test_each_transport_is_the_one_asked_for(server: OpenAIEmulator, transport: str) -> None:
+    p = provider(server.url)
+    p.discover()
+    p.generate(request())
+    p.close()
+    agents = {r.headers["user-agent"].split("/")[0] for r in server.received}
+    assert agents == {"pytest-llmbench" if transport == "lean-http" else "OpenAI"}
+
+
+def test_both_transports_send_the_same_request(server: OpenAIEmulator) -> None:
+    extra = GenerateOptions(temperature=0.2, seed=7, max_tokens=8, top_p=0.9, extra={"min_p": 0.1})
+    for lean in (True, False):
+        p = OpenAIProvider(
+            BuiltinSettings(lean_http=lean), Endpoint(name="local", base_url=server.url)
+        )
+        p.generate(dataclasses.replace(request(SCHEMA), options=extra))
+        p.close()
+    lean_body, client_body = (r.body for r in server.received)
+    assert lean_body == client_body
+    assert lean_body["min_p"] == 0.1
+    assert lean_body["top_p"] == 0.9
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    """Answers everything with a redirect to ``target`` (the emulator)."""
+
+    protocol_version = "HTTP/1.1"
+    target = ""
+    agents: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _redirect(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        type(self).agents.append(self.headers.get("User-Agent", ""))
+        self.send_response(307)
+        self.send_header("Location", self.target + self.path.removeprefix("/v1"))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _redirect
+
+
+def test_a_redirect_hands_the_endpoint_over_to_the_openai_client(server: OpenAIEmulator) -> None:
+    class Redirector(_Redirector):
+        target = server.url
+        agents: ClassVar[list[str]] = []
+
+    redirector = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    redirector.daemon_threads = True
+    threading.Thread(target=redirector.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{redirector.server_address[1]}/v1"
+        p = provider(url)
+        assert p.generate(request()).text == "ok"
+        assert p.generate(request()).text == "ok"
+        p.close()
+    finally:
+        redirector.shutdown()
+        redirector.server_close()
+    assert server.chat_requests == 2  # both answered by the server redirected to
+    if TRANSPORT["lean_http"]:  # the lean client met the redirect once, then stepped aside
+        assert Redirector.agents[0].startswith("pytest-llmbench/")
+    assert all(agent.startswith("OpenAI/") for agent in Redirector.agents[-2:])
+
+
+def test_a_proxy_or_tls_leaves_the_endpoint_to_the_openai_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert provider("https://api.example.com/v1")._lean_wire() is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.com:3128")
+    assert provider("http://gpu-box:8080/v1")._lean_wire() is None
+    monkeypatch.setenv("NO_PROXY", "gpu-box")
+    assert (provider("http://gpu-box:8080/v1")._lean_wire() is not None) is TRANSPORT["lean_http"]
+
+
 # -- 429, 5xx, connection errors and timeouts ----------------------------------------
 
 
@@ -231,7 +345,7 @@ def test_429_with_a_real_wait_is_left_out_of_latency(server: OpenAIEmulator) -> 
 
     server.fail_next(429, headers={"Retry-After": "0.4"})
     real = OpenAIProvider(
-        BuiltinSettings(timeout_s=5.0),
+        settings(timeout_s=5.0),
         Endpoint(name="local", base_url=server.url, retries=1),
     )
     started = time.perf_counter()
@@ -383,6 +497,102 @@ def test_structured_none_sends_no_response_format(server: OpenAIEmulator) -> Non
     assert response.structured is None  # as configured, nothing to note
 
 
+def formats_sent(srv: OpenAIEmulator) -> list[str | None]:
+    """The response format of every chat request the emulator received, in order."""
+    return [
+        r.body.get("response_format", {}).get("type")
+        for r in srv.received
+        if r.path == "/v1/chat/completions"
+    ]
+
+
+def test_a_slow_rejected_probe_is_not_latency() -> None:
+    from pytest_llmbench.execution.call import answer_ms, call_provider
+
+    with OpenAIEmulator(formats=("text", "json_object"), reject_style="llamacpp") as srv:
+        srv.hang_next(0.3)  # the json_schema probe is rejected after 0.3 s
+        probed = provider(srv.url)
+        call = call_provider(probed, request(SCHEMA))
+        probed.close()
+    assert call.response is not None
+    assert call.response.structured == "json_object"
+    assert call.latency_ms is not None
+    assert call.latency_ms >= 300
+    latency = answer_ms(call.latency_ms, call.response)
+    assert latency is not None
+    assert latency < call.latency_ms - 250
+
+
+# -- structured output remembered between runs ------------------------------------------
+
+
+def test_a_rejected_json_schema_is_asked_once_across_runs(tmp_path: Path) -> None:
+    with OpenAIEmulator(
+        models=["gpt-4o-mini"], formats=("text", "json_object"), reject_style="llamacpp"
+    ) as srv:
+        for _ in range(2):  # two runs: two providers, one state directory
+            run = provider(srv.url, state_dir=tmp_path)
+            assert run.generate(request(SCHEMA)).structured == "json_object"
+            assert run.generate(request(SCHEMA)).structured == "json_object"
+            run.close()
+    assert formats_sent(srv) == ["json_schema", "json_object", "json_object"] + ["json_object"] * 2
+    (entry,) = json.loads((tmp_path / "structured-output.json").read_text())["servers"].values()
+    assert (entry["base_url"], entry["model"], entry["mode"]) == (
+        srv.url,
+        "gpt-4o-mini",
+        "json_object",
+    )
+    assert (entry["server"], entry["owned_by"]) == ("openai-emulator", "me")
+    assert entry["reason"].startswith("json_schema rejected: HTTP 500: ")
+
+
+def one_run(url: str, state_dir: Path | None) -> Response:
+    """One request with a schema from a new provider (a new run), closed afterwards."""
+    run = provider(url, state_dir=state_dir)
+    try:
+        return run.generate(request(SCHEMA))
+    finally:
+        run.close()
+
+
+def test_the_prompt_alone_is_remembered_too(tmp_path: Path) -> None:
+    with OpenAIEmulator(formats=("text",), reject_style="llamacpp") as srv:
+        for _ in range(2):
+            assert one_run(srv.url, tmp_path).structured == "prompt"
+    assert formats_sent(srv) == ["json_schema", "json_object", None, None]
+
+
+def test_another_server_behind_the_same_url_is_asked_again(tmp_path: Path) -> None:
+    with OpenAIEmulator(
+        models=["gpt-4o-mini"], formats=("text", "json_object"), reject_style="llamacpp"
+    ) as srv:
+        one_run(srv.url, tmp_path)
+        srv.server_header = "llama.cpp"  # another program now answers at this URL
+        one_run(srv.url, tmp_path)
+        srv.owned_by = "llamacpp"  # and another version of it
+        one_run(srv.url, tmp_path)
+        one_run(srv.url, tmp_path)
+    assert formats_sent(srv).count("json_schema") == 3
+    doc = json.loads((tmp_path / "structured-output.json").read_text())
+    assert len(doc["servers"]) == 3
+
+
+def test_without_a_state_directory_each_run_asks_again() -> None:
+    with OpenAIEmulator(formats=("text", "json_object"), reject_style="llamacpp") as srv:
+        for _ in range(2):
+            one_run(srv.url, None)
+    assert formats_sent(srv).count("json_schema") == 2
+    assert [r.path for r in srv.received if r.method == "GET"] == []
+
+
+def test_an_unreadable_memory_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "structured-output.json").write_text("{not json")
+    with OpenAIEmulator(formats=("text", "json_object"), reject_style="llamacpp") as srv:
+        response = one_run(srv.url, tmp_path)
+    assert response.structured == "json_object"
+    assert json.loads((tmp_path / "structured-output.json").read_text())["servers"]
+
+
 # -- through the plugin -------------------------------------------------------------------
 
 
@@ -414,11 +624,13 @@ def test_two_endpoints_sit_in_one_run_and_fallback_is_noted(
         )
         out = pytester.path / "bench.json"
         result = pytester.runpytest(
-            f"--llm-endpoint=local={local.url} models=smollm2",
-            "--llm-models=groq,local",
-            f"--llm-json={out}",
-            "-p",
-            "no:benchmark",
+            *plugin_args(
+                f"--llm-endpoint=local={local.url} models=smollm2",
+                "--llm-models=groq,local",
+                f"--llm-json={out}",
+                "-p",
+                "no:benchmark",
+            )
         )
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
@@ -447,22 +659,47 @@ def test_two_endpoints_sit_in_one_run_and_fallback_is_noted(
         assert record["cost_usd"] is None
 
 
+def test_two_runs_probe_the_llamacpp_like_endpoint_once(pytester: pytest.Pytester) -> None:
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
+    with OpenAIEmulator(
+        models=["smollm2"],
+        answer=company_answer,
+        formats=("text", "json_object"),
+        reject_style="llamacpp",
+    ) as srv:
+        for _ in range(2):
+            result = pytester.runpytest(
+                *plugin_args(f"--llm-endpoint=local={srv.url}", "--llm-models=local/smollm2"),
+                "-p",
+                "no:benchmark",
+            )
+            result.assert_outcomes(passed=2)
+            result.stdout.fnmatch_lines(["Note: local/smollm2: *json_object*"])
+    assert formats_sent(srv) == ["json_schema", "json_object", "json_object"] + ["json_object"] * 2
+    remembered = pytester.path / ".llmbench" / "structured-output.json"
+    assert json.loads(remembered.read_text())["servers"]
+
+
 def test_429_through_the_plugin_is_retried_and_reported(pytester: pytest.Pytester) -> None:
     (pytester.path / "company.yaml").write_text(COMPANY_TASK)
     with OpenAIEmulator(models=["m"], answer=company_answer) as srv:
         srv.fail_next(429, times=1, headers={"Retry-After": "0.2"})
         ok = pytester.runpytest(
-            f"--llm-endpoint=rl={srv.url} retries=1", "--llm-models=rl/m", "-p", "no:benchmark"
+            *plugin_args(
+                f"--llm-endpoint=rl={srv.url} retries=1", "--llm-models=rl/m", "-p", "no:benchmark"
+            )
         )
         ok.assert_outcomes(passed=2)
         srv.fail_next(429, times=3, headers={"Retry-After": "0.05"})
         failed = pytester.runpytest(
-            f"--llm-endpoint=rl={srv.url} retries=1",
-            "--llm-models=rl/m",
-            "-p",
-            "no:benchmark",
-            "-k",
-            "COMPANY_001",
+            *plugin_args(
+                f"--llm-endpoint=rl={srv.url} retries=1",
+                "--llm-models=rl/m",
+                "-p",
+                "no:benchmark",
+                "-k",
+                "COMPANY_001",
+            )
         )
     failed.assert_outcomes(failed=1, deselected=1)
     failed.stdout.fnmatch_lines(
@@ -476,11 +713,13 @@ def test_timeout_through_the_plugin_is_a_failed_case(pytester: pytest.Pytester) 
     with OpenAIEmulator(models=["m"], answer=company_answer) as srv:
         srv.hang_next(5.0)
         result = pytester.runpytest(
-            f"--llm-endpoint=slow={srv.url}",
-            "--llm-models=slow/m",
-            "--llm-timeout=0.5",
-            "-p",
-            "no:benchmark",
+            *plugin_args(
+                f"--llm-endpoint=slow={srv.url}",
+                "--llm-models=slow/m",
+                "--llm-timeout=0.5",
+                "-p",
+                "no:benchmark",
+            )
         )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(

@@ -33,6 +33,7 @@ __all__ = [
     "fetch",
     "finish",
     "make_result",
+    "prompt_head",
 ]
 
 Scorer = Callable[[Task, Case, str], Score]
@@ -59,7 +60,34 @@ def build_request(task: Task, case: Case, model: ModelInfo, timeout_s: float) ->
         options=task.options,
         json_schema=task.output.request_schema(),
         timeout_s=timeout_s,
+        prompt_head=prompt_head(task),
     )
+
+
+_HEADS: dict[int, tuple[Task, str]] = {}
+"""``prompt_head`` by task (the task is kept with it, so its id is not reused)."""
+
+
+def prompt_head(task: Task) -> str:
+    """The text every case's prompt of ``task`` starts with: their longest common prefix.
+
+    It is the template's fixed head (and whatever the first values share), the same
+    whichever cases are selected or run first: it is computed from all of the task's
+    cases, once per task.
+    """
+    known = _HEADS.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1]
+    prompts = [case.prompt for case in task.cases]
+    head = ""
+    if prompts:  # the common prefix of all is that of the first and last in sort order
+        first, last = min(prompts), max(prompts)
+        size = next(
+            (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first)
+        )
+        head = first[:size]
+    _HEADS[id(task)] = (task, head)
+    return head
 
 
 def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None = None) -> Call:

@@ -81,6 +81,7 @@ class ModelCatalogue:
             openai_endpoints=options.endpoints,
             lean_http=options.lean_http,
             provider_options=options.provider_options,
+            state_dir=options.state_dir,
         )
         self._providers: ProviderRegistry | None = None
         self._models: list[ModelInfo] | None = None

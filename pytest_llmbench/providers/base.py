@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pytest_llmbench.cases.options import GenerateOptions
@@ -83,6 +84,12 @@ class Request:
     options: GenerateOptions = field(default_factory=GenerateOptions)
     json_schema: Mapping[str, Any] | None = None
     timeout_s: float = 120.0
+    prompt_head: str = ""
+    """The start of ``prompt`` that every case of the task shares (the template's fixed
+    text before the case's own values; empty when unknown).  A provider may evaluate
+    the system text and this head once and reuse that state for every case
+    (embedded llama.cpp does); it never changes the answer, so it is no part of the
+    request's identity (cache keys leave it out)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +206,16 @@ class BuiltinSettings(ProviderSettings):
     openai_endpoints: tuple[Endpoint, ...] = ()
     """OpenAI-compatible endpoints from config; each is a provider of its own."""
     lean_http: bool = True
-    """Ollama generation over the lean HTTP client (``providers.wire``) where it can."""
+    """Requests over the lean HTTP client (``providers.wire``) where it can do what the SDK
+    client would: Ollama's generation, loads and unloads, and the OpenAI-compatible
+    endpoints' chat completions and model listing on plain-http URLs without a proxy."""
+    prefix_reuse: bool = True
+    """Embedded llama.cpp: evaluate a task's shared prompt prefix once per model and
+    restore that state before each case (answers stay the same as without it)."""
+    state_dir: Path | None = None
+    """Where providers keep what they learn about servers between runs (the plugin's
+    ``.llmbench/`` under the rootdir), e.g. which structured-output format an endpoint
+    takes (:mod:`pytest_llmbench.providers.capabilities`); ``None``: nothing is kept."""
     provider_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Every provider's own options: provider name -> key -> value."""
 

@@ -14,9 +14,22 @@ with ``--llm-gguf``, else the GGUF's own ``tokenizer.chat_template``, else a kno
 for the model's architecture or name (Gemma GGUFs often carry no template), else
 ``llama-2`` with a warning.  Each response records the choice (``chat_format``).
 
-Each model is loaded once per process and reused.  Every request starts from a
-clean state (KV cache cleared, fixed seed), so the same request gives the same
-answer whatever ran before.
+Each model is loaded once per process and reused.  Every request starts from the
+same state whatever ran before (fixed seed, KV cache cleared or restored), so the
+same request gives the same answer in any order and in any process.
+
+Prefix reuse (``ProviderSettings.prefix_reuse``, on by default): the cases of a task
+share the start of their prompt, the chat template's opening, the system text and the
+prompt template's text before the case's own values (``Request.prompt_head``).  Its
+tokens are the longest common prefix of the chat-formatted prompt rendered twice with
+two different texts after the head, so the template decides, whatever it is (see
+:class:`PrefixCache`).  That prefix is evaluated once per model and prefix from an
+empty context, its KV state saved (llama.cpp's state API for sequence 0), and restored
+before each case; llama-cpp-python then evaluates only the tokens after it.  On
+llama.cpp's CPU backend a token's KV entries and logits do not depend on how the
+prompt was cut into batches (measured: the same logits bit for bit), so the answers
+are those of a full evaluation: the tests compare them with prefix reuse off, in
+shuffled order, in a fresh process and past a 512-token batch.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +65,11 @@ __all__ = [
     "GGUF_TEMPLATE",
     "ChatFormat",
     "LlamaCppProvider",
+    "PrefixCache",
     "choose_chat_format",
     "gemma3_path",
     "gguf_metadata",
+    "prompt_tokens",
     "smollm2_path",
 ]
 
@@ -73,6 +89,18 @@ CHAT_FORMAT_RULES = "auto-2"
 Bump it when the rules change what a model's prompt looks like."""
 
 _log = logging.getLogger(__name__)
+
+
+def _messages(chat: ChatFormat, system: str | None, prompt: str) -> list[dict[str, str]]:
+    """The chat messages for a request (system text in the user turn where the format
+    has no system role)."""
+    if system and chat.handler in SYSTEM_IN_FIRST_USER_TURN:
+        system, prompt = None, f"{system}\n\n{prompt}"
+    messages = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": prompt})
+    return messages
 
 
 def thread_count() -> int:
@@ -193,6 +221,176 @@ BUILTIN_MODELS: dict[str, tuple[Callable[[], bool], Callable[[], Path | None], s
 _LOCK = threading.Lock()
 _LOADED: dict[str, Any] = {}
 """Loaded ``llama_cpp.Llama`` objects by GGUF path: one per process, reused."""
+
+PREFIX_STATES = 16
+"""How many prefix states are kept per process (the least recently used goes first);
+one is a few MB (SmolLM2: about 23 KB per token)."""
+_SENTINELS = ("\u00a7 0", "\u00a4 X")
+"""Two texts that differ from their first character on: rendered after the prompt head,
+their longest common token prefix is what every case shares."""
+
+
+class _Rendered(Exception):
+    """Raised by :class:`_RenderOnly` with the prompt a chat handler asked to complete."""
+
+    def __init__(self, prompt: Any) -> None:
+        super().__init__("rendered")
+        self.prompt = prompt
+
+
+class _RenderOnly:
+    """A stand-in for a ``Llama`` that a chat handler formats and tokenizes with, but
+    that stops at ``create_completion``: the prompt tokens, without generating."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+    def create_completion(self, prompt: Any = None, **_: Any) -> Any:
+        raise _Rendered(prompt)
+
+
+def _handler(llm: Any) -> Any:
+    """The chat handler ``create_chat_completion`` would use (same lookup order)."""
+    from llama_cpp import llama_chat_format
+
+    handlers = getattr(llm, "_chat_handlers", {})
+    return (
+        llm.chat_handler
+        or handlers.get(llm.chat_format)
+        or llama_chat_format.get_chat_completion_handler(llm.chat_format)
+    )
+
+
+def prompt_tokens(llm: Any, messages: list[dict[str, str]]) -> list[int] | None:
+    """The tokens llama-cpp-python makes of ``messages`` with the model's chat format
+    (``None`` when its handler does not hand over a token list, as multimodal ones)."""
+    try:
+        _handler(llm)(llama=_RenderOnly(llm), messages=messages)
+    except _Rendered as rendered:
+        if isinstance(rendered.prompt, list) and all(isinstance(t, int) for t in rendered.prompt):
+            return list(rendered.prompt)
+    except Exception:  # a handler that cannot render without a model: no reuse, no error
+        return None
+    return None
+
+
+def _common_prefix(first: list[int], second: list[int]) -> list[int]:
+    size = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        size += 1
+    return first[:size]
+
+
+@dataclass
+class _PrefixState:
+    """The KV state of sequence 0 after evaluating ``tokens`` from an empty context."""
+
+    tokens: list[int]
+    data: Any
+    """llama.cpp's sequence state (a ctypes byte array, passed back without a copy)."""
+    size: int
+
+
+def _clear(llm: Any) -> None:
+    """An empty context: no tokens, no KV cache entries."""
+    import llama_cpp
+
+    llm.reset()
+    memory = llama_cpp.llama_get_memory(llm.ctx)
+    if memory is not None:
+        llama_cpp.llama_memory_clear(memory, True)
+
+
+class PrefixCache:
+    """Saved KV states of prompt prefixes, per loaded model (callers hold ``_LOCK``).
+
+    ``restore(llm, key, messages_for)`` leaves ``llm`` in one of two states, each the
+    same whatever ran before: the prefix evaluated (from the saved state, computed the
+    first time from an empty context), or an empty context when there is no usable
+    prefix.  ``messages_for(text)`` gives the messages with ``text`` after the head.
+
+    Saved with ``llama_state_seq_get_data`` and restored with ``llama_state_seq_set_data``:
+    the same bytes as ``Llama.save_state()``/``load_state()`` minus the logits, which
+    llama-cpp-python copies whole (``n_tokens x n_vocab`` floats: 0.1 s per restore for
+    SmolLM2, 0.6 s for Gemma's 262k vocabulary) and the next evaluation replaces anyway.
+    A restore costs 2-3 ms.
+    """
+
+    def __init__(self, size: int = PREFIX_STATES) -> None:
+        self.size = size
+        self._states: OrderedDict[tuple[Any, ...], _PrefixState | None] = OrderedDict()
+        self.computed = 0
+        """How many prefix states were evaluated (for tests and benchmarks)."""
+
+    def restore(
+        self, llm: Any, key: tuple[Any, ...], messages_for: Callable[[str], list[dict[str, str]]]
+    ) -> int:
+        """Put ``llm`` in the prefix's state; the number of prefix tokens (0: empty)."""
+        state = self._state(llm, key, messages_for)
+        _clear(llm)
+        if state is None:
+            return 0
+        import llama_cpp
+
+        done = llama_cpp.llama_state_seq_set_data(llm.ctx, state.data, state.size, 0)
+        if done != state.size:  # not restorable (should not happen): start empty
+            _clear(llm)
+            return 0
+        count = len(state.tokens)
+        llm.input_ids[:count] = state.tokens
+        llm.n_tokens = count
+        # The logits are not part of the state: llama-cpp-python must evaluate at least
+        # one token before it samples (it does when this flag is set).
+        llm._requires_eval = True
+        return count
+
+    def _state(
+        self, llm: Any, key: tuple[Any, ...], messages_for: Callable[[str], list[dict[str, str]]]
+    ) -> _PrefixState | None:
+        if key in self._states:
+            self._states.move_to_end(key)
+            return self._states[key]
+        state = self._compute(llm, messages_for)
+        self._states[key] = state
+        while len(self._states) > self.size:
+            self._states.popitem(last=False)
+        return state
+
+    def _compute(
+        self, llm: Any, messages_for: Callable[[str], list[dict[str, str]]]
+    ) -> _PrefixState | None:
+        import ctypes
+
+        import llama_cpp
+
+        if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+            return None  # their state cannot be cut after the prefix
+        first, second = (prompt_tokens(llm, messages_for(text)) for text in _SENTINELS)
+        if first is None or second is None:
+            return None
+        tokens = _common_prefix(first, second)
+        if not tokens:
+            return None
+        _clear(llm)
+        try:
+            llm.eval(tokens)
+        except (ValueError, RuntimeError):  # e.g. longer than the context: no reuse
+            return None
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        data = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm.ctx, data, size, 0)
+        self.computed += 1
+        if not 0 < written <= size:
+            return None
+        return _PrefixState(tokens, data, int(written))
+
+
+_PREFIXES = PrefixCache()
 
 
 def _close_all() -> None:
@@ -361,13 +559,7 @@ class LlamaCppProvider:
 
         llm, load_ms = self._model(request.model)
         chat = self._chat_format(request.model, llm)
-        system, prompt = request.system, request.prompt
-        if system and chat.handler in SYSTEM_IN_FIRST_USER_TURN:
-            system, prompt = None, f"{system}\n\n{prompt}"
-        messages = []
-        if system:
-            messages.append({"role": "system", "content": system})
-        messages.append({"role": "user", "content": prompt})
+        messages = _messages(chat, request.system, request.prompt)
         opts = request.options
         kwargs: dict[str, Any] = {
             "messages": messages,
@@ -382,14 +574,19 @@ class LlamaCppProvider:
         kwargs.update(opts.extra)
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": dict(request.json_schema)}
+        head = request.prompt_head if request.prompt.startswith(request.prompt_head) else ""
         with _LOCK:
-            # A clean state per request: no KV-cache prefix reuse from the previous call.
-            llm.reset()
-            memory = llama_cpp.llama_get_memory(llm.ctx)
-            if memory is not None:
-                llama_cpp.llama_memory_clear(memory, True)
-            llama_cpp.llama_perf_context_reset(llm.ctx)
             llm.chat_format = chat.handler
+            # The same state before every request, whatever ran before: the task's
+            # prefix restored (see PrefixCache), or an empty context.
+            if self.settings.prefix_reuse:
+                key = (self._paths[request.model], chat.handler, request.system, head)
+                _PREFIXES.restore(
+                    llm, key, lambda text: _messages(chat, request.system, head + text)
+                )
+            else:
+                _clear(llm)
+            llama_cpp.llama_perf_context_reset(llm.ctx)
             deadline = _Deadline(request.timeout_s)
             llm.create_completion = deadline.bind(llm)  # the chat handler calls it
             start = time.perf_counter()

@@ -1,9 +1,17 @@
 """OpenAI-compatible endpoints (OpenAI, Groq, DeepSeek, vLLM, LM Studio, llama.cpp's server).
 
-Through the official ``openai`` package.  One provider instance per endpoint (see
-:mod:`pytest_llmbench.providers.endpoints`), named after it: ``openai/gpt-4o-mini``,
-``groq/llama-3.1-8b-instant``, ``local/smollm2`` can sit in one run.
+One provider instance per endpoint (see :mod:`pytest_llmbench.providers.endpoints`),
+named after it: ``openai/gpt-4o-mini``, ``groq/llama-3.1-8b-instant``, ``local/smollm2``
+can sit in one run.
 
+- Transport: a plain ``http://`` endpoint that no proxy variable applies to is reached
+  over the lean HTTP client (:mod:`pytest_llmbench.providers.wire`: kept-alive
+  connections, one write per request, about 0.2 ms of CPU a call where the ``openai``
+  client spends about 2 ms, inside the measured latency); everything else (TLS,
+  proxies, a redirect met on the way) goes through the official ``openai`` package,
+  imported on first use.  ``ProviderSettings.lean_http=False`` sends everything
+  through the ``openai`` package.  Both transports send the same requests and fail
+  with the same messages.
 - Discovery: ``GET /models``; the endpoint's ``models=`` list when it has one (or when
   the endpoint cannot list its models); an unreachable endpoint, a missing or rejected
   key is one :class:`Discovery` problem.
@@ -11,14 +19,20 @@ Through the official ``openai`` package.  One provider instance per endpoint (se
   The client's own retries are off (``max_retries=0``); this provider retries a 429
   after the server's ``Retry-After`` (``retry-after-ms``, seconds or an HTTP date) and a
   5xx or a connection error after a doubling backoff, at most ``endpoint.retries``
-  times, no single wait above ``endpoint.max_wait_s``.  A timeout is not retried.
+  times, no single wait above ``endpoint.max_wait_s``.  A timeout is not retried; like
+  the ``openai`` client's, it bounds each wait for the server, not the whole call.
   The waits are reported as ``Response.retry_ms`` and never count as latency.
 - Structured output: with ``structured=auto`` (the default) a JSON Schema is sent as
   ``response_format: json_schema``; an endpoint that rejects it (an HTTP 400/422/500
   whose error names the response format) gets ``json_object`` with the schema (what
   llama.cpp's server understands), then no response format: the prompt alone.  The
   choice is kept per model for the rest of the run and reported on every result
-  (``Response.structured``), which the summary turns into a note.
+  (``Response.structured``), which the summary turns into a note.  With a state
+  directory (``ProviderSettings.state_dir``) it is also kept between runs, keyed by the
+  server's identity (:mod:`pytest_llmbench.providers.capabilities`), so the rejected
+  request is made once per server and model.  A rejected request, and the ``GET
+  /models`` that reads the server's identity when it was not discovered in this run,
+  come before the attempt that answers: ``Response.retry_ms``, never latency.
 - Secrets: the API key is read from the environment variable the endpoint names and
   registered with :mod:`pytest_llmbench.providers.redaction`; every message is redacted.
 """
@@ -28,15 +42,17 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import functools
+import json
 import math
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.providers import wire
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
     Discovery,
@@ -44,7 +60,9 @@ from pytest_llmbench.providers.base import (
     ProviderError,
     Request,
     Response,
+    plain_json,
 )
+from pytest_llmbench.providers.capabilities import ServerIdentity, StructuredMemory
 from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
 from pytest_llmbench.providers.redaction import redact, register_secret
@@ -80,7 +98,7 @@ _NOT_CHAT = (
 
 def _client_module() -> ModuleType:
     """The ``openai`` package, imported on first use: it takes about a second to import,
-    which a run that never calls an OpenAI-compatible endpoint should not pay."""
+    which a run that never needs it (no https endpoint) should not pay."""
     import openai
 
     return openai
@@ -121,7 +139,67 @@ def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -
     return None
 
 
-def _error_message(exc: openai.APIStatusError) -> str:
+# -- what went wrong, whichever transport carried the request ------------------------
+
+
+class _HttpError(Exception):
+    """An HTTP error reply (status >= 400), read as the ``openai`` client reads it."""
+
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str], message: str) -> None:
+        super().__init__(message)
+        self.status_code = status
+        self.body = body
+        """The reply's ``error`` object (the reply itself when it has none), or its text."""
+        self.headers = headers
+        self.message = message
+        """``Error code: 429 - <error.message>``, as the client words it."""
+
+
+class _Unreachable(Exception):
+    """No connection, or it broke before the answer (the client's ``APIConnectionError``)."""
+
+
+class _TimedOut(Exception):
+    """No answer within the timeout (the client's ``APITimeoutError``)."""
+
+
+def _http_error(reply: wire.Reply) -> _HttpError:
+    """An error reply from the lean client, as the ``openai`` client would raise it."""
+    text = reply.body.decode("utf-8", errors="replace").strip()
+    message = f"Error code: {reply.status}"
+    body: Any = text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        error = body.get("error", body) if isinstance(body, Mapping) else None
+        detail = error.get("message") if isinstance(error, Mapping) else None
+        if isinstance(detail, str) and detail:
+            message += f" - {detail}"
+    data = body.get("error", body) if isinstance(body, Mapping) else body
+    return _HttpError(reply.status, data, dict(reply.headers.items()), message)
+
+
+@contextlib.contextmanager
+def _sdk_errors() -> Iterator[None]:
+    """The ``openai`` client's errors, as the ones both transports share."""
+    sdk = _client_module()
+    try:
+        yield
+    except sdk.APIStatusError as exc:
+        try:
+            headers = dict(exc.response.headers.items())
+        except Exception:  # a response without headers: nothing to honour
+            headers = {}
+        raise _HttpError(exc.status_code, exc.body, headers, str(exc.message)) from exc
+    except sdk.APITimeoutError as exc:
+        raise _TimedOut(str(exc)) from exc
+    except sdk.APIConnectionError as exc:
+        raise _Unreachable(str(exc)) from exc
+
+
+def _error_message(exc: _HttpError) -> str:
     """The server's own error text: ``error.message``, ``detail``, else the client's."""
     body: Any = exc.body
     if isinstance(body, Mapping):
@@ -137,23 +215,16 @@ def _error_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
-def _error_code(exc: openai.APIStatusError) -> str | None:
+def _error_code(exc: _HttpError) -> str | None:
     body: Any = exc.body
     inner = body.get("error", body) if isinstance(body, Mapping) else None
     code = inner.get("code") if isinstance(inner, Mapping) else None
     return str(code) if code else None
 
 
-def _headers(exc: openai.APIStatusError) -> dict[str, str]:
-    try:
-        return dict(exc.response.headers.items())
-    except Exception:  # a response without headers: nothing to honour
-        return {}
-
-
 def _connect_reason(exc: BaseException) -> str:
     cause: BaseException | None = exc
-    for _ in range(6):
+    for _ in range(7):
         if cause is None:
             break
         text = str(cause).lower()
@@ -169,6 +240,13 @@ def _connect_reason(exc: BaseException) -> str:
     return "cannot connect"
 
 
+def _get(obj: Any, name: str) -> Any:
+    """A field of a reply: a JSON object's key (lean client) or an attribute (``openai``)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """Why an attempt failed and whether (and after how long) to try again."""
@@ -176,6 +254,14 @@ class _Attempt:
     error: ProviderError
     wait_s: float | None
     """Seconds to wait before the next attempt; ``None``: do not retry."""
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A ``GET /models`` reply: its entries and the server's ``Server`` header."""
+
+    entries: list[Any]
+    server: str
 
 
 class OpenAIProvider:
@@ -205,7 +291,15 @@ class OpenAIProvider:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._clients: dict[str, openai.OpenAI] = {}
+        self._lean = settings.lean_http and wire.usable_for(endpoint.base_url)
+        """Whether requests go over the lean client (until a redirect says otherwise)."""
+        self._wire: wire.JsonWire | None = None
         self._structured: dict[str, str] = {}
+        self._memory = StructuredMemory(settings.state_dir)
+        self._identities: dict[str, ServerIdentity] | None = None
+        """Per model, the server's identity from ``GET /models`` (``None``: not read yet)."""
+        self._server = ""
+        """The ``Server`` header of the endpoint's ``GET /models`` reply."""
         register_secret(endpoint.api_key())
 
     # -- clients -----------------------------------------------------------------
@@ -223,7 +317,7 @@ class OpenAIProvider:
         return f"{self.name}: ${self.endpoint.key_env} is not set (the endpoint's API key)"
 
     def _client(self, purpose: str) -> openai.OpenAI:
-        """One client per purpose (``discover`` or ``generate``), made on first use."""
+        """One ``openai`` client per purpose (``discover`` or ``generate``), made on first use."""
         key = self._key()
         with self._lock:
             client = self._clients.get(purpose)
@@ -260,6 +354,52 @@ class OpenAIProvider:
         with contextlib.suppress(Exception):  # closing must never raise
             client.close()
 
+    def _lean_wire(self) -> wire.JsonWire | None:
+        """The lean client for this endpoint (``None``: requests go through ``openai``)."""
+        if not self._lean:
+            return None
+        if self._wire is not None:
+            return self._wire
+        key = self._key()
+        with self._lock:
+            if self._wire is None and self._lean:
+                headers = {
+                    "Accept": "application/json",
+                    "User-Agent": wire.USER_AGENT,
+                    "Authorization": f"Bearer {key}",
+                }
+                self._wire = wire.JsonWire(
+                    self.endpoint.base_url,
+                    headers=headers,
+                    timeout_s=float(self.settings.timeout_s),
+                    connect_timeout_s=math.inf,  # as the openai client: the request's timeout
+                )
+            return self._wire
+
+    def _redirected(self) -> None:
+        """The endpoint redirects: the ``openai`` client (which follows) takes over."""
+        with self._lock:
+            self._lean = False
+            lean, self._wire = self._wire, None
+        if lean is not None:
+            lean.close()
+
+    def _send(self, method: str, path: str, body: Any, timeout_s: float) -> Any:
+        """One request over the lean client; the reply's JSON (shared errors on failure)."""
+        lean = self._lean_wire()
+        assert lean is not None
+        try:
+            reply = lean.request(method, path, body, timeout_s=timeout_s)
+        except (wire.ConnectTimedOut, wire.ReadTimedOut, wire.WriteTimedOut) as exc:
+            raise _TimedOut(str(exc)) from exc
+        except wire.WireError as exc:
+            raise _Unreachable(str(exc)) from exc
+        if reply.status in wire.REDIRECTS:
+            raise wire.Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
+        if reply.status >= 400:
+            raise _http_error(reply)
+        return _Reply(reply.json(), reply.headers.get("Server") or "")
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
@@ -268,6 +408,9 @@ class OpenAIProvider:
                 except Exception:  # closing must never raise
                     continue
             self._clients.clear()
+            lean, self._wire = self._wire, None
+        if lean is not None:
+            lean.close()
 
     # -- discovery ---------------------------------------------------------------
 
@@ -281,23 +424,22 @@ class OpenAIProvider:
                 unconfigured=endpoint == default_openai_endpoint(),  # not set up
             )
         configured = self._configured()
-        sdk = _client_module()
         try:
-            listing = self._client("discover").models.list()
-            ids = [str(m.id) for m in listing.data if getattr(m, "id", None)]
-            info = {str(m.id): m for m in listing.data if getattr(m, "id", None)}
-        except sdk.APITimeoutError:
+            listing = self._list_models()
+            ids = [str(_get(m, "id")) for m in listing.entries if _get(m, "id")]
+            info = {str(_get(m, "id")): m for m in listing.entries if _get(m, "id")}
+        except _TimedOut:
             return Discovery(
                 problem=f"endpoint {url} did not answer GET /models within "
                 f"{_seconds(self.settings.discovery_timeout_s)}",
                 hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
             )
-        except sdk.APIConnectionError as exc:
+        except _Unreachable as exc:
             return Discovery(
                 problem=f"endpoint {url} is not reachable ({_connect_reason(exc)})",
                 hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
             )
-        except sdk.APIStatusError as exc:
+        except _HttpError as exc:
             status = exc.status_code
             if status in (401, 403):
                 return Discovery(
@@ -323,6 +465,7 @@ class OpenAIProvider:
             return Discovery(
                 problem=f"GET {url}/models failed: {type(exc).__name__}: {_one_line(exc, 120)}"
             )
+        self._learn_identities(listing)
         if configured:
             return Discovery(
                 tuple(self._with_listing(m, info.get(m.name), url) for m in configured)
@@ -334,6 +477,24 @@ class OpenAIProvider:
             tuple(self._with_listing(ModelInfo(self.name, i), info[i], url) for i in chat)
         )
 
+    def _list_models(self) -> _Listing:
+        """``GET /models`` over either transport (the shared errors on failure)."""
+        timeout = float(self.settings.discovery_timeout_s)
+        if self._lean_wire() is not None:
+            try:
+                reply = self._send("GET", "/models", None, timeout)
+            except wire.Redirected:
+                self._redirected()
+            else:
+                entries = _get(reply.json, "data")
+                if not isinstance(entries, list):
+                    raise TypeError("the reply has no 'data' list")
+                return _Listing(entries, reply.server)
+        with _sdk_errors():
+            raw = self._client("discover").models.with_raw_response.list()
+            page = raw.parse()
+            return _Listing(list(page.data), raw.headers.get("server") or "")
+
     def _configured(self) -> tuple[ModelInfo, ...]:
         return tuple(
             ModelInfo(self.name, m, details={"endpoint": self.endpoint.base_url})
@@ -344,12 +505,41 @@ class OpenAIProvider:
     def _with_listing(model: ModelInfo, listed: Any, url: str) -> ModelInfo:
         details: dict[str, Any] = {"endpoint": url, "listed": listed is not None}
         if listed is not None:
-            owned_by = getattr(listed, "owned_by", None)
+            owned_by = _get(listed, "owned_by")
             if owned_by:
                 details["owned_by"] = str(owned_by)
         return ModelInfo(model.provider, model.name, details=details)
 
-    # -- generation --------------------------------------------------------------
+    # -- structured output: what the server takes, remembered --------------------
+
+    def _learn_identities(self, listing: _Listing) -> None:
+        identities: dict[str, ServerIdentity] = {}
+        for entry in listing.entries:
+            model = _get(entry, "id")
+            if model:
+                owned_by = _get(entry, "owned_by")
+                identities[str(model)] = ServerIdentity(
+                    self.endpoint.base_url, str(model), listing.server, str(owned_by or "")
+                )
+        self._identities = identities
+        self._server = listing.server
+
+    def _identity(self, model: str) -> ServerIdentity | None:
+        """Who serves ``model`` here; ``GET /models`` once if discovery did not run.
+
+        ``None`` when the listing cannot be had (the endpoint is down: the request
+        itself will say so).  A model the listing lacks is known by the header alone.
+        """
+        if self._identities is None:
+            try:
+                self._learn_identities(self._list_models())
+            except _HttpError as exc:
+                server = str(exc.headers.get("server") or exc.headers.get("Server") or "")
+                self._identities, self._server = {}, server
+            except Exception:  # unreachable, malformed: nothing to go by
+                return None
+        identity = self._identities.get(model) if self._identities is not None else None
+        return identity or ServerIdentity(self.endpoint.base_url, model, self._server)
 
     def structured_mode(self, model: str) -> str:
         """What this provider will send for a request with a schema: the current choice."""
@@ -359,10 +549,20 @@ class OpenAIProvider:
         if mode != "auto":
             return mode
         with self._lock:
-            return self._structured.get(model, "json_schema")
+            current = self._structured.get(model)
+        if current is not None:
+            return current
+        remembered = None
+        if self._memory.knows(self.endpoint.base_url, model):
+            identity = self._identity(model)
+            remembered = self._memory.recall(identity) if identity is not None else None
+        with self._lock:
+            return self._structured.setdefault(model, remembered or "json_schema")
 
-    def _downgrade(self, model: str, tried: str) -> str | None:
-        """After ``tried`` was rejected: the next mode to try (``auto`` only), else ``None``."""
+    def _downgrade(self, model: str, tried: str, why: str) -> str | None:
+        """After ``tried`` was rejected: the next mode to try (``auto`` only), else ``None``.
+
+        The new choice is remembered for this server (see the module doc)."""
         if self.endpoint.structured != "auto":
             return None
         following = _DOWNGRADE.get(tried)
@@ -370,50 +570,70 @@ class OpenAIProvider:
             return None
         with self._lock:
             current = self._structured.get(model, "json_schema")
-            if _rank(current) < _rank(following):
+            changed = _rank(current) < _rank(following)
+            if changed:
                 self._structured[model] = following
-            return self._structured[model]
+            chosen = self._structured[model]
+        if changed and self._memory.path is not None:
+            identity = self._identity(model)
+            if identity is not None:
+                self._memory.remember(identity, chosen, f"{tried} rejected: {why}")
+        return chosen
+
+    # -- generation --------------------------------------------------------------
 
     def generate(self, request: Request) -> Response:
         """Answer one request; retries per the endpoint's settings (see the module doc)."""
         if not request.model.strip():
             raise ProviderError(f"no model name given (expected e.g. {self.name}/gpt-4o-mini)")
-        client = self._client("generate")
-        sdk = _client_module()
+        lean = self._lean_wire()
+        client = self._client("generate") if lean is None else None
         started = time.perf_counter()
-        attempt_started = started
         retries = 0
         while True:
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
-            create = functools.partial(
-                client.chat.completions.create,
-                **self._arguments(request, mode),
-                timeout=request.timeout_s,
-            )
             try:
-                # The SDK (httpx) times out each read, not the call: the deadline is here.
-                completion = call_within(
-                    request.timeout_s, create, abandon=lambda: self._abandon(client)
-                )
-            except sdk.APIStatusError as exc:
+                arguments = self._arguments(request, mode)
+                if client is None:
+                    completion: Any = self._send(
+                        "POST", "/chat/completions", _body(arguments), request.timeout_s
+                    ).json
+                else:
+                    create = functools.partial(
+                        client.chat.completions.create, **arguments, timeout=request.timeout_s
+                    )
+                    with _sdk_errors():
+                        # The SDK (httpx) times out each read, not the call: the deadline
+                        # is here.
+                        completion = call_within(
+                            request.timeout_s,
+                            create,
+                            abandon=functools.partial(self._abandon, client),
+                        )
+            except wire.Redirected:
+                self._redirected()
+                client = self._client("generate")
+                continue
+            except _HttpError as exc:
                 if mode in _DOWNGRADE and _rejects_format(exc):
-                    downgraded = self._downgrade(request.model, mode)
+                    detail = _one_line(_error_message(exc), 120)
+                    why = f"HTTP {exc.status_code}: {detail}"
+                    downgraded = self._downgrade(request.model, mode, why)
                     if downgraded is not None and downgraded != mode:
                         continue
                     raise ProviderError(
                         f"{self.endpoint.base_url} rejected the {mode} response format for "
-                        f"{self.name}/{request.model} (HTTP {exc.status_code}: "
-                        f"{_one_line(_error_message(exc), 120)}); set structured=auto or none "
+                        f"{self.name}/{request.model} ({why}); set structured=auto or none "
                         f"on endpoint {self.name}"
                     ) from None
                 failed = self._status_failure(exc, request, retries)
-            except (sdk.APITimeoutError, DeadlinePassed):
+            except (_TimedOut, DeadlinePassed):
                 raise ProviderError(
                     f"no answer from {self.name}/{request.model} within "
                     f"{_seconds(request.timeout_s)} ({self.endpoint.base_url})"
                 ) from None
-            except sdk.APIConnectionError as exc:
+            except _Unreachable as exc:
                 failed = self._connection_failure(exc, retries)
             except Exception as exc:  # anything else (a client bug, a broken reply): one line
                 raise ProviderError(
@@ -428,6 +648,7 @@ class OpenAIProvider:
             self._sleep(failed.wait_s)
 
     def _arguments(self, request: Request, mode: str | None) -> dict[str, Any]:
+        """The ``openai`` client's arguments for ``request`` (see :func:`_body` for the wire)."""
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
@@ -447,10 +668,10 @@ class OpenAIProvider:
         extra: dict[str, Any] = {}
         if options.top_k is not None:
             extra["top_k"] = options.top_k  # not in OpenAI's API; vLLM and llama.cpp take it
-        extra.update(options.extra)
+        extra.update(plain_json(options.extra))
         if extra:
             arguments["extra_body"] = extra
-        schema = dict(request.json_schema) if request.json_schema is not None else None
+        schema = plain_json(request.json_schema) if request.json_schema is not None else None
         if schema is not None and mode == "json_schema":
             arguments["response_format"] = {
                 "type": "json_schema",
@@ -469,21 +690,23 @@ class OpenAIProvider:
         retries: int = 0,
     ) -> Response:
         try:
-            choice = completion.choices[0]
-            text = choice.message.content or ""
+            message = _get(_get(completion, "choices")[0], "message")
+            if message is None:
+                raise AttributeError("message")
+            text = _get(message, "content") or ""
         except (AttributeError, IndexError, TypeError, KeyError):
             raise ProviderError(
                 f"malformed reply from {self.endpoint.base_url} to {self.name}/{request.model}: "
                 "no choices[0].message"
             ) from None
-        usage = getattr(completion, "usage", None)
+        usage = _get(completion, "usage")
         structured = None
         if mode is not None and self.endpoint.structured == "auto" and mode != "json_schema":
             structured = mode
         return Response(
             text=str(text),
-            prompt_tokens=_int(getattr(usage, "prompt_tokens", None)),
-            completion_tokens=_int(getattr(usage, "completion_tokens", None)),
+            prompt_tokens=_int(_get(usage, "prompt_tokens")),
+            completion_tokens=_int(_get(usage, "completion_tokens")),
             host=self.endpoint.base_url,
             structured=structured,
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
@@ -492,9 +715,7 @@ class OpenAIProvider:
 
     # -- failures ----------------------------------------------------------------
 
-    def _status_failure(
-        self, exc: openai.APIStatusError, request: Request, retries: int
-    ) -> _Attempt:
+    def _status_failure(self, exc: _HttpError, request: Request, retries: int) -> _Attempt:
         status = exc.status_code
         detail = _one_line(_error_message(exc)) or "(no error text)"
         where = f"{self.name}/{request.model}"
@@ -507,7 +728,7 @@ class OpenAIProvider:
                 ProviderError(f"{url} refused {where}: out of quota (HTTP 429): {detail}"), None
             )
         if status == 429:
-            wait = retry_after_s(_headers(exc))
+            wait = retry_after_s(exc.headers)
             if wait is None:
                 wait = self._backoff(retries)
             if left and wait <= self.endpoint.max_wait_s:
@@ -547,7 +768,7 @@ class OpenAIProvider:
             )
         return _Attempt(ProviderError(f"{url} answered HTTP {status} for {where}: {detail}"), None)
 
-    def _connection_failure(self, exc: openai.APIConnectionError, retries: int) -> _Attempt:
+    def _connection_failure(self, exc: _Unreachable, retries: int) -> _Attempt:
         wait = self._backoff(retries)
         if retries < self.endpoint.retries and wait <= self.endpoint.max_wait_s:
             return _Attempt(ProviderError(str(exc)), wait)
@@ -564,11 +785,26 @@ class OpenAIProvider:
         return float(self.endpoint.backoff_s * (2**retries))
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """A successful reply over the lean client: its JSON and its ``Server`` header."""
+
+    json: Any
+    server: str
+
+
+def _body(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body the ``openai`` client sends for ``arguments`` (``extra_body`` merged in)."""
+    body = {k: v for k, v in arguments.items() if k != "extra_body"}
+    body.update(arguments.get("extra_body") or {})
+    return body
+
+
 def _rank(mode: str) -> int:
     return ("json_schema", "json_object", "prompt").index(mode)
 
 
-def _rejects_format(exc: openai.APIStatusError) -> bool:
+def _rejects_format(exc: _HttpError) -> bool:
     """An error that says the endpoint does not take the response format we sent."""
     if exc.status_code not in (400, 422, 500, 501):
         return False

@@ -1,28 +1,37 @@
-"""A lean JSON-over-HTTP/1.1 client for Ollama's hot calls (``/api/chat``, loads).
+"""A lean JSON-over-HTTP/1.1 client for the HTTP providers' hot calls.
 
-The official ``ollama`` client goes through httpx, which costs about 1 ms of CPU per
-call on a small machine; against a fast model (a 20 ms answer) that is 5 % of the run,
-and it sits between one answer and the next request.  This client does the same
-POST with :mod:`http.client` on a kept-alive connection (about 0.25 ms) and raises
-exactly what the ``ollama`` client raises, so the provider's retry, dead-host and
-error-message logic treats both alike:
+The SDK clients go through httpx: the ``ollama`` client costs about 1 ms of CPU per
+call on a small machine, the ``openai`` client about 2 ms (its parameter transform,
+a uuid per request, httpx).  Against a fast model (a 20 ms answer) that is 5-10 % of
+the run, and it sits inside the measured latency, between the request going out and
+the answer being read.  This client does the same request with :mod:`http.client`
+on a kept-alive connection, head and body in one write (about 0.2 ms).
 
-* no connection (refused, unreachable, no such host): :class:`httpx.ConnectError`;
-  none within the connect timeout: :class:`httpx.ConnectTimeout`;
-* no answer within the read timeout: :class:`httpx.ReadTimeout`;
-* the connection closed or reset after the request went out:
-  :class:`httpx.RemoteProtocolError` (nothing came back) or :class:`httpx.ReadError`;
-* an HTTP error status: :class:`ollama.ResponseError` with the server's ``error`` text;
-* a reply that is not JSON: :class:`json.JSONDecodeError` (the provider builds the
-  ``ollama`` client's reply types from it, with the same errors for a wrong shape).
+:class:`JsonWire` is the transport: one base URL, fixed headers, ``request()``
+returns the status, headers and body of the reply, whatever the status, and raises
+one of the :class:`WireError` kinds when no reply came:
 
-It is used only where it can do all the ``ollama`` client would: plain ``http://``
-hosts that no proxy variable applies to (:func:`usable_for`).  A redirect (which
-the ``ollama`` client would follow) raises :class:`Redirected`; the provider then
-falls back to the ``ollama`` client for that host.
+* no connection (refused, unreachable, no such host): :class:`ConnectFailed`;
+  none within the connect timeout: :class:`ConnectTimedOut`;
+* sending failed: :class:`WriteFailed` (:class:`WriteTimedOut` within the timeout);
+* no answer within the read timeout: :class:`ReadTimedOut`.  As with httpx, the
+  timeout bounds each wait for the socket, not the whole call;
+* the connection closed or reset after the request went out: :class:`Disconnected`
+  (nothing came back) or :class:`ReadFailed`.
+
+Each provider turns these into what its SDK raises, so its retry and error-message
+logic treats both transports alike: :class:`ChatWire` does it for Ollama (the
+``ollama`` client's ``httpx`` errors and ``ollama.ResponseError``); the OpenAI
+provider maps them itself (:mod:`pytest_llmbench.providers.openai`).
+
+It is used only where it can do all the SDK client would: plain ``http://`` URLs
+that no proxy variable applies to (:func:`usable_for`).  A redirect (which both SDK
+clients follow) is the caller's to hand over: :class:`ChatWire` raises
+:class:`Redirected`, and the provider falls back to its SDK client for that host.
 
 One connection per thread; a connection the server closed while it was idle is
-noticed before it is reused.
+noticed before it is reused.  Nothing here imports an SDK: a run that never uses
+Ollama does not pay for importing ``ollama``.
 """
 
 from __future__ import annotations
@@ -38,26 +47,88 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from pytest_llmbench import __version__
 
-if TYPE_CHECKING:
-    import httpx
+__all__ = [
+    "REDIRECTS",
+    "USER_AGENT",
+    "ChatWire",
+    "ConnectFailed",
+    "ConnectTimedOut",
+    "Disconnected",
+    "JsonWire",
+    "ReadFailed",
+    "ReadTimedOut",
+    "Redirected",
+    "Reply",
+    "WireError",
+    "WriteFailed",
+    "WriteTimedOut",
+    "usable_for",
+]
 
-__all__ = ["ChatWire", "Redirected", "usable_for"]
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = f"pytest-llmbench/{__version__} (python http.client)"
 
 
 class Redirected(Exception):
     """The server answered with a redirect: use a client that follows it."""
 
 
-def usable_for(host: str) -> bool:
-    """Whether the lean client can talk to ``host`` as the ``ollama`` client would."""
-    split = urllib.parse.urlsplit(host)
+class WireError(Exception):
+    """No reply: the request could not be sent or its answer not read."""
+
+
+class ConnectFailed(WireError):
+    """No connection (refused, unreachable, unknown host); the message has the OS's reason."""
+
+
+class ConnectTimedOut(WireError):
+    """No connection within the connect timeout."""
+
+
+class WriteFailed(WireError):
+    """Sending the request failed."""
+
+
+class WriteTimedOut(WriteFailed):
+    """Sending the request took longer than the timeout."""
+
+
+class ReadTimedOut(WireError):
+    """No answer (or no more of it) within the read timeout."""
+
+
+class Disconnected(WireError):
+    """The server closed the connection without sending a response."""
+
+
+class ReadFailed(WireError):
+    """Reading the answer failed (connection reset, broken HTTP)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP reply, whatever its status."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (:class:`json.JSONDecodeError`, a ``ValueError``, if it is not)."""
+        return json.loads(self.body)
+
+
+def usable_for(url: str) -> bool:
+    """Whether the lean client can talk to ``url`` as an SDK client would: plain http,
+    no proxy in the environment that applies to the host."""
+    split = urllib.parse.urlsplit(url)
     if split.scheme != "http" or not split.hostname:
         return False
     proxies = urllib.request.getproxies_environment()
@@ -66,89 +137,105 @@ def usable_for(host: str) -> bool:
     return bool(urllib.request.proxy_bypass(split.hostname))
 
 
-def _headers() -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "User-Agent": f"pytest-llmbench/{__version__} (python http.client)",
-    }
-    api_key = os.environ.get("OLLAMA_API_KEY")
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
+class JsonWire:
+    """JSON requests to one base URL over kept-alive connections (one per thread).
 
+    ``headers`` go with every request (``Host`` and ``Content-Length`` are added);
+    ``timeout_s`` is the default read timeout, ``connect_timeout_s`` caps connecting.
+    """
 
-class ChatWire:
-    """JSON ``POST`` requests to one Ollama host over kept-alive connections."""
-
-    def __init__(self, host: str, *, timeout_s: float, connect_timeout_s: float) -> None:
-        split = urllib.parse.urlsplit(host)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        connect_timeout_s: float,
+    ) -> None:
+        split = urllib.parse.urlsplit(base_url)
         if split.hostname is None:
-            raise ValueError(f"no host name in {host!r}")
-        self.host = host
+            raise ValueError(f"no host name in {base_url!r}")
+        self.base_url = base_url
         self._address = (split.hostname, split.port or 80)
         self._timeout_s = timeout_s
-        self._connect_timeout_s = min(connect_timeout_s, timeout_s)
+        self._connect_timeout_s = connect_timeout_s
         self._prefix = split.path.rstrip("/")
         lines = [f"Host: {split.netloc}"]
-        lines += [f"{name}: {value}" for name, value in _headers().items()]
-        self._headers = "\r\n".join(lines) + "\r\nContent-Length: "
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self._headers = "\r\n".join(lines) + "\r\n"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        # A wire dropped without close() (its provider was) closes its sockets too.
+        weakref.finalize(self, _close_sockets, self._open)
 
     def close(self) -> None:
         """Close every connection (they reopen on demand)."""
         with self._lock:
-            sockets, self._open = self._open, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
+            sockets = list(self._open)
+            self._open.clear()
+        _close_sockets(sockets)
         self._local = threading.local()
 
-    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST ``payload`` as JSON to ``path`` (``/api/chat``); the reply's JSON."""
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        # Head and body in one write: two would cost the server an extra wake-up.
-        head = f"POST {self._prefix}{path} HTTP/1.1\r\n{self._headers}{len(body)}\r\n\r\n"
-        message = head.encode("latin-1") + body
-        # --llm-timeout is a deadline for the whole call: connect, send and every read
-        # (a server trickling its answer a byte at a time is cut off at the deadline).
-        deadline = time.monotonic() + self._timeout_s
-        sock = self._socket()
+    def request(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Reply:
+        """``method`` ``path`` (below the base URL) with ``payload`` as JSON (``None``:
+        no body); the reply.  ``timeout_s`` overrides the read timeout for this request."""
+        if payload is None:
+            body = b""
+            head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._headers}\r\n"
+        else:
+            body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+            head = (
+                f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._headers}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+        timeout = self._timeout_s if timeout_s is None else timeout_s
+        # The timeout is a deadline for the whole call: connect, send and every read (a
+        # server trickling its answer a byte at a time is cut off at the deadline).
+        deadline = time.monotonic() + timeout
+        sock = self._socket(timeout)
         try:
             sock.settimeout(_remaining(deadline))
-            sock.sendall(message)
+            # Head and body in one write: two would cost the server an extra wake-up.
+            sock.sendall(head.encode("latin-1") + body)
+        except TimeoutError as exc:
+            self._drop(sock)
+            raise WriteTimedOut(f"sending the request timed out: {exc}") from exc
         except OSError as exc:
             self._drop(sock)
-            raise _send_error(exc) from exc
+            raise WriteFailed(f"sending the request failed: {exc}") from exc
         response = http.client.HTTPResponse(
             _Deadline(sock, deadline),  # type: ignore[arg-type]
-            method="POST",
+            method=method,
         )
         try:
             response.begin()
             data = response.read()
+        except TimeoutError as exc:
+            self._drop(sock)
+            raise ReadTimedOut(f"no complete answer within {timeout:g} s") from exc
+        except http.client.RemoteDisconnected as exc:
+            self._drop(sock)
+            raise Disconnected("Server disconnected without sending a response.") from exc
         except (http.client.HTTPException, OSError) as exc:
             self._drop(sock)
-            raise _read_error(exc, self._timeout_s) from exc
+            raise ReadFailed(f"reading the answer failed: {exc}") from exc
         finally:
             response.close()  # the socket stays open: the response only had a file on it
         if response.will_close:
             self._drop(sock)
-        status = response.status
-        if status in _REDIRECTS:
-            raise Redirected(f"HTTP {status} to {response.getheader('Location')}")
-        if status >= 400:
-            from ollama import ResponseError
-
-            # what the ollama client raises: ResponseError picks the JSON "error" out
-            raise ResponseError(data.decode("utf-8", errors="replace"), status)
-        return json.loads(data)
+        return Reply(response.status, response.msg, data)
 
     # -- connections ---------------------------------------------------------------
 
-    def _socket(self) -> socket.socket:
+    def _socket(self, timeout_s: float) -> socket.socket:
         sock: socket.socket | None = getattr(self._local, "sock", None)
         # As httpx does before it reuses a connection: a server that closed it (or died)
         # while it was idle shows now, not as a request that got no answer.
@@ -156,19 +243,26 @@ class ChatWire:
             self._drop(sock)
             sock = None
         if sock is None:
-            sock = self._connect()
+            sock = self._connect(timeout_s)
             self._local.sock = sock
+            self._local.timeout = timeout_s
             with self._lock:
                 self._open.append(sock)
+        elif self._local.timeout != timeout_s:
+            sock.settimeout(timeout_s)
+            self._local.timeout = timeout_s
         return sock
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, timeout_s: float) -> socket.socket:
+        within = min(self._connect_timeout_s, timeout_s)
         try:
-            sock = socket.create_connection(self._address, timeout=self._connect_timeout_s)
+            sock = socket.create_connection(self._address, timeout=within)
+        except TimeoutError as exc:
+            raise ConnectTimedOut(f"no connection within {within:g} s") from exc
         except OSError as exc:
-            raise _connect_error(exc, self._connect_timeout_s) from exc
+            raise ConnectFailed(str(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self._timeout_s)
+        sock.settimeout(timeout_s)
         return sock
 
     def _drop(self, sock: socket.socket) -> None:
@@ -179,6 +273,98 @@ class ChatWire:
                 self._open.remove(sock)
         if getattr(self._local, "sock", None) is sock:
             self._local.sock = None
+
+
+def _close_sockets(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _idle_and_open(sock: socket.socket) -> bool:
+    """A kept-alive connection is reusable when the server has not closed it meanwhile.
+
+    An idle connection has nothing to read; if it is readable, the server closed it
+    (or sent something unasked): either way it is not used again.
+    """
+    if sock.fileno() < 0:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+# -- Ollama ---------------------------------------------------------------------------
+
+
+def _ollama_headers() -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    api_key = os.environ.get("OLLAMA_API_KEY")
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+class ChatWire(JsonWire):
+    """JSON ``POST`` requests to one Ollama host, failing as the ``ollama`` client fails:
+
+    * no connection: :class:`httpx.ConnectError` (:class:`httpx.ConnectTimeout`);
+    * no answer within the timeout: :class:`httpx.ReadTimeout`;
+    * the connection closed or reset after the request went out:
+      :class:`httpx.RemoteProtocolError` (nothing came back) or :class:`httpx.ReadError`
+      (:class:`httpx.WriteError`, :class:`httpx.WriteTimeout` while sending);
+    * an HTTP error status: :class:`ollama.ResponseError` with the server's ``error`` text;
+    * a redirect: :class:`Redirected`;
+    * a reply that is not JSON: :class:`json.JSONDecodeError` (the provider builds the
+      ``ollama`` client's reply types from it, with the same errors for a wrong shape).
+
+    ``httpx`` and ``ollama`` are imported when a request fails, never before.
+    """
+
+    def __init__(self, host: str, *, timeout_s: float, connect_timeout_s: float) -> None:
+        super().__init__(
+            host,
+            headers=_ollama_headers(),
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+        )
+        self.host = host
+
+    def post(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """POST ``payload`` as JSON to ``path`` (``/api/chat``); the reply's JSON."""
+        try:
+            reply = self.request("POST", path, payload)
+        except WireError as exc:
+            raise _as_httpx(exc) from exc.__cause__
+        status = reply.status
+        if status in REDIRECTS:
+            raise Redirected(f"HTTP {status} to {reply.headers.get('Location')}")
+        if status >= 400:
+            import ollama
+
+            # what the ollama client raises: ResponseError picks the JSON "error" out
+            raise ollama.ResponseError(reply.body.decode("utf-8", errors="replace"), status)
+        return reply.json()
+
+
+def _as_httpx(exc: WireError) -> Exception:
+    """The ``httpx`` error the ``ollama`` client raises where the wire raised ``exc``."""
+    import httpx
+
+    kinds: list[tuple[type[WireError], type[Exception]]] = [
+        (ConnectTimedOut, httpx.ConnectTimeout),
+        (ConnectFailed, httpx.ConnectError),
+        (WriteTimedOut, httpx.WriteTimeout),
+        (WriteFailed, httpx.WriteError),
+        (ReadTimedOut, httpx.ReadTimeout),
+        (Disconnected, httpx.RemoteProtocolError),
+    ]
+    for wire_kind, httpx_kind in kinds:
+        if isinstance(exc, wire_kind):
+            return httpx_kind(str(exc))
+    return httpx.ReadError(str(exc))
 
 
 def _remaining(deadline: float) -> float:
@@ -213,48 +399,3 @@ class _Deadline:
 
     def makefile(self, mode: str) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-
-def _idle_and_open(sock: socket.socket) -> bool:
-    """A kept-alive connection is reusable when the server has not closed it meanwhile.
-
-    An idle connection has nothing to read; if it is readable, the server closed it
-    (or sent something unasked): either way it is not used again.
-    """
-    if sock.fileno() < 0:
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return False
-    return not readable
-
-
-# -- what the ollama client (httpx) raises for the same failures ----------------------
-# httpx is imported here, on the first failure: ollama has loaded it by then anyway.
-
-
-def _connect_error(exc: OSError, timeout_s: float) -> httpx.TransportError:
-    import httpx
-
-    if isinstance(exc, TimeoutError):
-        return httpx.ConnectTimeout(f"no connection within {timeout_s:g} s")
-    return httpx.ConnectError(str(exc))
-
-
-def _send_error(exc: OSError) -> httpx.TransportError:
-    import httpx
-
-    if isinstance(exc, TimeoutError):
-        return httpx.WriteTimeout(f"sending the request timed out: {exc}")
-    return httpx.WriteError(f"sending the request failed: {exc}")
-
-
-def _read_error(exc: Exception, timeout_s: float) -> httpx.TransportError:
-    import httpx
-
-    if isinstance(exc, TimeoutError):
-        return httpx.ReadTimeout(f"no complete answer within {timeout_s:g} s")
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
-    return httpx.ReadError(f"reading the answer failed: {exc}")
