@@ -324,6 +324,7 @@ def test_damaged_journal_lines_are_reported_and_their_items_run_again(
     assert f"{path}:1: 'result' is not an object" in out
     assert f"{path}:2: result field 'correct' has a wrong type (str)" in out
     result.stdout.fnmatch_lines(["llmbench: resuming run *: 2 item(s) done already, skipped"])
+    consistent(project.path, project.path / "out.json")
 
 
 def test_cache_entry_with_a_wrong_type_is_reported_and_fetched_live(
@@ -340,6 +341,7 @@ def test_cache_entry_with_a_wrong_type_is_reported_and_fetched_live(
     assert result.ret == 0
     result.stdout.fnmatch_lines([f"*LLMBenchWarning: llmbench: cache entry {damaged}: *"])
     assert "AttributeError" not in result.stdout.str()
+    consistent(project.path, project.path / "out.json")
 
 
 def test_bad_ini_timeout_is_one_usage_error(project: pytest.Pytester) -> None:
@@ -419,6 +421,7 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
     filler = next(s for s in task["disqualified"] if s["model"] == "fake/filler")
     assert {c["direction"] for c in filler["failed_cases"]} == {"wrong"}
     assert all("generic" not in c["reason"] for c in filler["failed_cases"])
+    consistent(pytester.path, pytester.path / "out.json")
 
 
 # --------------------------------------------------------------------------- 8: deadline
