@@ -595,8 +595,9 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("llm_prefetch", "default for --llm-prefetch (on or off)", default="on")
     parser.addini(
         "llm_ollama_lean_http",
-        "Ollama generation over the plugin's lean HTTP/1.1 client on plain-http hosts without "
-        "a proxy (false: always through the ollama client)",
+        "requests to Ollama and OpenAI-compatible endpoints over the plugin's lean HTTP/1.1 "
+        "client on plain-http URLs without a proxy (false: always through the ollama and "
+        "openai clients)",
         type="bool",
         default=True,
     )
