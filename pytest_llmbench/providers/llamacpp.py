@@ -370,6 +370,11 @@ class PrefixCache:
 
         if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
             return None  # their state cannot be cut after the prefix
+        if _sliding_window(llm):
+            # Sliding-window attention (Gemma 3): a prefix evaluated apart does not give
+            # the same answers as the whole prompt (seen: COMPANY_006 on Gemma-3-270M),
+            # so these models always read their whole prompt.
+            return None
         first, second = (prompt_tokens(llm, messages_for(text)) for text in _SENTINELS)
         if first is None or second is None:
             return None
@@ -391,6 +396,12 @@ class PrefixCache:
 
 
 _PREFIXES = PrefixCache()
+
+
+def _sliding_window(llm: Any) -> bool:
+    """Whether the GGUF declares sliding-window attention (``<arch>.attention.sliding_window``)."""
+    metadata = getattr(llm, "metadata", None) or {}
+    return any(str(key).endswith(".attention.sliding_window") for key in metadata)
 
 
 def _close_all() -> None:
