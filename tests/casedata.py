@@ -132,3 +132,19 @@ def print_figures(benchmark: Any, capsys: Any, lines: list[str], rounds: int) ->
     benchmark.extra_info["load_average_1m"] = round(os.getloadavg()[0], 2)
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+# A text task whose two cases differ in input and gold: a model answering both with the
+# same text gives a generic answer.
+SKILLS_YAML = """\
+task: skills
+prompt: "Posting: {posting}\\nName the key skill."
+output: {kind: text}
+cases:
+  - id: SKILLS_001
+    expected: {contains: [expertise]}
+    vars: {posting: "Python developer; deep Python expertise wanted"}
+  - id: SKILLS_002
+    expected: {contains: [systems]}
+    vars: {posting: "Nurse for the clinic's patient record systems"}
+"""

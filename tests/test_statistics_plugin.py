@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from casedata import SKILLS_YAML
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 
@@ -79,19 +80,6 @@ def test_right_once_is_disqualified_with_three_repeats(flip_suite: pytest.Pytest
         (pytest.approx(1 / 3), 0.0),
     ]
 
-
-SKILLS_YAML = """\
-task: skills
-prompt: "Posting: {posting}\\nName the key skill."
-output: {kind: text}
-cases:
-  - id: SKILLS_001
-    expected: {contains: [expertise]}
-    vars: {posting: "Python developer; deep Python expertise wanted"}
-  - id: SKILLS_002
-    expected: {contains: [systems]}
-    vars: {posting: "Nurse for the clinic's patient record systems"}
-"""
 
 TEMPLATE_CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from casedata import verdict_yaml
+from casedata import SKILLS_YAML, verdict_yaml
 
 from pytest_llmbench.storage import history, journal
 
@@ -376,18 +376,6 @@ def test_history_that_cannot_be_written_is_a_warning(
 
 # --------------------------------------------------------------------------- 9: generic answers
 
-SKILLS_YAML = """\
-task: skills
-prompt: "Posting: {posting}\\nName the key skill."
-output: {kind: text}
-cases:
-  - id: SKILLS_001
-    expected: {contains: [expertise]}
-    vars: {posting: "Python developer; deep Python expertise wanted"}
-  - id: SKILLS_002
-    expected: {contains: [systems]}
-    vars: {posting: "Nurse for the clinic's patient record systems"}
-"""
 
 TEMPLATE_CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider
