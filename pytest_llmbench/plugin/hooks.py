@@ -77,6 +77,8 @@ class LLMBenchPlugin:
         self.persistence = Persistence(config, self.bench)
         self.worker = hasattr(config, "workerinput")
         self.passed: dict[tuple[str, str, str, int], pytest.TestReport] = {}
+        self._finished: dict[str, Result] = {}
+        """Results made on this process, by node id, until their call report is logged."""
         """The passed case items' reports, by run (the generic-answer check may overturn them)."""
 
     # -- collection ------------------------------------------------------------
@@ -137,7 +139,11 @@ class LLMBenchPlugin:
         if not isinstance(item, CaseItem):
             return report
         if call.when == "call" and RESULT_KEY in item.stash:
-            report.llmbench_result = item.stash[RESULT_KEY].to_dict()  # type: ignore[attr-defined]
+            result = item.stash[RESULT_KEY]
+            if self.worker:  # the record rides to the controller on the report
+                report.llmbench_result = result.to_dict()  # type: ignore[attr-defined]
+            else:
+                self._finished[item.nodeid] = result
         if report.skipped:
             self._skipped(item, report)
         self.persistence.on_report(item, call.when, report)
@@ -161,16 +167,18 @@ class LLMBenchPlugin:
         problems = self.bench.cache.problems
         while problems:  # a damaged entry, a cache that cannot be written: the run goes on
             warnings.warn(LLMBenchWarning(f"llmbench: {problems.pop(0)}"), stacklevel=1)
+        result = self._finished.pop(report.nodeid, None) if report.when == "call" else None
         record = getattr(report, "llmbench_result", None)
-        if report.when == "call" and isinstance(record, dict):
-            result = Result.from_dict(record)
+        if result is None and report.when == "call" and isinstance(record, dict):
+            result = Result.from_dict(record)  # from a worker
+        if result is not None:
             self.bench.ledger.add_result(result)
             self.bench.eliminator.record(result)
             if report.passed:
                 self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
             if isinstance(worker, str):
-                self.bench.distribution.record(str(record.get("model")), worker)
+                self.bench.distribution.record(result.model, worker)
         self.persistence.on_logreport(report)
         if not self.worker:  # taken in: pytest keeps every report to the end, not its copy
             for name in ("llmbench_result", "llmbench_meta"):

@@ -46,6 +46,8 @@ MIN_SECRET_LENGTH = 6
 
 _LOCK = threading.Lock()
 _SECRETS: set[str] = set()
+_SECRETS_PATTERN: re.Pattern[str] | None = None
+"""Every registered secret in one alternation, longest first (rebuilt when one is added)."""
 
 
 def _authorization(match: re.Match[str]) -> str:
@@ -82,8 +84,13 @@ def register_secret(value: str | None) -> None:
     value = value.strip()
     if len(value) < MIN_SECRET_LENGTH:
         return
+    global _SECRETS_PATTERN
     with _LOCK:
+        if value in _SECRETS:
+            return
         _SECRETS.add(value)
+        ordered = sorted(_SECRETS, key=len, reverse=True)
+        _SECRETS_PATTERN = re.compile("|".join(map(re.escape, ordered)))
 
 
 SECRET_NAME = re.compile(r"(?i)KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL")
@@ -112,13 +119,23 @@ def registered_secrets() -> frozenset[str]:
         return frozenset(_SECRETS)
 
 
+_CREDENTIAL_HINT = re.compile(r"(?i)authorization|bearer|api[_-]?key|://[^/\s:@]+:[^/\s@]+@")
+"""What every one of :data:`_PATTERNS` needs in the text to match anything."""
+
+
 def redact(text: str) -> str:
-    """``text`` with every registered secret and every credential-looking part masked."""
+    """``text`` with every registered secret and every credential-looking part masked.
+
+    Called on every result record and journal line: text without a registered secret
+    and without a credential hint (most model answers) costs one scan per step.
+    """
     if not text:
         return text
-    for secret in sorted(registered_secrets(), key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
+    secrets = _SECRETS_PATTERN
+    if secrets is not None:
+        text = secrets.sub(MASK, text)
+    if _CREDENTIAL_HINT.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
