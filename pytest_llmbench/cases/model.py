@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -373,6 +373,38 @@ class _Lines:
                 size += self.walk(item, path + (index,))
         return size
 
+    def walk_plain(self, node: yaml.Node, path: Path_) -> None:
+        """:meth:`walk` for a document without anchors, where no node is reached twice
+        (no alias to expand or to loop): lines and duplicate keys only, scalars skipped."""
+        collections = (self._mapping, self._sequence)
+        lines = self.lines
+        if isinstance(node, self._mapping):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    self.duplicates.append(
+                        Problem(
+                            line,
+                            _key(path + (key,)),
+                            f"duplicate key '{key}' (first at line {seen[key]})",
+                        )
+                    )
+                seen[key] = line
+                sub = path + (key,)
+                lines.setdefault(sub, line)
+                if isinstance(key_node, collections):
+                    self.walk_plain(key_node, sub)
+                if isinstance(value_node, collections):
+                    self.walk_plain(value_node, sub)
+        elif isinstance(node, self._sequence):
+            for index, item in enumerate(node.value):
+                sub = path + (index,)
+                lines.setdefault(sub, item.start_mark.line + 1)
+                if isinstance(item, collections):
+                    self.walk_plain(item, sub)
+
     def line(self, path: Path_) -> int:
         while path not in self.lines:
             path = path[:-1]
@@ -405,7 +437,10 @@ def _parse_yaml(text: str, display: str) -> tuple[Any, _Lines]:
         if node is None:
             raise CaseFileError(display, [Problem(1, "", "the file is empty")])
         try:
-            lines.walk(node, ())
+            if "&" in text:  # an anchor, maybe aliases: counted against the alias budget
+                lines.walk(node, ())
+            else:  # no anchor, no alias: every node is reached once
+                lines.walk_plain(node, ())
         except CaseFileError as exc:
             raise CaseFileError(display, exc.problems) from None
         data = loader.construct_document(node)
@@ -812,6 +847,7 @@ class _Builder:
         data = self.data
         before = len(self.problems)
         needed = placeholders(prompt or "") + placeholders(system or "")
+        prompt_hash = _hasher(options, schema)
         cases: list[Case] = []
         first_line: dict[str, int] = {}
         for index, raw in enumerate(data["cases"]):
@@ -853,7 +889,7 @@ class _Builder:
                     tags=tuple(raw.get("tags", ())),
                     why=raw.get("why"),
                     line=line,
-                    prompt_hash=_hash(sys_text, text, options, schema),
+                    prompt_hash=prompt_hash(sys_text, text),
                     vars=values,
                 )
             )
@@ -945,17 +981,34 @@ class _Builder:
 def _hash(
     system: str | None, prompt: str, options: GenerateOptions, schema: Mapping[str, Any] | None
 ) -> str:
-    blob = json.dumps(
-        {
-            "system": system,
-            "prompt": prompt,
-            "options": dataclasses.asdict(options),
-            "schema": schema,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return _hasher(options, schema)(system, prompt)
+
+
+def _hasher(
+    options: GenerateOptions, schema: Mapping[str, Any] | None
+) -> Callable[[str | None, str], str]:
+    """The prompt hash of one template's cases: what they share is encoded once.
+
+    The hash is that of ``json.dumps({"system", "prompt", "options", "schema"},
+    sort_keys=True, ensure_ascii=False)`` (the history compares hashes across runs);
+    the text is put together from its parts, the same bytes.
+    """
+    fixed_options = json.dumps(dataclasses.asdict(options), sort_keys=True, ensure_ascii=False)
+    fixed_schema = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    head = '{"options": ' + fixed_options + ', "prompt": '
+    middle = ', "schema": ' + fixed_schema + ', "system": '
+
+    def prompt_hash(system: str | None, prompt: str) -> str:
+        blob = (
+            head
+            + json.dumps(prompt, ensure_ascii=False)
+            + middle
+            + json.dumps(system, ensure_ascii=False)
+            + "}"
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+    return prompt_hash
 
 
 def _version_hash(template: str) -> str:

@@ -18,6 +18,12 @@ Waiting for an answer (:meth:`Pipeline.wait`) wakes up every ``WAKE_S``: the sig
 Ctrl-C may reach the worker thread, and the main thread sees it only when it runs
 Python code; on Ctrl-C the jobs queued behind the one in flight are cancelled at once,
 before the worker can start the next request.
+A model that answers faster than the client records an answer (a response cache on
+the server, an emulator: under :data:`INLINE_BELOW_MS`) gains nothing from this: its
+answer is back before there is anything to overlap, and handing each call to the
+thread costs more CPU (the two threads trade the interpreter lock on every system
+call) than it saves.  Such a model's next calls are made on pytest's thread, one by
+one, until an answer takes longer again (:func:`worth_sending_ahead`).
 Pure module: no pytest.
 """
 
@@ -29,12 +35,20 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from typing import Generic, TypeVar
 
-__all__ = ["Pipeline"]
+__all__ = ["INLINE_BELOW_MS", "Pipeline", "worth_sending_ahead"]
 
 _T = TypeVar("_T")
 WAKE_S = 0.05
 """How often a wait for an answer wakes up to let Ctrl-C through."""
 _Job = tuple["Future[_T]", Callable[[], _T]]
+INLINE_BELOW_MS = 2.0
+"""A model whose last answer took less (wall time) is called inline, not sent ahead."""
+
+
+def worth_sending_ahead(last_answer_ms: float | None) -> bool:
+    """Whether a model's next call should go through the pipeline, given how long its
+    last answer took (``None``: no answer yet, or one not timed now: assume it is)."""
+    return last_answer_ms is None or last_answer_ms >= INLINE_BELOW_MS
 
 
 class Pipeline(Generic[_T]):

@@ -30,7 +30,7 @@ from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
-from pytest_llmbench.execution.pipeline import Pipeline
+from pytest_llmbench.execution.pipeline import Pipeline, worth_sending_ahead
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.consensus import consensus_settings
 from pytest_llmbench.plugin.distribute import Distribution, task_facts
@@ -308,7 +308,21 @@ class ModelLifecycle:
         """Model id -> its load (and the previous model's unload) queued on the pipeline."""
         self._handed_over: set[str] = set()
         """Models whose unload the pipeline does (pytest's thread must not)."""
+        self._last_answer_ms: dict[str, float | None] = {}
+        """Model id -> the wall time of its last call made now (``None``: from the cache)."""
         self._lock = threading.Lock()
+
+    def answered(self, model: ModelInfo, call: Call) -> None:
+        """Note how long ``model``'s last call took (it decides :meth:`sends_ahead`)."""
+        if call.cached:
+            self._last_answer_ms[model.id] = 0.0  # a local lookup: nothing to overlap
+        elif call.error is None:
+            self._last_answer_ms[model.id] = call.latency_ms
+
+    def sends_ahead(self, model: ModelInfo) -> bool:
+        """Whether ``model``'s calls go through the pipeline now (see the pipeline module:
+        a model answering in under 2 ms is called inline)."""
+        return self.pipelined(model) and worth_sending_ahead(self._last_answer_ms.get(model.id))
 
     def ensure_loaded(self, model: ModelInfo) -> None:
         """Load a model before its first case in this process; its load time goes to
