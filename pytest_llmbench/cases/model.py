@@ -355,16 +355,7 @@ class _Lines:
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = str(key_node.value)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    self.duplicates.append(
-                        Problem(
-                            line,
-                            _key(path + (key,)),
-                            f"duplicate key '{key}' (first at line {seen[key]})",
-                        )
-                    )
-                seen[key] = line
+                line = self._key_line(seen, key, key_node, path)
                 self.lines.setdefault(path + (key,), line)
                 size += self.walk(key_node, path + (key,)) + self.walk(value_node, path + (key,))
         elif isinstance(node, self._sequence):
@@ -372,6 +363,15 @@ class _Lines:
                 self.lines.setdefault(path + (index,), item.start_mark.line + 1)
                 size += self.walk(item, path + (index,))
         return size
+
+    def _key_line(self, seen: dict[str, int], key: str, key_node: yaml.Node, path: Path_) -> int:
+        """The line of a mapping key; a key already ``seen`` in its mapping is a problem."""
+        line: int = key_node.start_mark.line + 1
+        if key in seen:
+            message = f"duplicate key '{key}' (first at line {seen[key]})"
+            self.duplicates.append(Problem(line, _key(path + (key,)), message))
+        seen[key] = line
+        return line
 
     def walk_plain(self, node: yaml.Node, path: Path_) -> None:
         """:meth:`walk` for a document without anchors, where no node is reached twice
@@ -382,16 +382,7 @@ class _Lines:
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = str(key_node.value)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    self.duplicates.append(
-                        Problem(
-                            line,
-                            _key(path + (key,)),
-                            f"duplicate key '{key}' (first at line {seen[key]})",
-                        )
-                    )
-                seen[key] = line
+                line = self._key_line(seen, key, key_node, path)
                 sub = path + (key,)
                 lines.setdefault(sub, line)
                 if isinstance(key_node, collections):
