@@ -11,7 +11,10 @@ import pytest
 # functions.  pytester's in-process runs drop the modules first imported during a run, so
 # a later import would make a second copy with other exception classes, and httpx2 would
 # no longer recognise a refused connection or a timeout.  Import it once, up front.
-for _module in ("httpcore2", "httpcore"):
+# The same for PyYAML: libyaml's parser (a C extension, never imported twice) keeps
+# making the first import's nodes and raising its errors, which a second copy of
+# ``yaml`` would not recognise.
+for _module in ("httpcore2", "httpcore", "yaml"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_module)
 

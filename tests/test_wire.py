@@ -8,6 +8,8 @@ steps aside for the ``ollama`` client (proxies, TLS, redirects).
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +21,7 @@ from ollama_emulator import EmulatedModel, OllamaEmulator
 from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.providers.base import BuiltinSettings, Request
 from pytest_llmbench.providers.ollama import OllamaProvider
-from pytest_llmbench.providers.wire import ChatWire, usable_for
+from pytest_llmbench.providers.wire import ChatWire, JsonWire, WireError, usable_for
 
 MODEL = "qwen2.5:7b"
 REPLY = {
@@ -230,3 +232,129 @@ def test_a_redirect_hands_the_host_over_to_the_ollama_client(recorder: _Server) 
     assert agents[0].startswith("pytest-llmbench/")
     assert all(agent.startswith("ollama-python/") for agent in agents[1:])
     assert len(agents) == 3
+
+
+# -- the reply reader, against a server that writes canned bytes -----------------------
+
+
+class _Canned:
+    """A TCP server on loopback that answers each request with the next canned reply."""
+
+    def __init__(self, replies: list[bytes]) -> None:
+        self.replies = list(replies)
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while self.replies:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                while self.replies:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if not data:
+                        break
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"Content-Length: (\d+)", head)[1])  # type: ignore[index]
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    reply = self.replies.pop(0)
+                    conn.sendall(reply)
+                    if not _keeps_alive(reply):
+                        break
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _keeps_alive(reply: bytes) -> bool:
+    head = reply.lower()
+    return (
+        (b"content-length" in head or b"chunked" in head)
+        and b"connection: close" not in head
+        and not reply.startswith(b"HTTP/1.0")
+    )
+
+
+def _wire(url: str) -> JsonWire:
+    return JsonWire(url, headers={}, timeout_s=5, connect_timeout_s=5)
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"ok": true}', b'{"ok": true}'),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b'5\r\n{"ok"\r\n7;ext=1\r\n: true}\r\n0\r\nX-Trailer: 1\r\n\r\n',
+            b'{"ok": true}',
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+            b"{}",
+        ),
+    ],
+    ids=["content-length", "chunked", "100-continue"],
+)
+def test_replies_are_read_whole_and_the_connection_kept(raw: bytes, body: bytes) -> None:
+    server = _Canned([raw, raw])
+    wire = _wire(server.url)
+    try:
+        first = wire.request("POST", "/api/chat", {"q": 1})
+        second = wire.request("POST", "/api/chat", {"q": 2})
+    finally:
+        wire.close()
+        server.close()
+    assert (first.status, first.body) == (second.status, second.body) == (200, body)
+    assert server.connections == 1  # kept alive: the body was read to its end, no further
+
+
+def test_a_reply_without_length_ends_with_its_connection_and_headers_ignore_case() -> None:
+    raw = b"HTTP/1.0 503 Busy\r\nRetry-After: 2\r\nServer: x\r\nServer: y\r\n\r\nbusy, try later"
+    server = _Canned([raw, raw])
+    wire = _wire(server.url)
+    try:
+        first = wire.request("POST", "/api/chat", {})
+        second = wire.request("POST", "/api/chat", {})
+    finally:
+        wire.close()
+        server.close()
+    assert (first.status, first.body) == (503, b"busy, try later")
+    assert first.headers["retry-after"] == first.headers.get("RETRY-AFTER") == "2"
+    assert first.headers["server"] == "x, y"
+    assert second.body == first.body
+    assert server.connections == 2  # the first connection ended with its reply
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "Server disconnected without sending a response."),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not an HTTP status line: b'SSH-2.0-OpenSSH_9.6\\r\\n'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", "closed after 2 of 10 bytes"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}", "Content-Length '-1'"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size b'zz'"),
+    ],
+    ids=["nothing", "not-http", "short-body", "bad-length", "bad-chunk"],
+)
+def test_a_broken_reply_is_one_clear_error(raw: bytes, message: str) -> None:
+    server = _Canned([raw])  # b"": the request read, the connection closed
+    wire = _wire(server.url)
+    try:
+        with pytest.raises(WireError) as caught:
+            wire.request("POST", "/api/chat", {})
+    finally:
+        wire.close()
+        server.close()
+    assert message in str(caught.value)

@@ -5,7 +5,9 @@ call on a small machine, the ``openai`` client about 2 ms (its parameter transfo
 a uuid per request, httpx).  Against a fast model (a 20 ms answer) that is 5-10 % of
 the run, and it sits inside the measured latency, between the request going out and
 the answer being read.  This client does the same request with :mod:`http.client`
-on a kept-alive connection, head and body in one write (about 0.2 ms).
+on a kept-alive connection, head and body in one write, and reads the reply with
+its own small HTTP/1.1 reader (status line, headers, a ``Content-Length`` or chunked
+body, or everything up to the end of a connection the server closes).
 
 :class:`JsonWire` is the transport: one base URL, fixed headers, ``request()``
 returns the status, headers and body of the reply, whatever the status, and raises
@@ -37,7 +39,6 @@ Ollama does not pay for importing ``ollama``.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import io
 import json
 import os
@@ -48,7 +49,7 @@ import time
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +113,38 @@ class ReadFailed(WireError):
     """Reading the answer failed (connection reset, broken HTTP)."""
 
 
+class Headers(Mapping[str, str]):
+    """A reply's headers: names matched whatever their case, as HTTP has it."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._by_name: dict[str, str] = {}
+        for name, value in pairs:  # a repeated header: its values joined, as HTTP allows
+            key = name.lower()
+            self._by_name[key] = f"{self._by_name[key]}, {value}" if key in self._by_name else value
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_name[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name for name, _ in self._pairs))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name
+
+    def __repr__(self) -> str:
+        return f"Headers({self._pairs!r})"
+
+
 @dataclass(frozen=True)
 class Reply:
     """One HTTP reply, whatever its status."""
 
     status: int
-    headers: http.client.HTTPMessage
+    headers: Headers
     body: bytes
 
     def json(self) -> Any:
@@ -211,27 +238,21 @@ class JsonWire:
         except OSError as exc:
             self._drop(sock)
             raise WriteFailed(f"sending the request failed: {exc}") from exc
-        response = http.client.HTTPResponse(
-            _Deadline(sock, deadline),  # type: ignore[arg-type]
-            method=method,
-        )
+        reader = io.BufferedReader(_DeadlineReader(sock, deadline))
         try:
-            response.begin()
-            data = response.read()
+            status, headers, data, will_close = _read_reply(reader, method)
         except TimeoutError as exc:
             self._drop(sock)
             raise ReadTimedOut(f"no complete answer within {timeout:g} s") from exc
-        except http.client.RemoteDisconnected as exc:
+        except WireError:
             self._drop(sock)
-            raise Disconnected("Server disconnected without sending a response.") from exc
-        except (http.client.HTTPException, OSError) as exc:
+            raise
+        except (OSError, ValueError) as exc:
             self._drop(sock)
             raise ReadFailed(f"reading the answer failed: {exc}") from exc
-        finally:
-            response.close()  # the socket stays open: the response only had a file on it
-        if response.will_close:
+        if will_close:
             self._drop(sock)
-        return Reply(response.status, response.msg, data)
+        return Reply(status, headers, data)
 
     # -- connections ---------------------------------------------------------------
 
@@ -367,6 +388,87 @@ def _as_httpx(exc: WireError) -> Exception:
     return httpx.ReadError(str(exc))
 
 
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+
+def _line(reader: io.BufferedReader[Any]) -> bytes:
+    line = reader.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
+    return line
+
+
+def _read_reply(reader: io.BufferedReader[Any], method: str) -> tuple[int, Headers, bytes, bool]:
+    """Status, headers, body and whether the server closes the connection after it.
+
+    Interim ``1xx`` replies are skipped; the body is what ``Content-Length`` says, the
+    chunks of a chunked reply (trailers dropped), or everything up to the end of a
+    connection the server closes.
+    """
+    while True:
+        line = _line(reader)
+        if not line:
+            raise Disconnected("Server disconnected without sending a response.")
+        parts = line.decode("latin-1").rstrip("\r\n").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ReadFailed(f"reading the answer failed: not an HTTP status line: {line[:80]!r}")
+        version, status = parts[0], int(parts[1])
+        pairs: list[tuple[str, str]] = []
+        while True:
+            header = _line(reader)
+            if header in (b"\r\n", b"\n", b""):
+                break
+            if len(pairs) >= MAX_HEADERS:
+                raise ReadFailed(f"reading the answer failed: more than {MAX_HEADERS} headers")
+            name, colon, value = header.decode("latin-1").partition(":")
+            if colon:
+                pairs.append((name.strip(), value.strip()))
+        if not 100 <= status < 200:
+            break
+    headers = Headers(pairs)
+    connection = headers.get("Connection", "").lower()
+    will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+    if method == "HEAD" or status in (204, 304):
+        return status, headers, b"", will_close
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return status, headers, _read_chunks(reader), will_close
+    length = headers.get("Content-Length")
+    if length is None:  # the body ends where the connection does
+        return status, headers, reader.read(), True
+    if not length.strip().isdigit():
+        raise ReadFailed(f"reading the answer failed: Content-Length {length!r}")
+    return status, headers, _read_exactly(reader, int(length)), will_close
+
+
+def _read_exactly(reader: io.BufferedReader, size: int) -> bytes:
+    data = reader.read(size)
+    if len(data) < size:
+        raise ReadFailed(
+            f"reading the answer failed: the connection closed after {len(data)} of {size} bytes"
+        )
+    return data
+
+
+def _read_chunks(reader: io.BufferedReader[Any]) -> bytes:
+    body = bytearray()
+    while True:
+        size_line = _line(reader)
+        if not size_line:
+            raise ReadFailed("reading the answer failed: the connection closed in a chunk")
+        size_text = size_line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ReadFailed(f"reading the answer failed: chunk size {size_text[:20]!r}") from None
+        if size == 0:
+            while _line(reader) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return bytes(body)
+        body += _read_exactly(reader, size)
+        _line(reader)  # the CRLF after the chunk
+
+
 def _remaining(deadline: float) -> float:
     """Seconds left before ``deadline``; ``TimeoutError`` when none are."""
     left = deadline - time.monotonic()
@@ -388,14 +490,3 @@ class _DeadlineReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         self._sock.settimeout(_remaining(self._deadline))
         return self._sock.recv_into(buffer)
-
-
-class _Deadline:
-    """What :class:`http.client.HTTPResponse` reads from: the socket, under a deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
