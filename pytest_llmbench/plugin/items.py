@@ -82,11 +82,12 @@ class CaseFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
-def _run_llm_case(request: pytest.FixtureRequest) -> None:
-    """The test function behind every case item."""
-    item = request.node
-    assert isinstance(item, CaseItem)
-    item.run_case(request)
+def _run_llm_case() -> None:
+    """The function behind every case item (its fixtures: autouse ones only).
+
+    :meth:`CaseItem.runtest` runs the case itself: asking for ``request`` to find the
+    item would cost every item a fixture definition of its own.
+    """
 
 
 def junit_properties(result: Result) -> list[tuple[str, object]]:
@@ -244,7 +245,10 @@ class CaseItem(pytest.Function):
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.case.line - 1, f"{self.task.name}::{self.name}"
 
-    def run_case(self, request: pytest.FixtureRequest) -> None:
+    def runtest(self) -> None:
+        self.run_case()
+
+    def run_case(self) -> None:
         bench = get_bench(self.config)
         lifecycle = bench.lifecycle
         lifecycle.await_switch(self.model)  # loaded ahead, by the item before
@@ -259,7 +263,7 @@ class CaseItem(pytest.Function):
             pytest.skip(missing)
         cold = self.model.id in lifecycle.first_call  # the first call after the load
         cold_start_ms = lifecycle.first_call.pop(self.model.id, None)
-        call = self._call(bench, request)
+        call = self._call(bench)
         result = finish(
             self.task,
             self.case,
@@ -298,7 +302,7 @@ class CaseItem(pytest.Function):
                 pytest.xfail(shown(message))  # shown as "x": only a task without a champion fails
             pytest.fail(shown(message), pytrace=False)
 
-    def _call(self, bench: BenchSession, request: pytest.FixtureRequest) -> Call:
+    def _call(self, bench: BenchSession) -> Call:
         """This item's answer; a remote model's goes through the pipeline.
 
         Through the pipeline, the item first makes sure its own request is queued (the
@@ -365,9 +369,13 @@ class CaseItem(pytest.Function):
             return False
         if elimination_reason(self, get_bench(self.config)) is not None:
             return False
-        return not any(True for _ in self.iter_markers("skip")) and not any(
-            True for _ in self.iter_markers("skipif")
-        )
+        marked = self.__dict__.get("_skip_marked")
+        if marked is None:  # marks do not change once the run has begun: looked up once
+            marked = any(True for _ in self.iter_markers("skip")) or any(
+                True for _ in self.iter_markers("skipif")
+            )
+            self._skip_marked = marked
+        return not marked
 
     def _score(self, task: Task, case: Case, answer: str) -> Score:
         score: Score = self.ihook.pytest_llmbench_score(task=task, case=case, answer=answer)

@@ -71,6 +71,7 @@ class Persistence:
         self.descriptions: dict[str, str] = {}
         self.model_info: dict[str, dict[str, Any]] = {}
         self._fingerprints: dict[str, str] = {}
+        self._metas: dict[tuple[str, str], dict[str, Any]] = {}
         self.resumed = 0
         self.failed_outputs = 0
         """Output files that could not be written at the end (disk full): the run fails."""
@@ -265,7 +266,15 @@ class Persistence:
         return self._fingerprints[model.id]
 
     def _meta(self, item: CaseItem) -> dict[str, Any]:
-        """What the reports need about an item's task and model; rides on its reports."""
+        """What the reports need about an item's task and model; rides on its reports
+        (one dict per task and model, shared by their items' reports)."""
+        key = (item.task.name, item.model.id)
+        meta = self._metas.get(key)
+        if meta is None:
+            meta = self._metas[key] = self._new_meta(item)
+        return meta
+
+    def _new_meta(self, item: CaseItem) -> dict[str, Any]:
         model = item.model
         return {
             "task": item.task.name,
