@@ -3,7 +3,8 @@
 Target: at most 250 MiB peak resident memory, printed beside the figure and kept in
 ``benchmark.extra_info``; no assertion on it.  Two runs in subprocesses (the peak is
 the process's ``ru_maxrss``): the defaults (journal and history written), and with
-``--llm-json`` as well (the JSON document is built whole before it is written).
+``--llm-json`` as well (the document is streamed to its file one record at a time, so it
+adds little to the peak).
 
 Run it alone with ``pytest tests/test_benchmark_memory.py --benchmark-only -s``.
 """

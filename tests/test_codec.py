@@ -15,11 +15,13 @@ from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, rank_task
 from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.redaction import redact_data, register_secret
 from pytest_llmbench.storage import history
 from pytest_llmbench.storage.codec import Codec, CodecError, View, decode, encode
 from pytest_llmbench.storage.json_report import (
     ReportError,
     json_document,
+    json_text,
     load_json_rankings,
     rankings_from_json,
     results_from_json,
@@ -280,6 +282,41 @@ def test_the_gate_reads_a_baseline_file_back_to_the_same_rankings(tmp_path: Path
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(json_document(RUN, RESULTS, RANKINGS), indent=2))
     assert load_json_rankings(path) == RANKINGS
+
+
+def whole_text(run: dict[str, Any], results: list[Result], rankings: list[TaskRanking]) -> str:
+    """The ``--llm-json`` text as it was written before it was streamed: built whole."""
+    doc = redact_data(json_document(run, results, rankings))
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("parts", ["all", "no results", "no tasks", "nothing"])
+def test_the_streamed_json_text_is_the_whole_document_text(parts: str) -> None:
+    """Piece by piece (one record at a time), the text is byte for byte the text of the
+    whole document: redacted the same way (values and keys), non-ASCII kept, control
+    characters escaped by JSON, nested values indented at their depth."""
+    register_secret("sk-streamed-secret-1234")
+    odd = dataclasses.replace(
+        RESULTS[0],
+        got='sk-streamed-secret-1234 said Authorization: Bearer abcdefgh é ✓ \x1b[31m\n"q"',
+        reason="tab\there, line\nbreak, \u2028 and \\ backslash",
+    )
+    run = {
+        **RUN,
+        "host": "http://user:hunter22@host:8080/",
+        "nested": {"a": [1, {}, []], "key sk-streamed-secret-1234": None},
+    }
+    results = [odd, *RESULTS] if parts in ("all", "no tasks") else []
+    rankings = RANKINGS if parts in ("all", "no results") else []
+    text = "".join(json_text(run, results, rankings))
+    assert text == whole_text(run, results, rankings)
+    assert "sk-streamed-secret-1234" not in text
+    assert "hunter22" not in text
+    if results:
+        assert "abcdefgh" not in text
+        assert "é ✓" in text
+    else:
+        assert '"results": []' in text
 
 
 def test_the_document_keeps_its_shape() -> None:

@@ -25,6 +25,7 @@ import yaml
 from casedata import SKILLS_YAML, verdict_yaml
 
 from pytest_llmbench.storage import history, journal
+from pytest_llmbench.storage.json_report import results_from_json
 
 NO_BENCHMARK = (
     "-p",
@@ -242,6 +243,36 @@ def test_output_failing_at_the_end_is_one_line_and_the_rest_is_written(
     assert result.ret == 1  # an output asked for is missing
     assert (project.path / "r.html").is_file()
     consistent(project.path, project.path / "out.json")
+
+
+def test_the_streamed_json_is_written_whole_or_not_at_all(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--llm-json`` is written as it is encoded: a failure half way (disk full) leaves
+    the file of the previous run as it was, no temporary file, and one line."""
+    from pytest_llmbench.plugin import hooks
+
+    previous = project.path / "out.json"
+    previous.write_text('{"results": []}\n')
+    real = hooks.json_text
+
+    def disk_full(*args: Any) -> Any:
+        pieces = real(*args)
+        yield next(pieces)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hooks, "json_text", disk_full)
+    args = ("evals", "--llm-models=fake/b-fast", *NO_BENCHMARK, "--llm-json=out.json")
+    result = project.runpytest_inprocess(*args, "--llm-html=r.html")
+    result.stdout.fnmatch_lines(["llmbench: out.json not written: No space left on device"])
+    assert result.ret == 1
+    assert previous.read_text() == '{"results": []}\n'
+    assert sorted(p.name for p in project.path.iterdir() if "out.json" in p.name) == ["out.json"]
+    assert (project.path / "r.html").is_file()
+
+    monkeypatch.setattr(hooks, "json_text", real)
+    assert project.runpytest_inprocess(*args).ret == 0
+    assert results_from_json(json.loads(previous.read_text()))
 
 
 # --------------------------------------------------------------------------- 6: state

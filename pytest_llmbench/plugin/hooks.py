@@ -10,7 +10,6 @@ the work.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Generator
@@ -35,9 +34,9 @@ from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.providers.redaction import redact_data, shown
+from pytest_llmbench.providers.redaction import shown
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
-from pytest_llmbench.storage.json_report import json_document
+from pytest_llmbench.storage.json_report import json_text
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin"]
 
@@ -234,9 +233,8 @@ class LLMBenchPlugin:
         self._report_generic(config)
         if bench.options.json_path is not None:
             run = bench.run_info(int(session.exitstatus))
-            doc = redact_data(json_document(run, ledger.results, bench.rankings))
+            text = json_text(run, ledger.results, bench.rankings)  # streamed, redacted
             path = bench.options.json_path
-            text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             self.persistence.write(path, text, f"llmbench: results written to {path}")
         self.persistence.finish(session, exitstatus)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from pytest_llmbench.reporting.html import html_report
 from pytest_llmbench.reporting.markdown import markdown_report
 from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
+from pytest_llmbench.storage.files import write_atomic
 from pytest_llmbench.storage.succession import admit_newcomers
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
@@ -356,11 +358,18 @@ class Persistence:
         redacted: dict[str, Any] = redact_data(run)
         return redacted
 
-    def write(self, path: Path, text: str, done: str) -> bool:
-        """Write one output file; a failure (disk full) is one line, and the run goes on."""
+    def write(self, path: Path, text: str | Iterable[str], done: str) -> bool:
+        """Write one output file; a failure (disk full) is one line, and the run goes on.
+
+        Text in pieces (the ``--llm-json`` document, streamed) is written as it comes, to
+        a temporary file renamed over ``path`` when whole: a failure leaves no half file.
+        """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            if isinstance(text, str):
+                path.write_text(text, encoding="utf-8")
+            else:
+                write_atomic(path, text)
         except OSError as exc:
             self.messages.append(
                 f"llmbench: {_shown(path, self.config)} not written: {exc.strerror or exc}"

@@ -19,6 +19,7 @@ JSON in their rows, the rest of each task's ranking under ``rankings`` in the ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -212,9 +213,14 @@ def record_run(
     run_id = str(run["id"])
     tasks = [r.task for r in rankings]
     info = dict(run)
-    # Everything of a task's ranking but the standings (those have a table of their own).
+    # Everything of a task's ranking but the standings (those have a table of their own,
+    # so they are not encoded here at all).
     info["rankings"] = {
-        r.task: {k: v for k, v in encode(r).items() if k not in ("task", "standings")}
+        r.task: {
+            k: v
+            for k, v in encode(dataclasses.replace(r, standings=())).items()
+            if k not in ("task", "standings")
+        }
         for r in rankings
     }
     with _connect(path, create=True) as db, db:
@@ -235,10 +241,10 @@ def record_run(
                 json.dumps(info, default=str, ensure_ascii=False),
             ),
         )
-        db.executemany(
+        db.executemany(  # row by row: 20,000 records are never all encoded at once
             "INSERT INTO results (run_id, seq, task, case_id, model, repeat, correct,"
             " latency_ms, prompt_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+            (
                 (
                     run_id,
                     seq,
@@ -252,7 +258,7 @@ def record_run(
                     json.dumps(encode(r), ensure_ascii=False),
                 )
                 for seq, r in enumerate(results)
-            ],
+            ),
         )
         db.executemany(
             "INSERT INTO rankings (run_id, task, position, model, status, qualified, correct,"

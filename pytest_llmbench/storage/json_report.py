@@ -1,6 +1,9 @@
 """The ``--llm-json`` document: written at the end of a run, read back by the CI gate.
 
-Pure module (the file reader aside), built on the one codec (:mod:`.codec`)::
+Pure module (the file reader aside), built on the one codec (:mod:`.codec`).  The file
+is written streamed (:func:`json_text`): the text of the whole document (indented by 2,
+redacted), made one result record at a time, so 20,000 results never sit in memory as
+a document or as one string::
 
     {"run": {...}, "results": [Result, ...],
      "tasks": {task: {"policy", "champion", "runner_up", "ranking": [standing, ...],
@@ -37,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +52,14 @@ from pytest_llmbench.analysis.repeats import CaseRuns, RepeatStats
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.providers.redaction import redact_data
 from pytest_llmbench.storage.codec import Codec, CodecError, Plain, View
 
 __all__ = [
     "DOCUMENT",
     "ReportError",
     "json_document",
+    "json_text",
     "load_json_rankings",
     "rankings_from_json",
     "results_from_json",
@@ -345,6 +350,71 @@ def json_document(
         "results": [DOCUMENT.encode(r) for r in results],
         "tasks": {ranking.task: DOCUMENT.encode(ranking) for ranking in rankings},
     }
+
+
+INDENT = 2
+"""The document's indentation (``json.dumps(..., indent=2)``)."""
+
+_ENCODER = json.JSONEncoder(indent=INDENT, ensure_ascii=False)
+
+
+def json_text(
+    run: Mapping[str, Any], results: Iterable[Result], rankings: Sequence[TaskRanking]
+) -> Iterator[str]:
+    """The ``--llm-json`` file's text, redacted, in pieces to write as they come.
+
+    The same text as ``json.dumps(redact_data(json_document(...)), indent=2,
+    ensure_ascii=False) + "\\n"``, but neither the document nor its text is ever whole
+    in memory: the results are encoded and redacted one record at a time, the rankings
+    one task at a time, and each is written as the encoder makes its pieces.
+    """
+    # Keyed as redact_data keys the tasks (a redacted name may repeat: the last wins).
+    tasks = {redact_data(ranking.task): ranking for ranking in rankings}
+    yield "{" + _key("run", level=1)
+    yield from _pieces(redact_data(dict(run)), level=1)
+    yield "," + _key("results", level=1)
+    yield from _array(redact_data(DOCUMENT.encode(result)) for result in results)
+    yield "," + _key("tasks", level=1)
+    yield from _object(
+        (task, redact_data(DOCUMENT.encode(ranking))) for task, ranking in tasks.items()
+    )
+    yield "\n}\n"
+
+
+def _pieces(value: Plain, level: int) -> Iterator[str]:
+    """``value`` as ``json.dumps(value, indent=2)`` writes it ``level`` deep in a document.
+
+    A string never holds a raw newline (JSON escapes it), so every newline of the
+    encoder's text starts a line, which goes ``level`` steps further in.
+    """
+    margin = "\n" + " " * (INDENT * level)
+    for piece in _ENCODER.iterencode(value):
+        yield piece.replace("\n", margin) if "\n" in piece else piece
+
+
+def _key(name: str, level: int) -> str:
+    """A member's key on a line of its own, redacted as :func:`redact_data` redacts keys."""
+    return "\n" + " " * (INDENT * level) + _ENCODER.encode(redact_data(name)) + ": "
+
+
+def _array(values: Iterable[Plain]) -> Iterator[str]:
+    """A member of the top object that is an array, item by item (each one small: whole)."""
+    opening = "["
+    margin = "\n" + " " * (INDENT * 2)
+    for value in values:
+        yield opening + margin + _ENCODER.encode(value).replace("\n", margin)
+        opening = ","
+    yield "[]" if opening == "[" else "\n" + " " * INDENT + "]"
+
+
+def _object(members: Iterable[tuple[str, Plain]]) -> Iterator[str]:
+    """A member of the top object that is an object, member by member."""
+    opening = "{"
+    for key, value in members:
+        yield opening + _key(key, level=2)
+        yield from _pieces(value, level=2)
+        opening = ","
+    yield "{}" if opening == "{" else "\n" + " " * INDENT + "}"
 
 
 # --------------------------------------------------------------------------- reading
