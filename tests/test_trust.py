@@ -250,18 +250,16 @@ def test_the_streamed_json_is_written_whole_or_not_at_all(
 ) -> None:
     """``--llm-json`` is written as it is encoded: a failure half way (disk full) leaves
     the file of the previous run as it was, no temporary file, and one line."""
-    from pytest_llmbench.plugin import hooks
+    from pytest_llmbench.storage.json_report import json_text as real
 
     previous = project.path / "out.json"
     previous.write_text('{"results": []}\n')
-    real = hooks.json_text
-
     def disk_full(*args: Any) -> Any:
         pieces = real(*args)
         yield next(pieces)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(hooks, "json_text", disk_full)
+    monkeypatch.setattr("pytest_llmbench.plugin.hooks.json_text", disk_full)
     args = ("evals", "--llm-models=fake/b-fast", *NO_BENCHMARK, "--llm-json=out.json")
     result = project.runpytest_inprocess(*args, "--llm-html=r.html")
     result.stdout.fnmatch_lines(["llmbench: out.json not written: No space left on device"])
@@ -270,7 +268,7 @@ def test_the_streamed_json_is_written_whole_or_not_at_all(
     assert sorted(p.name for p in project.path.iterdir() if "out.json" in p.name) == ["out.json"]
     assert (project.path / "r.html").is_file()
 
-    monkeypatch.setattr(hooks, "json_text", real)
+    monkeypatch.setattr("pytest_llmbench.plugin.hooks.json_text", real)
     assert project.runpytest_inprocess(*args).ret == 0
     assert results_from_json(json.loads(previous.read_text()))
 
