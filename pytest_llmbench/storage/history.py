@@ -255,7 +255,7 @@ def record_run(
                     int(r.correct),
                     r.latency_ms,
                     r.prompt_hash,
-                    json.dumps(encode(r), ensure_ascii=False),
+                    json.dumps(r.to_dict(), ensure_ascii=False),  # = encode(r), made faster
                 )
                 for seq, r in enumerate(results)
             ),
