@@ -4,7 +4,8 @@ The pure part (case order, first wrong runs, the ranking's view) is
 :mod:`pytest_llmbench.analysis.elimination`; this module applies it to pytest items:
 
 - :func:`order_for_elimination` (collection): within each model's items of a task
-  (and prompt version), round by round, the likeliest misses first.  Items of
+  (and prompt version), round by round, the likeliest misses first; every run of a
+  case the history has the model wrong on comes before the first round.  Items of
   different models keep the order the collection gave them;
 - :func:`elimination_reason` (run): the skip reason of an item whose model is already
   out of the running for its task.  The pipeline never sends such an item ahead, nor
@@ -50,10 +51,10 @@ def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None
     rates = bench.eliminator.rates = _rates(bench)
     first: dict[tuple[str, str, str], int] = {}
     indexes: dict[str, dict[str, int]] = {}
-    keys: list[tuple[int, int, tuple[float, ...]]] = []
+    keys: list[tuple[int, int, tuple[float, ...], int]] = []
     for position, item in enumerate(items):
         if not isinstance(item, CaseItem):
-            keys.append((position, 0, ()))
+            keys.append((position, 0, (), 0))
             continue
         task = item.task
         group = first.setdefault((item.model.id, task.name, item.case.prompt_version), position)
@@ -61,7 +62,10 @@ def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None
         if index is None:
             index = indexes[task.name] = {case.id: i for i, case in enumerate(task.cases)}
         case_key = case_order_key(task, item.case, index.get(item.case.id, 0), item.model.id, rates)
-        keys.append((group, item.repeat, case_key))
+        # A case the history has this model wrong on: all its runs first (a miss on a
+        # second run only is found at once, not after a whole round of the others).
+        known_miss = rates.by_model.get((task.name, item.case.id, item.model.id), 0.0) > 0.0
+        keys.append((group, 0 if known_miss else item.repeat, case_key, item.repeat))
     order = sorted(range(len(items)), key=keys.__getitem__)
     items[:] = [items[i] for i in order]
 
