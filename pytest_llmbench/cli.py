@@ -500,13 +500,26 @@ def _add_model_settings(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="add a GGUF file as model llamacpp/NAME",
     )
+    parser.add_argument(
+        "--endpoint",
+        metavar="NAME=URL",
+        action="append",
+        default=None,
+        help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
+        "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
+    )
 
 
 def provider_settings(args: argparse.Namespace) -> Any:
-    """The providers' settings from ``--ollama-host``, ``--gguf``, ``--timeout``."""
+    """The providers' settings from ``--ollama-host``, ``--gguf``, ``--endpoint``,
+    ``--timeout``."""
+    from pytest_llmbench.providers.endpoints import EndpointError
     from pytest_llmbench.providers.resolve import settings_from
 
-    return settings_from(args.timeout, args.ollama_host, args.gguf)
+    try:
+        return settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
+    except EndpointError as exc:
+        raise UsageError(f"--endpoint: {exc}") from None
 
 
 def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
@@ -573,8 +586,13 @@ def _rankings(args: argparse.Namespace) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> tuple[list[str], str]:
+    from pytest_llmbench.providers.endpoints import EndpointError
+
     values = _values(args.var or [])
-    settings = default_settings(args.timeout, args.ollama_host or ())
+    try:
+        settings = default_settings(args.timeout, args.ollama_host or (), args.endpoint or ())
+    except EndpointError as exc:
+        raise UsageError(f"--endpoint: {exc}") from None
     router = Router.from_registry(
         args.registry,
         evals=args.evals,
@@ -692,6 +710,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
+    )
+    run.add_argument(
+        "--endpoint",
+        metavar="NAME=URL",
+        action="append",
+        help="an OpenAI-compatible endpoint serving registered models NAME/... (repeatable), "
+        "as --llm-endpoint takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
     )
     feedback = commands.add_parser(
         "feedback", parents=[registry, log], help="the router's calls: success, latency, fall-overs"

@@ -298,3 +298,39 @@ def test_feedback_skips_a_torn_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert status == 0
     assert out[0] == f"feedback {log}: 1 call(s)"
     assert out[-1] == "(1 line(s) could not be read and were left out)"
+
+
+def test_run_through_an_openai_compatible_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A registered model served by an OpenAI-compatible endpoint: ``--endpoint`` names it,
+    as ``--llm-endpoint`` did for the benchmark; a bad one is a usage error."""
+    from openai_emulator import OpenAIEmulator
+
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "evals" / "grading.yaml").write_text(GRADING)
+    run_id = "20250601T091500Z-3fa2c1"
+    entries = {
+        "grading": RegistryEntry(
+            "grading",
+            Evidence("vllm/m", 10, 10, 40.0, 55.0, run_id, "2025-06-01"),
+            case_file="evals/grading.yaml",
+        )
+    }
+    path = tmp_path / "llmbench-registry.yaml"
+    path.write_text(registry_text(entries))
+
+    def verdict(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
+        return right(model, messages, fmt, None)
+
+    with OpenAIEmulator(models=["m"], answer=verdict) as server:
+        args = ("run", "grading", "--var", "posting=GOOD", "--registry", str(path))
+        status, out, err = run(capsys, *args, "--endpoint", f"vllm={server.url} models=m")
+        assert server.errors == []
+    assert (status, out) == (0, ["PASS"])
+    assert err[0].startswith("llmbench: grading answered by vllm/m in ")
+    status, out, err = run(capsys, *args, "--endpoint", "vllm")
+    assert (status, out) == (2, [])
+    assert err == [
+        "llmbench: --endpoint: expected 'NAME = BASE_URL [key_env=VAR] [models=a,b]', got 'vllm'"
+    ]

@@ -254,6 +254,7 @@ def test_the_streamed_json_is_written_whole_or_not_at_all(
 
     previous = project.path / "out.json"
     previous.write_text('{"results": []}\n')
+
     def disk_full(*args: Any) -> Any:
         pieces = real(*args)
         yield next(pieces)

@@ -84,6 +84,14 @@ def add_optimize(commands: Any) -> None:
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
     parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
     parser.add_argument("--gguf", metavar="NAME=PATH", action="append", default=None)
+    parser.add_argument(
+        "--endpoint",
+        metavar="NAME=URL",
+        action="append",
+        default=None,
+        help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
+        "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
+    )
 
 
 def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
@@ -96,6 +104,7 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
         write_suite,
     )
     from pytest_llmbench.optimize.loop import optimize
+    from pytest_llmbench.providers.endpoints import EndpointError
     from pytest_llmbench.providers.resolve import resolve_models, settings_from
 
     task = load_task(args.case_file)
@@ -105,7 +114,10 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
     if task.versions:
         version = task.version(args.prompt) if args.prompt else task.versions[-1]
         version_file = version.file
-    settings = settings_from(args.timeout, args.ollama_host, args.gguf)
+    try:
+        settings = settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
+    except EndpointError as exc:
+        raise UsageError(f"--endpoint: {exc}") from None
     [(interviewer, interviewer_model)] = resolve_models([args.interviewer], settings, providers)
     root = args.out or DEFAULT_ROOT
     session_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -17,6 +17,7 @@ from pytest_llmbench.providers.base import (
     Provider,
     ProviderError,
 )
+from pytest_llmbench.providers.endpoints import parse_endpoint
 from pytest_llmbench.providers.registry import make_provider
 
 __all__ = ["Resolved", "resolve_models", "settings_from"]
@@ -28,14 +29,22 @@ def settings_from(
     timeout_s: float = 120.0,
     ollama_hosts: Sequence[str] | None = None,
     gguf: Sequence[str] | None = None,
+    endpoints: Sequence[str] | None = None,
 ) -> BuiltinSettings:
     """Provider settings outside pytest (the router, ``llmbench`` commands): the Ollama
     hosts given, else ``$OLLAMA_HOST``, else the local server; ``NAME=PATH`` GGUF files
-    for the embedded provider; the timeout of one call."""
+    for the embedded provider; OpenAI-compatible endpoints as ``--llm-endpoint`` takes
+    them (``NAME=URL [key_env=VAR] [models=a,b]``; :class:`EndpointError` names a bad
+    one); the timeout of one call."""
     env = os.environ.get("OLLAMA_HOST", "").strip()
     hosts = tuple(ollama_hosts or ()) or ((env,) if env else (DEFAULT_OLLAMA_HOST,))
     files = dict(spec.partition("=")[::2] for spec in gguf or ())
-    return BuiltinSettings(ollama_hosts=hosts, timeout_s=timeout_s, gguf_models=files)
+    return BuiltinSettings(
+        ollama_hosts=hosts,
+        timeout_s=timeout_s,
+        gguf_models=files,
+        openai_endpoints=tuple(parse_endpoint(line) for line in endpoints or ()),
+    )
 
 
 def _provider(name: str, settings: BuiltinSettings) -> Provider:

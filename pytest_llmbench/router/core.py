@@ -192,10 +192,13 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def default_settings(timeout_s: float = 120.0, ollama_hosts: Sequence[str] = ()) -> BuiltinSettings:
+def default_settings(
+    timeout_s: float = 120.0, ollama_hosts: Sequence[str] = (), endpoints: Sequence[str] = ()
+) -> BuiltinSettings:
     """Provider settings for production calls: the Ollama hosts given, else
-    ``$OLLAMA_HOST``, else the local server; ``timeout_s`` per call."""
-    return settings_from(timeout_s, ollama_hosts)
+    ``$OLLAMA_HOST``, else the local server; OpenAI-compatible ``endpoints``
+    (``NAME=URL [key_env=VAR] [models=a,b]``); ``timeout_s`` per call."""
+    return settings_from(timeout_s, ollama_hosts, endpoints=endpoints)
 
 
 class Router:
