@@ -32,7 +32,12 @@ from tabulate import tabulate
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.optimize.command import UsageError, add_optimize, run_optimize
+from pytest_llmbench.optimize.command import (
+    UsageError,
+    add_endpoint_option,
+    add_optimize,
+    run_optimize,
+)
 from pytest_llmbench.providers.redaction import register_environment_secrets, shown
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
@@ -500,14 +505,7 @@ def _add_model_settings(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="add a GGUF file as model llamacpp/NAME",
     )
-    parser.add_argument(
-        "--endpoint",
-        metavar="NAME=URL",
-        action="append",
-        default=None,
-        help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
-        "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
-    )
+    add_endpoint_option(parser)
 
 
 def provider_settings(args: argparse.Namespace) -> Any:
@@ -711,13 +709,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
     )
-    run.add_argument(
-        "--endpoint",
-        metavar="NAME=URL",
-        action="append",
-        help="an OpenAI-compatible endpoint serving registered models NAME/... (repeatable), "
-        "as --llm-endpoint takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
-    )
+    add_endpoint_option(run)
     feedback = commands.add_parser(
         "feedback", parents=[registry, log], help="the router's calls: success, latency, fall-overs"
     )

@@ -84,6 +84,11 @@ def add_optimize(commands: Any) -> None:
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
     parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
     parser.add_argument("--gguf", metavar="NAME=PATH", action="append", default=None)
+    add_endpoint_option(parser)
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint 'NAME=URL ...'`` (repeatable), for every command that calls models."""
     parser.add_argument(
         "--endpoint",
         metavar="NAME=URL",
