@@ -87,8 +87,10 @@ def test_case_fields_and_defaults(tmp_path: Path) -> None:
     assert first.tags == ("acme",)
     assert first.why == "matches the posting"
     assert first.line == 9  # "  - id: GRADE_PASS_001" is line 9 of GRADING
+    assert not first.difficulty_default
     # Defaults for the second case, which sets none of them.
     assert second.difficulty == "medium"
+    assert second.difficulty_default  # medium because the file says nothing
     assert second.batch is None
     assert second.tags == ()
     assert second.why is None

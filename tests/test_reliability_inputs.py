@@ -517,3 +517,31 @@ def test_a_tie_shows_medians_that_differ_with_enough_digits() -> None:
         .describe()
         .endswith("; p/b is faster on the median (47.9 vs 48.2 ms)")
     )
+
+
+NO_DIFFICULTY = HEAD.replace("bad", "plain") + CASE
+"""A task whose one case gives no difficulty (the grading task's cases are easy and hard)."""
+DIFFICULTY_LINE = (
+    "llmbench: 1 case(s) give no difficulty and are marked medium, the default (plain: 1)"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "collected", "said"),
+    [
+        (("-m", "medium"), "1/3 tests collected (2 deselected)", True),  # still selected
+        (("-m", "easy or hard"), "2/3 tests collected (1 deselected)", True),
+        (("-v",), "3 tests collected", True),
+        ((), "3 tests collected", False),  # not selecting by difficulty: nothing to say
+    ],
+)
+def test_cases_without_difficulty_are_marked_medium_and_it_is_said(
+    suite: pytest.Pytester, args: tuple[str, ...], collected: str, said: bool
+) -> None:
+    (suite.path / "evals" / "plain.yaml").write_text(NO_DIFFICULTY)
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--collect-only", *args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"*= {collected} in *"])
+    assert (DIFFICULTY_LINE in result.stdout.lines) == said
+    if args == ("-m", "medium"):
+        assert "<CaseItem A[fake/right]>" in result.stdout.str()

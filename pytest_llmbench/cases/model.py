@@ -143,6 +143,9 @@ class Case:
     tags: tuple[str, ...] = ()
     why: str | None = None
     line: int = 0
+    difficulty_default: bool = False
+    """The case file gives no ``difficulty``: it is ``medium``, the default (marker and
+    statistics alike; the plugin says so after collection)."""
     prompt_hash: str = ""
     """Stable hash of everything sent to the model (system, prompt, options, schema)."""
     prompt_version: str = ""
@@ -849,6 +852,7 @@ class _Builder:
                     prompt=text,
                     system=sys_text,
                     difficulty=raw.get("difficulty", "medium"),
+                    difficulty_default="difficulty" not in raw,
                     batch=raw.get("batch"),
                     tags=tuple(raw.get("tags", ())),
                     why=raw.get("why"),

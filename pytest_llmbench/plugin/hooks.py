@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -68,6 +69,23 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+_DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
+
+
+def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
+    """Cases without a difficulty are marked (and counted as) ``medium``: said with ``-v``,
+    and whenever ``-m`` selects by difficulty (then it decides what runs)."""
+    counts = bench.default_difficulty
+    selects = _DIFFICULTY.search(config.getoption("markexpr", "") or "")
+    if not counts or not (config.get_verbosity() > 0 or selects):
+        return []
+    per_task = ", ".join(f"{task}: {count}" for task, count in counts.items())
+    return [
+        f"llmbench: {sum(counts.values())} case(s) give no difficulty and are marked medium, "
+        f"the default ({per_task})"
+    ]
+
+
 class LLMBenchPlugin:
     """The hooks of one run, bound to its :class:`BenchSession`."""
 
@@ -117,7 +135,7 @@ class LLMBenchPlugin:
         if bench.catalogue.selection_error:
             return []  # a usage error follows: no "0 model(s): none" before it
         lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
-        return lines + self.persistence.header_lines()
+        return lines + self.persistence.header_lines() + _difficulty_lines(config, bench)
 
     # -- running ---------------------------------------------------------------
 
