@@ -519,6 +519,54 @@ def test_a_tie_shows_medians_that_differ_with_enough_digits() -> None:
     )
 
 
+LOADING_CONFTEST = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+class Loading(ScriptedProvider):
+    def load(self, name):
+        super().load(name)
+        return {"right": 250.0}.get(name)  # 'embedded' was loaded already: no load time
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(Loading("fake", {
+        "right": lambda request: "PASS",
+        "embedded": lambda request: "PASS",
+    }))
+"""
+
+
+def test_load_ms_is_its_own_column_in_every_task_and_explained(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(LOADING_CONFTEST)
+    (pytester.path / "a.yaml").write_text(HEAD.replace("bad", "first") + CASE)
+    (pytester.path / "b.yaml").write_text(HEAD.replace("bad", "second") + CASE)
+    result = pytester.runpytest(
+        "--llm-models=fake/right,fake/embedded", "--llm-json=out.json", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=4)
+    # the model is loaded once, before its first case (task first): both tables show it
+    result.stdout.fnmatch_lines(
+        [
+            "task first (strict policy, 1 case)",
+            "model * cold ms * load ms * tok/s  status",
+            "fake/embedded * - * champion",
+            "fake/right * 250 * runner-up",
+            "task second (strict policy, 1 case)",
+            "model * load ms * tok/s  status",
+            "fake/embedded * - * champion",
+            "fake/right * 250 * runner-up",
+            "",
+            "cold ms: the first answer after loading (not in mean, p50, p95); load ms: loading "
+            "the model before its first case",
+        ]
+    )
+    doc = json.loads((pytester.path / "out.json").read_text())
+    for task in ("first", "second"):
+        loads = {s["model"]: s["load_ms"] for s in doc["tasks"][task]["ranking"]}
+        assert loads == {"fake/right": 250.0, "fake/embedded": None}
+
+
 NO_DIFFICULTY = HEAD.replace("bad", "plain") + CASE
 """A task whose one case gives no difficulty (the grading task's cases are easy and hard)."""
 DIFFICULTY_LINE = (

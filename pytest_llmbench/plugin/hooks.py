@@ -21,6 +21,7 @@ import pytest
 
 from pytest_llmbench.analysis.elimination import mark_eliminated
 from pytest_llmbench.analysis.notes import annotate
+from pytest_llmbench.analysis.ranking import model_loads, with_loads
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
@@ -231,11 +232,17 @@ class LLMBenchPlugin:
         ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
         # The judges, after every candidate: each loaded once, never in a candidate's time.
         ledger.results[:] = bench.judging.run(bench, ledger.results)
+        # A model is loaded once per process, before its first case of whichever task:
+        # every task's table shows that load.
+        loads = model_loads(ledger.results)
         bench.rankings = [
             # Each task with its consensus combinations (when it declares consensus);
             # cache use, structured-output fallbacks and judging, whatever policy ranked it.
             bench.judging.annotate(
-                annotate(rank_with_consensus(config, bench, task), ledger.for_task(task)),
+                annotate(
+                    with_loads(rank_with_consensus(config, bench, task), loads),
+                    ledger.for_task(task),
+                ),
                 ledger.for_task(task),
             )
             for task in ledger.task_names()
