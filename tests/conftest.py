@@ -11,9 +11,9 @@ import pytest
 # functions.  pytester's in-process runs drop the modules first imported during a run, so
 # a later import would make a second copy with other exception classes, and httpx2 would
 # no longer recognise a refused connection or a timeout.  Import it once, up front.
-# The same for PyYAML: libyaml's parser (a C extension, never imported twice) keeps
-# making the first import's nodes and raising its errors, which a second copy of
-# ``yaml`` would not recognise.
+# The same for yaml (cases/model.py imports it when first needed): libyaml's parser, a C
+# extension that is never imported twice, would go on making the nodes and raising the
+# errors of the first copy, which the second copy's isinstance and except do not know.
 for _module in ("httpcore2", "httpcore", "yaml"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_module)

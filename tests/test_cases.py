@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmbench.cases.encoding import NotUTF8, decode_utf8, readable_text
 from pytest_llmbench.cases.model import (
     DEFAULT_LABELS,
     CaseFileError,
@@ -86,8 +87,10 @@ def test_case_fields_and_defaults(tmp_path: Path) -> None:
     assert first.tags == ("acme",)
     assert first.why == "matches the posting"
     assert first.line == 9  # "  - id: GRADE_PASS_001" is line 9 of GRADING
+    assert not first.difficulty_default
     # Defaults for the second case, which sets none of them.
     assert second.difficulty == "medium"
+    assert second.difficulty_default  # medium because the file says nothing
     assert second.batch is None
     assert second.tags == ()
     assert second.why is None
@@ -215,6 +218,33 @@ def test_looks_like_case_file() -> None:
     assert looks_like_case_file("description: x\ntask : grading\n")
     assert not looks_like_case_file("name: ci\n  task: nested\n")
     assert not looks_like_case_file("tasks: [a]\n")
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"]
+)
+def test_a_case_file_is_told_by_its_text_in_whatever_encoding(encoding: str) -> None:
+    text = "task: grading\nprompt: caf\u00e9\n"
+    assert readable_text(text.encode(encoding)) == text
+    assert looks_like_case_file(readable_text(text.encode(encoding)))
+    assert not looks_like_case_file(readable_text("name: ci\n".encode(encoding)))
+
+
+def test_utf8_with_a_byte_order_mark_is_utf8() -> None:
+    assert decode_utf8(b"\xef\xbb\xbftask: x\n") == "task: x\n"
+    with pytest.raises(NotUTF8, match=r"^byte 0xe9 at offset 17$") as info:
+        decode_utf8(b"task: x\nname: caf\xe9\n")
+    assert info.value.line == 2
+
+
+def test_a_file_reference_with_a_utf8_byte_order_mark_is_read_without_it(tmp_path: Path) -> None:
+    (tmp_path / "posting.txt").write_bytes("\ufeffGOOD posting".encode())
+    task = load(
+        tmp_path,
+        "task: t\nprompt: '<{posting}>'\ncases:\n  - id: A\n    expected: {contains: [x]}\n"
+        "    vars: {posting: {file: posting.txt}}\n",
+    )
+    assert task.cases[0].prompt == "<GOOD posting>"
 
 
 # --------------------------------------------------------------------------- templates

@@ -63,7 +63,9 @@ def grading() -> list[Result]:
     for repeat in (1, 2, 3):
         for i, case in enumerate(CASES):
             gold = "FAIL" if "FAIL" in case else "PASS"
-            out.append(verdict("p/a", case, gold, repeat, 100.0 + 7 * repeat + i, cold=i == 0))
+            load = 350.0 if (repeat, i) == (1, 0) else None  # loaded before its first case
+            ms = 100.0 + 7 * repeat + i
+            out.append(verdict("p/a", case, gold, repeat, ms, cold=i == 0, cold_start_ms=load))
             out.append(verdict("p/b", case, gold, repeat, 104.0 + 5 * repeat - i))
             flaky = "PASS" if case == "FAIL_1" and repeat < 3 else gold
             out.append(verdict("p/c", case, flaky, repeat, 90.0 + repeat))
@@ -171,6 +173,8 @@ def test_the_sample_holds_every_kind_of_record() -> None:
     }
     assert all(s.metrics is not None and s.repeats is not None for s in grading.standings)
     assert standing("grading", "p/a").cold is not None
+    assert standing("grading", "p/a").load_ms == 350.0
+    assert standing("grading", "p/b").load_ms is None
     assert {s.cost.basis for s in grading.standings if s.cost} == {"tokens", "hourly", "local"}
     assert any(r.cached for r in RESULTS)
     assert grading.notes
@@ -342,6 +346,9 @@ def test_the_document_keeps_its_shape() -> None:
         "confusion",
     }
     assert set(task["ties"][0]) == {"models", "faster_on_median", "p50_ms"}
+    p_a = next(s for s in task["ranking"] if s["model"] == "p/a")
+    keys = list(p_a)
+    assert (p_a["load_ms"], keys.index("load_ms")) == (350.0, keys.index("cold") + 1)
 
 
 def test_a_document_without_results_still_reads_its_rankings() -> None:

@@ -8,6 +8,7 @@ they stay so.  Security cases (confinement, secrets, escapes, hangs) are in
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -150,11 +151,52 @@ CASE_FILES: dict[str, tuple[str | bytes, list[str]]] = {
         (HEAD + CASE).replace("x}", "caf\xe9}").encode("latin-1"),
         ["bad.yaml:7: not UTF-8 text (byte 0xe9 at offset 155); save the file as UTF-8"],
     ),
+    "file-reference-in-utf-16": (
+        HEAD + "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: {file: utf16.txt}}\n",
+        [
+            "bad.yaml:7: cases[0].vars.posting.file: cannot read utf16.txt: not UTF-8 text (it "
+            "looks like UTF-16: byte order mark FF FE); save it as UTF-8"
+        ],
+    ),
     "file-is-a-directory": (
         HEAD + "  - id: A\n    expected: {verdict: PASS}\n    vars: {posting: {file: .}}\n",
         ["bad.yaml:7: cases[0].vars.posting.file: refused to read .: */evals is a directory"],
     ),
 }
+
+
+# -- issue 13: a UTF-16 or UTF-32 case file was skipped without a word.
+# name -> (codec, byte order mark written first, what the message says the file looks like)
+ENCODINGS: dict[str, tuple[str, bytes, str]] = {
+    "utf-16-with-bom": ("utf-16-le", b"\xff\xfe", "UTF-16: byte order mark FF FE"),
+    "utf-16-big-endian-with-bom": ("utf-16-be", b"\xfe\xff", "UTF-16: byte order mark FE FF"),
+    "utf-16-without-bom": (
+        "utf-16-le",
+        b"",
+        "UTF-16LE without a byte order mark: every other byte is 0",
+    ),
+    "utf-16-big-endian-without-bom": (
+        "utf-16-be",
+        b"",
+        "UTF-16BE without a byte order mark: every other byte is 0",
+    ),
+    "utf-32-with-bom": ("utf-32-le", b"\xff\xfe\0\0", "UTF-32: byte order mark FF FE 00 00"),
+    "utf-32-without-bom": (
+        "utf-32-be",
+        b"",
+        "UTF-32BE without a byte order mark: three bytes in four are 0",
+    ),
+}
+CASE_FILES.update(
+    (
+        name,
+        (
+            bom + (HEAD + CASE).encode(codec),
+            [f"bad.yaml:1: not UTF-8 text (it looks like {what}); save the file as UTF-8"],
+        ),
+    )
+    for name, (codec, bom, what) in ENCODINGS.items()
+)
 
 
 def _exact(line: str) -> str:
@@ -165,6 +207,7 @@ def _exact(line: str) -> str:
 @pytest.mark.parametrize("kind", list(CASE_FILES))
 def test_bad_case_file(suite: pytest.Pytester, kind: str) -> None:
     text, lines = CASE_FILES[kind]
+    (suite.path / "evals" / "utf16.txt").write_bytes("GOOD posting".encode("utf-16"))
     target = suite.path / "evals" / "bad.yaml"
     if isinstance(text, bytes):
         target.write_bytes(text)
@@ -177,6 +220,53 @@ def test_bad_case_file(suite: pytest.Pytester, kind: str) -> None:
     result.stdout.fnmatch_lines([head, *(_exact(f"  evals/{line}") for line in lines)])
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_utf8_byte_order_mark_is_dropped_and_the_file_read_as_usual(
+    suite: pytest.Pytester,
+) -> None:
+    grading = suite.path / "evals" / "grading.yaml"
+    grading.write_bytes(b"\xef\xbb\xbf" + grading.read_bytes())  # "task:" on line 1, after it
+    (suite.path / "evals" / "posting.txt").write_bytes("\ufeffGOOD posting".encode())
+    bom = (
+        "\ufefftask: bom\nprompt: '{posting}'\noutput: {kind: verdict, labels: [PASS, FAIL]}\n"
+        "cases:\n  - id: A\n    expected: {verdict: PASS}\n"
+        "    vars: {posting: {file: posting.txt}}\n"
+    )
+    (suite.path / "evals" / "bom.yaml").write_bytes(bom.encode())
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-json=out.json")
+    result.assert_outcomes(passed=3)
+    doc = json.loads((suite.path / "out.json").read_text())
+    assert sorted(doc["tasks"]) == ["bom", "grading"]
+
+
+def test_yaml_files_that_are_no_case_files_stay_ignored_in_any_encoding(
+    suite: pytest.Pytester,
+) -> None:
+    """A file is a case file when its text, read as what it looks like (UTF-8, UTF-16,
+    UTF-32), has a top-level ``task:`` key; no other YAML file is ever an error."""
+    evals = suite.path / "evals"
+    (evals / "config.yaml").write_bytes("name: ci\nsteps: [lint]\n".encode("utf-16"))
+    (evals / "settings.yml").write_bytes("name: ci\nsteps: [lint]\n".encode("utf-16-le"))
+    (evals / "latin.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    result = suite.runpytest("evals", "--llm-models=fake/right")
+    result.assert_outcomes(passed=2)
+    assert "not UTF-8" not in result.stdout.str()
+
+
+def test_an_output_path_on_a_utf16_case_file_is_refused(suite: pytest.Pytester) -> None:
+    """Told as collection tells it: the file's gold cases are never overwritten."""
+    target = suite.path / "evals" / "wide.yaml"
+    target.write_bytes((HEAD + CASE).encode("utf-16"))
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--llm-json=evals/wide.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --llm-json evals/wide.yaml: is a case file; writing there would destroy "
+            "its gold cases; name another file"
+        ]
+    )
+    assert target.read_bytes() == (HEAD + CASE).encode("utf-16")
 
 
 def test_duplicate_task_names_across_files(suite: pytest.Pytester) -> None:
@@ -427,3 +517,79 @@ def test_a_tie_shows_medians_that_differ_with_enough_digits() -> None:
         .describe()
         .endswith("; p/b is faster on the median (47.9 vs 48.2 ms)")
     )
+
+
+LOADING_CONFTEST = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+class Loading(ScriptedProvider):
+    def load(self, name):
+        super().load(name)
+        return {"right": 250.0}.get(name)  # 'embedded' was loaded already: no load time
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(Loading("fake", {
+        "right": lambda request: "PASS",
+        "embedded": lambda request: "PASS",
+    }))
+"""
+
+
+def test_load_ms_is_its_own_column_in_every_task_and_explained(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(LOADING_CONFTEST)
+    (pytester.path / "a.yaml").write_text(HEAD.replace("bad", "first") + CASE)
+    (pytester.path / "b.yaml").write_text(HEAD.replace("bad", "second") + CASE)
+    result = pytester.runpytest(
+        "--llm-models=fake/right,fake/embedded", "--llm-json=out.json", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=4)
+    # the model is loaded once, before its first case (task first): both tables show it
+    result.stdout.fnmatch_lines(
+        [
+            "task first (strict policy, 1 case)",
+            "model * cold ms * load ms * tok/s  status",
+            "fake/embedded * - * champion",
+            "fake/right * 250 * runner-up",
+            "task second (strict policy, 1 case)",
+            "model * load ms * tok/s  status",
+            "fake/embedded * - * champion",
+            "fake/right * 250 * runner-up",
+            "",
+            "cold ms: the first answer after loading (not in mean, p50, p95); load ms: loading "
+            "the model before its first case",
+        ]
+    )
+    doc = json.loads((pytester.path / "out.json").read_text())
+    for task in ("first", "second"):
+        loads = {s["model"]: s["load_ms"] for s in doc["tasks"][task]["ranking"]}
+        assert loads == {"fake/right": 250.0, "fake/embedded": None}
+
+
+NO_DIFFICULTY = HEAD.replace("bad", "plain") + CASE
+"""A task whose one case gives no difficulty (the grading task's cases are easy and hard)."""
+DIFFICULTY_LINE = (
+    "llmbench: 1 case(s) give no difficulty and are marked medium, the default (plain: 1)"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "collected", "said"),
+    [
+        (("-m", "medium"), "1/3 tests collected (2 deselected)", True),  # still selected
+        (("-m", "easy or hard"), "2/3 tests collected (1 deselected)", True),
+        (("-v",), "3 tests collected", True),
+        ((), "3 tests collected", False),  # not selecting by difficulty: nothing to say
+    ],
+)
+def test_cases_without_difficulty_are_marked_medium_and_it_is_said(
+    suite: pytest.Pytester, args: tuple[str, ...], collected: str, said: bool
+) -> None:
+    (suite.path / "evals" / "plain.yaml").write_text(NO_DIFFICULTY)
+    result = suite.runpytest("evals", "--llm-models=fake/right", "--collect-only", *args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"*= {collected} in *"])
+    assert (DIFFICULTY_LINE in result.stdout.lines) == said
+    if args == ("-m", "medium"):
+        assert "<CaseItem A[fake/right]>" in result.stdout.str()

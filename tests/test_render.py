@@ -289,6 +289,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "failed_cases": [],
         "missing_runs": [],
         "eliminated": None,  # ran every run (--llm-eliminate skips none of a champion's)
+        "load_ms": None,  # no load measured (no result has a cold_start_ms)
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
         "combination": None,  # a single model, not a consensus combination

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.ranking import rank_task
+from pytest_llmbench.analysis.ranking import model_loads, rank_task, with_loads
 from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, task_lines
+from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, summary_lines, task_lines
 from pytest_llmbench.storage.json_report import json_document
 
 
@@ -83,6 +84,65 @@ def test_cold_and_cost_columns_appear_when_there_is_something_to_show() -> None:
         *("openai/m", "2/2", "100", "100", "100", "10,000"),
         *("900", "-", "0.090", "champion"),
     ]
+
+
+def test_load_column_shows_each_model_load_and_a_legend_follows_the_last_task() -> None:
+    results = [
+        res("p/a", "A", 900.0, cold=True, cold_start_ms=1234.0),
+        res("p/a", "B", 100.0),
+        # p/b was loaded already (an embedded model a previous session loaded): no load
+        res("p/b", "A", 300.0, cold=True),
+        res("p/b", "B", 200.0),
+    ]
+    other = [replace(r, task="u", cold=False, cold_start_ms=None) for r in results]
+    loads = model_loads([*results, *other])
+    assert loads == {"p/a": 1234.0}
+    # the load happened before the first case of task t: task u's table shows it too
+    rankings = [with_loads(rank_task(task, [*results, *other]), loads) for task in ("t", "u")]
+    lines = summary_lines(rankings, {"t": 2, "u": 2})
+    assert lines[1].split() == [
+        *("model", "correct", "mean", "ms", "p50", "ms", "p95", "ms", "speed"),
+        *("cold", "ms", "load", "ms", "tok/s", "status"),
+    ]
+    assert lines[3].split() == [
+        *("p/a", "2/2", "100", "100", "100", "10,000", "900", "1,234", "-", "champion")
+    ]
+    assert lines[4].split()[6:8] == ["300", "-"]  # p/b: cold 300 ms, no load measured
+    u = lines.index("task u (strict policy, 2 cases)")
+    assert lines[u + 1].split()[9:11] == ["load", "ms"]  # no cold call in u: no cold column
+    # in u every call is warm: p/b (mean 250 ms) before p/a (500 ms)
+    assert lines[u + 3].split()[:3] + lines[u + 3].split()[-3:-2] == ["p/b", "2/2", "250", "-"]
+    assert lines[u + 4].split()[:3] + lines[u + 4].split()[-3:-2] == [
+        *("p/a", "2/2", "500", "1,234")
+    ]
+    assert lines[-2:] == [
+        "",
+        "cold ms: the first answer after loading (not in mean, p50, p95); load ms: loading the "
+        "model before its first case",
+    ]
+    assert sum(line.startswith("cold ms: ") for line in lines) == 1
+    # too narrow for them: speed goes first, then load, then cold, and the legend with them
+    narrow = summary_lines(rankings[:1], {"t": 2}, width=90)
+    assert narrow[1].split()[-5:] == ["cold", "ms", "load", "ms", "status"]
+    narrower = summary_lines(rankings[:1], {"t": 2}, width=80)
+    assert narrower[1].split()[-3:] == ["cold", "ms", "status"]
+    assert narrower[-1] == "cold ms: the first answer after loading (not in mean, p50, p95)"
+    narrowest = summary_lines(rankings[:1], {"t": 2}, width=70)
+    assert narrowest[1].split()[-3:] == ["p95", "ms", "status"]
+    assert narrowest[-1].startswith("Runner-up: ")  # no legend for columns not shown
+
+
+def test_no_load_column_and_no_legend_without_loads_and_cold_calls() -> None:
+    ranking = rank_task("t", [res("p/a", "A", 100.0), res("p/a", "B", 120.0)])
+    lines = summary_lines([ranking], {"t": 2})
+    assert "load ms" not in lines[1]
+    assert "cold ms" not in lines[1]
+    assert not any("first answer after" in line for line in lines)
+    # cold calls alone: the legend names the cold column only
+    cold = rank_task("t", [res("p/a", "A", 900.0, cold=True), res("p/a", "B", 120.0)])
+    assert summary_lines([cold], {"t": 2})[-1] == (
+        "cold ms: the first answer after loading (not in mean, p50, p95)"
+    )
 
 
 def test_no_cost_column_when_every_model_is_local_or_unknown() -> None:
@@ -185,7 +245,7 @@ def test_detail_tables() -> None:
         verdict("p/a", "PASS_1", "PASS", 100.0),
         verdict("p/a", "PASS_2", "FAIL", 110.0),
         verdict("p/a", "FAIL_1", "FAIL", 120.0),
-        verdict("p/a", "FAIL_2", "PASS", 130.0, cold=True),
+        verdict("p/a", "FAIL_2", "PASS", 130.0, cold=True, cold_start_ms=850.0),
     ]
     lines = detail_lines([rank_task("t", results)])
     # warm [100, 110, 120]: mean 110, sd 10, CI 110 -/+ 24.84 -> 85..135; p99 119.8
@@ -193,12 +253,12 @@ def test_detail_tables() -> None:
     assert lines == [
         "",
         "task t: latency (warm calls), pass rate and cost",
-        "model      runs    mean ms    sd ms    95% CI ms    p99 ms    cold ms    pass@1    $/1k"
-        "  cost basis",
-        "-------  ------  ---------  -------  -----------  --------  ---------  --------  ------"
-        "  ------------",
-        "p/a           3        110       10      85..135       120        130      0.50       -"
-        "  unknown",
+        "model      runs    mean ms    sd ms    95% CI ms    p99 ms    cold ms    load ms    pass@1"
+        "    $/1k  cost basis",
+        "-------  ------  ---------  -------  -----------  --------  ---------  ---------  --------"
+        "  ------  ------------",
+        "p/a           3        110       10      85..135       120        130        850      0.50"
+        "       -  unknown",
         "task t: verdicts, positive = the FAIL side (bad items)",
         "model      accuracy    precision    recall    F1    tp    fn    fp    tn    none",
         "-------  ----------  -----------  --------  ----  ----  ----  ----  ----  ------",

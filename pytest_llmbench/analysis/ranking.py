@@ -63,10 +63,12 @@ __all__ = [
     "as_candidates",
     "best_versions",
     "mean",
+    "model_loads",
     "percentile",
     "rank_strict",
     "rank_task",
     "rank_weighted",
+    "with_loads",
 ]
 
 POLICIES = ("strict", "weighted")
@@ -151,6 +153,10 @@ class ModelStanding:
     """Warm latency statistics (the cold calls only when there is nothing else)."""
     cold: LatencyStats | None = None
     """The cold calls (the first call after a load), apart."""
+    load_ms: float | None = None
+    """Loading the model before its first case (the results' ``cold_start_ms``), the mean
+    when several processes loaded it; ``None`` when no load was measured (the model was
+    loaded already, its provider has no load step, the answers came from the cache)."""
     repeats: RepeatStats | None = None
     metrics: VerdictMetrics | None = None
     """Verdict tasks only: accuracy, precision, recall, F1, confusion matrix."""
@@ -390,12 +396,34 @@ def _standing(
         misses=_misses(results, direction_of),
         latency=latency_stats(latencies),
         cold=latency_stats(cold),
+        load_ms=mean([r.cold_start_ms for r in results if r.cold_start_ms is not None]),
         repeats=repeat_stats(results),
         metrics=verdict_metrics(results),
         incomplete=incomplete,
         mean_score=sum(r.score or 0.0 for r in results) / total if total else 0.0,
     )
     return _versioned(standing, results)
+
+
+def model_loads(results: Iterable[Result]) -> dict[str, float]:
+    """Per model, its load before its first case (``cold_start_ms``); the mean when it was
+    loaded more than once (by several xdist workers).  A model is loaded once per process
+    whatever the task, so the plugin gives every task's standings the loads of the whole
+    run (:func:`with_loads`)."""
+    loads: dict[str, list[float]] = {}
+    for r in results:
+        if r.cold_start_ms is not None:
+            loads.setdefault(r.model, []).append(r.cold_start_ms)
+    return {model: sum(ms) / len(ms) for model, ms in loads.items()}
+
+
+def with_loads(ranking: TaskRanking, loads: Mapping[str, float]) -> TaskRanking:
+    """``ranking`` with each standing's ``load_ms`` from ``loads`` (by model; a model
+    not in it keeps its own)."""
+    standings = tuple(
+        replace(s, load_ms=loads.get(s.model_id, s.load_ms)) for s in ranking.standings
+    )
+    return replace(ranking, standings=standings)
 
 
 def _standings(

@@ -27,6 +27,7 @@ from pytest_llmbench.cases.checks import (
     quality_checks,
 )
 from pytest_llmbench.cases.confine import Confinement, OutsideRoot, default_root
+from pytest_llmbench.cases.encoding import NotUTF8, decode_utf8, readable_text
 from pytest_llmbench.cases.options import GenerateOptions
 
 if TYPE_CHECKING:
@@ -142,6 +143,9 @@ class Case:
     tags: tuple[str, ...] = ()
     why: str | None = None
     line: int = 0
+    difficulty_default: bool = False
+    """The case file gives no ``difficulty``: it is ``medium``, the default (marker and
+    statistics alike; the plugin says so after collection)."""
     prompt_hash: str = ""
     """Stable hash of everything sent to the model (system, prompt, options, schema)."""
     prompt_version: str = ""
@@ -642,7 +646,7 @@ class _Builder:
         """The text of a ``{file:}``, once it is known to lie inside the allowed roots."""
         path = self.confinement.check(path)
         if path not in self.files:
-            self.files[path] = path.read_text(encoding="utf-8")
+            self.files[path] = decode_utf8(path.read_bytes())
         return self.files[path]
 
     def problem(self, path: Path_, message: str) -> None:
@@ -658,11 +662,10 @@ class _Builder:
                 self.problem(path + ("file",), f"refused to read {value['file']}: {exc}")
             except FileNotFoundError:
                 self.problem(path + ("file",), f"file not found: {value['file']} ({target})")
-            except UnicodeDecodeError as exc:
+            except NotUTF8 as exc:
                 self.problem(
                     path + ("file",),
-                    f"cannot read {value['file']}: not UTF-8 text ({exc.reason} at byte "
-                    f"{exc.start}); save it as UTF-8",
+                    f"cannot read {value['file']}: not UTF-8 text ({exc}); save it as UTF-8",
                 )
             except OSError as exc:
                 self.problem(path + ("file",), f"cannot read {value['file']}: {exc}")
@@ -876,6 +879,7 @@ class _Builder:
                     prompt=text,
                     system=sys_text,
                     difficulty=raw.get("difficulty", "medium"),
+                    difficulty_default="difficulty" not in raw,
                     batch=raw.get("batch"),
                     tags=tuple(raw.get("tags", ())),
                     why=raw.get("why"),
@@ -1017,13 +1021,14 @@ def looks_like_case_file(text: str) -> bool:
 
 def find_case_file(root: Path, task: str) -> Path | None:
     """The first ``*.yaml``/``*.yml`` under ``root`` (sorted, recursive) whose top-level
-    ``task:`` is ``task``; ``None`` when there is none."""
+    ``task:`` is ``task`` (in a file that is not UTF-8 too: loading it says so); ``None``
+    when there is none."""
     line = re.compile(rf"^task\s*:\s*(['\"]?){re.escape(task)}\1\s*(#.*)?$", re.MULTILINE)
     candidates = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
     for path in candidates:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = readable_text(path.read_bytes())
+        except OSError:
             continue
         if line.search(text):
             return path
@@ -1063,10 +1068,11 @@ def load_task(
     display = display or str(path)
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CaseFileError(display, [_not_utf8(text_bytes=exc.object, exc=exc)]) from None
-    data, lines = _parse_yaml(text, display)
+            text = decode_utf8(path.read_bytes())
+        except NotUTF8 as exc:
+            problem = f"not UTF-8 text ({exc}); save the file as UTF-8"
+            raise CaseFileError(display, [Problem(exc.line, "", problem)]) from None
+    data, lines = _parse_yaml(text.removeprefix("\ufeff"), display)
     if not isinstance(data, dict):
         raise CaseFileError(
             display, [Problem(1, "", "expected a mapping with task, prompt, cases")]
@@ -1099,14 +1105,3 @@ def _path_of(key: str) -> Path_:
     for match in re.finditer(r"\[(\d+)\]|([^.\[\]]+)", key):
         parts.append(int(match.group(1)) if match.group(1) else match.group(2))
     return tuple(parts)
-
-
-def _not_utf8(text_bytes: bytes, exc: UnicodeDecodeError) -> Problem:
-    """The problem of a case file that is not UTF-8, on the line of the first bad byte."""
-    line = text_bytes[: exc.start].count(b"\n") + 1
-    return Problem(
-        line,
-        "",
-        f"not UTF-8 text (byte 0x{text_bytes[exc.start]:02x} at offset {exc.start}); "
-        "save the file as UTF-8",
-    )

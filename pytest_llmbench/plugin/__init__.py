@@ -72,11 +72,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
         raw = file_path.read_bytes()
     except OSError:
         return None
+    from pytest_llmbench.cases.encoding import readable_text
     from pytest_llmbench.cases.model import looks_like_case_file
 
-    # A case file that is not UTF-8 is collected all the same: loading it reports the
-    # encoding (skipping it would make its task vanish without a word).
-    if not looks_like_case_file(raw.decode("utf-8", errors="replace")):
+    # Told by its text read as what it looks like (UTF-8, UTF-16, UTF-32): a case file
+    # that is not UTF-8 is collected all the same, and loading it reports the encoding
+    # (skipping it would make its task vanish without a word); any other YAML file,
+    # whatever its encoding, stays ignored.
+    if not looks_like_case_file(readable_text(raw)):
         return None
     from pytest_llmbench.plugin.items import CaseFile
 

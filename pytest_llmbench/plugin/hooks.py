@@ -11,6 +11,7 @@ the work.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from pytest_llmbench.analysis.elimination import mark_eliminated
 from pytest_llmbench.analysis.notes import annotate
+from pytest_llmbench.analysis.ranking import model_loads, with_loads
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
@@ -65,6 +67,23 @@ def _stopped(session: pytest.Session, exitstatus: int) -> str | None:
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+_DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
+
+
+def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
+    """Cases without a difficulty are marked (and counted as) ``medium``: said with ``-v``,
+    and whenever ``-m`` selects by difficulty (then it decides what runs)."""
+    counts = bench.default_difficulty
+    selects = _DIFFICULTY.search(config.getoption("markexpr", "") or "")
+    if not counts or not (config.get_verbosity() > 0 or selects):
+        return []
+    per_task = ", ".join(f"{task}: {count}" for task, count in counts.items())
+    return [
+        f"llmbench: {sum(counts.values())} case(s) give no difficulty and are marked medium, "
+        f"the default ({per_task})"
+    ]
 
 
 class LLMBenchPlugin:
@@ -116,7 +135,7 @@ class LLMBenchPlugin:
         if bench.catalogue.selection_error:
             return []  # a usage error follows: no "0 model(s): none" before it
         lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
-        return lines + self.persistence.header_lines()
+        return lines + self.persistence.header_lines() + _difficulty_lines(config, bench)
 
     # -- running ---------------------------------------------------------------
 
@@ -212,11 +231,17 @@ class LLMBenchPlugin:
         ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
         # The judges, after every candidate: each loaded once, never in a candidate's time.
         ledger.results[:] = bench.judging.run(bench, ledger.results)
+        # A model is loaded once per process, before its first case of whichever task:
+        # every task's table shows that load.
+        loads = model_loads(ledger.results)
         bench.rankings = [
             # Each task with its consensus combinations (when it declares consensus);
             # cache use, structured-output fallbacks and judging, whatever policy ranked it.
             bench.judging.annotate(
-                annotate(rank_with_consensus(config, bench, task), ledger.for_task(task)),
+                annotate(
+                    with_loads(rank_with_consensus(config, bench, task), loads),
+                    ledger.for_task(task),
+                ),
                 ledger.for_task(task),
             )
             for task in ledger.task_names()

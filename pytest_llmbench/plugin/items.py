@@ -70,6 +70,9 @@ class CaseFile(pytest.File):
             raise CaseFileError(display, [Problem(task.line, "task", problem)])
         bench.ledger.add_task(task)
         bench.judging.add_task(task)
+        defaults = {case.id for case in task.cases if case.difficulty_default}
+        if defaults:
+            bench.default_difficulty[task.name] = len(defaults)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task)
         )

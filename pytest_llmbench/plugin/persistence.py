@@ -572,11 +572,13 @@ def output_problem(path: Path) -> str | None:
     if path.is_dir():
         return "is a directory; name a file"
     if path.is_file():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
+        from pytest_llmbench.cases.encoding import readable_text
         from pytest_llmbench.cases.model import looks_like_case_file
+
+        try:
+            text = readable_text(path.read_bytes())  # as collection tells a case file
+        except OSError:
+            text = ""
 
         if path.suffix in (".yaml", ".yml") and looks_like_case_file(text):
             return "is a case file; writing there would destroy its gold cases; name another file"

@@ -575,6 +575,8 @@ class BenchSession:
         """Why the run's evidence is incomplete (stopped early, interrupted), else ``None``."""
         self.cache_only = False
         """Every answer came from the response cache: nothing was timed."""
+        self.default_difficulty: dict[str, int] = {}
+        """Per task collected here, its cases that give no difficulty (marked ``medium``)."""
 
     def judge_evidence(self, stopped: str | None) -> None:
         """After ranking: is the evidence complete enough to replace a champion?

@@ -5,10 +5,11 @@ document is written by :mod:`pytest_llmbench.storage.json_report`.
 
 The summary is one table per task and stays within :data:`WIDTH` columns however many
 models there are: when the table would be wider, the cost and tok/s columns go first,
-then long model names are shortened in the middle (to 32 characters), then the cold,
-speed and p50 columns go, then names are shortened further; long lists of cases are cut
-(``… +3 more``) and other lines are wrapped.  Everything dropped is in the JSON
-document and in the detail tables (``-v``).
+then long model names are shortened in the middle (to 32 characters), then the speed,
+load, cold and p50 columns go, then names are shortened further; long lists of cases
+are cut (``… +3 more``) and other lines are wrapped.  Everything dropped is in the JSON
+document and in the detail tables (``-v``).  When a table shows the cold or load
+column, one line after the last task says what they are (:data:`COLUMN_LEGEND`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ MIN_NAME = 16
 """Model names are never shortened below this."""
 SOFT_NAME = 32
 """Model names are shortened to this before the optional columns below EARLY_DROP go."""
-EARLY_DROP = 4
+EARLY_DROP = 5
+COLUMN_LEGEND = {
+    "cold ms": "the first answer after loading (not in mean, p50, p95)",
+    "load ms": "loading the model before its first case",
+}
+"""What the columns a newcomer cannot guess mean: one line under the summary."""
 
 
 def _ms(value: float | None) -> str:
@@ -201,14 +207,17 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
         _Column("mean ms", lambda s: _ms(s.mean_ms)),
         _Column("p50 ms", lambda s: _ms(s.latency.p50 if s.latency else None), drop=1),
         _Column("p95 ms", lambda s: _ms(s.p95_ms)),
-        _Column("speed", lambda s: _speed(s.latency), drop=2),
+        # 1000 / the mean in seconds: what goes first of the columns below
+        _Column("speed", lambda s: _speed(s.latency), drop=4),
     ]
     if any(s.cold is not None for s in standings):
-        columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=3))
-    columns.append(_Column("tok/s", lambda s: _rate(s.tokens_per_s), drop=4))
+        columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=2))
+    if any(s.load_ms is not None for s in standings):
+        columns.append(_Column("load ms", lambda s: _ms(s.load_ms), drop=3))
+    columns.append(_Column("tok/s", lambda s: _rate(s.tokens_per_s), drop=5))
     if any(s.cost is not None and s.cost.basis in ("tokens", "hourly") for s in standings):
         columns.append(
-            _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=5)
+            _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=6)
         )
     columns.append(
         _Column("status", lambda s: s.status + combination_mark(s).rstrip(), align="left")
@@ -320,10 +329,16 @@ def summary_lines(
     rankings: Sequence[TaskRanking], case_counts: Mapping[str, int], width: int = WIDTH
 ) -> list[str]:
     lines: list[str] = []
+    headers = ""
     for index, ranking in enumerate(rankings):
         if index:
             lines.append("")
-        lines.extend(task_lines(ranking, case_counts.get(ranking.task), width))
+        block = task_lines(ranking, case_counts.get(ranking.task), width)
+        headers += block[1]  # the table's header row (the columns that fitted)
+        lines.extend(block)
+    legend = [f"{header}: {text}" for header, text in COLUMN_LEGEND.items() if header in headers]
+    if legend:
+        lines.extend(["", *_wrap("; ".join(legend), width)])
     return lines
 
 
@@ -354,9 +369,10 @@ def _latency_columns() -> list[_Column]:
         _Column("95% CI ms", lambda s: _interval(s.latency)),
         _Column("p99 ms", lambda s: _ms(s.latency.p99 if s.latency else None)),
         _Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=2),
+        _Column("load ms", lambda s: _ms(s.load_ms), drop=3),
         _Column("pass@1", lambda s: _ratio(s.repeats.pass_at_1 if s.repeats else None), drop=1),
-        _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=3),
-        _Column("cost basis", lambda s: s.cost.basis if s.cost else "-", "left", drop=4),
+        _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=4),
+        _Column("cost basis", lambda s: s.cost.basis if s.cost else "-", "left", drop=5),
     ]
 
 

@@ -223,6 +223,7 @@ STANDING_ORDER = (
     "weighted_score",
     "latency",
     "cold",
+    "load_ms",
     "repeats",
     "verdict_metrics",
     "cost_per_1k_requests",
