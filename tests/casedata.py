@@ -123,6 +123,22 @@ def company_request(model: str) -> Request:
     )
 
 
+def child_cpu_s() -> float:
+    """The CPU time (user + system) of this process's finished children so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_with_cpu(pytester: Any, *args: str) -> tuple[Any, float]:
+    """``pytester.runpytest_subprocess(*args)``: its result and the CPU time the pytest
+    subprocess spent (``getrusage(RUSAGE_CHILDREN)``: its own, not this process's)."""
+    before = child_cpu_s()
+    result = pytester.runpytest_subprocess(*args)
+    return result, child_cpu_s() - before
+
+
 def print_figures(benchmark: Any, capsys: Any, lines: list[str], rounds: int) -> None:
     """A benchmark's figures: printed (past pytest's capture) and kept in ``extra_info``
     with the number of rounds and the machine's load while it ran."""

@@ -30,14 +30,14 @@ figure beside its target (``-s`` shows it; ``benchmark.extra_info`` keeps it).
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 from typing import Any
 
 import pytest
-from casedata import ollama_run_args, print_figures, right_answer, verdict_yaml
+from casedata import ollama_run_args, print_figures, right_answer, run_with_cpu, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
 from openai_emulator import OpenAIEmulator
+from perf_table import readme_row
 
 pytest.importorskip("pytest_benchmark")
 
@@ -46,11 +46,6 @@ TARGET_MS = 0.5
 """The plugin's own CPU per call may be at most this much above a bare item's."""
 LEAN_OFF = ("-o", "llm_ollama_lean_http=false")
 """The ini switch that sends generation through the SDK clients instead (for comparison)."""
-
-
-def _child_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _openai_answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
@@ -93,9 +88,7 @@ class _Runs:
         return [f"evals_{n}", *rest, *lean, "-q"]
 
     def cpu(self, kind: str, n: int) -> float:
-        before = _child_cpu_s()
-        result = self.pytester.runpytest_subprocess(*self.args(kind, n))
-        spent = _child_cpu_s() - before
+        result, spent = run_with_cpu(self.pytester, *self.args(kind, n))
         result.assert_outcomes(passed=n)
         return spent
 
@@ -146,3 +139,106 @@ def test_plugin_cpu_per_call_on_both_http_paths(
     benchmark.extra_info["bare_item_cpu_ms"] = round(bare, 3)
     benchmark.extra_info["target_own_cpu_ms"] = TARGET_MS
     print_figures(benchmark, capsys, lines, rounds)
+    names = {"openai": "OpenAI-compatible path", "ollama": "Ollama path"}
+    names |= {"openai-sdk": "OpenAI through the SDK", "ollama-sdk": "Ollama through the SDK"}
+    shown = [
+        f"**{names[kind]} {figures[kind] - bare:.2f} ms** ({figures[kind]:.2f} ms per item)"
+        for kind in kinds[1:]
+    ]
+    met = all(figures[kind] - bare <= TARGET_MS for kind in ("openai", "ollama"))
+    readme_row(
+        benchmark,
+        "call-cpu",
+        what=(
+            "the plugin's own CPU per call, **2,000 cases against an instant emulated "
+            "endpoint**, pytest in a subprocess (`tests/test_benchmark_call_cpu.py`: child CPU "
+            f"time, 2,000 minus 200 cases, {rounds} interleaved round(s), median), above a bare "
+            f"parametrized item ({bare:.2f} ms)"
+        ),
+        target=f"<= {TARGET_MS} ms above bare, both paths",
+        measured="; ".join(shown) + f"; {'met' if met else 'not met'}",
+    )
+
+
+BENCHMARK_TARGET_MS = 0.1
+"""pytest-benchmark's own CPU per llmbench item, at most (issue 17, part 5)."""
+SCRIPTED = """
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+
+def right(request):
+    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {"m": right}))
+"""
+
+
+def test_pytest_benchmark_cpu_per_item(
+    pytester: pytest.Pytester, benchmark: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytest-benchmark's own CPU per item (issue 17, part 5: at most 0.1 ms).
+
+    The same scripted instant model on 2,000 and 200 cases, pytest in a subprocess,
+    without pytest-benchmark (``-p no:benchmark``), with it (every call recorded, no
+    table) and with ``--benchmark-json`` written too; per item = the difference in
+    child CPU of (2,000 - 200 cases) / 1,800 against the run without it.
+    """
+    pytester.makeconftest(SCRIPTED)
+    for n in (SMALL, LARGE):
+        (pytester.mkdir(f"evals_{n}") / "grading.yaml").write_text(verdict_yaml(cases=n))
+    rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "1"))
+    kinds: dict[str, tuple[str, ...]] = {
+        "without": ("-p", "no:benchmark"),
+        "recorded": (),
+        "json": ("--benchmark-json=records.json",),
+    }
+    per_item: dict[str, list[float]] = {kind: [] for kind in kinds}
+
+    def cpu(kind: str, n: int) -> float:
+        args = (f"evals_{n}", "--llm-models=fake", "-q", "-p", "no:cacheprovider")
+        result, spent = run_with_cpu(pytester, *args, *kinds[kind])
+        result.assert_outcomes(passed=n)
+        return spent
+
+    def measure() -> None:
+        for _ in range(rounds):
+            for kind in kinds:  # interleaved
+                small, large = cpu(kind, SMALL), cpu(kind, LARGE)
+                per_item[kind].append((large - small) / (LARGE - SMALL) * 1000.0)
+
+    benchmark.pedantic(measure, rounds=1, iterations=1, warmup_rounds=0)
+    figures = {kind: statistics.median(values) for kind, values in per_item.items()}
+    recorded = figures["recorded"] - figures["without"]
+    written = figures["json"] - figures["recorded"]
+    lines = [
+        f"pytest-benchmark per llmbench item ({rounds} round(s), median; 2,000 - 200 cases):",
+        f"  without it       {figures['without']:6.3f} ms per item",
+        f"  recording        {recorded:+6.3f} ms  target <= {BENCHMARK_TARGET_MS} ms  "
+        f"{'ok' if recorded <= BENCHMARK_TARGET_MS else 'ABOVE TARGET'}",
+        f"  --benchmark-json {written:+6.3f} ms more",
+    ]
+    benchmark.extra_info.update(
+        {
+            "without_item_cpu_ms": round(figures["without"], 3),
+            "recording_cpu_ms": round(recorded, 3),
+            "benchmark_json_cpu_ms": round(written, 3),
+            "target_recording_cpu_ms": BENCHMARK_TARGET_MS,
+        }
+    )
+    print_figures(benchmark, capsys, lines, rounds)
+    readme_row(
+        benchmark,
+        "benchmark-per-item",
+        what=(
+            "pytest-benchmark's CPU per llmbench item (2,000 minus 200 cases, an instant "
+            "scripted model, pytest in a subprocess, against `-p no:benchmark`; "
+            f"`tests/test_benchmark_call_cpu.py`, {rounds} round(s), median)"
+        ),
+        target=f"< {BENCHMARK_TARGET_MS} ms",
+        measured=(
+            f"**{recorded:.3f} ms** recording; writing `--benchmark-json` (pytest-benchmark's "
+            f"statistics and JSON) adds {written:.3f} ms per record"
+        ),
+    )

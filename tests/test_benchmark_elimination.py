@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import time
 from typing import Any
 
 import pytest
+from casedata import child_cpu_s
 from ollama_emulator import EmulatedModel, OllamaEmulator
+from perf_table import readme_row
 
 pytest.importorskip("pytest_benchmark")
 
@@ -120,11 +121,6 @@ class Fleet:
         return json.dumps({"verdict": verdict})
 
 
-def _cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def test_elimination_sweeps_against_the_full_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, benchmark: Any
 ) -> None:
@@ -143,7 +139,7 @@ def test_elimination_sweeps_against_the_full_run(
         out = pytester.path / f"{name}.json"
         srv.reset_counters()
         fleet.reset()
-        cpu = _cpu_children()
+        cpu = child_cpu_s()
         started = time.perf_counter()
         result = pytester.runpytest_subprocess(
             "evals",
@@ -162,7 +158,7 @@ def test_elimination_sweeps_against_the_full_run(
         task = json.loads(out.read_text())["tasks"]["grading"]
         runs[name] = {
             "wall_s": wall,
-            "cpu_s": _cpu_children() - cpu,
+            "cpu_s": child_cpu_s() - cpu,
             "requests": sum(srv.requests.values()),
             "task": task,
         }
@@ -224,6 +220,25 @@ def test_elimination_sweeps_against_the_full_run(
     print(f"\nfull run: {full['wall_s']:.2f} s wall, {full['cpu_s']:.2f} s CPU")
     for line in lines:
         print(line)
+    readme_row(
+        benchmark,
+        "elimination",
+        what=(
+            f"elimination (`--llm-fail-on champion`) on an emulated fleet of {MODELS} models x "
+            f"{CASES} cases x {REPEATS} runs, 16 models missing at least one case "
+            "(`tests/test_benchmark_elimination.py`): first sweep / second sweep (case order "
+            "from the first one's history) against the full run's wall time"
+        ),
+        target=f"<= {TARGETS['first_sweep']}x / <= {TARGETS['second_sweep']}x",
+        measured=(
+            f"**{first['wall_ratio']:.2f}x / {second['wall_ratio']:.2f}x** wall (full run "
+            f"{full['wall_s']:.1f} s); requests {first['requests']} / {second['requests']} of "
+            f"{full['requests']} ({first['request_ratio']:.2f}x / "
+            f"{second['request_ratio']:.2f}x); CPU {first['cpu_ratio']:.2f}x / "
+            f"{second['cpu_ratio']:.2f}x. Same champion and runner-up as the full run "
+            "(asserted)"
+        ),
+    )
 
 
 def test_fleet_answers_as_designed() -> None:

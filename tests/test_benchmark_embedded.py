@@ -42,6 +42,7 @@ pytest.importorskip("pytest_benchmark")
 
 from casedata import company_request, print_figures
 from llama_server import LlamaServer
+from perf_table import readme_row
 
 from pytest_llmbench.cases.model import Case, load_task
 from pytest_llmbench.execution.call import answer_ms, build_request, call_provider
@@ -135,3 +136,20 @@ def test_embedded_per_call_with_and_without_prefix_reuse_vs_the_server(
     benchmark.extra_info["server_ms"] = round(served, 1)
     benchmark.extra_info["target_ratio"] = TARGET_RATIO
     print_figures(benchmark, capsys, lines, rounds)
+    reuse, plain = figures["reuse"] / served, figures["no-reuse"] / served
+    readme_row(
+        benchmark,
+        "embedded-prefix-reuse",
+        what=(
+            "embedded SmolLM2 on the 10 grading cases, per call, **with prefix reuse** against "
+            "the same model behind llama.cpp's server reached by the openai provider "
+            "(`tests/test_benchmark_embedded.py`: wall time, the three paths taking turns case "
+            f"by case, {rounds} round(s), median; on a shared machine only the ratios mean "
+            "something)"
+        ),
+        target=f"<= {TARGET_RATIO}x the server path",
+        measured=(
+            f"**{reuse:.2f}x** with prefix reuse ({figures['reuse'] / 1000:.1f} s against "
+            f"{served / 1000:.1f} s a call); without it {plain:.2f}x"
+        ),
+    )

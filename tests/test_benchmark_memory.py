@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from casedata import verdict_yaml
+from perf_table import readme_row
 
 pytest.importorskip("pytest_benchmark")
 
@@ -73,3 +74,17 @@ def test_peak_memory_of_20000_items(
         }
     )
     print(f"\n20,000 items ({outputs}): {peak:.0f} MiB peak (target <= {TARGET_MIB} MiB)")
+    described = {
+        "defaults": "with the default outputs (journal, history)",
+        "json": "with `--llm-json` as well (the document is built whole)",
+    }
+    readme_row(
+        benchmark,
+        f"memory-{outputs}",
+        what=(
+            "peak memory of 20,000 items (5,000 cases x 4 instant models; "
+            f"`tests/test_benchmark_memory.py`: the subprocess's `ru_maxrss`), {described[outputs]}"
+        ),
+        target=f"<= {TARGET_MIB} MiB",
+        measured=f"**{peak:.0f} MiB**",
+    )

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from casedata import NO_LLAMACPP, right_answer, verdict_yaml
 from ollama_emulator import EmulatedModel, OllamaEmulator
+from perf_table import readme_row
 
 pytest.importorskip("pytest_benchmark")
 pytest.importorskip("xdist")
@@ -135,4 +136,24 @@ def test_four_hosts_with_four_workers_against_serial(
             "run_speedup": round(s["run_s"] / p["run_s"], 2),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
+    )
+    speedup = s["sweep_s"] / p["sweep_s"]
+    print(
+        f"\nsweep {s['sweep_s']:.2f} s -> {p['sweep_s']:.2f} s with -n {WORKERS}: "
+        f"{speedup:.2f}x (target >= 3x); whole run {s['run_s']:.1f} s -> {p['run_s']:.1f} s"
+    )
+    readme_row(
+        benchmark,
+        "parallel-hosts",
+        what=(
+            f"{HOSTS} emulated Ollama hosts x {MODELS_PER_HOST} models x {CASES} cases, "
+            f"{ANSWER_S:g} s per answer: the sweep with `-n {WORKERS}` against `-n 0` "
+            "(`tests/test_benchmark_parallel.py`: first request to last, on the servers)"
+        ),
+        target=">= 3x",
+        measured=(
+            f"**{speedup:.2f}x** ({s['sweep_s']:.2f} s -> {p['sweep_s']:.2f} s; ideal "
+            f"{WORKERS}x); the whole run including start-up of {WORKERS} workers: "
+            f"{s['run_s']:.1f} s -> {p['run_s']:.1f} s"
+        ),
     )

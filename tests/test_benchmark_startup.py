@@ -3,7 +3,8 @@
 Target: importing the entry point (``pytest_llmbench.plugin``) costs at most 30 ms of
 the plugin's own modules and what only they import, measured with
 ``python -X importtime`` on the same run that measures pytest's own import.  Printed
-beside the target, recorded in pytest-benchmark's ``extra_info``; no timed assertion.
+beside the target, recorded in pytest-benchmark's ``extra_info`` with its README row; no
+timed assertion.
 Both figures come from one process with this machine's environment (the CI machines set
 ``PYTHONDONTWRITEBYTECODE=1``: every run compiles the modules, and that is counted).
 
@@ -18,6 +19,7 @@ import subprocess
 import sys
 
 import pytest
+from perf_table import readme_row
 
 TARGET_MS = 30.0
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
@@ -59,4 +61,16 @@ def test_the_entry_point_imports_in_at_most_30_ms(benchmark: pytest.FixtureDef[N
     print(
         f"\nimport pytest_llmbench.plugin: {own:.1f} ms of its own (target <= {TARGET_MS:.0f} ms); "
         f"pytest's own import on the same run: {of_pytest:.1f} ms"
+    )
+    readme_row(
+        benchmark,
+        "startup-import",
+        what=(
+            "importing the entry point (`pytest_llmbench.plugin`), which every pytest run in a "
+            "project with the plugin installed pays: its own modules and what only they import "
+            "(`tests/test_benchmark_startup.py`: `python -X importtime`, last of 3 rounds, with "
+            "this machine's environment, `PYTHONDONTWRITEBYTECODE=1`)"
+        ),
+        target=f"<= {TARGET_MS:.0f} ms",
+        measured=f"**{own:.1f} ms** (pytest's own import on the same run: {of_pytest:.1f} ms)",
     )

@@ -5,9 +5,9 @@
   ``build_request``, ``fetch``, ``finish`` with the default scorer): target under 1 ms;
 - for reference, a whole pytest run per item (pytest's own per-test cost included).
 
-Run them alone with ``pytest tests/test_benchmarks.py --benchmark-only``; the
-README reports the figures.  Each benchmark prints its figure beside its target and
-keeps both in ``benchmark.extra_info``.
+Run them alone with ``pytest tests/test_benchmarks.py --benchmark-only``.  Each
+benchmark prints its figure beside its target and keeps both in
+``benchmark.extra_info``, with its README row (``tests/perf_table.py`` writes the table).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from perf_table import readme_row
 
 from pytest_llmbench.cases.model import load_task
 from pytest_llmbench.execution import scoring
@@ -68,15 +69,31 @@ def _project(pytester: pytest.Pytester, files: int, cases: int) -> None:
         (evals / f"task_{f:02d}.yaml").write_text(_task_yaml(f"task_{f:02d}", cases))
 
 
-def _report(benchmark: Any, capsys: pytest.CaptureFixture[str], what: str, target: str) -> None:
-    """Print the benchmark's mean beside its target (nothing when benchmarks are disabled)."""
-    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+def _stats(benchmark: Any) -> Any:
+    """pytest-benchmark's statistics of the benchmark (``None`` when benchmarks are disabled)."""
+    return getattr(getattr(benchmark, "stats", None), "stats", None)
+
+
+def _report(
+    benchmark: Any, capsys: pytest.CaptureFixture[str], key: str, what: str, target: str
+) -> None:
+    """Print the benchmark's mean beside its target, keep both in ``extra_info`` and the
+    README row (nothing when benchmarks are disabled)."""
+    stats = _stats(benchmark)
     if stats is None:
         return
     figure = f"{stats.mean * 1000:.3f} ms"
     benchmark.extra_info.update({"figure": figure, "target": target})
     with capsys.disabled():
         print(f"\n{what}: {figure} (target: {target})")
+    if stats.mean >= 0.1:  # a whole run: seconds
+        measured = f"**{stats.min:.2f} s** best, {stats.mean:.2f} s mean of {stats.rounds} rounds"
+    else:
+        measured = (
+            f"**{stats.mean * 1000:.3f} ms** mean ({stats.min * 1e6:.0f} us min), "
+            f"{stats.rounds:,} rounds"
+        )
+    readme_row(benchmark, key, what=what, target=target, measured=measured)
 
 
 def test_collection_of_2000_cases_times_10_models(
@@ -90,7 +107,14 @@ def test_collection_of_2000_cases_times_10_models(
 
     count = benchmark.pedantic(collect, rounds=3, iterations=1)
     assert count == FILES * CASES_PER_FILE * MODELS
-    _report(benchmark, capsys, "collection of 20,000 items", "under 2,000 ms")
+    _report(
+        benchmark,
+        capsys,
+        "collection",
+        "collecting 2,000 cases x 10 models (20,000 items, in-process, YAML loading, "
+        "validation and item creation included; `tests/test_benchmarks.py`)",
+        "< 2 s",
+    )
 
 
 class _Instant:
@@ -124,11 +148,18 @@ def test_harness_overhead_per_call(
         return result.correct
 
     assert benchmark(one_call) is True
-    _report(benchmark, capsys, "harness overhead per call", "under 1 ms")
+    _report(
+        benchmark,
+        capsys,
+        "harness-per-call",
+        "harness overhead per call against an instant provider (request, timing, scoring, "
+        "record; `tests/test_benchmarks.py`)",
+        "< 1 ms",
+    )
 
 
 def test_whole_pytest_run_per_item(
-    pytester: pytest.Pytester, benchmark: pytest.FixtureDef[None]
+    pytester: pytest.Pytester, benchmark: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Reference figure: one full pytest item (setup, call, report) per call."""
     _project(pytester, 2, 500)  # 1,000 cases x 10 models = 10,000 items
@@ -141,5 +172,21 @@ def test_whole_pytest_run_per_item(
         assert not failed
         return len(passed)
 
-    count = benchmark.pedantic(run_all, rounds=1, iterations=1)  # type: ignore[attr-defined]
+    count = benchmark.pedantic(run_all, rounds=1, iterations=1)
     assert count == 10_000
+    stats = _stats(benchmark)
+    if stats is None:
+        return
+    per_item = stats.mean / count * 1000
+    with capsys.disabled():
+        print(f"\na whole pytest item: {per_item:.2f} ms ({count:,} items in {stats.mean:.1f} s)")
+    readme_row(
+        benchmark,
+        "pytest-item",
+        what=(
+            "a whole pytest item per call, for reference (setup, call, report; pytest's own "
+            "cost included; `tests/test_benchmarks.py`, in-process)"
+        ),
+        target="",
+        measured=f"{per_item:.2f} ms per item ({count:,} items in {stats.mean:.1f} s)",
+    )
