@@ -285,6 +285,108 @@ def test_the_import_check_sees_a_heavy_import() -> None:
     ]
 
 
+# --------------------------------------------------------------------------- what a run loads
+
+RECORD_RUN = """
+import json
+import ssl
+import sys
+
+from pytest_llmbench.providers.scripted import ScriptedProvider
+
+_contexts = []
+_new = ssl.SSLContext.__new__
+
+
+def _counting_new(cls, *args, **kwargs):
+    _contexts.append(cls.__name__)
+    return _new(cls, *args, **kwargs)
+
+
+ssl.SSLContext.__new__ = staticmethod(_counting_new)
+
+
+def pytest_llmbench_register_providers(registry, config):
+    registry.add(ScriptedProvider("fake", {"right": lambda request: "PASS"}))
+
+
+def pytest_unconfigure(config):
+    sdks = sorted({name.split(".")[0] for name in sys.modules} & set(SDKS))
+    loaded = {"sdks": sdks, "tls_contexts": len(_contexts)}
+    (config.rootpath / "loaded.json").write_text(json.dumps(loaded))
+""".replace("SDKS", repr(SDKS))
+"""A conftest that writes, when pytest ends, which provider SDKs the process imported
+and how many TLS contexts it made (``ssl.SSLContext``), and adds a scripted provider."""
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    "selection", ["ollama", "endpoint", "all-unconfigured", "control-https-ollama"]
+)
+def test_a_run_imports_only_what_its_models_need(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, selection: str
+) -> None:
+    """Issue 17 (start-up): no provider SDK before a model of its provider needs it.
+
+    - ``ollama``: only Ollama models, on a plain ``http://`` server: neither ``openai``
+      nor ``llama_cpp``, and not even ``ollama`` (with httpx and pydantic): the lean
+      client speaks to the server and reads its replies; and no TLS context;
+    - ``endpoint``: only an OpenAI-compatible endpoint on ``http://``: likewise;
+    - ``all-unconfigured``: ``--llm-models=all`` where Ollama does not answer and no
+      ``OPENAI_API_KEY`` is set: discovering those costs no import (the embedded
+      provider looks for its package without importing it), ``--collect-only``;
+    - ``control-https-ollama``: the same with Ollama at an ``https://`` URL, which only
+      the ``ollama`` client serves: the record sees its import and its TLS context.
+    """
+    from casedata import right_answer, verdict_yaml
+    from ollama_emulator import EmulatedModel, OllamaEmulator
+    from openai_emulator import OpenAIEmulator
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    pytester.makeconftest(RECORD_RUN)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
+    quiet = ("-p", "no:benchmark", "-p", "no:cacheprovider")
+    with (
+        OllamaEmulator(models=[EmulatedModel("m:1b")], answer=right_answer) as ollama_srv,
+        OpenAIEmulator(
+            models=["m"], answer=lambda m, msgs, f: right_answer(m, msgs, f, None)
+        ) as openai_srv,
+    ):
+        args = {
+            "ollama": (f"--llm-ollama-host={ollama_srv.url}", "--llm-models=ollama"),
+            "endpoint": (f"--llm-endpoint=bench={openai_srv.url} models=m", "--llm-models=bench"),
+            "all-unconfigured": (
+                f"--llm-ollama-host=http://127.0.0.1:{_dead_port()}",
+                "--llm-models=all",
+                "--collect-only",
+            ),
+            "control-https-ollama": (
+                f"--llm-ollama-host=https://127.0.0.1:{_dead_port()}",
+                "--llm-models=all",
+                "--collect-only",
+            ),
+        }[selection]
+        result = pytester.runpytest_subprocess("evals", *args, *quiet)
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    if "--collect-only" not in args:
+        result.assert_outcomes(passed=2)
+    loaded = json.loads((pytester.path / "loaded.json").read_text())
+    if selection == "control-https-ollama":
+        assert {"ollama", "httpx", "pydantic"} <= set(loaded["sdks"])
+        assert loaded["tls_contexts"] >= 1
+    else:
+        assert loaded == {"sdks": [], "tls_contexts": 0}
+
+
 # --------------------------------------------------------------------------- the checker
 
 

@@ -98,8 +98,12 @@ def test_end_to_end_ranking_on_embedded_models(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=passed, failed=4 - passed)
 
 
+HTTP_SDKS = ("ollama", "openai", "httpx", "httpx2", "pydantic")
+"""The HTTP providers' SDKs (and what they import), which an embedded-only run never needs."""
+
 RECORD_LOADS = """
 import os
+import sys
 from pathlib import Path
 
 
@@ -110,7 +114,10 @@ def pytest_sessionfinish(session):
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     names = sorted(Path(path).name for path in llamacpp._LOADED)
     (session.config.rootpath / f"loaded-{worker}.txt").write_text("\\n".join(names))
-"""
+    # and the provider SDKs this process imported
+    sdks = sorted({name.split(".")[0] for name in sys.modules} & set(SDKS))
+    (session.config.rootpath / f"sdks-{worker}.txt").write_text(" ".join(sdks))
+""".replace("SDKS", repr((*HTTP_SDKS, "llama_cpp")))
 
 
 def test_two_workers_each_load_only_the_model_they_run(pytester: pytest.Pytester) -> None:
@@ -140,6 +147,11 @@ def test_two_workers_each_load_only_the_model_they_run(pytester: pytest.Pytester
         assert worker["loaded"] == worker["models"]
         (held,) = (pytester.path / f"loaded-{name}.txt").read_text().split()
         assert ("smollm2" if "smollm2" in worker["models"][0] else "gemma") in held.lower()
+    # Only embedded models: no HTTP provider's SDK in any process (issue 17, start-up);
+    # llama_cpp in the workers that ran the models, not in the controller.
+    for name in ("main", *workers):
+        sdks = (pytester.path / f"sdks-{name}.txt").read_text().split()
+        assert sdks == ([] if name == "main" else ["llama_cpp"]), name
     # one cold call per model, as in a serial run
     assert sorted(r["model"] for r in doc["results"] if r["cold"]) == [
         "llamacpp/gemma3-270m",

@@ -13,10 +13,12 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import ollama
+import pydantic
 import pytest
 from ollama_emulator import (
     FIXTURES,
@@ -27,6 +29,7 @@ from ollama_emulator import (
 )
 
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.providers import ollama_replies
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
     Discovery,
@@ -151,6 +154,76 @@ def test_recorded_stream_shapes_end_with_the_timing_line() -> None:
     assert errors
     for path in errors:
         assert list(json.loads(path.read_text())) == ["error"]
+
+
+def _fields(value: Any) -> Any:
+    """A reply as plain data: the lean reading's namespaces and the ollama client's
+    pydantic objects alike (timestamps left out: the lean reading keeps the text)."""
+    if isinstance(value, SimpleNamespace):
+        value = vars(value)
+    elif isinstance(value, pydantic.BaseModel):
+        value = {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _fields(v) for k, v in value.items() if k not in ("modified_at", "expires_at")}
+    if isinstance(value, (list, tuple)):
+        return [_fields(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("shape", "kind"),
+    [
+        ("tags.json", "ListResponse"),
+        ("show.json", "ShowResponse"),
+        ("chat.json", "ChatResponse"),
+        ("chat_load.json", "ChatResponse"),
+        ("generate.json", "GenerateResponse"),
+        ("generate_load.json", "GenerateResponse"),
+    ],
+)
+def test_the_lean_reading_of_a_reply_is_the_ollama_clients(shape: str, kind: str) -> None:
+    # Read without importing ollama (a namespace, not the pydantic type), to the same values.
+    lean = ollama_replies.parse(kind, load_shape(shape))
+    official = getattr(ollama, kind)(**load_shape(shape))
+    assert isinstance(lean, SimpleNamespace)
+    official_fields = _fields(official)
+    assert {k: official_fields[k] for k in _fields(lean)} == _fields(lean)
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "outcome"),
+    [
+        ("ChatResponse", {"eval_count": "12"}, 12),  # pydantic coerces: its value wins
+        ("ChatResponse", {"eval_count": 1.5}, pydantic.ValidationError),
+        ("ChatResponse", {"message": None}, pydantic.ValidationError),
+        ("ChatResponse", {"message": {"content": "x"}}, pydantic.ValidationError),  # no role
+        ("ChatResponse", {"logprobs": [{"token": "a", "logprob": -0.1}]}, 12),
+        ("ListResponse", {"models": [{"model": "a", "modified_at": "yesterday"}]}, None),
+        ("ListResponse", {"models": [{"model": "a", "modified_at": "2025-02-30T10:00:00Z"}]}, None),
+        ("ShowResponse", {"model_info": "?"}, pydantic.ValidationError),
+    ],
+)
+def test_a_reply_the_lean_reading_does_not_take_goes_to_the_ollama_type(
+    kind: str, change: dict[str, Any], outcome: Any
+) -> None:
+    shape = {"ChatResponse": "chat.json", "ListResponse": "tags.json", "ShowResponse": "show.json"}
+    data = {**load_shape(shape[kind]), **change}
+    if isinstance(outcome, type):
+        with pytest.raises(outcome):
+            ollama_replies.parse(kind, data)
+        return
+    if kind == "ListResponse":  # a date pydantic refuses: its error, as on the client
+        with pytest.raises(pydantic.ValidationError):
+            ollama_replies.parse(kind, data)
+        return
+    reply = ollama_replies.parse(kind, data)
+    assert isinstance(reply, getattr(ollama, kind))
+    assert reply.eval_count == outcome
+
+
+def test_a_reply_that_is_not_an_object_fails_as_on_the_client() -> None:
+    with pytest.raises(TypeError):
+        ollama_replies.parse("ChatResponse", [1, 2, 3])
 
 
 def test_emulator_speaks_ollamas_http_protocol(srv: OllamaEmulator) -> None:

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.analysis import alerts
-from pytest_llmbench.analysis import regression as gate
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.consensus import singles_only
@@ -35,12 +34,9 @@ from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.redaction import redact_data, shown
 from pytest_llmbench.reporting.facts import ReportData
-from pytest_llmbench.reporting.html import html_report
-from pytest_llmbench.reporting.markdown import markdown_report
 from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
 from pytest_llmbench.storage.files import write_atomic
-from pytest_llmbench.storage.succession import admit_newcomers
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "Persistence"]
 
@@ -407,9 +403,14 @@ class Persistence:
             descriptions=self.descriptions,
             model_sizes={k: v.get("size_bytes") for k, v in run["model_info"].items()},
         )
+        # The optional outputs' modules are imported when asked for (start-up: issue 17).
         if options.report_md is not None:
+            from pytest_llmbench.reporting.markdown import markdown_report
+
             self._write(options.report_md, markdown_report(data), "Markdown report")
         if options.report_html is not None:
+            from pytest_llmbench.reporting.html import html_report
+
             self._write(options.report_html, html_report(data), "HTML report")
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             where = (
@@ -444,6 +445,8 @@ class Persistence:
                 self._update_registry(options.update_registry, bench.rankings, run)
         reasons: list[str] = []
         if baseline is not None:
+            from pytest_llmbench.analysis import regression as gate
+
             label, rankings = baseline
             report = gate.compare(rankings, bench.rankings, options.max_slowdown, label)
             reasons.extend(report.reasons)
@@ -452,7 +455,9 @@ class Persistence:
             self.gate_lines.append(f"compared with {label}: {compared}")
             self.gate_lines.extend(report.notes)
         if options.fail_on == "champion":
-            reasons.extend(gate.without_champion(bench.rankings))
+            from pytest_llmbench.analysis.regression import without_champion
+
+            reasons.extend(without_champion(bench.rankings))
         reasons.extend(self._alerts(bench.rankings))
         self.gate_reasons = reasons
         failed = reasons or self.failed_outputs
@@ -514,6 +519,8 @@ class Persistence:
         try:
             singles = [singles_only(r) for r in rankings]  # never a combination
             if self.bench.catalogue.uses_new():  # newcomers only: they challenge the entry
+                from pytest_llmbench.storage.succession import admit_newcomers
+
                 updated, kept = admit_newcomers(path, singles, run, case_files)
             else:
                 updated, kept = update_registry(path, singles, run, case_files)

@@ -1,12 +1,13 @@
 """The Ollama provider: models served by one or more Ollama servers.
 
-It talks to the servers through the official ``ollama`` client (``/api/tags`` and
-``/api/show`` for discovery, ``/api/chat`` for generation, empty ``/api/generate``
-requests to load and unload) and reports the server's own timing fields, converted
-from nanoseconds to milliseconds.
-The client (with httpx and pydantic) and the lean client of :mod:`.wire` are imported
-when the provider first needs them: importing this module, as the provider registry
-does, costs next to nothing.
+It speaks Ollama's API (``/api/tags`` and ``/api/show`` for discovery, ``/api/chat``
+for generation, empty ``/api/generate`` requests to load and unload) and reports the
+server's own timing fields, converted from nanoseconds to milliseconds.  On plain
+``http://`` hosts with no proxy the requests go over the lean client of :mod:`.wire`
+and the replies are read by :mod:`.ollama_replies`; elsewhere (https, a proxy, a
+redirect) through the official ``ollama`` client.  That client (with httpx and
+pydantic, about 0.2 s of CPU to import) is imported only when a host needs it or a
+request fails: a run on a local Ollama, or one where no Ollama answers, never imports it.
 
 Every failure a user can cause or meet (server down, model not pulled, timeout,
 HTTP error, garbage reply) becomes a :class:`ProviderError` or a
@@ -36,6 +37,7 @@ import contextlib
 import dataclasses
 import json
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -56,11 +58,23 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.hosts import assign_hosts
+from pytest_llmbench.providers.ollama_replies import parse
+from pytest_llmbench.providers.wire import (
+    ChatWire,
+    ConnectFailed,
+    ConnectTimedOut,
+    ReadTimedOut,
+    Redirected,
+    Reply,
+    WireError,
+    WriteTimedOut,
+    error_text,
+    usable_for,
+)
 
 if TYPE_CHECKING:
     import ollama
 
-    from pytest_llmbench.providers.wire import ChatWire
 
 __all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
 
@@ -152,8 +166,11 @@ def _ms(ns: int | None) -> float | None:
 
 def _connect_reason(exc: BaseException) -> str:
     """Why a connection failed, in a few words (``connection refused``, ...)."""
-    import httpx
-
+    # No exception is an httpx one before httpx is imported (the lean client's are not).
+    httpx = sys.modules.get("httpx")
+    timeouts: tuple[type[BaseException], ...] = (
+        (httpx.TimeoutException, ConnectTimedOut) if httpx else (ConnectTimedOut,)
+    )
     # ollama wraps httpx.ConnectError in a builtin ConnectionError with a generic
     # text (``raise ... from None``); the original is still the context.
     cause: BaseException | None = exc
@@ -168,7 +185,7 @@ def _connect_reason(exc: BaseException) -> str:
             return "host name does not resolve"
         if "unreachable" in text:
             return "network unreachable"
-        if isinstance(cause, httpx.TimeoutException):
+        if isinstance(cause, timeouts):
             return "connection timed out"
         cause = cause.__cause__ or cause.__context__
         seen += 1
@@ -178,11 +195,10 @@ def _connect_reason(exc: BaseException) -> str:
 
 def _malformed_reason(exc: BaseException) -> str:
     """What was wrong with a reply, in a few words."""
-    import pydantic
-
+    pydantic = sys.modules.get("pydantic")  # not imported: not a pydantic error
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at character {exc.pos})"
-    if isinstance(exc, pydantic.ValidationError):
+    if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         errors = exc.errors()
         if errors:
             first = errors[0]
@@ -212,6 +228,16 @@ def _is_cut(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+
+
+class _ErrorStatus(Exception):
+    """An error status from the lean client during discovery (``ollama.ResponseError``
+    on the ollama client), without importing ``ollama``."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.status = reply.status
+        self.error = error_text(reply)
+        super().__init__(f"{self.error} (status code: {self.status})")
 
 
 class _HostGone(ProviderError):
@@ -317,9 +343,7 @@ class OllamaProvider:
             return client
 
     def _wire(self, host: str) -> ChatWire | None:
-        """The lean ``/api/chat`` client for ``host`` (``None``: use the ollama client)."""
-        from pytest_llmbench.providers.wire import ChatWire, usable_for
-
+        """The lean client for ``host`` (``None``: use the ollama client)."""
         with self._lock:
             if host not in self._wires:
                 usable = self.settings.lean_http and usable_for(host)
@@ -335,30 +359,28 @@ class OllamaProvider:
             return self._wires[host]
 
     def _sender(
-        self, host: str, endpoint: str, payload: Mapping[str, Any], reply_type: Callable[..., _T]
-    ) -> Callable[[ollama.Client], _T]:
-        """``send(client)`` for :meth:`_request`: ``POST /api/<endpoint>`` with ``payload``.
+        self, host: str, endpoint: str, payload: Mapping[str, Any], kind: str
+    ) -> Callable[[], Any]:
+        """``send()`` for :meth:`_request`: ``POST /api/<endpoint>`` with ``payload``.
 
         Over the lean client when ``host`` has one, else through the ollama client's
         method of that name with the same arguments: one request, two transports.  The
-        reply is built as the ollama client builds it (``reply_type(**json)``), so a
-        reply of the wrong shape fails the same way on both.
+        reply reads as the ollama client's reply type ``kind`` (``ChatResponse``...)
+        would (:func:`~.ollama_replies.parse`), so a reply of the wrong shape fails the
+        same way on both; the ollama client is made (and imported) only when used.
         """
-        from pytest_llmbench.providers.wire import Redirected
-
         wire = self._wire(host)
 
-        def send(client: ollama.Client) -> _T:
+        def send() -> Any:
             if wire is not None:
                 try:
-                    return reply_type(**wire.post(f"/api/{endpoint}", payload))
+                    return parse(kind, wire.post(f"/api/{endpoint}", payload))
                 except Redirected:  # the ollama client follows redirects: let it
-                    with self._lock:
-                        self._wires[host] = None
-                    wire.close()
+                    self._drop_wire(host, wire)
+            client = self._client(host, "generate")
             # httpx times out each read, not the call: the deadline is kept here.
             try:
-                reply: _T = call_within(
+                reply = call_within(
                     float(self.settings.timeout_s),
                     lambda: getattr(client, endpoint)(**payload),
                     abandon=lambda: self._abandon(host, client),
@@ -370,6 +392,12 @@ class OllamaProvider:
             return reply
 
         return send
+
+    def _drop_wire(self, host: str, wire: ChatWire) -> None:
+        """``host`` redirects: the ollama client (which follows redirects) takes it over."""
+        with self._lock:
+            self._wires[host] = None
+        wire.close()
 
     def _abandon(self, host: str, client: ollama.Client) -> None:
         """Close a client whose call passed its deadline (a new one serves the next call)."""
@@ -389,36 +417,73 @@ class OllamaProvider:
             host = self._model_hosts.get(model)
         return host or self.hosts[0]
 
-    def discover(self) -> Discovery:
-        """List the models on every host; a model on several hosts counts once (see class doc)."""
-        import httpx
-        import ollama
+    def _discovery_call(
+        self, host: str, path: str, payload: Mapping[str, Any] | None, kind: str
+    ) -> Any:
+        """``GET /api/tags`` (no ``payload``) or ``POST /api/show`` on ``host``, read as
+        the ollama client's reply type ``kind``.
 
+        Over the lean client when it serves ``host``: a failure is then the lean
+        client's own (a :class:`WireError` kind, :class:`_ErrorStatus`), which costs no
+        import.  Else, or after a redirect, through the ollama client.
+        """
+        wire = self._wire(host)
+        if wire is not None:
+            method = "GET" if payload is None else "POST"
+            timeout_s = float(self.settings.discovery_timeout_s)
+            try:
+                reply = wire.reply(method, path, payload, timeout_s=timeout_s)
+            except Redirected:  # the ollama client follows redirects: let it
+                self._drop_wire(host, wire)
+            else:
+                if reply.status >= 400:
+                    raise _ErrorStatus(reply)
+                return parse(kind, reply.json())
+        client = self._client(host, "discover")
+        return client.list() if payload is None else client.show(payload["model"])
+
+    def _discovery_failure(self, exc: BaseException, path: str) -> tuple[bool, str] | None:
+        """Whether a discovery request's failure means the host is not reachable (else
+        it answered badly), and why in a few words; ``None``: not a failure of the host."""
+        # An exception is no httpx or ollama one before they are imported: the lean
+        # client's are its own, so telling them apart imports nothing.
+        httpx = sys.modules.get("httpx")
+        ollama = sys.modules.get("ollama")
+        if isinstance(exc, (ConnectionError, ConnectFailed)):
+            return True, _connect_reason(exc)
+        timed_out = (ConnectTimedOut, ReadTimedOut, WriteTimedOut)
+        if isinstance(exc, timed_out) or (httpx and isinstance(exc, httpx.TimeoutException)):
+            return True, f"no answer within {_seconds(self.settings.discovery_timeout_s)}"
+        if isinstance(exc, _ErrorStatus):
+            return False, f"HTTP {exc.status}: {_one_line(exc.error)}"
+        if ollama and isinstance(exc, ollama.ResponseError):
+            return False, f"HTTP {exc.status_code}: {_one_line(exc.error)}"
+        if isinstance(exc, WireError) or (httpx and isinstance(exc, httpx.HTTPError)):
+            return True, _one_line(exc) or type(exc).__name__
+        if isinstance(exc, _MALFORMED):
+            return False, f"malformed reply to {path}: {_malformed_reason(exc)}"
+        return None
+
+    def discover(self) -> Discovery:
+        """List the models on every host; a model on several hosts counts once (see class doc).
+
+        Over the lean client (plain http), a host that does not answer costs no import:
+        ``ollama`` (with httpx and pydantic) is imported only for a host it cannot serve.
+        """
         models: dict[str, ModelInfo] = {}
         presence: dict[str, list[str]] = {}
         unreachable: list[str] = []
         broken: list[str] = []
         reachable: list[str] = []
         for host in self.hosts:
-            client = self._client(host, "discover")
             try:
-                listing = client.list()
-            except ConnectionError as exc:
-                unreachable.append(f"{host} ({_connect_reason(exc)})")
-                continue
-            except httpx.TimeoutException:
-                unreachable.append(
-                    f"{host} (no answer within {_seconds(self.settings.discovery_timeout_s)})"
-                )
-                continue
-            except ollama.ResponseError as exc:
-                broken.append(f"{host} (HTTP {exc.status_code}: {_one_line(exc.error)})")
-                continue
-            except httpx.HTTPError as exc:
-                unreachable.append(f"{host} ({_one_line(exc) or type(exc).__name__})")
-                continue
-            except _MALFORMED as exc:
-                broken.append(f"{host} (malformed reply to /api/tags: {_malformed_reason(exc)})")
+                listing = self._discovery_call(host, "/api/tags", None, "ListResponse")
+            except Exception as exc:
+                failure = self._discovery_failure(exc, "/api/tags")
+                if failure is None:
+                    raise
+                gone, reason = failure
+                (unreachable if gone else broken).append(f"{host} ({reason})")
                 continue
             reachable.append(host)
             with self._lock:
@@ -435,7 +500,7 @@ class OllamaProvider:
                     continue
                 info = self._model_info(host, entry)
                 if show_ok:
-                    extra, show_ok = self._show_details(client, name)
+                    extra, show_ok = self._show_details(host, name)
                     if extra:
                         info = ModelInfo(
                             provider=info.provider,
@@ -499,22 +564,20 @@ class OllamaProvider:
             details=details,
         )
 
-    @staticmethod
-    def _show_details(client: ollama.Client, name: str) -> tuple[dict[str, Any], bool]:
+    def _show_details(self, host: str, name: str) -> tuple[dict[str, Any], bool]:
         """Capabilities and context length from ``/api/show``.
 
         Returns the extra details and whether it is worth asking this host again
         (not after a connection problem or a timeout).
         """
-        import httpx
-        import ollama
-
         try:
-            shown = client.show(name)
-        except (ConnectionError, httpx.TransportError):
-            return {}, False
-        except (ollama.ResponseError, *_MALFORMED):
-            return {}, True
+            shown = self._discovery_call(host, "/api/show", {"model": name}, "ShowResponse")
+        except Exception as exc:
+            failure = self._discovery_failure(exc, "/api/show")
+            if failure is None:
+                raise
+            gone, _ = failure
+            return {}, not gone
         extra: dict[str, Any] = {}
         if shown.capabilities is not None:
             extra["capabilities"] = list(shown.capabilities)
@@ -529,8 +592,6 @@ class OllamaProvider:
 
     def generate(self, request: Request) -> Response:
         """Answer one request with a non-streaming ``/api/chat`` call."""
-        import ollama
-
         _require_name(request.model)
         messages: list[dict[str, str]] = []
         if request.system:
@@ -551,7 +612,7 @@ class OllamaProvider:
         if fmt is not None:
             payload["format"] = fmt
         reply, host, retries, retry_ms = self._call(
-            request.model, "generate", "chat", payload, ollama.ChatResponse
+            request.model, "generate", "chat", payload, "ChatResponse"
         )
         text = reply.message.content
         return Response(
@@ -603,10 +664,10 @@ class OllamaProvider:
         action: str,
         endpoint: str,
         payload: Mapping[str, Any],
-        reply_type: Callable[..., _T],
+        kind: str,
         *,
         failover: bool = True,
-    ) -> tuple[_T, str, int, float | None]:
+    ) -> tuple[Any, str, int, float | None]:
         """``POST /api/<endpoint>`` for ``model`` on a host that answers.
 
         The reply, the host that gave it, the failed attempts before it (retries and
@@ -619,7 +680,7 @@ class OllamaProvider:
         moves = 0
         while True:
             attempt_started = time.perf_counter()
-            send = self._sender(host, endpoint, payload, reply_type)
+            send = self._sender(host, endpoint, payload, kind)
             try:
                 reply, retries, retry_ms = self._request(host, model, action, send)
             except _HostGone as gone:
@@ -684,21 +745,20 @@ class OllamaProvider:
         return None
 
     def _request(
-        self, host: str, model: str, action: str, send: Callable[[ollama.Client], _T]
+        self, host: str, model: str, action: str, send: Callable[[], _T]
     ) -> tuple[_T, int, float]:
-        """``send(client)`` with retries; the reply, the retries and the ms they took.
+        """``send()`` with retries; the reply, the retries and the ms they took.
 
         Raises :class:`_HostGone` when ``host``, which answered before, refuses the
         connection, or cut the request and refuses a probe: it went away.
         """
-        client = self._client(host, "generate")
         retries = max(0, int(self.settings.retries))
         started = time.perf_counter()
         attempt = 0
         while True:
             attempt_started = time.perf_counter()
             try:
-                reply = send(client)
+                reply = send()
             except Exception as exc:
                 if self._has_answered(host):
                     gone = _connect_reason(exc) if _is_connect_failure(exc) else None
@@ -740,26 +800,20 @@ class OllamaProvider:
         The load time is the server's ``load_duration`` when it reports one; Ollama's
         reply to an empty request has none, so then it is the wall time of the call.
         """
-        import ollama
-
         _require_name(name)
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": KEEP_ALIVE}
         started = time.perf_counter()
-        reply, _, _, retry_ms = self._call(
-            name, "load", "generate", payload, ollama.GenerateResponse
-        )
+        reply, _, _, retry_ms = self._call(name, "load", "generate", payload, "GenerateResponse")
         elapsed_ms = (time.perf_counter() - started) * 1000.0 - (retry_ms or 0.0)
         reported = _ms(reply.load_duration)
         return reported if reported is not None else elapsed_ms
 
     def unload(self, name: str) -> None:
         """Drop ``name`` from memory (an empty ``/api/generate`` with ``keep_alive: 0``)."""
-        import ollama
-
         _require_name(name)
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": 0}
         # Where the model is now; never moved for an unload (no other host has it loaded).
-        self._call(name, "unload", "generate", payload, ollama.GenerateResponse, failover=False)
+        self._call(name, "unload", "generate", payload, "GenerateResponse", failover=False)
 
     # -- errors ------------------------------------------------------------------
 

@@ -47,7 +47,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import urllib.request
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ __all__ = [
     "WireError",
     "WriteFailed",
     "WriteTimedOut",
+    "error_text",
     "usable_for",
 ]
 
@@ -158,10 +158,14 @@ def usable_for(url: str) -> bool:
     split = urllib.parse.urlsplit(url)
     if split.scheme != "http" or not split.hostname:
         return False
-    proxies = urllib.request.getproxies_environment()
+    if not any(value and name.lower().endswith("_proxy") for name, value in os.environ.items()):
+        return True  # no proxy variable at all (urllib.request, ~5 ms to import, not needed)
+    from urllib.request import getproxies_environment, proxy_bypass
+
+    proxies = getproxies_environment()
     if not any(key in proxies for key in ("http", "all")):
         return True
-    return bool(urllib.request.proxy_bypass(split.hostname))
+    return bool(proxy_bypass(split.hostname))
 
 
 class JsonWire:
@@ -356,18 +360,43 @@ class ChatWire(JsonWire):
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """POST ``payload`` as JSON to ``path`` (``/api/chat``); the reply's JSON."""
         try:
-            reply = self.request("POST", path, payload)
+            reply = self.reply("POST", path, payload)
         except WireError as exc:
             raise _as_httpx(exc) from exc.__cause__
-        status = reply.status
-        if status in REDIRECTS:
-            raise Redirected(f"HTTP {status} to {reply.headers.get('Location')}")
-        if status >= 400:
+        if reply.status >= 400:
             import ollama
 
             # what the ollama client raises: ResponseError picks the JSON "error" out
-            raise ollama.ResponseError(reply.body.decode("utf-8", errors="replace"), status)
+            raise ollama.ResponseError(reply.body.decode("utf-8", errors="replace"), reply.status)
         return reply.json()
+
+    def reply(
+        self,
+        method: str,
+        path: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Reply:
+        """The reply to one request, whatever its status but a redirect
+        (:class:`Redirected`); no reply: the :class:`WireError` kinds, as they are
+        (discovery tells them apart without importing httpx)."""
+        reply = self.request(method, path, payload, timeout_s=timeout_s)
+        if reply.status in REDIRECTS:
+            raise Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
+        return reply
+
+
+def error_text(reply: Reply) -> str:
+    """An Ollama error reply's reason, as ``ollama.ResponseError`` reads it: the JSON
+    ``error`` field, else the body as text."""
+    text = reply.body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    found = data.get("error", text) if isinstance(data, dict) else text
+    return found if isinstance(found, str) else str(found)
 
 
 def _as_httpx(exc: WireError) -> Exception:
