@@ -46,24 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
-    _import_without_assert_rewriting(pluginmanager)
+    from pytest_llmbench.plugin.compat import import_without_assert_rewriting
 
-
-def _import_without_assert_rewriting(pluginmanager: pytest.PytestPluginManager) -> None:
-    """Let this package's other modules import as Python imports them.
-
-    pytest rewrites the asserts of every module of a distribution with a ``pytest11``
-    entry point, for the helpers a plugin gives tests.  This package gives none (its
-    few asserts are internal checks), and a rewritten module loads slower: pytest
-    hashes its source and reads its cached copy with ``marshal.load`` on a file, about
-    20 ms of CPU per run for the modules a run imports.  The modules already imported
-    (this one, its options and hookspecs) stay as they are.  Nothing happens when the
-    rewriting hook is not there (``--assert=plain``) or not as expected.
-    """
-    hook = getattr(pluginmanager, "rewrite_hook", None)
-    marked = getattr(hook, "_must_rewrite", None)  # pytest's own set of package names
-    if isinstance(marked, set):
-        marked.discard(__name__.partition(".")[0])
+    import_without_assert_rewriting(pluginmanager, __name__.partition(".")[0])
 
 
 def pytest_configure(config: pytest.Config) -> None:

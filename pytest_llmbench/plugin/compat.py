@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     # Only the return type of ``Collector.repr_failure`` (checked with pytest 9.2.0).
     from _pytest._code.code import TerminalRepr as TerminalRepr
 
-__all__ = ["TerminalRepr", "benchmark_session", "fixture_info", "hide_from_table", "set_item_id"]
+__all__ = [
+    "TerminalRepr",
+    "benchmark_session",
+    "fixture_info",
+    "hide_from_table",
+    "import_without_assert_rewriting",
+    "set_item_id",
+]
 
 
 def fixture_info(node: pytest.Collector, function: Callable[..., object]) -> Any:
@@ -80,3 +87,23 @@ def hide_from_table(session: Any, hidden: Callable[[Any], bool]) -> None:
             session.benchmarks = everything
 
     session.prepare_benchmarks = prepare_shown
+
+
+def import_without_assert_rewriting(
+    pluginmanager: pytest.PytestPluginManager, package: str
+) -> None:
+    """Let ``package``'s other modules import as Python imports them.
+
+    pytest rewrites the asserts of every module of a distribution with a ``pytest11``
+    entry point, for the helpers a plugin gives tests.  This package gives none (its
+    few asserts are internal checks), and a rewritten module loads slower: pytest
+    hashes its source and reads its cached copy with ``marshal.load`` on a file, about
+    20 ms of CPU per run for the modules a run imports.  The modules already imported
+    (this one, its options and hookspecs) stay as they are.  Nothing happens when the
+    rewriting hook is not there (``--assert=plain``) or not as expected.
+    """
+    hook = getattr(pluginmanager, "rewrite_hook", None)
+    # ``AssertionRewritingHook._must_rewrite``: the package names it rewrites (pytest 9.2.0).
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.discard(package)
