@@ -25,12 +25,10 @@ Pure-ish module: files in, :class:`Response` out; no pytest.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 
 from pytest_llmbench import __version__
 from pytest_llmbench.providers.base import Discovery, ModelInfo, Request, Response, plain_json
+from pytest_llmbench.providers.files import write_atomic
 from pytest_llmbench.providers.redaction import redact, redact_data
 
 __all__ = [
@@ -184,15 +183,7 @@ class ResponseCache:
         }
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        try:
-            partial.write_text(
-                json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-            os.replace(partial, path)
-        finally:
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        write_atomic(path, [json.dumps(document, indent=1, ensure_ascii=False) + "\n"])
         return path
 
     def store(

@@ -25,12 +25,12 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_llmbench.providers.files import write_atomic
 
 __all__ = ["FILE_NAME", "ServerIdentity", "StructuredMemory"]
 
@@ -125,11 +125,4 @@ class StructuredMemory:
         text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                os.replace(tmp, self.path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            write_atomic(self.path, [text])
