@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from pytest_llmbench._version import __version__
 
 _PUBLIC: dict[str, str] = {
     "Case": "pytest_llmbench.cases.model",

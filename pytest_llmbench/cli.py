@@ -29,7 +29,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from pytest_llmbench import __version__
+from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.optimize.command import (

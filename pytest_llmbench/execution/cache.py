@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_llmbench import __version__
+from pytest_llmbench._version import __version__
 from pytest_llmbench.providers.base import Discovery, ModelInfo, Request, Response, plain_json
 from pytest_llmbench.providers.files import write_atomic
 from pytest_llmbench.providers.redaction import redact, redact_data

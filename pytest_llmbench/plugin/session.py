@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench import __version__
+from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.alerts import Limits
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking

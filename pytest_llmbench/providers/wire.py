@@ -52,7 +52,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmbench import __version__
+from pytest_llmbench._version import __version__
 
 __all__ = [
     "REDIRECTS",
