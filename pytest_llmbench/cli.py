@@ -38,7 +38,8 @@ from pytest_llmbench.optimize.command import (
     add_optimize,
     run_optimize,
 )
-from pytest_llmbench.providers.redaction import register_environment_secrets, shown
+from pytest_llmbench.safety.redaction import register_environment_secrets
+from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.router import Router, RouterError, RouterResult, default_settings

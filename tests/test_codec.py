@@ -15,7 +15,7 @@ from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, rank_task
 from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.providers.redaction import redact_data, register_secret
+from pytest_llmbench.safety.redaction import redact_data, register_secret
 from pytest_llmbench.storage import history
 from pytest_llmbench.storage.codec import Codec, CodecError, View, decode, encode
 from pytest_llmbench.storage.json_report import (

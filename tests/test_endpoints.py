@@ -11,7 +11,7 @@ from openai_emulator import OpenAIEmulator
 
 from pytest_llmbench.execution.prices import PriceError, PriceTable, call_cost, parse_price_line
 from pytest_llmbench.providers.endpoints import Endpoint, EndpointError, parse_endpoint
-from pytest_llmbench.providers.redaction import MASK, redact, redact_data, register_secret
+from pytest_llmbench.safety.redaction import MASK, redact, redact_data, register_secret
 
 # -- endpoint lines ----------------------------------------------------------------------
 

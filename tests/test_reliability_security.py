@@ -355,7 +355,8 @@ def test_a_fifo_inside_the_project_is_never_opened(tmp_path: Path) -> None:
 
 
 def test_environment_secrets_are_registered_by_name_but_not_plain_settings() -> None:
-    from pytest_llmbench.providers.redaction import register_environment_secrets, shown
+    from pytest_llmbench.safety.redaction import register_environment_secrets
+    from pytest_llmbench.safety.sanitising import shown
 
     register_environment_secrets(
         {

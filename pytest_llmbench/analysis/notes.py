@@ -21,7 +21,7 @@ from dataclasses import replace
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.safety.redaction import redact
 
 __all__ = ["STRUCTURED_NOTES", "annotate", "run_notes"]
 

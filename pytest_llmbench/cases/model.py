@@ -26,7 +26,7 @@ from pytest_llmbench.cases.checks import (
     judge_spec,
     quality_checks,
 )
-from pytest_llmbench.cases.confine import Confinement, OutsideRoot, default_root
+from pytest_llmbench.safety.confinement import Confinement, OutsideRoot, default_root
 from pytest_llmbench.cases.encoding import NotUTF8, decode_utf8, readable_text
 from pytest_llmbench.cases.options import GenerateOptions
 
@@ -1061,7 +1061,8 @@ def load_task(
 
     :param display: how to name the file in messages (default: the path as given).
     :param root: the directory ``{file:}`` paths must stay inside (pytest's rootdir);
-        default: the nearest enclosing project (:func:`~.confine.default_root`).
+        default: the nearest enclosing project
+        (:func:`pytest_llmbench.safety.confinement.default_root`).
     :param allowed_roots: further directories ``{file:}`` may read from.
     :raises CaseFileError: with every problem found, each naming file, line and key.
     """

@@ -36,8 +36,8 @@ from typing import Any
 
 from pytest_llmbench._version import __version__
 from pytest_llmbench.providers.base import Discovery, ModelInfo, Request, Response, plain_json
-from pytest_llmbench.providers.files import write_atomic
-from pytest_llmbench.providers.redaction import redact, redact_data
+from pytest_llmbench.safety.atomic import write_atomic
+from pytest_llmbench.safety.redaction import redact, redact_data
 
 __all__ = [
     "DEFAULT_DIR",

@@ -20,7 +20,7 @@ from pytest_llmbench.execution.prices import PriceTable, call_cost
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score
 from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, Request, Response
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.safety.redaction import redact
 
 __all__ = [
     "Call",

@@ -36,7 +36,7 @@ from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.providers.redaction import shown
+from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.storage.json_report import json_text
 

@@ -26,7 +26,7 @@ from pytest_llmbench.plugin.warnings import LLMBenchWarning
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
-from pytest_llmbench.providers.redaction import shown
+from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.storage import journal
 
 __all__ = [

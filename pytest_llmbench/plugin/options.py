@@ -89,7 +89,7 @@ def parse_ollama_host(value: str, name: str = "--llm-ollama-host") -> str:
     """An Ollama server: ``[http[s]://]HOST[:PORT][/path]`` with a port from 1 to 65535."""
     import urllib.parse
 
-    from pytest_llmbench.providers.redaction import redact, register_secret
+    from pytest_llmbench.safety.redaction import redact, register_secret
 
     text = value.strip()
     shown = redact(text)
@@ -944,7 +944,7 @@ def _endpoints(config: pytest.Config) -> tuple[Endpoint, ...]:
         default_openai_endpoint,
         parse_endpoint,
     )
-    from pytest_llmbench.providers.redaction import register_secret
+    from pytest_llmbench.safety.redaction import register_secret
 
     found: dict[str, Endpoint] = {}
     lines = [

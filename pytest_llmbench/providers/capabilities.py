@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_llmbench.providers.files import write_atomic
+from pytest_llmbench.safety.atomic import write_atomic
 
 __all__ = ["FILE_NAME", "ServerIdentity", "StructuredMemory"]
 

@@ -34,7 +34,7 @@ can sit in one run.
   /models`` that reads the server's identity when it was not discovered in this run,
   come before the attempt that answers: ``Response.retry_ms``, never latency.
 - Secrets: the API key is read from the environment variable the endpoint names and
-  registered with :mod:`pytest_llmbench.providers.redaction`; every message is redacted.
+  registered with :mod:`pytest_llmbench.safety.redaction`; every message is redacted.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from pytest_llmbench.providers.base import (
 from pytest_llmbench.providers.capabilities import ServerIdentity, StructuredMemory
 from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
-from pytest_llmbench.providers.redaction import redact, register_secret
+from pytest_llmbench.safety.redaction import redact, register_secret
 
 if TYPE_CHECKING:
     import openai

@@ -11,7 +11,7 @@ from pytest_llmbench.providers.base import (
     Provider,
     ProviderSettings,
 )
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.safety.redaction import redact
 
 __all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers", "make_provider"]
 

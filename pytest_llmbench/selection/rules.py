@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.providers.redaction import has_controls
+from pytest_llmbench.safety.sanitising import has_controls
 
 __all__ = [
     "DEFAULT_CODE_PATTERNS",

@@ -334,7 +334,7 @@ def update_registry(
 
 def write_registry(path: Path, entries: Mapping[str, RegistryEntry]) -> None:
     """Replace the registry file with these entries (written aside, then moved)."""
+    from pytest_llmbench.safety.atomic import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(registry_text(entries), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, [registry_text(entries)])

@@ -27,7 +27,7 @@ from typing import Any
 
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo, file_id, installed
-from pytest_llmbench.providers.redaction import redact
+from pytest_llmbench.safety.redaction import redact
 
 __all__ = [
     "RUNS_DIR",

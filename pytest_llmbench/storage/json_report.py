@@ -52,7 +52,7 @@ from pytest_llmbench.analysis.repeats import CaseRuns, RepeatStats
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.providers.redaction import redact_data
+from pytest_llmbench.safety.redaction import redact_data
 from pytest_llmbench.storage.codec import Codec, CodecError, Plain, View
 
 __all__ = [

@@ -8,16 +8,14 @@ pairs and passwords in URLs (``https://user:***@host``).
 
 The plugin applies it to every provider error, to every string of a result record,
 to the ``--llm-json`` document, to JUnit properties (they come from result records),
-to the header lines and to the response cache files.  Pure module; the registry is
-per process (under xdist every worker registers the keys it reads).
+to the header lines and to the response cache files (what is printed or written as text
+goes through :func:`pytest_llmbench.safety.sanitising.shown`, which also escapes control
+characters).  Pure module; the registry is per process (under xdist every worker
+registers the keys it reads).
 
 :func:`register_environment_secrets` registers the values of environment variables
 whose names look secret (``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``), so a
 case file or a model that echoes one cannot get it into a report.
-
-:func:`escape_controls` shows control characters escaped (``\\x1b``): model output
-and model names from a server may carry terminal escape sequences.  :func:`shown`
-does both, for every string the plugin prints or writes as text.
 """
 
 from __future__ import annotations
@@ -30,14 +28,11 @@ from typing import Any
 
 __all__ = [
     "MASK",
-    "escape_controls",
-    "has_controls",
     "redact",
     "redact_data",
     "register_environment_secrets",
     "register_secret",
     "registered_secrets",
-    "shown",
 ]
 
 MASK = "***"
@@ -154,22 +149,3 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_data(v) for v in value]
     return value
-
-
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""C0 control characters but tab and newline, DEL, and C1 (ESC is ``\\x1b``)."""
-
-
-def has_controls(text: str) -> bool:
-    """Whether ``text`` holds a control character :func:`escape_controls` would escape."""
-    return _CONTROLS.search(text) is not None
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with control characters (but newline and tab) shown as ``\\xNN``."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
-
-
-def shown(text: str) -> str:
-    """``text`` ready to print or write: secrets masked, control characters escaped."""
-    return escape_controls(redact(text))

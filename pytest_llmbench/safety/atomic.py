@@ -5,7 +5,7 @@ memory) into a temporary file beside the target, and renames it over the target 
 once everything is written: a failure (disk full, an error while the text is made)
 leaves the target as it was and no temporary file behind.  One writer for every file
 the plugin keeps: the ``--llm-json`` document, response cache entries, the endpoint
-capabilities in the state directory.  Pure module, in the lowest layer that writes.
+capabilities in the state directory, the champions registry.  Pure module.
 """
 
 from __future__ import annotations
