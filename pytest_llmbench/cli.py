@@ -32,17 +32,18 @@ from tabulate import tabulate
 from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.ranking import ModelStanding
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.optimize.command import (
     UsageError,
     add_endpoint_option,
     add_optimize,
     run_optimize,
 )
-from pytest_llmbench.safety.redaction import register_environment_secrets
-from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.reporting.facts import run_date
 from pytest_llmbench.reporting.terminal import summary_lines
 from pytest_llmbench.router import Router, RouterError, RouterResult, default_settings
+from pytest_llmbench.safety.redaction import register_environment_secrets
+from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.storage.champions import (
     DEFAULT_REGISTRY,
     Evidence,
@@ -76,10 +77,6 @@ __all__ = [
     "rankings_lines",
     "show_lines",
 ]
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
@@ -128,8 +125,8 @@ def history_lines(
                     row["task"],
                     s.status,
                     s.score,
-                    _ms(s.mean_ms),
-                    _ms(s.p95_ms),
+                    ms(s.mean_ms),
+                    ms(s.p95_ms),
                     _change(previous.get(row["task"]), s.mean_ms),
                 ]
             )
@@ -167,7 +164,7 @@ def history_lines(
                 (members[0]["git_commit"] or "")[:8],
                 task_name,
                 champion.model if champion else "none",
-                _ms(mean),
+                ms(mean),
                 _change(champion_ms.get(task_name), mean),
                 runner_up.model if runner_up else "none",
                 f"{qualified}/{len(standings)}",
@@ -257,9 +254,9 @@ def compare_lines(a: StoredRun, b: StoredRun) -> list[str]:
             [
                 task,
                 name_a,
-                _ms(ca.mean_ms if ca else None),
+                ms(ca.mean_ms if ca else None),
                 name_b,
-                _ms(cb.mean_ms if cb else None),
+                ms(cb.mean_ms if cb else None),
                 change,
             ]
         )
@@ -278,8 +275,8 @@ def compare_lines(a: StoredRun, b: StoredRun) -> list[str]:
                     y.score if y else "-",
                     x.status if x else "not run",
                     y.status if y else "not run",
-                    _ms(x.mean_ms if x else None),
-                    _ms(y.mean_ms if y else None),
+                    ms(x.mean_ms if x else None),
+                    ms(y.mean_ms if y else None),
                     _change(x.mean_ms if x else None, y.mean_ms if y else None),
                 ]
             )
@@ -357,8 +354,8 @@ def rankings_lines(
                     place,
                     model,
                     f"{ev.correct}/{ev.total}" if ev else "-",
-                    _ms(ev.mean_ms) if ev else "-",
-                    _ms(ev.p95_ms) if ev else "-",
+                    ms(ev.mean_ms) if ev else "-",
+                    ms(ev.p95_ms) if ev else "-",
                     (ev.run or "-") if ev else "-",
                     (ev.date or "-") if ev else "-",
                     _age(ev.date, today) if ev else "-",
@@ -381,7 +378,7 @@ def answer_text(result: RouterResult) -> str:
 
 
 def _answer_note(result: RouterResult) -> str:
-    note = f"llmbench: {result.task} answered by {result.model} in {_ms(result.latency_ms)} ms"
+    note = f"llmbench: {result.task} answered by {result.model} in {ms(result.latency_ms)} ms"
     if result.fell_over_from:
         note += f" (fell over from {', '.join(result.fell_over_from)})"
     consensus = result.consensus
@@ -428,8 +425,8 @@ def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> l
             s.model,
             s.calls,
             "-" if s.success_rate is None else f"{s.success_rate * 100:.0f}%",
-            _ms(s.p50_ms),
-            _ms(s.p95_ms),
+            ms(s.p50_ms),
+            ms(s.p95_ms),
             s.fell_over,
             s.backup,
             s.skipped,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pytest_llmbench.analysis.ranking import TaskRanking
+from pytest_llmbench.formatting import ms
 
 __all__ = ["GateReport", "compare", "without_champion"]
 
@@ -39,10 +40,6 @@ class GateReport:
     @property
     def failed(self) -> bool:
         return bool(self.reasons)
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.0f} ms"
 
 
 MIN_SLOWDOWN_MS = 1.0
@@ -99,7 +96,7 @@ def compare(
                 )
                 reasons.append(
                     f"{now.task}: champion latency grew {growth:.0%} "
-                    f"({_ms(was.mean_ms)} -> {_ms(champion.mean_ms)}, {who}; "
+                    f"({ms(was.mean_ms, ' ms')} -> {ms(champion.mean_ms, ' ms')}, {who}; "
                     f"limit {max_slowdown:.0%})"
                 )
     return GateReport(

@@ -26,9 +26,9 @@ from pytest_llmbench.cases.checks import (
     judge_spec,
     quality_checks,
 )
-from pytest_llmbench.safety.confinement import Confinement, OutsideRoot, default_root
 from pytest_llmbench.cases.encoding import NotUTF8, decode_utf8, readable_text
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.safety.confinement import Confinement, OutsideRoot, default_root
 
 if TYPE_CHECKING:
     import yaml

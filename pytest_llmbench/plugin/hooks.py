@@ -22,6 +22,7 @@ from pytest_llmbench.analysis.elimination import mark_eliminated
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.ranking import model_loads, with_loads
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.formatting import one_line
 from pytest_llmbench.plugin.consensus import rank_with_consensus
 from pytest_llmbench.plugin.distribute import Crash, parse_case_id
 from pytest_llmbench.plugin.elimination import order_for_elimination
@@ -36,8 +37,8 @@ from pytest_llmbench.plugin.persistence import Persistence
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
+from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.storage.json_report import json_text
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin"]
@@ -63,10 +64,6 @@ def _stopped(session: pytest.Session, exitstatus: int) -> str | None:
         if why:
             return f"stopped early ({why})"
     return None
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 _DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
@@ -278,7 +275,7 @@ class LLMBenchPlugin:
             lines += [
                 f"  {g.model} {g.case_id}"
                 + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
-                + f": {g.describe()}: {_one_line(g.answer)[:200]!r}"
+                + f": {g.describe()}: {one_line(g.answer)[:200]!r}"
                 for g in ranking.generic
             ]
             name = f"generic_answers::{ranking.task}"
@@ -379,7 +376,7 @@ class LLMBenchPlugin:
         """xdist controller: take in what a worker collected (case counts, policies, loads)."""
         worker = str(node.gateway.id)
         if error is not None:
-            self.bench.distribution.down[worker] = _one_line(error)
+            self.bench.distribution.down[worker] = one_line(error)
         data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
         if isinstance(data, dict):
             self.bench.merge_worker_output(data, worker)

@@ -32,10 +32,10 @@ from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, juni
 from pytest_llmbench.plugin.options import option_path
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.safety.atomic import write_atomic
 from pytest_llmbench.safety.redaction import redact_data
 from pytest_llmbench.safety.sanitising import shown
-from pytest_llmbench.reporting.facts import ReportData
 from pytest_llmbench.storage import git, history, journal, json_report
 from pytest_llmbench.storage.champions import RegistryError, update_registry
 

@@ -43,9 +43,9 @@ from pytest_llmbench.providers.base import (
     ModelNotFound,
     ProviderError,
 )
+from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.safety.sanitising import shown
-from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.selection.newcomers import NEW_ENTRY, newcomers
 from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
 from pytest_llmbench.selection.rules import LeftOut

@@ -11,6 +11,7 @@ from typing import Any
 from tabulate import tabulate
 
 from pytest_llmbench.analysis.ab import ABComparison, ABReport
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.storage.codec import encode
 
 __all__ = ["ab_document", "ab_lines"]
@@ -18,10 +19,6 @@ __all__ = ["ab_document", "ab_lines"]
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
 
 
 def _change(value: float | None) -> str:
@@ -43,8 +40,8 @@ def _row(c: ABComparison) -> list[str]:
         f"{c.gain_points:+.1f}",
         f"{c.fixed}/{c.broken}",
         f"{c.p_value:.3f}",
-        _ms(c.a_ms),
-        _ms(c.b_ms),
+        ms(c.a_ms),
+        ms(c.b_ms),
         _change(c.latency_change),
         _cost(c),
         c.decision,

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_llmbench.analysis.ranking import Miss, ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.formatting import ms
 
 __all__ = [
     "TOP_RESULTS_HEADERS",
@@ -21,7 +22,6 @@ __all__ = [
     "adds_reason",
     "correctness",
     "format_bytes",
-    "format_ms",
     "notes",
     "partial_note",
     "relative_speed",
@@ -98,10 +98,6 @@ def run_date(run: Mapping[str, Any]) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def format_ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
-
-
 def format_bytes(value: int | None) -> str:
     if value is None:
         return "-"
@@ -165,8 +161,8 @@ def top_results_rows(
                 str(position),
                 model(s.model) + combination_mark(s),
                 correctness(s),
-                format_ms(s.mean_ms),
-                format_ms(s.p95_ms),
+                ms(s.mean_ms, " ms"),
+                ms(s.p95_ms, " ms"),
                 "-" if score is None else str(score),
                 format_bytes(data.model_sizes.get(s.model)),
                 status(s),
@@ -203,7 +199,7 @@ def combination_note(s: ModelStanding) -> str | None:
     calls = f"{combo.mean_calls:.1f}" if combo.mean_calls is not None else "-"
     concurrent = (
         f"; with {_names(first)} asked at once (different hosts) "
-        f"{format_ms(combo.concurrent_mean_ms)} mean"
+        f"{ms(combo.concurrent_mean_ms, ' ms')} mean"
         if combo.concurrent_mean_ms is not None
         else ""
     )
@@ -234,8 +230,8 @@ def _size_notes(ranking: TaskRanking, sizes: Mapping[str, int | None]) -> list[s
                 verdict = f"the larger is {_ratio(small.mean_ms, big.mean_ms)} faster"
             out.append(
                 f"Size against speed: {small.model} ({format_bytes(small_b)}, "
-                f"{format_ms(small.mean_ms)}) and {big.model} ({format_bytes(big_b)}, "
-                f"{format_ms(big.mean_ms)}): {verdict}."
+                f"{ms(small.mean_ms, ' ms')}) and {big.model} ({format_bytes(big_b)}, "
+                f"{ms(big.mean_ms, ' ms')}): {verdict}."
             )
     if qualified:
         smallest_ok, smallest_b = qualified[0]
@@ -268,8 +264,8 @@ def notes(data: ReportData, ranking: TaskRanking) -> list[str]:
     elif runner_up is not None and champion.mean_ms and runner_up.mean_ms:
         out.append(
             f"Champion {champion.model} is {_ratio(runner_up.mean_ms, champion.mean_ms)} "
-            f"faster than runner-up {runner_up.model} ({format_ms(champion.mean_ms)} against "
-            f"{format_ms(runner_up.mean_ms)})."
+            f"faster than runner-up {runner_up.model} ({ms(champion.mean_ms, ' ms')} against "
+            f"{ms(runner_up.mean_ms, ' ms')})."
         )
     elif champion is not None and runner_up is None:
         out.append(f"Only {champion.model} qualified: there is no fallback model for this task.")
@@ -279,7 +275,7 @@ def notes(data: ReportData, ranking: TaskRanking) -> list[str]:
         if not fastest.qualified:
             why = fastest.miss_summary() or "not every run was correct"
             out.append(
-                f"The fastest model, {fastest.model} ({format_ms(fastest.mean_ms)}), "
+                f"The fastest model, {fastest.model} ({ms(fastest.mean_ms, ' ms')}), "
                 f"did not qualify: {why}."
             )
     out.extend(_size_notes(ranking, data.model_sizes))

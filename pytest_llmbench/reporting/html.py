@@ -18,13 +18,13 @@ from html import escape
 
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, percentile
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import (
     TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
     combination_mark,
     correctness,
-    format_ms,
     notes,
     partial_note,
     run_date,
@@ -165,7 +165,7 @@ def accuracy_chart(ranking: TaskRanking) -> str:
         parts.append(
             f'<circle cx="{_num(px)}" cy="{_num(py)}" r="7" fill="{color}" '
             f'stroke="#ffffff" stroke-width="1.5">'
-            f"<title>{_e(s.model)}: {s.score} correct, mean {format_ms(s.mean_ms)}, "
+            f"<title>{_e(s.model)}: {s.score} correct, mean {ms(s.mean_ms, ' ms')}, "
             f"{_e(s.status)}</title></circle>"
             f'<text x="{_num(px + 9)}" y="{_num(label_y)}">{_e(s.model)}</text>'
         )
@@ -233,7 +233,7 @@ def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
             jitter = ((index * 7) % 11 - 5) * 0.9
             cx, cy = _num(x(r.latency_ms)), _num(mid + jitter)
             tip = (
-                f"<title>{_e(r.case_id)} run {r.repeat}: {format_ms(r.latency_ms)}, "
+                f"<title>{_e(r.case_id)} run {r.repeat}: {ms(r.latency_ms, ' ms')}, "
                 f"{'correct' if r.correct else 'wrong'}</title>"
             )
             if r.correct:
@@ -283,9 +283,9 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
         out.append(f"<p>{_e(data.descriptions[task])}</p>")
     champion, runner_up = ranking.champion, ranking.runner_up
     lead = (
-        f"Champion: <b>{_e(champion.model)}</b> ({format_ms(champion.mean_ms)} mean)"
+        f"Champion: <b>{_e(champion.model)}</b> ({ms(champion.mean_ms, ' ms')} mean)"
         + (
-            f"; runner-up: <b>{_e(runner_up.model)}</b> ({format_ms(runner_up.mean_ms)} mean)"
+            f"; runner-up: <b>{_e(runner_up.model)}</b> ({ms(runner_up.mean_ms, ' ms')} mean)"
             if runner_up
             else "; runner-up: none"
         )
@@ -323,7 +323,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
             ]
             misses = "<br>".join(why)
             name = _e(s.model + combination_mark(s))
-            rows.append([name, correctness(s), format_ms(s.mean_ms), misses or "-"])
+            rows.append([name, correctness(s), ms(s.mean_ms, " ms"), misses or "-"])
         out.append(_table(["model", "correctness", "mean latency", "failed cases"], rows, {1, 2}))
     else:
         out.append("<p>Every model tested qualified.</p>")
@@ -339,7 +339,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
             _e(r.expected),
             _e(r.got),
             "yes" if r.correct else f"no ({_e(r.direction)})",
-            format_ms(r.latency_ms),
+            ms(r.latency_ms, " ms"),
             _e(r.error or r.reason),
         ]
         for r in results
@@ -398,8 +398,8 @@ def html_report(data: ReportData) -> str:
                 f'<a href="#{anchor}">{_e(ranking.task)}</a>',
                 str(data.cases(ranking.task)),
                 f"{len(ranking.qualified)} of {len(ranking.standings)}",
-                f"{_e(champion.model)} ({format_ms(champion.mean_ms)})" if champion else "none",
-                f"{_e(runner_up.model)} ({format_ms(runner_up.mean_ms)})" if runner_up else "none",
+                f"{_e(champion.model)} ({ms(champion.mean_ms, ' ms')})" if champion else "none",
+                f"{_e(runner_up.model)} ({ms(runner_up.mean_ms, ' ms')})" if runner_up else "none",
             ]
         )
     out.append(_table(["task", "cases", "qualified", "champion", "runner-up"], rows, {1, 2}))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_llmbench.analysis.ranking import TaskRanking
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import (
     TOP_RESULTS_HEADERS,
     ReportData,
@@ -19,7 +20,6 @@ from pytest_llmbench.reporting.facts import (
     combination_mark,
     correctness,
     format_bytes,
-    format_ms,
     notes,
     partial_note,
     run_date,
@@ -75,9 +75,9 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     champion, runner_up = ranking.champion, ranking.runner_up
     if champion is not None:
         lines.append(
-            f"**Champion:** {code(champion.model)} ({format_ms(champion.mean_ms)} mean)"
+            f"**Champion:** {code(champion.model)} ({ms(champion.mean_ms, ' ms')} mean)"
             + (
-                f" · **Runner-up:** {code(runner_up.model)} ({format_ms(runner_up.mean_ms)} mean)"
+                f" · **Runner-up:** {code(runner_up.model)} ({ms(runner_up.mean_ms, ' ms')} mean)"
                 if runner_up
                 else " · **Runner-up:** none"
             )
@@ -103,7 +103,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
             ]
             misses = "<br>".join(cell(line, 160) for line in why) or "-"
             name = code(s.model) + combination_mark(s)
-            rows.append([name, correctness(s), format_ms(s.mean_ms), misses])
+            rows.append([name, correctness(s), ms(s.mean_ms, " ms"), misses])
         lines += _table(["model", "correctness", "mean latency", "failed cases"], "lrrl", rows)
     else:
         lines.append("Every model tested qualified.")
@@ -142,8 +142,8 @@ def markdown_report(data: ReportData) -> str:
                 ranking.task,
                 str(data.cases(ranking.task)),
                 f"{len(ranking.qualified)} of {len(ranking.standings)}",
-                f"{code(champion.model)} ({format_ms(champion.mean_ms)})" if champion else "none",
-                f"{code(runner_up.model)} ({format_ms(runner_up.mean_ms)})"
+                f"{code(champion.model)} ({ms(champion.mean_ms, ' ms')})" if champion else "none",
+                f"{code(runner_up.model)} ({ms(runner_up.mean_ms, ' ms')})"
                 if runner_up
                 else "none",
             ]

@@ -23,6 +23,7 @@ from tabulate import tabulate
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, best_versions
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import combination_mark, combination_note
 
 __all__ = ["WIDTH", "detail_lines", "summary_lines", "task_lines"]
@@ -41,10 +42,6 @@ COLUMN_LEGEND = {
 """What the columns a newcomer cannot guess mean: one line under the summary."""
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -60,7 +57,7 @@ def _dollars(value: float | None) -> str:
 def _speed(stats: LatencyStats | None) -> str:
     """The speed score; ``-`` below a mean of 1 ms, where 1000 / seconds says nothing
     (a scripted or cached answer), as for no latency at all."""
-    return "-" if stats is None or stats.mean < 1.0 else _ms(stats.speed)
+    return "-" if stats is None or stats.mean < 1.0 else ms(stats.speed)
 
 
 def _shorten(name: str, limit: int) -> str:
@@ -204,16 +201,16 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
     if ranking.policy == "weighted":
         columns.append(_Column("score", lambda s: _ratio(s.weighted_score, 3)))
     columns += [
-        _Column("mean ms", lambda s: _ms(s.mean_ms)),
-        _Column("p50 ms", lambda s: _ms(s.latency.p50 if s.latency else None), drop=1),
-        _Column("p95 ms", lambda s: _ms(s.p95_ms)),
+        _Column("mean ms", lambda s: ms(s.mean_ms)),
+        _Column("p50 ms", lambda s: ms(s.latency.p50 if s.latency else None), drop=1),
+        _Column("p95 ms", lambda s: ms(s.p95_ms)),
         # 1000 / the mean in seconds: what goes first of the columns below
         _Column("speed", lambda s: _speed(s.latency), drop=4),
     ]
     if any(s.cold is not None for s in standings):
-        columns.append(_Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=2))
+        columns.append(_Column("cold ms", lambda s: ms(s.cold.mean if s.cold else None), drop=2))
     if any(s.load_ms is not None for s in standings):
-        columns.append(_Column("load ms", lambda s: _ms(s.load_ms), drop=3))
+        columns.append(_Column("load ms", lambda s: ms(s.load_ms), drop=3))
     columns.append(_Column("tok/s", lambda s: _rate(s.tokens_per_s), drop=5))
     if any(s.cost is not None and s.cost.basis in ("tokens", "hourly") for s in standings):
         columns.append(
@@ -230,15 +227,15 @@ def _champion_line(label: str, s: ModelStanding) -> str:
     if s.graded:
         score += f"mean score {s.mean_score:.2f}, "
     return (
-        f"{label} {s.model} ({score}{s.score} correct, mean {_ms(s.mean_ms)} ms, "
-        f"p95 {_ms(s.p95_ms)} ms)"
+        f"{label} {s.model} ({score}{s.score} correct, mean {ms(s.mean_ms)} ms, "
+        f"p95 {ms(s.p95_ms)} ms)"
     )
 
 
 def _versions_line(ranking: TaskRanking) -> str:
     """``Best prompt per model: p/a v2 (10/10, 120 ms), p/b v1 (8/10, 95 ms)``."""
     parts = [
-        f"{model} {s.prompt_version} ({s.score}, {_ms(s.mean_ms)} ms)"
+        f"{model} {s.prompt_version} ({s.score}, {ms(s.mean_ms)} ms)"
         for model, s in best_versions(ranking).items()
     ]
     return "Best prompt per model: " + ", ".join(parts)
@@ -364,12 +361,12 @@ def _metric(s: ModelStanding, read: Callable[[VerdictMetrics], float | int | Non
 def _latency_columns() -> list[_Column]:
     return [
         _Column("runs", lambda s: str(s.latency.n) if s.latency else "0"),
-        _Column("mean ms", lambda s: _ms(s.mean_ms)),
-        _Column("sd ms", lambda s: _ms(s.latency.stdev if s.latency else None)),
+        _Column("mean ms", lambda s: ms(s.mean_ms)),
+        _Column("sd ms", lambda s: ms(s.latency.stdev if s.latency else None)),
         _Column("95% CI ms", lambda s: _interval(s.latency)),
-        _Column("p99 ms", lambda s: _ms(s.latency.p99 if s.latency else None)),
-        _Column("cold ms", lambda s: _ms(s.cold.mean if s.cold else None), drop=2),
-        _Column("load ms", lambda s: _ms(s.load_ms), drop=3),
+        _Column("p99 ms", lambda s: ms(s.latency.p99 if s.latency else None)),
+        _Column("cold ms", lambda s: ms(s.cold.mean if s.cold else None), drop=2),
+        _Column("load ms", lambda s: ms(s.load_ms), drop=3),
         _Column("pass@1", lambda s: _ratio(s.repeats.pass_at_1 if s.repeats else None), drop=1),
         _Column("$/1k", lambda s: _dollars(s.cost.per_1k if s.cost else None), drop=4),
         _Column("cost basis", lambda s: s.cost.basis if s.cost else "-", "left", drop=5),

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Provider, ProviderError
-from pytest_llmbench.safety.redaction import redact
 from pytest_llmbench.providers.registry import ProviderRegistry, make_provider
 from pytest_llmbench.providers.resolve import settings_from
 from pytest_llmbench.router.breaker import DEFAULT_COOL_DOWN_S, DEFAULT_FAILURES, CircuitBreaker
+from pytest_llmbench.safety.redaction import redact
 from pytest_llmbench.storage.champions import (
     DEFAULT_REGISTRY,
     RegistryEntry,

@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.formatting import ms
 from pytest_llmbench.storage.champions import (
     Evidence,
     RegistryEntry,
@@ -41,20 +42,20 @@ if TYPE_CHECKING:
 __all__ = ["admit_newcomers", "succeed"]
 
 
-def _ms(value: float | None) -> str:
-    return "no latency" if value is None else f"{value:,.0f} ms mean"
-
-
 def _speed(e: Evidence) -> float:
     return math.inf if e.mean_ms is None else e.mean_ms
 
 
+def _mean(value: float | None) -> str:
+    return ms(value, " ms mean", missing="no latency")
+
+
 def _change(role: str, new: Evidence, old: Evidence | None, run: str) -> str:
     if old is None:
-        return f"{new.model} became {role} in run {run} ({_ms(new.mean_ms)})"
+        return f"{new.model} became {role} in run {run} ({_mean(new.mean_ms)})"
     return (
         f"{new.model} replaced {old.model} as {role} in run {run} "
-        f"({_ms(new.mean_ms)} against {_ms(old.mean_ms)}, {new.correct}/{new.total} correct)"
+        f"({_mean(new.mean_ms)} against {_mean(old.mean_ms)}, {new.correct}/{new.total} correct)"
     )
 
 
@@ -83,7 +84,7 @@ def succeed(
     if runner_up is not None and (old_runner is None or runner_up.model != old_runner.model):
         if before is not None and runner_up.model == before.champion.model:
             changes.append(
-                f"{runner_up.model} became runner-up ({_ms(runner_up.mean_ms)}"
+                f"{runner_up.model} became runner-up ({_mean(runner_up.mean_ms)}"
                 + (f", faster than {old_runner.model}" if old_runner else "")
                 + ")"
             )
