@@ -4,10 +4,17 @@ Every import counts: at module level, inside functions and under ``TYPE_CHECKING
 
 - Only ``plugin/`` imports pytest, ``_pytest``, xdist or pytest-benchmark.
 - Imports go down the layer list (a module may import its own layer and lower ones):
-  plugin, cli, reporting, storage, analysis, execution, selection, providers, cases.
-  ``pytest_llmbench/__init__.py`` (the lazy public names) and ``testing.py`` (a
-  compatibility re-export for conftests) sit above every layer; no layer imports them,
-  except ``__version__`` from the package itself.
+  plugin, cli, optimize, router, reporting, storage, analysis, execution, selection,
+  providers, cases, then the bottom layer: ``safety/`` (redaction, sanitising, file
+  confinement, atomic writes) and ``formatting.py`` (``ms``, ``one_line``), which every
+  layer may import and which import nothing else of the package but the leaf
+  ``_version.py`` (``__version__``; it imports nothing of the package).
+- ``pytest_llmbench/__init__.py`` (the lazy public names and ``__version__``) and
+  ``testing.py`` (a compatibility re-export for conftests) are facades above every
+  layer; no module of the package imports them.
+- No import cycle among the package's modules, with no exemption: an import of
+  ``a.b.c`` is an edge to ``a.b.c`` (Python runs the parent packages first, whatever
+  they import, so those are no edges).
 - ``analysis/`` and ``reporting/`` make no network call and run no process: they import
   no provider implementation, HTTP client, socket or ``subprocess``.
 
@@ -20,12 +27,13 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import itertools
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -48,8 +56,18 @@ LAYERS = (
 )
 """Top to bottom: a module imports from its own layer and the layers after it."""
 
+BOTTOM = ("safety", "formatting")
+"""The bottom layer, under ``cases``: every layer may import it; each of its parts imports
+only itself and :data:`LEAF` (``safety`` does not import ``formatting`` nor the reverse)."""
+
+LEAF = "_version"
+"""Under everything: ``__version__``; imports nothing of the package."""
+
 FACADES = ("", "testing")
-"""``pytest_llmbench`` itself and ``pytest_llmbench.testing``: above every layer."""
+"""``pytest_llmbench`` itself and ``pytest_llmbench.testing``: above every layer; no module
+of the package imports them."""
+
+ORDER = f"{', '.join(LAYERS)}, then {' and '.join(BOTTOM)}, then {LEAF}"
 
 PYTEST_ONLY_IN_PLUGIN = ("pytest", "_pytest", "xdist", "pytest_benchmark")
 
@@ -127,27 +145,28 @@ def _within(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def _target_layer(name: str, public: Mapping[str, str]) -> str | None:
-    """The layer an imported name of this package lives in; ``None`` for other packages."""
+def _target_layer(name: str) -> str | None:
+    """The layer an imported name of this package lives in (``""`` for the package root,
+    whatever name is taken from it); ``None`` for other packages."""
     if not _within(name, PACKAGE):
         return None
     rest = name.split(".")[1:]
-    if not rest:
-        return ""
-    if len(rest) == 1 and rest[0] in public:  # from pytest_llmbench import best_model
-        return layer(public[rest[0]])
-    if rest[0] in LAYERS or rest[0] in FACADES:
+    if rest and rest[0] in (*LAYERS, *BOTTOM, LEAF, *FACADES):
         return rest[0]
-    return ""  # __version__ and other attributes of the package itself
+    return ""  # the package root: __version__, best_model, Router...
 
 
-def problems(
-    source: str, module: str, *, is_package: bool = False, public: Mapping[str, str] | None = None
-) -> list[str]:
+def _rank(layer_name: str) -> int:
+    if layer_name in BOTTOM:
+        return len(LAYERS)
+    if layer_name == LEAF:
+        return len(LAYERS) + 1
+    return LAYERS.index(layer_name)
+
+
+def problems(source: str, module: str, *, is_package: bool = False) -> list[str]:
     """Every broken rule in one module's source, as ``line: what``."""
-    names = public_names() if public is None else public
     own = layer(module)
-    rank = {name: i for i, name in enumerate(LAYERS)}
     found: list[str] = []
     for line, name in imports(source, module, is_package):
         if own != "plugin" and any(_within(name, p) for p in PYTEST_ONLY_IN_PLUGIN):
@@ -156,28 +175,131 @@ def problems(
             found.append(
                 f"{line}: imports {name}: {own}/ makes no network call and runs no process"
             )
-        target = _target_layer(name, names)
+        target = _target_layer(name)
         if target is None or target == own or own in FACADES:
             continue
-        if target in FACADES:
-            if target:
-                found.append(f"{line}: imports {name}: testing.py is for users, not the package")
-            continue
-        if rank[target] < rank[own]:
+        if target == "":
             found.append(
-                f"{line}: imports {name}: {own}/ is below {target}/ (imports only go down: "
-                f"{', '.join(LAYERS)})"
+                f"{line}: imports {name}: the package root is the public facade, no module "
+                f"of the package imports it (__version__ is in {PACKAGE}.{LEAF})"
+            )
+        elif target == "testing":
+            found.append(f"{line}: imports {name}: testing.py is for users, not the package")
+        elif own == LEAF:
+            found.append(f"{line}: imports {name}: {LEAF} imports nothing of the package")
+        elif own in BOTTOM and target != LEAF:
+            found.append(
+                f"{line}: imports {name}: {own} is the bottom layer, it imports nothing of "
+                f"the package but {LEAF}"
+            )
+        elif _rank(target) < _rank(own):
+            found.append(
+                f"{line}: imports {name}: {own}/ is below {target}/ (imports only go down: {ORDER})"
             )
     return sorted(set(found), key=lambda p: (int(p.partition(":")[0]), p))
 
 
-def check_file(path: Path, root: Path = ROOT, public: Mapping[str, str] | None = None) -> list[str]:
+def check_file(path: Path, root: Path = ROOT) -> list[str]:
     """The problems of one file, each as ``path:line: what``."""
     module = module_name(path, root)
     source = path.read_text(encoding="utf-8")
     shown = path.relative_to(root.parent).as_posix()
-    found = problems(source, module, is_package=path.name == "__init__.py", public=public)
+    found = problems(source, module, is_package=path.name == "__init__.py")
     return [f"{shown}:{p}" for p in found]
+
+
+def import_graph(root: Path = ROOT) -> dict[str, dict[str, str]]:
+    """module -> {imported module of the package: where (``path:line``, the first import)}.
+
+    Every import counts (module level, in functions, under ``TYPE_CHECKING``); an imported
+    name is the longest module it starts with (``from a.b import C`` is an edge to ``a.b``,
+    ``from a import b`` to ``a.b`` when that is a module).
+    """
+    paths = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    graph: dict[str, dict[str, str]] = {}
+    for module, path in paths.items():
+        lines: dict[str, int] = {}
+        source = path.read_text(encoding="utf-8")
+        for line, name in imports(source, module, path.name == "__init__.py"):
+            while name and name not in paths:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                lines[name] = min(line, lines.get(name, line))
+        shown = path.relative_to(root.parent).as_posix()
+        graph[module] = {name: f"{shown}:{line}" for name, line in sorted(lines.items())}
+    return graph
+
+
+def import_groups(graph: Mapping[str, Mapping[str, str]]) -> list[list[str]]:
+    """Each group of modules that import each other (directly or not), sorted: the strongly
+    connected components of the graph with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(module: str) -> None:  # recursion depth is bounded by the number of modules
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for other in sorted(graph.get(module, {})):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(groups)
+
+
+def shortest_cycle(group: Sequence[str], graph: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """A shortest cycle through the group's first module, as ``[a, b, c, a]``."""
+    start, members = group[0], set(group)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while start not in came_from:  # breadth first, inside the group, back to the start
+        following = []
+        for module in frontier:
+            for other in sorted(graph[module]):
+                if other in members and other not in came_from:
+                    came_from[other] = module
+                    following.append(other)
+        frontier = following
+    path = [start]
+    while path[-1] != start or len(path) == 1:
+        path.append(came_from[path[-1]])
+    return path[::-1]
+
+
+def import_cycles(graph: Mapping[str, Mapping[str, str]]) -> list[list[str]]:
+    """One cycle for each group of modules that import each other, as ``[a, b, c, a]``."""
+    return [shortest_cycle(group, graph) for group in import_groups(graph)]
+
+
+def cycle_report(
+    cycle: Sequence[str], graph: Mapping[str, Mapping[str, str]], group: Sequence[str] = ()
+) -> str:
+    """``import cycle: a -> b -> a``, where each of those imports stands and, when more
+    modules import each other with them, the whole group."""
+    lines = [f"import cycle: {' -> '.join(cycle)}"]
+    lines += [f"  {graph[a][b]}: {a} imports {b}" for a, b in itertools.pairwise(cycle)]
+    if len(group) > len(set(cycle)):
+        lines.append(f"  ({len(group)} modules import each other: {', '.join(group)})")
+    return "\n".join(lines)
 
 
 MODULES = sorted(ROOT.rglob("*.py"))
@@ -191,11 +313,19 @@ def test_module_keeps_to_its_layer(path: Path) -> None:
     assert not found, "\n".join(found)
 
 
+def test_the_package_has_no_import_cycle() -> None:
+    graph = import_graph()
+    found = [
+        cycle_report(shortest_cycle(group, graph), graph, group) for group in import_groups(graph)
+    ]
+    assert not found, "\n".join(found)
+
+
 def test_every_layer_is_a_package_here() -> None:
     """The layer list names what is on disk (a renamed layer would check nothing)."""
     on_disk = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     on_disk |= {p.stem for p in ROOT.glob("*.py") if p.stem not in ("__init__", *FACADES)}
-    assert on_disk == set(LAYERS)
+    assert on_disk == {*LAYERS, *BOTTOM, LEAF}
     assert set(public_names().values()) <= {m for p in MODULES if (m := module_name(p))}
 
 
@@ -416,16 +546,19 @@ def test_the_checker_names_each_broken_rule_with_its_line(tmp_path: Path) -> Non
     module = root / "analysis" / "bad.py"
     module.parent.mkdir(parents=True)
     module.write_text(VIOLATING, encoding="utf-8")
-    public = {"best_model": f"{PACKAGE}.storage.champions"}
 
-    found = check_file(module, root, public)
+    found = check_file(module, root)
 
     shown = f"{PACKAGE}/analysis/bad.py"
+    facade = (
+        "the package root is the public facade, no module of the package imports it "
+        f"(__version__ is in {PACKAGE}._version)"
+    )
     assert found == [
         f"{shown}:6: imports {PACKAGE}.plugin.session.Session: analysis/ is below plugin/ "
-        f"(imports only go down: {', '.join(LAYERS)})",
-        f"{shown}:7: imports {PACKAGE}.best_model: analysis/ is below storage/ "
-        f"(imports only go down: {', '.join(LAYERS)})",
+        f"(imports only go down: {ORDER})",
+        f"{shown}:7: imports {PACKAGE}.__version__: {facade}",
+        f"{shown}:7: imports {PACKAGE}.best_model: {facade}",
         f"{shown}:8: imports {PACKAGE}.testing: testing.py is for users, not the package",
         f"{shown}:11: imports pytest: only plugin/ may import pytest or its plugins",
         f"{shown}:15: imports httpx: analysis/ makes no network call and runs no process",
@@ -435,21 +568,76 @@ def test_the_checker_names_each_broken_rule_with_its_line(tmp_path: Path) -> Non
     ]
 
 
+def test_the_checker_reports_an_upward_import(tmp_path: Path) -> None:
+    root = tmp_path / PACKAGE
+    module = root / "cases" / "up.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from pytest_llmbench.providers.base import Request\n"
+        "def f():\n"
+        "    from ..execution import call\n",
+        encoding="utf-8",
+    )
+    assert check_file(module, root) == [
+        f"{PACKAGE}/cases/up.py:3: imports {PACKAGE}.providers.base.Request: cases/ is below "
+        f"providers/ (imports only go down: {ORDER})",
+        f"{PACKAGE}/cases/up.py:5: imports {PACKAGE}.execution.call: cases/ is below "
+        f"execution/ (imports only go down: {ORDER})",
+    ]
+
+
+def test_the_checker_keeps_the_bottom_layer_at_the_bottom(tmp_path: Path) -> None:
+    root = tmp_path / PACKAGE
+    (root / "safety").mkdir(parents=True)
+    files = {
+        "safety/sanitising.py": (
+            "from pytest_llmbench._version import __version__\n"
+            "from pytest_llmbench.safety.redaction import redact\n"
+            "from pytest_llmbench.formatting import one_line\n"
+            "from pytest_llmbench.cases.model import Task\n"
+        ),
+        "formatting.py": (
+            "from pytest_llmbench._version import __version__\n"
+            "from pytest_llmbench.safety import redaction\n"
+        ),
+        "_version.py": "from pytest_llmbench.formatting import ms\n",
+    }
+    for name, source in files.items():
+        (root / name).write_text(source, encoding="utf-8")
+    bottom = "the bottom layer, it imports nothing of the package but _version"
+    assert check_file(root / "safety" / "sanitising.py", root) == [
+        f"{PACKAGE}/safety/sanitising.py:3: imports {PACKAGE}.formatting.one_line: safety is "
+        f"{bottom}",
+        f"{PACKAGE}/safety/sanitising.py:4: imports {PACKAGE}.cases.model.Task: safety is {bottom}",
+    ]
+    assert check_file(root / "formatting.py", root) == [
+        f"{PACKAGE}/formatting.py:2: imports {PACKAGE}.safety.redaction: formatting is {bottom}"
+    ]
+    assert check_file(root / "_version.py", root) == [
+        f"{PACKAGE}/_version.py:1: imports {PACKAGE}.formatting.ms: _version imports nothing "
+        "of the package"
+    ]
+
+
 def test_the_checker_passes_a_module_that_keeps_the_rules(tmp_path: Path) -> None:
     root = tmp_path / PACKAGE
     module = root / "storage" / "good.py"
     module.parent.mkdir(parents=True)
     module.write_text(
         "import subprocess\n"
-        "from pytest_llmbench import __version__\n"
+        "from pytest_llmbench._version import __version__\n"
         "from pytest_llmbench.analysis.ranking import TaskRanking\n"
         "from pytest_llmbench.storage import history\n"
+        "from pytest_llmbench.safety.redaction import redact\n"
+        "from pytest_llmbench.formatting import ms\n"
         "from . import champions\n"
         "def f():\n"
         "    from pytest_llmbench.cases.model import Task\n",
         encoding="utf-8",
     )
-    assert check_file(module, root, {}) == []
+    assert check_file(module, root) == []
 
 
 def test_only_the_plugin_may_import_pytest(tmp_path: Path) -> None:
@@ -458,10 +646,106 @@ def test_only_the_plugin_may_import_pytest(tmp_path: Path) -> None:
         module = root / where / "m.py"
         module.parent.mkdir(parents=True)
         module.write_text("import _pytest.nodes\nfrom xdist import remote\n", encoding="utf-8")
-    assert check_file(root / "plugin" / "m.py", root, {}) == []
-    assert check_file(root / "cases" / "m.py", root, {}) == [
+    assert check_file(root / "plugin" / "m.py", root) == []
+    assert check_file(root / "cases" / "m.py", root) == [
         f"{PACKAGE}/cases/m.py:1: imports _pytest.nodes: only plugin/ may import pytest or its "
         "plugins",
         f"{PACKAGE}/cases/m.py:2: imports xdist.remote: only plugin/ may import pytest or its "
         "plugins",
     ]
+
+
+def _package(root: Path, files: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Write a package of ``files`` (path -> source) under ``root`` and read its imports."""
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return import_graph(root)
+
+
+def test_the_checker_reports_a_planted_cycle_of_every_kind_of_import(tmp_path: Path) -> None:
+    """a imports b at module level, b imports c in a function, c imports a for typing only."""
+    root = tmp_path / PACKAGE
+    graph = _package(
+        root,
+        {
+            "__init__.py": "",
+            "layer/__init__.py": "from .a import A\n",
+            "layer/a.py": "from pytest_llmbench.layer import b\nA = 1\n",
+            "layer/b.py": "def f():\n    from pytest_llmbench.layer.c import C\n",
+            "layer/c.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n"
+                "    import pytest_llmbench.layer.a\n"
+                "C = 1\n"
+            ),
+            "layer/d.py": "from pytest_llmbench.layer.a import A\n",  # into the cycle only
+        },
+    )
+    layer_ = f"{PACKAGE}.layer"
+    cycles = import_cycles(graph)
+    assert cycles == [[f"{layer_}.a", f"{layer_}.b", f"{layer_}.c", f"{layer_}.a"]]
+    assert cycle_report(cycles[0], graph) == "\n".join(
+        [
+            f"import cycle: {layer_}.a -> {layer_}.b -> {layer_}.c -> {layer_}.a",
+            f"  {PACKAGE}/layer/a.py:1: {layer_}.a imports {layer_}.b",
+            f"  {PACKAGE}/layer/b.py:2: {layer_}.b imports {layer_}.c",
+            f"  {PACKAGE}/layer/c.py:3: {layer_}.c imports {layer_}.a",
+        ]
+    )
+
+
+def test_the_checker_reports_each_cycle_and_only_cycles(tmp_path: Path) -> None:
+    """Two cycles are two reports; a package importing its own modules, a module naming
+    itself and the facade importing everything are no cycles; a module that imports the
+    package root closes one through the facade."""
+    root = tmp_path / PACKAGE
+    graph = _package(
+        root,
+        {
+            "__init__.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n"
+                "    from pytest_llmbench.low.x import X\n"
+                "    from pytest_llmbench.low.v import V\n"
+                "    from pytest_llmbench.top import T\n"
+            ),
+            "top.py": "from pytest_llmbench.low import x\nT = 1\n",
+            "low/__init__.py": "from pytest_llmbench.low.x import X\n",
+            "low/x.py": "from pytest_llmbench.low import y\nfrom pytest_llmbench.low.x import X\n",
+            "low/y.py": "from . import x\n",
+            "low/v.py": "from pytest_llmbench import __version__\nV = 1\n",
+            "low/p.py": "def f():\n    from pytest_llmbench.low import q\n",
+            "low/q.py": "from .p import f\n",
+        },
+    )
+    assert import_groups(graph)[0] == [PACKAGE, f"{PACKAGE}.low.v"]
+    assert [" -> ".join(c) for c in import_cycles(graph)] == [
+        f"{PACKAGE} -> {PACKAGE}.low.v -> {PACKAGE}",
+        f"{PACKAGE}.low.p -> {PACKAGE}.low.q -> {PACKAGE}.low.p",
+        f"{PACKAGE}.low.x -> {PACKAGE}.low.y -> {PACKAGE}.low.x",
+    ]
+
+
+def test_a_cycle_report_names_the_whole_group_when_it_is_larger(tmp_path: Path) -> None:
+    """items -> benchmark -> items, and elimination -> items -> elimination: one group."""
+    root = tmp_path / PACKAGE
+    graph = _package(
+        root,
+        {
+            "p/items.py": "from pytest_llmbench.p import benchmark, elimination\n",
+            "p/benchmark.py": "from pytest_llmbench.p import items\n",
+            "p/elimination.py": "def f():\n    from pytest_llmbench.p import items\n",
+        },
+    )
+    p = f"{PACKAGE}.p"
+    [group] = import_groups(graph)
+    assert cycle_report(shortest_cycle(group, graph), graph, group) == "\n".join(
+        [
+            f"import cycle: {p}.benchmark -> {p}.items -> {p}.benchmark",
+            f"  {PACKAGE}/p/benchmark.py:1: {p}.benchmark imports {p}.items",
+            f"  {PACKAGE}/p/items.py:1: {p}.items imports {p}.benchmark",
+            f"  (3 modules import each other: {p}.benchmark, {p}.elimination, {p}.items)",
+        ]
+    )
