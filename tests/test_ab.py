@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_llmbench.analysis.ab import ABRule, compare_versions, mcnemar_exact
-from pytest_llmbench.cli import _parser, main, run_ab
+from pytest_llmbench.cli import main
+from pytest_llmbench.cli.ab import run_ab
+from pytest_llmbench.cli.main import build_parser
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import Request
 from pytest_llmbench.providers.scripted import ScriptedProvider
@@ -136,7 +138,7 @@ def test_per_model_and_overall() -> None:
 def test_ab_command_runs_both_versions_and_decides(tmp_path: Path) -> None:
     path = write_task(tmp_path)
     provider = ScriptedProvider("fake", {"m": answer})
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["ab", str(path), "--a", "v1", "--b", "v2", "--models", "fake/m",
          "--latency-tolerance", "100"]
     )  # fmt: skip
@@ -150,7 +152,7 @@ def test_ab_command_runs_both_versions_and_decides(tmp_path: Path) -> None:
 
 def test_ab_json_for_ci(tmp_path: Path) -> None:
     path = write_task(tmp_path)
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["ab", str(path), "--a", "v1", "--b", "v2", "--models", "fake/m", "--json",
          "--latency-tolerance", "100", "--min-gain", "30"]
     )  # fmt: skip

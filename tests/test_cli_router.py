@@ -13,6 +13,7 @@ import pytest
 from ollama_emulator import OllamaEmulator
 
 from pytest_llmbench import cli
+from pytest_llmbench.reporting.rankings import rankings_lines
 from pytest_llmbench.storage.champions import Evidence, RegistryEntry, load_registry, registry_text
 
 CHAMPION, RUNNER_UP = "ollama/qwen2.5:7b", "ollama/llama3.2:3b"
@@ -83,7 +84,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str],
 
 
 def test_rankings_lines_give_every_place_with_its_evidence_and_age(registry: Path) -> None:
-    lines = cli.rankings_lines(load_registry(registry), _dt.date(2025, 6, 11))
+    lines = rankings_lines(load_registry(registry), _dt.date(2025, 6, 11))
     assert lines == [
         "task     place      model               correct    mean ms    p95 ms    run"
         "                      date        age",

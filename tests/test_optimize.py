@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pytest_llmbench.cases.model import Task, load_task
-from pytest_llmbench.cli import _parser
+from pytest_llmbench.cli.main import build_parser
+from pytest_llmbench.cli.optimize import run_optimize
 from pytest_llmbench.optimize import optimize
-from pytest_llmbench.optimize.command import run_optimize
 from pytest_llmbench.optimize.files import next_version_path, write_session
 from pytest_llmbench.optimize.interviewer import check_proposal, read_proposal
 from pytest_llmbench.optimize.loop import split_cases
@@ -122,7 +122,7 @@ def test_reaches_the_threshold_in_two_iterations(tmp_path: Path) -> None:
 def test_session_files_have_every_field_and_nothing_is_overwritten(tmp_path: Path) -> None:
     path = write_task(tmp_path)
     (tmp_path / "prompts" / "grading_v3.txt").write_text("somebody's v3")
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["optimize", str(path), "--model", "fake/small", "--interviewer", "fake/interviewer",
          "--out", str(tmp_path / "sessions")]
     )  # fmt: skip
@@ -249,7 +249,7 @@ def test_read_proposal_tolerates_prose_and_rejects_garbage() -> None:
 @pytest.mark.parametrize("bad", ["1.5", "-0.1"])
 def test_bad_holdout_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        _parser().parse_args(
+        build_parser().parse_args(
             ["optimize", "t.yaml", "--model", "a/b", "--interviewer", "a/c", "--holdout", bad]
         )
     assert "expected a share in [0, 1)" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 Uses :mod:`pytest_llmbench.execution` (the benchmark's calls, timing and scoring) and
 :mod:`pytest_llmbench.analysis`; never pytest.  Entry points: :func:`optimize` (one
-model) and the ``llmbench optimize`` command (:mod:`.command`).
+model) and the ``llmbench optimize`` command (:mod:`pytest_llmbench.cli.optimize`).
 """
 
 from __future__ import annotations

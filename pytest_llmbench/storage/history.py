@@ -34,7 +34,6 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage.codec import decode, encode
 
 __all__ = [
-    "DEFAULT_HISTORY",
     "SCHEMA_VERSION",
     "HistoryError",
     "RunSummary",
@@ -49,7 +48,6 @@ __all__ = [
     "task_timeline",
 ]
 
-DEFAULT_HISTORY = Path(".llmbench") / "history.sqlite"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """

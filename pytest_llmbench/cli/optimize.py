@@ -1,11 +1,9 @@
-"""``llmbench optimize``: the interviewer loop from the command line.
+"""``llmbench optimize``: the interviewer loop (:mod:`pytest_llmbench.optimize`) from the
+command line.
 
     llmbench optimize evals/grading.yaml --model ollama/qwen2.5:7b \\
         --interviewer ollama/llama3.2:3b [--threshold 0.95] [--max-iterations 5] \\
         [--holdout 0.3] [--prompt v2] [--out .llmbench/optimize]
-
-Light on purpose (imported by the ``llmbench`` command): the loop, the providers and
-the case loader are imported when the command runs.
 """
 
 from __future__ import annotations
@@ -15,13 +13,15 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["UsageError", "add_optimize", "run_optimize"]
+from pytest_llmbench.cli.options import Commands, UsageError, add_model_settings, provider_settings
+from pytest_llmbench.cli.output import cases_command
 
+if TYPE_CHECKING:
+    from pytest_llmbench.providers.base import Provider
 
-class UsageError(Exception):
-    """A bad argument the parser could not catch: one line, exit status 2."""
+__all__ = ["add_parser", "run", "run_optimize"]
 
 
 def _share(value: str) -> float:
@@ -38,8 +38,7 @@ def _threshold(value: str) -> float:
     return number
 
 
-def add_optimize(commands: Any) -> None:
-    """Declare the ``optimize`` subcommand on the ``llmbench`` parser."""
+def add_parser(commands: Commands) -> None:
     parser = commands.add_parser(
         "optimize",
         help="improve a task's prompt for a model with an interviewer model",
@@ -81,25 +80,16 @@ def add_optimize(commands: Any) -> None:
         help="session folders go here (default .llmbench/optimize)",
     )
     parser.add_argument("--interviewer-max-tokens", type=int, default=1024, metavar="N")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
-    parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
-    parser.add_argument("--gguf", metavar="NAME=PATH", action="append", default=None)
-    add_endpoint_option(parser)
+    add_model_settings(parser)
 
 
-def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
-    """``--endpoint 'NAME=URL ...'`` (repeatable), for every command that calls models."""
-    parser.add_argument(
-        "--endpoint",
-        metavar="NAME=URL",
-        action="append",
-        default=None,
-        help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
-        "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
-    )
+def run(args: argparse.Namespace) -> int:
+    return cases_command("optimize", lambda: run_optimize(args))
 
 
-def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None = None) -> list[str]:
+def run_optimize(
+    args: argparse.Namespace, providers: Mapping[str, Provider] | None = None
+) -> list[str]:
     """Run one session per ``--model``; the lines to print (folders, comparison table)."""
     from pytest_llmbench.cases.model import load_task
     from pytest_llmbench.optimize.files import (
@@ -109,8 +99,7 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
         write_suite,
     )
     from pytest_llmbench.optimize.loop import optimize
-    from pytest_llmbench.providers.endpoints import EndpointError
-    from pytest_llmbench.providers.resolve import resolve_models, settings_from
+    from pytest_llmbench.providers.resolve import resolve_models
 
     task = load_task(args.case_file)
     if args.prompt and args.prompt not in {v.name for v in task.versions}:
@@ -119,10 +108,7 @@ def run_optimize(args: argparse.Namespace, providers: Mapping[str, Any] | None =
     if task.versions:
         version = task.version(args.prompt) if args.prompt else task.versions[-1]
         version_file = version.file
-    try:
-        settings = settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
-    except EndpointError as exc:
-        raise UsageError(f"--endpoint: {exc}") from None
+    settings = provider_settings(args)
     [(interviewer, interviewer_model)] = resolve_models([args.interviewer], settings, providers)
     root = args.out or DEFAULT_ROOT
     session_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

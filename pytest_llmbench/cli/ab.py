@@ -1,0 +1,115 @@
+"""``llmbench ab CASES.yaml --a v1 --b v2``: A/B of two prompt versions on the same cases
+and models (or read from a run's ``--llm-json`` document): paired accuracy, McNemar,
+latency, cost, and whether to ship B."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_llmbench.cli.options import Commands, UsageError, add_model_settings, provider_settings
+from pytest_llmbench.cli.output import cases_command
+
+if TYPE_CHECKING:
+    from pytest_llmbench.cases.model import Task
+    from pytest_llmbench.execution.results import Result
+    from pytest_llmbench.providers.base import Provider
+
+__all__ = ["add_parser", "run", "run_ab"]
+
+
+def add_parser(commands: Commands) -> None:
+    ab = commands.add_parser(
+        "ab",
+        help="A/B of two prompt versions: paired accuracy, McNemar, latency, cost, decision",
+        description="Run versions A and B of a task's prompt on the same cases and models "
+        "(or read them from a run's --llm-json document with --results) and decide "
+        "whether to ship B.",
+    )
+    ab.add_argument("case_file", metavar="CASES.yaml", type=Path)
+    ab.add_argument("--a", required=True, metavar="VERSION", help="the current version")
+    ab.add_argument("--b", required=True, metavar="VERSION", help="the candidate version")
+    ab.add_argument(
+        "--models", metavar="M1,M2", help="models to run both versions on (provider/name)"
+    )
+    ab.add_argument(
+        "--results", metavar="RUN.json", type=Path, help="read the results of a run instead"
+    )
+    ab.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per case")
+    ab.add_argument(
+        "--min-gain",
+        metavar="POINTS",
+        type=float,
+        default=5.0,
+        help="accuracy gain B needs, in percentage points (default 5)",
+    )
+    ab.add_argument(
+        "--latency-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much slower B may be (default 0.10)",
+    )
+    ab.add_argument(
+        "--cost-tolerance",
+        metavar="SHARE",
+        type=float,
+        default=0.10,
+        help="how much costlier B may be (default 0.10)",
+    )
+    ab.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_model_settings(ab)
+
+
+def run(args: argparse.Namespace) -> int:
+    return cases_command("ab", lambda: run_ab(args))
+
+
+def run_ab(args: argparse.Namespace, providers: Mapping[str, Provider] | None = None) -> list[str]:
+    """``llmbench ab``: the report's lines (or its JSON)."""
+    import json
+
+    from pytest_llmbench.analysis.ab import ABRule, compare_versions
+    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.reporting.ab import ab_document, ab_lines
+
+    task = load_task(args.case_file)
+    for version in (args.a, args.b):
+        if args.results is None and version not in {v.name for v in task.versions}:
+            names = ", ".join(v.name for v in task.versions) or "none (it has one prompt:)"
+            raise UsageError(f"{args.case_file}: no prompt version {version!r}; it has {names}")
+    results = _results(args, task, providers)
+    rule = ABRule(args.min_gain, args.latency_tolerance, args.cost_tolerance)
+    report = compare_versions(task.name, results, args.a, args.b, rule)
+    if not report.models:
+        raise UsageError(f"no paired results of {args.a} and {args.b} for task {task.name}")
+    if args.json:
+        return [json.dumps(ab_document(report), indent=2)]
+    return ab_lines(report)
+
+
+def _results(
+    args: argparse.Namespace, task: Task, providers: Mapping[str, Provider] | None
+) -> list[Result]:
+    """The results of both versions: read from ``--results``, else run on ``--models``."""
+    import json
+
+    from pytest_llmbench.execution.batch import run_cases
+    from pytest_llmbench.providers.resolve import resolve_models
+    from pytest_llmbench.storage.json_report import results_from_json
+
+    if args.results is not None:
+        return results_from_json(json.loads(args.results.read_text("utf-8")))
+    if not args.models:
+        raise UsageError("give --models to run, or --results RUN.json to read a run")
+    results: list[Result] = []
+    resolved = resolve_models(args.models.split(","), provider_settings(args), providers)
+    for provider, model in resolved:
+        for index, version in enumerate((args.a, args.b)):
+            results += run_cases(
+                task, task.version(version).cases, provider, model,
+                repeat=args.repeat, timeout_s=args.timeout, cold=index == 0,
+            )  # fmt: skip
+    return results

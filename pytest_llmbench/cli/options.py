@@ -1,0 +1,120 @@
+"""What several ``llmbench`` subcommands share on the parsing side: the common options
+(history, registry, feedback log, models and endpoints) and :class:`UsageError`.
+
+Light on purpose: argparse and the storage defaults named in the help; the providers are
+imported when a command resolves its settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from pytest_llmbench.storage.champions import DEFAULT_REGISTRY
+from pytest_llmbench.storage.feedback import DEFAULT_FEEDBACK
+from pytest_llmbench.storage.locations import DEFAULT_HISTORY
+
+if TYPE_CHECKING:
+    from pytest_llmbench.providers.base import BuiltinSettings
+
+__all__ = [
+    "Commands",
+    "UsageError",
+    "add_endpoint_option",
+    "add_model_settings",
+    "feedback_option",
+    "history_option",
+    "history_path",
+    "provider_settings",
+    "registry_option",
+]
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_parser(commands)`` of a subcommand module receives."""
+
+
+class UsageError(Exception):
+    """A bad argument the parser could not catch: one line, exit status 2."""
+
+
+def history_option() -> argparse.ArgumentParser:
+    """``--history PATH``, a parent of the top-level parser and of the history commands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--history",
+        metavar="PATH",
+        type=Path,
+        default=argparse.SUPPRESS,  # given before or after the command, never reset
+        help=f"the history file (default: {DEFAULT_HISTORY})",
+    )
+    return common
+
+
+def history_path(args: argparse.Namespace) -> Path:
+    """The history file ``--history`` names, before or after the command, or the default."""
+    path: Path = getattr(args, "history", None) or DEFAULT_HISTORY
+    return path
+
+
+def registry_option() -> argparse.ArgumentParser:
+    """``--registry PATH``, a parent of the commands that read the champion registry."""
+    registry = argparse.ArgumentParser(add_help=False)
+    registry.add_argument(
+        "--registry",
+        metavar="PATH",
+        type=Path,
+        help=f"the registry file (default: {DEFAULT_REGISTRY} here or in a parent directory)",
+    )
+    return registry
+
+
+def feedback_option() -> argparse.ArgumentParser:
+    """``--feedback PATH``, a parent of the commands that write or read the feedback log."""
+    log = argparse.ArgumentParser(add_help=False)
+    log.add_argument(
+        "--feedback",
+        metavar="PATH",
+        type=Path,
+        help=f"the feedback log (default: {DEFAULT_FEEDBACK} beside the registry)",
+    )
+    return log
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint 'NAME=URL ...'`` (repeatable), for every command that calls models."""
+    parser.add_argument(
+        "--endpoint",
+        metavar="NAME=URL",
+        action="append",
+        default=None,
+        help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
+        "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
+    )
+
+
+def add_model_settings(parser: argparse.ArgumentParser) -> None:
+    """``--timeout``, ``--ollama-host``, ``--gguf`` and ``--endpoint``: where the models of
+    a command that runs cases (``ab``, ``optimize``) are found."""
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
+    parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
+    parser.add_argument(
+        "--gguf",
+        metavar="NAME=PATH",
+        action="append",
+        default=None,
+        help="add a GGUF file as model llamacpp/NAME",
+    )
+    add_endpoint_option(parser)
+
+
+def provider_settings(args: argparse.Namespace) -> BuiltinSettings:
+    """The providers' settings from ``--ollama-host``, ``--gguf``, ``--endpoint``,
+    ``--timeout``."""
+    from pytest_llmbench.providers.endpoints import EndpointError
+    from pytest_llmbench.providers.resolve import settings_from
+
+    try:
+        return settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
+    except EndpointError as exc:
+        raise UsageError(f"--endpoint: {exc}") from None

@@ -1,0 +1,134 @@
+"""``llmbench run TASK --var name=value ...``: one production call through the router;
+the answer on stdout, who answered and how fast on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_llmbench.cli.options import (
+    Commands,
+    UsageError,
+    add_endpoint_option,
+    feedback_option,
+    registry_option,
+)
+from pytest_llmbench.cli.output import answer, failure
+
+if TYPE_CHECKING:
+    from pytest_llmbench.router import RouterResult
+
+__all__ = ["add_parser", "answer_text", "run"]
+
+
+def add_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "run",
+        parents=[registry_option(), feedback_option()],
+        help="one production call through the router",
+    )
+    parser.add_argument("task", metavar="TASK")
+    parser.add_argument(
+        "--var",
+        metavar="NAME=VALUE",
+        action="append",
+        help="a template value (repeatable); NAME=@FILE reads it from a file",
+    )
+    parser.add_argument(
+        "--consensus", action="store_true", help="ask several models and let them agree"
+    )
+    parser.add_argument("--json", action="store_true", help="the answer and how it came, as JSON")
+    parser.add_argument(
+        "--evals", metavar="DIR", type=Path, help="find the task's case file here, by name"
+    )
+    parser.add_argument(
+        "--ollama-host",
+        metavar="URL",
+        action="append",
+        help="Ollama server (repeatable; default: $OLLAMA_HOST, else http://127.0.0.1:11434)",
+    )
+    parser.add_argument(
+        "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
+    )
+    add_endpoint_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_llmbench.router import RouterError
+    from pytest_llmbench.storage.champions import RegistryError
+
+    try:
+        result = _call(args)
+    except UsageError as exc:
+        return failure("llmbench", exc, 2)
+    except (RegistryError, RouterError) as exc:
+        return failure("llmbench", exc, 1)
+    if args.json:
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
+    else:
+        text = answer_text(result)
+    return answer([text], _answer_note(result))
+
+
+def _call(args: argparse.Namespace) -> RouterResult:
+    from pytest_llmbench.providers.endpoints import EndpointError
+    from pytest_llmbench.router import Router, default_settings
+
+    values = _values(args.var or [])
+    try:
+        settings = default_settings(args.timeout, args.ollama_host or (), args.endpoint or ())
+    except EndpointError as exc:
+        raise UsageError(f"--endpoint: {exc}") from None
+    router = Router.from_registry(
+        args.registry,
+        evals=args.evals,
+        settings=settings,
+        feedback=args.feedback,
+    )
+    return router.run(args.task, consensus=True if args.consensus else None, variables=values)
+
+
+def answer_text(result: RouterResult) -> str:
+    """What ``llmbench run`` prints: the label, the JSON value, or the text."""
+    if isinstance(result.value, str):
+        return result.value
+    return json.dumps(result.value, ensure_ascii=False)
+
+
+def _answer_note(result: RouterResult) -> str:
+    from pytest_llmbench.formatting import ms
+
+    note = f"llmbench: {result.task} answered by {result.model} in {ms(result.latency_ms)} ms"
+    if result.fell_over_from:
+        note += f" (fell over from {', '.join(result.fell_over_from)})"
+    consensus = result.consensus
+    if consensus is not None:
+        if consensus.accepted:
+            note += f"; consensus of {' and '.join(consensus.agreed)}"
+        else:
+            note += "; NO consensus: the top model's answer, flagged"
+        if consensus.similarity is not None:
+            note += f" (similarity {consensus.similarity:.2f})"
+    return note
+
+
+def _values(pairs: Sequence[str]) -> dict[str, str]:
+    """``--var name=value`` and ``--var name=@file`` (``@@`` for a value that starts with @)."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var expects name=value or name=@file, got {pair!r}")
+        if value.startswith("@@"):
+            value = value[1:]
+        elif value.startswith("@"):
+            try:
+                value = Path(value[1:]).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise UsageError(f"--var {name}: cannot read {value[1:]}: {why}") from None
+        values[name.strip()] = value
+    return values

@@ -1,0 +1,46 @@
+"""The lines of ``llmbench feedback``: the router's calls per task and model.  Pure:
+feedback statistics in, lines out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pytest_llmbench.formatting import ms
+from pytest_llmbench.reporting.cells import table
+from pytest_llmbench.storage.feedback import FeedbackStats
+
+__all__ = ["feedback_lines"]
+
+HEADERS = (
+    "task",
+    "model",
+    "calls",
+    "success",
+    "p50 ms",
+    "p95 ms",
+    "fell over",
+    "backup",
+    "skipped",
+)
+
+
+def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> list[str]:
+    """``llmbench feedback``: per task and model the calls, success rate, p50/p95
+    latency of the answers, fall-overs from it, answers it gave as a backup, skips."""
+    if not stats:
+        return [f"no call of task {task} in the feedback log" if task else "no call logged"]
+    rows = [
+        [
+            s.task,
+            s.model,
+            s.calls,
+            "-" if s.success_rate is None else f"{s.success_rate * 100:.0f}%",
+            ms(s.p50_ms),
+            ms(s.p95_ms),
+            s.fell_over,
+            s.backup,
+            s.skipped,
+        ]
+        for s in stats
+    ]
+    return table(rows, HEADERS)
