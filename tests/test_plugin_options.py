@@ -1,4 +1,4 @@
-"""The option table (plugin/option_table.py), the Options record and the reference page.
+"""The option table (settings/table.py), the Options record and the reference page.
 
 Plain unit tests: ``Options.from_config`` reads a stand-in config whose options and ini
 keys are the ones ``add_options`` declares, with their defaults.
@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.plugin.option_table import OPTIONS, add_options
+from pytest_llmbench.plugin.declare import add_options
 from pytest_llmbench.plugin.options import BUILDERS, Options
-from pytest_llmbench.plugin.options_reference import PAGE, render
+from pytest_llmbench.settings.reference import PAGE, render
+from pytest_llmbench.settings.table import OPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def options(tmp_path: Path, ini: dict[str, Any] | None = None, **given: Any) -> 
 def test_the_reference_page_is_up_to_date() -> None:
     committed = (ROOT / PAGE).read_text(encoding="utf-8")
     assert committed == render(), (
-        f"{PAGE} is stale: run `python -m pytest_llmbench.plugin.options_reference` "
+        f"{PAGE} is stale: run `python -m pytest_llmbench.settings.reference` "
         "at the repository root and commit the page"
     )
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_llmbench.plugin import hookspec
-from pytest_llmbench.plugin.option_table import add_options
+from pytest_llmbench.plugin.declare import add_options
 
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.items import CaseFile

@@ -1,7 +1,7 @@
 """The ``Options`` record: the plugin's options and ini keys, read and checked.
 
 :meth:`Options.from_config` reads every spec of the table
-(:data:`~pytest_llmbench.plugin.option_table.OPTIONS`) the same way (the option, else
+(:data:`~pytest_llmbench.settings.table.OPTIONS`) the same way (the option, else
 the ini key, else the default), then builds the few attributes made of several
 options (paths, selection rules, prices, endpoints) with one small function each.
 """
@@ -16,12 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.plugin.option_table import (
-    DEFAULT_REGISTRY_PATH,
-    OPTIONS,
-    resolve,
-    spec,
-)
+from pytest_llmbench.plugin.declare import resolve, usage
+from pytest_llmbench.settings.table import OPTIONS, spec
+from pytest_llmbench.settings.values import DEFAULT_REGISTRY_PATH
 
 if TYPE_CHECKING:
     from pytest_llmbench.execution.prices import PriceTable
@@ -142,7 +139,7 @@ class Options:
                 value = resolve(config, one)
                 if one.cwd_path:
                     value = option_path(config, value)
-                values[one.field] = one.convert(value) if one.convert else value
+                values[one.field] = usage(one.convert)(value) if one.convert else value
         for build in BUILDERS:
             values.update(build(config, values))
         return cls(**values)

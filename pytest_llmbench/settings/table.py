@@ -1,298 +1,52 @@
 """Every ``--llm-*`` option and ``llm_*`` ini key, declared once in :data:`OPTIONS`.
 
-Each :class:`Spec` of the table gives a flag and/or an ini key, how its value is parsed
-and checked (a ``parse_*`` function: the option's ``type=``, so a bad value fails at
-parse time, and the ini value's check, so each is checked once, the same way), its
-default, its help and the :class:`~pytest_llmbench.plugin.options.Options` attribute it
-sets. From the table are made: the pytest options and ini keys (:func:`add_options`),
+Each :class:`Spec` gives a flag and/or an ini key, how its value is parsed and checked
+(a ``parse_*`` function of :mod:`pytest_llmbench.settings.values`: the option's
+``type=``, so a bad value fails at parse time, and the ini value's check, so each is
+checked once, the same way), its default, its help and the
+:class:`~pytest_llmbench.plugin.options.Options` attribute it sets. From the table are
+made: the pytest options and ini keys (:func:`pytest_llmbench.plugin.declare.add_options`),
 the ``Options`` record (``Options.from_config``) and ``docs/reference/options.md``
-(:mod:`pytest_llmbench.plugin.options_reference`).
+(:mod:`pytest_llmbench.settings.reference`).
 
-Light on purpose (imported with the entry point): plain tuples and functions; what a
-value needs (selection rules, prices, endpoints) is imported when it is parsed.
+Light on purpose (imported with the pytest entry point): plain tuples and functions.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import re
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import pytest
-
-__all__ = ["DEFAULT_REGISTRY_PATH", "GENERIC_OFF", "OPTIONS", "Spec", "add_options", "spec"]
-
-DIST_MODES = ("model", "xdist")
-FAIL_ON = ("case", "champion")
-DEFAULT_REGISTRY_PATH = "__default__"
-"""What ``--llm-update-registry`` holds when given without a path."""
-GENERIC_OFF = math.inf
-"""What ``parse_threshold("off")`` returns: a similarity no answer reaches."""
-MAX_REPEAT = 1000
-"""The most repeats ``--llm-repeat`` (and a case file's ``repeat:``) may ask for."""
-MAX_TIMEOUT_S = 86400.0
-"""The longest ``--llm-timeout``: one day."""
-MAX_RETRIES = 10
-"""The most retries ``llm_retries`` may ask for."""
-
-
-# -- parsing: one function per kind of value, raising a usage error that names the option
-
-
-def parse_timeout(value: str, name: str = "--llm-timeout") -> float:
-    """A positive, finite number of seconds, at most :data:`MAX_TIMEOUT_S`."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise pytest.UsageError(f"{name}: expected a number of seconds, got {value!r}") from None
-    if not math.isfinite(number):
-        raise pytest.UsageError(
-            f"{name}: expected a finite number of seconds, got {value!r} "
-            f"(at most {MAX_TIMEOUT_S:g})"
-        )
-    if number <= 0:
-        raise pytest.UsageError(f"{name}: expected a positive number of seconds, got {value!r}")
-    if number > MAX_TIMEOUT_S:
-        raise pytest.UsageError(
-            f"{name}: expected at most {MAX_TIMEOUT_S:g} seconds (one day), got {value!r}"
-        )
-    return number
-
-
-_HOSTNAME = re.compile(
-    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$"
+from pytest_llmbench.settings.values import (
+    DEFAULT_REGISTRY_PATH,
+    FAIL_ON,
+    GENERIC_OFF,
+    MAX_REPEAT,
+    MAX_RETRIES,
+    MAX_TIMEOUT_S,
+    flatten,
+    parse_backoff,
+    parse_cache_mode,
+    parse_dist_mode,
+    parse_max_ms,
+    parse_max_size,
+    parse_ollama_host,
+    parse_percent,
+    parse_policy,
+    parse_prefetch,
+    parse_prompt_versions,
+    parse_provider_options,
+    parse_rate,
+    parse_registry_file,
+    parse_repeat,
+    parse_retries,
+    parse_run_ref,
+    parse_threshold,
+    parse_timeout,
+    path_or_none,
 )
 
-
-def parse_ollama_host(value: str, name: str = "--llm-ollama-host") -> str:
-    """An Ollama server: ``[http[s]://]HOST[:PORT][/path]`` with a port from 1 to 65535."""
-    import urllib.parse
-
-    from pytest_llmbench.safety.redaction import redact, register_secret
-
-    text = value.strip()
-    shown = redact(text)
-    example = "give it as http://HOST:PORT, e.g. http://127.0.0.1:11434"
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "http", text
-    if scheme.lower() not in ("http", "https"):
-        raise pytest.UsageError(
-            f"{name}: {shown!r} is not an Ollama server URL: Ollama speaks http or https, "
-            f"not {scheme}; {example}"
-        )
-    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
-    register_secret(split.password)  # masked wherever it would show
-    if not _HOSTNAME.match(split.hostname or ""):
-        raise pytest.UsageError(f"{name}: {shown!r} has no valid host name; {example}")
-    try:
-        port = split.port
-    except ValueError:
-        port = -1
-    if port is not None and not 1 <= port <= 65535:
-        raise pytest.UsageError(
-            f"{name}: {shown!r} has a bad port; a port is a number from 1 to 65535"
-        )
-    return text
-
-
-def parse_repeat(value: str, name: str = "--llm-repeat") -> int:
-    """A whole number from 1 to :data:`MAX_REPEAT`."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise pytest.UsageError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise pytest.UsageError(f"{name}: expected a whole number of at least 1, got {value!r}")
-    if number > MAX_REPEAT:
-        raise pytest.UsageError(
-            f"{name}: expected at most {MAX_REPEAT} repeats, got {value!r} "
-            "(split a longer benchmark into several runs)"
-        )
-    return number
-
-
-_VERSION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-
-
-def parse_prompt_versions(value: str) -> list[str]:
-    """Comma-separated prompt version names (``v2`` or ``v1,v3``)."""
-    names = [part.strip() for part in value.split(",") if part.strip()]
-    bad = [name for name in names if not _VERSION_NAME.fullmatch(name)]
-    if not names or bad:
-        raise pytest.UsageError(f"expected prompt version names such as v2 or v1,v3, got {value!r}")
-    return names
-
-
-def parse_max_size(value: str, name: str = "--llm-max-size") -> str:
-    """A size such as ``8GB`` (checked here; the text is kept for the header)."""
-    from pytest_llmbench.selection.rules import SizeError, parse_size
-
-    try:
-        parse_size(value)
-    except SizeError as exc:
-        raise pytest.UsageError(f"{name}: {exc}") from None
-    return value
-
-
-def parse_cache_mode(value: str, name: str = "--llm-cache") -> str:
-    from pytest_llmbench.execution.cache import MODES
-
-    if value not in MODES:
-        raise pytest.UsageError(f"{name} must be one of {', '.join(MODES)}, got {value!r}")
-    return value
-
-
-def parse_policy(value: str) -> str:
-    from pytest_llmbench.analysis.ranking import POLICIES
-
-    if value not in POLICIES:
-        raise pytest.UsageError(f"--llm-rank: expected strict or weighted, got {value!r}")
-    return value
-
-
-def parse_dist_mode(value: str, name: str = "--llm-dist") -> str:
-    """``--llm-dist``: ``model`` or ``xdist``."""
-    mode = value.strip().casefold()
-    if mode not in DIST_MODES:
-        raise pytest.UsageError(f"{name}: expected model or xdist, got {value!r}")
-    return mode
-
-
-def parse_threshold(value: str, name: str = "--llm-generic-threshold") -> float:
-    """``--llm-generic-threshold``: a similarity in (0, 1], or ``off``."""
-    if value.strip().casefold() == "off":
-        return GENERIC_OFF
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not 0 < number <= 1:
-        raise pytest.UsageError(
-            f"{name}: expected a similarity above 0 and at most 1, or 'off', got {value!r}"
-        )
-    return number
-
-
-def parse_percent(value: str) -> float:
-    """``--llm-max-slowdown``: a percentage (``20`` or ``20%``) as a fraction."""
-    text = value.strip().removesuffix("%")
-    try:
-        number = float(text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--llm-max-slowdown: expected a percentage such as 20 or 20%, got {value!r}"
-        ) from None
-    if not math.isfinite(number) or number < 0:
-        raise pytest.UsageError(f"--llm-max-slowdown: expected 0 or more, got {value!r}")
-    return number / 100.0
-
-
-def _number(value: str, name: str, suffix: str, example: str) -> float:
-    """``value`` as a number, ``suffix`` (a unit) allowed after it."""
-    try:
-        return float(value.strip().removesuffix(suffix).strip())
-    except ValueError:
-        raise pytest.UsageError(f"{name}: expected {example}, got {value!r}") from None
-
-
-def parse_max_ms(value: str, name: str = "--llm-max-p95") -> float:
-    """A positive number of milliseconds (``1500`` or ``1500ms``)."""
-    number = _number(value, name, "ms", "milliseconds such as 1500")
-    if not number > 0 or math.isinf(number):
-        raise pytest.UsageError(
-            f"{name}: expected a positive number of milliseconds, got {value!r}"
-        )
-    return number
-
-
-def parse_rate(value: str, name: str = "--llm-max-error-rate") -> float:
-    """A percentage from 0 to 100 (``5`` or ``5%``) as a fraction."""
-    number = _number(value, name, "%", "a percentage such as 5 or 5%")
-    if not 0 <= number <= 100:
-        raise pytest.UsageError(f"{name}: expected a percentage from 0 to 100, got {value!r}")
-    return number / 100.0
-
-
-def parse_registry_file(value: str) -> str:
-    """``--llm-update-registry PATH``: a YAML file, not a test path swallowed by the option."""
-    if value != DEFAULT_REGISTRY_PATH and not value.endswith((".yaml", ".yml")):
-        raise pytest.UsageError(
-            f"--llm-update-registry: {value!r} is not a .yaml file; write "
-            "--llm-update-registry=PATH.yaml, or put the option after the test paths"
-        )
-    return value
-
-
-def parse_run_ref(value: str) -> str:
-    """``--llm-resume RUN``: a run id, not a test path swallowed by the option."""
-    if value != "latest" and ("/" in value or os.sep in value or os.path.exists(value)):
-        raise pytest.UsageError(
-            f"--llm-resume: {value!r} is a path, not a run id; write --llm-resume=RUN, "
-            "or put the option after the test paths"
-        )
-    return value
-
-
-def parse_prefetch(value: str, name: str = "--llm-prefetch") -> str:
-    if value not in ("on", "off"):
-        raise pytest.UsageError(f"{name} must be on or off, got {value!r}")
-    return value
-
-
-def _bounded(value: str, name: str, kind: type[float], low: float, high: float) -> float:
-    """A number of ``kind`` from ``low`` to ``high`` (an ini value)."""
-    text = value.strip()
-    try:
-        number = kind(text)
-    except ValueError:
-        raise pytest.UsageError(f"{name}: expected a number, got {text!r}") from None
-    if not math.isfinite(number):
-        raise pytest.UsageError(f"{name}: expected a finite number, got {text!r}")
-    if number < low:
-        raise pytest.UsageError(f"{name}: expected at least {low:g}, got {text!r}")
-    if number > high:
-        raise pytest.UsageError(f"{name}: expected at most {high:g}, got {text!r}")
-    return number
-
-
-def parse_retries(value: str, name: str = "llm_retries") -> int:
-    """A whole number of retries from 0 to :data:`MAX_RETRIES`."""
-    return int(_bounded(value, name, int, 0, MAX_RETRIES))
-
-
-def parse_backoff(value: str, name: str = "llm_retry_backoff") -> float:
-    """Seconds from 0 to 60."""
-    return _bounded(value, name, float, 0.0, 60.0)
-
-
-def parse_provider_options(lines: Iterable[str]) -> dict[str, dict[str, str]]:
-    """``llm_provider_options`` lines: ``NAME key=value [key=value ...]``."""
-    found: dict[str, dict[str, str]] = {}
-    for line in lines:
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        name, *pairs = line.split()
-        own = found.setdefault(name, {})
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise pytest.UsageError(
-                    f"llm_provider_options: expected NAME key=value ..., got {line.strip()!r}"
-                )
-            own[key] = value
-    return found
-
-
-def _flatten(lists: Iterable[Iterable[str]]) -> tuple[str, ...]:
-    return tuple(name for names in lists for name in names)
-
-
-def _path_or_none(value: str | None) -> Path | None:
-    return Path(value) if value else None
+__all__ = ["OPTIONS", "Spec", "spec"]
 
 
 # -- the table
@@ -379,12 +133,12 @@ OPTIONS: tuple[Spec, ...] = (
         "run only these prompt versions of tasks with 'prompts:' (repeatable, "
         "comma-separated: v2 or v1,v3). Default: every version.",
         parse=parse_prompt_versions, metavar="VERSION", action="append", default=(),
-        convert=_flatten, shown_default="every version",
+        convert=flatten, shown_default="every version",
     ),
     Spec(
         "--llm-json", "json_path", _OUTPUTS,
         "write every result and the ranking per task to PATH as JSON.",
-        metavar="PATH", convert=_path_or_none,
+        metavar="PATH", convert=path_or_none,
     ),
     Spec(
         "--llm-gguf", None, _MODELS,
@@ -648,80 +402,3 @@ OPTIONS: tuple[Spec, ...] = (
 def spec(name: str) -> Spec:
     """The spec of a flag's dest (``llm_timeout``) or, for an ini key only, of the key."""
     return next(one for one in OPTIONS if (one.dest or one.ini) == name)
-
-
-# -- declaring
-
-
-def add_options(parser: pytest.Parser) -> None:
-    """Declare every option and ini key of the plugin (``pytest_addoption``)."""
-    group = parser.getgroup("llmbench", "pytest-llmbench: benchmark LLMs on YAML gold cases")
-    for one in OPTIONS:
-        if one.flag:
-            group.addoption(one.flag, **_argparse(one))
-        if one.ini:
-            ini_help = one.ini_help or (f"default for {one.flag}" if one.flag else one.help)
-            parser.addini(one.ini, ini_help, type=one.ini_type, default=_ini_default(one))  # type: ignore[arg-type]
-
-
-def _ini_default(one: Spec) -> Any:
-    """What ``getini`` gives for a key not set: the default, as the ini file would write it."""
-    if one.ini_type == "linelist":
-        return []
-    if one.ini_type == "bool":
-        return one.default
-    if one.default is None:
-        return ""
-    return f"{one.default:g}" if isinstance(one.default, float) else str(one.default)
-
-
-def _argparse(one: Spec) -> dict[str, Any]:
-    """``addoption``'s keywords for ``one``."""
-    kwargs: dict[str, Any] = {"default": one.option_default}
-    if one.action:
-        kwargs["action"] = one.action
-    if one.metavar:
-        kwargs["metavar"] = one.metavar
-    if one.const is not None:
-        kwargs.update(nargs="?", const=one.const)
-    if one.choices:
-        kwargs["choices"] = one.choices
-    elif one.parse:
-        kwargs["type"] = one.parse
-    kwargs["help"] = one.help
-    return kwargs
-
-
-# -- reading
-
-
-def resolve(config: pytest.Config, one: Spec) -> Any:
-    """``one``'s value: the option's, else the ini key's, else the environment's, else default."""
-    given = config.getoption(one.dest) if one.dest else None
-    if one.merge:
-        return [*(_ini(config, one) or ()), *(given or ())]
-    if not _unset(given):
-        return given
-    if one.ini and not _unset(value := _ini(config, one)):
-        return value
-    if one.env and one.parse and os.environ.get(one.env):
-        value = one.parse(os.environ[one.env], one.env)
-        return [value] if one.action == "append" else value
-    return one.default
-
-
-def _ini(config: pytest.Config, one: Spec) -> Any:
-    """The ini value, checked by ``one.parse`` (``None`` when empty)."""
-    assert one.ini is not None
-    value = config.getini(one.ini)
-    name = one.errors_as or one.ini
-    if one.ini_type == "linelist":
-        return [one.parse(line, name) for line in value] if one.parse else list(value)
-    if one.ini_type == "bool":
-        return value
-    text = str(value).strip()
-    return (one.parse(text, name) if one.parse else text) if text else None
-
-
-def _unset(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list) and not value)

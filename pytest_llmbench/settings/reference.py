@@ -1,6 +1,6 @@
 """``docs/reference/options.md``, made from the option table.
 
-``python -m pytest_llmbench.plugin.options_reference [PATH]`` writes it (run at the
+``python -m pytest_llmbench.settings.reference [PATH]`` writes it (run at the
 repository root); ``tests/test_plugin_options.py`` fails when the committed page is stale.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pytest_llmbench.plugin.option_table import OPTIONS, Spec
+from pytest_llmbench.settings.table import OPTIONS, Spec
 
 PAGE = Path("docs/reference/options.md")
 
 HEADER = """\
 # Options reference
 
-<!-- Generated from pytest_llmbench/plugin/option_table.py by
-     `python -m pytest_llmbench.plugin.options_reference`; do not edit by hand. -->
+<!-- Generated from pytest_llmbench/settings/table.py by
+     `python -m pytest_llmbench.settings.reference`; do not edit by hand. -->
 
 Every `--llm-*` option and `llm_*` ini key of pytest-llmbench. An option given on the
 command line wins over its ini key, which wins over the default; an ini key left empty
