@@ -525,7 +525,7 @@ def run_ab(args: argparse.Namespace, providers: Mapping[str, Any] | None = None)
     import json
 
     from pytest_llmbench.analysis.ab import ABRule, compare_versions
-    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.execution.batch import run_cases
     from pytest_llmbench.providers.resolve import resolve_models
     from pytest_llmbench.reporting.ab import ab_document, ab_lines
@@ -759,7 +759,7 @@ def _show(lines: Sequence[str], note: str = "") -> None:
 
 def _run_models_command(args: argparse.Namespace) -> int:
     """``ab`` and ``optimize``: commands that call models; one clear line on failure."""
-    from pytest_llmbench.cases.model import CaseFileError
+    from pytest_llmbench.cases.problems import CaseFileError
     from pytest_llmbench.providers.base import ProviderError
 
     try:
