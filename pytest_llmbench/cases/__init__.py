@@ -1,5 +1,10 @@
-"""Case files: the task and case model, the line-aware YAML loader, validation against
-``case_schema.json``, templates, and a case file's generation options (plain data).
+"""Case files, one module per concern.
 
-The bottom layer: imports nothing else of the package.
+``records`` (Task, Case, Expected ...), ``problems`` (Problem, CaseFileError),
+``yaml_lines`` (YAML with the line of each key), ``schema`` (validation against
+``case_schema.json``), ``templates`` ({name} placeholders), ``hashing`` (prompt hashes),
+``build`` (the checks the schema cannot make, cases rendered), ``load`` (load_task);
+``checks`` (graded checks), ``options`` (generation options), ``encoding``, ``confine``.
+
+Imports no other layer of the package but the bottom one.
 """
