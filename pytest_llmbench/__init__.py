@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbench._version import __version__
 
 _PUBLIC: dict[str, str] = {
-    "Case": "pytest_llmbench.cases.model",
-    "CaseFileError": "pytest_llmbench.cases.model",
-    "Expected": "pytest_llmbench.cases.model",
-    "OutputSpec": "pytest_llmbench.cases.model",
-    "Task": "pytest_llmbench.cases.model",
-    "load_task": "pytest_llmbench.cases.model",
+    "Case": "pytest_llmbench.cases.records",
+    "CaseFileError": "pytest_llmbench.cases.problems",
+    "Expected": "pytest_llmbench.cases.records",
+    "OutputSpec": "pytest_llmbench.cases.records",
+    "Task": "pytest_llmbench.cases.records",
+    "load_task": "pytest_llmbench.cases.load",
     "GenerateOptions": "pytest_llmbench.cases.options",
     "Discovery": "pytest_llmbench.providers.base",
     "ModelInfo": "pytest_llmbench.providers.base",
@@ -105,15 +105,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         rank_task,
         rank_weighted,
     )
-    from pytest_llmbench.cases.model import (
-        Case,
-        CaseFileError,
-        Expected,
-        OutputSpec,
-        Task,
-        load_task,
-    )
+    from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.cases.options import GenerateOptions
+    from pytest_llmbench.cases.problems import CaseFileError
+    from pytest_llmbench.cases.records import Case, Expected, OutputSpec, Task
     from pytest_llmbench.execution.results import Result
     from pytest_llmbench.execution.scoring import Score
     from pytest_llmbench.plugin.warnings import LLMBenchWarning

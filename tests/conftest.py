@@ -11,7 +11,7 @@ import pytest
 # functions.  pytester's in-process runs drop the modules first imported during a run, so
 # a later import would make a second copy with other exception classes, and httpx2 would
 # no longer recognise a refused connection or a timeout.  Import it once, up front.
-# The same for yaml (cases/model.py imports it when first needed): libyaml's parser, a C
+# The same for yaml (cases/yaml_lines.py imports it when first needed): libyaml's parser, a C
 # extension that is never imported twice, would go on making the nodes and raising the
 # errors of the first copy, which the second copy's isinstance and except do not know.
 for _module in ("httpcore2", "httpcore", "yaml"):

@@ -394,7 +394,14 @@ def loaded_after(statement: str) -> list[str]:
         "import pytest_llmbench.providers.openai",
         "import pytest_llmbench.providers.llamacpp",
         "import pytest_llmbench.providers.registry",
-        "import pytest_llmbench.cases.model",
+        "import pytest_llmbench.cases.records",
+        "import pytest_llmbench.cases.problems",
+        "import pytest_llmbench.cases.templates",
+        "import pytest_llmbench.cases.hashing",
+        "import pytest_llmbench.cases.yaml_lines",
+        "import pytest_llmbench.cases.schema",
+        "import pytest_llmbench.cases.build",
+        "import pytest_llmbench.cases.load",
         "import pytest_llmbench.execution.call",
         "import pytest_llmbench.analysis.ranking",
     ],
@@ -526,7 +533,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_llmbench.cases.model import Task
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.plugin.session import Session
 from pytest_llmbench import best_model, __version__
 from .. import testing
@@ -635,7 +642,7 @@ def test_the_checker_passes_a_module_that_keeps_the_rules(tmp_path: Path) -> Non
         "from pytest_llmbench.formatting import ms\n"
         "from . import champions\n"
         "def f():\n"
-        "    from pytest_llmbench.cases.model import Task\n",
+        "    from pytest_llmbench.cases.records import Task\n",
         encoding="utf-8",
     )
     assert check_file(module, root) == []

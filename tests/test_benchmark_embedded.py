@@ -44,7 +44,8 @@ from casedata import company_request, print_figures
 from llama_server import LlamaServer
 from perf_table import readme_row
 
-from pytest_llmbench.cases.model import Case, load_task
+from pytest_llmbench.cases.load import load_task
+from pytest_llmbench.cases.records import Case
 from pytest_llmbench.execution.call import answer_ms, build_request, call_provider
 from pytest_llmbench.providers import llamacpp
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Provider

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from perf_table import readme_row
 
-from pytest_llmbench.cases.model import load_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.execution import scoring
 from pytest_llmbench.execution.call import build_request, fetch, finish
 from pytest_llmbench.execution.prices import PriceTable

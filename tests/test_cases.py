@@ -1,4 +1,4 @@
-"""Unit tests for pytest_llmbench.cases.model: loading, rendering and validating case files."""
+"""Unit tests for loading, rendering and validating case files (pytest_llmbench.cases.load)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,11 @@ from pathlib import Path
 import pytest
 
 from pytest_llmbench.cases.encoding import NotUTF8, decode_utf8, readable_text
-from pytest_llmbench.cases.model import (
-    DEFAULT_LABELS,
-    CaseFileError,
-    ConsensusSpec,
-    Expected,
-    OutputSpec,
-    Problem,
-    Task,
-    TemplateError,
-    find_case_file,
-    load_task,
-    looks_like_case_file,
-    placeholders,
-    render,
-)
+from pytest_llmbench.cases.load import find_case_file, load_task, looks_like_case_file
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.cases.problems import CaseFileError, Problem
+from pytest_llmbench.cases.records import DEFAULT_LABELS, ConsensusSpec, Expected, OutputSpec, Task
+from pytest_llmbench.cases.templates import TemplateError, placeholders, render
 
 # A valid verdict task; line numbers are used by the error tests below.
 GRADING = """\

@@ -22,7 +22,7 @@ from pytest_llmbench.analysis.consensus import (
     summarise,
 )
 from pytest_llmbench.analysis.ranking import rank_strict
-from pytest_llmbench.cases.model import OutputSpec
+from pytest_llmbench.cases.records import OutputSpec
 from pytest_llmbench.execution.results import Result
 
 # --------------------------------------------------------------------------- similarity

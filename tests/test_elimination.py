@@ -20,7 +20,7 @@ from pytest_llmbench.analysis.elimination import (
     mark_eliminated,
 )
 from pytest_llmbench.analysis.ranking import rank_task
-from pytest_llmbench.cases.model import load_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.execution.results import Result
 
 CONFTEST = """

@@ -90,7 +90,7 @@ def ids(result: pytest.RunResult) -> list[str]:
 def test_task_sources_are_the_yaml_the_prompt_and_the_referenced_files(
     repo: pytest.Pytester,
 ) -> None:
-    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.cases.load import load_task
 
     grading = load_task(repo.path / "evals" / "grading.yaml")
     assert grading.sources == (

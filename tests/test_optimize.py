@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench.cases.model import Task, load_task
+from pytest_llmbench.cases.load import load_task
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.cli.main import build_parser
 from pytest_llmbench.cli.optimize import run_optimize
 from pytest_llmbench.optimize import optimize
@@ -256,7 +257,7 @@ def test_bad_holdout_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[st
 
 
 def test_a_held_out_expected_answer_is_a_leak() -> None:
-    from pytest_llmbench.cases.model import Case, Expected
+    from pytest_llmbench.cases.records import Case, Expected
 
     held = Case("EXTRACT_007", Expected(json={"company": "Nordhafen Bank"}), prompt="")
     original = "Extract the company from {posting} as JSON."

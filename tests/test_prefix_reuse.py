@@ -19,8 +19,9 @@ pytest.importorskip("llama_cpp", reason="needs pip install 'pytest-llmbench[embe
 
 from casedata import COMPANY_SCHEMA, company_request
 
-from pytest_llmbench.cases.model import Task, load_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.execution.call import build_request, prompt_head
 from pytest_llmbench.providers import llamacpp
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Request, Response
@@ -105,7 +106,7 @@ def test_answers_are_the_same_in_any_order_and_without_reuse(grading: Task, mode
 FRESH = """
 import json, sys
 from pathlib import Path
-from pytest_llmbench.cases.model import load_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.execution.call import build_request
 from pytest_llmbench.providers.base import ModelInfo, BuiltinSettings
 from pytest_llmbench.providers.llamacpp import LlamaCppProvider

@@ -12,7 +12,8 @@ import pytest
 
 from pytest_llmbench.analysis.ranking import best_versions, rank_task
 from pytest_llmbench.analysis.regression import compare
-from pytest_llmbench.cases.model import CaseFileError, load_task
+from pytest_llmbench.cases.load import load_task
+from pytest_llmbench.cases.problems import CaseFileError
 from pytest_llmbench.execution.results import Result
 
 CONFTEST = """

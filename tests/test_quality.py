@@ -11,7 +11,9 @@ import pytest
 
 from pytest_llmbench.analysis.ranking import rank_strict, rank_weighted
 from pytest_llmbench.cases.checks import Mentions, Words
-from pytest_llmbench.cases.model import CaseFileError, Task, load_task
+from pytest_llmbench.cases.load import load_task
+from pytest_llmbench.cases.problems import CaseFileError
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.execution.quality import (
     Part,
     bullet_lines,

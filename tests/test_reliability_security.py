@@ -283,7 +283,8 @@ def test_yaml_alias_bomb_is_refused_in_bounded_time(tmp_path: Path) -> None:
         tmp_path,
         """
         from pathlib import Path
-        from pytest_llmbench.cases.model import CaseFileError, load_task
+        from pytest_llmbench.cases.load import load_task
+        from pytest_llmbench.cases.problems import CaseFileError
         try:
             load_task(Path("bomb.yaml"), "bomb.yaml")
         except CaseFileError as exc:
@@ -301,7 +302,7 @@ def test_catastrophic_regex_fails_the_case_in_bounded_time(tmp_path: Path) -> No
     done = _run_bounded(
         tmp_path,
         r"""
-        from pytest_llmbench.cases.model import Expected, OutputSpec
+        from pytest_llmbench.cases.records import Expected, OutputSpec
         from pytest_llmbench.execution.scoring import score_output
         got = score_output(OutputSpec("text"), Expected(regex=r"^(a|aa)+$"), "a" * 41 + "!")
         print(got.correct, got.reason)
@@ -314,7 +315,8 @@ def test_catastrophic_regex_fails_the_case_in_bounded_time(tmp_path: Path) -> No
 
 
 def test_standalone_load_task_confines_to_the_enclosing_project(tmp_path: Path) -> None:
-    from pytest_llmbench.cases.model import CaseFileError, load_task
+    from pytest_llmbench.cases.load import load_task
+    from pytest_llmbench.cases.problems import CaseFileError
 
     project = tmp_path / "project"
     (project / "evals").mkdir(parents=True)
@@ -338,7 +340,8 @@ def test_standalone_load_task_confines_to_the_enclosing_project(tmp_path: Path) 
 
 
 def test_a_fifo_inside_the_project_is_never_opened(tmp_path: Path) -> None:
-    from pytest_llmbench.cases.model import CaseFileError, load_task
+    from pytest_llmbench.cases.load import load_task
+    from pytest_llmbench.cases.problems import CaseFileError
 
     os.mkfifo(tmp_path / "pipe")
     case_file = tmp_path / "t.yaml"

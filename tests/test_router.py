@@ -15,7 +15,7 @@ import pytest
 from ollama_emulator import OllamaEmulator
 
 from pytest_llmbench import Router, RouterError
-from pytest_llmbench.cases.model import load_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.providers.base import BuiltinSettings
 from pytest_llmbench.router import NoAnswer
 from pytest_llmbench.storage.champions import Evidence, RegistryEntry, registry_text

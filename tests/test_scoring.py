@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.cases.records import Case, Expected, OutputSpec, Task
 from pytest_llmbench.execution.scoring import (
     Score,
     parse_answer,

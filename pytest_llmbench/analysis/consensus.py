@@ -55,7 +55,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmbench.cases.model import DEFAULT_AGREE, OutputSpec
+from pytest_llmbench.cases.records import DEFAULT_AGREE, OutputSpec
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import parse_answer
 

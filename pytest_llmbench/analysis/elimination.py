@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pytest_llmbench.analysis.ranking import Elimination, TaskRanking
-from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.results import Result
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The graded checks of a case file: quality heuristics and the judge.
 
 Plain data read from a validated ``expected:`` mapping (and the task's ``judge:``):
-the loader (:mod:`pytest_llmbench.cases.model`) calls :func:`quality_checks` and
+the builder (:mod:`pytest_llmbench.cases.build`) calls :func:`quality_checks` and
 :func:`judge_spec`; scoring lives in :mod:`pytest_llmbench.execution.quality` and
 :mod:`pytest_llmbench.execution.judge`.
 """

@@ -13,7 +13,7 @@ from pytest_llmbench.cli.options import Commands, UsageError, add_model_settings
 from pytest_llmbench.cli.output import cases_command
 
 if TYPE_CHECKING:
-    from pytest_llmbench.cases.model import Task
+    from pytest_llmbench.cases.records import Task
     from pytest_llmbench.execution.results import Result
     from pytest_llmbench.providers.base import Provider
 
@@ -72,7 +72,7 @@ def run_ab(args: argparse.Namespace, providers: Mapping[str, Provider] | None = 
     import json
 
     from pytest_llmbench.analysis.ab import ABRule, compare_versions
-    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.reporting.ab import ab_document, ab_lines
 
     task = load_task(args.case_file)

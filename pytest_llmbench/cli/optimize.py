@@ -91,7 +91,7 @@ def run_optimize(
     args: argparse.Namespace, providers: Mapping[str, Provider] | None = None
 ) -> list[str]:
     """Run one session per ``--model``; the lines to print (folders, comparison table)."""
-    from pytest_llmbench.cases.model import load_task
+    from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.optimize.files import (
         DEFAULT_ROOT,
         comparison_lines,

@@ -35,7 +35,7 @@ def cases_command(name: str, produce: Callable[[], Sequence[str]]) -> int:
     """Print what a command that runs cases (``ab``, ``optimize``) produces; on failure one
     line ``llmbench NAME: ...``: status 2 for bad usage or a bad or missing case file, 1
     when a provider fails."""
-    from pytest_llmbench.cases.model import CaseFileError
+    from pytest_llmbench.cases.problems import CaseFileError
     from pytest_llmbench.cli.options import UsageError
     from pytest_llmbench.providers.base import ProviderError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.call import Scorer, build_request, fetch, finish
 from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.execution.results import Result

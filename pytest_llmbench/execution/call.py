@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.cache import NOT_CACHED, ResponseCache
 from pytest_llmbench.execution.prices import PriceTable, call_cost
 from pytest_llmbench.execution.results import Result

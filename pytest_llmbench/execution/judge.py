@@ -23,8 +23,9 @@ from importlib import resources
 from typing import Any
 
 from pytest_llmbench.cases.checks import JudgeCheck, JudgeSpec
-from pytest_llmbench.cases.model import Case, Task, render
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.cases.records import Case, Task
+from pytest_llmbench.cases.templates import render
 from pytest_llmbench.execution.quality import Part, combine
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import parse_json, shorten

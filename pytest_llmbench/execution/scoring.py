@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmbench.cases.model import Case, Expected, OutputSpec, Task
+from pytest_llmbench.cases.records import Case, Expected, OutputSpec, Task
 from pytest_llmbench.execution.matching import RegexTimeout, regex_search
 from pytest_llmbench.execution.quality import Part, combine, quality_parts
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmbench.cases.model import Case, placeholders
+from pytest_llmbench.cases.records import Case
+from pytest_llmbench.cases.templates import placeholders
 from pytest_llmbench.execution.results import Result
 
 __all__ = [

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pytest_llmbench.analysis.stats import mean
-from pytest_llmbench.cases.model import Case, Task, render
 from pytest_llmbench.cases.options import GenerateOptions
+from pytest_llmbench.cases.records import Case, Task
+from pytest_llmbench.cases.templates import render
 from pytest_llmbench.execution.batch import run_cases
 from pytest_llmbench.execution.call import call_provider
 from pytest_llmbench.execution.results import Result

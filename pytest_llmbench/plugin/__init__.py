@@ -76,7 +76,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     except OSError:
         return None
     from pytest_llmbench.cases.encoding import readable_text
-    from pytest_llmbench.cases.model import looks_like_case_file
+    from pytest_llmbench.cases.load import looks_like_case_file
 
     # Told by its text read as what it looks like (UTF-8, UTF-16, UTF-32): a case file
     # that is not UTF-8 is collected all the same, and loading it reports the encoding

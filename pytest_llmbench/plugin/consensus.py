@@ -30,7 +30,7 @@ from pytest_llmbench.analysis.consensus import (
     summarise,
 )
 from pytest_llmbench.analysis.ranking import TaskRanking
-from pytest_llmbench.cases.model import OutputSpec, Task
+from pytest_llmbench.cases.records import OutputSpec, Task
 from pytest_llmbench.storage.champions import RegistryError, load_registry
 
 if TYPE_CHECKING:

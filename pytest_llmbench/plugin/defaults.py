@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from pytest_llmbench.analysis.ranking import TaskRanking, rank_task
-from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution import scoring
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score

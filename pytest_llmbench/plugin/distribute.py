@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llmbench.cases.model import Task
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.execution.results import Result
 
 __all__ = [

@@ -14,7 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
-    from pytest_llmbench.cases.model import Case, Task
+    from pytest_llmbench.cases.records import Case, Task
     from pytest_llmbench.execution.results import Result
     from pytest_llmbench.execution.scoring import Score
     from pytest_llmbench.providers.base import ModelInfo

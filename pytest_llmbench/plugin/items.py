@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.cases.model import Case, CaseFileError, Problem, Task, load_task
+from pytest_llmbench.cases.load import load_task
+from pytest_llmbench.cases.problems import CaseFileError, Problem
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
 from pytest_llmbench.execution.pipeline import Pipeline
 from pytest_llmbench.execution.results import Result

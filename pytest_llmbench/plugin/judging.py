@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
 from pytest_llmbench.analysis.ranking import TaskRanking
-from pytest_llmbench.cases.model import Case, Task
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.call import Call, fetch
 from pytest_llmbench.execution.judge import (
     CalibrationCase,

@@ -581,7 +581,7 @@ def output_problem(path: Path) -> str | None:
         return "is a directory; name a file"
     if path.is_file():
         from pytest_llmbench.cases.encoding import readable_text
-        from pytest_llmbench.cases.model import looks_like_case_file
+        from pytest_llmbench.cases.load import looks_like_case_file
 
         try:
             text = readable_text(path.read_bytes())  # as collection tells a case file

@@ -27,7 +27,7 @@ from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.alerts import Limits
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS, TaskRanking
-from pytest_llmbench.cases.model import Task
+from pytest_llmbench.cases.records import Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.pipeline import Pipeline, worth_sending_ahead

@@ -44,7 +44,7 @@ from pytest_llmbench.storage.feedback import FeedbackLog, FeedbackRecord, feedba
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.consensus import Decision, Vote
-    from pytest_llmbench.cases.model import Case, ConsensusSpec, Task
+    from pytest_llmbench.cases.records import Case, ConsensusSpec, Task
 
 __all__ = [
     "Attempt",
@@ -315,7 +315,7 @@ class Router:
 
     def case_file(self, task: str) -> Path:
         """Where ``task``'s case file is (see ``evals`` in :class:`Router`)."""
-        from pytest_llmbench.cases.model import find_case_file
+        from pytest_llmbench.cases.load import find_case_file
 
         entry = self.entry(task)
         if self.evals is not None:
@@ -339,7 +339,8 @@ class Router:
 
     def task(self, name: str) -> Task:
         """The task as its case file defines it (loaded once)."""
-        from pytest_llmbench.cases.model import CaseFileError, load_task
+        from pytest_llmbench.cases.load import load_task
+        from pytest_llmbench.cases.problems import CaseFileError
 
         with self._lock:
             if name in self._tasks:
@@ -377,7 +378,7 @@ class Router:
         :raises RouterError: for an unknown task, bad values or no case file;
             :class:`NoAnswer` when no model answered.
         """
-        from pytest_llmbench.cases.model import TemplateError
+        from pytest_llmbench.cases.templates import TemplateError
 
         spec = self.task(task)
         given = {
@@ -494,7 +495,7 @@ class Router:
         self, task: Task, case: Case, chain: list[str], attempts: list[Attempt], started: float
     ) -> RouterResult:
         from pytest_llmbench.analysis.consensus import Vote, decide
-        from pytest_llmbench.cases.model import ConsensusSpec
+        from pytest_llmbench.cases.records import ConsensusSpec
 
         spec: ConsensusSpec = task.consensus or ConsensusSpec()
         answered: list[Attempt] = []
