@@ -29,7 +29,7 @@ from ollama_emulator import (
 )
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers import ollama_replies
+from pytest_llmbench.providers.ollama import replies as ollama_replies
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
     Discovery,

@@ -3,15 +3,18 @@
 It speaks Ollama's API (``/api/tags`` and ``/api/show`` for discovery, ``/api/chat``
 for generation, empty ``/api/generate`` requests to load and unload) and reports the
 server's own timing fields, converted from nanoseconds to milliseconds.  On plain
-``http://`` hosts with no proxy the requests go over the lean client of :mod:`.wire`
-and the replies are read by :mod:`.ollama_replies`; elsewhere (https, a proxy, a
-redirect) through the official ``ollama`` client.  That client (with httpx and
-pydantic, about 0.2 s of CPU to import) is imported only when a host needs it or a
-request fails: a run on a local Ollama, or one where no Ollama answers, never imports it.
+``http://`` hosts with no proxy the requests go over the lean client of
+:mod:`~pytest_llmbench.providers.wire` and the replies are read by :mod:`.replies`;
+elsewhere (https, a proxy, a redirect) through the official ``ollama`` client.  That
+client (with httpx and pydantic, about 0.2 s of CPU to import) is imported only when a
+host needs it: a run on a local Ollama, or one where no Ollama answers, never imports it.
 
 Every failure a user can cause or meet (server down, model not pulled, timeout,
-HTTP error, garbage reply) becomes a :class:`ProviderError` or a
-:class:`Discovery` problem with one line that names the URL and says what to do.
+HTTP error, garbage reply) is read as the transport taxonomy
+(:mod:`pytest_llmbench.providers.transport`, :mod:`.errors`) and becomes a
+:class:`ProviderError` or a :class:`Discovery` problem with one line that names the URL
+and says what to do (:mod:`.errors`).  Discovery's listing and its problems are in
+:mod:`.discovery`.
 
 Behaviour at scale (many models, one GPU):
 
@@ -34,10 +37,7 @@ Behaviour at scale (many models, one GPU):
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import socket
-import sys
 import threading
 import time
 import urllib.parse
@@ -46,39 +46,38 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.providers.base import (
-    DEFAULT_OLLAMA_HOST,
     BuiltinSettings,
     Discovery,
-    ModelInfo,
-    ModelNotFound,
     ProviderError,
     Request,
     Response,
     plain_json,
 )
-from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
+from pytest_llmbench.providers.deadline import call_within
 from pytest_llmbench.providers.hosts import assign_hosts
-from pytest_llmbench.providers.ollama_replies import parse
-from pytest_llmbench.providers.wire import (
-    ChatWire,
-    ConnectFailed,
-    ConnectTimedOut,
-    ReadTimedOut,
-    Redirected,
-    Reply,
-    WireError,
-    WriteTimedOut,
-    error_text,
-    usable_for,
+from pytest_llmbench.providers.ollama.discovery import (
+    DEFAULT_HOST,
+    list_hosts,
+    normalize_host,
+    outcome,
 )
+from pytest_llmbench.providers.ollama.errors import failure, transport_errors
+from pytest_llmbench.providers.ollama.replies import parse
+from pytest_llmbench.providers.transport import (
+    HttpStatus,
+    Kind,
+    TransportError,
+    connect_reason,
+    one_line,
+)
+from pytest_llmbench.providers.wire import ChatWire, Redirected, error_text, usable_for
 
 if TYPE_CHECKING:
     import ollama
 
 
-__all__ = ["DEFAULT_HOST", "KEEP_ALIVE", "RUNNER_OPTIONS", "OllamaProvider", "normalize_host"]
+__all__ = ["KEEP_ALIVE", "PROBE_TIMEOUT_S", "RUNNER_OPTIONS", "OllamaProvider"]
 
-DEFAULT_HOST = DEFAULT_OLLAMA_HOST
 KEEP_ALIVE = "30m"
 """How long the server keeps a model loaded after each request of ours."""
 PROBE_TIMEOUT_S = 0.5
@@ -101,60 +100,6 @@ RUNNER_OPTIONS = frozenset(
 )
 """Options that shape the loaded runner: a change between requests makes Ollama reload."""
 _T = TypeVar("_T")
-_DEFAULT_PORT = 11434
-_MAX_DETAIL = 200
-_NOT_REACHABLE_HINT = (
-    "start it with `ollama serve`, or point --llm-ollama-host / OLLAMA_HOST at a running server"
-)
-
-# Exceptions that mean "the reply was not what the protocol promises": bad JSON
-# (json.JSONDecodeError is a ValueError), a JSON value of the wrong shape (pydantic's
-# ValidationError is a ValueError; ``cls(**[...])`` is a TypeError), and so on.
-_MALFORMED = (ValueError, TypeError, KeyError, AttributeError)
-
-
-def normalize_host(host: str) -> str:
-    """Turn a host as users write it into the base URL the client will use.
-
-    Follows the rules of ``OLLAMA_HOST``: no scheme means ``http://`` and, when no
-    port is given either, port 11434; an explicit scheme without a port keeps the
-    scheme's default port.  ``localhost:11434`` -> ``http://localhost:11434``.
-    """
-    text = host.strip()
-    if not text:
-        return DEFAULT_HOST
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "http", text
-        default_port: int | None = _DEFAULT_PORT
-    else:
-        scheme = scheme.lower()
-        default_port = None
-    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
-    hostname = split.hostname or "127.0.0.1"
-    if ":" in hostname:  # IPv6 literal
-        hostname = f"[{hostname}]"
-    try:
-        port = split.port
-    except ValueError:
-        port = None
-    if port is None:
-        port = default_port
-    netloc = hostname if port is None else f"{hostname}:{port}"
-    path = split.path.rstrip("/")
-    return f"{scheme}://{netloc}{path}"
-
-
-def _one_line(text: object, limit: int = _MAX_DETAIL) -> str:
-    """Squash a message onto one line and cap its length."""
-    line = " ".join(str(text).split())
-    if len(line) > limit:
-        line = line[: limit - 3].rstrip() + "..."
-    return line
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} s"
 
 
 def _ms(ns: int | None) -> float | None:
@@ -164,80 +109,15 @@ def _ms(ns: int | None) -> float | None:
     return ns / 1_000_000
 
 
-def _connect_reason(exc: BaseException) -> str:
-    """Why a connection failed, in a few words (``connection refused``, ...)."""
-    # No exception is an httpx one before httpx is imported (the lean client's are not).
-    httpx = sys.modules.get("httpx")
-    timeouts: tuple[type[BaseException], ...] = (
-        (httpx.TimeoutException, ConnectTimedOut) if httpx else (ConnectTimedOut,)
-    )
-    # ollama wraps httpx.ConnectError in a builtin ConnectionError with a generic
-    # text (``raise ... from None``); the original is still the context.
-    cause: BaseException | None = exc
-    seen = 0
-    while cause is not None and seen < 5:
-        text = str(cause).lower()
-        if "refused" in text:
-            return "connection refused"
-        if "name or service not known" in text or "nodename nor servname" in text:
-            return "unknown host name"
-        if "temporary failure in name resolution" in text or "getaddrinfo" in text:
-            return "host name does not resolve"
-        if "unreachable" in text:
-            return "network unreachable"
-        if isinstance(cause, timeouts):
-            return "connection timed out"
-        cause = cause.__cause__ or cause.__context__
-        seen += 1
-    detail = _one_line(exc.__context__ or exc, 80)
-    return f"cannot connect: {detail}" if detail else "cannot connect"
-
-
-def _malformed_reason(exc: BaseException) -> str:
-    """What was wrong with a reply, in a few words."""
-    pydantic = sys.modules.get("pydantic")  # not imported: not a pydantic error
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON ({exc.msg} at character {exc.pos})"
-    if pydantic is not None and isinstance(exc, pydantic.ValidationError):
-        errors = exc.errors()
-        if errors:
-            first = errors[0]
-            where = ".".join(str(part) for part in first.get("loc", ())) or "reply"
-            return _one_line(f"{where}: {first.get('msg', 'invalid')}", 120)
-    return _one_line(f"{type(exc).__name__}: {exc}", 120)
-
-
-def _is_connect_failure(exc: BaseException) -> bool:
-    """No connection at all (refused, unreachable, connect timeout)."""
-    import httpx
-
-    return isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout))
+def _kind(exc: BaseException) -> Kind | None:
+    return exc.kind if isinstance(exc, TransportError) else None
 
 
 def _is_transient(exc: BaseException) -> bool:
     """Worth another try: HTTP 503 (server busy) or a connection closed without an answer."""
-    import ollama
-
-    if isinstance(exc, ollama.ResponseError):
-        return exc.status_code == 503
-    return _is_cut(exc)
-
-
-def _is_cut(exc: BaseException) -> bool:
-    """The connection closed or reset after the request went out (no answer)."""
-    import httpx
-
-    return isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
-
-
-class _ErrorStatus(Exception):
-    """An error status from the lean client during discovery (``ollama.ResponseError``
-    on the ollama client), without importing ``ollama``."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.status = reply.status
-        self.error = error_text(reply)
-        super().__init__(f"{self.error} (status code: {self.status})")
+    if isinstance(exc, HttpStatus):
+        return exc.status == 503
+    return _kind(exc) is Kind.CUT
 
 
 class _HostGone(ProviderError):
@@ -366,30 +246,26 @@ class OllamaProvider:
         Over the lean client when ``host`` has one, else through the ollama client's
         method of that name with the same arguments: one request, two transports.  The
         reply reads as the ollama client's reply type ``kind`` (``ChatResponse``...)
-        would (:func:`~.ollama_replies.parse`), so a reply of the wrong shape fails the
-        same way on both; the ollama client is made (and imported) only when used.
+        would (:func:`~.replies.parse`), so a reply of the wrong shape fails the same way
+        on both; the ollama client is made (and imported) only when used.  Failures are
+        the transport taxonomy's (:func:`~.errors.transport_errors`).
         """
         wire = self._wire(host)
 
         def send() -> Any:
-            if wire is not None:
-                try:
-                    return parse(kind, wire.post(f"/api/{endpoint}", payload))
-                except Redirected:  # the ollama client follows redirects: let it
-                    self._drop_wire(host, wire)
-            client = self._client(host, "generate")
-            # httpx times out each read, not the call: the deadline is kept here.
-            try:
-                reply = call_within(
+            with transport_errors():
+                if wire is not None:
+                    try:
+                        return parse(kind, wire.post(f"/api/{endpoint}", payload))
+                    except Redirected:  # the ollama client follows redirects: let it
+                        self._drop_wire(host, wire)
+                client = self._client(host, "generate")
+                # httpx times out each read, not the call: the deadline is kept here.
+                return call_within(
                     float(self.settings.timeout_s),
                     lambda: getattr(client, endpoint)(**payload),
                     abandon=lambda: self._abandon(host, client),
                 )
-            except DeadlinePassed as exc:
-                import httpx
-
-                raise httpx.ReadTimeout(str(exc)) from None
-            return reply
 
         return send
 
@@ -423,46 +299,24 @@ class OllamaProvider:
         """``GET /api/tags`` (no ``payload``) or ``POST /api/show`` on ``host``, read as
         the ollama client's reply type ``kind``.
 
-        Over the lean client when it serves ``host``: a failure is then the lean
-        client's own (a :class:`WireError` kind, :class:`_ErrorStatus`), which costs no
-        import.  Else, or after a redirect, through the ollama client.
+        Over the lean client when it serves ``host``, else (or after a redirect)
+        through the ollama client; failures are the transport taxonomy's.
         """
-        wire = self._wire(host)
-        if wire is not None:
-            method = "GET" if payload is None else "POST"
-            timeout_s = float(self.settings.discovery_timeout_s)
-            try:
-                reply = wire.reply(method, path, payload, timeout_s=timeout_s)
-            except Redirected:  # the ollama client follows redirects: let it
-                self._drop_wire(host, wire)
-            else:
-                if reply.status >= 400:
-                    raise _ErrorStatus(reply)
-                return parse(kind, reply.json())
-        client = self._client(host, "discover")
-        return client.list() if payload is None else client.show(payload["model"])
-
-    def _discovery_failure(self, exc: BaseException, path: str) -> tuple[bool, str] | None:
-        """Whether a discovery request's failure means the host is not reachable (else
-        it answered badly), and why in a few words; ``None``: not a failure of the host."""
-        # An exception is no httpx or ollama one before they are imported: the lean
-        # client's are its own, so telling them apart imports nothing.
-        httpx = sys.modules.get("httpx")
-        ollama = sys.modules.get("ollama")
-        if isinstance(exc, (ConnectionError, ConnectFailed)):
-            return True, _connect_reason(exc)
-        timed_out = (ConnectTimedOut, ReadTimedOut, WriteTimedOut)
-        if isinstance(exc, timed_out) or (httpx and isinstance(exc, httpx.TimeoutException)):
-            return True, f"no answer within {_seconds(self.settings.discovery_timeout_s)}"
-        if isinstance(exc, _ErrorStatus):
-            return False, f"HTTP {exc.status}: {_one_line(exc.error)}"
-        if ollama and isinstance(exc, ollama.ResponseError):
-            return False, f"HTTP {exc.status_code}: {_one_line(exc.error)}"
-        if isinstance(exc, WireError) or (httpx and isinstance(exc, httpx.HTTPError)):
-            return True, _one_line(exc) or type(exc).__name__
-        if isinstance(exc, _MALFORMED):
-            return False, f"malformed reply to {path}: {_malformed_reason(exc)}"
-        return None
+        with transport_errors():
+            wire = self._wire(host)
+            if wire is not None:
+                method = "GET" if payload is None else "POST"
+                timeout_s = float(self.settings.discovery_timeout_s)
+                try:
+                    reply = wire.reply(method, path, payload, timeout_s=timeout_s)
+                except Redirected:  # the ollama client follows redirects: let it
+                    self._drop_wire(host, wire)
+                else:
+                    if reply.status >= 400:
+                        raise HttpStatus(reply.status, error_text(reply))
+                    return parse(kind, reply.json())
+            client = self._client(host, "discover")
+            return client.list() if payload is None else client.show(payload["model"])
 
     def discover(self) -> Discovery:
         """List the models on every host; a model on several hosts counts once (see class doc).
@@ -470,123 +324,25 @@ class OllamaProvider:
         Over the lean client (plain http), a host that does not answer costs no import:
         ``ollama`` (with httpx and pydantic) is imported only for a host it cannot serve.
         """
-        models: dict[str, ModelInfo] = {}
-        presence: dict[str, list[str]] = {}
-        unreachable: list[str] = []
-        broken: list[str] = []
-        reachable: list[str] = []
-        for host in self.hosts:
-            try:
-                listing = self._discovery_call(host, "/api/tags", None, "ListResponse")
-            except Exception as exc:
-                failure = self._discovery_failure(exc, "/api/tags")
-                if failure is None:
-                    raise
-                gone, reason = failure
-                (unreachable if gone else broken).append(f"{host} ({reason})")
-                continue
-            reachable.append(host)
-            with self._lock:
-                self._answered.add(host)
-            show_ok = True
-            for entry in listing.models:
-                name = entry.model
-                if not name:
-                    continue
-                presence.setdefault(name, [])
-                if host not in presence[name]:
-                    presence[name].append(host)
-                if name in models:
-                    continue
-                info = self._model_info(host, entry)
-                if show_ok:
-                    extra, show_ok = self._show_details(host, name)
-                    if extra:
-                        info = ModelInfo(
-                            provider=info.provider,
-                            name=info.name,
-                            size_bytes=info.size_bytes,
-                            family=info.family,
-                            details={**info.details, **extra},
-                        )
-                models[name] = info
-
+        found = list_hosts(
+            self.hosts,
+            self._discovery_call,
+            timeout_s=self.settings.discovery_timeout_s,
+            answered=self._mark_answered,
+        )
         # A model on several hosts is served by one: the one serving the fewest models.
-        chosen = assign_hosts(presence, self.hosts)
+        chosen = assign_hosts(found.presence, self.hosts)
         with self._lock:
             for name, host in chosen.items():
                 self._model_hosts.setdefault(name, host)
-                self._presence[name] = tuple(presence[name])
+                self._presence[name] = tuple(found.presence[name])
             self._discovered = True
             chosen = {name: self._model_hosts[name] for name in chosen}
-        for name, info in models.items():
-            if len(presence[name]) > 1 or chosen[name] != info.details.get("host"):
-                details = {**info.details, "host": chosen[name], "hosts": list(presence[name])}
-                models[name] = dataclasses.replace(info, details=details)
+        return outcome(found, chosen)
 
-        if models:
-            # By name: the same order on every run and every xdist worker, whatever the
-            # servers' own order (most recently modified first) says.
-            ordered = tuple(sorted(models.values(), key=lambda m: m.name))
-            notes = [f"Ollama is not reachable at {where}" for where in unreachable]
-            notes += [f"Ollama could not list its models at {where}" for where in broken]
-            return Discovery(models=ordered, notes=tuple(notes))
-        if reachable:
-            where = ", ".join(reachable)
-            return Discovery(
-                problem=f"Ollama at {where} has no models",
-                hint="pull one, e.g. `ollama pull qwen2.5:7b`",
-            )
-        parts: list[str] = []
-        if unreachable:
-            parts.append("Ollama is not reachable at " + ", ".join(unreachable))
-        if broken:
-            parts.append("Ollama could not list its models at " + ", ".join(broken))
-        hint = _NOT_REACHABLE_HINT if unreachable else "check the Ollama server's log"
-        return Discovery(problem="; ".join(parts), hint=hint)
-
-    @staticmethod
-    def _model_info(host: str, entry: ollama.ListResponse.Model) -> ModelInfo:
-        d = entry.details
-        details: dict[str, Any] = {
-            "host": host,
-            "parameter_size": (d.parameter_size or None) if d else None,
-            "quantization_level": (d.quantization_level or None) if d else None,
-            "families": list(d.families) if d and d.families else None,
-            "format": (d.format or None) if d else None,
-            "digest": entry.digest or None,
-        }
-        return ModelInfo(
-            provider="ollama",
-            name=entry.model or "",
-            size_bytes=int(entry.size) if entry.size is not None else None,
-            family=(d.family or None) if d else None,
-            details=details,
-        )
-
-    def _show_details(self, host: str, name: str) -> tuple[dict[str, Any], bool]:
-        """Capabilities and context length from ``/api/show``.
-
-        Returns the extra details and whether it is worth asking this host again
-        (not after a connection problem or a timeout).
-        """
-        try:
-            shown = self._discovery_call(host, "/api/show", {"model": name}, "ShowResponse")
-        except Exception as exc:
-            failure = self._discovery_failure(exc, "/api/show")
-            if failure is None:
-                raise
-            gone, _ = failure
-            return {}, not gone
-        extra: dict[str, Any] = {}
-        if shown.capabilities is not None:
-            extra["capabilities"] = list(shown.capabilities)
-        info = shown.modelinfo or {}
-        arch = info.get("general.architecture")
-        context = info.get(f"{arch}.context_length") if isinstance(arch, str) else None
-        if isinstance(context, int):
-            extra["context_length"] = context
-        return extra, True
+    def _mark_answered(self, host: str) -> None:
+        with self._lock:
+            self._answered.add(host)
 
     # -- generation --------------------------------------------------------------
 
@@ -739,7 +495,7 @@ class OllamaProvider:
         except ConnectionRefusedError:
             return "connection refused"
         except (OSError, ValueError) as exc:
-            return f"cannot connect: {_one_line(exc, 80)}"
+            return f"cannot connect: {one_line(exc, 80)}"
         with self._lock:
             self._gone.pop(host, None)
         return None
@@ -761,8 +517,9 @@ class OllamaProvider:
                 reply = send()
             except Exception as exc:
                 if self._has_answered(host):
-                    gone = _connect_reason(exc) if _is_connect_failure(exc) else None
-                    if gone is None and _is_cut(exc):
+                    connect = _kind(exc) in (Kind.CONNECT, Kind.CONNECT_TIMEOUT)
+                    gone = connect_reason(exc) if connect else None
+                    if gone is None and _kind(exc) is Kind.CUT:
                         gone = self._unreachable(host)  # cut: crashed, or just this one?
                     if gone is not None:
                         raise self._went_away(host, gone) from None
@@ -770,7 +527,14 @@ class OllamaProvider:
                     time.sleep(max(0.0, self.settings.retry_backoff_s) * 2**attempt)
                     attempt += 1
                     continue
-                error = self._error(exc, host, model, action)
+                error = failure(
+                    exc,
+                    host=host,
+                    model=model,
+                    action=action,
+                    timeout_s=self.settings.timeout_s,
+                    connect_s=self.settings.discovery_timeout_s,
+                )
                 if attempt:
                     error = type(error)(f"{error} (after {attempt + 1} attempts)")
                 raise error from None
@@ -814,58 +578,3 @@ class OllamaProvider:
         payload = {"model": name, "prompt": "", "stream": False, "keep_alive": 0}
         # Where the model is now; never moved for an unload (no other host has it loaded).
         self._call(name, "unload", "generate", payload, "GenerateResponse", failover=False)
-
-    # -- errors ------------------------------------------------------------------
-
-    def _error(self, exc: Exception, host: str, model: str, action: str) -> ProviderError:
-        """One clear line for anything that went wrong talking to ``host``."""
-        import httpx
-        import ollama
-
-        timeout = self.settings.timeout_s
-        if isinstance(exc, ProviderError):
-            return exc
-        if isinstance(exc, ollama.ResponseError):
-            status = exc.status_code
-            detail = _one_line(exc.error) or "(no error text)"
-            if status == 404:
-                return ModelNotFound(
-                    f"model '{model}' not found on {host}: pull it with `ollama pull {model}`"
-                )
-            if status > 0:
-                return ProviderError(
-                    f"ollama at {host} answered HTTP {status} to {action} ollama/{model}: {detail}"
-                )
-            return ProviderError(f"ollama at {host} failed to {action} ollama/{model}: {detail}")
-        if isinstance(exc, ollama.RequestError):
-            return ProviderError(f"bad request for ollama/{model}: {_one_line(exc.error)}")
-        if isinstance(exc, (ConnectionError, httpx.ConnectError)):
-            return ProviderError(
-                f"Ollama is not reachable at {host} ({_connect_reason(exc)}): "
-                "start it with `ollama serve`"
-            )
-        if isinstance(exc, httpx.ConnectTimeout):
-            connect = min(timeout, self.settings.discovery_timeout_s)
-            return ProviderError(
-                f"Ollama is not reachable at {host} (no connection within {_seconds(connect)}): "
-                "start it with `ollama serve`"
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return ProviderError(f"no answer from ollama/{model} within {_seconds(timeout)}")
-        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            return ProviderError(
-                f"ollama at {host} closed the connection during {action} of ollama/{model} "
-                "(did the server stop or crash?)"
-            )
-        if isinstance(exc, httpx.HTTPError):
-            reason = _one_line(exc) or type(exc).__name__
-            return ProviderError(f"talking to ollama at {host} failed: {reason}")
-        if isinstance(exc, _MALFORMED):
-            return ProviderError(
-                f"malformed reply from ollama at {host} to {action} ollama/{model}: "
-                f"{_malformed_reason(exc)}"
-            )
-        return ProviderError(
-            f"unexpected error from ollama at {host} ({action} ollama/{model}): "
-            f"{type(exc).__name__}: {_one_line(exc, 120)}"
-        )
