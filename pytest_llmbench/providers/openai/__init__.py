@@ -10,6 +10,7 @@ Importing it imports neither ``openai`` nor httpx nor pydantic: the provider imp
 them when an endpoint needs the ``openai`` client.
 """
 
-from pytest_llmbench.providers.openai.provider import NO_KEY, OpenAIProvider, retry_after_s
+from pytest_llmbench.providers.openai.errors import retry_after_s
+from pytest_llmbench.providers.openai.provider import NO_KEY, OpenAIProvider
 
 __all__ = ["NO_KEY", "OpenAIProvider", "retry_after_s"]

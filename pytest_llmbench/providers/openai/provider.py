@@ -35,233 +35,68 @@ can sit in one run.
   come before the attempt that answers: ``Response.retry_ms``, never latency.
 - Secrets: the API key is read from the environment variable the endpoint names and
   registered with :mod:`pytest_llmbench.providers.redaction`; every message is redacted.
+- Failures: both transports' are the transport taxonomy's
+  (:mod:`pytest_llmbench.providers.transport`); :mod:`.errors` words them, discovery's
+  problems are in :mod:`.discovery`, reading replies in :mod:`.replies`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
-import json
 import math
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from types import ModuleType
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.providers import wire
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
     Discovery,
-    ModelInfo,
     ProviderError,
     Request,
     Response,
     plain_json,
 )
 from pytest_llmbench.providers.capabilities import ServerIdentity, StructuredMemory
-from pytest_llmbench.providers.deadline import DeadlinePassed, call_within
+from pytest_llmbench.providers.deadline import call_within
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
-from pytest_llmbench.providers.redaction import redact, register_secret
+from pytest_llmbench.providers.openai.discovery import (
+    configured_models,
+    identities,
+    listed_models,
+    listing_problem,
+    missing_key,
+)
+from pytest_llmbench.providers.openai.errors import (
+    client_module,
+    connection_failure,
+    rejects_format,
+    sdk_errors,
+    status_error,
+    status_failure,
+)
+from pytest_llmbench.providers.openai.replies import Listing, Reply, answer, listing, request_body
+from pytest_llmbench.providers.redaction import register_secret
+from pytest_llmbench.providers.transport import (
+    TIMEOUTS,
+    HttpStatus,
+    TransportError,
+    one_line,
+    seconds,
+)
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["NO_KEY", "OpenAIProvider", "retry_after_s"]
+__all__ = ["NO_KEY", "OpenAIProvider"]
 
 NO_KEY = "sk-no-key-required"
 """Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
-_MAX_DETAIL = 200
 _OPENAI_HOST = "api.openai.com"
 _DOWNGRADE = {"json_schema": "json_object", "json_object": "prompt"}
-_REJECTS_FORMAT = ("response_format", "json_schema", "json_object", "response format")
-_NOT_CHAT = (
-    "embedding",
-    "whisper",
-    "tts",
-    "dall-e",
-    "moderation",
-    "davinci",
-    "babbage",
-    "transcribe",
-    "image",
-    "audio",
-    "realtime",
-    "search",
-    "sora",
-)
-"""Names of models ``GET /models`` lists that cannot chat (OpenAI lists them all)."""
-
-
-def _client_module() -> ModuleType:
-    """The ``openai`` package, imported on first use: it takes about a second to import,
-    which a run that never needs it (no https endpoint) should not pay."""
-    import openai
-
-    return openai
-
-
-def _one_line(text: object, limit: int = _MAX_DETAIL) -> str:
-    line = " ".join(str(text).split())
-    if len(line) > limit:
-        line = line[: limit - 3].rstrip() + "..."
-    return redact(line)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} s"
-
-
-def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """The wait a 429 asks for: ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
-    if not headers:
-        return None
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = lowered.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    value = lowered.get("retry-after")
-    if value:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is not None:
-            when = email.utils.mktime_tz(parsed)
-            return max(0.0, when - (time.time() if now is None else now))
-    return None
-
-
-# -- what went wrong, whichever transport carried the request ------------------------
-
-
-class _HttpError(Exception):
-    """An HTTP error reply (status >= 400), read as the ``openai`` client reads it."""
-
-    def __init__(self, status: int, body: Any, headers: Mapping[str, str], message: str) -> None:
-        super().__init__(message)
-        self.status_code = status
-        self.body = body
-        """The reply's ``error`` object (the reply itself when it has none), or its text."""
-        self.headers = headers
-        self.message = message
-        """``Error code: 429 - <error.message>``, as the client words it."""
-
-
-class _Unreachable(Exception):
-    """No connection, or it broke before the answer (the client's ``APIConnectionError``)."""
-
-
-class _TimedOut(Exception):
-    """No answer within the timeout (the client's ``APITimeoutError``)."""
-
-
-def _http_error(reply: wire.Reply) -> _HttpError:
-    """An error reply from the lean client, as the ``openai`` client would raise it."""
-    text = reply.body.decode("utf-8", errors="replace").strip()
-    message = f"Error code: {reply.status}"
-    body: Any = text
-    try:
-        body = json.loads(text)
-    except ValueError:
-        pass
-    else:
-        error = body.get("error", body) if isinstance(body, Mapping) else None
-        detail = error.get("message") if isinstance(error, Mapping) else None
-        if isinstance(detail, str) and detail:
-            message += f" - {detail}"
-    data = body.get("error", body) if isinstance(body, Mapping) else body
-    return _HttpError(reply.status, data, dict(reply.headers.items()), message)
-
-
-@contextlib.contextmanager
-def _sdk_errors() -> Iterator[None]:
-    """The ``openai`` client's errors, as the ones both transports share."""
-    sdk = _client_module()
-    try:
-        yield
-    except sdk.APIStatusError as exc:
-        try:
-            headers = dict(exc.response.headers.items())
-        except Exception:  # a response without headers: nothing to honour
-            headers = {}
-        raise _HttpError(exc.status_code, exc.body, headers, str(exc.message)) from exc
-    except sdk.APITimeoutError as exc:
-        raise _TimedOut(str(exc)) from exc
-    except sdk.APIConnectionError as exc:
-        raise _Unreachable(str(exc)) from exc
-
-
-def _error_message(exc: _HttpError) -> str:
-    """The server's own error text: ``error.message``, ``detail``, else the client's."""
-    body: Any = exc.body
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str) and inner:
-            return inner
-        if body.get("detail"):
-            return str(body["detail"])
-    if isinstance(body, str) and body:
-        return body
-    return str(exc.message)
-
-
-def _error_code(exc: _HttpError) -> str | None:
-    body: Any = exc.body
-    inner = body.get("error", body) if isinstance(body, Mapping) else None
-    code = inner.get("code") if isinstance(inner, Mapping) else None
-    return str(code) if code else None
-
-
-def _connect_reason(exc: BaseException) -> str:
-    cause: BaseException | None = exc
-    for _ in range(7):
-        if cause is None:
-            break
-        text = str(cause).lower()
-        if "refused" in text:
-            return "connection refused"
-        if "name or service not known" in text or "nodename nor servname" in text:
-            return "unknown host name"
-        if "temporary failure in name resolution" in text:
-            return "host name does not resolve"
-        if "unreachable" in text:
-            return "network unreachable"
-        cause = cause.__cause__ or cause.__context__
-    return "cannot connect"
-
-
-def _get(obj: Any, name: str) -> Any:
-    """A field of a reply: a JSON object's key (lean client) or an attribute (``openai``)."""
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """Why an attempt failed and whether (and after how long) to try again."""
-
-    error: ProviderError
-    wait_s: float | None
-    """Seconds to wait before the next attempt; ``None``: do not retry."""
-
-
-@dataclass(frozen=True)
-class _Listing:
-    """A ``GET /models`` reply: its entries and the server's ``Server`` header."""
-
-    entries: list[Any]
-    server: str
 
 
 class OpenAIProvider:
@@ -327,7 +162,7 @@ class OpenAIProvider:
                     if purpose == "discover"
                     else self.settings.timeout_s
                 )
-                module = _client_module()
+                module = client_module()
                 headers: dict[str, Any] = {}
                 if urllib.parse.urlsplit(self.endpoint.base_url).hostname != _OPENAI_HOST:
                     # The client adds $OPENAI_ORG_ID / $OPENAI_PROJECT_ID to every request:
@@ -384,21 +219,17 @@ class OpenAIProvider:
         if lean is not None:
             lean.close()
 
-    def _send(self, method: str, path: str, body: Any, timeout_s: float) -> Any:
-        """One request over the lean client; the reply's JSON (shared errors on failure)."""
+    def _send(self, method: str, path: str, body: Any, timeout_s: float) -> Reply:
+        """One request over the lean client; the reply's JSON (the transport taxonomy's
+        errors on failure: the lean client's own, an error status as :class:`HttpStatus`)."""
         lean = self._lean_wire()
         assert lean is not None
-        try:
-            reply = lean.request(method, path, body, timeout_s=timeout_s)
-        except (wire.ConnectTimedOut, wire.ReadTimedOut, wire.WriteTimedOut) as exc:
-            raise _TimedOut(str(exc)) from exc
-        except wire.WireError as exc:
-            raise _Unreachable(str(exc)) from exc
+        reply = lean.request(method, path, body, timeout_s=timeout_s)
         if reply.status in wire.REDIRECTS:
             raise wire.Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
         if reply.status >= 400:
-            raise _http_error(reply)
-        return _Reply(reply.json(), reply.headers.get("Server") or "")
+            raise status_error(reply)
+        return Reply(reply.json(), reply.headers.get("Server") or "")
 
     def close(self) -> None:
         with self._lock:
@@ -415,70 +246,21 @@ class OpenAIProvider:
     # -- discovery ---------------------------------------------------------------
 
     def discover(self) -> Discovery:
+        """The endpoint's models (see :mod:`.discovery`)."""
         endpoint = self.endpoint
-        url = endpoint.base_url
-        if endpoint.key_env is not None and endpoint.api_key() is None:
-            return Discovery(
-                problem=f"${endpoint.key_env} is not set",
-                hint=f"set {endpoint.key_env} in the environment to use {url}",
-                unconfigured=endpoint == default_openai_endpoint(),  # not set up
-            )
-        configured = self._configured()
+        problem = missing_key(endpoint)
+        if problem is not None:
+            return problem
+        configured = configured_models(endpoint)
         try:
-            listing = self._list_models()
-            ids = [str(_get(m, "id")) for m in listing.entries if _get(m, "id")]
-            info = {str(_get(m, "id")): m for m in listing.entries if _get(m, "id")}
-        except _TimedOut:
-            return Discovery(
-                problem=f"endpoint {url} did not answer GET /models within "
-                f"{_seconds(self.settings.discovery_timeout_s)}",
-                hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
-            )
-        except _Unreachable as exc:
-            return Discovery(
-                problem=f"endpoint {url} is not reachable ({_connect_reason(exc)})",
-                hint="start the server, or fix the URL in llm_openai_endpoints / --llm-endpoint",
-            )
-        except _HttpError as exc:
-            status = exc.status_code
-            if status in (401, 403):
-                return Discovery(
-                    problem=f"endpoint {url} rejected the API key from ${endpoint.key_env} "
-                    f"(HTTP {status}: {_one_line(_error_message(exc), 120)})",
-                    hint=f"check {endpoint.key_env}",
-                )
-            if configured:
-                return Discovery(configured)
-            return Discovery(
-                problem=f"endpoint {url} does not list its models "
-                f"(GET /models: HTTP {status}: {_one_line(_error_message(exc), 120)})",
-                hint=f"name them in the endpoint line: {self.name} = {url} models=a,b",
-            )
-        except (ValueError, TypeError, AttributeError) as exc:
-            if configured:
-                return Discovery(configured)
-            return Discovery(
-                problem=f"endpoint {url} sent a malformed model list: {_one_line(exc, 120)}",
-                hint=f"name the models in the endpoint line: {self.name} = {url} models=a,b",
-            )
-        except Exception as exc:  # anything else: one line, never a traceback
-            return Discovery(
-                problem=f"GET {url}/models failed: {type(exc).__name__}: {_one_line(exc, 120)}"
-            )
-        self._learn_identities(listing)
-        if configured:
-            return Discovery(
-                tuple(self._with_listing(m, info.get(m.name), url) for m in configured)
-            )
-        chat = [i for i in ids if not any(word in i.lower() for word in _NOT_CHAT)]
-        if not chat:
-            return Discovery(problem=f"endpoint {url} lists no chat models")
-        return Discovery(
-            tuple(self._with_listing(ModelInfo(self.name, i), info[i], url) for i in chat)
-        )
+            found = self._list_models()
+        except Exception as exc:  # one line, never a traceback
+            return listing_problem(exc, endpoint, configured, self.settings.discovery_timeout_s)
+        self._learn_identities(found)
+        return listed_models(found, endpoint, configured)
 
-    def _list_models(self) -> _Listing:
-        """``GET /models`` over either transport (the shared errors on failure)."""
+    def _list_models(self) -> Listing:
+        """``GET /models`` over either transport (the transport taxonomy's errors on failure)."""
         timeout = float(self.settings.discovery_timeout_s)
         if self._lean_wire() is not None:
             try:
@@ -486,43 +268,17 @@ class OpenAIProvider:
             except wire.Redirected:
                 self._redirected()
             else:
-                entries = _get(reply.json, "data")
-                if not isinstance(entries, list):
-                    raise TypeError("the reply has no 'data' list")
-                return _Listing(entries, reply.server)
-        with _sdk_errors():
+                return listing(reply)
+        with sdk_errors():
             raw = self._client("discover").models.with_raw_response.list()
             page = raw.parse()
-            return _Listing(list(page.data), raw.headers.get("server") or "")
-
-    def _configured(self) -> tuple[ModelInfo, ...]:
-        return tuple(
-            ModelInfo(self.name, m, details={"endpoint": self.endpoint.base_url})
-            for m in self.endpoint.models
-        )
-
-    @staticmethod
-    def _with_listing(model: ModelInfo, listed: Any, url: str) -> ModelInfo:
-        details: dict[str, Any] = {"endpoint": url, "listed": listed is not None}
-        if listed is not None:
-            owned_by = _get(listed, "owned_by")
-            if owned_by:
-                details["owned_by"] = str(owned_by)
-        return ModelInfo(model.provider, model.name, details=details)
+            return Listing(list(page.data), raw.headers.get("server") or "")
 
     # -- structured output: what the server takes, remembered --------------------
 
-    def _learn_identities(self, listing: _Listing) -> None:
-        identities: dict[str, ServerIdentity] = {}
-        for entry in listing.entries:
-            model = _get(entry, "id")
-            if model:
-                owned_by = _get(entry, "owned_by")
-                identities[str(model)] = ServerIdentity(
-                    self.endpoint.base_url, str(model), listing.server, str(owned_by or "")
-                )
-        self._identities = identities
-        self._server = listing.server
+    def _learn_identities(self, found: Listing) -> None:
+        self._identities = identities(found, self.endpoint.base_url)
+        self._server = found.server
 
     def _identity(self, model: str) -> ServerIdentity | None:
         """Who serves ``model`` here; ``GET /models`` once if discovery did not run.
@@ -533,7 +289,7 @@ class OpenAIProvider:
         if self._identities is None:
             try:
                 self._learn_identities(self._list_models())
-            except _HttpError as exc:
+            except HttpStatus as exc:
                 server = str(exc.headers.get("server") or exc.headers.get("Server") or "")
                 self._identities, self._server = {}, server
             except Exception:  # unreachable, malformed: nothing to go by
@@ -597,13 +353,13 @@ class OpenAIProvider:
                 arguments = self._arguments(request, mode)
                 if client is None:
                     completion: Any = self._send(
-                        "POST", "/chat/completions", _body(arguments), request.timeout_s
+                        "POST", "/chat/completions", request_body(arguments), request.timeout_s
                     ).json
                 else:
                     create = functools.partial(
                         client.chat.completions.create, **arguments, timeout=request.timeout_s
                     )
-                    with _sdk_errors():
+                    with sdk_errors():
                         # The SDK (httpx) times out each read, not the call: the deadline
                         # is here.
                         completion = call_within(
@@ -615,10 +371,10 @@ class OpenAIProvider:
                 self._redirected()
                 client = self._client("generate")
                 continue
-            except _HttpError as exc:
-                if mode in _DOWNGRADE and _rejects_format(exc):
-                    detail = _one_line(_error_message(exc), 120)
-                    why = f"HTTP {exc.status_code}: {detail}"
+            except HttpStatus as exc:
+                if mode in _DOWNGRADE and rejects_format(exc):
+                    detail = one_line(exc.error, 120)
+                    why = f"HTTP {exc.status}: {detail}"
                     downgraded = self._downgrade(request.model, mode, why)
                     if downgraded is not None and downgraded != mode:
                         continue
@@ -627,18 +383,20 @@ class OpenAIProvider:
                         f"{self.name}/{request.model} ({why}); set structured=auto or none "
                         f"on endpoint {self.name}"
                     ) from None
-                failed = self._status_failure(exc, request, retries)
-            except (_TimedOut, DeadlinePassed):
-                raise ProviderError(
-                    f"no answer from {self.name}/{request.model} within "
-                    f"{_seconds(request.timeout_s)} ({self.endpoint.base_url})"
-                ) from None
-            except _Unreachable as exc:
-                failed = self._connection_failure(exc, retries)
+                failed = status_failure(
+                    exc, endpoint=self.endpoint, model=request.model, retries=retries
+                )
+            except TransportError as exc:
+                if exc.kind in TIMEOUTS:
+                    raise ProviderError(
+                        f"no answer from {self.name}/{request.model} within "
+                        f"{seconds(request.timeout_s)} ({self.endpoint.base_url})"
+                    ) from None
+                failed = connection_failure(exc, endpoint=self.endpoint, retries=retries)
             except Exception as exc:  # anything else (a client bug, a broken reply): one line
                 raise ProviderError(
                     f"{self.name}/{request.model} at {self.endpoint.base_url} failed: "
-                    f"{type(exc).__name__}: {_one_line(exc, 160)}"
+                    f"{type(exc).__name__}: {one_line(exc, 160)}"
                 ) from None
             else:
                 return self._response(completion, request, mode, attempt_started - started, retries)
@@ -689,131 +447,25 @@ class OpenAIProvider:
         waited_s: float,
         retries: int = 0,
     ) -> Response:
-        try:
-            message = _get(_get(completion, "choices")[0], "message")
-            if message is None:
-                raise AttributeError("message")
-            text = _get(message, "content") or ""
-        except (AttributeError, IndexError, TypeError, KeyError):
+        read = answer(completion)
+        if read is None:
             raise ProviderError(
                 f"malformed reply from {self.endpoint.base_url} to {self.name}/{request.model}: "
                 "no choices[0].message"
-            ) from None
-        usage = _get(completion, "usage")
+            )
         structured = None
         if mode is not None and self.endpoint.structured == "auto" and mode != "json_schema":
             structured = mode
         return Response(
-            text=str(text),
-            prompt_tokens=_int(_get(usage, "prompt_tokens")),
-            completion_tokens=_int(_get(usage, "completion_tokens")),
+            text=read.text,
+            prompt_tokens=read.prompt_tokens,
+            completion_tokens=read.completion_tokens,
             host=self.endpoint.base_url,
             structured=structured,
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
             retries=retries,
         )
 
-    # -- failures ----------------------------------------------------------------
-
-    def _status_failure(self, exc: _HttpError, request: Request, retries: int) -> _Attempt:
-        status = exc.status_code
-        detail = _one_line(_error_message(exc)) or "(no error text)"
-        where = f"{self.name}/{request.model}"
-        url = self.endpoint.base_url
-        left = retries < self.endpoint.retries
-        attempts = f" after {retries + 1} attempts" if retries else ""
-        if status == 429 and _error_code(exc) == "insufficient_quota":
-            # OpenAI's "You exceeded your current quota": waiting will not help
-            return _Attempt(
-                ProviderError(f"{url} refused {where}: out of quota (HTTP 429): {detail}"), None
-            )
-        if status == 429:
-            wait = retry_after_s(exc.headers)
-            if wait is None:
-                wait = self._backoff(retries)
-            if left and wait <= self.endpoint.max_wait_s:
-                return _Attempt(ProviderError(detail), wait)
-            why = (
-                f"; it asks to retry after {_seconds(wait)}, more than max_wait "
-                f"{_seconds(self.endpoint.max_wait_s)}"
-                if left
-                else ""
-            )
-            return _Attempt(
-                ProviderError(
-                    f"rate limited by {url} (HTTP 429){attempts} for {where}{why}: {detail}"
-                ),
-                None,
-            )
-        if status in (401, 403):
-            return _Attempt(
-                ProviderError(
-                    f"{url} rejected the API key from ${self.endpoint.key_env} "
-                    f"(HTTP {status}) for {where}: {detail}"
-                ),
-                None,
-            )
-        if status == 404:
-            return _Attempt(
-                ProviderError(f"model '{request.model}' not found at {url} (HTTP 404): {detail}"),
-                None,
-            )
-        if status >= 500:
-            wait = self._backoff(retries)
-            if left and wait <= self.endpoint.max_wait_s:
-                return _Attempt(ProviderError(detail), wait)
-            return _Attempt(
-                ProviderError(f"{url} answered HTTP {status}{attempts} for {where}: {detail}"),
-                None,
-            )
-        return _Attempt(ProviderError(f"{url} answered HTTP {status} for {where}: {detail}"), None)
-
-    def _connection_failure(self, exc: _Unreachable, retries: int) -> _Attempt:
-        wait = self._backoff(retries)
-        if retries < self.endpoint.retries and wait <= self.endpoint.max_wait_s:
-            return _Attempt(ProviderError(str(exc)), wait)
-        attempts = f" after {retries + 1} attempts" if retries else ""
-        return _Attempt(
-            ProviderError(
-                f"endpoint {self.endpoint.base_url} is not reachable ({_connect_reason(exc)})"
-                f"{attempts}: start the server or fix the endpoint's URL"
-            ),
-            None,
-        )
-
-    def _backoff(self, retries: int) -> float:
-        return float(self.endpoint.backoff_s * (2**retries))
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """A successful reply over the lean client: its JSON and its ``Server`` header."""
-
-    json: Any
-    server: str
-
-
-def _body(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body the ``openai`` client sends for ``arguments`` (``extra_body`` merged in)."""
-    body = {k: v for k, v in arguments.items() if k != "extra_body"}
-    body.update(arguments.get("extra_body") or {})
-    return body
-
 
 def _rank(mode: str) -> int:
     return ("json_schema", "json_object", "prompt").index(mode)
-
-
-def _rejects_format(exc: _HttpError) -> bool:
-    """An error that says the endpoint does not take the response format we sent."""
-    if exc.status_code not in (400, 422, 500, 501):
-        return False
-    text = _error_message(exc).lower()
-    param = exc.body.get("error", {}) if isinstance(exc.body, Mapping) else {}
-    if isinstance(param, Mapping) and param.get("param") == "response_format":
-        return True
-    return any(word in text for word in _REJECTS_FORMAT)
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
