@@ -94,7 +94,8 @@ class HttpStatus(TransportError):
     """An HTTP error reply (status >= 400, or the SDK's ``-1`` for none).
 
     ``error`` is the server's error text as the provider reads it, ``body`` the reply's
-    error object (the reply itself when it has none) or its text, ``headers`` the reply's.
+    error object (the reply itself when it has none) or its text, ``headers`` the reply's
+    (names in lower case, whichever transport read them).
     """
 
     kind = Kind.STATUS
@@ -115,7 +116,7 @@ class HttpStatus(TransportError):
         self.status = status
         self.error = error
         self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
 
 
 def one_line(text: object, limit: int = MAX_DETAIL) -> str:

@@ -290,7 +290,7 @@ class OpenAIProvider:
             try:
                 self._learn_identities(self._list_models())
             except HttpStatus as exc:
-                server = str(exc.headers.get("server") or exc.headers.get("Server") or "")
+                server = exc.headers.get("server") or ""
                 self._identities, self._server = {}, server
             except Exception:  # unreachable, malformed: nothing to go by
                 return None
