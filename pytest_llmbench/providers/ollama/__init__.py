@@ -2,6 +2,8 @@
 
 - :mod:`.provider`: :class:`OllamaProvider` (generation, retries, failover, load/unload);
 - :mod:`.discovery`: host addresses, listing the models and their capabilities;
+- :mod:`.hosts`: which host serves each model, which hosts went away (failover);
+- :mod:`.clients`: the lean client and the ``ollama`` client of each host;
 - :mod:`.replies`: Ollama's replies read without the ``ollama`` package;
 - :mod:`.errors`: the ``ollama`` client's errors in the transport taxonomy, and the
   messages.

@@ -14,7 +14,8 @@ HTTP error, garbage reply) is read as the transport taxonomy
 (:mod:`pytest_llmbench.providers.transport`, :mod:`.errors`) and becomes a
 :class:`ProviderError` or a :class:`Discovery` problem with one line that names the URL
 and says what to do (:mod:`.errors`).  Discovery's listing and its problems are in
-:mod:`.discovery`.
+:mod:`.discovery`, the HTTP clients in :mod:`.clients`, the hosts' states (which serves
+each model, which went away) in :mod:`.hosts`.
 
 Behaviour at scale (many models, one GPU):
 
@@ -36,14 +37,10 @@ Behaviour at scale (many models, one GPU):
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
-import urllib.parse
-import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
@@ -55,6 +52,7 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.providers.deadline import call_within
 from pytest_llmbench.providers.hosts import assign_hosts
+from pytest_llmbench.providers.ollama.clients import Clients
 from pytest_llmbench.providers.ollama.discovery import (
     DEFAULT_HOST,
     list_hosts,
@@ -62,19 +60,15 @@ from pytest_llmbench.providers.ollama.discovery import (
     outcome,
 )
 from pytest_llmbench.providers.ollama.errors import failure, transport_errors
+from pytest_llmbench.providers.ollama.hosts import HostGone, HostStates
 from pytest_llmbench.providers.ollama.replies import parse
 from pytest_llmbench.providers.transport import (
     HttpStatus,
     Kind,
     TransportError,
     connect_reason,
-    one_line,
 )
-from pytest_llmbench.providers.wire import ChatWire, Redirected, error_text, usable_for
-
-if TYPE_CHECKING:
-    import ollama
-
+from pytest_llmbench.providers.wire import Redirected, error_text
 
 __all__ = ["KEEP_ALIVE", "PROBE_TIMEOUT_S", "RUNNER_OPTIONS", "OllamaProvider"]
 
@@ -120,25 +114,9 @@ def _is_transient(exc: BaseException) -> bool:
     return _kind(exc) is Kind.CUT
 
 
-class _HostGone(ProviderError):
-    """The host went away during a request (the provider fails over or gives up)."""
-
-
 def _require_name(name: str) -> None:
     if not name or not name.strip():
         raise ProviderError("no Ollama model name given (expected e.g. ollama/qwen2.5:7b)")
-
-
-def _close_clients(
-    clients: dict[tuple[str, str], ollama.Client], wires: dict[str, ChatWire | None]
-) -> None:
-    for client in list(clients.values()):
-        with contextlib.suppress(Exception):  # closing must never raise
-            client.close()  # type: ignore[no-untyped-call]
-    clients.clear()
-    for wire in list(wires.values()):
-        if wire is not None:
-            wire.close()
 
 
 class OllamaProvider:
@@ -170,73 +148,22 @@ class OllamaProvider:
             if host not in hosts:
                 hosts.append(host)
         self.hosts: tuple[str, ...] = tuple(hosts)
-        self._model_hosts: dict[str, str] = {}
-        self._discovered = False
-        self._answered: set[str] = set()
-        """Hosts that answered at least once (so a refused connection means "went away")."""
-        self._gone: dict[str, str] = {}
-        """Hosts that went away mid-run -> the message their models' requests fail with
-        (when no other host serves the model); probed again before each request."""
-        self._presence: dict[str, tuple[str, ...]] = {}
-        """Model -> every host that has it (discovery): where it can fail over to."""
-        self.probe_timeout_s = min(PROBE_TIMEOUT_S, float(settings.discovery_timeout_s))
+        self._states = HostStates(min(PROBE_TIMEOUT_S, float(settings.discovery_timeout_s)))
+        self._clients = Clients(settings)
         self._runner_options: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str], ollama.Client] = {}
-        self._wires: dict[str, ChatWire | None] = {}
-        """Per host, the lean client for generation (``None``: the ollama client does it)."""
-        self._finalizer = weakref.finalize(self, _close_clients, self._clients, self._wires)
 
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
         """Close the HTTP connections (the provider stays usable: they reopen on demand)."""
-        with self._lock:
-            _close_clients(self._clients, self._wires)
+        self._clients.close()
 
     def __enter__(self) -> OllamaProvider:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _client(self, host: str, purpose: str) -> ollama.Client:
-        """The cached client for one host; ``purpose`` is ``"generate"`` or ``"discover"``."""
-        import httpx
-        import ollama
-
-        key = (host, purpose)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                discovery = float(self.settings.discovery_timeout_s)
-                if purpose == "discover":
-                    timeout = httpx.Timeout(discovery)
-                else:
-                    total = float(self.settings.timeout_s)
-                    timeout = httpx.Timeout(total, connect=min(total, discovery))
-                # Plain http needs no TLS: verify=False spares httpx loading the CA
-                # bundle (~60 ms per client) for a context it would never use.
-                plain = host.startswith("http://")
-                client = ollama.Client(host=host, timeout=timeout, verify=not plain)
-                self._clients[key] = client
-            return client
-
-    def _wire(self, host: str) -> ChatWire | None:
-        """The lean client for ``host`` (``None``: use the ollama client)."""
-        with self._lock:
-            if host not in self._wires:
-                usable = self.settings.lean_http and usable_for(host)
-                self._wires[host] = (
-                    ChatWire(
-                        host,
-                        timeout_s=float(self.settings.timeout_s),
-                        connect_timeout_s=float(self.settings.discovery_timeout_s),
-                    )
-                    if usable
-                    else None
-                )
-            return self._wires[host]
 
     def _sender(
         self, host: str, endpoint: str, payload: Mapping[str, Any], kind: str
@@ -250,7 +177,8 @@ class OllamaProvider:
         on both; the ollama client is made (and imported) only when used.  Failures are
         the transport taxonomy's (:func:`~.errors.transport_errors`).
         """
-        wire = self._wire(host)
+        clients = self._clients
+        wire = clients.wire(host)
 
         def send() -> Any:
             with transport_errors():
@@ -258,39 +186,25 @@ class OllamaProvider:
                     try:
                         return parse(kind, wire.post(f"/api/{endpoint}", payload))
                     except Redirected:  # the ollama client follows redirects: let it
-                        self._drop_wire(host, wire)
-                client = self._client(host, "generate")
+                        clients.drop_wire(host, wire)
+                client = clients.client(host, "generate")
                 # httpx times out each read, not the call: the deadline is kept here.
                 return call_within(
                     float(self.settings.timeout_s),
                     lambda: getattr(client, endpoint)(**payload),
-                    abandon=lambda: self._abandon(host, client),
+                    abandon=lambda: clients.abandon(host, client),
                 )
 
         return send
-
-    def _drop_wire(self, host: str, wire: ChatWire) -> None:
-        """``host`` redirects: the ollama client (which follows redirects) takes it over."""
-        with self._lock:
-            self._wires[host] = None
-        wire.close()
-
-    def _abandon(self, host: str, client: ollama.Client) -> None:
-        """Close a client whose call passed its deadline (a new one serves the next call)."""
-        with self._lock:
-            if self._clients.get((host, "generate")) is client:
-                del self._clients[(host, "generate")]
-        with contextlib.suppress(Exception):  # closing must never raise
-            client.close()  # type: ignore[no-untyped-call]
 
     # -- discovery ---------------------------------------------------------------
 
     def host_for(self, model: str) -> str:
         """The host that serves ``model`` (the first host when it is not known)."""
-        host = self._model_hosts.get(model)
-        if host is None and len(self.hosts) > 1 and not self._discovered:
+        host = self._states.host_of(model)
+        if host is None and len(self.hosts) > 1 and not self._states.discovered:
             self.discover()
-            host = self._model_hosts.get(model)
+            host = self._states.host_of(model)
         return host or self.hosts[0]
 
     def _discovery_call(
@@ -303,19 +217,19 @@ class OllamaProvider:
         through the ollama client; failures are the transport taxonomy's.
         """
         with transport_errors():
-            wire = self._wire(host)
+            wire = self._clients.wire(host)
             if wire is not None:
                 method = "GET" if payload is None else "POST"
                 timeout_s = float(self.settings.discovery_timeout_s)
                 try:
                     reply = wire.reply(method, path, payload, timeout_s=timeout_s)
                 except Redirected:  # the ollama client follows redirects: let it
-                    self._drop_wire(host, wire)
+                    self._clients.drop_wire(host, wire)
                 else:
                     if reply.status >= 400:
                         raise HttpStatus(reply.status, error_text(reply))
                     return parse(kind, reply.json())
-            client = self._client(host, "discover")
+            client = self._clients.client(host, "discover")
             return client.list() if payload is None else client.show(payload["model"])
 
     def discover(self) -> Discovery:
@@ -328,21 +242,11 @@ class OllamaProvider:
             self.hosts,
             self._discovery_call,
             timeout_s=self.settings.discovery_timeout_s,
-            answered=self._mark_answered,
+            answered=self._states.answered,
         )
         # A model on several hosts is served by one: the one serving the fewest models.
-        chosen = assign_hosts(found.presence, self.hosts)
-        with self._lock:
-            for name, host in chosen.items():
-                self._model_hosts.setdefault(name, host)
-                self._presence[name] = tuple(found.presence[name])
-            self._discovered = True
-            chosen = {name: self._model_hosts[name] for name in chosen}
+        chosen = self._states.assign(assign_hosts(found.presence, self.hosts), found.presence)
         return outcome(found, chosen)
-
-    def _mark_answered(self, host: str) -> None:
-        with self._lock:
-            self._answered.add(host)
 
     # -- generation --------------------------------------------------------------
 
@@ -432,15 +336,15 @@ class OllamaProvider:
         (``failover``); with none left, the call fails with the gone host's message.
         """
         started = time.perf_counter()
-        host, probed = self._live_host(model, failover)
+        host, probed = self._states.live_host(model, self.host_for(model), failover)
         moves = 0
         while True:
             attempt_started = time.perf_counter()
             send = self._sender(host, endpoint, payload, kind)
             try:
                 reply, retries, retry_ms = self._request(host, model, action, send)
-            except _HostGone as gone:
-                other = self._move(model, host) if failover else None
+            except HostGone as gone:
+                other = self._states.move(model, host) if failover else None
                 if other is None:
                     raise ProviderError(str(gone)) from None
                 host, moves = other, moves + 1
@@ -449,63 +353,12 @@ class OllamaProvider:
             detoured = probed or moves or retries
             return reply, host, retries + moves, lost if detoured else None
 
-    def _live_host(self, model: str, failover: bool) -> tuple[str, bool]:
-        """The host to send ``model``'s next request to, and whether a gone one was probed.
-
-        Its own host, unless that went away and still refuses connections: then (with
-        ``failover``) another host of the model that answers; none: the gone message.
-        """
-        host = self.host_for(model)
-        with self._lock:
-            message = self._gone.get(host)
-        if message is None:
-            return host, False
-        if self._unreachable(host) is None:
-            return host, True
-        other = self._move(model, host) if failover else None
-        if other is None:
-            raise ProviderError(message)
-        return other, True
-
-    def _move(self, model: str, gone: str) -> str | None:
-        """Serve ``model`` from another of its hosts that answers (``None``: none does)."""
-        with self._lock:
-            candidates = [h for h in self._presence.get(model, ()) if h != gone]
-            down = set(self._gone)
-        for host in candidates:
-            if host not in down or self._unreachable(host) is None:
-                with self._lock:
-                    self._model_hosts[model] = host
-                return host
-        return None
-
-    def _unreachable(self, host: str) -> str | None:
-        """Why ``host`` accepts no TCP connection now (within ``probe_timeout_s``), or ``None``.
-
-        A host that went away and accepts one is back (a restarted server): used again.
-        """
-        split = urllib.parse.urlsplit(host)
-        default = 443 if split.scheme == "https" else 80
-        try:
-            address = (split.hostname or "127.0.0.1", split.port or default)
-            with socket.create_connection(address, timeout=self.probe_timeout_s):
-                pass
-        except TimeoutError:
-            return "connection timed out"
-        except ConnectionRefusedError:
-            return "connection refused"
-        except (OSError, ValueError) as exc:
-            return f"cannot connect: {one_line(exc, 80)}"
-        with self._lock:
-            self._gone.pop(host, None)
-        return None
-
     def _request(
         self, host: str, model: str, action: str, send: Callable[[], _T]
     ) -> tuple[_T, int, float]:
         """``send()`` with retries; the reply, the retries and the ms they took.
 
-        Raises :class:`_HostGone` when ``host``, which answered before, refuses the
+        Raises :class:`~.hosts.HostGone` when ``host``, which answered before, refuses the
         connection, or cut the request and refuses a probe: it went away.
         """
         retries = max(0, int(self.settings.retries))
@@ -516,13 +369,13 @@ class OllamaProvider:
             try:
                 reply = send()
             except Exception as exc:
-                if self._has_answered(host):
+                if self._states.has_answered(host):
                     connect = _kind(exc) in (Kind.CONNECT, Kind.CONNECT_TIMEOUT)
                     gone = connect_reason(exc) if connect else None
                     if gone is None and _kind(exc) is Kind.CUT:
-                        gone = self._unreachable(host)  # cut: crashed, or just this one?
+                        gone = self._states.unreachable(host)  # cut: crashed, or this one?
                     if gone is not None:
-                        raise self._went_away(host, gone) from None
+                        raise self._states.went_away(host, gone) from None
                 if attempt < retries and _is_transient(exc):
                     time.sleep(max(0.0, self.settings.retry_backoff_s) * 2**attempt)
                     attempt += 1
@@ -538,23 +391,8 @@ class OllamaProvider:
                 if attempt:
                     error = type(error)(f"{error} (after {attempt + 1} attempts)")
                 raise error from None
-            with self._lock:
-                self._answered.add(host)
-                self._gone.pop(host, None)  # back (if it had gone): later requests go on
+            self._states.answered(host)  # back (if it had gone): later requests go on
             return reply, attempt, (attempt_started - started) * 1000.0
-
-    def _has_answered(self, host: str) -> bool:
-        with self._lock:
-            return host in self._answered
-
-    def _went_away(self, host: str, reason: str) -> _HostGone:
-        """Mark ``host`` gone: its models move elsewhere or fail at once with this message."""
-        message = (
-            f"ollama at {host} went away mid-run ({reason}); "
-            "its remaining cases fail without waiting"
-        )
-        with self._lock:
-            return _HostGone(self._gone.setdefault(host, message))
 
     # -- load / unload -----------------------------------------------------------
 
