@@ -2,7 +2,8 @@
 
 - :mod:`.provider`: :class:`OpenAIProvider` (generation, retries, structured output);
 - :mod:`.discovery`: ``GET /models``, the endpoint's configured models, chat models;
-- :mod:`.replies`: reading a reply from either transport, and the request body;
+- :mod:`.replies`: reading a reply from either transport, and the request;
+- :mod:`.structured`: which response format each model takes, remembered;
 - :mod:`.errors`: the ``openai`` client's errors in the transport taxonomy, and the
   messages.
 

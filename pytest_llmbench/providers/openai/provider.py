@@ -37,7 +37,8 @@ can sit in one run.
   registered with :mod:`pytest_llmbench.providers.redaction`; every message is redacted.
 - Failures: both transports' are the transport taxonomy's
   (:mod:`pytest_llmbench.providers.transport`); :mod:`.errors` words them, discovery's
-  problems are in :mod:`.discovery`, reading replies in :mod:`.replies`.
+  problems are in :mod:`.discovery`, reading replies in :mod:`.replies`, the structured
+  output choice in :mod:`.structured`.
 """
 
 from __future__ import annotations
@@ -58,14 +59,12 @@ from pytest_llmbench.providers.base import (
     ProviderError,
     Request,
     Response,
-    plain_json,
 )
-from pytest_llmbench.providers.capabilities import ServerIdentity, StructuredMemory
+from pytest_llmbench.providers.capabilities import StructuredMemory
 from pytest_llmbench.providers.deadline import call_within
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
 from pytest_llmbench.providers.openai.discovery import (
     configured_models,
-    identities,
     listed_models,
     listing_problem,
     missing_key,
@@ -78,7 +77,15 @@ from pytest_llmbench.providers.openai.errors import (
     status_error,
     status_failure,
 )
-from pytest_llmbench.providers.openai.replies import Listing, Reply, answer, listing, request_body
+from pytest_llmbench.providers.openai.replies import (
+    Listing,
+    Reply,
+    answer,
+    chat_arguments,
+    listing,
+    request_body,
+)
+from pytest_llmbench.providers.openai.structured import DOWNGRADE, StructuredChoice
 from pytest_llmbench.providers.redaction import register_secret
 from pytest_llmbench.providers.transport import (
     TIMEOUTS,
@@ -96,7 +103,6 @@ __all__ = ["NO_KEY", "OpenAIProvider"]
 NO_KEY = "sk-no-key-required"
 """Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
 _OPENAI_HOST = "api.openai.com"
-_DOWNGRADE = {"json_schema": "json_object", "json_object": "prompt"}
 
 
 class OpenAIProvider:
@@ -129,12 +135,9 @@ class OpenAIProvider:
         self._lean = settings.lean_http and wire.usable_for(endpoint.base_url)
         """Whether requests go over the lean client (until a redirect says otherwise)."""
         self._wire: wire.JsonWire | None = None
-        self._structured: dict[str, str] = {}
-        self._memory = StructuredMemory(settings.state_dir)
-        self._identities: dict[str, ServerIdentity] | None = None
-        """Per model, the server's identity from ``GET /models`` (``None``: not read yet)."""
-        self._server = ""
-        """The ``Server`` header of the endpoint's ``GET /models`` reply."""
+        self._structured = StructuredChoice(
+            endpoint, StructuredMemory(settings.state_dir), self._list_models
+        )
         register_secret(endpoint.api_key())
 
     # -- clients -----------------------------------------------------------------
@@ -256,7 +259,7 @@ class OpenAIProvider:
             found = self._list_models()
         except Exception as exc:  # one line, never a traceback
             return listing_problem(exc, endpoint, configured, self.settings.discovery_timeout_s)
-        self._learn_identities(found)
+        self._structured.learn(found)
         return listed_models(found, endpoint, configured)
 
     def _list_models(self) -> Listing:
@@ -274,67 +277,9 @@ class OpenAIProvider:
             page = raw.parse()
             return Listing(list(page.data), raw.headers.get("server") or "")
 
-    # -- structured output: what the server takes, remembered --------------------
-
-    def _learn_identities(self, found: Listing) -> None:
-        self._identities = identities(found, self.endpoint.base_url)
-        self._server = found.server
-
-    def _identity(self, model: str) -> ServerIdentity | None:
-        """Who serves ``model`` here; ``GET /models`` once if discovery did not run.
-
-        ``None`` when the listing cannot be had (the endpoint is down: the request
-        itself will say so).  A model the listing lacks is known by the header alone.
-        """
-        if self._identities is None:
-            try:
-                self._learn_identities(self._list_models())
-            except HttpStatus as exc:
-                server = exc.headers.get("server") or ""
-                self._identities, self._server = {}, server
-            except Exception:  # unreachable, malformed: nothing to go by
-                return None
-        identity = self._identities.get(model) if self._identities is not None else None
-        return identity or ServerIdentity(self.endpoint.base_url, model, self._server)
-
     def structured_mode(self, model: str) -> str:
         """What this provider will send for a request with a schema: the current choice."""
-        mode = self.endpoint.structured
-        if mode == "none":
-            return "prompt"
-        if mode != "auto":
-            return mode
-        with self._lock:
-            current = self._structured.get(model)
-        if current is not None:
-            return current
-        remembered = None
-        if self._memory.knows(self.endpoint.base_url, model):
-            identity = self._identity(model)
-            remembered = self._memory.recall(identity) if identity is not None else None
-        with self._lock:
-            return self._structured.setdefault(model, remembered or "json_schema")
-
-    def _downgrade(self, model: str, tried: str, why: str) -> str | None:
-        """After ``tried`` was rejected: the next mode to try (``auto`` only), else ``None``.
-
-        The new choice is remembered for this server (see the module doc)."""
-        if self.endpoint.structured != "auto":
-            return None
-        following = _DOWNGRADE.get(tried)
-        if following is None:
-            return None
-        with self._lock:
-            current = self._structured.get(model, "json_schema")
-            changed = _rank(current) < _rank(following)
-            if changed:
-                self._structured[model] = following
-            chosen = self._structured[model]
-        if changed and self._memory.path is not None:
-            identity = self._identity(model)
-            if identity is not None:
-                self._memory.remember(identity, chosen, f"{tried} rejected: {why}")
-        return chosen
+        return self._structured.mode(model)
 
     # -- generation --------------------------------------------------------------
 
@@ -350,7 +295,7 @@ class OpenAIProvider:
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
             try:
-                arguments = self._arguments(request, mode)
+                arguments = chat_arguments(request, mode)
                 if client is None:
                     completion: Any = self._send(
                         "POST", "/chat/completions", request_body(arguments), request.timeout_s
@@ -372,10 +317,10 @@ class OpenAIProvider:
                 client = self._client("generate")
                 continue
             except HttpStatus as exc:
-                if mode in _DOWNGRADE and rejects_format(exc):
+                if mode in DOWNGRADE and rejects_format(exc):
                     detail = one_line(exc.error, 120)
                     why = f"HTTP {exc.status}: {detail}"
-                    downgraded = self._downgrade(request.model, mode, why)
+                    downgraded = self._structured.downgrade(request.model, mode, why)
                     if downgraded is not None and downgraded != mode:
                         continue
                     raise ProviderError(
@@ -405,40 +350,6 @@ class OpenAIProvider:
             retries += 1
             self._sleep(failed.wait_s)
 
-    def _arguments(self, request: Request, mode: str | None) -> dict[str, Any]:
-        """The ``openai`` client's arguments for ``request`` (see :func:`_body` for the wire)."""
-        messages: list[dict[str, str]] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        options = request.options
-        arguments: dict[str, Any] = {
-            "model": request.model,
-            "messages": messages,
-            "temperature": options.temperature,
-        }
-        if options.seed is not None:
-            arguments["seed"] = options.seed
-        if options.max_tokens is not None:
-            arguments["max_tokens"] = options.max_tokens
-        if options.top_p is not None:
-            arguments["top_p"] = options.top_p
-        extra: dict[str, Any] = {}
-        if options.top_k is not None:
-            extra["top_k"] = options.top_k  # not in OpenAI's API; vLLM and llama.cpp take it
-        extra.update(plain_json(options.extra))
-        if extra:
-            arguments["extra_body"] = extra
-        schema = plain_json(request.json_schema) if request.json_schema is not None else None
-        if schema is not None and mode == "json_schema":
-            arguments["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": schema, "strict": False},
-            }
-        elif schema is not None and mode == "json_object":
-            arguments["response_format"] = {"type": "json_object", "schema": schema}
-        return arguments
-
     def _response(
         self,
         completion: Any,
@@ -465,7 +376,3 @@ class OpenAIProvider:
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
             retries=retries,
         )
-
-
-def _rank(mode: str) -> int:
-    return ("json_schema", "json_object", "prompt").index(mode)

@@ -2,7 +2,8 @@
 
 The lean client hands the provider a reply's JSON (:class:`Reply`), the ``openai``
 client its own objects: :func:`get` reads a field of either.  :func:`answer` reads a
-chat completion's text and token counts, :func:`listing` a ``GET /models`` reply.
+chat completion's text and token counts, :func:`listing` a ``GET /models`` reply;
+:func:`chat_arguments` and :func:`request_body` make a chat request.
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Answer", "Listing", "Reply", "answer", "get", "listing", "request_body"]
+from pytest_llmbench.providers.base import Request, plain_json
+
+__all__ = [
+    "Answer",
+    "Listing",
+    "Reply",
+    "answer",
+    "chat_arguments",
+    "get",
+    "listing",
+    "request_body",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,41 @@ def answer(completion: Any) -> Answer | None:
         _int(get(usage, "prompt_tokens")),
         _int(get(usage, "completion_tokens")),
     )
+
+
+def chat_arguments(request: Request, mode: str | None) -> dict[str, Any]:
+    """The ``openai`` client's arguments for ``request`` (:func:`request_body`: the JSON sent)."""
+    messages: list[dict[str, str]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.append({"role": "user", "content": request.prompt})
+    options = request.options
+    arguments: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "temperature": options.temperature,
+    }
+    if options.seed is not None:
+        arguments["seed"] = options.seed
+    if options.max_tokens is not None:
+        arguments["max_tokens"] = options.max_tokens
+    if options.top_p is not None:
+        arguments["top_p"] = options.top_p
+    extra: dict[str, Any] = {}
+    if options.top_k is not None:
+        extra["top_k"] = options.top_k  # not in OpenAI's API; vLLM and llama.cpp take it
+    extra.update(plain_json(options.extra))
+    if extra:
+        arguments["extra_body"] = extra
+    schema = plain_json(request.json_schema) if request.json_schema is not None else None
+    if schema is not None and mode == "json_schema":
+        arguments["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": False},
+        }
+    elif schema is not None and mode == "json_object":
+        arguments["response_format"] = {"type": "json_object", "schema": schema}
+    return arguments
 
 
 def request_body(arguments: Mapping[str, Any]) -> dict[str, Any]:
