@@ -96,7 +96,7 @@ RUNNER_OPTIONS = frozenset(
 _T = TypeVar("_T")
 
 
-def _ms(ns: int | None) -> float | None:
+def _ms_from_ns(ns: int | None) -> float | None:
     """Nanoseconds (as Ollama reports them) to milliseconds; ``None`` stays ``None``."""
     if ns is None:
         return None
@@ -277,10 +277,10 @@ class OllamaProvider:
         text = reply.message.content
         return Response(
             text=text or "",
-            load_ms=_ms(reply.load_duration),
-            prompt_eval_ms=_ms(reply.prompt_eval_duration),
-            eval_ms=_ms(reply.eval_duration),
-            total_ms=_ms(reply.total_duration),
+            load_ms=_ms_from_ns(reply.load_duration),
+            prompt_eval_ms=_ms_from_ns(reply.prompt_eval_duration),
+            eval_ms=_ms_from_ns(reply.eval_duration),
+            total_ms=_ms_from_ns(reply.total_duration),
             prompt_tokens=reply.prompt_eval_count,
             completion_tokens=reply.eval_count,
             host=host,
@@ -407,7 +407,7 @@ class OllamaProvider:
         started = time.perf_counter()
         reply, _, _, retry_ms = self._call(name, "load", "generate", payload, "GenerateResponse")
         elapsed_ms = (time.perf_counter() - started) * 1000.0 - (retry_ms or 0.0)
-        reported = _ms(reply.load_duration)
+        reported = _ms_from_ns(reply.load_duration)
         return reported if reported is not None else elapsed_ms
 
     def unload(self, name: str) -> None:
