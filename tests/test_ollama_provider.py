@@ -29,7 +29,6 @@ from ollama_emulator import (
 )
 
 from pytest_llmbench.cases.options import GenerateOptions
-from pytest_llmbench.providers import ollama_replies
 from pytest_llmbench.providers.base import (
     BuiltinSettings,
     Discovery,
@@ -40,6 +39,7 @@ from pytest_llmbench.providers.base import (
     Request,
 )
 from pytest_llmbench.providers.ollama import KEEP_ALIVE, OllamaProvider, normalize_host
+from pytest_llmbench.providers.ollama import replies as ollama_replies
 
 MODEL = "qwen2.5:7b"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")

@@ -11,20 +11,19 @@ body, or everything up to the end of a connection the server closes).
 
 :class:`JsonWire` is the transport: one base URL, fixed headers, ``request()``
 returns the status, headers and body of the reply, whatever the status, and raises
-one of the :class:`WireError` kinds when no reply came:
+a :class:`WireError` when no reply came: each a :class:`~.transport.TransportError`
+of the kind named (:mod:`.transport`, the taxonomy the SDK clients' errors map into too):
 
-* no connection (refused, unreachable, no such host): :class:`ConnectFailed`;
-  none within the connect timeout: :class:`ConnectTimedOut`;
-* sending failed: :class:`WriteFailed` (:class:`WriteTimedOut` within the timeout);
-* no answer within the read timeout: :class:`ReadTimedOut`.  As with httpx, the
-  timeout bounds each wait for the socket, not the whole call;
+* no connection (refused, unreachable, no such host): :class:`ConnectFailed`
+  (``CONNECT``); none within the connect timeout: :class:`ConnectTimedOut`
+  (``CONNECT_TIMEOUT``);
+* sending failed: :class:`WriteFailed` (``CUT``); not within the timeout:
+  :class:`WriteTimedOut` (``TIMEOUT``);
+* no complete answer within the timeout: :class:`ReadTimedOut` (``TIMEOUT``);
 * the connection closed or reset after the request went out: :class:`Disconnected`
-  (nothing came back) or :class:`ReadFailed`.
+  (nothing came back) or :class:`ReadFailed` (``CUT``).
 
-Each provider turns these into what its SDK raises, so its retry and error-message
-logic treats both transports alike: :class:`ChatWire` does it for Ollama (the
-``ollama`` client's ``httpx`` errors and ``ollama.ResponseError``); the OpenAI
-provider maps them itself (:mod:`pytest_llmbench.providers.openai`).
+So the providers' retry and error-message logic treats both transports alike.
 
 It is used only where it can do all the SDK client would: plain ``http://`` URLs
 that no proxy variable applies to (:func:`usable_for`).  A redirect (which both SDK
@@ -53,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbench._version import __version__
+from pytest_llmbench.providers.transport import HttpStatus, Kind, TransportError
 
 __all__ = [
     "REDIRECTS",
@@ -81,36 +81,50 @@ class Redirected(Exception):
     """The server answered with a redirect: use a client that follows it."""
 
 
-class WireError(Exception):
+class WireError(TransportError):
     """No reply: the request could not be sent or its answer not read."""
 
 
 class ConnectFailed(WireError):
     """No connection (refused, unreachable, unknown host); the message has the OS's reason."""
 
+    kind = Kind.CONNECT
+
 
 class ConnectTimedOut(WireError):
     """No connection within the connect timeout."""
+
+    kind = Kind.CONNECT_TIMEOUT
 
 
 class WriteFailed(WireError):
     """Sending the request failed."""
 
+    kind = Kind.CUT
+
 
 class WriteTimedOut(WriteFailed):
     """Sending the request took longer than the timeout."""
+
+    kind = Kind.TIMEOUT
 
 
 class ReadTimedOut(WireError):
     """No answer (or no more of it) within the read timeout."""
 
+    kind = Kind.TIMEOUT
+
 
 class Disconnected(WireError):
     """The server closed the connection without sending a response."""
 
+    kind = Kind.CUT
+
 
 class ReadFailed(WireError):
     """Reading the answer failed (connection reset, broken HTTP)."""
+
+    kind = Kind.CUT
 
 
 class Headers(Mapping[str, str]):
@@ -333,19 +347,14 @@ def _ollama_headers() -> dict[str, str]:
 
 
 class ChatWire(JsonWire):
-    """JSON ``POST`` requests to one Ollama host, failing as the ``ollama`` client fails:
+    """JSON ``POST`` requests to one Ollama host:
 
-    * no connection: :class:`httpx.ConnectError` (:class:`httpx.ConnectTimeout`);
-    * no answer within the timeout: :class:`httpx.ReadTimeout`;
-    * the connection closed or reset after the request went out:
-      :class:`httpx.RemoteProtocolError` (nothing came back) or :class:`httpx.ReadError`
-      (:class:`httpx.WriteError`, :class:`httpx.WriteTimeout` while sending);
-    * an HTTP error status: :class:`ollama.ResponseError` with the server's ``error`` text;
+    * no reply: the :class:`WireError` kinds;
+    * an HTTP error status: :class:`~.transport.HttpStatus` with the server's ``error``
+      text (:func:`error_text`);
     * a redirect: :class:`Redirected`;
-    * a reply that is not JSON: :class:`json.JSONDecodeError` (the provider builds the
-      ``ollama`` client's reply types from it, with the same errors for a wrong shape).
-
-    ``httpx`` and ``ollama`` are imported when a request fails, never before.
+    * a reply that is not JSON: :class:`json.JSONDecodeError` (the provider reads it as
+      a malformed reply, as it reads one of the wrong shape).
     """
 
     def __init__(self, host: str, *, timeout_s: float, connect_timeout_s: float) -> None:
@@ -359,15 +368,9 @@ class ChatWire(JsonWire):
 
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """POST ``payload`` as JSON to ``path`` (``/api/chat``); the reply's JSON."""
-        try:
-            reply = self.reply("POST", path, payload)
-        except WireError as exc:
-            raise _as_httpx(exc) from exc.__cause__
+        reply = self.reply("POST", path, payload)
         if reply.status >= 400:
-            import ollama
-
-            # what the ollama client raises: ResponseError picks the JSON "error" out
-            raise ollama.ResponseError(reply.body.decode("utf-8", errors="replace"), reply.status)
+            raise HttpStatus(reply.status, error_text(reply))
         return reply.json()
 
     def reply(
@@ -379,8 +382,7 @@ class ChatWire(JsonWire):
         timeout_s: float | None = None,
     ) -> Reply:
         """The reply to one request, whatever its status but a redirect
-        (:class:`Redirected`); no reply: the :class:`WireError` kinds, as they are
-        (discovery tells them apart without importing httpx)."""
+        (:class:`Redirected`); no reply: the :class:`WireError` kinds."""
         reply = self.request(method, path, payload, timeout_s=timeout_s)
         if reply.status in REDIRECTS:
             raise Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
@@ -397,24 +399,6 @@ def error_text(reply: Reply) -> str:
         return text
     found = data.get("error", text) if isinstance(data, dict) else text
     return found if isinstance(found, str) else str(found)
-
-
-def _as_httpx(exc: WireError) -> Exception:
-    """The ``httpx`` error the ``ollama`` client raises where the wire raised ``exc``."""
-    import httpx
-
-    kinds: list[tuple[type[WireError], type[Exception]]] = [
-        (ConnectTimedOut, httpx.ConnectTimeout),
-        (ConnectFailed, httpx.ConnectError),
-        (WriteTimedOut, httpx.WriteTimeout),
-        (WriteFailed, httpx.WriteError),
-        (ReadTimedOut, httpx.ReadTimeout),
-        (Disconnected, httpx.RemoteProtocolError),
-    ]
-    for wire_kind, httpx_kind in kinds:
-        if isinstance(exc, wire_kind):
-            return httpx_kind(str(exc))
-    return httpx.ReadError(str(exc))
 
 
 MAX_LINE = 65536

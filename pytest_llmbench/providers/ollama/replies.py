@@ -3,7 +3,8 @@
 The ``ollama`` client builds a pydantic object from each reply's JSON
 (``ChatResponse(**json)``, ``ListResponse(**json)``...).  Importing it (with pydantic
 and httpx) costs about 0.2 s of CPU, more than the rest of a run's start-up, so the
-lean client (:mod:`.wire`) reads the replies the provider uses here, in plain Python.
+lean client (:mod:`pytest_llmbench.providers.wire`) reads the replies the provider
+uses here, in plain Python.
 
 :func:`parse` reads a reply itself only when every field the ``ollama`` type declares
 has exactly the type declared (a string where a string is due, an ``int`` for a count
