@@ -54,9 +54,18 @@ __all__ = [
     "RouterError",
     "RouterResult",
     "default_settings",
+    "timed_out",
 ]
 
 _TIMEOUT = re.compile(r"timed? ?out|no answer .* within", re.IGNORECASE)
+_TIMEOUT_SPAN = 500
+"""How much of an error message is searched for a timeout (characters)."""
+
+
+def timed_out(detail: str) -> bool:
+    """Whether a provider's error says the call timed out (it says so near its start:
+    a bounded search, whatever the length of the message)."""
+    return _TIMEOUT.search(detail[:_TIMEOUT_SPAN]) is not None
 
 
 class RouterError(Exception):
@@ -454,7 +463,7 @@ class Router:
             return Attempt(model, "error", detail=" ".join(detail.split()))
         if call.response is None:
             detail = call.error or "no answer"
-            outcome = "timeout" if _TIMEOUT.search(detail) else "error"
+            outcome = "timeout" if timed_out(detail) else "error"
             return Attempt(model, outcome, call.latency_ms, " ".join(detail.split()))
         text = call.response.text
         value, problem = parse_answer(task.output, text)
