@@ -160,12 +160,18 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         return {}
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"registry {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); restore it from version control or write it again with "
+            "pytest --llm-update-registry"
+        ) from None
     import yaml  # on first use: importing best_model stays light
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"registry {path} is not valid YAML: {exc}") from None
+        raise RegistryError(f"registry {path} is not valid YAML: {_one_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping) or not isinstance(data.get("tasks", {}), Mapping):
@@ -198,6 +204,15 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
             why=None if why is None else str(why),
         )
     return entries
+
+
+def _one_line(exc: Exception) -> str:
+    """A YAML error in one line: what is wrong and where (the parser's own is several)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 def find_registry(start: Path | None = None) -> Path | None:
