@@ -120,13 +120,15 @@ def read_proposal(text: str) -> Proposal:
         why = f"the answer is too long to read ({len(text):,} characters, at most "
         return Proposal("", "", "", False, f"{why}{MAX_PARSE_CHARS:,})")
     data: Any = None
+    parsed = False
     for candidate in _candidates(text):
         try:
             data = json.loads(candidate)
         except (ValueError, RecursionError):
             continue
+        parsed = True
         break
-    if not isinstance(data, dict) and (start := text.find("{")) >= 0:
+    if not parsed and (start := text.find("{")) >= 0:
         # an object followed by prose with braces of its own
         with contextlib.suppress(ValueError, RecursionError):
             data, _ = json.JSONDecoder().raw_decode(text, start)
