@@ -90,9 +90,15 @@ def words(answer: str, kind: str = "text") -> tuple[str, ...]:
     """The case-folded words of an answer (of its values, for ``json``); at most 400."""
     text = answer
     if kind == "json":
-        with contextlib.suppress(ValueError):  # not JSON after all: compare the text
+        # not JSON after all (or nested past the recursion limit): compare the text
+        with contextlib.suppress(ValueError, RecursionError):
             text = " ".join(_leaves(json.loads(answer)))
-    return tuple(_WORD.findall(text.casefold())[:MAX_WORDS])
+    found: list[str] = []
+    for match in _WORD.finditer(text.casefold()):  # stops at the 400th word
+        found.append(match.group(0))
+        if len(found) == MAX_WORDS:
+            break
+    return tuple(found)
 
 
 def similarity(a: str, b: str) -> float:

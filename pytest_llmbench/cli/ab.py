@@ -94,14 +94,11 @@ def _results(
     args: argparse.Namespace, task: Task, providers: Mapping[str, Provider] | None
 ) -> list[Result]:
     """The results of both versions: read from ``--results``, else run on ``--models``."""
-    import json
-
     from pytest_llmbench.execution.batch import run_cases
     from pytest_llmbench.providers.resolve import resolve_models
-    from pytest_llmbench.storage.json_report import results_from_json
 
     if args.results is not None:
-        return results_from_json(json.loads(args.results.read_text("utf-8")))
+        return _read_results(args.results)
     if not args.models:
         raise UsageError("give --models to run, or --results RUN.json to read a run")
     results: list[Result] = []
@@ -113,3 +110,30 @@ def _results(
                 repeat=args.repeat, timeout_s=args.timeout, cold=index == 0,
             )  # fmt: skip
     return results
+
+
+def _read_results(path: Path) -> list[Result]:
+    """The results of the ``--llm-json`` document at ``path``; anything else is one
+    :class:`UsageError` line naming the file and what to give instead."""
+    import json
+
+    from pytest_llmbench.storage.json_report import ReportError, results_from_json
+
+    advice = "give --results the file pytest --llm-json=PATH wrote"
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--results {path}: no such file; {advice}") from None
+    except OSError as exc:
+        raise UsageError(f"--results {path}: cannot read it ({exc.strerror}); {advice}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--results {path} is not UTF-8 text; {advice}") from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise UsageError(f"--results {path} is not JSON ({why}); {advice}") from None
+    try:
+        return results_from_json(document)
+    except ReportError as exc:
+        raise UsageError(f"--results {path}: {exc}; {advice}") from None

@@ -25,13 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from pytest_llmbench.storage.champions import RegistryError
 
     try:
-        lines = _feedback(args)
+        lines, note = _feedback(args)
     except RegistryError as exc:
         return failure("llmbench", exc, 1)
-    return answer(lines)
+    return answer(lines, note)
 
 
-def _feedback(args: argparse.Namespace) -> list[str]:
+def _feedback(args: argparse.Namespace) -> tuple[list[str], str]:
     from pytest_llmbench.reporting.feedback import feedback_lines
     from pytest_llmbench.storage.champions import RegistryError, find_registry
     from pytest_llmbench.storage.feedback import (
@@ -51,10 +51,21 @@ def _feedback(args: argparse.Namespace) -> list[str]:
         raise RegistryError(
             f"no feedback log at {path}; the router writes one as it answers calls"
         ) from None
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot read the feedback log {path}: {exc.strerror}; name the log file "
+            "with --feedback PATH"
+        ) from None
     lines = [
         f"feedback {path}: {len(records)} call(s)",
         *feedback_lines(summarize_feedback(records, args.task), args.task),
     ]
+    note = ""
     if bad:
         lines.append(f"({bad} line(s) could not be read and were left out)")
-    return lines
+        note = (
+            f"llmbench feedback: {path}: {bad} line(s) are not records of a router call "
+            "(a torn write, or edited by hand); they are left out: remove them, or move the "
+            "log aside and the router starts a new one"
+        )
+    return lines, note

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,10 +39,12 @@ __all__ = [
     "JudgeError",
     "JudgeJob",
     "Judgement",
+    "answer_tag",
     "apply_judgement",
     "calibration_cases",
     "default_prompt",
     "family_of",
+    "frame_answer",
     "judge_job",
     "judge_request",
     "parse_judgement",
@@ -77,6 +80,26 @@ def _inputs_text(inputs: Iterable[tuple[str, str]]) -> str:
     return "\n".join(f"{name}: {value.strip()}" for name, value in inputs) or "(none)"
 
 
+def answer_tag(answer: str) -> str:
+    """The tag of the lines that frame ``answer`` in the judge prompt: derived from the
+    answer's own text (so the prompt, and its cached judgement, is the same every run),
+    and checked not to occur in it, so an answer cannot write the closing line itself."""
+    salt = 0
+    while True:
+        digest = hashlib.sha256(f"{salt}:{answer}".encode()).hexdigest()[:16]
+        if digest not in answer:
+            return digest
+        salt += 1  # pragma: no cover - an answer that contains its own hash
+
+
+def frame_answer(answer: str) -> str:
+    """The graded answer between ``<<<ANSWER tag>>>`` and ``<<<END ANSWER tag>>>`` lines
+    whose tag the answer does not contain: a "Rubric:" or a "reply with JSON" written
+    inside the answer stays inside the frame."""
+    tag = answer_tag(answer)
+    return f"<<<ANSWER {tag}>>>\n{answer}\n<<<END ANSWER {tag}>>>"
+
+
 def judge_prompt(
     template: str | None,
     rubric: str,
@@ -84,10 +107,11 @@ def judge_prompt(
     inputs: Iterable[tuple[str, str]],
     question: str = "",
 ) -> str:
-    """The judge prompt: ``template`` (or the shipped one) filled by name."""
+    """The judge prompt: ``template`` (or the shipped one) filled by name; ``{answer}``
+    is the answer in its frame (:func:`frame_answer`), whichever template."""
     values = {
         "rubric": rubric.strip(),
-        "answer": answer.strip(),
+        "answer": frame_answer(answer.strip()),
         "inputs": _inputs_text(inputs),
         "question": question.strip(),
     }

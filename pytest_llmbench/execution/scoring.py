@@ -6,6 +6,7 @@ is a wrong answer with a reason, never an exception.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from pytest_llmbench.execution.matching import RegexTimeout, regex_search
 from pytest_llmbench.execution.quality import Part, combine, quality_parts
 
 __all__ = [
+    "MAX_PARSE_CHARS",
     "Score",
     "json_completeness",
     "parse_answer",
@@ -24,6 +26,7 @@ __all__ = [
     "parse_verdict",
     "score",
     "shorten",
+    "strip_fence",
 ]
 
 
@@ -58,32 +61,54 @@ def shorten(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
+MAX_PARSE_CHARS = 1_000_000
+"""Answers longer than this are not parsed (a wrong answer that says so): every parse
+below is linear in the answer's length, and this bounds the length."""
+
+_FENCE_TAG = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def strip_fence(text: str) -> str:
+    """The body of an answer wrapped whole in a code fence (```json ... ```), stripped;
+    else the answer stripped.  Plain string operations: linear in the answer's length."""
+    body = text.strip()
+    if len(body) < 6 or not (body.startswith("```") and body.endswith("```")):
+        return body
+    inner = body[3:-3]
+    tag = 0
+    while tag < len(inner) and inner[tag] in _FENCE_TAG:
+        tag += 1
+    return inner[tag:].strip()
+
+
+def _too_long(text: str) -> str:
+    return f"answer too long to parse ({len(text):,} characters, at most {MAX_PARSE_CHARS:,})"
 
 
 def parse_json(text: str) -> tuple[Any, str]:
     """Parse a JSON answer, tolerating a code fence or prose around one object.
 
-    Returns ``(value, "")`` or ``(None, reason)``.
+    Returns ``(value, "")`` or ``(None, reason)``.  Linear in the answer's length.
     """
-    body = text.strip()
-    fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced.group(1).strip()
+    if len(text) > MAX_PARSE_CHARS:
+        return None, _too_long(text)
+    body = strip_fence(text)
     if not body:
         return None, "empty answer"
     try:
         return json.loads(body), ""
     except json.JSONDecodeError as exc:
-        first_error = exc
+        problem = exc.msg
+    except RecursionError:  # nested deeper than the interpreter's recursion limit
+        problem = "nested too deeply"
     start = body.find("{")
     if start >= 0:
         try:
             value, _ = json.JSONDecoder().raw_decode(body[start:])
             return value, ""
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
-    return None, f"not valid JSON ({first_error.msg}): {shorten(text)!r}"
+    return None, f"not valid JSON ({problem}): {shorten(text)!r}"
 
 
 _NEGATED = re.compile(
@@ -91,6 +116,25 @@ _NEGATED = re.compile(
     r"(?:\s+(?:a|an|the|be|been|get|really|quite|considered|rated|count\s+as))*\s+$"
 )
 """Words right before a label that negate it: "does not PASS", "is not a PASS"."""
+_NEGATION_START = re.compile(r"\b(?:[nN][oOeE]|[iI][sS]|[dD][oOiI]|[wW][oO]|[cC][aA]|[sS][hH])")
+"""Where a negation may start: a word beginning as one of :data:`_NEGATED`'s first words
+does (no word it allows between a negation and the label begins so)."""
+_NEGATION_WINDOW = 120
+"""How far before a label a negation is looked for (characters)."""
+
+
+def _negation_before(text: str, end: int, starts: Sequence[int]) -> re.Match[str] | None:
+    """The negation that ends right at ``end`` (a label's start), if any.
+
+    Only the last possible start before the label can begin one (the words allowed in
+    between never look like a start), so one anchored match per label, in a bounded
+    window: linear in the answer's length however often the label occurs."""
+    if not text[end - 1 : end].isspace():
+        return None
+    last = bisect.bisect_left(starts, end) - 1
+    if last < 0 or starts[last] < end - _NEGATION_WINDOW:
+        return None
+    return _NEGATED.match(text, starts[last], end)
 
 
 def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
@@ -99,6 +143,8 @@ def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
     Plain text must name exactly one of the labels (as a whole word, any case).
     Returns ``(label, "")`` or ``(None, reason)``.
     """
+    if len(text) > MAX_PARSE_CHARS:
+        return None, _too_long(text)
     by_fold = {label.casefold(): label for label in labels}
     value, _ = parse_json(text)
     if isinstance(value, dict):
@@ -109,10 +155,11 @@ def parse_verdict(text: str, labels: Sequence[str]) -> tuple[str | None, str]:
                     return None, f"verdict {raw!r} is not one of {', '.join(labels)}"
                 return label, ""
     found: set[str] = set()
+    negations = [m.start() for m in _NEGATION_START.finditer(text)]
     for label in labels:
         pattern = rf"(?<![A-Za-z0-9_]){re.escape(label)}(?![A-Za-z0-9_])"
         for match in re.finditer(pattern, text, re.IGNORECASE):
-            negation = _NEGATED.search(text[: match.start()])
+            negation = _negation_before(text, match.start(), negations)
             if negation is not None:
                 said = " ".join(f"{negation.group(0)}{match.group(0)}".split())
                 return None, f"negated verdict {said!r}: the answer must state one label"

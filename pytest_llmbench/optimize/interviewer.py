@@ -9,15 +9,16 @@ verbatim input) of a held-out case.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbench.cases.records import Case
 from pytest_llmbench.cases.templates import placeholders
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.execution.scoring import MAX_PARSE_CHARS
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -105,18 +106,33 @@ def interview_prompt(
     return "\n".join(lines)
 
 
-_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+def _candidates(text: str) -> Iterator[str]:
+    """The answer, then from its first ``{`` to its last ``}``: plain string search, linear
+    in the answer's length (a pattern over an answer full of ``{`` backtracks)."""
+    yield text
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        yield text[start : end + 1]
 
 
 def read_proposal(text: str) -> Proposal:
     """The interviewer's JSON answer (the first ``{...}`` in it when there is prose around)."""
+    if len(text) > MAX_PARSE_CHARS:
+        why = f"the answer is too long to read ({len(text):,} characters, at most "
+        return Proposal("", "", "", False, f"{why}{MAX_PARSE_CHARS:,})")
     data: Any = None
-    for candidate in (text, *(m.group(0) for m in _OBJECT.finditer(text))):
+    parsed = False
+    for candidate in _candidates(text):
         try:
             data = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
+        parsed = True
         break
+    if not parsed and (start := text.find("{")) >= 0:
+        # an object followed by prose with braces of its own
+        with contextlib.suppress(ValueError, RecursionError):
+            data, _ = json.JSONDecoder().raw_decode(text, start)
     if not isinstance(data, dict):
         return Proposal("", "", "", False, "the answer is not a JSON object")
     prompt = data.get("improved_prompt")

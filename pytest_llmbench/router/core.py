@@ -17,6 +17,7 @@ case file is loaded, and a provider made, on first use.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 import re
 import threading
@@ -54,9 +55,38 @@ __all__ = [
     "RouterError",
     "RouterResult",
     "default_settings",
+    "timed_out",
 ]
 
+_logger = logging.getLogger("pytest_llmbench.router")
+_warned = threading.Event()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    """Log a bookkeeping failure once per process (the router's calls go on)."""
+    with _warned_lock:
+        if _warned.is_set():
+            return
+        _warned.set()
+    _logger.warning("%s", message)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {redact(str(exc))}"
+
+
 _TIMEOUT = re.compile(r"timed? ?out|no answer .* within", re.IGNORECASE)
+_TIMEOUT_SPAN = 500
+"""How much of an error message is searched for a timeout (characters)."""
+
+
+def timed_out(detail: str) -> bool:
+    """Whether a provider's error says the call timed out (it says so near its start:
+    a bounded search, whatever the length of the message)."""
+    return _TIMEOUT.search(detail[:_TIMEOUT_SPAN]) is not None
 
 
 class RouterError(Exception):
@@ -455,7 +485,7 @@ class Router:
             return Attempt(model, "error", detail=" ".join(detail.split()))
         if call.response is None:
             detail = call.error or "no answer"
-            outcome = "timeout" if _TIMEOUT.search(detail) else "error"
+            outcome = "timeout" if timed_out(detail) else "error"
             return Attempt(model, outcome, call.latency_ms, " ".join(detail.split()))
         text = call.response.text
         value, problem = parse_answer(task.output, text)
@@ -557,7 +587,25 @@ class Router:
             return
         call = uuid.uuid4().hex[:12]
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-        self.feedback.append(
+        try:
+            self._append(self.feedback, task, call, now, attempts, consensus)
+        except Exception as exc:  # bookkeeping never costs the caller its answer
+            _warn_once(
+                f"llmbench: cannot write the feedback log {self.feedback.path} "
+                f"({_why(exc)}); the router goes on without it: make its folder writable, "
+                "or pass feedback= another file or False"
+            )
+
+    @staticmethod
+    def _append(
+        log: FeedbackLog,
+        task: str,
+        call: str,
+        now: str,
+        attempts: list[Attempt],
+        consensus: ConsensusDetails | None,
+    ) -> None:
+        log.append(
             [
                 FeedbackRecord(
                     time=now.replace("+00:00", "Z"),

@@ -30,8 +30,9 @@ function needs more, so that ``from pytest_llmbench import best_model`` stays ch
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ __all__ = [
     "best_model",
     "find_registry",
     "load_registry",
+    "registry_lock",
     "registry_text",
     "relative_case_file",
     "update_registry",
@@ -158,12 +160,18 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
         return {}
     except OSError as exc:
         raise RegistryError(f"cannot read registry {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            f"registry {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); restore it from version control or write it again with "
+            "pytest --llm-update-registry"
+        ) from None
     import yaml  # on first use: importing best_model stays light
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"registry {path} is not valid YAML: {exc}") from None
+        raise RegistryError(f"registry {path} is not valid YAML: {_one_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping) or not isinstance(data.get("tasks", {}), Mapping):
@@ -196,6 +204,15 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
             why=None if why is None else str(why),
         )
     return entries
+
+
+def _one_line(exc: Exception) -> str:
+    """A YAML error in one line: what is wrong and where (the parser's own is several)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 def find_registry(start: Path | None = None) -> Path | None:
@@ -304,6 +321,16 @@ def update_registry(
     :param case_files: the case file of each task, recorded relative to the registry.
     :return: (tasks updated, tasks left as they were because no model qualified).
     """
+    with registry_lock(path):  # read, change, write: no other writer in between
+        return _update_registry(path, rankings, run, case_files)
+
+
+def _update_registry(
+    path: Path,
+    rankings: Sequence[TaskRanking],
+    run: Mapping[str, Any],
+    case_files: Mapping[str, Path] | None,
+) -> tuple[list[str], list[str]]:
     entries = load_registry(path)
     updated: list[str] = []
     kept: list[str] = []
@@ -332,8 +359,51 @@ def update_registry(
     return updated, kept
 
 
+@contextlib.contextmanager
+def registry_lock(path: Path) -> Iterator[None]:
+    """Hold the registry's lock: every read-modify-write of the file takes it, so two
+    processes updating one registry lose nothing (the file itself is replaced by a
+    rename, so the lock is held on its folder on POSIX, on a lock file elsewhere).
+
+    An advisory lock from the standard library (``fcntl.flock``, ``msvcrt.locking``):
+    released by the operating system when the process ends, whatever happens."""
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        with _lock_file(folder / f".{path.name}.lock"):
+            yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def _lock_file(lock: Path) -> Iterator[None]:  # pragma: no cover - Windows
+    import msvcrt
+
+    with lock.open("a+b") as handle:
+        while True:
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                break
+            except OSError:  # LK_LOCK gives up after 10 s: wait again
+                continue
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+
+
 def write_registry(path: Path, entries: Mapping[str, RegistryEntry]) -> None:
-    """Replace the registry file with these entries (written aside, then moved)."""
+    """Replace the registry file with these entries (written aside under a name of its
+    own, then renamed over it; see :func:`registry_lock` for read-modify-write)."""
     from pytest_llmbench.safety.atomic import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)

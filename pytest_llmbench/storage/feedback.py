@@ -123,7 +123,8 @@ class FeedbackLog:
 
 
 def read_feedback(path: Path) -> tuple[list[FeedbackRecord], int]:
-    """Every record of the log, and how many lines could not be read (a torn last line).
+    """Every record of the log, and how many lines could not be read (a torn last line,
+    a line that is not a JSON object of a router call).
 
     :raises FileNotFoundError: when there is no log.
     """
@@ -134,8 +135,11 @@ def read_feedback(path: Path) -> tuple[list[FeedbackRecord], int]:
             if not line.strip():
                 continue
             try:
-                records.append(FeedbackRecord.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
+                data = json.loads(line)
+                if not isinstance(data, Mapping):  # a number, a list: not a router call
+                    raise TypeError("not an object")
+                records.append(FeedbackRecord.from_dict(data))
+            except (ValueError, KeyError, TypeError, RecursionError):
                 bad += 1
     return records, bad
 

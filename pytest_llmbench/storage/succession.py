@@ -32,6 +32,7 @@ from pytest_llmbench.storage.champions import (
     Evidence,
     RegistryEntry,
     load_registry,
+    registry_lock,
     relative_case_file,
     write_registry,
 )
@@ -104,6 +105,16 @@ def admit_newcomers(
 
     :return: (tasks whose entry changed, tasks whose entry stayed as it was).
     """
+    with registry_lock(path):  # read, change, write: no other writer in between
+        return _admit(path, rankings, run, case_files)
+
+
+def _admit(
+    path: Path,
+    rankings: Sequence[TaskRanking],
+    run: Mapping[str, Any],
+    case_files: Mapping[str, Path] | None,
+) -> tuple[list[str], list[str]]:
     entries = load_registry(path)
     updated: list[str] = []
     kept: list[str] = []
