@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["answer", "cases_command", "failure"]
+__all__ = ["answer", "cases_command", "failure", "note"]
 
 
 def answer(lines: Sequence[str], note: str = "") -> int:
@@ -23,10 +23,20 @@ def answer(lines: Sequence[str], note: str = "") -> int:
     return 0
 
 
-def failure(prefix: str, error: BaseException, status: int) -> int:
-    """``PREFIX: what went wrong`` as one line on stderr (never a traceback); ``status``."""
+def note(line: str) -> None:
+    """A progress or warning line on stderr, masked and with control characters escaped."""
     from pytest_llmbench.safety.sanitising import shown
 
+    print(shown(line), file=sys.stderr, flush=True)
+
+
+def failure(prefix: str, error: BaseException, status: int) -> int:
+    """``PREFIX: what went wrong`` as one line on stderr (never a traceback), masked;
+    ``status``."""
+    from pytest_llmbench.safety.redaction import register_environment_secrets
+    from pytest_llmbench.safety.sanitising import shown
+
+    register_environment_secrets()
     print(shown(f"{prefix}: {error}"), file=sys.stderr)
     return status
 
