@@ -51,6 +51,11 @@ def _feedback(args: argparse.Namespace) -> list[str]:
         raise RegistryError(
             f"no feedback log at {path}; the router writes one as it answers calls"
         ) from None
+    except OSError as exc:  # a folder, no permission
+        raise RegistryError(
+            f"cannot read the feedback log {path}: {exc.strerror or exc} "
+            "(name the log file with --feedback PATH)"
+        ) from None
     lines = [
         f"feedback {path}: {len(records)} call(s)",
         *feedback_lines(summarize_feedback(records, args.task), args.task),

@@ -30,7 +30,7 @@ def note(line: str) -> None:
     print(shown(line), file=sys.stderr, flush=True)
 
 
-def failure(prefix: str, error: BaseException, status: int) -> int:
+def failure(prefix: str, error: BaseException | str, status: int) -> int:
     """``PREFIX: what went wrong`` as one line on stderr (never a traceback), masked;
     ``status``."""
     from pytest_llmbench.safety.redaction import register_environment_secrets
@@ -51,8 +51,14 @@ def cases_command(name: str, produce: Callable[[], Sequence[str]]) -> int:
 
     try:
         lines = produce()
-    except (UsageError, CaseFileError, FileNotFoundError) as exc:
+    except CaseFileError as exc:  # one problem: one line; several: a heading and a list
+        problem = exc.problems[0].format(exc.display) if len(exc.problems) == 1 else exc
+        return failure(f"llmbench {name}", problem, 2)
+    except UsageError as exc:
         return failure(f"llmbench {name}", exc, 2)
+    except OSError as exc:  # a case file or --results that is missing, a folder, unreadable
+        what = f"cannot read {exc.filename}: " if exc.filename else ""
+        return failure(f"llmbench {name}", f"{what}{exc.strerror or exc}", 2)
     except ProviderError as exc:
         return failure(f"llmbench {name}", exc, 1)
     return answer(lines)
