@@ -253,7 +253,7 @@ def test_bad_holdout_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[st
         build_parser().parse_args(
             ["optimize", "t.yaml", "--model", "a/b", "--interviewer", "a/c", "--holdout", bad]
         )
-    assert "expected a share in [0, 1)" in capsys.readouterr().err
+    assert "expected a share in (0, 1)" in capsys.readouterr().err
 
 
 def test_a_held_out_expected_answer_is_a_leak() -> None:

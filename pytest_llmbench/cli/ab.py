@@ -9,7 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_llmbench.cli.options import Commands, UsageError, add_model_settings, provider_settings
+from pytest_llmbench.cli.options import (
+    Commands,
+    UsageError,
+    add_model_settings,
+    checked,
+    provider_settings,
+)
 from pytest_llmbench.cli.output import cases_command
 
 if TYPE_CHECKING:
@@ -75,6 +81,7 @@ def run_ab(args: argparse.Namespace, providers: Mapping[str, Provider] | None = 
     from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.reporting.ab import ab_document, ab_lines
 
+    _check_numbers(args)
     task = load_task(args.case_file)
     for version in (args.a, args.b):
         if args.results is None and version not in {v.name for v in task.versions}:
@@ -88,6 +95,24 @@ def run_ab(args: argparse.Namespace, providers: Mapping[str, Provider] | None = 
     if args.json:
         return [json.dumps(ab_document(report), indent=2)]
     return ab_lines(report)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """``--repeat`` (1 to 1000), ``--min-gain`` (finite) and the tolerances (finite, 0 or
+    more): a :class:`UsageError` naming the option."""
+    import math
+
+    from pytest_llmbench.settings.values import parse_repeat
+
+    checked(parse_repeat, args.repeat, "--repeat")
+    if not math.isfinite(args.min_gain):
+        raise UsageError(f"--min-gain: expected a finite number, got {args.min_gain:g}")
+    for name, value in (
+        ("--latency-tolerance", args.latency_tolerance),
+        ("--cost-tolerance", args.cost_tolerance),
+    ):
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"{name}: expected a finite number of at least 0, got {value:g}")
 
 
 def _results(

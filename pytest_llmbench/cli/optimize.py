@@ -9,14 +9,20 @@ command line.
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_llmbench.cli.options import Commands, UsageError, add_model_settings, provider_settings
-from pytest_llmbench.cli.output import cases_command
+from pytest_llmbench.cli.options import (
+    Commands,
+    UsageError,
+    add_model_settings,
+    checked,
+    provider_settings,
+)
+from pytest_llmbench.cli.output import cases_command, note
 
 if TYPE_CHECKING:
     from pytest_llmbench.providers.base import Provider
@@ -25,14 +31,23 @@ __all__ = ["add_parser", "run", "run_optimize"]
 
 
 def _share(value: str) -> float:
-    number = float(value)
-    if not 0.0 <= number < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a share in [0, 1), got {value!r}")
+    """A held-out share: more than 0 (at least one case is held out) and less than 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1), got {value!r}") from None
+    if not 0.0 < number < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a share in (0, 1), got {value!r} (at least one case is held out)"
+        )
     return number
 
 
 def _threshold(value: str) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score in (0, 1], got {value!r}") from None
     if not 0.0 < number <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a score in (0, 1], got {value!r}")
     return number
@@ -84,51 +99,94 @@ def add_parser(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return cases_command("optimize", lambda: run_optimize(args))
+    problems: list[str] = []
+    status = cases_command("optimize", lambda: run_optimize(args, problems=problems))
+    for line in problems:
+        note(f"llmbench optimize: {line}")
+    return status or (1 if problems else 0)
+
+
+def _whole(value: str, name: str) -> int:
+    from pytest_llmbench.settings.values import OptionError
+
+    number = int(value)
+    if number < 1:
+        raise OptionError(f"{name}: expected a whole number of at least 1, got {value!r}")
+    return number
 
 
 def run_optimize(
-    args: argparse.Namespace, providers: Mapping[str, Provider] | None = None
+    args: argparse.Namespace,
+    providers: Mapping[str, Provider] | None = None,
+    problems: list[str] | None = None,
 ) -> list[str]:
-    """Run one session per ``--model``; the lines to print (folders, comparison table)."""
+    """Run one session per ``--model``, each written as it goes; the lines to print
+    (folders, comparison table).  What could not be written goes to ``problems``, one
+    line per session (where the rest is)."""
     from pytest_llmbench.cases.load import load_task
     from pytest_llmbench.optimize.files import (
         DEFAULT_ROOT,
+        SessionFiles,
         comparison_lines,
-        write_session,
         write_suite,
     )
     from pytest_llmbench.optimize.loop import optimize
     from pytest_llmbench.providers.resolve import resolve_models
 
+    checked(_whole, args.max_iterations, "--max-iterations")
+    checked(_whole, args.interviewer_max_tokens, "--interviewer-max-tokens")
     task = load_task(args.case_file)
-    if args.prompt and args.prompt not in {v.name for v in task.versions}:
-        raise UsageError(f"{args.case_file}: no prompt version {args.prompt!r}")
+    names = [v.name for v in task.versions]
+    if args.prompt and args.prompt not in names:
+        known = ", ".join(names) if names else "none (it has one prompt:)"
+        raise UsageError(
+            f"{args.case_file}: no prompt version {args.prompt!r}; its versions: {known}"
+        )
     version_file = None
+    cases = task.cases
     if task.versions:
         version = task.version(args.prompt) if args.prompt else task.versions[-1]
-        version_file = version.file
+        version_file, cases = version.file, version.cases
+    if len(cases) < 2:
+        raise UsageError(
+            f"{args.case_file}: task {task.name} has {len(cases)} case(s); the optimizer "
+            "needs at least 2 (one is held out from the interviewer)"
+        )
     settings = provider_settings(args)
     [(interviewer, interviewer_model)] = resolve_models([args.interviewer], settings, providers)
+    candidates = resolve_models(args.model, settings, providers)
     root = args.out or DEFAULT_ROOT
-    session_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    session_id = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     entries = []
     lines: list[str] = []
-    for provider, model in resolve_models(args.model, settings, providers):
-        print(f"llmbench optimize: {task.name} on {model.id}", file=sys.stderr)
+    for provider, model in candidates:
+        try:
+            files = SessionFiles(root, session_id, task.name, model.id)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create a session folder in {root}: {exc.strerror or exc} "
+                "(give a writable --out DIR)"
+            ) from None
+        note(f"llmbench optimize: {task.name} on {model.id} (session in {files.folder})")
         session = optimize(
             task, provider, model, interviewer, interviewer_model,
             prompt_version=args.prompt, threshold=args.threshold,
             max_iterations=args.max_iterations, holdout=args.holdout, seed=args.seed,
             timeout_s=args.timeout, interviewer_max_tokens=args.interviewer_max_tokens,
-            progress=lambda line: print(f"  {line}", file=sys.stderr),
+            progress=lambda line: note(f"  {line}"), record=files.record,
         )  # fmt: skip
-        folder, output = write_session(root, session_id, session, args.case_file, version_file)
-        entries.append((session, folder, output))
-        lines.append(f"{model.id}: {session.stop_reason}; session in {folder}")
+        output = files.finish(session, args.case_file, version_file)
+        if files.problems and problems is not None:
+            problems.append(files.problem_line())
+        entries.append((session, files.folder, output))
+        lines.append(f"{model.id}: {session.stop_reason}; session in {files.folder}")
         if output is not None:
             lines.append(f"  new prompt version: {output} (see optimization_report.md)")
     lines += ["", *comparison_lines(entries)]
     if len(entries) > 1:
-        lines.append(f"suite: {write_suite(root, session_id, entries)}")
+        try:
+            lines.append(f"suite: {write_suite(root, session_id, entries)}")
+        except OSError as exc:
+            if problems is not None:
+                problems.append(f"cannot write the suite file in {root} ({exc.strerror or exc})")
     return lines

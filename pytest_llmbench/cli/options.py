@@ -8,8 +8,9 @@ imported when a command resolves its settings.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pytest_llmbench.storage.champions import DEFAULT_REGISTRY
 from pytest_llmbench.storage.feedback import DEFAULT_FEEDBACK
@@ -23,10 +24,12 @@ __all__ = [
     "UsageError",
     "add_endpoint_option",
     "add_model_settings",
+    "checked",
     "feedback_option",
     "history_option",
     "history_path",
     "provider_settings",
+    "register_secrets",
     "registry_option",
 ]
 
@@ -108,12 +111,66 @@ def add_model_settings(parser: argparse.ArgumentParser) -> None:
     add_endpoint_option(parser)
 
 
+def checked(parse: Callable[[str, str], Any], value: object, name: str) -> Any:
+    """``parse(str(value), name)`` (a ``parse_*`` check of :mod:`pytest_llmbench.settings.values`)
+    with its :class:`~pytest_llmbench.settings.values.OptionError` as a :class:`UsageError`:
+    the range checks the parser's ``type=`` cannot make, named after the option."""
+    from pytest_llmbench.settings.values import OptionError
+
+    text = (
+        value
+        if isinstance(value, str)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
+    try:
+        return parse(text, name)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def register_secrets(endpoints: Iterable[str] = (), hosts: Iterable[str] = ()) -> None:
+    """Mask from now on what a command that calls models must never show or write: the
+    values of secret-named environment variables, every endpoint's API key and the
+    passwords in the endpoint and host URLs."""
+    import urllib.parse
+
+    from pytest_llmbench.providers.endpoints import (
+        EndpointError,
+        default_openai_endpoint,
+        parse_endpoint,
+    )
+    from pytest_llmbench.safety.redaction import register_environment_secrets, register_secret
+
+    register_environment_secrets()
+    urls = list(hosts)
+    for line in (*endpoints, None):
+        try:
+            endpoint = default_openai_endpoint() if line is None else parse_endpoint(line)
+        except EndpointError:
+            continue  # reported where the endpoints are read
+        register_secret(endpoint.api_key())
+        urls.append(endpoint.base_url)
+    for url in urls:
+        try:
+            register_secret(
+                urllib.parse.urlsplit(url if "://" in url else f"http://{url}").password
+            )
+        except ValueError:
+            continue
+
+
 def provider_settings(args: argparse.Namespace) -> BuiltinSettings:
     """The providers' settings from ``--ollama-host``, ``--gguf``, ``--endpoint``,
-    ``--timeout``."""
+    ``--timeout`` (a positive, finite number of seconds, else a :class:`UsageError`); the
+    secrets they name are registered (:func:`register_secrets`)."""
     from pytest_llmbench.providers.endpoints import EndpointError
     from pytest_llmbench.providers.resolve import settings_from
+    from pytest_llmbench.settings.values import parse_timeout
 
+    checked(parse_timeout, args.timeout, "--timeout")
+    register_secrets(args.endpoint or (), args.ollama_host or ())
     try:
         return settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
     except EndpointError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["answer", "cases_command", "failure"]
+__all__ = ["answer", "cases_command", "failure", "note"]
 
 
 def answer(lines: Sequence[str], note: str = "") -> int:
@@ -23,10 +23,20 @@ def answer(lines: Sequence[str], note: str = "") -> int:
     return 0
 
 
-def failure(prefix: str, error: BaseException, status: int) -> int:
-    """``PREFIX: what went wrong`` as one line on stderr (never a traceback); ``status``."""
+def note(line: str) -> None:
+    """A progress or warning line on stderr, masked and with control characters escaped."""
     from pytest_llmbench.safety.sanitising import shown
 
+    print(shown(line), file=sys.stderr, flush=True)
+
+
+def failure(prefix: str, error: BaseException | str, status: int) -> int:
+    """``PREFIX: what went wrong`` as one line on stderr (never a traceback), masked;
+    ``status``."""
+    from pytest_llmbench.safety.redaction import register_environment_secrets
+    from pytest_llmbench.safety.sanitising import shown
+
+    register_environment_secrets()
     print(shown(f"{prefix}: {error}"), file=sys.stderr)
     return status
 
@@ -41,8 +51,14 @@ def cases_command(name: str, produce: Callable[[], Sequence[str]]) -> int:
 
     try:
         lines = produce()
-    except (UsageError, CaseFileError, FileNotFoundError) as exc:
+    except CaseFileError as exc:  # one problem: one line; several: a heading and a list
+        problem = exc.problems[0].format(exc.display) if len(exc.problems) == 1 else exc
+        return failure(f"llmbench {name}", problem, 2)
+    except UsageError as exc:
         return failure(f"llmbench {name}", exc, 2)
+    except OSError as exc:  # a case file or --results that is missing, a folder, unreadable
+        what = f"cannot read {exc.filename}: " if exc.filename else ""
+        return failure(f"llmbench {name}", f"{what}{exc.strerror or exc}", 2)
     except ProviderError as exc:
         return failure(f"llmbench {name}", exc, 1)
     return answer(lines)

@@ -13,13 +13,16 @@ from pytest_llmbench.cli.options import (
     Commands,
     UsageError,
     add_endpoint_option,
+    checked,
     feedback_option,
+    register_secrets,
     registry_option,
 )
 from pytest_llmbench.cli.output import answer, failure
 
 if TYPE_CHECKING:
     from pytest_llmbench.router import RouterResult
+    from pytest_llmbench.safety.confinement import Confinement
 
 __all__ = ["add_parser", "answer_text", "run"]
 
@@ -35,7 +38,16 @@ def add_parser(commands: Commands) -> None:
         "--var",
         metavar="NAME=VALUE",
         action="append",
-        help="a template value (repeatable); NAME=@FILE reads it from a file",
+        help="a template value (repeatable); NAME=@FILE reads it from a file inside the "
+        "project (or under an --allowed-root), never from /proc, /sys or /dev",
+    )
+    parser.add_argument(
+        "--allowed-root",
+        metavar="DIR",
+        action="append",
+        type=Path,
+        default=None,
+        help="a directory outside the project that --var NAME=@FILE may read from (repeatable)",
     )
     parser.add_argument(
         "--consensus", action="store_true", help="ask several models and let them agree"
@@ -76,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
 def _call(args: argparse.Namespace) -> RouterResult:
     from pytest_llmbench.providers.endpoints import EndpointError
     from pytest_llmbench.router import Router, default_settings
+    from pytest_llmbench.safety.confinement import Confinement, default_root
+    from pytest_llmbench.settings.values import parse_timeout
 
-    values = _values(args.var or [])
+    checked(parse_timeout, args.timeout, "--timeout")
+    register_secrets(args.endpoint or (), args.ollama_host or ())
+    confinement = Confinement(default_root(Path.cwd() / "-"), _allowed_roots(args))
+    values = _values(args.var or [], confinement)
     try:
         settings = default_settings(args.timeout, args.ollama_host or (), args.endpoint or ())
     except EndpointError as exc:
@@ -89,6 +106,17 @@ def _call(args: argparse.Namespace) -> RouterResult:
         feedback=args.feedback,
     )
     return router.run(args.task, consensus=True if args.consensus else None, variables=values)
+
+
+def _allowed_roots(args: argparse.Namespace) -> list[Path]:
+    """Where ``--var NAME=@FILE`` may read besides the working directory's project: the
+    registry's project and every ``--allowed-root``."""
+    from pytest_llmbench.safety.confinement import default_root
+    from pytest_llmbench.storage.champions import find_registry
+
+    registry = args.registry or find_registry()
+    roots = [default_root(registry)] if registry is not None else []
+    return [*roots, *(args.allowed_root or ())]
 
 
 def answer_text(result: RouterResult) -> str:
@@ -115,8 +143,11 @@ def _answer_note(result: RouterResult) -> str:
     return note
 
 
-def _values(pairs: Sequence[str]) -> dict[str, str]:
-    """``--var name=value`` and ``--var name=@file`` (``@@`` for a value that starts with @)."""
+def _values(pairs: Sequence[str], confinement: Confinement) -> dict[str, str]:
+    """``--var name=value`` and ``--var name=@file`` (``@@`` for a value that starts with @);
+    a file is read as a case file's ``{file:}`` is: inside ``confinement`` only."""
+    from pytest_llmbench.safety.confinement import OutsideRoot
+
     values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -125,10 +156,21 @@ def _values(pairs: Sequence[str]) -> dict[str, str]:
         if value.startswith("@@"):
             value = value[1:]
         elif value.startswith("@"):
+            given = value[1:]
             try:
-                value = Path(value[1:]).expanduser().read_text(encoding="utf-8")
+                if not Path(given).expanduser().exists():
+                    raise FileNotFoundError(2, "No such file or directory")
+                path = confinement.check(Path(given).expanduser())
+                value = path.read_text(encoding="utf-8")
+            except OutsideRoot as exc:
+                raise UsageError(
+                    f"--var {name}: may not read {given}: {exc}".replace(
+                        "list a trusted directory in the ini option llm_allowed_file_roots",
+                        "give --allowed-root DIR",
+                    ).replace("case files never read", "--var never reads")
+                ) from None
             except (OSError, UnicodeDecodeError) as exc:
                 why = exc.strerror if isinstance(exc, OSError) else str(exc)
-                raise UsageError(f"--var {name}: cannot read {value[1:]}: {why}") from None
+                raise UsageError(f"--var {name}: cannot read {given}: {why}") from None
         values[name.strip()] = value
     return values

@@ -1,6 +1,8 @@
 """The session folder of an optimization and the next prompt version file.
 
-``.llmbench/optimize/<session-id>_<model>/``:
+``.llmbench/optimize/<session-id>_<task>_<model>/``, the session id being the start time
+and the process id (``20250601-091500-4242``), never reused (a second session of the same
+model in the same second gets ``-2``), written as the loop goes (:class:`SessionFiles`):
 
 - ``session_data.json``: the settings, the split, the original and best prompt, the
   score of every iteration, why the loop stopped;
@@ -11,6 +13,12 @@
 - ``optimization_report.md``: what happened and how to add the new version.
 
 Several models in one command also get ``<session-id>_suite.json``, one line each.
+
+Everything is masked before it is written (:func:`~pytest_llmbench.safety.redaction.redact`):
+an interviewer or a model that echoes an API key does not put it on disk.  A file that
+cannot be written (a read-only prompts folder, a full disk) costs only that file: what
+was written stays, and :attr:`SessionFiles.problems` says what is missing and where the
+rest is.
 """
 
 from __future__ import annotations
@@ -24,9 +32,11 @@ from typing import Any
 
 from tabulate import tabulate
 
-from pytest_llmbench.optimize.loop import Session
+from pytest_llmbench.optimize.loop import Evaluation, Interview, Session
+from pytest_llmbench.safety.redaction import redact, redact_data
 
 __all__ = [
+    "SessionFiles",
     "comparison_lines",
     "next_version_path",
     "report_lines",
@@ -43,11 +53,21 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
-def session_dir(root: Path, session_id: str, model: str) -> Path:
-    """``root/<session-id>_<model>`` (model made file-safe), created, never reused."""
-    path = root / f"{session_id}_{_safe(model)}"
-    path.mkdir(parents=True, exist_ok=False)
-    return path
+def session_dir(root: Path, session_id: str, model: str, task: str = "") -> Path:
+    """``root/<session-id>_<task>_<model>`` (names made file-safe), created, never reused:
+    when it exists (another session of the same model in the same second), the first free
+    ``<session-id>-N_...``."""
+    root.mkdir(parents=True, exist_ok=True)
+    tail = "_".join(_safe(part) for part in (task, model) if part)
+    for number in range(1, 1000):
+        stamp = session_id if number == 1 else f"{session_id}-{number}"
+        path = root / f"{stamp}_{tail}"
+        try:
+            path.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free session folder for {session_id}_{tail} in {root}")
 
 
 def next_version_path(case_file: Path, task: str, version_file: str | None) -> Path:
@@ -76,7 +96,79 @@ def next_version_path(case_file: Path, task: str, version_file: str | None) -> P
 
 
 def _dump(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(redact_data(data), indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+class SessionFiles:
+    """The session folder of one optimization, written as the loop goes.
+
+    Create it before the loop (an unwritable ``root`` fails there, before any model is
+    called: ``OSError``), pass :meth:`record` to :func:`~pytest_llmbench.optimize.optimize`
+    and call :meth:`finish` with the session.  A file that cannot be written is skipped and
+    named in :attr:`problems`; the others are still written.
+    """
+
+    def __init__(self, root: Path, session_id: str, task: str, model: str) -> None:
+        self.folder = session_dir(root, session_id, model, task)
+        self.problems: list[str] = []
+
+    def _write(self, path: Path, data: Any) -> bool:
+        try:
+            _dump(path, data)
+        except OSError as exc:
+            self.problems.append(f"cannot write {path} ({_why(exc)})")
+            return False
+        return True
+
+    def record(self, item: Evaluation | Interview) -> None:
+        """Write one evaluation (``test_iteration_N.json``) or interview (``interview_N.json``)."""
+        if isinstance(item, Evaluation):
+            name = f"test_iteration_{item.iteration}.json"
+        else:
+            name = f"interview_{item.number}.json"
+        self._write(self.folder / name, dataclasses.asdict(item))
+
+    def finish(self, session: Session, case_file: Path, version_file: str | None) -> Path | None:
+        """The next version file (when the prompt improved), ``session_data.json`` and the
+        report; the version file, or ``None`` when none was written."""
+        output: Path | None = None
+        best = session.best
+        failed: str | None = None
+        if best is not None and session.improved:
+            output = next_version_path(case_file, session.task, version_file)
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                with output.open("x", encoding="utf-8") as handle:  # "x": never overwrite
+                    handle.write(redact(best.prompt))
+            except OSError as exc:
+                failed = f"cannot write the new prompt version {output} ({_why(exc)})"
+                self.problems.append(
+                    f"{failed}; the best prompt is in {self.folder / 'optimization_report.md'}"
+                )
+                output = None
+        data = session_data(session, output, case_file)
+        if failed:
+            data["new_version_error"] = failed
+        self._write(self.folder / "session_data.json", data)
+        lines = report_lines(session, output, case_file, failed)
+        report = redact("\n".join(lines) + "\n")
+        path = self.folder / "optimization_report.md"
+        try:
+            path.write_text(report, encoding="utf-8")
+        except OSError as exc:
+            self.problems.append(f"cannot write {path} ({_why(exc)})")
+        return output
+
+    def problem_line(self) -> str:
+        """What could not be written and where the rest is, as one line ("" when none)."""
+        if not self.problems:
+            return ""
+        return f"{'; '.join(self.problems)}; what was written is in {self.folder}"
 
 
 def session_data(session: Session, output: Path | None, case_file: Path) -> dict[str, Any]:
@@ -117,8 +209,10 @@ def session_data(session: Session, output: Path | None, case_file: Path) -> dict
     }
 
 
-def report_lines(session: Session, output: Path | None, case_file: Path) -> list[str]:
-    """``optimization_report.md``."""
+def report_lines(
+    session: Session, output: Path | None, case_file: Path, failed: str | None = None
+) -> list[str]:
+    """``optimization_report.md`` (``failed``: why the new version file is missing)."""
     best = session.best
     first = session.evaluations[0] if session.evaluations else None
     version = f" (version {session.prompt_version})" if session.prompt_version else ""
@@ -175,6 +269,11 @@ def report_lines(session: Session, output: Path | None, case_file: Path) -> list
             f"`llmbench ab {case_file} --a {session.prompt_version or 'v1'} --b {name} "
             f"--models {session.model}`.",
         ]
+    elif failed is not None and best is not None:
+        lines.append(
+            f"The best prompt (iteration {best.iteration}, score {best.score:.2f}) beat the "
+            f"original, but {failed}: copy it from the section below."
+        )
     else:
         lines.append("No prompt scored better than the original; no version file was written.")
     if best is not None:
@@ -185,26 +284,15 @@ def report_lines(session: Session, output: Path | None, case_file: Path) -> list
 def write_session(
     root: Path, session_id: str, session: Session, case_file: Path, version_file: str | None
 ) -> tuple[Path, Path | None]:
-    """Write the session folder, and the next version file when the prompt improved.
+    """Write a finished session's folder at once (see :class:`SessionFiles` to write it as
+    the loop goes), and the next version file when the prompt improved.
     Returns (folder, version file or ``None``)."""
-    folder = session_dir(root, session_id, session.model)
-    output: Path | None = None
-    best = session.best
-    if best is not None and session.improved:
-        output = next_version_path(case_file, session.task, version_file)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with output.open("x", encoding="utf-8") as handle:  # "x": never overwrite
-            handle.write(best.prompt)
+    files = SessionFiles(root, session_id, session.task, session.model)
     for evaluation in session.evaluations:
-        _dump(
-            folder / f"test_iteration_{evaluation.iteration}.json", dataclasses.asdict(evaluation)
-        )
+        files.record(evaluation)
     for interview in session.interviews:
-        _dump(folder / f"interview_{interview.number}.json", dataclasses.asdict(interview))
-    _dump(folder / "session_data.json", session_data(session, output, case_file))
-    report = "\n".join(report_lines(session, output, case_file)) + "\n"
-    (folder / "optimization_report.md").write_text(report, encoding="utf-8")
-    return folder, output
+        files.record(interview)
+    return files.folder, files.finish(session, case_file, version_file)
 
 
 def comparison_lines(entries: Sequence[tuple[Session, Path, Path | None]]) -> list[str]:
@@ -229,6 +317,10 @@ def write_suite(
 ) -> Path:
     """``<session-id>_suite.json``: every model's session of one command, side by side."""
     path = root / f"{session_id}_suite.json"
+    number = 1
+    while path.exists():  # another command's, in the same second and process
+        number += 1
+        path = root / f"{session_id}-{number}_suite.json"
     _dump(
         path,
         {

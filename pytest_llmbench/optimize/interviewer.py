@@ -42,7 +42,8 @@ ANSWER_SCHEMA: Mapping[str, Any] = {
 EXCERPT = 300
 """Characters of each input shown to the interviewer."""
 MIN_LEAK = 12
-"""Held-out inputs shorter than this are not checked (labels, numbers, short words)."""
+"""Held-out values shorter than this (ids, labels, numbers, short words) leak when they
+appear as a whole token; longer ones anywhere."""
 WINDOW = 60
 """A long held-out input leaks when this many of its characters appear verbatim."""
 
@@ -150,7 +151,9 @@ def read_proposal(text: str) -> Proposal:
 def gold_answers(case: Case) -> list[str]:
     """What a held-out case's gold answer is made of, as text a prompt must not contain:
     the expected JSON's string values, the ``contains`` strings, the case id, and its
-    inputs (a prompt quoting a held-out input with its label gives the answer away)."""
+    inputs (a prompt quoting a held-out input with its label gives the answer away).
+    Every one of them, whatever its length (short ones are matched as whole tokens,
+    see :func:`_leaked`)."""
     found: list[str] = [case.id]
     found += list(case.expected.contains)
     stack: list[Any] = [case.expected.json] if case.expected.json is not None else []
@@ -162,13 +165,30 @@ def gold_answers(case: Case) -> list[str]:
             stack.extend(value)
         elif isinstance(value, str):
             found.append(value)
-    found += [v for v in case.vars.values() if len(v.strip()) >= MIN_LEAK]
-    return [g for g in found if len(g.strip()) >= 3]
+    found += [str(v) for v in case.vars.values()]
+    return [g.strip() for g in found if g.strip()]
+
+
+def _token_in(gold: str, text: str) -> bool:
+    """Whether ``gold`` occurs in ``text`` as a whole token: not inside a longer word or
+    number (``A7`` is in "case A7." but not in "A70"; ``PASS`` not in "PASSWORD")."""
+    start = text.find(gold)
+    while start != -1:
+        end = start + len(gold)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        start = text.find(gold, start + 1)
+    return False
 
 
 def _leaked(gold: str, proposal: str, original: str) -> bool:
-    """Whether the proposal has ``gold`` (and the original prompt did not): the whole
-    text, or for a long input any ``WINDOW``-character stretch of it."""
+    """Whether the proposal has ``gold`` (and the original prompt did not): a short value
+    (under :data:`MIN_LEAK` characters: an id, a label, a number) as a whole token, a
+    longer one anywhere, and for a long input any ``WINDOW``-character stretch of it."""
+    if len(gold) < MIN_LEAK:
+        return _token_in(gold, proposal) and not _token_in(gold, original)
     if gold in original:
         return False  # already in the prompt: not the interviewer's doing
     if gold in proposal:

@@ -15,8 +15,9 @@
 5. Stops: the threshold is reached, the interviewer proposes nothing new, no gain for
    2 iterations, or ``max_iterations`` evaluations.
 
-Every evaluation and interview is recorded (:class:`Evaluation`, :class:`Interview`);
-:mod:`pytest_llmbench.optimize.files` writes them.
+Every evaluation and interview is recorded (:class:`Evaluation`, :class:`Interview`)
+and handed to ``record`` as soon as it is made, so that
+:mod:`pytest_llmbench.optimize.files` writes them as the loop goes.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ def _score(results: Sequence[Result]) -> float:
 
 
 Progress = Callable[[str], None]
+Record = Callable[[Evaluation | Interview], None]
+"""Called with every evaluation and interview as soon as the session holds it."""
 
 
 @dataclass
@@ -195,6 +198,7 @@ class _Loop:
     timeout_s: float
     interviewer_options: GenerateOptions
     progress: Progress
+    record: Record
     results: dict[int, list[Result]] = field(default_factory=dict)
     """Each evaluation's results, by iteration."""
 
@@ -308,6 +312,7 @@ class _Loop:
                     base = evaluation
                     note = ""
                 session.evaluations.append(evaluation)
+                self.record(evaluation)
             assert base is not None
             if base.score >= session.threshold:
                 session.stop_reason = f"threshold reached ({base.score:.2f} >= {session.threshold})"
@@ -326,6 +331,7 @@ class _Loop:
                 or new.strip() == base.prompt.strip()
             ):
                 session.interviews.append(interview)
+                self.record(interview)
                 session.stop_reason = "the interviewer proposed no improvement"
                 break
             problems = check_proposal(session.original_prompt, new, self.held_out)
@@ -334,6 +340,7 @@ class _Loop:
                     interview, accepted=not problems, rejected_reasons=tuple(problems)
                 )
             )
+            self.record(session.interviews[-1])
             if problems:
                 self.progress(f"interview {interview.number}: rejected ({'; '.join(problems)})")
                 note = "your last proposal was rejected: " + "; ".join(problems)
@@ -362,15 +369,30 @@ def optimize(
     timeout_s: float = 120.0,
     interviewer_max_tokens: int = 1024,
     progress: Progress | None = None,
+    record: Record | None = None,
 ) -> Session:
     """Improve the prompt of ``task`` (its version ``prompt_version``, default the last)
-    for ``model``; see the module docstring.  Nothing is written here."""
+    for ``model``; see the module docstring.  Nothing is written here: ``record`` gets
+    every evaluation and interview as it is made.
+
+    :raises ValueError: ``max_iterations`` below 1, or no held-out case (``holdout`` not
+        in (0, 1), or fewer than two cases).
+    """
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations: expected at least 1, got {max_iterations}")
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout: expected a share in (0, 1), got {holdout}")
     if task.versions:
         version = task.version(prompt_version) if prompt_version else task.versions[-1]
         template, cases, name = version.template, version.cases, version.name
     else:
         template, cases, name = task.template, task.cases, ""
     training, held_out = split_cases(cases, holdout, seed)
+    if not held_out:
+        raise ValueError(
+            f"task {task.name} has {len(cases)} case(s): at least 2 are needed, one of "
+            "them held out"
+        )
     session = Session(
         task=task.name,
         model=model.id,
@@ -387,6 +409,6 @@ def optimize(
     loop = _Loop(
         task, provider, model, interviewer, interviewer_model, session, training, held_out,
         timeout_s, GenerateOptions(temperature=0.0, seed=seed, max_tokens=interviewer_max_tokens),
-        progress or (lambda _line: None),
+        progress or (lambda _line: None), record or (lambda _item: None),
     )  # fmt: skip
     return loop.run()

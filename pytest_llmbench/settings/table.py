@@ -27,6 +27,7 @@ from pytest_llmbench.settings.values import (
     flatten,
     parse_backoff,
     parse_cache_mode,
+    parse_consensus_pairs,
     parse_dist_mode,
     parse_max_ms,
     parse_max_size,
@@ -370,8 +371,7 @@ OPTIONS: tuple[Spec, ...] = (
         "--llm-consensus-pairs", "consensus_pairs", _RANKING,
         "how many consensus combinations a task with 'consensus:' ranks: pairs of its "
         "best models (the registry's, then this run's). Default: llm_consensus_pairs, else 1.",
-        ini="llm_consensus_pairs", parse=parse_repeat, metavar="N", default=1,
-        errors_as="--llm-repeat",
+        ini="llm_consensus_pairs", parse=parse_consensus_pairs, metavar="N", default=1,
     ),
     Spec(
         "--llm-max-p95", "max_p95_ms", _GATE,

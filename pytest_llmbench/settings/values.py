@@ -119,6 +119,18 @@ def parse_repeat(value: str, name: str = "--llm-repeat") -> int:
     return number
 
 
+def parse_consensus_pairs(value: str, name: str = "--llm-consensus-pairs") -> int:
+    """How many consensus combinations to rank: a whole number from 1 to
+    :data:`MAX_REPEAT`, its errors under its own name (not ``--llm-repeat``'s)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise OptionError(f"{name}: expected a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_REPEAT:
+        raise OptionError(f"{name}: expected a whole number from 1 to {MAX_REPEAT}, got {value!r}")
+    return number
+
+
 _VERSION_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 

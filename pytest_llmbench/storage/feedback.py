@@ -13,7 +13,10 @@ could not have scored) or ``circuit_open`` (skipped by the circuit breaker, not 
 failed before this one in that call; ``consensus`` is set on every line of a consensus
 call: ``{"accepted": bool, "agreed": [models], "similarity": float}``.
 
-Every call of the router appends its lines in one write, so concurrent writers (threads,
+Every line is masked before it is written (:func:`~pytest_llmbench.safety.redaction.redact`:
+registered secrets, the values of secret-named environment variables, credential-looking
+text), so an answer or an error that echoes a key never lands in the log.  Every call of
+the router appends its lines in one write, so concurrent writers (threads,
 processes) never interleave inside a line.  Pure module apart from that one file.
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmbench.analysis.stats import percentile
+from pytest_llmbench.safety.redaction import redact_data, register_environment_secrets
 
 __all__ = [
     "DEFAULT_FEEDBACK",
@@ -103,12 +107,13 @@ class FeedbackLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        register_environment_secrets()  # before an answer can echo one into the log
 
     def append(self, records: Sequence[FeedbackRecord]) -> None:
         if not records:
             return
         text = "".join(
-            json.dumps(r.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+            json.dumps(redact_data(r.to_dict()), ensure_ascii=False, separators=(",", ":")) + "\n"
             for r in records
         )
         data = text.encode("utf-8")
