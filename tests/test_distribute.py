@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.distribute import (
+from pytest_llmbench.execution.distribute import (
     CaseId,
     Crash,
     Distribution,

@@ -39,7 +39,7 @@ from xdist.scheduler import (
     WorkStealingScheduling,
 )
 
-from pytest_llmbench.plugin.distribute import (
+from pytest_llmbench.execution.distribute import (
     CaseId,
     Distribution,
     check_grouping,

@@ -7,7 +7,9 @@
 - :class:`Distribution`: what happened on the workers (who ran and loaded which model,
   who crashed while running what), for the summary and the JSON document.
 
-The xdist scheduler that uses these lives in :mod:`pytest_llmbench.plugin.scheduler`.
+The xdist scheduler that uses these lives in :mod:`pytest_llmbench.plugin.scheduler`;
+this module is plain data and functions (no xdist, no pytest), so the end of the run
+(:mod:`pytest_llmbench.analysis.run`) and its tests use it without either.
 """
 
 from __future__ import annotations
@@ -197,6 +199,13 @@ class Distribution:
     @property
     def active(self) -> bool:
         return bool(self.scheduler or self.ran or self.crashes)
+
+    def went_down(self, worker: str, error: object) -> None:
+        """A worker that did not finish normally, and why (on one line)."""
+        self.down[worker] = " ".join(str(error).split())
+
+    def crashed(self, crash: Crash) -> None:
+        self.crashes.append(crash)
 
     def record(self, model: str, worker: str) -> None:
         self.ran.setdefault(model, Counter())[worker] += 1
