@@ -35,7 +35,7 @@ from pytest_llmbench.plugin.session import BenchSession, header_lines
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = ["WORKER_KEY", "LLMBenchPlugin"]
+__all__ = ["WORKER_KEY", "LLMBenchPlugin", "XdistHooks"]
 
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
@@ -238,7 +238,14 @@ class LLMBenchPlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.journal.close()
 
-    # -- xdist -----------------------------------------------------------------
+
+class XdistHooks:
+    """The xdist controller's hooks of one run (registered when xdist is there)."""
+
+    def __init__(self, run: LLMBenchPlugin) -> None:
+        self.config = run.config
+        self.bench = run.bench
+        self.journal = run.journal
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
