@@ -29,27 +29,13 @@ from pytest_llmbench.analysis.consensus import (
     summarise,
 )
 from pytest_llmbench.analysis.ranking import TaskRanking
-from pytest_llmbench.cases.model import OutputSpec, Task
+from pytest_llmbench.cases.model import OutputSpec
 from pytest_llmbench.execution.results import Result
 
-__all__ = ["RankTask", "consensus_settings", "rank_with_consensus", "singles_only"]
+__all__ = ["RankTask", "rank_with_consensus", "singles_only"]
 
 RankTask = Callable[[str, Sequence[Result], Sequence[tuple[str, int]]], TaskRanking]
 """Ranks one task: (task, results, expected (case id, repeat) runs) -> its ranking."""
-
-
-def consensus_settings(task: Task) -> dict[str, Any] | None:
-    """What ranking a task's combinations needs, as plain data (it crosses xdist)."""
-    if task.consensus is None:
-        return None
-    output = task.output
-    return {
-        "models": task.consensus.models,
-        "agree": task.consensus.agree,
-        "kind": output.kind,
-        "labels": list(output.labels),
-        "schema": None if output.schema is None else dict(output.schema),
-    }
 
 
 def rank_with_consensus(
@@ -65,6 +51,7 @@ def rank_with_consensus(
     """The task ranked by ``rank``, with its combinations when ``settings`` (what
     :func:`consensus_settings` made) declare consensus.
 
+    ``settings``: :func:`pytest_llmbench.analysis.ledger.consensus_settings`;
     ``registered``: the task's registered models (champion, runner-up, fallbacks),
     whose combinations come first when they ran; ``pairs``: ``--llm-consensus-pairs``.
     """

@@ -10,16 +10,29 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_llmbench.analysis.alerts import Limits
-from pytest_llmbench.analysis.consensus_ranking import consensus_settings
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS
 from pytest_llmbench.cases.model import Task
 from pytest_llmbench.execution.distribute import task_facts
 from pytest_llmbench.execution.results import Result
 
-__all__ = ["ResultsLedger", "Runs"]
+__all__ = ["ResultsLedger", "Runs", "consensus_settings"]
 
 Runs = dict[str, dict[tuple[str, int], set[str]]]
 """Per task, (case id, repeat) -> the models (``ResultsLedger.expected`` and ``skipped``)."""
+
+
+def consensus_settings(task: Task) -> dict[str, Any] | None:
+    """What ranking a task's combinations needs, as plain data (it crosses xdist)."""
+    if task.consensus is None:
+        return None
+    output = task.output
+    return {
+        "models": task.consensus.models,
+        "agree": task.consensus.agree,
+        "kind": output.kind,
+        "labels": list(output.labels),
+        "schema": None if output.schema is None else dict(output.schema),
+    }
 
 
 class ResultsLedger:

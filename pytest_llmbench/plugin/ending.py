@@ -11,30 +11,25 @@ lost run at the end).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.analysis.alerts import Limits
-from pytest_llmbench.analysis.gate import GateVerdict, gate
-from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.plugin.journaling import RunJournal
 from pytest_llmbench.plugin.options import Options, option_path
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.redaction import redact_data, shown
-from pytest_llmbench.storage import git, history, json_report
-from pytest_llmbench.storage.outputs import (
-    Document,
-    RunOutputs,
-    Written,
-    display_path,
-    load_baseline,
-    output_problem,
-    write_outputs,
-)
+
+if TYPE_CHECKING:
+    from pytest_llmbench.analysis.gate import GateVerdict
+    from pytest_llmbench.analysis.ranking import TaskRanking
+    from pytest_llmbench.storage.outputs import RunOutputs, Written
+
+# The end of the run's own modules (outputs, gate, history, reports) are imported by
+# the functions that use them: a run that collects nothing does not load them.
 
 __all__ = ["Ending", "check_outputs", "finish_outputs", "stopped"]
 
@@ -43,8 +38,8 @@ __all__ = ["Ending", "check_outputs", "finish_outputs", "stopped"]
 class Ending:
     """What the end of the run wrote and the gate's verdict, for the terminal summary."""
 
-    written: Written = field(default_factory=Written)
-    verdict: GateVerdict = field(default_factory=GateVerdict)
+    written: Written
+    verdict: GateVerdict
 
 
 def stopped(session: pytest.Session, exitstatus: int) -> str | None:
@@ -71,6 +66,8 @@ def check_outputs(config: pytest.Config, options: Options) -> None:
         "--llm-update-registry": options.update_registry,
         "--llm-history": options.history,
     }
+    from pytest_llmbench.storage.outputs import display_path, output_problem
+
     start = config.invocation_params.dir
     for name, path in outputs.items():
         problem = output_problem(Path(path)) if path is not None else None
@@ -84,6 +81,8 @@ def check_outputs(config: pytest.Config, options: Options) -> None:
 
 
 def _check_baseline(config: pytest.Config, options: Options, spec: str) -> None:
+    from pytest_llmbench.storage import history, json_report
+
     path = option_path(config, spec)
     if path is not None and path.is_file() and spec != "last":
         try:
@@ -116,9 +115,14 @@ def finish_outputs(
     session: pytest.Session, exitstatus: int, bench: BenchSession, journal: RunJournal
 ) -> Ending:
     """The ``--llm-json`` document, the reports, history and registry, then the gate."""
+    from pytest_llmbench.analysis.alerts import Limits
+    from pytest_llmbench.analysis.gate import GateVerdict, gate
+    from pytest_llmbench.storage import json_report
+    from pytest_llmbench.storage.outputs import Written, write_outputs
+
     options, ledger = bench.options, bench.ledger
     start = session.config.invocation_params.dir
-    end = Ending(verdict=GateVerdict(fail_on_champion=options.fail_on == "champion"))
+    end = Ending(Written(), GateVerdict(fail_on_champion=options.fail_on == "champion"))
     written = end.written
     if options.json_path is not None:
         run = bench.run_info(int(session.exitstatus), journal.run_id)
@@ -182,6 +186,8 @@ def _asked(
 ) -> RunOutputs:
     """What the options ask the end of the run to write; the reports rendered on demand
     (their modules imported only then)."""
+    from pytest_llmbench.storage.outputs import Document, RunOutputs
+
     options, ledger = bench.options, bench.ledger
 
     def data() -> Any:
@@ -227,6 +233,8 @@ def _asked(
 def _run_record(
     config: pytest.Config, bench: BenchSession, journal: RunJournal, exitstatus: int
 ) -> dict[str, Any]:
+    from pytest_llmbench.storage import git
+
     run = bench.run_info(exitstatus, journal.run_id)
     run.update(
         {
@@ -249,6 +257,9 @@ def _run_record(
 
 
 def _baseline(config: pytest.Config, bench: BenchSession, journal: RunJournal) -> Any:
+    from pytest_llmbench.storage import json_report
+    from pytest_llmbench.storage.outputs import load_baseline
+
     spec = bench.options.baseline
     if spec is None:
         return None, []

@@ -87,7 +87,7 @@ class LLMBenchPlugin:
         """Results made on this process, by node id, until their call report is logged."""
         self.changed: tuple[list[str], list[str]] | None = None
         """``--llm-changed-since``: (the tasks kept, the tasks deselected)."""
-        self.end = ending.Ending()
+        self.end: ending.Ending | None = None
 
     # -- collection ------------------------------------------------------------
 
@@ -232,7 +232,7 @@ class LLMBenchPlugin:
     @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the ranking ends the run
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         ending.ranking_summary(terminalreporter, self.bench, self.passed)
-        if not self.worker:
+        if self.end is not None:
             ending.gate_summary(terminalreporter, self.end, self.bench.options, self.bench.rankings)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

@@ -280,7 +280,7 @@ class CaseItem(pytest.Function):
         )
         if cold:
             result = dataclasses.replace(result, cold=True)
-        bench.judging.queue(self.task, self.case, result, call)  # judged after the candidates
+        bench.queue_judging(self.task, self.case, result, call)  # judged after the candidates
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(junit_properties(result))
         if result.chat_format == FALLBACK_CHAT_FORMAT and bench.first_guess(self.model):

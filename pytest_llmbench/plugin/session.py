@@ -27,12 +27,12 @@ import pytest
 from pytest_llmbench import __version__
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
-from pytest_llmbench.cases.model import Task
+from pytest_llmbench.cases.model import Case, Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call, fetch
 from pytest_llmbench.execution.distribute import Distribution
-from pytest_llmbench.execution.judging import Judging
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.providers.base import BuiltinSettings, Discovery, ModelInfo
 from pytest_llmbench.providers.redaction import register_environment_secrets, shown
@@ -46,6 +46,7 @@ from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
     from pytest_llmbench.analysis.run import RunOutcome
+    from pytest_llmbench.execution.judging import Judging
 
 __all__ = ["BENCH_KEY", "BenchSession", "ModelCatalogue", "get_bench", "header_lines"]
 
@@ -258,8 +259,8 @@ class BenchSession:
         """xdist controller: what happened on the workers."""
         self.eliminator = Eliminator()
         """The first wrong run of each (task, model) (``--llm-eliminate``)."""
-        self.judging = Judging()
-        """The judge checks, run after the candidates (execution/judging.py)."""
+        self.judging: Judging | None = None
+        """The judge checks, run after the candidates (made for a task that uses a judge)."""
         self.outcome: RunOutcome | None = None
         """What the end of the run found (the controller's, after :meth:`finish`)."""
         self._guessed_formats: set[str] = set()
@@ -270,10 +271,23 @@ class BenchSession:
     def add_task(self, task: Task) -> None:
         """A collected task: what ranking, judging and the header need of it."""
         self.ledger.add_task(task)
-        self.judging.add_task(task)
+        if task.judge is not None or any(c.expected.quality.judge for c in task.cases):
+            self._judging().add_task(task)
         defaults = sum(1 for case in task.cases if case.difficulty_default)
         if defaults:
             self.default_difficulty[task.name] = defaults
+
+    def _judging(self) -> Judging:
+        if self.judging is None:
+            from pytest_llmbench.execution.judging import Judging
+
+            self.judging = Judging()
+        return self.judging
+
+    def queue_judging(self, task: Task, case: Case, result: Result, call: Call) -> None:
+        """Queue the judging of one answer (after the candidates), if its task has a judge."""
+        if self.judging is not None:
+            self.judging.queue(task, case, result, call)
 
     def first_guess(self, model: ModelInfo) -> bool:
         """Whether ``model`` is the first time a fallback chat format is used (warn once)."""
@@ -313,12 +327,13 @@ class BenchSession:
         return {
             **self.ledger.worker_output(),
             "loads": list(self.lifecycle.loads),
-            "judging": self.judging.worker_output(),
+            "judging": self.judging.worker_output() if self.judging is not None else {},
         }
 
     def merge_worker_output(self, data: dict[str, Any], worker: str | None = None) -> None:
         self.ledger.merge_worker_output(data)
-        self.judging.merge_worker_output(data.get("judging", {}))
+        if data.get("judging"):
+            self._judging().merge_worker_output(data["judging"])
         if worker is not None:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
