@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.execution.catalogue import header_lines
 from pytest_llmbench.execution.distribute import Crash, parse_case_id
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin import ending
@@ -31,7 +32,7 @@ from pytest_llmbench.plugin.items import (
     order_for_elimination,
 )
 from pytest_llmbench.plugin.journaling import RunJournal
-from pytest_llmbench.plugin.session import BenchSession, header_lines
+from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
 
@@ -126,7 +127,8 @@ class LLMBenchPlugin:
         bench = self.bench
         if bench.catalogue.selection_error:
             return []  # a usage error follows: no "0 model(s): none" before it
-        lines = header_lines(bench.catalogue) if bench.ledger.case_counts else []
+        verbose = config.get_verbosity() > 0
+        lines = header_lines(bench.catalogue, verbose) if bench.ledger.case_counts else []
         lines += _changed_lines(bench.options.changed_since, self.changed)
         return lines + self.journal.header_lines() + _difficulty_lines(config, bench)
 

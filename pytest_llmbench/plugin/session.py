@@ -2,8 +2,8 @@
 
 :class:`BenchSession` is a small composition, one object per concern:
 
-- :class:`ModelCatalogue`: the providers and the models to run (discovery, selection,
-  ``--llm-models=registry``), and the header lines that say what was chosen and why;
+- :class:`~pytest_llmbench.execution.catalogue.ModelCatalogue`: the providers and the
+  models to run (discovery, selection, ``--llm-models=registry`` and ``new``);
 - :class:`~pytest_llmbench.execution.lifecycle.ModelLifecycle`: loading and unloading
   models, and the pipeline that sends a remote model's next call ahead;
 - :class:`~pytest_llmbench.analysis.ledger.ResultsLedger`: what the run owes and what
@@ -30,212 +30,23 @@ from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.model import Case, Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call, fetch
+from pytest_llmbench.execution.catalogue import CatalogueSources, ModelCatalogue
 from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.options import Options
-from pytest_llmbench.providers.base import BuiltinSettings, Discovery, ModelInfo
-from pytest_llmbench.providers.redaction import register_environment_secrets, shown
+from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo
+from pytest_llmbench.providers.redaction import register_environment_secrets
 from pytest_llmbench.providers.registry import ProviderRegistry
-from pytest_llmbench.selection.newcomers import NEW_ENTRY, newcomers
-from pytest_llmbench.selection.registry import REGISTRY_ENTRY, registered_models
-from pytest_llmbench.selection.rules import LeftOut
-from pytest_llmbench.selection.spec import SelectionError, parse_spec, providers_needed
-from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
+from pytest_llmbench.selection.spec import SelectionError
+from pytest_llmbench.storage.champions import RegistryError, load_registry
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
     from pytest_llmbench.analysis.run import RunOutcome
     from pytest_llmbench.execution.judging import Judging
 
-__all__ = ["BENCH_KEY", "BenchSession", "ModelCatalogue", "get_bench", "header_lines"]
-
-
-class ModelCatalogue:
-    """The run's providers and the models it runs, resolved once, on first use."""
-
-    def __init__(self, config: pytest.Config, options: Options, cache: ResponseCache) -> None:
-        self.config = config
-        self.options = options
-        self.cache = cache
-        self.settings = BuiltinSettings(
-            ollama_hosts=options.ollama_hosts,
-            timeout_s=options.timeout_s,
-            gguf_models=options.gguf,
-            gguf_chat_formats=options.gguf_chat_formats,
-            retries=options.retries,
-            retry_backoff_s=options.retry_backoff_s,
-            openai_endpoints=options.endpoints,
-            lean_http=options.lean_http,
-            provider_options=options.provider_options,
-            state_dir=options.state_dir,
-        )
-        self._providers: ProviderRegistry | None = None
-        self._models: list[ModelInfo] | None = None
-        self.discoveries: dict[str, Discovery] = {}
-        self.selection_error: str | None = None
-        self.left_out: list[LeftOut] = []
-        """Models the selection rules left out (filled by the default selection hook)."""
-        self.task_models: dict[str, list[ModelInfo]] = {}
-        """``--llm-models=registry``: per task, its registered models first, then the rest."""
-        self.registry_notes: list[str] = []
-        self._registry: dict[str, RegistryEntry] | None = None
-        self.newcomers: dict[str, list[ModelInfo]] = {}
-        """``--llm-models=new``: per task, the models not benchmarked on its current prompt."""
-        self.new_notes: list[str] = []
-
-    @property
-    def providers(self) -> ProviderRegistry:
-        """The provider registry, filled by ``pytest_llmbench_register_providers``."""
-        if self._providers is None:
-            providers = ProviderRegistry(self.settings)
-            self.config.hook.pytest_llmbench_register_providers(
-                registry=providers, config=self.config
-            )
-            self._providers = providers
-        return self._providers
-
-    def models(self) -> list[ModelInfo]:
-        """The models to run, resolved once (on first use, i.e. when a case file is collected).
-
-        A bad ``--llm-models`` is remembered in ``selection_error`` and raised as a
-        usage error once collection is over (see the plugin's hooks).
-        """
-        if self._models is None:
-            try:
-                self._models = self._resolve()
-            except SelectionError as exc:
-                self.selection_error = str(exc)
-                self._models = []
-        return self._models
-
-    def _resolve(self) -> list[ModelInfo]:
-        entries = self.entries()
-        if not entries and self.uses_registry():
-            return []  # --llm-models=registry alone: each task's models, see models_for()
-        for name in providers_needed(entries, self.providers.names()):
-            if self.cache.offline:  # --llm-cache=read: the models the cache has answers for
-                self.discoveries[name] = self.cache.discovery(name)
-            else:
-                self.discoveries[name] = self.providers.discover(name)
-        available = [m for d in self.discoveries.values() for m in d.models]
-        chosen: list[ModelInfo] = self.config.hook.pytest_llmbench_select_models(
-            config=self.config, spec=self.options.models, available=available
-        )
-        return list(chosen)
-
-    def _spec(self) -> list[str]:
-        return parse_spec(self.options.models, self.config.invocation_params.dir)
-
-    def entries(self) -> list[str]:
-        """The ``--llm-models`` entries (``@file`` expanded), without ``registry`` and
-        ``new`` (``new`` alone: ``all``, the models it picks the newcomers from)."""
-        spec = self._spec()
-        entries = [e for e in spec if e not in (REGISTRY_ENTRY, NEW_ENTRY)]
-        if not entries and NEW_ENTRY in spec and REGISTRY_ENTRY not in spec:
-            return ["all"]
-        return entries
-
-    def uses_new(self) -> bool:
-        """``--llm-models`` names ``new``: each task runs only its newcomers."""
-        try:
-            return NEW_ENTRY in self._spec()
-        except SelectionError:
-            return False
-
-    def uses_registry(self) -> bool:
-        """``--llm-models`` names ``registry``: each task adds its champion and runner-up."""
-        try:
-            return REGISTRY_ENTRY in self._spec()
-        except SelectionError:
-            return False
-
-    def models_for(self, task: Task) -> list[ModelInfo]:
-        """The models to run on one task: the selection, with ``--llm-models=registry``
-        the task's registered champion and runner-up first, and with ``new`` only the
-        models the history lacks on the task's current prompt."""
-        models = self._registered_first(task.name)
-        if not self.uses_new() or self.selection_error:
-            return models
-        if task.name not in self.newcomers:
-            from pytest_llmbench.storage.history import HistoryError, benchmarked
-
-            source = self.options.history_read
-            try:
-                known = benchmarked(source, [task.name]).get(task.name, {}) if source else {}
-            except HistoryError as exc:
-                self.selection_error = f"--llm-models=new: {exc}"
-                return []
-            hashes = [case.prompt_hash for case in task.cases]
-            found, notes = newcomers(task.name, models, known, hashes)
-            self.newcomers[task.name] = found
-            self.new_notes.extend(notes)
-        return self.newcomers[task.name]
-
-    def _registered_first(self, task: str) -> list[ModelInfo]:
-        models = self.models()
-        if not self.uses_registry() or self.selection_error:
-            return models
-        if task not in self.task_models:
-            try:
-                entries = self._registry_entries()
-            except SelectionError as exc:
-                self.selection_error = str(exc)
-                return []
-            entry = entries.get(task)
-            registered, notes = registered_models(
-                task,
-                entry.models if entry is not None else None,
-                self.providers.names(),
-                self._discover,
-                source=self.options.registry_path.name,
-            )
-            self.registry_notes.extend(notes)
-            ids = {m.id for m in registered}
-            self.task_models[task] = registered + [m for m in models if m.id not in ids]
-        return self.task_models[task]
-
-    def _registry_entries(self) -> dict[str, RegistryEntry]:
-        """The champions file ``--llm-models=registry`` reads, loaded once."""
-        if self._registry is None:
-            path = self.options.registry_path
-            if not path.is_file():
-                raise SelectionError(
-                    f"--llm-models=registry: no registry at {path}; write one with "
-                    "--llm-update-registry (or name it with --llm-registry PATH)"
-                )
-            try:
-                self._registry = load_registry(path)
-            except RegistryError as exc:
-                raise SelectionError(f"--llm-models=registry: {exc}") from None
-        return self._registry
-
-    def find_model(self, model_id: str) -> ModelInfo | None:
-        """The model with this id (``:latest`` may be left out), if a provider offers it."""
-        ids = (model_id, model_id + ":latest")
-        found = next((m for m in self.all_models() if m.id in ids), None)
-        provider = model_id.partition("/")[0]
-        if found is None and provider in self.providers.names():
-            found = next((m for m in self._discover(provider).models if m.id in ids), None)
-        return found
-
-    def _discover(self, provider: str) -> Discovery:
-        if provider not in self.discoveries:
-            self.discoveries[provider] = self.providers.discover(provider)
-        return self.discoveries[provider]
-
-    def all_models(self) -> list[ModelInfo]:
-        """Every model resolved so far, each once: per-task models first, then the selection."""
-        seen: dict[str, ModelInfo] = {}
-        sources = [*self.task_models.values(), self._models or []]
-        for models in list(self.newcomers.values()) if self.uses_new() else sources:
-            for m in models:
-                seen.setdefault(m.id, m)
-        return list(seen.values())
-
-    def resolved(self) -> dict[str, ModelInfo]:
-        """The models resolved by the selection, by id (not those added per task)."""
-        return {m.id: m for m in self._models or []}
+__all__ = ["BENCH_KEY", "BenchSession", "get_bench"]
 
 
 class BenchSession:
@@ -247,7 +58,7 @@ class BenchSession:
         self.options = options = Options.from_config(config)
         self.cache = ResponseCache(options.cache_dir, options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
-        self.catalogue = catalogue = ModelCatalogue(config, options, self.cache)
+        self.catalogue = catalogue = ModelCatalogue(_sources(config, options), self.cache)
         self.lifecycle = ModelLifecycle(
             lambda: catalogue.providers,
             catalogue.resolved,
@@ -393,6 +204,60 @@ class _Judges:
         self.bench.lifecycle.first_call.pop(model.id, None)
 
 
+def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
+    """The catalogue's sources: the options, the plugin's hooks, the champions file and
+    the history."""
+    settings = BuiltinSettings(
+        ollama_hosts=options.ollama_hosts,
+        timeout_s=options.timeout_s,
+        gguf_models=options.gguf,
+        gguf_chat_formats=options.gguf_chat_formats,
+        retries=options.retries,
+        retry_backoff_s=options.retry_backoff_s,
+        openai_endpoints=options.endpoints,
+        lean_http=options.lean_http,
+        provider_options=options.provider_options,
+        state_dir=options.state_dir,
+    )
+
+    def register(providers: ProviderRegistry) -> None:
+        config.hook.pytest_llmbench_register_providers(registry=providers, config=config)
+
+    def select(available: list[ModelInfo]) -> list[ModelInfo]:
+        chosen: list[ModelInfo] = config.hook.pytest_llmbench_select_models(
+            config=config, spec=options.models, available=available
+        )
+        return chosen
+
+    def benchmarked(task: str) -> dict[str, set[str]]:
+        from pytest_llmbench.storage.history import HistoryError, benchmarked
+
+        source = options.history_read
+        try:
+            return benchmarked(source, [task]).get(task, {}) if source else {}
+        except HistoryError as exc:
+            raise SelectionError(str(exc)) from None
+
+    return CatalogueSources(
+        settings=settings,
+        spec=options.models,
+        start=config.invocation_params.dir,
+        registry_path=options.registry_path,
+        history_read=options.history_read,
+        register=register,
+        select=select,
+        registered=_registered_models,
+        benchmarked=benchmarked,
+    )
+
+
+def _registered_models(path: Path) -> dict[str, list[str]]:
+    try:
+        return {task: entry.models for task, entry in load_registry(path).items()}
+    except RegistryError as exc:
+        raise SelectionError(str(exc)) from None
+
+
 def _registered(path: Path, task: str) -> list[str]:
     """The task's registered models (champion, runner-up, fallbacks), if the registry
     can be read (else none: this run's order alone)."""
@@ -408,38 +273,3 @@ BENCH_KEY = pytest.StashKey[BenchSession]()
 
 def get_bench(config: pytest.Config) -> BenchSession:
     return config.stash[BENCH_KEY]
-
-
-def header_lines(catalogue: ModelCatalogue) -> list[str]:
-    """What the run chose and why: the header lines after collection."""
-    models = catalogue.all_models()
-    lines = [f"llmbench: {len(models)} model(s): {', '.join(m.id for m in models) or 'none'}"]
-    if catalogue.left_out:
-        lines.append(f"llmbench: left out {len(catalogue.left_out)} model(s):")
-        lines.extend(f"  {item.describe()}" for item in catalogue.left_out)
-    verbose = catalogue.config.get_verbosity() > 0
-    for name, found in catalogue.discoveries.items():
-        if found.problem and (verbose or not found.unconfigured):
-            hint = f" ({found.hint})" if found.hint else ""
-            lines.append(f"llmbench: {name} left out: {found.problem}{hint}")
-        lines.extend(f"llmbench: {name}: {note}" for note in found.notes)
-    if catalogue.cache.mode != "off":
-        what = {
-            "read": "answers from the cache only, no model is called",
-            "write": "live answers are stored",
-            "readwrite": "stored answers are used, missing ones fetched and stored",
-        }[catalogue.cache.mode]
-        lines.append(
-            f"llmbench: response cache {catalogue.cache.mode} ({what}): {catalogue.cache.directory}"
-        )
-    if catalogue.uses_registry():
-        for task, task_models in catalogue.task_models.items():
-            names = ", ".join(m.id for m in task_models) or "none"
-            lines.append(f"llmbench: registry: {task}: {names}")
-        lines.extend(f"llmbench: {note}" for note in catalogue.registry_notes)
-    if catalogue.uses_new():
-        source = catalogue.options.history_read
-        if source is None or not source.is_file():
-            lines.append(f"llmbench: new: no history at {source}: every model is new")
-        lines.extend(f"llmbench: {note}" for note in catalogue.new_notes)
-    return [shown(line) for line in lines]
