@@ -2,7 +2,7 @@
 
 Pure module: the judge prompt, the judge's request, reading its answer, and folding its
 verdict into the candidate's result.  Nothing here calls a model: the plugin runs the
-judge calls after the candidates (:mod:`pytest_llmbench.plugin.judging`), so a judge
+judge calls after the candidates (:mod:`pytest_llmbench.execution.judging`), so a judge
 never shares a model slot with a candidate and never counts in its latency, cost or
 tokens.
 
