@@ -66,12 +66,14 @@ def check_outputs(config: pytest.Config, options: Options) -> None:
         "--llm-update-registry": options.update_registry,
         "--llm-history": options.history,
     }
-    from pytest_llmbench.storage.outputs import display_path, output_problem
-
     start = config.invocation_params.dir
     for name, path in outputs.items():
-        problem = output_problem(Path(path)) if path is not None else None
-        if path is not None and problem:
+        if path is None:
+            continue
+        from pytest_llmbench.storage.outputs import display_path, output_problem
+
+        problem = output_problem(Path(path))
+        if problem:
             raise pytest.UsageError(f"{name} {display_path(Path(path), start)}: {problem}")
     cache = options.cache_dir
     if options.cache_mode != "off" and cache.exists() and not cache.is_dir():

@@ -23,20 +23,21 @@ failures); it decides nothing about pytest.  The rules:
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmbench.analysis.consensus_ranking import singles_only
-from pytest_llmbench.analysis.gate import Baseline
-from pytest_llmbench.analysis.ranking import TaskRanking
-from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.files import write_atomic
 from pytest_llmbench.providers.redaction import shown
-from pytest_llmbench.storage import history, json_report
-from pytest_llmbench.storage.champions import RegistryError, update_registry
+
+if TYPE_CHECKING:
+    from pytest_llmbench.analysis.gate import Baseline
+    from pytest_llmbench.analysis.ranking import TaskRanking
+    from pytest_llmbench.execution.results import Result
+
+# What a run writes is imported when it writes it (the plugin checks the output paths
+# at start-up with this module: that check loads no history, registry or report code).
 
 __all__ = [
     "Document",
@@ -117,6 +118,10 @@ def write_outputs(
     written: Written | None = None,
 ) -> Written:
     """Write the reports, the history and the registry of one run (see the module)."""
+    import sqlite3
+
+    from pytest_llmbench.storage import history
+
     out = written if written is not None else Written()
     start = asked.start
     for doc in asked.documents:
@@ -162,6 +167,9 @@ def _update_registry(
     run: Mapping[str, Any],
     case_files: Mapping[str, Path],
 ) -> list[str]:
+    from pytest_llmbench.analysis.consensus_ranking import singles_only
+    from pytest_llmbench.storage.champions import RegistryError, update_registry
+
     path = asked.registry
     assert path is not None
     try:
@@ -196,6 +204,9 @@ def load_baseline(
     ``tasks``: this run's tasks (``last`` is the latest run that ranked all of them).
     A ``--llm-json`` file that cannot be read raises :class:`json_report.ReportError`.
     """
+    from pytest_llmbench.analysis.gate import Baseline
+    from pytest_llmbench.storage import history, json_report
+
     if spec != "last" and path is not None and path.is_file():
         return Baseline(str(path), json_report.load_json_rankings(path)), []
     if source is None or not source.is_file():
