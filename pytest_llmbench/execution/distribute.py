@@ -200,6 +200,15 @@ class Distribution:
     def active(self) -> bool:
         return bool(self.scheduler or self.ran or self.crashes)
 
+    def scheduled(
+        self, scheduler: str, check: GroupingCheck, hosts: Mapping[str, str | None] | None
+    ) -> None:
+        """Who spreads the items, whether it keeps models together, and (by model) where."""
+        self.scheduler = scheduler
+        self.check = check
+        if hosts is not None:
+            self.hosts = dict(hosts)
+
     def went_down(self, worker: str, error: object) -> None:
         """A worker that did not finish normally, and why (on one line)."""
         self.down[worker] = " ".join(str(error).split())

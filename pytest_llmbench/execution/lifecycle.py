@@ -108,6 +108,12 @@ class ModelLifecycle:
         self.first_call[model.id] = load_ms
         self.loads.append(model.id)
 
+    def cold_start(self, model: ModelInfo) -> tuple[bool, float | None]:
+        """Whether this is ``model``'s first call since its load, and the load's ms
+        (the cold start of its first result); asked once per call."""
+        cold = model.id in self.first_call
+        return cold, self.first_call.pop(model.id, None)
+
     def release(self, model: ModelInfo) -> None:
         """Unload a model after its last case here (unless ``--llm-keep-loaded``).
 

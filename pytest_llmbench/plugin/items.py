@@ -265,8 +265,7 @@ class CaseItem(pytest.Function):
         missing = lifecycle.unavailable.get(self.model.id)
         if missing is not None:
             pytest.skip(missing)
-        cold = self.model.id in lifecycle.first_call  # the first call after the load
-        cold_start_ms = lifecycle.first_call.pop(self.model.id, None)
+        cold, cold_start_ms = lifecycle.cold_start(self.model)  # the first call after the load
         call = self._call(bench)
         result = finish(
             self.task,

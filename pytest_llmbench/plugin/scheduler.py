@@ -283,10 +283,8 @@ class LLMBenchScheduling:
         )
         if not check.models:
             return  # no case items: nothing of ours to check
-        self.distribution.scheduler = self.describe()
-        self.distribution.check = check
-        if isinstance(active, ModelScheduling):
-            self.distribution.hosts = dict(active.hosts)
+        hosts = dict(active.hosts) if isinstance(active, ModelScheduling) else None
+        self.distribution.scheduled(self.describe(), check, hosts)
         if self.by_model_possible:
             hint = "leave --dist out (or use --dist load) to keep each model on one worker"
         else:

@@ -201,7 +201,7 @@ class _Judges:
 
     def release(self, model: ModelInfo) -> None:
         self.bench.lifecycle.release(model)
-        self.bench.lifecycle.first_call.pop(model.id, None)
+        self.bench.lifecycle.cold_start(model)  # a judge's load is no candidate's cold start
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
