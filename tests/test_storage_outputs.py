@@ -16,9 +16,11 @@ from pytest_llmbench.storage.outputs import (
     Document,
     RunOutputs,
     Written,
+    baseline_problem,
     display_path,
     load_baseline,
     output_problem,
+    outputs_problem,
     write_outputs,
 )
 
@@ -170,3 +172,25 @@ def test_an_unknown_run_is_no_baseline(tmp_path: Path, spec: str) -> None:
     baseline, notes = load_baseline(spec, None, source, ["t"], None)
     assert baseline is None
     assert notes[0].startswith("no baseline: ")
+
+
+def test_the_first_output_that_cannot_be_written_is_named_by_its_option(tmp_path: Path) -> None:
+    outputs = {"--llm-json": tmp_path / "ok.json", "--llm-report": tmp_path, "--llm-html": None}
+    assert outputs_problem(outputs, tmp_path) == "--llm-report .: is a directory; name a file"
+    assert outputs_problem({"--llm-json": tmp_path / "ok.json"}, tmp_path) is None
+
+
+def test_a_baseline_that_names_nothing_is_refused_before_the_run(tmp_path: Path) -> None:
+    source = tmp_path / "h.sqlite"
+    assert baseline_problem("last", None, source) is None  # no history yet: nothing compared
+    assert baseline_problem("20990101", None, source) == (
+        f"--llm-baseline 20990101: not a file, nor a run in the history ({source}); "
+        "use a --llm-json file, a run id or 'last'"
+    )
+    not_json = tmp_path / "old.json"
+    not_json.write_text("[1, 2]")
+    problem = baseline_problem("old.json", not_json, source)
+    assert problem is not None
+    assert problem.startswith("--llm-baseline ")
+    history.record_run(source, RUN, _results(), _rankings())
+    assert baseline_problem(RUN_ID, None, source) is None

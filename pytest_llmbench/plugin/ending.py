@@ -59,55 +59,26 @@ def stopped(session: pytest.Session, exitstatus: int) -> str | None:
 def check_outputs(config: pytest.Config, options: Options) -> None:
     """Every output path can be written and ``--llm-baseline`` can be read: a usage
     error now, not a lost run at the end."""
-    outputs = {
-        "--llm-json": options.json_path,
-        "--llm-report": options.report_md,
-        "--llm-html": options.report_html,
-        "--llm-update-registry": options.update_registry,
-        "--llm-history": options.history,
-    }
-    start = config.invocation_params.dir
-    for name, path in outputs.items():
-        if path is None:
-            continue
-        from pytest_llmbench.storage.outputs import display_path, output_problem
+    from pytest_llmbench.storage.outputs import baseline_problem, outputs_problem
 
-        problem = output_problem(Path(path))
-        if problem:
-            raise pytest.UsageError(f"{name} {display_path(Path(path), start)}: {problem}")
+    problem = outputs_problem(
+        {
+            "--llm-json": options.json_path,
+            "--llm-report": options.report_md,
+            "--llm-html": options.report_html,
+            "--llm-update-registry": options.update_registry,
+            "--llm-history": options.history,
+        },
+        config.invocation_params.dir,
+    )
     cache = options.cache_dir
-    if options.cache_mode != "off" and cache.exists() and not cache.is_dir():
-        raise pytest.UsageError(f"--llm-cache-dir {options.cache_dir}: is a file, not a directory")
-    if options.baseline:
-        _check_baseline(config, options, options.baseline)
-
-
-def _check_baseline(config: pytest.Config, options: Options, spec: str) -> None:
-    from pytest_llmbench.storage import history, json_report
-
-    path = option_path(config, spec)
-    if path is not None and path.is_file() and spec != "last":
-        try:
-            json_report.load_json_rankings(path)
-        except json_report.ReportError as exc:
-            raise pytest.UsageError(f"--llm-baseline {exc}") from None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise pytest.UsageError(
-                f"--llm-baseline {spec}: not a --llm-json report ({type(exc).__name__}: {exc})"
-            ) from None
-        return
-    if spec == "last":
-        return
-    source = options.history_read
-    try:
-        if source is None:
-            raise history.HistoryError("no history")
-        history.resolve_run(source, spec)
-    except history.HistoryError:
-        raise pytest.UsageError(
-            f"--llm-baseline {spec}: not a file, nor a run in the history "
-            f"({source}); use a --llm-json file, a run id or 'last'"
-        ) from None
+    if problem is None and options.cache_mode != "off" and cache.exists() and not cache.is_dir():
+        problem = f"--llm-cache-dir {options.cache_dir}: is a file, not a directory"
+    if problem is None and options.baseline:
+        path = option_path(config, options.baseline)
+        problem = baseline_problem(options.baseline, path, options.history_read)
+    if problem is not None:
+        raise pytest.UsageError(problem)
 
 
 # -- at the end ----------------------------------------------------------------------

@@ -16,8 +16,9 @@ failures); it decides nothing about pytest.  The rules:
 - a file that cannot be written (disk full) is one line and a failure; the rest is
   still written.
 
-:func:`output_problem` says before the run why an output path cannot be written, and
-:func:`load_baseline` reads the rankings ``--llm-baseline`` names.
+:func:`outputs_problem` and :func:`baseline_problem` say before the run why an output
+cannot be written or a baseline cannot be read, and :func:`load_baseline` reads the
+rankings ``--llm-baseline`` names.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ __all__ = [
     "Document",
     "RunOutputs",
     "Written",
+    "baseline_problem",
     "display_path",
     "load_baseline",
     "output_problem",
+    "outputs_problem",
     "write_outputs",
 ]
 
@@ -226,6 +229,44 @@ def load_baseline(
     except history.HistoryError as exc:
         return None, [f"no baseline: {exc}"]
     return Baseline(f"run {found}", list(stored.rankings)), []
+
+
+def outputs_problem(outputs: Mapping[str, Path | None], start: Path) -> str | None:
+    """Why one of the output files (by option name) cannot be written, or ``None``."""
+    for name, path in outputs.items():
+        problem = output_problem(Path(path)) if path is not None else None
+        if path is not None and problem:
+            return f"{name} {display_path(Path(path), start)}: {problem}"
+    return None
+
+
+def baseline_problem(spec: str, path: Path | None, source: Path | None) -> str | None:
+    """Why ``--llm-baseline spec`` names nothing to compare with, or ``None``.
+
+    ``path``: ``spec`` as a file path (a ``--llm-json`` report); ``source``: the history.
+    """
+    from pytest_llmbench.storage import history, json_report
+
+    if path is not None and path.is_file() and spec != "last":
+        try:
+            json_report.load_json_rankings(path)
+        except json_report.ReportError as exc:
+            return f"--llm-baseline {exc}"
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return f"--llm-baseline {spec}: not a --llm-json report ({type(exc).__name__}: {exc})"
+        return None
+    if spec == "last":
+        return None
+    try:
+        if source is None:
+            raise history.HistoryError("no history")
+        history.resolve_run(source, spec)
+    except history.HistoryError:
+        return (
+            f"--llm-baseline {spec}: not a file, nor a run in the history "
+            f"({source}); use a --llm-json file, a run id or 'last'"
+        )
+    return None
 
 
 def output_problem(path: Path) -> str | None:
