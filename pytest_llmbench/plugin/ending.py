@@ -21,7 +21,7 @@ from pytest_llmbench.plugin.journaling import RunJournal
 from pytest_llmbench.plugin.options import Options, option_path
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
-from pytest_llmbench.providers.redaction import redact_data, shown
+from pytest_llmbench.providers.redaction import redact_data
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.gate import GateVerdict
@@ -254,20 +254,14 @@ def gate_summary(
     options: Options,
     rankings: list[TaskRanking],
 ) -> None:
-    """The gate's verdict and where the outputs went."""
+    """The gate's verdict (when a check was asked for) and where the outputs went."""
+    from pytest_llmbench.reporting.end import gate_lines
+
     verdict = end.verdict
-    gated = options.baseline is not None or verdict.fail_on_champion or verdict.alerted
-    if gated and rankings:
+    if (options.baseline is not None or verdict.fail_on_champion or verdict.alerted) and rankings:
         terminalreporter.section("llmbench gate")
-        for line in verdict.lines:
-            terminalreporter.write_line(line)
-        if verdict.reasons:
-            count = len(verdict.reasons)
-            terminalreporter.write_line(f"FAILED: {count} reason(s)", red=True, bold=True)
-            for reason in verdict.reasons:
-                terminalreporter.write_line(shown(f"  {reason}"), red=True)
-        elif verdict.checks():
-            terminalreporter.write_line("passed: " + ", ".join(verdict.checks()), green=True)
+        for text, markup in gate_lines(verdict):
+            terminalreporter.write_line(text, **markup)
     for message in end.written.messages:
         terminalreporter.write_line(message)
 
@@ -313,39 +307,25 @@ def ranking_summary(
     terminalreporter: pytest.TerminalReporter, bench: BenchSession, passed: PassedReports
 ) -> None:
     """The rankings, the xdist lines, and why a run whose items passed fails."""
-    from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
+    from pytest_llmbench.reporting.end import failure_lines, ranking_lines
 
     outcome = bench.outcome
     if outcome is None or not outcome.rankings:
         return
     terminalreporter.section("llmbench ranking")
-    for line in summary_lines(outcome.rankings, bench.ledger.case_counts):
-        terminalreporter.write_line(shown(line))
-    if terminalreporter.verbosity > 0:
-        for line in detail_lines(outcome.rankings):
-            terminalreporter.write_line(shown(line))
-    for line in bench.distribution.summary_lines(bench.ledger.results):
-        terminalreporter.write_line(line)
+    verbose = terminalreporter.verbosity > 0
+    xdist = bench.distribution.summary_lines(bench.ledger.results)
+    for text, markup in ranking_lines(outcome, bench.ledger.case_counts, verbose, xdist):
+        terminalreporter.write_line(text, **markup)
     for message in bench.distribution.warnings() + outcome.warnings:
         warnings.warn(LLMBenchWarning(message), stacklevel=1)
-    if outcome.judged_wrong:
-        terminalreporter.write_line(
-            f"llmbench: the judge failed {outcome.judged_wrong} run(s) or could not judge them "
-            "(see above), so the run fails",
-            red=True,
-        )
+    for text, markup in failure_lines(outcome):
+        terminalreporter.write_line(text, **markup)
+    # The last line counts them: "12 passed, 3 overturned (generic answer)".
     if outcome.generic_failures:
-        terminalreporter.write_line(
-            f"llmbench: {outcome.generic_failures} run(s) failed the generic-answer check "
-            "(see above), so the run fails",
-            red=True,
-        )
-        # The last line counts them: "12 passed, 3 overturned (generic answer)".
         terminalreporter.stats.setdefault(OVERTURNED, []).extend(
             passed[key]
             for r in outcome.rankings
             for g in r.generic
             if (key := (r.task, g.case_id, g.model, g.repeat)) in passed
         )
-    if outcome.partial:
-        terminalreporter.write_line(f"llmbench: partial run: {outcome.partial}", yellow=True)
