@@ -18,12 +18,14 @@ The plugin gives it one over its providers; a unit test gives it a scripted one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_llmbench.cases.model import Case, Task
-from pytest_llmbench.execution.call import Call
+from pytest_llmbench.execution.cache import ResponseCache
+from pytest_llmbench.execution.call import Call, fetch
+from pytest_llmbench.execution.catalogue import ModelCatalogue
 from pytest_llmbench.execution.judge import (
     CalibrationCase,
     JudgeError,
@@ -32,13 +34,15 @@ from pytest_llmbench.execution.judge import (
     apply_judgement,
     calibration_cases,
     judge_job,
+    judge_request,
     parse_judgement,
     resolve_judge,
 )
+from pytest_llmbench.execution.lifecycle import ModelLifecycle
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = ["JudgeModels", "Judging", "Verdict", "failed_runs"]
+__all__ = ["JudgeModels", "Judging", "RunJudges", "Verdict", "failed_runs"]
 
 Verdict = tuple[str, bool, bool | None]
 """A calibration case judged: (case id, gold pass, judge pass or ``None`` if it failed)."""
@@ -61,6 +65,44 @@ class JudgeModels(Protocol):
 
     def release(self, model: ModelInfo) -> None:
         """Unload ``model`` after its last call."""
+
+
+class RunJudges:
+    """The :class:`JudgeModels` of a run: its catalogue's models, loaded and released by
+    its lifecycle, asked through its response cache (``None``: no cache)."""
+
+    def __init__(
+        self,
+        catalogue: ModelCatalogue,
+        lifecycle: ModelLifecycle,
+        cache: ResponseCache | None,
+        timeout_s: float,
+        registered: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> None:
+        self.catalogue = catalogue
+        self.lifecycle = lifecycle
+        self.cache = cache
+        self.timeout_s = timeout_s
+        self._registered = registered
+
+    def find(self, model_id: str) -> ModelInfo | None:
+        return self.catalogue.find_model(model_id)
+
+    def registered(self) -> Mapping[str, Sequence[str]]:
+        return self._registered()
+
+    def load(self, model: ModelInfo) -> str | None:
+        self.lifecycle.ensure_loaded(model)
+        return self.lifecycle.unavailable.get(model.id)
+
+    def ask(self, model: ModelInfo, prompt: str) -> Call:
+        provider = self.catalogue.providers.get(model.provider)
+        request = judge_request(model, prompt, self.timeout_s)
+        return fetch(provider, model, request, 1, cache=self.cache)
+
+    def release(self, model: ModelInfo) -> None:
+        self.lifecycle.release(model)
+        self.lifecycle.cold_start(model)  # a judge's load is no candidate's cold start
 
 
 @dataclass

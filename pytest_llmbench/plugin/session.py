@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.model import Case, Task
 from pytest_llmbench.execution.cache import ResponseCache
-from pytest_llmbench.execution.call import Call, fetch
+from pytest_llmbench.execution.call import Call
 from pytest_llmbench.execution.catalogue import CatalogueSources, ModelCatalogue
 from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
@@ -109,6 +108,7 @@ class BenchSession:
     def finish(self, stopped: str | None) -> RunOutcome:
         """The end of the run (controller): crashes recorded, judged, ranked, weighed."""
         from pytest_llmbench.analysis.run import finish_run
+        from pytest_llmbench.execution.judging import RunJudges
 
         ledger = self.ledger
         for crashed in self.distribution.crash_results(ledger.task_facts):
@@ -120,7 +120,13 @@ class BenchSession:
                 config=config, task=task, results=results, expected=expected
             ),
             judging=self.judging,
-            judges=_Judges(self),
+            judges=RunJudges(
+                self.catalogue,
+                self.lifecycle,
+                self.cache if self.cache.mode != "off" else None,
+                self.options.timeout_s,
+                registered=lambda: _registered_models(self.options.registry_path, quiet=True),
+            ),
             registered=lambda task: _registered(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
@@ -167,41 +173,6 @@ class BenchSession:
             "cache_only": outcome.cache_only if outcome is not None else False,
             **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
         }
-
-
-class _Judges:
-    """The models judging may use: this run's providers, lifecycle and response cache."""
-
-    def __init__(self, bench: BenchSession) -> None:
-        self.bench = bench
-
-    def find(self, model_id: str) -> ModelInfo | None:
-        return self.bench.catalogue.find_model(model_id)
-
-    def registered(self) -> Mapping[str, Sequence[str]]:
-        try:
-            entries = load_registry(self.bench.options.registry_path)
-        except RegistryError:
-            return {}  # a task:NAME judge then says it has no registered champion
-        return {task: entry.models for task, entry in entries.items()}
-
-    def load(self, model: ModelInfo) -> str | None:
-        lifecycle = self.bench.lifecycle
-        lifecycle.ensure_loaded(model)
-        return lifecycle.unavailable.get(model.id)
-
-    def ask(self, model: ModelInfo, prompt: str) -> Call:
-        from pytest_llmbench.execution.judge import judge_request
-
-        bench = self.bench
-        provider = bench.catalogue.providers.get(model.provider)
-        request = judge_request(model, prompt, bench.options.timeout_s)
-        cache = bench.cache if bench.cache.mode != "off" else None
-        return fetch(provider, model, request, 1, cache=cache)
-
-    def release(self, model: ModelInfo) -> None:
-        self.bench.lifecycle.release(model)
-        self.bench.lifecycle.cold_start(model)  # a judge's load is no candidate's cold start
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
@@ -251,10 +222,14 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
     )
 
 
-def _registered_models(path: Path) -> dict[str, list[str]]:
+def _registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
+    """Per task, its registered models; a champions file that cannot be read is a
+    selection error (``quiet``: none; a ``task:NAME`` judge then says it has none)."""
     try:
         return {task: entry.models for task, entry in load_registry(path).items()}
     except RegistryError as exc:
+        if quiet:
+            return {}
         raise SelectionError(str(exc)) from None
 
 
