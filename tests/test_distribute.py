@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.distribute import (
+from pytest_llmbench.execution.distribute import (
     CaseId,
     Crash,
     Distribution,
@@ -15,6 +14,7 @@ from pytest_llmbench.plugin.distribute import (
     parse_case_id,
     pick_unit,
 )
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.hosts import assign_hosts
 
 PROVIDERS = ("fake", "ollama")

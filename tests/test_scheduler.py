@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("xdist")
 
-from pytest_llmbench.plugin.distribute import Distribution
+from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.plugin.scheduler import LLMBenchScheduling, ModelScheduling, make_scheduler
 
 PROVIDERS = ("fake", "ollama")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_llmbench.execution.judge import family_of
 from pytest_llmbench.execution.results import Result
 
 __all__ = ["MIN_AGREEMENT", "Agreement", "JudgeSummary", "agreement", "judge_summary"]
@@ -125,6 +124,8 @@ def judge_summary(
     results: Sequence[Result], agreements: Iterable[Agreement] = ()
 ) -> JudgeSummary | None:
     """The judging of one task's results (``None`` when nothing was judged or calibrated)."""
+    from pytest_llmbench.execution.judge import family_of  # loaded when a run was judged
+
     judged = [r for r in results if r.judge_model is not None]
     calibrated = tuple(agreements)
     if not judged and not calibrated:

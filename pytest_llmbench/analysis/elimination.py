@@ -20,7 +20,7 @@ that did it.  A model eliminated by its last run made every run: it stays as it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_llmbench.analysis.ranking import Elimination, TaskRanking
@@ -31,7 +31,9 @@ __all__ = [
     "DIFFICULTY_ORDER",
     "Eliminator",
     "FailureRates",
+    "QueuedRun",
     "case_order_key",
+    "elimination_order",
     "mark_eliminated",
 ]
 
@@ -67,6 +69,44 @@ def case_order_key(
     return (-own, -overall, 0 if gold_fail else 1, DIFFICULTY_ORDER.get(case.difficulty, 1), index)
 
 
+@dataclass(frozen=True)
+class QueuedRun:
+    """A case run in the run order: its model id, task, case and repeat."""
+
+    model: str
+    task: Task
+    case: Case
+    repeat: int
+
+
+def elimination_order(runs: Sequence[QueuedRun | None], rates: FailureRates) -> list[int]:
+    """The positions of ``runs`` in elimination order.
+
+    Each (model, task, prompt version) group's runs round by round, each round's cases
+    likeliest to eliminate first; every run of a case the history has the model wrong
+    on comes before the first round.  The groups stay where their first run was; a
+    ``None`` (not a case run) keeps its place.
+    """
+    first: dict[tuple[str, str, str], int] = {}
+    indexes: dict[str, dict[str, int]] = {}
+    keys: list[tuple[int, int, tuple[float, ...], int]] = []
+    for position, run in enumerate(runs):
+        if run is None:
+            keys.append((position, 0, (), 0))
+            continue
+        task, case = run.task, run.case
+        group = first.setdefault((run.model, task.name, case.prompt_version), position)
+        index = indexes.get(task.name)
+        if index is None:
+            index = indexes[task.name] = {c.id: i for i, c in enumerate(task.cases)}
+        case_key = case_order_key(task, case, index.get(case.id, 0), run.model, rates)
+        # A case the history has this model wrong on: all its runs first (a miss on a
+        # second run only is found at once, not after a whole round of the others).
+        known_miss = rates.by_model.get((task.name, case.id, run.model), 0.0) > 0.0
+        keys.append((group, 0 if known_miss else run.repeat, case_key, run.repeat))
+    return sorted(range(len(runs)), key=keys.__getitem__)
+
+
 class Eliminator:
     """The first wrong run of each (task, candidate), as results arrive.
 
@@ -81,6 +121,12 @@ class Eliminator:
         """(task, candidate) -> runs made so far (until it was eliminated)."""
         self.rates = FailureRates.empty()
         """The history's failure rates the run order came from."""
+
+    def order(self, runs: Sequence[QueuedRun | None], rates: FailureRates) -> list[int]:
+        """:func:`elimination_order` of ``runs``; ``rates`` then decide
+        :meth:`may_eliminate`."""
+        self.rates = rates
+        return elimination_order(runs, rates)
 
     def record(self, result: Result) -> None:
         key = (result.task, result.candidate)

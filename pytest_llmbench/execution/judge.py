@@ -2,7 +2,7 @@
 
 Pure module: the judge prompt, the judge's request, reading its answer, and folding its
 verdict into the candidate's result.  Nothing here calls a model: the plugin runs the
-judge calls after the candidates (:mod:`pytest_llmbench.plugin.judging`), so a judge
+judge calls after the candidates (:mod:`pytest_llmbench.execution.judging`), so a judge
 never shares a model slot with a candidate and never counts in its latency, cost or
 tokens.
 
@@ -30,6 +30,7 @@ from pytest_llmbench.cases.templates import render
 from pytest_llmbench.execution.quality import Part, combine
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import parse_json, shorten
+from pytest_llmbench.formatting import one_line
 from pytest_llmbench.providers.base import ModelInfo, Request
 
 __all__ = [
@@ -229,7 +230,7 @@ def parse_judgement(text: str) -> Judgement:
     if not 0.0 <= raw <= 1.0:
         raise JudgeError(f"score {raw:g} is not between 0 and 1")
     reason = value.get("reason")
-    return Judgement(float(raw), " ".join(str(reason).split()) if reason is not None else "")
+    return Judgement(float(raw), one_line(reason) if reason is not None else "")
 
 
 def apply_judgement(

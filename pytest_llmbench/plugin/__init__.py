@@ -53,7 +53,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     from pytest_llmbench.plugin import defaults
-    from pytest_llmbench.plugin.hooks import LLMBenchPlugin
+    from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks
     from pytest_llmbench.plugin.session import BENCH_KEY
 
     for line in MARKERS:
@@ -62,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = LLMBenchPlugin(config)
     config.stash[BENCH_KEY] = plugin.bench
     config.pluginmanager.register(plugin, "llmbench-run")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(plugin), "llmbench-xdist")
     if config.pluginmanager.hasplugin("benchmark") and not config.getoption("llm_benchmark_table"):
         from pytest_llmbench.plugin.benchmark import QuietBenchmarkTable
 

@@ -18,17 +18,16 @@ the ranking), unless ``--llm-benchmark-table``; other benchmarks keep their tabl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pytest
 
+from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.call import Call
 from pytest_llmbench.plugin.compat import benchmark_session, hide_from_table
+from pytest_llmbench.providers.base import ModelInfo
 
-if TYPE_CHECKING:
-    from pytest_llmbench.plugin.items import CaseItem
-
-__all__ = ["RECORDER_KEY", "BenchmarkRecorder", "QuietBenchmarkTable", "record_call"]
+__all__ = ["RECORDER_KEY", "BenchmarkRecorder", "CaseItem", "QuietBenchmarkTable", "record_call"]
 
 _OPTIONS = (
     "disable_gc",
@@ -41,6 +40,22 @@ _OPTIONS = (
     "warmup",
 )
 """The options pytest-benchmark's record keeps (as its fixture would give them)."""
+
+
+class CaseItem(Protocol):
+    """What the record reads of a case item (``plugin.items.CaseItem``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def nodeid(self) -> str: ...
+    @property
+    def config(self) -> pytest.Config: ...
+
+    task: Task
+    case: Case
+    model: ModelInfo
+    repeat: int
 
 
 class _Labels:

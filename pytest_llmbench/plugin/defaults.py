@@ -45,7 +45,7 @@ def pytest_llmbench_select_models(
     bench = get_bench(config)
     catalogue = bench.catalogue
     selection = choose(catalogue.entries(), catalogue.discoveries, bench.options.rules)
-    catalogue.left_out = list(selection.left_out)
+    catalogue.leave_out(selection.left_out)
     return list(selection.models)
 
 

@@ -3,9 +3,9 @@
 :class:`LLMBenchPlugin` is registered per config by the entry point
 (:mod:`pytest_llmbench.plugin`) once pytest is configured.  Each hook does its steps
 in the order they depend on one another (run state first, then what outlives the
-run), delegating to :class:`~pytest_llmbench.plugin.session.BenchSession` and
-:class:`~pytest_llmbench.plugin.persistence.Persistence`; the pure layers below do
-the work.
+run), delegating to :class:`~pytest_llmbench.plugin.session.BenchSession`,
+:class:`~pytest_llmbench.plugin.journaling.RunJournal` and
+:mod:`~pytest_llmbench.plugin.ending`; the pure layers below do the work.
 """
 
 from __future__ import annotations
@@ -18,33 +18,25 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.analysis.elimination import mark_eliminated
-from pytest_llmbench.analysis.notes import annotate
-from pytest_llmbench.analysis.ranking import model_loads, with_loads
+from pytest_llmbench.execution.catalogue import header_lines
+from pytest_llmbench.execution.distribute import Crash, parse_case_id
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.formatting import one_line
-from pytest_llmbench.plugin.consensus import rank_with_consensus
-from pytest_llmbench.plugin.distribute import Crash, parse_case_id
-from pytest_llmbench.plugin.elimination import order_for_elimination
+from pytest_llmbench.plugin import ending
 from pytest_llmbench.plugin.items import (
     ELIMINATED_KEY,
     NEXT_KEY,
     RESULT_KEY,
     RESUMED_KEY,
     CaseItem,
+    deselect_unchanged,
+    order_for_elimination,
 )
-from pytest_llmbench.plugin.persistence import Persistence
+from pytest_llmbench.plugin.journaling import RunJournal
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
-from pytest_llmbench.safety.sanitising import shown
-from pytest_llmbench.storage.json_report import json_text
 
-__all__ = ["WORKER_KEY", "LLMBenchPlugin"]
-
-OVERTURNED = "overturned (generic answer)"
-"""The category of passed items the generic-answer check failed (the last line counts it)."""
+__all__ = ["WORKER_KEY", "LLMBenchPlugin", "XdistHooks"]
 
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
@@ -53,17 +45,6 @@ WORKER_KEY = "llmbench"
 def _host(model: ModelInfo) -> str | None:
     host = model.details.get("host")
     return host if isinstance(host, str) else None
-
-
-def _stopped(session: pytest.Session, exitstatus: int) -> str | None:
-    """Why the run stopped before its last item (``-x``, ``--maxfail``, Ctrl-C), if it did."""
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        return "interrupted"
-    dsession = session.config.pluginmanager.get_plugin("dsession")  # xdist's controller
-    for why in (session.shouldfail, session.shouldstop, getattr(dsession, "shouldstop", None)):
-        if why:
-            return f"stopped early ({why})"
-    return None
 
 
 _DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
@@ -83,18 +64,31 @@ def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
     ]
 
 
+def _changed_lines(ref: object, changed: tuple[list[str], list[str]] | None) -> list[str]:
+    if changed is None:
+        return []
+    selected, deselected = changed
+    total = len(selected) + len(deselected)
+    names = ", ".join(selected) or "none"
+    return [f"llmbench: changed since {ref}: {len(selected)} of {total} task(s): {names}"]
+
+
 class LLMBenchPlugin:
     """The hooks of one run, bound to its :class:`BenchSession`."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.bench = BenchSession(config)
-        self.persistence = Persistence(config, self.bench)
+        self.journal = RunJournal(config, self.bench.options)
         self.worker = hasattr(config, "workerinput")
-        self.passed: dict[tuple[str, str, str, int], pytest.TestReport] = {}
+        if not self.worker:
+            ending.check_outputs(config, self.bench.options)
+        self.passed: ending.PassedReports = {}
         self._finished: dict[str, Result] = {}
         """Results made on this process, by node id, until their call report is logged."""
-        """The passed case items' reports, by run (the generic-answer check may overturn them)."""
+        self.changed: tuple[list[str], list[str]] | None = None
+        """``--llm-changed-since``: (the tasks kept, the tasks deselected)."""
+        self.end: ending.Ending | None = None
 
     # -- collection ------------------------------------------------------------
 
@@ -108,7 +102,10 @@ class LLMBenchPlugin:
         yield
         # After every other plugin's selection (-k, -m, --lf): --llm-changed-since
         # deselects unchanged tasks, --llm-resume marks the items done already.
-        self.persistence.select(config, items)
+        ref = bench.options.changed_since
+        if ref is not None and any(isinstance(item, CaseItem) for item in items):
+            self.changed = deselect_unchanged(config, items, str(ref))
+        self.journal.mark_done(items)
         # One model's items run together (a model stays loaded; Ollama never swaps), in
         # the selection's order, which every xdist worker computes the same way.  The
         # outermost wrapper (registered after the cache plugin's --ff/--nf wrappers),
@@ -117,8 +114,7 @@ class LLMBenchPlugin:
         order = {m.id: i for i, m in enumerate(models)}
         if order:
             items.sort(key=lambda it: order.get(getattr(getattr(it, "model", None), "id", ""), -1))
-        if order and bench.options.eliminate:
-            # Within a model's items of a task: round by round, likeliest misses first.
+        if order and bench.options.eliminate:  # in a model's task: likeliest misses first
             order_for_elimination(items, bench)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -131,8 +127,10 @@ class LLMBenchPlugin:
         bench = self.bench
         if bench.catalogue.selection_error:
             return []  # a usage error follows: no "0 model(s): none" before it
-        lines = bench.catalogue.header_lines() if bench.ledger.case_counts else []
-        return lines + self.persistence.header_lines() + _difficulty_lines(config, bench)
+        verbose = config.get_verbosity() > 0
+        lines = header_lines(bench.catalogue, verbose) if bench.ledger.case_counts else []
+        lines += _changed_lines(bench.options.changed_since, self.changed)
+        return lines + self.journal.header_lines() + _difficulty_lines(config, bench)
 
     # -- running ---------------------------------------------------------------
 
@@ -144,7 +142,7 @@ class LLMBenchPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.persistence.setup(item)  # before fixtures: a resumed item is skipped
+        self.journal.setup(item)  # before fixtures: a resumed item is skipped
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -161,7 +159,7 @@ class LLMBenchPlugin:
                 self._finished[item.nodeid] = result
         if report.skipped:
             self._skipped(item, report)
-        self.persistence.on_report(item, call.when, report)
+        self.journal.on_report(item, call.when, report)
         return report
 
     def _skipped(self, item: CaseItem, report: pytest.TestReport) -> None:
@@ -194,7 +192,9 @@ class LLMBenchPlugin:
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller
             if isinstance(worker, str):
                 self.bench.distribution.record(result.model, worker)
-        self.persistence.on_logreport(report)
+        resumed = self.journal.on_logreport(report)
+        if resumed is not None:
+            self.bench.ledger.add_result(resumed)
         if not self.worker:  # taken in: pytest keeps every report to the end, not its copy
             for name in ("llmbench_result", "llmbench_meta"):
                 report.__dict__.pop(name, None)
@@ -217,132 +217,42 @@ class LLMBenchPlugin:
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        config = session.config
         bench = self.bench
         bench.lifecycle.release_all()
-        self.persistence.close_journal()
+        self.journal.close()
         if self.worker:
-            config.workeroutput[WORKER_KEY] = bench.worker_output()  # type: ignore[attr-defined]
+            session.config.workeroutput[WORKER_KEY] = bench.worker_output()  # type: ignore[attr-defined]
             return
-        ledger = bench.ledger
-        ledger.results.extend(bench.distribution.crash_results(ledger.task_facts))
-        # The judges, after every candidate: each loaded once, never in a candidate's time.
-        ledger.results[:] = bench.judging.run(bench, ledger.results)
-        # A model is loaded once per process, before its first case of whichever task:
-        # every task's table shows that load.
-        loads = model_loads(ledger.results)
-        bench.rankings = [
-            # Each task with its consensus combinations (when it declares consensus);
-            # cache use, structured-output fallbacks and judging, whatever policy ranked it.
-            bench.judging.annotate(
-                annotate(
-                    with_loads(rank_with_consensus(config, bench, task), loads),
-                    ledger.for_task(task),
-                ),
-                ledger.for_task(task),
-            )
-            for task in ledger.task_names()
-        ]
-        if bench.options.eliminate:  # disqualified by a case, not incomplete
-            out = bench.eliminator
-            bench.rankings = [mark_eliminated(r, out.for_task(r.task)) for r in bench.rankings]
-        bench.judge_evidence(_stopped(session, exitstatus))
-        judged_wrong = bench.judging.failed_runs(ledger.results)
-        if session.exitstatus == pytest.ExitCode.OK and (bench.generic_failures() or judged_wrong):
+        outcome = bench.finish(ending.stopped(session, exitstatus))
+        if session.exitstatus == pytest.ExitCode.OK and outcome.failed:
             # Every item passed its own checks, but some answers fail the session-level
-            # generic-answer check: the run must not look green.
+            # generic-answer check or the judge: the run must not look green.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self._report_generic(config)
-        if bench.options.json_path is not None:
-            run = bench.run_info(int(session.exitstatus))
-            text = json_text(run, ledger.results, bench.rankings)  # streamed, redacted
-            path = bench.options.json_path
-            self.persistence.write(path, text, f"llmbench: results written to {path}")
-        self.persistence.finish(session, exitstatus)
-
-    def _report_generic(self, config: pytest.Config) -> None:
-        """A failing JUnit testcase per task whose passed items the generic check overturned."""
-        from _pytest.junitxml import xml_key
-
-        xml = config.stash.get(xml_key, None)
-        for ranking in self.bench.rankings:
-            if not ranking.generic or xml is None:
-                continue
-            lines = [
-                f"{len(ranking.generic)} answer(s) of task {ranking.task} passed their own "
-                "checks but are generic (nearly the same answer to different inputs):"
-            ]
-            lines += [
-                f"  {g.model} {g.case_id}"
-                + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
-                + f": {g.describe()}: {one_line(g.answer)[:200]!r}"
-                for g in ranking.generic
-            ]
-            name = f"generic_answers::{ranking.task}"
-            report = pytest.TestReport(
-                nodeid=f"llmbench::{name}",
-                location=("llmbench", None, name),
-                keywords={},
-                outcome="failed",
-                longrepr="\n".join(lines),
-                when="call",
-            )
-            xml.pytest_runtest_logreport(report)
-
-    def _overturned(self) -> list[pytest.TestReport]:
-        """The passed items' reports whose answers the generic-answer check failed."""
-        return [
-            self.passed[key]
-            for r in self.bench.rankings
-            for g in r.generic
-            if (key := (r.task, g.case_id, g.model, g.repeat)) in self.passed
-        ]
+        ending.report_generic(session.config, outcome.rankings)
+        self.end = ending.finish_outputs(session, exitstatus, bench, self.journal)
 
     @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the ranking ends the run
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        bench = self.bench
-        if bench.rankings:
-            terminalreporter.section("llmbench ranking")
-            for line in summary_lines(bench.rankings, bench.ledger.case_counts):
-                terminalreporter.write_line(shown(line))
-            if terminalreporter.verbosity > 0:
-                for line in detail_lines(bench.rankings):
-                    terminalreporter.write_line(shown(line))
-            for line in bench.distribution.summary_lines(bench.ledger.results):
-                terminalreporter.write_line(line)
-            for message in bench.distribution.warnings() + bench.judging.low_agreements():
-                warnings.warn(LLMBenchWarning(message), stacklevel=1)
-            judged_wrong = bench.judging.failed_runs(bench.ledger.results)
-            if judged_wrong:
-                terminalreporter.write_line(
-                    f"llmbench: the judge failed {judged_wrong} run(s) or could not judge them "
-                    "(see above), so the run fails",
-                    red=True,
-                )
-            failures = bench.generic_failures()
-            if failures:
-                terminalreporter.write_line(
-                    f"llmbench: {failures} run(s) failed the generic-answer check (see above), "
-                    "so the run fails",
-                    red=True,
-                )
-                # The last line counts them: "12 passed, 3 overturned (generic answer)".
-                overturned = terminalreporter.stats.setdefault(OVERTURNED, [])
-                overturned.extend(self._overturned())
-            if bench.partial:
-                terminalreporter.write_line(f"llmbench: partial run: {bench.partial}", yellow=True)
-        if not self.worker:
-            self.persistence.summary(terminalreporter)
+        ending.ranking_summary(terminalreporter, self.bench, self.passed)
+        if self.end is not None:
+            ending.gate_summary(terminalreporter, self.end, self.bench.options, self.bench.rankings)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.persistence.close_journal()
+        self.journal.close()
 
-    # -- xdist -----------------------------------------------------------------
+
+class XdistHooks:
+    """The xdist controller's hooks of one run (registered when xdist is there)."""
+
+    def __init__(self, run: LLMBenchPlugin) -> None:
+        self.config = run.config
+        self.bench = run.bench
+        self.journal = run.journal
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """xdist controller: every worker writes to this run's journal."""
-        self.persistence.configure_node(node)
+        self.journal.configure_node(node)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -376,7 +286,7 @@ class LLMBenchPlugin:
         """xdist controller: take in what a worker collected (case counts, policies, loads)."""
         worker = str(node.gateway.id)
         if error is not None:
-            self.bench.distribution.down[worker] = one_line(error)
+            self.bench.distribution.went_down(worker, error)
         data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
         if isinstance(data, dict):
             self.bench.merge_worker_output(data, worker)
@@ -390,7 +300,7 @@ class LLMBenchPlugin:
         providers = bench.catalogue.providers.names()
         case = parse_case_id(crashitem, providers, bench.distribution.hosts.keys())
         crash = Crash(worker, crashitem, reason, case)
-        bench.distribution.crashes.append(crash)
+        bench.distribution.crashed(crash)
         if case is None:
             return
         report.llmbench_crash = True  # type: ignore[attr-defined]

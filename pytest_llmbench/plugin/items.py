@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_llmbench.analysis.elimination import FailureRates, QueuedRun
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
@@ -20,7 +23,6 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import record_call
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
-from pytest_llmbench.plugin.elimination import elimination_reason, may_eliminate
 from pytest_llmbench.plugin.options import allowed_file_roots
 from pytest_llmbench.plugin.session import BenchSession, get_bench
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
@@ -39,7 +41,10 @@ __all__ = [
     "CaseFile",
     "CaseItem",
     "TaskNode",
+    "deselect_unchanged",
+    "elimination_reason",
     "junit_properties",
+    "order_for_elimination",
 ]
 
 RESULT_KEY = pytest.StashKey[Result]()
@@ -70,11 +75,7 @@ class CaseFile(pytest.File):
         if first != display:
             problem = f"task {task.name!r} is already defined in {first}; rename one of them"
             raise CaseFileError(display, [Problem(task.line, "task", problem)])
-        bench.ledger.add_task(task)
-        bench.judging.add_task(task)
-        defaults = {case.id for case in task.cases if case.difficulty_default}
-        if defaults:
-            bench.default_difficulty[task.name] = len(defaults)
+        bench.add_task(task)
         yield TaskNode.from_parent(
             self, name=task.name, task=task, models=bench.catalogue.models_for(task)
         )
@@ -266,8 +267,7 @@ class CaseItem(pytest.Function):
         missing = lifecycle.unavailable.get(self.model.id)
         if missing is not None:
             pytest.skip(missing)
-        cold = self.model.id in lifecycle.first_call  # the first call after the load
-        cold_start_ms = lifecycle.first_call.pop(self.model.id, None)
+        cold, cold_start_ms = lifecycle.cold_start(self.model)  # the first call after the load
         call = self._call(bench)
         result = finish(
             self.task,
@@ -281,14 +281,10 @@ class CaseItem(pytest.Function):
         )
         if cold:
             result = dataclasses.replace(result, cold=True)
-        bench.judging.queue(self.task, self.case, result, call)  # judged after the candidates
+        bench.queue_judging(self.task, self.case, result, call)  # judged after the candidates
         self.stash[RESULT_KEY] = result
         self.user_properties.extend(junit_properties(result))
-        if (
-            result.chat_format == FALLBACK_CHAT_FORMAT
-            and self.model.id not in bench.guessed_formats
-        ):
-            bench.guessed_formats.add(self.model.id)
+        if result.chat_format == FALLBACK_CHAT_FORMAT and bench.first_guess(self.model):
             warnings.warn(
                 LLMBenchWarning(
                     f"{self.model.id}: no chat template in the GGUF and no known format for "
@@ -385,3 +381,77 @@ class CaseItem(pytest.Function):
     def _score(self, task: Task, case: Case, answer: str) -> Score:
         score: Score = self.ihook.pytest_llmbench_score(task=task, case=case, answer=answer)
         return score
+
+
+# -- --llm-eliminate and --llm-changed-since: the order and choice of items -----------
+
+
+def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None:
+    """Sort ``items`` in place in elimination order (``analysis.elimination``): each
+    (model, task, prompt version) group's items round by round, likeliest misses first."""
+    rates = FailureRates.empty()
+    path = bench.options.history_read
+    if path is not None and path.is_file():
+        from pytest_llmbench.storage.history import HistoryError, failure_rates
+
+        # A history that cannot be read is reported at the end of the run.
+        with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
+            rates = failure_rates(path, sorted(bench.ledger.case_counts))
+    runs = [
+        QueuedRun(it.model.id, it.task, it.case, it.repeat) if isinstance(it, CaseItem) else None
+        for it in items
+    ]
+    order = bench.eliminator.order(runs, rates)
+    items[:] = [items[i] for i in order]
+
+
+def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
+    """Why ``item`` is skipped (its model had a wrong run of its strict task), or ``None``."""
+    if not bench.options.eliminate:
+        return None
+    task, candidate = item.task.name, item.candidate
+    eliminator = bench.eliminator
+    if not eliminator.eliminated(task, candidate):
+        return None
+    if bench.ledger.rank_settings(task, bench.options.rank_policy)[0] != "strict":
+        return None
+    runs = sum(1 for models in bench.ledger.expected.get(task, {}).values() if candidate in models)
+    return eliminator.reason(task, candidate, runs)
+
+
+def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:
+    """Whether ``following`` (of the same model and task) might be eliminated by ``item``:
+    the history has ``item``'s model wrong on its case before.  ``following`` is then not
+    sent ahead (a wrong answer would leave its request unused)."""
+    if not bench.options.eliminate or following.candidate != item.candidate:
+        return False
+    if following.task.name != item.task.name:
+        return False
+    return bench.eliminator.may_eliminate(item.task.name, item.case.id, item.model.id)
+
+
+def deselect_unchanged(
+    config: pytest.Config, items: list[pytest.Item], ref: str
+) -> tuple[list[str], list[str]]:
+    """``--llm-changed-since REF``: deselect the tasks whose sources did not change;
+    (the tasks kept, the tasks deselected)."""
+    from pytest_llmbench.storage import git
+
+    sources: dict[str, tuple[Path, ...]] = {}
+    for item in items:
+        if isinstance(item, CaseItem):
+            sources.setdefault(item.task.name, item.task.sources)
+    try:
+        changed_files = git.changed_files(config.rootpath, ref)
+    except git.GitError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    changed = set(git.changed_tasks(sources, changed_files))
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        unchanged = isinstance(item, CaseItem) and item.task.name not in changed
+        (drop if unchanged else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    return [t for t in sources if t in changed], [t for t in sources if t not in changed]

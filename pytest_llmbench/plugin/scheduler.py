@@ -39,7 +39,7 @@ from xdist.scheduler import (
     WorkStealingScheduling,
 )
 
-from pytest_llmbench.plugin.distribute import (
+from pytest_llmbench.execution.distribute import (
     CaseId,
     Distribution,
     check_grouping,
@@ -283,10 +283,8 @@ class LLMBenchScheduling:
         )
         if not check.models:
             return  # no case items: nothing of ours to check
-        self.distribution.scheduler = self.describe()
-        self.distribution.check = check
-        if isinstance(active, ModelScheduling):
-            self.distribution.hosts = dict(active.hosts)
+        hosts = dict(active.hosts) if isinstance(active, ModelScheduling) else None
+        self.distribution.scheduled(self.describe(), check, hosts)
         if self.by_model_possible:
             hint = "leave --dist out (or use --dist load) to keep each model on one worker"
         else:

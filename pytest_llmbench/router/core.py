@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.formatting import one_line
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Provider, ProviderError
 from pytest_llmbench.providers.registry import ProviderRegistry, make_provider
 from pytest_llmbench.providers.resolve import settings_from
@@ -482,11 +483,11 @@ class Router:
                 if isinstance(exc, ProviderError)
                 else (f"{type(exc).__name__}: {redact(str(exc))}")
             )
-            return Attempt(model, "error", detail=" ".join(detail.split()))
+            return Attempt(model, "error", detail=one_line(detail))
         if call.response is None:
             detail = call.error or "no answer"
             outcome = "timeout" if timed_out(detail) else "error"
-            return Attempt(model, outcome, call.latency_ms, " ".join(detail.split()))
+            return Attempt(model, outcome, call.latency_ms, one_line(detail))
         text = call.response.text
         value, problem = parse_answer(task.output, text)
         if problem:

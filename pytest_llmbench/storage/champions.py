@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbench.formatting import one_line
+
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 
@@ -171,7 +173,7 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RegistryError(f"registry {path} is not valid YAML: {_one_line(exc)}") from None
+        raise RegistryError(f"registry {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping) or not isinstance(data.get("tasks", {}), Mapping):
@@ -206,13 +208,13 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
     return entries
 
 
-def _one_line(exc: Exception) -> str:
+def _yaml_problem(exc: Exception) -> str:
     """A YAML error in one line: what is wrong and where (the parser's own is several)."""
     problem = getattr(exc, "problem", None)
     mark = getattr(exc, "problem_mark", None)
     if problem and mark is not None:
         return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return " ".join(str(exc).split())
+    return one_line(exc)
 
 
 def find_registry(start: Path | None = None) -> Path | None:

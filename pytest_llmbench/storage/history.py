@@ -1,7 +1,7 @@
 """Run history: every run, its results and its rankings in one SQLite file.
 
 Pure storage (stdlib ``sqlite3``), no pytest.  Only the controller process writes
-(see :mod:`pytest_llmbench.plugin.persistence`); the ``llmbench`` command reads.
+(see :mod:`pytest_llmbench.storage.outputs`); the ``llmbench`` command reads.
 
 Schema (``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`):
 

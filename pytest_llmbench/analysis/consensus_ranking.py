@@ -1,6 +1,7 @@
 """Consensus combinations in the ranking of a task that declares ``consensus:``.
 
-At the end of the session each task is ranked by the ``pytest_llmbench_rank`` hook.
+Pure module.  At the end of the run each task is ranked by the rank function the
+caller passes in (the plugin's ``pytest_llmbench_rank`` hook).
 For a task whose case file declares ``consensus: {models: 3, agree: 0.75}``, the
 combinations of its best models (:func:`~pytest_llmbench.analysis.consensus.combinations`:
 the registry's champion, runner-up and fallbacks first when they ran, then this run's
@@ -16,11 +17,9 @@ stay those of the single models: a combination only repeats their answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pytest
+from typing import Any
 
 from pytest_llmbench.analysis.consensus import (
     CombinedRun,
@@ -30,68 +29,52 @@ from pytest_llmbench.analysis.consensus import (
     summarise,
 )
 from pytest_llmbench.analysis.ranking import TaskRanking
-from pytest_llmbench.cases.records import OutputSpec, Task
-from pytest_llmbench.storage.champions import RegistryError, load_registry
+from pytest_llmbench.cases.records import OutputSpec
+from pytest_llmbench.execution.results import Result
 
-if TYPE_CHECKING:
-    from pytest_llmbench.plugin.session import BenchSession
+__all__ = ["RankTask", "rank_with_consensus", "singles_only"]
 
-__all__ = ["consensus_settings", "rank_with_consensus", "singles_only"]
-
-
-def consensus_settings(task: Task) -> dict[str, Any] | None:
-    """What ranking a task's combinations needs, as plain data (it crosses xdist)."""
-    if task.consensus is None:
-        return None
-    output = task.output
-    return {
-        "models": task.consensus.models,
-        "agree": task.consensus.agree,
-        "kind": output.kind,
-        "labels": list(output.labels),
-        "schema": None if output.schema is None else dict(output.schema),
-    }
+RankTask = Callable[[str, Sequence[Result], Sequence[tuple[str, int]]], TaskRanking]
+"""Ranks one task: (task, results, expected (case id, repeat) runs) -> its ranking."""
 
 
-def _registry_order(path: Path, task: str, ran: set[str]) -> list[str]:
-    """The task's registered models (champion, runner-up, fallbacks) that ran now."""
-    try:
-        entry = load_registry(path).get(task) if path.is_file() else None
-    except (RegistryError, OSError):
-        return []  # a registry that cannot be read: this run's order alone
-    return [m for m in entry.chain if m in ran] if entry is not None else []
+def rank_with_consensus(
+    rank: RankTask,
+    task: str,
+    results: Sequence[Result],
+    expected: Sequence[tuple[str, int]],
+    settings: Mapping[str, Any] | None,
+    *,
+    registered: Sequence[str] = (),
+    pairs: int = 1,
+) -> TaskRanking:
+    """The task ranked by ``rank``, with its combinations when ``settings`` (what
+    :func:`consensus_settings` made) declare consensus.
 
-
-def rank_with_consensus(config: pytest.Config, bench: BenchSession, task: str) -> TaskRanking:
-    """The task ranked by the ``pytest_llmbench_rank`` hook, with its combinations."""
-    ledger = bench.ledger
-    results = ledger.for_task(task)
-    expected = ledger.expected_runs(task)
-    ranking: TaskRanking = config.hook.pytest_llmbench_rank(
-        config=config, task=task, results=results, expected=expected
-    )
-    settings = ledger.task_ranking.get(task, {}).get("consensus")
+    ``settings``: :func:`pytest_llmbench.analysis.ledger.consensus_settings`;
+    ``registered``: the task's registered models (champion, runner-up, fallbacks),
+    whose combinations come first when they ran; ``pairs``: ``--llm-consensus-pairs``.
+    """
+    ranking = rank(task, results, expected)
     if not settings:
         return ranking
     singles = [s.model for s in ranking.standings if not is_combination(s.model)]
     ran = {r.model for r in results}
-    order = _registry_order(bench.options.registry_path, task, ran) + singles
+    order = [m for m in registered if m in ran] + singles
     output = OutputSpec(
         kind=str(settings["kind"]),
         labels=tuple(settings["labels"]),
         schema=settings.get("schema"),
     )
     made: dict[str, tuple[tuple[str, ...], list[CombinedRun]]] = {}
-    for models in combinations(order, int(settings["models"]), bench.options.consensus_pairs):
+    for models in combinations(order, int(settings["models"]), pairs):
         runs = combine(results, models, agree=float(settings["agree"]), output=output)
         if runs:
             made[runs[0].result.model] = (models, runs)
     if not made:
         return ranking
     rows = [run.result for _, runs in made.values() for run in runs]
-    combined: TaskRanking = config.hook.pytest_llmbench_rank(
-        config=config, task=task, results=[*results, *rows], expected=expected
-    )
+    combined = rank(task, [*results, *rows], expected)
     standings = tuple(
         replace(s, combination=summarise(*made[s.model])) if s.model in made else s
         for s in combined.standings

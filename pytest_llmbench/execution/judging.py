@@ -9,19 +9,23 @@ it is measured on, unloads it, and folds its scores into the results.  A judge t
 never shares a one-slot server with a candidate, and its time is recorded apart
 (``judge_ms``), never in a candidate's latency, cost or tokens.  Judge calls go through
 the response cache like any other.
+
+Judging sees the run only through :class:`JudgeModels`: the models it may find, load,
+ask and release, and the registered models of each task (for ``task:NAME`` judges).
+The plugin gives it one over its providers; a unit test gives it a scripted one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
-from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.cases.records import Case, Task
+from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call, fetch
+from pytest_llmbench.execution.catalogue import ModelCatalogue
 from pytest_llmbench.execution.judge import (
     CalibrationCase,
     JudgeError,
@@ -34,14 +38,71 @@ from pytest_llmbench.execution.judge import (
     parse_judgement,
     resolve_judge,
 )
+from pytest_llmbench.execution.lifecycle import ModelLifecycle
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.storage.champions import RegistryError, load_registry
 
-if TYPE_CHECKING:
-    from pytest_llmbench.plugin.session import BenchSession
+__all__ = ["JudgeModels", "Judging", "RunJudges", "Verdict", "failed_runs"]
 
-__all__ = ["Judging"]
+Verdict = tuple[str, bool, bool | None]
+"""A calibration case judged: (case id, gold pass, judge pass or ``None`` if it failed)."""
+
+
+class JudgeModels(Protocol):
+    """The models judging may use: all it knows of the run."""
+
+    def find(self, model_id: str) -> ModelInfo | None:
+        """The model with this id, if a provider offers it."""
+
+    def registered(self) -> Mapping[str, Sequence[str]]:
+        """Per task, its registered models (champion first); empty when unreadable."""
+
+    def load(self, model: ModelInfo) -> str | None:
+        """Load ``model`` once for all its calls; why it cannot be used, else ``None``."""
+
+    def ask(self, model: ModelInfo, prompt: str) -> Call:
+        """One judge call (through the response cache when the run has one)."""
+
+    def release(self, model: ModelInfo) -> None:
+        """Unload ``model`` after its last call."""
+
+
+class RunJudges:
+    """The :class:`JudgeModels` of a run: its catalogue's models, loaded and released by
+    its lifecycle, asked through its response cache (``None``: no cache)."""
+
+    def __init__(
+        self,
+        catalogue: ModelCatalogue,
+        lifecycle: ModelLifecycle,
+        cache: ResponseCache | None,
+        timeout_s: float,
+        registered: Callable[[], Mapping[str, Sequence[str]]],
+    ) -> None:
+        self.catalogue = catalogue
+        self.lifecycle = lifecycle
+        self.cache = cache
+        self.timeout_s = timeout_s
+        self._registered = registered
+
+    def find(self, model_id: str) -> ModelInfo | None:
+        return self.catalogue.find_model(model_id)
+
+    def registered(self) -> Mapping[str, Sequence[str]]:
+        return self._registered()
+
+    def load(self, model: ModelInfo) -> str | None:
+        self.lifecycle.ensure_loaded(model)
+        return self.lifecycle.unavailable.get(model.id)
+
+    def ask(self, model: ModelInfo, prompt: str) -> Call:
+        provider = self.catalogue.providers.get(model.provider)
+        request = judge_request(model, prompt, self.timeout_s)
+        return fetch(provider, model, request, 1, cache=self.cache)
+
+    def release(self, model: ModelInfo) -> None:
+        self.lifecycle.release(model)
+        self.lifecycle.cold_start(model)  # a judge's load is no candidate's cold start
 
 
 @dataclass
@@ -64,11 +125,11 @@ class Judging:
         """Per task with a judge: how it names the judge (a model id or ``task:NAME``)."""
         self.calibrate_with: dict[str, str] = {}
         """Per task with a judge: the task whose calibration cases measure that judge."""
-        self.agreements: dict[tuple[str, str], Agreement] = {}
-        """(judge id, calibration task) -> the judge's agreement with the gold."""
+        self.verdicts: dict[tuple[str, str], list[Verdict]] = {}
+        """(judge id, calibration task) -> the judge's verdicts on its calibration cases
+        (``analysis.calibration.agreement`` measures them against the gold)."""
         self.resolved: dict[str, str] = {}
         """Per task: the judge model id it resolved to."""
-        self.problems: list[str] = []
 
     # -- collecting ------------------------------------------------------------
 
@@ -111,32 +172,28 @@ class Judging:
 
     # -- judging ---------------------------------------------------------------
 
-    def run(self, bench: BenchSession, results: Sequence[Result]) -> list[Result]:
+    def run(self, models: JudgeModels, results: Sequence[Result]) -> list[Result]:
         """Judge every queued answer and calibration case; the results with the judges' scores."""
         out = list(results)
         if not self.jobs and not self.judges:
             return out
         index = {(r.task, r.case_id, r.model, r.repeat): i for i, r in enumerate(out)}
-        plans = self._plan(bench, out, index)
+        plans = self._plan(models, out, index)
         for plan in plans.values():
-            self._judge(bench, plan, out, index)
+            self._judge(models, plan, out, index)
         return out
 
     def _plan(
-        self, bench: BenchSession, out: list[Result], index: dict[tuple[str, str, str, int], int]
+        self, models: JudgeModels, out: list[Result], index: dict[tuple[str, str, str, int], int]
     ) -> dict[str, _Plan]:
-        registered: dict[str, list[str]] = {}
+        registered: Mapping[str, Sequence[str]] = {}
         if any(ref.startswith("task:") for ref in self.judges.values()):
-            try:
-                entries = load_registry(bench.options.registry_path)
-                registered = {task: entry.models for task, entry in entries.items()}
-            except RegistryError as exc:
-                self.problems.append(str(exc))
+            registered = models.registered()
         found: dict[str, tuple[ModelInfo | None, str]] = {}
 
         def resolve(ref: str) -> tuple[ModelInfo | None, str]:
             if ref not in found:
-                found[ref] = resolve_judge(ref, registered, bench.catalogue.find_model)
+                found[ref] = resolve_judge(ref, registered, models.find)
             return found[ref]
 
         plans: dict[str, _Plan] = {}
@@ -160,16 +217,13 @@ class Judging:
                 plan.calibrate.append(calibrate)
         return plans
 
+    @staticmethod
     def _ask(
-        self, bench: BenchSession, judge: ModelInfo, prompt: str
+        models: JudgeModels, judge: ModelInfo, missing: str | None, prompt: str
     ) -> tuple[Judgement | None, str, float | None]:
-        provider = bench.catalogue.providers.get(judge.provider)
-        request = judge_request(judge, prompt, bench.options.timeout_s)
-        cache = bench.cache if bench.cache.mode != "off" else None
-        missing = bench.lifecycle.unavailable.get(judge.id)
         if missing is not None:
             return None, missing, None
-        call = fetch(provider, judge, request, 1, cache=cache)
+        call = models.ask(judge, prompt)
         if call.response is None:
             return None, call.error or "no answer", call.latency_ms
         try:
@@ -179,53 +233,36 @@ class Judging:
 
     def _judge(
         self,
-        bench: BenchSession,
+        models: JudgeModels,
         plan: _Plan,
         out: list[Result],
         index: dict[tuple[str, str, str, int], int],
     ) -> None:
         judge = plan.model
-        lifecycle = bench.lifecycle
-        lifecycle.ensure_loaded(judge)  # once for all its calls
+        missing = models.load(judge)  # once for all its calls
         try:
             for job in plan.jobs:
                 i = index.get(job.key())
                 if i is None:
                     continue
-                judgement, error, ms = self._ask(bench, judge, job.prompt)
+                judgement, error, ms = self._ask(models, judge, missing, job.prompt)
                 out[i] = apply_judgement(out[i], job, judge.id, judgement, error=error, judge_ms=ms)
             for task in plan.calibrate:
-                verdicts: list[tuple[str, bool, bool | None]] = []
+                verdicts: list[Verdict] = []
                 for case in self.calibration[task]:
-                    judgement, _, _ = self._ask(bench, judge, case.prompt)
+                    judgement, _, _ = self._ask(models, judge, missing, case.prompt)
                     said = None if judgement is None else judgement.score >= case.threshold - 1e-9
                     verdicts.append((case.case_id, case.gold_pass, said))
-                self.agreements[(judge.id, task)] = agreement(judge.id, task, verdicts)
+                self.verdicts[(judge.id, task)] = verdicts
         finally:
-            lifecycle.release(judge)
-            lifecycle.first_call.pop(judge.id, None)
+            models.release(judge)
 
-    # -- reporting -------------------------------------------------------------
 
-    def summary(self, task: str, results: Sequence[Result]) -> JudgeSummary | None:
-        judge = self.resolved.get(task)
-        calibrate = self.calibrate_with.get(task)
-        found = self.agreements.get((judge, calibrate)) if judge and calibrate else None
-        return judge_summary(results, (found,) if found is not None else ())
-
-    def annotate(self, ranking: TaskRanking, results: Sequence[Result]) -> TaskRanking:
-        summary = self.summary(ranking.task, results)
-        return ranking if summary is None else dataclasses.replace(ranking, judge=summary)
-
-    def low_agreements(self) -> list[str]:
-        """A warning per judge that agrees with the gold on less than 90% of its cases."""
-        return [w for a in self.agreements.values() if (w := a.warning())]
-
-    def failed_runs(self, results: Sequence[Result]) -> int:
-        """Runs the judge failed or could not judge (the item itself had passed)."""
-        return sum(
-            1
-            for r in results
-            if r.judge_model is not None
-            and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
-        )
+def failed_runs(results: Sequence[Result]) -> int:
+    """Runs the judge failed or could not judge (the item itself had passed)."""
+    return sum(
+        1
+        for r in results
+        if r.judge_model is not None
+        and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
+    )

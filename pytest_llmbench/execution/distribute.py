@@ -7,7 +7,9 @@
 - :class:`Distribution`: what happened on the workers (who ran and loaded which model,
   who crashed while running what), for the summary and the JSON document.
 
-The xdist scheduler that uses these lives in :mod:`pytest_llmbench.plugin.scheduler`.
+The xdist scheduler that uses these lives in :mod:`pytest_llmbench.plugin.scheduler`;
+this module is plain data and functions (no xdist, no pytest), so the end of the run
+(:mod:`pytest_llmbench.analysis.run`) and its tests use it without either.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from pytest_llmbench.cases.records import Task
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.formatting import one_line
 
 __all__ = [
     "CaseId",
@@ -197,6 +200,22 @@ class Distribution:
     @property
     def active(self) -> bool:
         return bool(self.scheduler or self.ran or self.crashes)
+
+    def scheduled(
+        self, scheduler: str, check: GroupingCheck, hosts: Mapping[str, str | None] | None
+    ) -> None:
+        """Who spreads the items, whether it keeps models together, and (by model) where."""
+        self.scheduler = scheduler
+        self.check = check
+        if hosts is not None:
+            self.hosts = dict(hosts)
+
+    def went_down(self, worker: str, error: object) -> None:
+        """A worker that did not finish normally, and why (on one line)."""
+        self.down[worker] = one_line(error)
+
+    def crashed(self, crash: Crash) -> None:
+        self.crashes.append(crash)
 
     def record(self, model: str, worker: str) -> None:
         self.ran.setdefault(model, Counter())[worker] += 1

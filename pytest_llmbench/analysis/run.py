@@ -1,0 +1,151 @@
+"""The end of a run, outside pytest: judged results in, rankings and their verdict out.
+
+:func:`finish_run` is the engine's last stage, the same whoever drives it (the pytest
+plugin at the end of the session, a command that runs cases).  In order:
+
+1. the judges score every queued answer, after every candidate (each judge loaded
+   once, never in a candidate's time), through the models ``judges`` gives access to;
+2. each task is ranked by ``rank`` (the plugin passes its ``pytest_llmbench_rank``
+   hook), with its consensus combinations when its case file declares ``consensus:``;
+3. every task's standings get the model loads of the whole run (a model is loaded
+   once per process, before its first case of whichever task);
+4. the notes (cache use, structured-output fallbacks) and the judging summary;
+5. ``--llm-eliminate``: an eliminated model is disqualified by its case, not incomplete;
+6. the evidence: is the run partial (stopped early with runs not made, interrupted),
+   did every answer come from the cache, how many runs failed the generic-answer
+   check or the judge.
+
+Nothing here reads a file or imports pytest: what the run's settings and stores say
+comes in as plain values and callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
+from pytest_llmbench.analysis.consensus_ranking import RankTask, rank_with_consensus
+from pytest_llmbench.analysis.elimination import Eliminator, mark_eliminated
+from pytest_llmbench.analysis.ledger import ResultsLedger
+from pytest_llmbench.analysis.notes import annotate
+from pytest_llmbench.analysis.ranking import TaskRanking, model_loads, with_loads
+from pytest_llmbench.execution.judging import JudgeModels, Judging, failed_runs
+from pytest_llmbench.execution.results import Result
+
+__all__ = ["RunOutcome", "agreements", "evidence", "finish_run"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the end of a run found."""
+
+    results: list[Result]
+    """Every result, with the judges' scores folded in."""
+    rankings: list[TaskRanking]
+    partial: str | None = None
+    """Why the evidence is incomplete (stopped early, interrupted), else ``None``."""
+    cache_only: bool = False
+    """Every answer came from the response cache: nothing was timed."""
+    judged_wrong: int = 0
+    """Runs the judge failed or could not judge (the items themselves had passed)."""
+    warnings: list[str] = field(default_factory=list)
+    """One per judge that agrees with the gold on less than 90% of its cases."""
+
+    @property
+    def generic_failures(self) -> int:
+        """How many runs the ranking failed for a generic answer (all tasks)."""
+        return sum(len(r.generic) for r in self.rankings)
+
+    @property
+    def failed(self) -> bool:
+        """Some run that passed its own checks fails at the end (generic answer, judge)."""
+        return bool(self.generic_failures or self.judged_wrong)
+
+
+def finish_run(
+    ledger: ResultsLedger,
+    rank: RankTask,
+    *,
+    judging: Judging | None = None,
+    judges: JudgeModels | None = None,
+    registered: Callable[[str], Sequence[str]] = lambda task: (),
+    consensus_pairs: int = 1,
+    eliminator: Eliminator | None = None,
+    stopped: str | None = None,
+) -> RunOutcome:
+    """Judge, rank, and weigh the evidence of one run (see the module's docstring).
+
+    ``registered``: a task's registered models (champion first), read only for a task
+    that declares consensus; ``eliminator``: given under ``--llm-eliminate``;
+    ``stopped``: why the run stopped before its last item, if it did.
+    """
+    results = list(ledger.results)
+    if judging is not None and judges is not None:
+        results = judging.run(judges, results)
+    loads = model_loads(results)
+    found = agreements(judging) if judging is not None else {}
+    rankings = []
+    for task in ledger.task_names():
+        own = [r for r in results if r.task == task]
+        consensus = ledger.task_ranking.get(task, {}).get("consensus")
+        ranking = rank_with_consensus(
+            rank,
+            task,
+            own,
+            ledger.expected_runs(task),
+            consensus,
+            registered=registered(task) if consensus else (),
+            pairs=consensus_pairs,
+        )
+        ranking = annotate(with_loads(ranking, loads), own)
+        summary = _judge_summary(judging, found, task, own)
+        if summary is not None:
+            ranking = replace(ranking, judge=summary)
+        if eliminator is not None:  # disqualified by a case, not incomplete
+            ranking = mark_eliminated(ranking, eliminator.for_task(task))
+        rankings.append(ranking)
+    partial, cache_only = evidence(rankings, results, stopped)
+    return RunOutcome(
+        results=results,
+        rankings=rankings,
+        partial=partial,
+        cache_only=cache_only,
+        judged_wrong=failed_runs(results),
+        warnings=[w for a in found.values() if (w := a.warning())],
+    )
+
+
+def agreements(judging: Judging) -> dict[tuple[str, str], Agreement]:
+    """(judge id, calibration task) -> the judge's agreement with the gold."""
+    return {
+        (judge, task): agreement(judge, task, verdicts)
+        for (judge, task), verdicts in judging.verdicts.items()
+    }
+
+
+def _judge_summary(
+    judging: Judging | None,
+    found: Mapping[tuple[str, str], Agreement],
+    task: str,
+    results: Sequence[Result],
+) -> JudgeSummary | None:
+    judge = judging.resolved.get(task) if judging is not None else None
+    calibrate = judging.calibrate_with.get(task) if judging is not None else None
+    measured = found.get((judge, calibrate)) if judge and calibrate else None
+    return judge_summary(results, (measured,) if measured is not None else ())
+
+
+def evidence(
+    rankings: Sequence[TaskRanking], results: Sequence[Result], stopped: str | None
+) -> tuple[str | None, bool]:
+    """Is the evidence complete enough to replace a champion: (why partial, cache only).
+
+    The run is partial when it was interrupted, or stopped early with runs not made.
+    """
+    not_run = sorted({s.model for r in rankings for s in r.standings if s.incomplete is not None})
+    partial = None
+    if stopped == "interrupted" or (stopped and not_run):
+        detail = f"; incomplete: {', '.join(not_run)}" if not_run else ""
+        partial = f"{stopped}{detail}"
+    return partial, bool(results) and all(r.cached for r in results)

@@ -1,0 +1,65 @@
+"""The lines that end a run's terminal output: the rankings, why a green run fails, the gate.
+
+Pure: records in, ``(text, style)`` lines out; the plugin only writes them (``style``
+holds the terminal's markup keywords: ``red``, ``green``, ``yellow``, ``bold``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pytest_llmbench.analysis.gate import GateVerdict
+from pytest_llmbench.analysis.run import RunOutcome
+from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
+from pytest_llmbench.safety.sanitising import shown
+
+__all__ = ["Line", "failure_lines", "gate_lines", "ranking_lines"]
+
+Line = tuple[str, Mapping[str, bool]]
+"""A line and its markup."""
+
+
+def ranking_lines(
+    outcome: RunOutcome, case_counts: Mapping[str, int], verbose: bool, xdist: Sequence[str]
+) -> list[Line]:
+    """The ``llmbench ranking`` section: a table per task (details with ``-v``), then
+    where the xdist workers ran what."""
+    lines = [shown(line) for line in summary_lines(outcome.rankings, case_counts)]
+    if verbose:
+        lines += [shown(line) for line in detail_lines(outcome.rankings)]
+    return [(line, {}) for line in [*lines, *xdist]]
+
+
+def failure_lines(outcome: RunOutcome) -> list[Line]:
+    """Why a run whose items passed fails (the judge, generic answers), and a partial run."""
+    lines: list[Line] = []
+    if outcome.judged_wrong:
+        lines.append(
+            (
+                f"llmbench: the judge failed {outcome.judged_wrong} run(s) or could not judge "
+                "them (see above), so the run fails",
+                {"red": True},
+            )
+        )
+    if outcome.generic_failures:
+        lines.append(
+            (
+                f"llmbench: {outcome.generic_failures} run(s) failed the generic-answer check "
+                "(see above), so the run fails",
+                {"red": True},
+            )
+        )
+    if outcome.partial:
+        lines.append((f"llmbench: partial run: {outcome.partial}", {"yellow": True}))
+    return lines
+
+
+def gate_lines(verdict: GateVerdict) -> list[Line]:
+    """The ``llmbench gate`` section: what was compared, then the verdict."""
+    lines: list[Line] = [(line, {}) for line in verdict.lines]
+    if verdict.reasons:
+        lines.append((f"FAILED: {len(verdict.reasons)} reason(s)", {"red": True, "bold": True}))
+        lines += [(shown(f"  {reason}"), {"red": True}) for reason in verdict.reasons]
+    elif verdict.checks():
+        lines.append(("passed: " + ", ".join(verdict.checks()), {"green": True}))
+    return lines
