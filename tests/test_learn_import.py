@@ -30,7 +30,7 @@ cases:
 def rows(count: int) -> list[dict[str, str]]:
     out = []
     for i in range(count):
-        ticket = f"ticket {i}: " + ("line one\nline two, \"quoted\"" if i % 7 == 0 else "plain")
+        ticket = f"ticket {i}: " + ('line one\nline two, "quoted"' if i % 7 == 0 else "plain")
         label = "" if i % 5 == 0 else ("URGENT" if i % 2 else "LATER")
         out.append({"key": f"R{i}", "ticket": ticket, "label": label})
     return out
@@ -74,7 +74,8 @@ def test_a_10000_line_jsonl_and_the_same_csv_give_the_same_cases(
         load_task(project / "evals/a.yaml")
     message = str(refused.value)
     assert "2000 case(s) have no label yet: R0 (line" in message
-    assert "R5 (line" in message and "and 1990 more" in message
+    assert "R5 (line" in message
+    assert "and 1990 more" in message
 
 
 def test_after_labelling_the_imported_file_runs_as_a_normal_case_file(project: Path) -> None:

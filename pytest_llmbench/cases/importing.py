@@ -117,9 +117,7 @@ def read_rows(path: Path, kind: str | None = None) -> Iterator[Row]:
 
     :raises DataFileError: for a kind it cannot tell; :raises OSError: reading.
     """
-    kind = kind or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(
-        path.suffix.lower()
-    )
+    kind = kind or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(path.suffix.lower())
     if kind == "jsonl":
         with path.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
             yield from jsonl_rows(handle)
@@ -224,9 +222,7 @@ def candidates(rows: Iterable[Row], mapping: ColumnMapping) -> Iterator[Candidat
 
 
 def _candidate(number: int, values: Mapping[str, Any], mapping: ColumnMapping) -> Candidate:
-    missing = [
-        c for c in (*mapping.vars, mapping.id, mapping.expected) if c and c not in values
-    ]
+    missing = [c for c in (*mapping.vars, mapping.id, mapping.expected) if c and c not in values]
     if missing:
         raise ValueError(f"no column {', '.join(repr(c) for c in missing)}")
     variables = _variables(values, mapping)

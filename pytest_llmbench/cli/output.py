@@ -23,7 +23,7 @@ def answer(lines: Sequence[str], note: str = "") -> int:
     return 0
 
 
-def failure(prefix: str, error: BaseException, status: int) -> int:
+def failure(prefix: str, error: BaseException | str, status: int) -> int:
     """``PREFIX: what went wrong`` as one line on stderr (never a traceback); ``status``."""
     from pytest_llmbench.safety.sanitising import shown
 
