@@ -95,7 +95,8 @@ def rankings_lines(
         if mark == "stale" and ev is not None and installed is not None:
             lines.append(
                 f"stale: {name} {place} {model}: the installed weights "
-                f"({_short(installed[model])}) are not the benchmarked ones ({_short(ev.identity)}); re-benchmark it "
+                f"({_short(installed[model])}) are not the benchmarked ones "
+                f"({_short(ev.identity)}); re-benchmark it "
                 "(pytest --llm-models=new)"
             )
     return lines
