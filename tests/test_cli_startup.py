@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.cli.main import COMMANDS, build_parser, command
+from pytest_llmbench.cli.main import COMMANDS, build_parser, command, module_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ ENTRY = {
     "pytest_llmbench.cli.main",
     "pytest_llmbench.cli.options",
     "pytest_llmbench.cli.output",
-    *(f"pytest_llmbench.cli.{name}" for name in COMMANDS),
+    *(module_name(name) for name in COMMANDS),
 }
 """The command's own light modules: the package, the parser and one module a subcommand."""
 

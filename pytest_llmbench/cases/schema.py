@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 
     from pytest_llmbench.cases.yaml_lines import LineMap
 
-__all__ = ["case_schema", "json_schema_mistake", "schema_problems", "validate"]
+__all__ = [
+    "case_schema",
+    "json_schema_mistake",
+    "schema_problems",
+    "unlabelled_problem",
+    "validate",
+]
+
+UNLABELLED_SHOWN = 10
+"""How many unlabelled cases the refusal names one by one."""
 
 
 def validate(
@@ -36,6 +45,11 @@ def validate(
     :raises CaseFileError: for any other problem (the task cannot be built).
     """
     problems = schema_problems(data, lines)
+    unlabelled = unlabelled_problem(data, lines)
+    if unlabelled is not None:  # a candidates file: refused whatever else it holds
+        keys = {f"cases[{i}].expected" for i in _unlabelled(data)}
+        problems = [p for p in problems if p.key not in keys]
+        raise CaseFileError(display, [unlabelled, *problems])
     if "prompt" not in data and "prompts" not in data:  # the schema requires neither alone
         problems.append(Problem(1, "prompt", "missing required key"))
     unknown = [path_of(p.key) for p in problems if p.message.startswith("unknown key")]
@@ -47,6 +61,40 @@ def validate(
     if problems:
         raise CaseFileError(display, problems)
     return data, problems
+
+
+def _unlabelled(data: Mapping[str, Any]) -> list[int]:
+    """The indexes of the cases whose ``expected`` is missing, empty or null."""
+    cases = data.get("cases")
+    if not isinstance(cases, list):
+        return []
+    return [
+        index
+        for index, case in enumerate(cases)
+        if isinstance(case, Mapping) and case.get("expected") in (None, {})
+    ]
+
+
+def unlabelled_problem(data: Mapping[str, Any], lines: LineMap) -> Problem | None:
+    """One problem naming every case that has no ``expected`` yet (a candidate from
+    ``llmbench import`` or ``llmbench feedback --export-cases`` waiting for its label),
+    or ``None``: such a file is refused, so a candidate is never benchmarked by accident."""
+    indexes = _unlabelled(data)
+    if not indexes:
+        return None
+    named = [
+        f"{data['cases'][i].get('id', f'cases[{i}]')!s} (line {lines.line(('cases', i))})"
+        for i in indexes[:UNLABELLED_SHOWN]
+    ]
+    more = len(indexes) - len(named)
+    listed = ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    return Problem(
+        lines.line(("cases", indexes[0])),
+        "cases",
+        f"{len(indexes)} case(s) have no label yet: {listed}; they are candidates: write "
+        "what a correct answer is under expected (verdict, json, contains, ...) or delete "
+        "the case, then run the file",
+    )
 
 
 def _without_unknown_keys(data: Any, unknown: list[KeyPath]) -> Any:

@@ -6,6 +6,9 @@
     llmbench rankings [--task T]              the registry: champion, runner-up, evidence, age
     llmbench run TASK --var name=value ...    one production call through the router
     llmbench feedback [--task T]              the router's calls: success, latency, fall-overs
+    llmbench feedback --check                 exit 1 when production drifted from the benchmark
+    llmbench feedback --export-cases T --out F   captured calls as candidate cases to label
+    llmbench import DATA --task T --out F     a JSONL or CSV file as candidate cases of a task
     llmbench ab CASES.yaml --a v1 --b v2      A/B of two prompt versions (see ``ab``)
     llmbench optimize CASES.yaml --model M --interviewer I   the interviewer loop
 
@@ -14,7 +17,8 @@ RUN is a run id, a unique prefix of one, ``last`` or ``last~N``.  The history is
 registry ``llmbench-registry.yaml`` in the working directory or a parent unless
 ``--registry PATH``.
 
-One module per subcommand, named after it (:mod:`.history`, :mod:`.show`, ...), each
+One module per subcommand, named after it (:mod:`.history`, :mod:`.show`, ...;
+:mod:`.import_` for ``import``, a Python keyword), each
 with the same two functions:
 
 - ``add_parser(commands)`` declares the subcommand: its name, help and arguments.  The

@@ -6,22 +6,40 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import keyword
 from collections.abc import Sequence
 from types import ModuleType
 
 from pytest_llmbench._version import __version__
 from pytest_llmbench.cli.options import history_option
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "command", "main", "module_name"]
 
-COMMANDS = ("history", "show", "compare", "rankings", "run", "feedback", "ab", "optimize")
+COMMANDS = (
+    "history",
+    "show",
+    "compare",
+    "rankings",
+    "run",
+    "feedback",
+    "import",
+    "ab",
+    "optimize",
+)
 """The subcommands in the order ``llmbench --help`` lists them; ``NAME`` is declared and
-run by the module ``pytest_llmbench.cli.NAME``."""
+run by the module ``pytest_llmbench.cli.NAME`` (``NAME_`` for a Python keyword:
+``import_``)."""
+
+
+def module_name(name: str) -> str:
+    """The module of subcommand ``name``: ``pytest_llmbench.cli.NAME`` (``NAME_`` when
+    ``NAME`` is a Python keyword)."""
+    return f"{__package__}.{name}_" if keyword.iskeyword(name) else f"{__package__}.{name}"
 
 
 def command(name: str) -> ModuleType:
     """The module of subcommand ``name`` (its parser and ``run``, not its implementation)."""
-    return importlib.import_module(f"{__package__}.{name}")
+    return importlib.import_module(module_name(name))
 
 
 def build_parser() -> argparse.ArgumentParser:

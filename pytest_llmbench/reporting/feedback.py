@@ -26,7 +26,9 @@ HEADERS = (
 
 def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> list[str]:
     """``llmbench feedback``: per task and model the calls, success rate, p50/p95
-    latency of the answers, fall-overs from it, answers it gave as a backup, skips."""
+    latency of the answers, fall-overs from it, answers it gave as a backup, skips; and,
+    when any answer was checked, the agreement of the checked answers (and the mean
+    judge score when a shadow judge scored any)."""
     if not stats:
         return [f"no call of task {task} in the feedback log" if task else "no call logged"]
     rows = [
@@ -43,4 +45,15 @@ def feedback_lines(stats: Sequence[FeedbackStats], task: str | None = None) -> l
         ]
         for s in stats
     ]
-    return table(rows, HEADERS)
+    headers = list(HEADERS)
+    if any(s.checked for s in stats):
+        headers.append("agreement")
+        for row, s in zip(rows, stats, strict=True):
+            agreement = s.agreement
+            row.append("-" if agreement is None else f"{agreement * 100:.0f}% of {s.checked}")
+    if any(s.judge_scores for s in stats):
+        headers.append("judge")
+        for row, s in zip(rows, stats, strict=True):
+            score = s.judge_score
+            row.append("-" if score is None else f"{score:.2f}")
+    return table(rows, headers)

@@ -49,17 +49,59 @@ def _evidence_cells(ev: Evidence | None, today: _dt.date) -> list[str]:
     ]
 
 
+def _weights(ev: Evidence | None, installed: Mapping[str, str | None] | None) -> str:
+    """``same``, ``stale`` (other weights under the name), ``gone`` (not installed), ``?``
+    (not known: the host did not answer) or ``-`` (no identity recorded)."""
+    if ev is None or ev.identity is None:
+        return "-"
+    if installed is None:
+        return "?"
+    if ev.model not in installed:
+        return "gone"
+    now = installed[ev.model]
+    if now is None:
+        return "?"
+    return "same" if now == ev.identity else "stale"
+
+
 def rankings_lines(
-    entries: Mapping[str, RegistryEntry], today: _dt.date, task: str | None = None
+    entries: Mapping[str, RegistryEntry],
+    today: _dt.date,
+    task: str | None = None,
+    installed: Mapping[str, str | None] | None = None,
 ) -> list[str]:
     """``llmbench rankings``: per task its champion, runner-up and fallbacks, each with
-    the evidence (correct/total, mean and p95 latency, the run and its date) and its age."""
-    rows = [
-        [name, place, model, *_evidence_cells(ev, today)]
+    the evidence (correct/total, mean and p95 latency, the run and its date) and its age.
+
+    When the registry records the identity of a model (Ollama's digest), a ``weights``
+    column compares it with ``installed`` (``{model id: identity now}``, ``None`` when it
+    could not be asked), and a line below the table names each stale model."""
+    places = [
+        (name, place, model, ev)
         for name in sorted(entries)
         if task is None or name == task
         for place, model, ev in _places(entries[name])
     ]
+    rows = [[name, place, model, *_evidence_cells(ev, today)] for name, place, model, ev in places]
     if not rows:
         return [f"task {task} is not in the registry" if task else "the registry has no task"]
-    return table(rows, HEADERS)
+    if not any(ev is not None and ev.identity for *_, ev in places):
+        return table(rows, HEADERS)
+    marks = [_weights(ev, installed) for *_, ev in places]
+    lines = table(
+        [[*row, mark] for row, mark in zip(rows, marks, strict=True)], [*HEADERS, "weights"]
+    )
+    for (name, place, model, ev), mark in zip(places, marks, strict=True):
+        if mark == "stale" and ev is not None and installed is not None:
+            lines.append(
+                f"stale: {name} {place} {model}: the installed weights "
+                f"({_short(installed[model])}) are not the benchmarked ones "
+                f"({_short(ev.identity)}); re-benchmark it "
+                "(pytest --llm-models=new)"
+            )
+    return lines
+
+
+def _short(identity: str | None) -> str:
+    text = (identity or "-").removeprefix("sha256:")
+    return text[:12]

@@ -83,9 +83,15 @@ class Evidence:
     run: str | None = None
     date: str | None = None
     git_commit: str | None = None
+    identity: str | None = None
+    """The weights it was benchmarked with, where the provider reports them (Ollama's
+    digest; see :mod:`pytest_llmbench.providers.identity`): ``llmbench rankings`` shows
+    the model ``stale`` when the installed one differs."""
 
     @classmethod
-    def from_standing(cls, standing: ModelStanding, run: Mapping[str, Any]) -> Evidence:
+    def from_standing(
+        cls, standing: ModelStanding, run: Mapping[str, Any], identity: str | None = None
+    ) -> Evidence:
         started = str(run.get("started_at") or "")
         return cls(
             model=standing.model,
@@ -96,6 +102,7 @@ class Evidence:
             run=run.get("id"),
             date=started[:10] or None,
             git_commit=run.get("git_commit"),
+            identity=identity,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +153,7 @@ def _evidence(data: Any, where: str) -> Evidence:
             run=None if data.get("run") is None else str(data["run"]),
             date=None if data.get("date") is None else str(data["date"]),
             git_commit=None if data.get("git_commit") is None else str(data["git_commit"]),
+            identity=None if data.get("identity") is None else str(data["identity"]),
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -313,6 +321,7 @@ def update_registry(
     rankings: Sequence[TaskRanking],
     run: Mapping[str, Any],
     case_files: Mapping[str, Path] | None = None,
+    identities: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Write each ranked task's champion and runner-up; other tasks keep their entry.
 
@@ -321,10 +330,12 @@ def update_registry(
     ``fallbacks``, and its ``case_file`` unless ``case_files`` names the task's file.
 
     :param case_files: the case file of each task, recorded relative to the registry.
+    :param identities: ``{model id: identity}`` of the benchmarked models (see
+        :func:`pytest_llmbench.providers.identity.model_identities`), recorded with each.
     :return: (tasks updated, tasks left as they were because no model qualified).
     """
     with registry_lock(path):  # read, change, write: no other writer in between
-        return _update_registry(path, rankings, run, case_files)
+        return _update_registry(path, rankings, run, case_files, identities or {})
 
 
 def _update_registry(
@@ -332,6 +343,7 @@ def _update_registry(
     rankings: Sequence[TaskRanking],
     run: Mapping[str, Any],
     case_files: Mapping[str, Path] | None,
+    identities: Mapping[str, str],
 ) -> tuple[list[str], list[str]]:
     entries = load_registry(path)
     updated: list[str] = []
@@ -346,8 +358,12 @@ def _update_registry(
         case_file = (case_files or {}).get(ranking.task)
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
-            champion=Evidence.from_standing(champion, run),
-            runner_up=Evidence.from_standing(runner_up, run) if runner_up else None,
+            champion=Evidence.from_standing(champion, run, identities.get(champion.model)),
+            runner_up=(
+                Evidence.from_standing(runner_up, run, identities.get(runner_up.model))
+                if runner_up
+                else None
+            ),
             case_file=(
                 relative_case_file(path, case_file)
                 if case_file is not None

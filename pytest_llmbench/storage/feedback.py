@@ -13,6 +13,14 @@ could not have scored) or ``circuit_open`` (skipped by the circuit breaker, not 
 failed before this one in that call; ``consensus`` is set on every line of a consensus
 call: ``{"accepted": bool, "agreed": [models], "similarity": float}``.
 
+Three optional keys, written only when set (a log without them reads as before):
+``inputs`` (the case variables of the call, when the task captures its inputs: redacted),
+``answer`` (the model's raw answer, captured likewise) and ``shadow`` (the outcome of a
+shadow check of this answer: ``{"check": "runner_up", "model": "...", "agreed": bool,
+"score": float | null, "answer": "..."}``).  :func:`captured_calls` reads the calls worth
+a gold case from them (``llmbench feedback --export-cases``); :func:`summarize_feedback`
+counts agreement (consensus and shadow checks) and judge scores for the drift check.
+
 Every line is masked before it is written (:func:`~pytest_llmbench.safety.redaction.redact`:
 registered secrets, the values of secret-named environment variables, credential-looking
 text), so an answer or an error that echoes a key never lands in the log.  Every call of
@@ -22,8 +30,10 @@ processes) never interleave inside a line.  Pure module apart from that one file
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +46,15 @@ from pytest_llmbench.safety.redaction import redact_data, register_environment_s
 __all__ = [
     "DEFAULT_FEEDBACK",
     "OUTCOMES",
+    "CapturedCall",
     "FeedbackLog",
     "FeedbackRecord",
     "FeedbackStats",
+    "captured_calls",
     "feedback_path",
+    "parse_since",
     "read_feedback",
+    "records_since",
     "summarize_feedback",
 ]
 
@@ -62,10 +76,32 @@ class FeedbackRecord:
     fell_over_from: tuple[str, ...] = ()
     detail: str = ""
     consensus: Mapping[str, Any] | None = None
+    inputs: Mapping[str, str] | None = None
+    """The call's case variables, when the task captures its inputs."""
+    answer: str | None = None
+    """The model's raw answer, when captured."""
+    shadow: Mapping[str, Any] | None = None
+    """The shadow check of this answer: ``check``, ``model``, ``agreed``, ``score``."""
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def agreed(self) -> bool | None:
+        """Whether another model agreed with this answer (a consensus call or a shadow
+        check); ``None`` when nothing checked it."""
+        if self.shadow is not None and isinstance(self.shadow.get("agreed"), bool):
+            return bool(self.shadow["agreed"])
+        if self.consensus is not None and self.ok:
+            return self.model in (self.consensus.get("agreed") or ())
+        return None
+
+    @property
+    def judge_score(self) -> float | None:
+        """The score a shadow judge gave this answer (0 to 1), or ``None``."""
+        score = None if self.shadow is None else self.shadow.get("score")
+        return float(score) if isinstance(score, (int, float)) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +114,9 @@ class FeedbackRecord:
             "fell_over_from": list(self.fell_over_from),
             "detail": self.detail,
             "consensus": None if self.consensus is None else dict(self.consensus),
+            **({} if self.inputs is None else {"inputs": dict(self.inputs)}),
+            **({} if self.answer is None else {"answer": self.answer}),
+            **({} if self.shadow is None else {"shadow": dict(self.shadow)}),
         }
 
     @classmethod
@@ -93,7 +132,16 @@ class FeedbackRecord:
             fell_over_from=tuple(str(m) for m in data.get("fell_over_from") or ()),
             detail=str(data.get("detail") or ""),
             consensus=data.get("consensus"),
+            inputs=_inputs(data.get("inputs")),
+            answer=None if data.get("answer") is None else str(data["answer"]),
+            shadow=data["shadow"] if isinstance(data.get("shadow"), Mapping) else None,
         )
+
+
+def _inputs(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
 def feedback_path(registry: Path) -> Path:
@@ -168,10 +216,30 @@ class FeedbackStats:
     skipped: int
     """Times the circuit breaker skipped the model."""
     outcomes: Mapping[str, int] = field(default_factory=dict)
+    checked: int = 0
+    """Answers another model checked (consensus calls, shadow checks)."""
+    agreed: int = 0
+    """Of those, the answers the other model agreed with."""
+    judge_scores: tuple[float, ...] = ()
+    """Scores shadow judges gave its answers."""
 
     @property
     def success_rate(self) -> float | None:
         return None if not self.calls else self.ok / self.calls
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if not self.calls else 1 - self.ok / self.calls
+
+    @property
+    def agreement(self) -> float | None:
+        """The share of its checked answers another model agreed with."""
+        return None if not self.checked else self.agreed / self.checked
+
+    @property
+    def judge_score(self) -> float | None:
+        """The mean score of its judged answers."""
+        return None if not self.judge_scores else sum(self.judge_scores) / len(self.judge_scores)
 
 
 def summarize_feedback(
@@ -196,6 +264,8 @@ def summarize_feedback(
         outcomes: dict[str, int] = {}
         for r in rows:
             outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+        checks = [r.agreed for r in called if r.agreed is not None]
+        scores = tuple(s for s in (r.judge_score for r in called) if s is not None)
         stats.append(
             FeedbackStats(
                 task=task_name,
@@ -208,6 +278,113 @@ def summarize_feedback(
                 backup=sum(1 for r in called if r.ok and r.fell_over_from),
                 skipped=len(rows) - len(called),
                 outcomes=outcomes,
+                checked=len(checks),
+                agreed=sum(checks),
+                judge_scores=scores,
             )
         )
     return stats
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def parse_since(text: str, now: _dt.datetime | None = None) -> _dt.datetime:
+    """``7d``, ``12h``, ``30m`` (before ``now``) or a date or time (``2025-06-01``,
+    ``2025-06-01T09:00Z``) as an aware UTC time.
+
+    :raises ValueError: for anything else.
+    """
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dhm])\s*", text)
+    if match:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now - _dt.timedelta(**{unit: float(match.group(1))})
+    moment = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+def _time(record: FeedbackRecord) -> _dt.datetime | None:
+    try:
+        moment = _dt.datetime.fromisoformat(record.time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+def records_since(records: Iterable[FeedbackRecord], since: _dt.datetime) -> list[FeedbackRecord]:
+    """The records from ``since`` on (a record without a readable time is left out)."""
+    out = []
+    for record in records:
+        moment = _time(record)
+        if moment is not None and moment >= since:
+            out.append(record)
+    return out
+
+
+# --------------------------------------------------------------------------- captured calls
+
+
+@dataclass(frozen=True)
+class CapturedCall:
+    """A router call whose inputs were captured and whose answer is in doubt."""
+
+    call: str
+    time: str
+    task: str
+    inputs: Mapping[str, str]
+    reasons: tuple[str, ...]
+    """Why it is worth a gold case: ``failed``, ``fell over``, ``no consensus``,
+    ``disagreement`` (a shadow check), ``low judge score``."""
+    lines: tuple[FeedbackRecord, ...]
+    """Its lines: who answered what."""
+
+
+def captured_calls(
+    records: Iterable[FeedbackRecord],
+    task: str,
+    *,
+    min_judge_score: float = 0.5,
+    everything: bool = False,
+) -> tuple[list[CapturedCall], int]:
+    """The calls of ``task`` with captured inputs that are worth a gold case (every one
+    with ``everything``), in log order, and how many calls of the task had no captured
+    inputs.
+
+    A call is worth one when no model answered, when a model failed before another
+    answered, when a consensus found no agreement, when a shadow check disagreed, or when
+    a shadow judge scored an answer below ``min_judge_score``.
+    """
+    calls: dict[str, list[FeedbackRecord]] = {}
+    for record in records:
+        if record.task == task:
+            calls.setdefault(record.call or f"line{len(calls)}", []).append(record)
+    found: list[CapturedCall] = []
+    uncaptured = 0
+    for call, lines in calls.items():
+        inputs = next((r.inputs for r in lines if r.inputs is not None), None)
+        if inputs is None:
+            uncaptured += 1
+            continue
+        reasons = _doubts(lines, min_judge_score)
+        if reasons or everything:
+            found.append(CapturedCall(call, lines[0].time, task, inputs, reasons, tuple(lines)))
+    return found, uncaptured
+
+
+def _doubts(lines: Sequence[FeedbackRecord], min_judge_score: float) -> tuple[str, ...]:
+    reasons: list[str] = []
+    called = [r for r in lines if r.outcome != "circuit_open"]
+    if not any(r.ok for r in called):
+        reasons.append("failed")
+    elif any(not r.ok for r in called):
+        reasons.append("fell over")
+    consensus = next((r.consensus for r in lines if r.consensus is not None), None)
+    if consensus is not None and not consensus.get("accepted", True):
+        reasons.append("no consensus")
+    if any(r.shadow is not None and r.shadow.get("agreed") is False for r in lines):
+        reasons.append("disagreement")
+    scores = [s for s in (r.judge_score for r in lines) if s is not None]
+    if scores and min(scores) < min_judge_score:
+        reasons.append("low judge score")
+    return tuple(reasons)
