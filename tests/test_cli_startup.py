@@ -36,6 +36,11 @@ PARSER_NEEDS = {
     "pytest_llmbench.storage.feedback",  # the feedback log's default
     "pytest_llmbench.analysis",
     "pytest_llmbench.analysis.stats",  # imported by storage.feedback
+    # the bottom layer those modules import (masking the feedback log, one-line errors):
+    # small, standard library only
+    "pytest_llmbench.safety",
+    "pytest_llmbench.safety.redaction",
+    "pytest_llmbench.formatting",
 }
 """What the parser may load besides: the defaults its help names (``_version`` is the
 version's leaf module where the package has one)."""
