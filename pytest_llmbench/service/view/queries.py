@@ -1,0 +1,189 @@
+"""Read-only queries over the history for the pages that span many runs.
+
+The history is opened read-only (``mode=ro``): the view never writes it.  The runs list
+and a task's timeline read the indexed columns and a few fields of the JSON (with SQLite's
+``json_extract``), so 1,000 runs of 20 models are read without decoding a result record.
+One run (its results and rankings) is read by :func:`pytest_llmbench.storage.history.load_run`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbench.storage.history import SCHEMA_VERSION, HistoryError
+
+__all__ = ["RunRow", "Standing", "TaskPoint", "read_only", "run_rows", "task_names", "task_points"]
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """The history opened read-only; a file that is not one is a :class:`HistoryError`."""
+    if not path.is_file():
+        raise HistoryError(f"no history at {path} (run pytest with pytest-llmbench first)")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"cannot open history {path}: {exc}") from None
+    with closing(connection) as db:
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                raise HistoryError(f"{path} is not a pytest-llmbench history")
+            if version > SCHEMA_VERSION:
+                raise HistoryError(
+                    f"history {path} has schema version {version}, this pytest-llmbench "
+                    f"reads up to {SCHEMA_VERSION}: upgrade pytest-llmbench"
+                )
+            yield db
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"cannot use history {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run on the runs list."""
+
+    id: str
+    started_at: str
+    git_commit: str | None
+    branch: str | None
+    exitstatus: int | None
+    gate: str | None
+    """The gate's verdict when the run record holds one (``gate``), else ``None``."""
+    partial: bool
+    cache_only: bool
+    tasks: tuple[str, ...]
+    models: tuple[str, ...]
+    champions: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    """task -> (champion, its mean latency)."""
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def _gate(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        verdict = value.get("verdict") or ("passed" if value.get("passed") else "failed")
+        return str(verdict)
+    return str(value)
+
+
+def run_rows(path: Path) -> list[RunRow]:
+    """Every run, newest first, with its champions."""
+    with read_only(path) as db:
+        rows = db.execute(
+            "SELECT id, started_at, git_commit, exitstatus, tasks,"
+            " json_extract(info, '$.git_branch'), json_extract(info, '$.gate'),"
+            " json_extract(info, '$.partial'), json_extract(info, '$.cache_only'),"
+            " json_extract(info, '$.models')"
+            " FROM runs ORDER BY started_at DESC, id DESC"
+        ).fetchall()
+        tasks = sorted({t for row in rows for t in _loads(row[4], [])})
+        champions: dict[str, dict[str, tuple[str, float | None]]] = {}
+        for task in tasks:  # the (task, status) index: no scan of the standings
+            for run_id, model, mean_ms in db.execute(
+                "SELECT run_id, model, mean_ms FROM rankings WHERE task = ? AND status = ?",
+                (task, "champion"),
+            ):
+                champions.setdefault(run_id, {})[task] = (model, mean_ms)
+    return [
+        RunRow(
+            id=run_id,
+            started_at=started,
+            git_commit=commit,
+            branch=None if branch is None else str(branch),
+            exitstatus=exitstatus,
+            gate=_gate(_loads(gate, gate) if isinstance(gate, str) and gate[:1] == "{" else gate),
+            partial=bool(partial),
+            cache_only=bool(cache_only),
+            tasks=tuple(_loads(tasks_json, [])),
+            models=tuple(str(m) for m in _loads(models, [])),
+            champions=champions.get(run_id, {}),
+        )
+        for (
+            run_id,
+            started,
+            commit,
+            exitstatus,
+            tasks_json,
+            branch,
+            gate,
+            partial,
+            cache_only,
+            models,
+        ) in rows
+    ]
+
+
+def task_names(path: Path) -> list[str]:
+    """Every task some run ranked."""
+    with read_only(path) as db:
+        return [t for (t,) in db.execute("SELECT DISTINCT task FROM rankings ORDER BY task")]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One model's place in one run of a task."""
+
+    model: str
+    status: str
+    qualified: bool
+    correct: int
+    total: int
+    mean_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class TaskPoint:
+    """One run of a task: its standings in rank order."""
+
+    run: str
+    started_at: str
+    git_commit: str | None
+    standings: tuple[Standing, ...]
+
+    def holder(self, status: str) -> Standing | None:
+        return next((s for s in self.standings if s.status == status), None)
+
+
+def task_points(path: Path, task: str) -> list[TaskPoint]:
+    """Every run that ranked ``task``, oldest first."""
+    with read_only(path) as db:
+        rows = db.execute(
+            "SELECT runs.id, runs.started_at, runs.git_commit, rankings.model, rankings.status,"
+            " rankings.qualified, rankings.correct, rankings.total, rankings.mean_ms,"
+            " json_extract(rankings.standing, '$.latency.p50'), rankings.p95_ms"
+            " FROM rankings JOIN runs ON runs.id = rankings.run_id WHERE rankings.task = ?"
+            " ORDER BY runs.started_at, runs.id, rankings.position",
+            (task,),
+        ).fetchall()
+    points: list[TaskPoint] = []
+    current: list[Standing] = []
+    head: tuple[str, str, str | None] | None = None
+    for run_id, started, commit, model, status, qualified, correct, total, mean, p50, p95 in rows:
+        if head is None or head[0] != run_id:
+            if head is not None:
+                points.append(TaskPoint(*head, tuple(current)))
+            head, current = (run_id, started, commit), []
+        current.append(
+            Standing(model, status, bool(qualified), correct, total, mean, p50, p95)
+        )
+    if head is not None:
+        points.append(TaskPoint(*head, tuple(current)))
+    return points
