@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 from perf_table import readme_row
+from playwright.sync_api import sync_playwright
 from test_service_view_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -42,8 +43,6 @@ from test_service_view_support import (
     chromium_ready,
     free_port,
 )
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.skipif(not chromium_ready(), reason=f"needs {CHROMIUM}")
 
@@ -77,7 +76,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(history: Path) -> Iterator[tuple[str, int]]:
     """``llmbench view`` in its own process: (base URL, process id)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_llmbench.cli", "--history", str(history), "view",
          "--port", str(port)],
@@ -93,7 +95,8 @@ def server(history: Path) -> Iterator[tuple[str, int]]:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"llmbench view did not start: {process.communicate()[1]!r}")
+                why = process.communicate()[1]
+                raise RuntimeError(f"llmbench view did not start: {why!r}") from None
             time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}", process.pid
@@ -135,7 +138,7 @@ def test_every_page_paints_within_a_second_on_a_large_history(
     figures: dict[str, dict[str, float]] = {}
 
     def visit_all() -> None:
-        with playwright_api.sync_playwright() as p:
+        with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, path in pages.items():
                 context = browser.new_context(viewport={"width": 1400, "height": 900})

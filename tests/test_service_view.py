@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 from test_service_view_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -31,13 +32,9 @@ from test_service_view_support import (
 
 from pytest_llmbench import cli
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.skipif(not chromium_ready(), reason=f"needs {CHROMIUM}")
 
 DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
-
-Page = playwright_api.Page
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +49,8 @@ def base(history: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[playwright_api.Browser]:
-    with playwright_api.sync_playwright() as p:
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
@@ -68,15 +65,19 @@ class Visit:
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         page.on("request", lambda request: self.requests.append(request.url))
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("dialog", self._dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def pwned(self) -> object:
         return self.page.evaluate("window.__pwned")
 
 
 @pytest.fixture
-def visit(browser: playwright_api.Browser) -> Iterator[Visit]:
+def visit(browser: Browser) -> Iterator[Visit]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     yield Visit(context.new_page())
     context.close()
@@ -202,7 +203,9 @@ def test_one_click_from_the_grid_to_a_case_with_every_answer_side_by_side(
     assert "ollama/careful" in page.locator(".side").inner_text()
     assert "h-grading-GRADE_FAIL_003" in page.inner_text("body")  # the prompt's hash
     boxes = [answers.nth(i).bounding_box() for i in range(2)]
-    assert boxes[0] and boxes[1] and boxes[0]["y"] == boxes[1]["y"]  # side by side
+    assert boxes[0] is not None
+    assert boxes[1] is not None
+    assert boxes[0]["y"] == boxes[1]["y"]  # side by side
     screenshot(page, tmp_path, "case")
     only_local(visit, base)
 

@@ -42,9 +42,7 @@ HUGE = 1_000_000
 HUGE_MARK = "END-OF-THE-HUGE-ANSWER"
 
 
-def verdict(
-    task: str, case: str, model: str, correct: bool, latency: float, **kw: Any
-) -> Result:
+def verdict(task: str, case: str, model: str, correct: bool, latency: float, **kw: Any) -> Result:
     expected = "FAIL" if "FAIL" in case else "PASS"
     got = expected if correct else ("PASS" if expected == "FAIL" else "FAIL")
     fields: dict[str, Any] = {
@@ -67,7 +65,9 @@ def verdict(
     return Result(**fields)
 
 
-def run_record(run_id: str, started: dt.datetime, models: Sequence[str], **kw: Any) -> dict[str, Any]:
+def run_record(
+    run_id: str, started: dt.datetime, models: Sequence[str], **kw: Any
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": run_id,
         "started_at": started.isoformat(timespec="seconds"),

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from pytest_llmbench.service.view.markup import CSP, Links
 from pytest_llmbench.service.view.pages import (
     case_page,
     compare_page,
@@ -24,9 +25,14 @@ from pytest_llmbench.service.view.pages import (
     task_page,
 )
 from pytest_llmbench.service.view.queries import run_rows, task_points
-from pytest_llmbench.service.view.markup import CSP, Links
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
-from pytest_llmbench.storage.history import HistoryError, StoredRun, list_runs, load_run, resolve_run
+from pytest_llmbench.storage.history import (
+    HistoryError,
+    StoredRun,
+    list_runs,
+    load_run,
+    resolve_run,
+)
 
 __all__ = ["HEADERS", "create_app"]
 
@@ -82,8 +88,10 @@ def create_app(history: Path, registry: Path | None = None) -> Starlette:
             return _missing("No such run", exc)
         shown = case_page(found, params["task"], params["case_id"], LINKS)
         if shown is None:
-            return _missing("No such case", f"run {found.id} has no case {params['case_id']!r} "
-                            f"of task {params['task']!r}")
+            return _missing(
+                "No such case",
+                f"run {found.id} has no case {params['case_id']!r} of task {params['task']!r}",
+            )
         return _html(shown)
 
     def task(request: Request) -> Response:

@@ -31,9 +31,7 @@ def _ticks(high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _buckets(
-    values: Sequence[float | None], size: int, pick: str
-) -> list[tuple[float, float]]:
+def _buckets(values: Sequence[float | None], size: int, pick: str) -> list[tuple[float, float]]:
     """(x index, value) points, ``size`` runs a bucket; ``pick`` is ``median`` or ``max``."""
     points: list[tuple[float, float]] = []
     for start in range(0, len(values), size):

@@ -68,8 +68,9 @@ SCRIPT = """(function () {
       for (var j = 0; j < selects.length; j++) {
         var want = selects[j].value;
         if (want) {
-          var have = JSON.parse(row.getAttribute('data-' + selects[j].getAttribute('data-key')) || '[]');
-          if (have.indexOf(want) < 0) { ok = false; }
+          var key = 'data-' + selects[j].getAttribute('data-key');
+          var have = ' ' + (row.getAttribute(key) || '') + ' ';
+          if (have.indexOf(' ' + want + ' ') < 0) { ok = false; }
         }
       }
       var marks = ' ' + (row.getAttribute('data-flags') || '') + ' ';

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from html import escape
 
@@ -23,15 +22,17 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import ReportData, partial_note, run_date
 from pytest_llmbench.reporting.html import task_section
-from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.service.view import compare
 from pytest_llmbench.service.view.charts import timeline_chart
 from pytest_llmbench.service.view.markup import Links, answer_block, clipped, page, text
-from pytest_llmbench.service.view.queries import RunRow, TaskPoint
+from pytest_llmbench.service.view.queries import RunRow, Standing, TaskPoint
 from pytest_llmbench.storage.champions import RegistryEntry
 from pytest_llmbench.storage.history import StoredRun
 
 __all__ = ["case_page", "compare_page", "message_page", "run_page", "runs_page", "task_page"]
+
+OPEN_ROWS = 100
+"""Runs a task page lists open (newest first); the older ones behind a ``<details>``."""
 
 _EXIT = {0: "passed", 1: "failed", 2: "interrupted", 3: "internal error", 4: "usage error"}
 
@@ -60,19 +61,20 @@ def _table(headers: Sequence[str], rows: Sequence[str], table_id: str = "", cls:
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _data(values: Sequence[str]) -> str:
-    """A list for a ``data-`` attribute the filter script reads (JSON, escaped)."""
-    return text(json.dumps([shown(v) for v in values]))
-
-
-def _select(key: str, label: str, values: Sequence[str]) -> str:
-    options = "".join(
-        f'<option value="{text(v)}">{text(v)}</option>' for v in sorted(set(map(shown, values)))
-    )
-    return (
+def _select(key: str, label: str, values: Sequence[str]) -> tuple[str, dict[str, int]]:
+    """A filter's ``<select>`` (its options' values are numbers: the rows' ``data-KEY``
+    attributes list those numbers), and the number of each value."""
+    numbers = {v: n for n, v in enumerate(sorted(set(values)))}
+    options = "".join(f'<option value="{n}">{text(v)}</option>' for v, n in numbers.items())
+    select = (
         f'<label>{text(label)} <select data-key="{key}" name="{key}">'
         f'<option value="">all</option>{options}</select></label>'
     )
+    return select, numbers
+
+
+def _tokens(values: Sequence[str], numbers: dict[str, int]) -> str:
+    return " ".join(str(numbers[v]) for v in values)
 
 
 # --------------------------------------------------------------------------- runs
@@ -91,11 +93,11 @@ def runs_page(rows: Sequence[RunRow], links: Links, *, source: str = "") -> str:
             + " · ".join(_a(links.task(t), text(t)) for t in tasks)
             + "</p>"
         )
+    by_task, task_numbers = _select("tasks", "task", tasks)
+    by_model, model_numbers = _select("models", "model", [m for r in rows for m in r.models])
     body.append(
-        '<form class="filters" data-target="runs">'
-        + _select("tasks", "task", tasks)
-        + _select("models", "model", [m for r in rows for m in r.models])
-        + '<span class="count"></span></form>'
+        f'<form class="filters" data-target="runs">{by_task}{by_model}'
+        '<span class="count"></span></form>'
     )
     trs = []
     for index, r in enumerate(rows):
@@ -106,7 +108,8 @@ def runs_page(rows: Sequence[RunRow], links: Links, *, source: str = "") -> str:
             for task, (model, mean) in sorted(r.champions.items())
         )
         trs.append(
-            f'<tr data-tasks="{_data(r.tasks)}" data-models="{_data(r.models)}">'
+            f'<tr data-tasks="{_tokens(r.tasks, task_numbers)}" '
+            f'data-models="{_tokens(r.models, model_numbers)}">'
             f"<td>{text(_date(r.started_at))}</td>"
             f"<td>{_a(links.run(r.id), text(r.id))}</td>"
             f"<td><code>{text((r.git_commit or '-')[:12])}</code></td>"
@@ -159,9 +162,9 @@ def _cell(runs: Sequence[Result]) -> str:
     passes = sum(r.correct for r in runs)
     cls = "pass" if passes == len(runs) else ("fail" if passes == 0 else "flaky")
     wrong = next((r for r in runs if not r.correct), None)
-    verdict = (
-        "✓" if wrong is None else f"✗ {text(wrong.direction)}"
-    ) + (f" {passes}/{len(runs)}" if len(runs) > 1 else "")
+    verdict = ("✓" if wrong is None else f"✗ {text(wrong.direction)}") + (
+        f" {passes}/{len(runs)}" if len(runs) > 1 else ""
+    )
     scores = [r.score for r in runs if r.score is not None]
     latencies = [r.latency_ms for r in runs if r.latency_ms is not None]
     score = f"{sum(scores) / len(scores):.2f}" if scores else "-"
@@ -200,11 +203,12 @@ def _grid(
         if case_id in suspect:
             flags.append("suspect")
         marks = "".join(
-            f' <span class="mark" title="{text(suspect[case_id].describe()) if f == "suspect" else ""}">'
-            f"{'suspect gold' if f == 'suspect' else f}</span>"
+            f' <span class="mark">{"generic answers" if f == "generic" else "suspect gold"}</span>'
             for f in flags
             if f in ("generic", "suspect")
         )
+        if case_id in suspect:
+            marks += f"<br><small>{text(suspect[case_id].describe())}</small>"
         link = _a(links.case(stored.id, ranking.task, case_id), text(case_id))
         row = "".join(_cell(runs) if runs else '<td class="none">not run</td>' for runs in runs_of)
         trs.append(
@@ -247,7 +251,11 @@ def run_page(stored: StoredRun, links: Links, *, previous: str | None = None) ->
     )
     body.append(f'<p class="meta">Tasks: {tasks or "none"}</p>')
     if previous:
-        body.append(f'<p class="meta">{_a(links.compare(previous, stored.id), "Compare with the previous run")}</p>')
+        body.append(
+            '<p class="meta">'
+            + _a(links.compare(previous, stored.id), "Compare with the previous run")
+            + "</p>"
+        )
     by_task: dict[str, list[Result]] = {}
     for r in stored.results:
         by_task.setdefault(r.task, []).append(r)
@@ -303,6 +311,10 @@ def case_page(stored: StoredRun, task: str, case_id: str, links: Links) -> str |
 # --------------------------------------------------------------------------- a task
 
 
+def _holder(standing: Standing | None) -> str:
+    return f"{text(standing.model)} ({ms(standing.mean_ms, ' ms')})" if standing else "none"
+
+
 def task_page(
     task: str, points: Sequence[TaskPoint], links: Links, entry: RegistryEntry | None = None
 ) -> str:
@@ -321,15 +333,13 @@ def task_page(
     for point in reversed(points):
         for s in point.standings:
             models.setdefault(s.model)
-    series = {}
-    for model in models:
-        p50: list[float | None] = []
-        p95: list[float | None] = []
-        for point in points:
-            s = next((s for s in point.standings if s.model == model), None)
-            p50.append(s.p50_ms if s else None)
-            p95.append(s.p95_ms if s else None)
-        series[model] = (p50, p95)
+    series: dict[str, tuple[list[float | None], list[float | None]]] = {
+        model: ([None] * len(points), [None] * len(points)) for model in models
+    }
+    for index, point in enumerate(points):
+        for s in point.standings:
+            series[s.model][0][index] = s.p50_ms
+            series[s.model][1][index] = s.p95_ms
     body.append("<h2>Latency across runs</h2>")
     body.append(
         timeline_chart(
@@ -348,7 +358,11 @@ def task_page(
             old = previous_point.holder("champion")
             changes.append(
                 f"<li>{_a(links.run(point.run), text(_date(point.started_at)))}: "
-                + (f"<b>{text(name)}</b> ({ms(holder.mean_ms if holder else None, ' ms')})" if name else "no champion")
+                + (
+                    f"<b>{text(name)}</b> ({ms(holder.mean_ms if holder else None, ' ms')})"
+                    if name
+                    else "no champion"
+                )
                 + (
                     f" replaced {text(previous)} ({ms(old.mean_ms if old else None, ' ms')})"
                     if previous
@@ -358,11 +372,13 @@ def task_page(
             )
         previous, previous_point = name, point
     body.append(f"<h2>Succession of champions ({len(changes)} change(s))</h2>")
-    body.append("<ul>" + ("".join(reversed(changes)) or "<li>The champion never changed.</li>") + "</ul>")
-    trs = []
+    body.append(
+        "<ul>" + ("".join(reversed(changes)) or "<li>The champion never changed.</li>") + "</ul>"
+    )
+    trs: list[str] = []
     for index in range(len(points) - 1, -1, -1):
         point = points[index]
-        champion, runner = point.holder("champion"), point.holder("runner-up")
+        champion, second = point.holder("champion"), point.holder("runner-up")
         qualified = sum(s.qualified for s in point.standings)
         before = points[index - 1].run if index else None
         trs.append(
@@ -370,16 +386,20 @@ def task_page(
             f"<td>{text(_date(point.started_at))}</td>"
             f"<td>{_a(links.run(point.run), text(point.run))}</td>"
             f"<td><code>{text((point.git_commit or '-')[:12])}</code></td>"
-            f"<td>{text(champion.model) + ' (' + ms(champion.mean_ms, ' ms') + ')' if champion else 'none'}</td>"
-            f"<td>{text(runner.model) + ' (' + ms(runner.mean_ms, ' ms') + ')' if runner else 'none'}</td>"
+            f"<td>{_holder(champion)}</td><td>{_holder(second)}</td>"
             f'<td class="n">{qualified} of {len(point.standings)}</td>'
             f"<td>{_a(links.compare(before, point.run), 'vs previous') if before else ''}</td>"
             "</tr>"
         )
     body.append("<h2>Champion and runner-up per run</h2>")
-    body.append(
-        _table(["date", "run", "commit", "champion", "runner-up", "qualified", ""], trs, "timeline")
-    )
+    headers = ["date", "run", "commit", "champion", "runner-up", "qualified", ""]
+    body.append(_table(headers, trs[:OPEN_ROWS], "timeline"))
+    if len(trs) > OPEN_ROWS:  # a closed <details> is not laid out: the page paints sooner
+        body.append(
+            f"<details><summary>{len(trs) - OPEN_ROWS} older run(s)</summary>"
+            + _table(headers, trs[OPEN_ROWS:], "timeline-older")
+            + "</details>"
+        )
     return page(f"Task {task} over time", body, links)
 
 
@@ -388,7 +408,7 @@ def task_page(
 
 def _outcome(r: Result) -> str:
     head = "correct" if r.correct else f"wrong ({r.direction})"
-    return f"{text(head)}<div class=\"ans\">{clipped(r.error or r.got)}</div>"
+    return f'{text(head)}<div class="ans">{clipped(r.error or r.got)}</div>'
 
 
 def _change(before: float | None, after: float | None) -> str:
@@ -407,7 +427,8 @@ def compare_page(a: StoredRun, b: StoredRun, links: Links) -> str:
         "<h2>Champions</h2>",
     ]
     trs = [
-        f'<tr class="{"changed" if c.changed else ""}"><td>{_a(links.task(c.task), text(c.task))}</td>'
+        f'<tr class="{"changed" if c.changed else ""}">'
+        f"<td>{_a(links.task(c.task), text(c.task))}</td>"
         f"<td>{text(c.before or 'none')} ({ms(c.before_ms, ' ms')})</td>"
         f"<td>{text(c.after or 'none')} ({ms(c.after_ms, ' ms')})</td>"
         f"<td>{'<b>changed</b>' if c.changed else 'same'}</td></tr>"
@@ -438,7 +459,11 @@ def compare_page(a: StoredRun, b: StoredRun, links: Links) -> str:
         f"<td>{_outcome(f.before)}</td><td>{_outcome(f.after)}</td></tr>"
         for f in found
     ]
-    body.append(_table(["task", "model", "case", "", "A", "B"], trs, "flips") if trs else "<p>No case changed outcome.</p>")
+    body.append(
+        _table(["task", "model", "case", "", "A", "B"], trs, "flips")
+        if trs
+        else "<p>No case changed outcome.</p>"
+    )
     body.append("<h2>Latency</h2>")
     trs = []
     for c in compare.latency_changes(a, b):
@@ -455,8 +480,15 @@ def compare_page(a: StoredRun, b: StoredRun, links: Links) -> str:
         )
     body.append(
         _table(
-            ["task", "model", "A mean ms", "B mean ms", "change", "paired runs",
-             "paired difference (95% interval)"],
+            [
+                "task",
+                "model",
+                "A mean ms",
+                "B mean ms",
+                "change",
+                "paired runs",
+                "paired difference (95% interval)",
+            ],
             trs,
             "latency",
         )
@@ -464,10 +496,13 @@ def compare_page(a: StoredRun, b: StoredRun, links: Links) -> str:
     body.append("<h2>Prompts</h2>")
 
     def versions(pairs: Sequence[tuple[str, str]]) -> str:
-        return "<br>".join(
-            f"{text(name or '(single prompt)')} <code>{text(digest[:12] or '-')}</code>"
-            for name, digest in pairs
-        ) or "-"
+        return (
+            "<br>".join(
+                f"{text(name or '(single prompt)')} <code>{text(digest[:12] or '-')}</code>"
+                for name, digest in pairs
+            )
+            or "-"
+        )
 
     trs = [
         f"<tr><td>{text(p.task)}</td><td>{versions(p.before)}</td><td>{versions(p.after)}</td>"
