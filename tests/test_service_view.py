@@ -172,6 +172,8 @@ def test_run_page_shows_the_report_ranking_and_a_filterable_grid(
     failing = shown_rows(page, "grid-0")
     assert "GRADE_FAIL_003" not in failing
     assert {"GRADE_PASS_001", "GRADE_FAIL_002"} <= set(failing)
+    page.locator("h3", has_text="Cases x models").first.evaluate("e => e.scrollIntoView()")
+    screenshot(page, tmp_path, "grid")
     form.locator("input[data-flag=failing]").uncheck()
     summary = page.locator('form[data-target="grid-1"]')
     summary.locator("input[data-flag=generic]").check()
@@ -195,13 +197,14 @@ def test_one_click_from_the_grid_to_a_case_with_every_answer_side_by_side(
 ) -> None:
     page = visit.page
     page.goto(f"{base}/runs/{RUNS[2]}")
-    page.locator('#grid-0 tr[data-case="GRADE_FAIL_003"] th a').click()
-    page.wait_for_url(f"**/cases/{RUNS[2]}/grading/GRADE_FAIL_003")
-    assert page.locator("h1").inner_text() == "Case GRADE_FAIL_003"
+    page.locator('#grid-0 tr[data-case="GRADE_PASS_001"] th a').click()
+    page.wait_for_url(f"**/cases/{RUNS[2]}/grading/GRADE_PASS_001")
+    assert page.locator("h1").inner_text() == "Case GRADE_PASS_001"
     answers = page.locator(".side > div.answer")
     assert answers.count() == 10  # 5 models x 2 repeats
     assert "ollama/careful" in page.locator(".side").inner_text()
-    assert "h-grading-GRADE_FAIL_003" in page.inner_text("body")  # the prompt's hash
+    assert "h-grading-GRADE_PASS_001" in page.inner_text("body")  # the prompt's hash
+    assert "<script>window.__pwned = 1</script>" in page.inner_text(".side")  # as text
     boxes = [answers.nth(i).bounding_box() for i in range(2)]
     assert boxes[0] is not None
     assert boxes[1] is not None

@@ -50,6 +50,7 @@ td.none { color: #8c959f; }
 .ans { font-family: ui-monospace, monospace; white-space: pre-wrap; word-break: break-word; }
 .side { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 12px; }
 .side > div { border: 1px solid #d0d7de; padding: 6px 8px; }
+.side > div.fail { border-color: #cf222e; background: #fffafa; }
 pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; padding: 6px;
       max-height: 480px; overflow: auto; }
 .mark { font-size: 11px; padding: 0 5px; border-radius: 8px; background: #fff8c5; }
