@@ -1,13 +1,18 @@
 """The Starlette app of ``llmbench view``: read-only, GET only, server-rendered pages.
 
-Every request reads the history afresh (read-only), so a run recorded while the app is up
-shows on the next page load.  Page work is synchronous (SQLite, rendering): Starlette runs
-it in its thread pool.  Every response carries the Content-Security-Policy of
-:mod:`.markup` (only the page's own inline script runs; nothing is fetched).
+Every request reads the history (read-only), so a run recorded while the app is up shows
+on the next page load; the last few runs read are kept (:class:`RecentRuns`, keyed by the
+file's size and time as well: a run recorded again is read again), so going from a run to
+its cases and to a compare reads each run once.  Page work is synchronous (SQLite,
+rendering): Starlette runs it in its thread pool.  Every response carries the
+Content-Security-Policy of :mod:`.markup` (only the page's own inline script runs;
+nothing is fetched).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,17 +29,11 @@ from pytest_llmbench.service.view.pages import (
     runs_page,
     task_page,
 )
-from pytest_llmbench.service.view.queries import run_rows, task_points
+from pytest_llmbench.service.view.queries import case_results, read_run, run_rows, task_points
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
-from pytest_llmbench.storage.history import (
-    HistoryError,
-    StoredRun,
-    list_runs,
-    load_run,
-    resolve_run,
-)
+from pytest_llmbench.storage.history import HistoryError, StoredRun, list_runs, resolve_run
 
-__all__ = ["HEADERS", "create_app"]
+__all__ = ["HEADERS", "RecentRuns", "create_app"]
 
 HEADERS = {
     "Content-Security-Policy": CSP,
@@ -54,8 +53,34 @@ def _missing(what: str, error: Exception | str) -> Response:
     return _html(message_page(what, str(error), LINKS), 404)
 
 
+class RecentRuns:
+    """The last ``size`` runs read (a run of 1,000 results is about 2 MB: memory stays
+    bounded), each for the history file as it was when it was read."""
+
+    def __init__(self, history: Path, size: int = 4) -> None:
+        self.history = history
+        self.size = size
+        self._runs: OrderedDict[tuple[str, int, int], StoredRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> StoredRun:
+        state = self.history.stat()
+        key = (run_id, state.st_size, state.st_mtime_ns)
+        with self._lock:
+            if key in self._runs:
+                self._runs.move_to_end(key)
+                return self._runs[key]
+        found = read_run(self.history, run_id)
+        with self._lock:
+            self._runs[key] = found
+            while len(self._runs) > self.size:
+                self._runs.popitem(last=False)
+        return found
+
+
 def create_app(history: Path, registry: Path | None = None) -> Starlette:
     """The app over the history file ``history`` (and the champion registry, when given)."""
+    recent = RecentRuns(history)
 
     def previous_of(run_id: str) -> str | None:
         ids = [r.id for r in list_runs(history)]
@@ -63,7 +88,7 @@ def create_app(history: Path, registry: Path | None = None) -> Starlette:
         return ids[at - 1] if at > 0 else None
 
     def stored(ref: str) -> StoredRun:
-        return load_run(history, resolve_run(history, ref))
+        return recent.get(resolve_run(history, ref))
 
     def home(request: Request) -> Response:
         try:
@@ -82,15 +107,16 @@ def create_app(history: Path, registry: Path | None = None) -> Starlette:
 
     def case(request: Request) -> Response:
         params = request.path_params
+        task, case_id = params["task"], params["case_id"]
         try:
-            found = stored(params["run_id"])
+            run_id = resolve_run(history, params["run_id"])
+            results = case_results(history, run_id, task, case_id)
         except HistoryError as exc:
             return _missing("No such run", exc)
-        shown = case_page(found, params["task"], params["case_id"], LINKS)
+        shown = case_page(run_id, task, case_id, results, LINKS)
         if shown is None:
             return _missing(
-                "No such case",
-                f"run {found.id} has no case {params['case_id']!r} of task {params['task']!r}",
+                "No such case", f"run {run_id} has no case {case_id!r} of task {task!r}"
             )
         return _html(shown)
 

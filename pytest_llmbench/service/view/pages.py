@@ -265,9 +265,11 @@ def run_page(stored: StoredRun, links: Links, *, previous: str | None = None) ->
     return page(f"Run {stored.id}", body, links, script=True)
 
 
-def case_page(stored: StoredRun, task: str, case_id: str, links: Links) -> str | None:
-    """Every answer to one case of one run, side by side; ``None`` when it is not there."""
-    results = [r for r in stored.results if r.task == task and r.case_id == case_id]
+def case_page(
+    run_id: str, task: str, case_id: str, results: Sequence[Result], links: Links
+) -> str | None:
+    """Every answer to one case of one run (``results``: that case's), side by side;
+    ``None`` when there is none."""
     if not results:
         return None
     first = results[0]
@@ -276,7 +278,7 @@ def case_page(stored: StoredRun, task: str, case_id: str, links: Links) -> str |
     body = [
         f"<h1>Case {text(case_id)}</h1>",
         f'<p class="meta">task {_a(links.task(task), text(task))} · run '
-        f"{_a(links.run(stored.id), text(stored.id))} · difficulty {text(first.difficulty)}</p>",
+        f"{_a(links.run(run_id), text(run_id))} · difficulty {text(first.difficulty)}</p>",
         "<h2>Gold</h2>",
         answer_block(first.expected),
         "<h2>Prompt</h2>",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.safety.atomic import write_atomic
 from pytest_llmbench.service.view.markup import Links
 from pytest_llmbench.service.view.pages import (
@@ -23,9 +24,9 @@ from pytest_llmbench.service.view.pages import (
     runs_page,
     task_page,
 )
-from pytest_llmbench.service.view.queries import run_rows, task_names, task_points
+from pytest_llmbench.service.view.queries import read_run, run_rows, task_names, task_points
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
-from pytest_llmbench.storage.history import StoredRun, list_runs, load_run
+from pytest_llmbench.storage.history import StoredRun, list_runs
 
 __all__ = ["write_static"]
 
@@ -61,10 +62,13 @@ def write_static(history: Path, out: Path, registry: Path | None = None) -> int:
         put(inner.task(task), task_page(task, task_points(history, task), inner, entries.get(task)))
     before: StoredRun | None = None
     for summary in list_runs(history):
-        stored = load_run(history, summary.id)
+        stored = read_run(history, summary.id)
         put(inner.run(stored.id), run_page(stored, inner, previous=before.id if before else None))
-        for task, case_id in dict.fromkeys((r.task, r.case_id) for r in stored.results):
-            shown = case_page(stored, task, case_id, inner)
+        cases: dict[tuple[str, str], list[Result]] = {}
+        for r in stored.results:
+            cases.setdefault((r.task, r.case_id), []).append(r)
+        for (task, case_id), results in cases.items():
+            shown = case_page(stored.id, task, case_id, results, inner)
             if shown is not None:
                 put(inner.case(stored.id, task, case_id), shown)
         if before is not None:
