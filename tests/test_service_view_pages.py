@@ -26,6 +26,7 @@ from pytest_llmbench.service.view.markup import (
     text,
 )
 from pytest_llmbench.service.view.queries import run_rows, task_points
+from pytest_llmbench.storage.champions import Evidence, RegistryEntry, write_registry
 from pytest_llmbench.storage.history import load_run, record_run
 
 
@@ -159,3 +160,14 @@ def test_compare_finds_the_flip_the_fixes_and_the_new_prompts(history: Path) -> 
     assert summary.before == (("v1", "aa11"),)
     assert summary.after == (("v2", "bb22"),)
     assert len(summary.changed) == summary.cases == 3
+
+
+def test_the_task_page_shows_the_registry_why(history: Path, tmp_path: Path) -> None:
+    registry = tmp_path / "llmbench-registry.yaml"
+    why = f"ollama/careful replaced ollama/fast as champion in run {RUNS[2]} (<b>334 ms</b>)"
+    champion = Evidence("ollama/careful", 12, 12, 334.0, run=RUNS[2])
+    write_registry(registry, {"grading": RegistryEntry("grading", champion, why=why)})
+    page = TestClient(create_app(history, registry)).get("/tasks/grading").text
+    assert "Champion <b>ollama/careful</b>" in page
+    assert "(&lt;b&gt;334 ms&lt;/b&gt;)" in page  # the why, escaped
+    assert "Succession of champions (1 change(s))" in page
