@@ -11,9 +11,19 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from test_service_view_support import FLIP, HUGE_MARK, RUNS, SUSPECT, small_history
+from test_service_view_support import (
+    FLIP,
+    HUGE_MARK,
+    RUNS,
+    START,
+    SUSPECT,
+    run_record,
+    small_history,
+    verdict,
+)
 
 from pytest_llmbench.analysis.ranking import rank_task
+from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.service.view import compare
 from pytest_llmbench.service.view.app import create_app
 from pytest_llmbench.service.view.markup import (
@@ -171,3 +181,43 @@ def test_the_task_page_shows_the_registry_why(history: Path, tmp_path: Path) -> 
     assert "Champion <b>ollama/careful</b>" in page
     assert "(&lt;b&gt;334 ms&lt;/b&gt;)" in page  # the why, escaped
     assert "Succession of champions (1 change(s))" in page
+
+
+CASE_FILE = """\
+task: grading
+system: You are a strict grader.
+prompt: "Posting: {posting}\\nAnswer PASS or FAIL."
+output: {kind: verdict, labels: [PASS, FAIL]}
+cases:
+  - id: GRADE_PASS_001
+    expected: {verdict: PASS}
+    vars: {posting: "<b>Nordhafen Bank</b> hires a Data Engineer"}
+"""
+
+
+def test_a_case_page_shows_the_prompt_from_the_case_file(tmp_path: Path) -> None:
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    case_file = evals / "grading.yaml"
+    case_file.write_text(CASE_FILE)
+    sent = load_task(case_file, root=tmp_path).cases[0].prompt_hash
+    path = tmp_path / "h.sqlite"
+    results = [
+        verdict("grading", "GRADE_PASS_001", model, True, 100.0, prompt_hash=sent)
+        for model in ("p/a", "p/b")
+    ]
+    run = run_record("r1", START, ["p/a", "p/b"], rootdir=str(tmp_path), args=["evals", "-q"])
+    record_run(path, run, results, [rank_task("grading", results)])
+    client = TestClient(create_app(path))
+    page = client.get("/cases/r1/grading/GRADE_PASS_001").text
+    assert "As sent in this run" in page
+    assert "Posting: &lt;b&gt;Nordhafen Bank&lt;/b&gt; hires a Data Engineer" in page
+    assert "You are a strict grader." in page
+    case_file.write_text(CASE_FILE.replace("PASS or FAIL", "PASS or FAIL, nothing else"))
+    page = client.get("/cases/r1/grading/GRADE_PASS_001").text
+    assert "The case file has changed since this run" in page
+    assert "nothing else" in page
+    elsewhere = TestClient(create_app(path, cases=tmp_path / "nowhere"))
+    page = elsewhere.get("/cases/r1/grading/GRADE_PASS_001").text
+    assert "no case file of this task was found" in page

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pytest_llmbench.cli.options import Commands, history_option, history_path, registry_option
 from pytest_llmbench.cli.output import failure
@@ -29,6 +30,14 @@ def add_parser(commands: Commands) -> None:
         "--port", metavar="N", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT})"
     )
     parser.add_argument(
+        "--cases",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where the case files are, to show each case's prompt (default: where each "
+        "run was started, as the history recorded it)",
+    )
+    parser.add_argument(
         "--static",
         metavar="OUT",
         default=None,
@@ -37,8 +46,6 @@ def add_parser(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from pytest_llmbench.storage.champions import find_registry
     from pytest_llmbench.storage.history import HistoryError
 
@@ -48,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         from pytest_llmbench.service.view.static import write_static
 
         try:
-            count = write_static(history, Path(args.static), registry)
+            count = write_static(history, Path(args.static), registry, args.cases)
         except (HistoryError, OSError) as exc:
             return failure("llmbench view", exc, 1)
         print(f"llmbench view: {count} page(s) written to {args.static} (open index.html)")
@@ -67,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"llmbench view: http://127.0.0.1:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(
-        create_app(history, registry), host="127.0.0.1", port=args.port, log_level="warning"
+        create_app(history, registry, args.cases),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
     )
     return 0

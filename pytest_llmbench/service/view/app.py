@@ -29,7 +29,14 @@ from pytest_llmbench.service.view.pages import (
     runs_page,
     task_page,
 )
-from pytest_llmbench.service.view.queries import case_results, read_run, run_rows, task_points
+from pytest_llmbench.service.view.prompts import PromptFinder
+from pytest_llmbench.service.view.queries import (
+    case_results,
+    read_run,
+    run_origin,
+    run_rows,
+    task_points,
+)
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
 from pytest_llmbench.storage.history import HistoryError, StoredRun, list_runs, resolve_run
 
@@ -78,9 +85,11 @@ class RecentRuns:
         return found
 
 
-def create_app(history: Path, registry: Path | None = None) -> Starlette:
-    """The app over the history file ``history`` (and the champion registry, when given)."""
+def create_app(history: Path, registry: Path | None = None, cases: Path | None = None) -> Starlette:
+    """The app over the history file ``history`` (and the champion registry, when given;
+    ``cases``: where the case files are, default where each run was started)."""
     recent = RecentRuns(history)
+    prompts = PromptFinder(cases)
 
     def previous_of(run_id: str) -> str | None:
         ids = [r.id for r in list_runs(history)]
@@ -111,9 +120,12 @@ def create_app(history: Path, registry: Path | None = None) -> Starlette:
         try:
             run_id = resolve_run(history, params["run_id"])
             results = case_results(history, run_id, task, case_id)
+            origin = run_origin(history, run_id)
         except HistoryError as exc:
             return _missing("No such run", exc)
-        shown = case_page(run_id, task, case_id, results, LINKS)
+        recorded = [(r.prompt_version, r.prompt_hash) for r in results]
+        prompt = prompts.find(origin, task, case_id, recorded)
+        shown = case_page(run_id, task, case_id, results, LINKS, prompt)
         if shown is None:
             return _missing(
                 "No such case", f"run {run_id} has no case {case_id!r} of task {task!r}"

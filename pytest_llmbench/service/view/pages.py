@@ -25,6 +25,7 @@ from pytest_llmbench.reporting.html import task_section
 from pytest_llmbench.service.view import compare
 from pytest_llmbench.service.view.charts import timeline_chart
 from pytest_llmbench.service.view.markup import Links, answer_block, clipped, page, text
+from pytest_llmbench.service.view.prompts import CasePrompt
 from pytest_llmbench.service.view.queries import RunRow, Standing, TaskPoint
 from pytest_llmbench.storage.champions import RegistryEntry
 from pytest_llmbench.storage.history import StoredRun
@@ -265,8 +266,37 @@ def run_page(stored: StoredRun, links: Links, *, previous: str | None = None) ->
     return page(f"Run {stored.id}", body, links, script=True)
 
 
+def _prompt(prompt: CasePrompt | None, hashes: Sequence[str], versions: Sequence[str]) -> str:
+    recorded = (
+        "prompt hash " + (", ".join(f"<code>{text(h)}</code>" for h in hashes) or "not recorded")
+    ) + (f" · prompt version {text(', '.join(versions))}" if versions else "")
+    if prompt is None:
+        return (
+            f"<p>{recorded}. The history keeps the hash, not the text, and no case file of "
+            "this task was found to read it from (<code>llmbench view --cases DIR</code>).</p>"
+        )
+    if prompt.as_sent:
+        head = (
+            f"<p>As sent in this run: {recorded}; read from <code>{text(prompt.source)}</code>, "
+            "whose prompt has the same hash.</p>"
+        )
+    else:
+        head = (
+            f"<p><strong>The case file has changed since this run</strong>: its prompt now "
+            f"(hash <code>{text(prompt.prompt_hash)}</code>, from "
+            f"<code>{text(prompt.source)}</code>) is not the one sent ({recorded}).</p>"
+        )
+    system = f"<h3>System</h3>{answer_block(prompt.system)}" if prompt.system else ""
+    return f'<div class="prompt">{head}{system}<h3>Prompt</h3>{answer_block(prompt.prompt)}</div>'
+
+
 def case_page(
-    run_id: str, task: str, case_id: str, results: Sequence[Result], links: Links
+    run_id: str,
+    task: str,
+    case_id: str,
+    results: Sequence[Result],
+    links: Links,
+    prompt: CasePrompt | None = None,
 ) -> str | None:
     """Every answer to one case of one run (``results``: that case's), side by side;
     ``None`` when there is none."""
@@ -282,10 +312,7 @@ def case_page(
         "<h2>Gold</h2>",
         answer_block(first.expected),
         "<h2>Prompt</h2>",
-        "<p>The history keeps each prompt's hash, not its text: "
-        + (", ".join(f"<code>{text(h)}</code>" for h in hashes) or "no hash recorded")
-        + (f" · prompt versions: {text(', '.join(versions))}" if versions else "")
-        + "</p>",
+        _prompt(prompt, hashes, versions),
         f"<h2>Answers ({len(results)})</h2>",
         '<div class="side">',
     ]

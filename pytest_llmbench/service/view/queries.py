@@ -29,6 +29,7 @@ __all__ = [
     "case_results",
     "read_only",
     "read_run",
+    "run_origin",
     "run_rows",
     "task_names",
     "task_points",
@@ -295,3 +296,17 @@ def case_results(path: Path, run_id: str, task: str, case_id: str) -> tuple[Resu
             )
         ]
     return _results(path, run_id, records)
+
+
+def run_origin(path: Path, run_id: str) -> dict[str, Any]:
+    """Where the run was started: its ``rootdir`` and ``args`` as recorded (``{}`` when
+    the run is not there)."""
+    with read_only(path) as db:
+        row = db.execute(
+            "SELECT json_extract(info, '$.rootdir'), json_extract(info, '$.args')"
+            " FROM runs WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+    if row is None:
+        return {}
+    return {"rootdir": row[0], "args": _loads(row[1], [])}

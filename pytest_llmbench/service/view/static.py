@@ -24,6 +24,7 @@ from pytest_llmbench.service.view.pages import (
     runs_page,
     task_page,
 )
+from pytest_llmbench.service.view.prompts import PromptFinder
 from pytest_llmbench.service.view.queries import read_run, run_rows, task_names, task_points
 from pytest_llmbench.storage.champions import RegistryEntry, RegistryError, load_registry
 from pytest_llmbench.storage.history import StoredRun, list_runs
@@ -36,12 +37,15 @@ def _file(out: Path, href: str) -> Path:
     return out / href.removeprefix("../")
 
 
-def write_static(history: Path, out: Path, registry: Path | None = None) -> int:
+def write_static(
+    history: Path, out: Path, registry: Path | None = None, cases: Path | None = None
+) -> int:
     """Write every page under ``out``; the number of pages written.
 
     :raises HistoryError: when ``history`` is not a history.
     """
     root, inner = Links(static=True), Links(static=True, depth=1)
+    prompts = PromptFinder(cases)
     for folder in ("runs", "cases", "tasks", "compare"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     written = 0
@@ -64,11 +68,13 @@ def write_static(history: Path, out: Path, registry: Path | None = None) -> int:
     for summary in list_runs(history):
         stored = read_run(history, summary.id)
         put(inner.run(stored.id), run_page(stored, inner, previous=before.id if before else None))
-        cases: dict[tuple[str, str], list[Result]] = {}
+        by_case: dict[tuple[str, str], list[Result]] = {}
         for r in stored.results:
-            cases.setdefault((r.task, r.case_id), []).append(r)
-        for (task, case_id), results in cases.items():
-            shown = case_page(stored.id, task, case_id, results, inner)
+            by_case.setdefault((r.task, r.case_id), []).append(r)
+        for (task, case_id), results in by_case.items():
+            recorded = [(r.prompt_version, r.prompt_hash) for r in results]
+            prompt = prompts.find(stored.run, task, case_id, recorded)
+            shown = case_page(stored.id, task, case_id, results, inner, prompt)
             if shown is not None:
                 put(inner.case(stored.id, task, case_id), shown)
         if before is not None:
