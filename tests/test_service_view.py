@@ -203,7 +203,9 @@ def test_one_click_from_the_grid_to_a_case_with_every_answer_side_by_side(
     answers = page.locator(".side > div.answer")
     assert answers.count() == 10  # 5 models x 2 repeats
     assert "ollama/careful" in page.locator(".side").inner_text()
-    assert "h-grading-GRADE_PASS_001" in page.inner_text("body")  # the prompt's hash
+    prompt = page.locator("div.prompt").inner_text()
+    assert "As sent in this run" in prompt  # read back from the case file, same hash
+    assert "Nordhafen Bank, Hamburg: Data Engineer (1)" in prompt
     assert "<script>window.__pwned = 1</script>" in page.inner_text(".side")  # as text
     boxes = [answers.nth(i).bounding_box() for i in range(2)]
     assert boxes[0] is not None

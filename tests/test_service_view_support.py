@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -175,11 +176,56 @@ def _small_run(number: int) -> tuple[list[Result], list[TaskRanking]]:
     return results, rankings
 
 
+GRADING_FILE = """\
+task: grading
+description: Grade an AI summary of a job posting.
+system: You are a strict grader. Answer PASS or FAIL only.
+prompt: |
+  Posting:
+  {posting}
+
+  Summary:
+  {summary}
+
+  Does the summary match the posting? Answer PASS or FAIL.
+output: {kind: verdict, labels: [PASS, FAIL]}
+cases:
+"""
+
+
+def grading_project(root: Path) -> dict[str, str]:
+    """A project with the grading task's case file (``evals/grading.yaml``); the prompt
+    hash of each case, as the plugin would record it."""
+    from pytest_llmbench.cases.load import load_task
+
+    (root / "evals").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("")
+    lines = [GRADING_FILE]
+    for number, case in enumerate(GRADING_CASES, start=1):
+        good = "PASS" in case
+        summary = "Nordhafen Bank hires a Data Engineer in Hamburg." if good else "A bakery."
+        lines.append(
+            f"  - id: {case}\n    expected: {{verdict: {'PASS' if good else 'FAIL'}}}\n"
+            f"    vars: {{posting: 'Nordhafen Bank, Hamburg: Data Engineer ({number})', "
+            f"summary: '{summary}'}}\n"
+        )
+    path = root / "evals" / "grading.yaml"
+    path.write_text("".join(lines))
+    return {c.id: c.prompt_hash for c in load_task(path, root=root).cases}
+
+
 def small_history(path: Path) -> Path:
-    """The three runs of :data:`RUNS` (see :func:`_small_run`)."""
+    """The three runs of :data:`RUNS` (see :func:`_small_run`), started in a project
+    beside ``path`` whose case file holds the grading task's prompts."""
+    project = path.parent / "project"
+    hashes = grading_project(project)
     for number, run_id in enumerate(RUNS, start=1):
         results, rankings = _small_run(number)
+        results = [
+            replace(r, prompt_hash=hashes[r.case_id]) if r.task == "grading" else r for r in results
+        ]
         extra: dict[str, Any] = {"exitstatus": 1} if number == 3 else {}
+        extra.update(rootdir=str(project), args=["evals", "--llm-models=all"])
         if number == 2:
             extra["cache_only"] = True
         started = START + dt.timedelta(days=number)

@@ -38,6 +38,7 @@ class CasePrompt:
     recorded: str
     """The hash the run recorded (the first of the case's results)."""
     source: Path
+    """The case file, relative to the run's rootdir when inside it."""
 
     @property
     def as_sent(self) -> bool:
@@ -113,8 +114,19 @@ class PromptFinder:
                 continue
             case = _case(loaded, case_id, version)
             if case is not None:
-                return CasePrompt(case.system, case.prompt, case.prompt_hash, recorded_hash, path)
+                shown = _relative(path, run.get("rootdir"))
+                return CasePrompt(case.system, case.prompt, case.prompt_hash, recorded_hash, shown)
         return None
+
+
+def _relative(path: Path, rootdir: object) -> Path:
+    """``path`` relative to the run's rootdir when inside it (as a user names it)."""
+    if isinstance(rootdir, str):
+        try:
+            return path.relative_to(rootdir)
+        except ValueError:
+            pass
+    return path
 
 
 def _case(task: Task, case_id: str, version: str) -> Case | None:
