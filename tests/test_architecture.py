@@ -4,7 +4,7 @@ Every import counts: at module level, inside functions and under ``TYPE_CHECKING
 
 - Only ``plugin/`` imports pytest, ``_pytest``, xdist or pytest-benchmark.
 - Imports go down the layer list (a module may import its own layer and lower ones):
-  plugin, cli, optimize, router, reporting, storage, analysis, execution, selection,
+  plugin, cli, service, optimize, router, reporting, storage, analysis, execution, selection,
   providers, cases, then the bottom layer: ``safety/`` (redaction, sanitising, file
   confinement, atomic writes) and ``formatting.py`` (``ms``, ``one_line``), which every
   layer may import and which import nothing else of the package but the leaf
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS = (
     "plugin",
     "cli",
+    "service",
     "settings",
     "optimize",
     "router",

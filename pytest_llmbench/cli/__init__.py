@@ -3,6 +3,7 @@
     llmbench history [--task T] [--model M]   champion and latency over time
     llmbench show RUN                         one run: its ranking per task
     llmbench compare RUN_A RUN_B              what changed, per task, model and case
+    llmbench view [--port N] [--static OUT]   the history as pages (runs, run, task, compare)
     llmbench rankings [--task T]              the registry: champion, runner-up, evidence, age
     llmbench run TASK --var name=value ...    one production call through the router
     llmbench feedback [--task T]              the router's calls: success, latency, fall-overs

@@ -19,6 +19,7 @@ COMMANDS = (
     "history",
     "show",
     "compare",
+    "view",
     "rankings",
     "run",
     "feedback",

@@ -13,7 +13,7 @@ Markdown report, and every result in a collapsed table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, percentile
@@ -31,7 +31,7 @@ from pytest_llmbench.reporting.facts import (
     top_results_rows,
 )
 
-__all__ = ["STATUS_COLORS", "html_report"]
+__all__ = ["CSS", "STATUS_COLORS", "html_report", "task_section"]
 
 STATUS_COLORS = {
     "champion": "#1a7f37",
@@ -42,7 +42,7 @@ STATUS_COLORS = {
 _OTHER = "#57606a"
 _WRONG = "#cf222e"
 
-_CSS = """
+CSS = """
 :root { color-scheme: light; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
        background: #ffffff; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
@@ -274,7 +274,19 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[str]:
+def task_section(
+    data: ReportData,
+    ranking: TaskRanking,
+    anchor: str,
+    *,
+    answer: Callable[[str], str] = _e,
+    all_results: bool = True,
+) -> list[str]:
+    """One task's part of the report (also the ranking on ``llmbench view``'s run page).
+
+    :param answer: shows a model's answer as HTML (escaped; ``llmbench view`` also clips it).
+    :param all_results: end with every result in a collapsed table.
+    """
     task = ranking.task
     results = data.results_of(task)
     tested = len(ranking.standings)
@@ -318,7 +330,7 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
             why = [f"<b>{_e(w.describe())}</b>" for w in (s.incomplete, s.eliminated) if w]
             why += [
                 f"<b>{_e(m.describe())}</b>: expected {_e(m.expected)}, got "
-                f"<code>{_e(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
+                f"<code>{answer(m.got)}</code>" + (f" ({_e(m.reason)})" if adds_reason(m) else "")
                 for m in s.misses
             ]
             misses = "<br>".join(why)
@@ -337,13 +349,16 @@ def _task_section(data: ReportData, ranking: TaskRanking, anchor: str) -> list[s
             _e(r.candidate),
             str(r.repeat),
             _e(r.expected),
-            _e(r.got),
+            answer(r.got),
             "yes" if r.correct else f"no ({_e(r.direction)})",
             ms(r.latency_ms, " ms"),
             _e(r.error or r.reason),
         ]
         for r in results
     ]
+    if not all_results:
+        out.append("</section>")
+        return out
     out.append(
         f"<details><summary>All {len(results)} results</summary>"
         + _table(
@@ -379,7 +394,7 @@ def html_report(data: ReportData) -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{" · ".join(facts)}</p>',
         f'<p class="meta">Models tested ({len(models)}): {_e(", ".join(models))}</p>',
@@ -404,7 +419,7 @@ def html_report(data: ReportData) -> str:
         )
     out.append(_table(["task", "cases", "qualified", "champion", "runner-up"], rows, {1, 2}))
     for ranking in data.rankings:
-        out.extend(_task_section(data, ranking, anchors[ranking.task]))
+        out.extend(task_section(data, ranking, anchors[ranking.task]))
     out.append(
         '<p class="meta">Correctness: correct runs of all runs; a model qualifies only at '
         "100%. Latency: wall time of one call, model load excluded. Speed score: 100 for the "
