@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmbench.plugin.journaling import RunJournal
-from pytest_llmbench.plugin.options import Options, option_path
+from pytest_llmbench.plugin.options import option_path, options_record
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.safety.redaction import redact_data
+from pytest_llmbench.settings.options import Options
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.gate import GateVerdict
@@ -214,7 +215,7 @@ def _run_record(
             "id": journal.run_id,
             "git_commit": git.head_commit(config.rootpath),
             "rootdir": str(config.rootpath),
-            "options": bench.options.record(config),
+            "options": options_record(config),
             "tasks": [r.task for r in bench.rankings],
             "resumed_from": journal.resumed_from,
             "model_info": {

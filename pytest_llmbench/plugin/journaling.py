@@ -19,8 +19,8 @@ import pytest
 
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
-from pytest_llmbench.plugin.options import Options
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.settings.options import Options
 from pytest_llmbench.storage import journal
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "RunJournal", "state_problem"]

@@ -33,11 +33,12 @@ from pytest_llmbench.execution.catalogue import CatalogueSources, ModelCatalogue
 from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.options import Options
+from pytest_llmbench.plugin.options import read_options
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.selection.spec import SelectionError
+from pytest_llmbench.settings.options import Options
 from pytest_llmbench.storage.champions import RegistryError, load_registry
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class BenchSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         register_environment_secrets()  # before anything can show or write one
-        self.options = options = Options.from_config(config)
+        self.options = options = read_options(config)
         self.cache = ResponseCache(options.cache_dir, options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self.catalogue = catalogue = ModelCatalogue(_sources(config, options), self.cache)
