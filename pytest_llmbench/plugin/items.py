@@ -7,7 +7,6 @@ import dataclasses
 import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,8 @@ from pytest_llmbench.analysis.elimination import FailureRates, QueuedRun
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
-from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
-from pytest_llmbench.execution.pipeline import Pipeline
+from pytest_llmbench.execution.call import Call, finish, prepared_call
+from pytest_llmbench.execution.lifecycle import Planned, call_in_turn
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, shorten
 from pytest_llmbench.plugin.benchmark import record_call
@@ -111,13 +110,6 @@ def junit_properties(result: Result) -> list[tuple[str, object]]:
     if result.cached:
         properties.append(("cached", True))
     return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
-
-
-def _answer(pipeline: Pipeline[Call | None], future: Future[Call | None]) -> Call:
-    call = pipeline.wait(future)
-    if call is None:  # pragma: no cover - a load's future is never an item's
-        raise RuntimeError("the pipeline returned no call")
-    return call
 
 
 class TaskNode(pytest.Collector):
@@ -304,60 +296,35 @@ class CaseItem(pytest.Function):
             pytest.fail(shown(message), pytrace=False)
 
     def _call(self, bench: BenchSession) -> Call:
-        """This item's answer; a remote model's goes through the pipeline.
+        """This item's answer (:func:`~pytest_llmbench.execution.lifecycle.call_in_turn`)."""
 
-        Through the pipeline, the item first makes sure its own request is queued (the
-        item before it has usually sent it already), then queues the next item's, then
-        waits: the server answers the next request while pytest records this one.  A
-        model whose last answer took under 2 ms is called inline instead (see
-        ``execution/pipeline.py``).
-        """
-        lifecycle = bench.lifecycle
-        if not lifecycle.pipelined(self.model):
-            call = self._fetch(bench)()
-            record_call(self, call)
-            return call
-        pipeline = lifecycle.pipeline
-        future = pipeline.take(self.nodeid)
-        inline = future is None and not lifecycle.sends_ahead(self.model)
-        if inline:  # a model answering in no time: the thread would cost more than it saves
-            call = self._fetch(bench)()
-        elif future is None:
-            future = pipeline.submit(self.nodeid, self._fetch(bench))
-        following = self.stash.get(NEXT_KEY, None)
-        if (
-            following is not None
-            and following.will_call()
-            and not may_eliminate(self, following, bench)
-        ):
-            if following.model.id == self.model.id:
-                if lifecycle.sends_ahead(self.model):
-                    pipeline.submit(following.nodeid, following._fetch(bench))
-            elif lifecycle.pipelined(following.model):
-                lifecycle.switch_ahead(self.model, following.model)
-                pipeline.submit(following.nodeid, following._fetch(bench))
-        if not inline:
-            assert future is not None
-            call = _answer(pipeline, future)
-        lifecycle.answered(self.model, call)
+        def following() -> Planned | None:
+            after = self.stash.get(NEXT_KEY, None)
+            if after is None or not after.will_call() or may_eliminate(self, after, bench):
+                return None
+            return after._planned(bench)
+
+        call = call_in_turn(bench.lifecycle, self._planned(bench), following)
         record_call(self, call)
         return call
 
-    def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
-        """The provider call (or cache lookup) for this item, ready to run on any thread."""
-        provider = bench.catalogue.providers.get(self.model.provider)
-        request = build_request(self.task, self.case, self.model, bench.options.timeout_s)
+    def _planned(self, bench: BenchSession) -> Planned:
+        """This item's call, for the pipeline (its request built when it is sent)."""
         cache = bench.cache if bench.cache.mode != "off" else None
-        model, repeat = self.model, self.repeat
-        unavailable = bench.lifecycle.unavailable
 
-        def call() -> Call:
-            missing = unavailable.get(model.id)  # sent ahead, its load failed
-            if missing is not None:
-                return Call(None, None, missing)
-            return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
+        def fetch() -> Callable[[], Call]:
+            return prepared_call(
+                bench.catalogue.providers.get(self.model.provider),
+                self.task,
+                self.case,
+                self.model,
+                self.repeat,
+                timeout_s=bench.options.timeout_s,
+                cache=cache,
+                unavailable=bench.lifecycle.unavailable,
+            )
 
-        return call
+        return Planned(self.nodeid, self.model, fetch)
 
     def will_call(self) -> bool:
         """Whether this item will surely make its call when it runs.
