@@ -238,7 +238,7 @@ def report_generic(config: pytest.Config, rankings: list[TaskRanking]) -> None:
     """A failing JUnit testcase per task whose passed items the generic check overturned."""
     from _pytest.junitxml import xml_key
 
-    from pytest_llmbench.reporting.end import generic_lines
+    from pytest_llmbench.reporting.junit import generic_lines
 
     xml = config.stash.get(xml_key, None)
     for ranking in rankings:

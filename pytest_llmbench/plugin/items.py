@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from pytest_llmbench.analysis.elimination import FailureRates, QueuedRun
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
+from pytest_llmbench.cases.versions import item_params, selected_versions
 from pytest_llmbench.execution.call import Call, finish, prepared_call
 from pytest_llmbench.execution.lifecycle import Planned, call_in_turn
 from pytest_llmbench.execution.results import Result
@@ -29,6 +30,7 @@ from pytest_llmbench.plugin.warnings import LLMBenchWarning
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
+from pytest_llmbench.reporting.junit import junit_properties
 from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.storage import journal
 
@@ -42,7 +44,6 @@ __all__ = [
     "TaskNode",
     "deselect_unchanged",
     "elimination_reason",
-    "junit_properties",
     "order_for_elimination",
 ]
 
@@ -95,23 +96,6 @@ def _run_llm_case() -> None:
     """
 
 
-def junit_properties(result: Result) -> list[tuple[str, object]]:
-    """What an item's JUnit ``<properties>`` say about its call."""
-    properties: list[tuple[str, object]] = [
-        ("task", result.task),
-        ("case", result.case_id),
-        ("model", result.model),
-        ("repeat", result.repeat),
-        ("expected", result.expected),
-        ("got", result.got),
-        ("correct", result.correct),
-        ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
-    ]
-    if result.cached:
-        properties.append(("cached", True))
-    return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
-
-
 class TaskNode(pytest.Collector):
     """One task: its items, model by model, so one model's cases run together."""
 
@@ -159,22 +143,6 @@ class TaskNode(pytest.Collector):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.task.line - 1, self.task.name
-
-
-def item_params(model: str, version: str, repeat: int, repeats: int) -> str:
-    """The bracketed part of an item's name: ``provider/model``, ``@v2``, ``-rep3``."""
-    params = f"{model}@{version}" if version else model
-    return f"{params}-rep{repeat}" if repeats > 1 else params
-
-
-def selected_versions(task: Task, chosen: Sequence[str] = ()) -> list[tuple[str, tuple[Case, ...]]]:
-    """(version, cases) to run: every prompt version, or those ``--llm-prompt`` names.
-
-    A task with a single ``prompt:`` has one unnamed version, always run.
-    """
-    if not task.versions:
-        return [("", task.cases)]
-    return [(v.name, v.cases) for v in task.versions if not chosen or v.name in chosen]
 
 
 class _Marks:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
+from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.reporting.junit import junit_properties
 from pytest_llmbench.settings.options import Options
 from pytest_llmbench.storage import journal
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pytest_llmbench.analysis.gate import GateVerdict
-from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.analysis.run import RunOutcome
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.safety.sanitising import shown
 
-__all__ = ["Line", "failure_lines", "gate_lines", "generic_lines", "ranking_lines"]
+__all__ = ["Line", "failure_lines", "gate_lines", "ranking_lines"]
 
 Line = tuple[str, Mapping[str, bool]]
 """A line and its markup."""
@@ -63,19 +62,4 @@ def gate_lines(verdict: GateVerdict) -> list[Line]:
         lines += [(shown(f"  {reason}"), {"red": True}) for reason in verdict.reasons]
     elif verdict.checks():
         lines.append(("passed: " + ", ".join(verdict.checks()), {"green": True}))
-    return lines
-
-
-def generic_lines(ranking: TaskRanking) -> list[str]:
-    """The JUnit failure text of a task whose passed answers the generic check overturned."""
-    lines = [
-        f"{len(ranking.generic)} answer(s) of task {ranking.task} passed their own "
-        "checks but are generic (nearly the same answer to different inputs):"
-    ]
-    lines += [
-        f"  {g.model} {g.case_id}"
-        + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
-        + f": {g.describe()}: {' '.join(str(g.answer).split())[:200]!r}"
-        for g in ranking.generic
-    ]
     return lines
