@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import sqlite3
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.analysis.elimination import FailureRates, QueuedRun
+from pytest_llmbench.analysis.elimination import QueuedRun, skip_reason
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
@@ -324,14 +322,9 @@ class CaseItem(pytest.Function):
 def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None:
     """Sort ``items`` in place in elimination order (``analysis.elimination``): each
     (model, task, prompt version) group's items round by round, likeliest misses first."""
-    rates = FailureRates.empty()
-    path = bench.options.history_read
-    if path is not None and path.is_file():
-        from pytest_llmbench.storage.history import HistoryError, failure_rates
+    from pytest_llmbench.storage.history import known_failure_rates
 
-        # A history that cannot be read is reported at the end of the run.
-        with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
-            rates = failure_rates(path, sorted(bench.ledger.case_counts))
+    rates = known_failure_rates(bench.options.history_read, sorted(bench.ledger.case_counts))
     runs = [
         QueuedRun(it.model.id, it.task, it.case, it.repeat) if isinstance(it, CaseItem) else None
         for it in items
@@ -344,14 +337,9 @@ def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
     """Why ``item`` is skipped (its model had a wrong run of its strict task), or ``None``."""
     if not bench.options.eliminate:
         return None
-    task, candidate = item.task.name, item.candidate
-    eliminator = bench.eliminator
-    if not eliminator.eliminated(task, candidate):
-        return None
-    if bench.ledger.rank_settings(task, bench.options.rank_policy)[0] != "strict":
-        return None
-    runs = sum(1 for models in bench.ledger.expected.get(task, {}).values() if candidate in models)
-    return eliminator.reason(task, candidate, runs)
+    return skip_reason(
+        bench.eliminator, bench.ledger, item.task.name, item.candidate, bench.options.rank_policy
+    )
 
 
 def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -34,12 +33,12 @@ from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.plugin.options import read_options
-from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo
+from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.selection.spec import SelectionError
 from pytest_llmbench.settings.options import Options
-from pytest_llmbench.storage.champions import RegistryError, load_registry
+from pytest_llmbench.storage.champions import registered_chain, registered_models
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
@@ -126,9 +125,9 @@ class BenchSession:
                 self.lifecycle,
                 self.cache if self.cache.mode != "off" else None,
                 self.options.timeout_s,
-                registered=lambda: _registered_models(self.options.registry_path, quiet=True),
+                registered=lambda: registered_models(self.options.registry_path, quiet=True),
             ),
-            registered=lambda task: _registered(self.options.registry_path, task),
+            registered=lambda task: registered_chain(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
             stopped=stopped,
@@ -179,18 +178,7 @@ class BenchSession:
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
     """The catalogue's sources: the options, the plugin's hooks, the champions file and
     the history."""
-    settings = BuiltinSettings(
-        ollama_hosts=options.ollama_hosts,
-        timeout_s=options.timeout_s,
-        gguf_models=options.gguf,
-        gguf_chat_formats=options.gguf_chat_formats,
-        retries=options.retries,
-        retry_backoff_s=options.retry_backoff_s,
-        openai_endpoints=options.endpoints,
-        lean_http=options.lean_http,
-        provider_options=options.provider_options,
-        state_dir=options.state_dir,
-    )
+    settings = options.builtin_settings()
 
     def register(providers: ProviderRegistry) -> None:
         config.hook.pytest_llmbench_register_providers(registry=providers, config=config)
@@ -218,30 +206,9 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         history_read=options.history_read,
         register=register,
         select=select,
-        registered=_registered_models,
+        registered=registered_models,
         benchmarked=benchmarked,
     )
-
-
-def _registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
-    """Per task, its registered models; a champions file that cannot be read is a
-    selection error (``quiet``: none; a ``task:NAME`` judge then says it has none)."""
-    try:
-        return {task: entry.models for task, entry in load_registry(path).items()}
-    except RegistryError as exc:
-        if quiet:
-            return {}
-        raise SelectionError(str(exc)) from None
-
-
-def _registered(path: Path, task: str) -> list[str]:
-    """The task's registered models (champion, runner-up, fallbacks), if the registry
-    can be read (else none: this run's order alone)."""
-    try:
-        entry = load_registry(path).get(task) if path.is_file() else None
-    except (RegistryError, OSError):
-        return []
-    return list(entry.chain) if entry is not None else []
 
 
 BENCH_KEY = pytest.StashKey[BenchSession]()

@@ -3,7 +3,7 @@
 A plain frozen record, one attribute per option of the table
 (:data:`~pytest_llmbench.settings.table.OPTIONS`) plus a few made of several options;
 the plugin reads it from pytest's configuration
-(:func:`pytest_llmbench.plugin.options.read_options`).
+(:func:`pytest_llmbench.plugin.self.read_options`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pytest_llmbench.providers.base import BuiltinSettings
 
 if TYPE_CHECKING:
     from pytest_llmbench.execution.prices import PriceTable
@@ -25,7 +27,7 @@ class Options:
     """The plugin's command-line and ini options, parsed and checked.
 
     Each attribute is declared in the table (its flag, ini key, default and help) and
-    typed here; ``tests/test_plugin_options.py`` checks that the two agree.
+    typed here; ``tests/test_plugin_self.py`` checks that the two agree.
     """
 
     models: str
@@ -33,7 +35,7 @@ class Options:
     lean_http: bool
     """``llm_ollama_lean_http``: Ollama generation over the plugin's own HTTP client."""
     provider_options: dict[str, dict[str, str]]
-    """``llm_provider_options``: provider name -> its own options."""
+    """``llm_provider_options``: provider name -> its own self."""
     timeout_s: float
     json_path: Path | None
     repeat: int | None
@@ -91,3 +93,18 @@ class Options:
     def runs_dir(self) -> Path:
         """Where the run journals are (``--llm-resume`` reads them)."""
         return self.state_dir / "runs"
+
+    def builtin_settings(self) -> BuiltinSettings:
+        """What the built-in providers are made with (hosts, timeouts, GGUF files, ...)."""
+        return BuiltinSettings(
+            ollama_hosts=self.ollama_hosts,
+            timeout_s=self.timeout_s,
+            gguf_models=self.gguf,
+            gguf_chat_formats=self.gguf_chat_formats,
+            retries=self.retries,
+            retry_backoff_s=self.retry_backoff_s,
+            openai_endpoints=self.endpoints,
+            lean_http=self.lean_http,
+            provider_options=self.provider_options,
+            state_dir=self.state_dir,
+        )
