@@ -11,17 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_llmbench.plugin.declare import resolve, usage
 from pytest_llmbench.settings.options import Options
 from pytest_llmbench.settings.table import OPTIONS, spec
-from pytest_llmbench.settings.values import DEFAULT_REGISTRY_PATH
-
-if TYPE_CHECKING:
-    from pytest_llmbench.providers.endpoints import Endpoint
+from pytest_llmbench.settings.values import DEFAULT_REGISTRY_PATH, parse_gguf
 
 __all__ = [
     "allowed_file_roots",
@@ -131,108 +128,44 @@ def _eliminate(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
 
 def _gguf(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """``llm_gguf`` and ``--llm-gguf``: name -> path, and name -> chat format."""
-    gguf: dict[str, str] = {}
-    chat_formats: dict[str, str] = {}
-    for entry in resolve(config, spec("llm_gguf")):
-        name, _, path = entry.partition("=")
-        path, chat_format = _gguf_chat_format(path.strip())
-        if not name.strip() or not path or chat_format == "":
-            raise pytest.UsageError(
-                f"--llm-gguf expects NAME=PATH [chat_format=FORMAT], got {entry!r}"
-            )
-        target = _rootdir_path(config, path)
-        if not target.is_file():
-            raise pytest.UsageError(
-                f"--llm-gguf {name.strip()}: no GGUF file at {target}; give the path of a "
-                ".gguf file (relative to the rootdir)"
-            )
-        gguf[name.strip()] = str(target)
-        if chat_format is not None:
-            chat_formats[name.strip()] = chat_format
+    gguf, chat_formats = usage(parse_gguf)(resolve(config, spec("llm_gguf")), config.rootpath)
     return {"gguf": gguf, "gguf_chat_formats": chat_formats}
 
 
-def _gguf_chat_format(value: str) -> tuple[str, str | None]:
-    """``PATH [chat_format=FORMAT]`` -> (path, format or ``None``; ``""`` when left empty)."""
-    path, _, last = value.rpartition(" ")
-    if path.strip() and last.startswith("chat_format="):
-        return path.strip(), last.removeprefix("chat_format=")
-    return value, None
-
-
 def _endpoints(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
-    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins).
+    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins); their
+    keys are kept out of every message at once."""
+    from pytest_llmbench.providers.endpoints import EndpointError, endpoints_from_lines
 
-    Every key the endpoints name is registered for redaction at once, so that no
-    message of this process can show it.
-    """
-    from pytest_llmbench.providers.endpoints import (
-        EndpointError,
-        default_openai_endpoint,
-        parse_endpoint,
-    )
-    from pytest_llmbench.safety.redaction import register_secret
-
-    found: dict[str, Endpoint] = {}
-    for line in resolve(config, spec("llm_endpoint")):
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        try:
-            endpoint = parse_endpoint(line)
-        except EndpointError as exc:
-            raise pytest.UsageError(f"llm endpoint: {exc}") from None
-        found[endpoint.name] = endpoint
-    for endpoint in (*found.values(), default_openai_endpoint()):
-        register_secret(endpoint.api_key())
-    return {"endpoints": tuple(found.values())}
+    try:
+        return {"endpoints": endpoints_from_lines(resolve(config, spec("llm_endpoint")))}
+    except EndpointError as exc:
+        raise pytest.UsageError(f"llm endpoint: {exc}") from None
 
 
 def _rules(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """The selection rules from ``--llm-exclude``, ``--llm-max-size`` and the ini file."""
-    from pytest_llmbench.selection.rules import (
-        DEFAULT_CODE_PATTERNS,
-        DEFAULT_VISION_PATTERNS,
-        Rules,
-        parse_size,
-    )
+    from pytest_llmbench.selection.rules import rules_from
 
-    exclude = [
-        part.strip()
-        for entry in resolve(config, spec("llm_exclude"))
-        for part in entry.split(",")
-        if part.strip()
-    ]
-    size_text = resolve(config, spec("llm_max_size")) or ""
-    rules = Rules(
-        exclude=tuple(exclude),
-        max_size_bytes=parse_size(size_text) if size_text else None,
-        max_size_text=size_text,
-        code_patterns=tuple(resolve(config, spec("llm_code_patterns")) or DEFAULT_CODE_PATTERNS),
-        vision_patterns=tuple(
-            resolve(config, spec("llm_vision_patterns")) or DEFAULT_VISION_PATTERNS
-        ),
+    rules = rules_from(
+        resolve(config, spec("llm_exclude")),
+        resolve(config, spec("llm_max_size")) or "",
+        resolve(config, spec("llm_code_patterns")),
+        resolve(config, spec("llm_vision_patterns")),
     )
     return {"rules": rules}
 
 
 def _prices(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
-    from pytest_llmbench.execution.prices import (
-        PriceError,
-        PriceTable,
-        load_price_file,
-        parse_price_line,
-    )
+    from pytest_llmbench.execution.prices import PriceError, price_table
 
+    path = config.getoption("llm_prices")
     try:
-        prices = []
-        path = config.getoption("llm_prices")
-        if path:
-            prices.extend(load_price_file(config.invocation_params.dir / Path(path)))
-        prices.extend(parse_price_line(line) for line in config.getini("llm_prices"))
+        file = config.invocation_params.dir / Path(path) if path else None
+        return {"prices": price_table(file, config.getini("llm_prices"))}
     except PriceError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return {"prices": PriceTable(tuple(prices))}
 
 
 BUILDERS: tuple[Callable[[pytest.Config, dict[str, Any]], dict[str, Any]], ...] = (
