@@ -18,7 +18,7 @@ from pytest_llmbench.cases.versions import item_params, selected_versions
 from pytest_llmbench.execution.call import Call, finish, prepared_call
 from pytest_llmbench.execution.lifecycle import Planned, call_in_turn
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.execution.scoring import Score, shorten
+from pytest_llmbench.execution.scoring import Score, failure_message
 from pytest_llmbench.plugin.benchmark import record_call
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
 from pytest_llmbench.plugin.options import allowed_file_roots
@@ -253,10 +253,7 @@ class CaseItem(pytest.Function):
                 stacklevel=1,
             )
         if not result.correct:
-            # A call without an answer (a cache miss, a provider error) is no wrong answer.
-            what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
-            because = f" ({result.reason})" if result.reason else ""
-            message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
+            message = failure_message(result)
             if bench.options.fail_on == "champion":
                 pytest.xfail(shown(message))  # shown as "x": only a task without a champion fails
             pytest.fail(shown(message), pytrace=False)

@@ -87,6 +87,17 @@ class Spec(NamedTuple):
     def dest(self) -> str | None:
         return self.flag[2:].replace("-", "_") if self.flag else None
 
+    @property
+    def ini_default(self) -> Any:
+        """What ``getini`` gives for a key not set: the default, as the ini file would write it."""
+        if self.ini_type == "linelist":
+            return []
+        if self.ini_type == "bool":
+            return self.default
+        if self.default is None:
+            return ""
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
 
 _MODELS = "Models"
 _PROVIDERS = "Providers and calls"
