@@ -40,5 +40,6 @@ def test_each_report_renders_the_run_when_it_is_written(tmp_path: Path) -> None:
     markdown, html = _documents(tmp_path / "r.md", tmp_path / "r.html")
     assert (markdown.what, html.what) == ("Markdown report", "HTML report")
     text = markdown.render()
-    assert "p/m" in text and "grades postings" in text
+    assert "p/m" in text
+    assert "grades postings" in text
     assert "<html" in html.render().lower()

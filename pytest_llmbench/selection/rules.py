@@ -39,6 +39,7 @@ __all__ = [
     "format_size",
     "leave_out_reason",
     "parse_size",
+    "rules_from",
 ]
 
 DEFAULT_CODE_PATTERNS: tuple[str, ...] = (
