@@ -1,20 +1,24 @@
 """What moved below the plugin into storage/: the run record (storage/outputs.py
 ``run_record``), ``--llm-resume``'s run (storage/journal.py ``resume_id``), the registry
-reads (storage/champions.py) and the history's failure rates (storage/history.py
+reads (storage/champions.py), the document's ``run`` (storage/json_report.py
+``run_info``) and the history's failure rates (storage/history.py
 ``known_failure_rates``)."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.elimination import FailureRates
 from pytest_llmbench.analysis.ranking import rank_task
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.safety.redaction import register_secret
 from pytest_llmbench.selection.spec import SelectionError
-from pytest_llmbench.storage import history, journal
+from pytest_llmbench.storage import history, journal, json_report
 from pytest_llmbench.storage.champions import registered_chain, registered_models
 from pytest_llmbench.storage.outputs import run_record
 
@@ -95,3 +99,52 @@ def test_failure_rates_come_from_the_history(tmp_path: Path) -> None:
     rates = history.known_failure_rates(path, ["t"])
     assert rates.by_model[("t", "A", "p/m")] == 1.0
     assert rates.by_model[("t", "B", "p/m")] == 0.0
+
+
+def test_the_documents_run_says_when_where_and_how() -> None:
+    started = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
+    info = json_report.run_info(
+        started=started,
+        models=["p/m"],
+        args=("evals", "-q"),
+        exitstatus=0,
+        cache="off",
+        run_id="r",
+        partial="stopped early (-x)",
+        cache_only=False,
+        xdist=None,
+    )
+    assert list(info) == [
+        "started_at",
+        "finished_at",
+        "plugin_version",
+        "host",
+        "python",
+        "models",
+        "args",
+        "exitstatus",
+        "cache",
+        "id",
+        "partial",
+        "partial_reason",
+        "cache_only",
+    ]
+    assert info["started_at"] == "2026-01-01T00:00:00+00:00"
+    assert (info["plugin_version"], info["args"]) == (__version__, ["evals", "-q"])
+    assert (info["partial"], info["partial_reason"]) == (True, "stopped early (-x)")
+    distributed = json_report.run_info(**{**_RUN_INFO, "xdist": {"workers": ["gw0"]}})
+    assert distributed["xdist"] == {"workers": ["gw0"]}
+    assert distributed["partial"] is False
+
+
+_RUN_INFO: dict[str, Any] = {
+    "started": _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc),
+    "models": [],
+    "args": (),
+    "exitstatus": None,
+    "cache": "off",
+    "run_id": None,
+    "partial": None,
+    "cache_only": False,
+    "xdist": None,
+}

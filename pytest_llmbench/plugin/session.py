@@ -17,12 +17,10 @@ Nothing outside this module writes into them; the hooks call their methods.
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.records import Case, Task
@@ -155,24 +153,21 @@ class BenchSession:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
     def run_info(self, exitstatus: int | None = None, run_id: str | None = None) -> dict[str, Any]:
+        """The ``run`` of the ``--llm-json`` document (see ``storage.json_report.run_info``)."""
+        from pytest_llmbench.storage.json_report import run_info
+
         outcome = self.outcome
-        partial = outcome.partial if outcome is not None else None
-        return {
-            "started_at": self.started.isoformat(timespec="seconds"),
-            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "plugin_version": __version__,
-            "host": platform.node(),
-            "python": platform.python_version(),
-            "models": self.ledger.models(),
-            "args": list(self.config.invocation_params.args),
-            "exitstatus": exitstatus,
-            "cache": self.cache.mode,
-            "id": run_id,
-            "partial": partial is not None,
-            "partial_reason": partial,
-            "cache_only": outcome.cache_only if outcome is not None else False,
-            **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
-        }
+        return run_info(
+            started=self.started,
+            models=self.ledger.models(),
+            args=self.config.invocation_params.args,
+            exitstatus=exitstatus,
+            cache=self.cache.mode,
+            run_id=run_id,
+            partial=outcome.partial if outcome is not None else None,
+            cache_only=outcome.cache_only if outcome is not None else False,
+            xdist=self.distribution.to_json() if self.distribution.active else None,
+        )
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
