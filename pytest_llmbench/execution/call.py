@@ -1,10 +1,11 @@
 """One call: build the request, time the provider, score the answer, make the record.
 
 No pytest here: the case item (:mod:`pytest_llmbench.plugin.items`) runs
-:func:`build_request`, :func:`fetch` and :func:`finish`, passing in the scorer (the
-hook) and, when pytest-benchmark is active, a wrapper that records the call through it;
-and, when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
-live one, but its result is marked ``cached`` and carries no timing).
+:func:`prepared_call` (:func:`build_request`, then :func:`fetch` on any thread) and
+:func:`finish`, passing in the scorer (the hook) and, when pytest-benchmark is active, a
+wrapper that records the call through it; and, when ``--llm-cache`` is on, the response
+cache (a cached answer is scored like a live one, but its result is marked ``cached``
+and carries no timing).
 Every string that reaches the result record is redacted (API keys, Authorization).
 """
 
