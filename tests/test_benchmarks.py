@@ -140,8 +140,9 @@ def test_harness_overhead_per_call(
     prices = PriceTable()
 
     def one_call() -> bool:
-        # What a case item runs on pytest's thread (plugin/items.py, CaseItem.run_case
-        # and _fetch) with no cache, no pytest-benchmark wrapper and the default scorer.
+        # What a case item runs on pytest's thread (plugin/items.py, CaseItem.run_case, and
+        # execution/call.py, prepared_call) with no cache, no pytest-benchmark wrapper and
+        # the default scorer.
         request = build_request(task, case, model, 120.0)
         call = fetch(provider, model, request, 1)  # type: ignore[arg-type]
         result = finish(task, case, model, 1, call, scorer=scoring.score, prices=prices)

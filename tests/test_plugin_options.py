@@ -1,6 +1,6 @@
 """The option table (settings/table.py), the Options record and the reference page.
 
-Plain unit tests: ``Options.from_config`` reads a stand-in config whose options and ini
+Plain unit tests: ``read_options`` reads a stand-in config whose options and ini
 keys are the ones ``add_options`` declares, with their defaults.
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.plugin.declare import add_options
-from pytest_llmbench.plugin.options import BUILDERS, Options
+from pytest_llmbench.plugin.options import BUILDERS, read_options
+from pytest_llmbench.settings.options import Options
 from pytest_llmbench.settings.reference import PAGE, render
 from pytest_llmbench.settings.table import OPTIONS
 
@@ -45,7 +46,7 @@ def declared() -> Declared:
 
 
 class StandInConfig:
-    """The few ``pytest.Config`` members ``Options.from_config`` reads."""
+    """The few ``pytest.Config`` members ``read_options`` reads."""
 
     def __init__(self, root: Path, ini: dict[str, Any] | None = None, **given: Any) -> None:
         parser = declared()
@@ -66,7 +67,7 @@ class StandInConfig:
 
 
 def options(tmp_path: Path, ini: dict[str, Any] | None = None, **given: Any) -> Options:
-    return Options.from_config(StandInConfig(tmp_path, ini, **given))  # type: ignore[arg-type]
+    return read_options(StandInConfig(tmp_path, ini, **given))  # type: ignore[arg-type]
 
 
 def test_the_reference_page_is_up_to_date() -> None:

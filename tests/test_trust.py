@@ -260,7 +260,7 @@ def test_the_streamed_json_is_written_whole_or_not_at_all(
         yield next(pieces)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("pytest_llmbench.plugin.hooks.json_text", disk_full)
+    monkeypatch.setattr("pytest_llmbench.storage.json_report.json_text", disk_full)
     args = ("evals", "--llm-models=fake/b-fast", *NO_BENCHMARK, "--llm-json=out.json")
     result = project.runpytest_inprocess(*args, "--llm-html=r.html")
     result.stdout.fnmatch_lines(["llmbench: out.json not written: No space left on device"])
@@ -269,7 +269,7 @@ def test_the_streamed_json_is_written_whole_or_not_at_all(
     assert sorted(p.name for p in project.path.iterdir() if "out.json" in p.name) == ["out.json"]
     assert (project.path / "r.html").is_file()
 
-    monkeypatch.setattr("pytest_llmbench.plugin.hooks.json_text", real)
+    monkeypatch.setattr("pytest_llmbench.storage.json_report.json_text", real)
     assert project.runpytest_inprocess(*args).ret == 0
     assert results_from_json(json.loads(previous.read_text()))
 

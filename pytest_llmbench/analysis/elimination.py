@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.analysis.ranking import Elimination, TaskRanking
 from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.results import Result
@@ -35,6 +36,7 @@ __all__ = [
     "case_order_key",
     "elimination_order",
     "mark_eliminated",
+    "skip_reason",
 ]
 
 DIFFICULTY_ORDER = {"hard": 0, "medium": 1, "easy": 2}
@@ -179,3 +181,20 @@ def mark_eliminated(ranking: TaskRanking, first_wrong: Mapping[str, str]) -> Tas
             changed = True
         standings.append(s)
     return replace(ranking, standings=tuple(standings)) if changed else ranking
+
+
+def skip_reason(
+    eliminator: Eliminator,
+    ledger: ResultsLedger,
+    task: str,
+    candidate: str,
+    rank_policy: str | None,
+) -> str | None:
+    """Why the candidate's next run of ``task`` is skipped (it had a wrong run and the
+    task ranks ``strict``), or ``None``."""
+    if not eliminator.eliminated(task, candidate):
+        return None
+    if ledger.rank_settings(task, rank_policy)[0] != "strict":
+        return None
+    runs = sum(1 for models in ledger.expected.get(task, {}).values() if candidate in models)
+    return eliminator.reason(task, candidate, runs)

@@ -1,17 +1,18 @@
 """One call: build the request, time the provider, score the answer, make the record.
 
 No pytest here: the case item (:mod:`pytest_llmbench.plugin.items`) runs
-:func:`build_request`, :func:`fetch` and :func:`finish`, passing in the scorer (the
-hook) and, when pytest-benchmark is active, a wrapper that records the call through it;
-and, when ``--llm-cache`` is on, the response cache (a cached answer is scored like a
-live one, but its result is marked ``cached`` and carries no timing).
+:func:`prepared_call` (:func:`build_request`, then :func:`fetch` on any thread) and
+:func:`finish`, passing in the scorer (the hook) and, when pytest-benchmark is active, a
+wrapper that records the call through it; and, when ``--llm-cache`` is on, the response
+cache (a cached answer is scored like a live one, but its result is marked ``cached``
+and carries no timing).
 Every string that reaches the result record is redacted (API keys, Authorization).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pytest_llmbench.cases.records import Case, Task
@@ -33,6 +34,7 @@ __all__ = [
     "fetch",
     "finish",
     "make_result",
+    "prepared_call",
     "prompt_head",
 ]
 
@@ -210,6 +212,34 @@ def fetch(
         call = call_provider(provider, request, wrapper)
         if cache is not None and cache.writes and call.response is not None:
             cache.store(model, request, call.response, call.latency_ms, repeat)
+    return call
+
+
+def prepared_call(
+    provider: Provider,
+    task: Task,
+    case: Case,
+    model: ModelInfo,
+    repeat: int,
+    *,
+    timeout_s: float,
+    cache: ResponseCache | None,
+    unavailable: Mapping[str, str],
+    wrapper: Wrapper | None = None,
+) -> Callable[[], Call]:
+    """One item's provider call (or cache lookup), ready to run on any thread.
+
+    ``unavailable`` is read when the call runs: a model whose load failed after its
+    call was sent ahead answers with the reason instead.
+    """
+    request = build_request(task, case, model, timeout_s)
+
+    def call() -> Call:
+        missing = unavailable.get(model.id)  # sent ahead, its load failed
+        if missing is not None:
+            return Call(None, None, missing)
+        return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
+
     return call
 
 

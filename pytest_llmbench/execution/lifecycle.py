@@ -21,7 +21,7 @@ from pytest_llmbench.execution.pipeline import Pipeline, worth_sending_ahead
 from pytest_llmbench.providers.base import ModelInfo, ModelNotFound, ProviderError
 from pytest_llmbench.providers.registry import ProviderRegistry
 
-__all__ = ["LifecycleSettings", "ModelLifecycle"]
+__all__ = ["LifecycleSettings", "ModelLifecycle", "Planned", "call_in_turn"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,52 @@ class ModelLifecycle:
         for model_id in list(self.loaded):
             if model_id in models:
                 self.release(models[model_id])
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A call the pipeline may send: its key (the item's node id), its model, and how to
+    make it (built only when it is made or sent)."""
+
+    key: str
+    model: ModelInfo
+    fetch: Callable[[], Callable[[], Call]]
+
+
+def call_in_turn(
+    lifecycle: ModelLifecycle, own: Planned, following: Callable[[], Planned | None]
+) -> Call:
+    """An item's answer; a remote model's goes through the pipeline.
+
+    Through the pipeline, the item first makes sure its own request is queued (the
+    item before it has usually sent it already), then queues the next item's, then
+    waits: the server answers the next request while pytest records this one.  A
+    model whose last answer took under 2 ms is called inline instead (see
+    ``execution/pipeline.py``).  ``following`` gives the next item's call when it may
+    be sent ahead (``None``: it may not call, or may not need to).
+    """
+    if not lifecycle.pipelined(own.model):
+        return own.fetch()()
+    pipeline = lifecycle.pipeline
+    future = pipeline.take(own.key)
+    inline = future is None and not lifecycle.sends_ahead(own.model)
+    if inline:  # a model answering in no time: the thread would cost more than it saves
+        call = own.fetch()()
+    elif future is None:
+        future = pipeline.submit(own.key, own.fetch())
+    ahead = following()
+    if ahead is not None:
+        if ahead.model.id == own.model.id:
+            if lifecycle.sends_ahead(own.model):
+                pipeline.submit(ahead.key, ahead.fetch())
+        elif lifecycle.pipelined(ahead.model):
+            lifecycle.switch_ahead(own.model, ahead.model)
+            pipeline.submit(ahead.key, ahead.fetch())
+    if not inline:
+        assert future is not None
+        answer = pipeline.wait(future)
+        if answer is None:  # pragma: no cover - a load's future is never an item's
+            raise RuntimeError("the pipeline returned no call")
+        call = answer
+    lifecycle.answered(own.model, call)
+    return call

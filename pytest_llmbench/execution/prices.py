@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "call_cost",
     "load_price_file",
     "parse_price_line",
+    "price_table",
 ]
 
 
@@ -142,3 +143,11 @@ def call_cost(
     if prompt_tokens is None and completion_tokens is None:
         return None
     return ((prompt_tokens or 0) * price.input + (completion_tokens or 0) * price.output) / 1e6
+
+
+def price_table(path: Path | None, lines: Iterable[str]) -> PriceTable:
+    """The prices of the ``--llm-prices`` file (if any), then of the ``llm_prices`` lines
+    (the first entry that matches a model wins)."""
+    prices = list(load_price_file(path)) if path is not None else []
+    prices.extend(parse_price_line(line) for line in lines)
+    return PriceTable(tuple(prices))

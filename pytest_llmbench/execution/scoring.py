@@ -16,10 +16,12 @@ from typing import Any
 from pytest_llmbench.cases.records import Case, Expected, OutputSpec, Task
 from pytest_llmbench.execution.matching import RegexTimeout, regex_search
 from pytest_llmbench.execution.quality import Part, combine, quality_parts
+from pytest_llmbench.execution.results import Result
 
 __all__ = [
     "MAX_PARSE_CHARS",
     "Score",
+    "failure_message",
     "json_completeness",
     "parse_answer",
     "parse_json",
@@ -59,6 +61,14 @@ def shorten(text: str, limit: int = 80) -> str:
     """One line, at most ``limit`` characters, for messages."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def failure_message(result: Result) -> str:
+    """Why a result is not correct, in one line (its item's failure)."""
+    # A call without an answer (a cache miss, a provider error) is no wrong answer.
+    what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
+    because = f" ({result.reason})" if result.reason else ""
+    return f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
 
 
 MAX_PARSE_CHARS = 1_000_000

@@ -43,18 +43,7 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(one.flag, **_argparse(one))
         if one.ini:
             ini_help = one.ini_help or (f"default for {one.flag}" if one.flag else one.help)
-            parser.addini(one.ini, ini_help, type=one.ini_type, default=_ini_default(one))  # type: ignore[arg-type]
-
-
-def _ini_default(one: Spec) -> Any:
-    """What ``getini`` gives for a key not set: the default, as the ini file would write it."""
-    if one.ini_type == "linelist":
-        return []
-    if one.ini_type == "bool":
-        return one.default
-    if one.default is None:
-        return ""
-    return f"{one.default:g}" if isinstance(one.default, float) else str(one.default)
+            parser.addini(one.ini, ini_help, type=one.ini_type, default=one.ini_default)  # type: ignore[arg-type]
 
 
 def _argparse(one: Spec) -> dict[str, Any]:

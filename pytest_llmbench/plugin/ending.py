@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmbench.plugin.journaling import RunJournal
-from pytest_llmbench.plugin.options import Options, option_path
+from pytest_llmbench.plugin.options import option_path, options_record
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
-from pytest_llmbench.safety.redaction import redact_data
+from pytest_llmbench.settings.options import Options
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.gate import GateVerdict
@@ -157,42 +157,20 @@ def _nothing_to_run(bench: BenchSession, written: Written) -> bool:
 def _asked(
     bench: BenchSession, journal: RunJournal, run: dict[str, Any], start: Path
 ) -> RunOutputs:
-    """What the options ask the end of the run to write; the reports rendered on demand
-    (their modules imported only then)."""
-    from pytest_llmbench.storage.outputs import Document, RunOutputs
+    """What the options ask the end of the run to write (the reports rendered on demand)."""
+    from pytest_llmbench.reporting.documents import report_documents
+    from pytest_llmbench.storage.outputs import RunOutputs
 
     options, ledger = bench.options, bench.ledger
-
-    def data() -> Any:
-        from pytest_llmbench.reporting.facts import ReportData
-
-        return ReportData(
-            run=run,
-            results=ledger.results,
-            rankings=bench.rankings,
-            case_counts=ledger.case_counts,
-            descriptions=journal.descriptions,
-            model_sizes={k: v.get("size_bytes") for k, v in run["model_info"].items()},
-        )
-
-    def markdown() -> str:
-        from pytest_llmbench.reporting.markdown import markdown_report
-
-        return markdown_report(data())
-
-    def html() -> str:
-        from pytest_llmbench.reporting.html import html_report
-
-        return html_report(data())
-
-    documents = [
-        Document(path, what, render)
-        for path, what, render in (
-            (options.report_md, "Markdown report", markdown),
-            (options.report_html, "HTML report", html),
-        )
-        if path is not None
-    ]
+    documents = report_documents(
+        options.report_md,
+        options.report_html,
+        run=run,
+        results=ledger.results,
+        rankings=bench.rankings,
+        case_counts=ledger.case_counts,
+        descriptions=journal.descriptions,
+    )
     return RunOutputs(
         documents=documents,
         history=options.history,
@@ -206,27 +184,17 @@ def _asked(
 def _run_record(
     config: pytest.Config, bench: BenchSession, journal: RunJournal, exitstatus: int
 ) -> dict[str, Any]:
-    from pytest_llmbench.storage import git
+    from pytest_llmbench.storage.outputs import run_record
 
-    run = bench.run_info(exitstatus, journal.run_id)
-    run.update(
-        {
-            "id": journal.run_id,
-            "git_commit": git.head_commit(config.rootpath),
-            "rootdir": str(config.rootpath),
-            "options": bench.options.record(config),
-            "tasks": [r.task for r in bench.rankings],
-            "resumed_from": journal.resumed_from,
-            "model_info": {
-                model_id: info
-                for model_id, info in sorted(journal.model_info.items())
-                if model_id in run.get("models", ())
-            },
-        }
+    return run_record(
+        bench.run_info(exitstatus, journal.run_id),
+        run_id=journal.run_id,
+        rootdir=config.rootpath,
+        options=options_record(config),
+        tasks=[r.task for r in bench.rankings],
+        resumed_from=journal.resumed_from,
+        model_info=journal.model_info,
     )
-    # The history, the reports and `llmbench show` get it: no password of a host URL.
-    redacted: dict[str, Any] = redact_data(run)
-    return redacted
 
 
 def _baseline(config: pytest.Config, bench: BenchSession, journal: RunJournal) -> Any:
@@ -270,20 +238,13 @@ def report_generic(config: pytest.Config, rankings: list[TaskRanking]) -> None:
     """A failing JUnit testcase per task whose passed items the generic check overturned."""
     from _pytest.junitxml import xml_key
 
+    from pytest_llmbench.reporting.junit import generic_lines
+
     xml = config.stash.get(xml_key, None)
     for ranking in rankings:
         if not ranking.generic or xml is None:
             continue
-        lines = [
-            f"{len(ranking.generic)} answer(s) of task {ranking.task} passed their own "
-            "checks but are generic (nearly the same answer to different inputs):"
-        ]
-        lines += [
-            f"  {g.model} {g.case_id}"
-            + (f" (repeat {g.repeat})" if g.repeat > 1 else "")
-            + f": {g.describe()}: {' '.join(str(g.answer).split())[:200]!r}"
-            for g in ranking.generic
-        ]
+        lines = generic_lines(ranking)
         name = f"generic_answers::{ranking.task}"
         report = pytest.TestReport(
             nodeid=f"llmbench::{name}",

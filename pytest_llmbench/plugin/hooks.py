@@ -35,6 +35,8 @@ from pytest_llmbench.plugin.journaling import RunJournal
 from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.providers.hosts import model_host
+from pytest_llmbench.reporting.header import changed_lines, difficulty_lines
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin", "XdistHooks"]
 
@@ -42,35 +44,13 @@ WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
 
 
-def _host(model: ModelInfo) -> str | None:
-    host = model.details.get("host")
-    return host if isinstance(host, str) else None
+def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
+    """Said with ``-v``, and whenever ``-m`` selects by difficulty (then it decides what runs)."""
+    selects = _DIFFICULTY.search(config.getoption("markexpr", "") or "")
+    return difficulty_lines(bench.default_difficulty, config.get_verbosity() > 0 or bool(selects))
 
 
 _DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
-
-
-def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
-    """Cases without a difficulty are marked (and counted as) ``medium``: said with ``-v``,
-    and whenever ``-m`` selects by difficulty (then it decides what runs)."""
-    counts = bench.default_difficulty
-    selects = _DIFFICULTY.search(config.getoption("markexpr", "") or "")
-    if not counts or not (config.get_verbosity() > 0 or selects):
-        return []
-    per_task = ", ".join(f"{task}: {count}" for task, count in counts.items())
-    return [
-        f"llmbench: {sum(counts.values())} case(s) give no difficulty and are marked medium, "
-        f"the default ({per_task})"
-    ]
-
-
-def _changed_lines(ref: object, changed: tuple[list[str], list[str]] | None) -> list[str]:
-    if changed is None:
-        return []
-    selected, deselected = changed
-    total = len(selected) + len(deselected)
-    names = ", ".join(selected) or "none"
-    return [f"llmbench: changed since {ref}: {len(selected)} of {total} task(s): {names}"]
 
 
 class LLMBenchPlugin:
@@ -129,7 +109,7 @@ class LLMBenchPlugin:
             return []  # a usage error follows: no "0 model(s): none" before it
         verbose = config.get_verbosity() > 0
         lines = header_lines(bench.catalogue, verbose) if bench.ledger.case_counts else []
-        lines += _changed_lines(bench.options.changed_since, self.changed)
+        lines += changed_lines(bench.options.changed_since, self.changed)
         return lines + self.journal.header_lines() + _difficulty_lines(config, bench)
 
     # -- running ---------------------------------------------------------------
@@ -263,7 +243,7 @@ class XdistHooks:
         def hosts() -> dict[str, str | None]:
             # The controller collects nothing: it asks the providers itself where each
             # model is served (the same answer every worker computes).
-            return {m.id: _host(m) for m in catalogue.models()}
+            return {m.id: model_host(m) for m in catalogue.models()}
 
         return make_scheduler(
             config,

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import sqlite3
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.analysis.elimination import FailureRates, QueuedRun
+from pytest_llmbench.analysis.elimination import QueuedRun, skip_reason
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
-from pytest_llmbench.execution.call import Call, Wrapper, build_request, fetch, finish
-from pytest_llmbench.execution.pipeline import Pipeline
+from pytest_llmbench.cases.versions import item_params, selected_versions
+from pytest_llmbench.execution.call import Call, finish, prepared_call
+from pytest_llmbench.execution.lifecycle import Planned, call_in_turn
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.execution.scoring import Score, shorten
+from pytest_llmbench.execution.scoring import Score, failure_message
 from pytest_llmbench.plugin.benchmark import record_call
 from pytest_llmbench.plugin.compat import fixture_info, set_item_id
 from pytest_llmbench.plugin.options import allowed_file_roots
@@ -30,6 +28,7 @@ from pytest_llmbench.plugin.warnings import LLMBenchWarning
 if TYPE_CHECKING:
     from pytest_llmbench.plugin.compat import TerminalRepr
 from pytest_llmbench.providers.base import FALLBACK_CHAT_FORMAT, ModelInfo
+from pytest_llmbench.reporting.junit import junit_properties
 from pytest_llmbench.safety.sanitising import shown
 from pytest_llmbench.storage import journal
 
@@ -43,7 +42,6 @@ __all__ = [
     "TaskNode",
     "deselect_unchanged",
     "elimination_reason",
-    "junit_properties",
     "order_for_elimination",
 ]
 
@@ -96,30 +94,6 @@ def _run_llm_case() -> None:
     """
 
 
-def junit_properties(result: Result) -> list[tuple[str, object]]:
-    """What an item's JUnit ``<properties>`` say about its call."""
-    properties: list[tuple[str, object]] = [
-        ("task", result.task),
-        ("case", result.case_id),
-        ("model", result.model),
-        ("repeat", result.repeat),
-        ("expected", result.expected),
-        ("got", result.got),
-        ("correct", result.correct),
-        ("latency_ms", "" if result.latency_ms is None else round(result.latency_ms, 1)),
-    ]
-    if result.cached:
-        properties.append(("cached", True))
-    return [(name, shown(value) if isinstance(value, str) else value) for name, value in properties]
-
-
-def _answer(pipeline: Pipeline[Call | None], future: Future[Call | None]) -> Call:
-    call = pipeline.wait(future)
-    if call is None:  # pragma: no cover - a load's future is never an item's
-        raise RuntimeError("the pipeline returned no call")
-    return call
-
-
 class TaskNode(pytest.Collector):
     """One task: its items, model by model, so one model's cases run together."""
 
@@ -167,22 +141,6 @@ class TaskNode(pytest.Collector):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.task.line - 1, self.task.name
-
-
-def item_params(model: str, version: str, repeat: int, repeats: int) -> str:
-    """The bracketed part of an item's name: ``provider/model``, ``@v2``, ``-rep3``."""
-    params = f"{model}@{version}" if version else model
-    return f"{params}-rep{repeat}" if repeats > 1 else params
-
-
-def selected_versions(task: Task, chosen: Sequence[str] = ()) -> list[tuple[str, tuple[Case, ...]]]:
-    """(version, cases) to run: every prompt version, or those ``--llm-prompt`` names.
-
-    A task with a single ``prompt:`` has one unnamed version, always run.
-    """
-    if not task.versions:
-        return [("", task.cases)]
-    return [(v.name, v.cases) for v in task.versions if not chosen or v.name in chosen]
 
 
 class _Marks:
@@ -295,69 +253,41 @@ class CaseItem(pytest.Function):
                 stacklevel=1,
             )
         if not result.correct:
-            # A call without an answer (a cache miss, a provider error) is no wrong answer.
-            what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
-            because = f" ({result.reason})" if result.reason else ""
-            message = f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
+            message = failure_message(result)
             if bench.options.fail_on == "champion":
                 pytest.xfail(shown(message))  # shown as "x": only a task without a champion fails
             pytest.fail(shown(message), pytrace=False)
 
     def _call(self, bench: BenchSession) -> Call:
-        """This item's answer; a remote model's goes through the pipeline.
+        """This item's answer (:func:`~pytest_llmbench.execution.lifecycle.call_in_turn`)."""
 
-        Through the pipeline, the item first makes sure its own request is queued (the
-        item before it has usually sent it already), then queues the next item's, then
-        waits: the server answers the next request while pytest records this one.  A
-        model whose last answer took under 2 ms is called inline instead (see
-        ``execution/pipeline.py``).
-        """
-        lifecycle = bench.lifecycle
-        if not lifecycle.pipelined(self.model):
-            call = self._fetch(bench)()
-            record_call(self, call)
-            return call
-        pipeline = lifecycle.pipeline
-        future = pipeline.take(self.nodeid)
-        inline = future is None and not lifecycle.sends_ahead(self.model)
-        if inline:  # a model answering in no time: the thread would cost more than it saves
-            call = self._fetch(bench)()
-        elif future is None:
-            future = pipeline.submit(self.nodeid, self._fetch(bench))
-        following = self.stash.get(NEXT_KEY, None)
-        if (
-            following is not None
-            and following.will_call()
-            and not may_eliminate(self, following, bench)
-        ):
-            if following.model.id == self.model.id:
-                if lifecycle.sends_ahead(self.model):
-                    pipeline.submit(following.nodeid, following._fetch(bench))
-            elif lifecycle.pipelined(following.model):
-                lifecycle.switch_ahead(self.model, following.model)
-                pipeline.submit(following.nodeid, following._fetch(bench))
-        if not inline:
-            assert future is not None
-            call = _answer(pipeline, future)
-        lifecycle.answered(self.model, call)
+        def following() -> Planned | None:
+            after = self.stash.get(NEXT_KEY, None)
+            if after is None or not after.will_call() or may_eliminate(self, after, bench):
+                return None
+            return after._planned(bench)
+
+        call = call_in_turn(bench.lifecycle, self._planned(bench), following)
         record_call(self, call)
         return call
 
-    def _fetch(self, bench: BenchSession, wrapper: Wrapper | None = None) -> Callable[[], Call]:
-        """The provider call (or cache lookup) for this item, ready to run on any thread."""
-        provider = bench.catalogue.providers.get(self.model.provider)
-        request = build_request(self.task, self.case, self.model, bench.options.timeout_s)
+    def _planned(self, bench: BenchSession) -> Planned:
+        """This item's call, for the pipeline (its request built when it is sent)."""
         cache = bench.cache if bench.cache.mode != "off" else None
-        model, repeat = self.model, self.repeat
-        unavailable = bench.lifecycle.unavailable
 
-        def call() -> Call:
-            missing = unavailable.get(model.id)  # sent ahead, its load failed
-            if missing is not None:
-                return Call(None, None, missing)
-            return fetch(provider, model, request, repeat, wrapper=wrapper, cache=cache)
+        def fetch() -> Callable[[], Call]:
+            return prepared_call(
+                bench.catalogue.providers.get(self.model.provider),
+                self.task,
+                self.case,
+                self.model,
+                self.repeat,
+                timeout_s=bench.options.timeout_s,
+                cache=cache,
+                unavailable=bench.lifecycle.unavailable,
+            )
 
-        return call
+        return Planned(self.nodeid, self.model, fetch)
 
     def will_call(self) -> bool:
         """Whether this item will surely make its call when it runs.
@@ -389,14 +319,9 @@ class CaseItem(pytest.Function):
 def order_for_elimination(items: list[pytest.Item], bench: BenchSession) -> None:
     """Sort ``items`` in place in elimination order (``analysis.elimination``): each
     (model, task, prompt version) group's items round by round, likeliest misses first."""
-    rates = FailureRates.empty()
-    path = bench.options.history_read
-    if path is not None and path.is_file():
-        from pytest_llmbench.storage.history import HistoryError, failure_rates
+    from pytest_llmbench.storage.history import known_failure_rates
 
-        # A history that cannot be read is reported at the end of the run.
-        with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
-            rates = failure_rates(path, sorted(bench.ledger.case_counts))
+    rates = known_failure_rates(bench.options.history_read, sorted(bench.ledger.case_counts))
     runs = [
         QueuedRun(it.model.id, it.task, it.case, it.repeat) if isinstance(it, CaseItem) else None
         for it in items
@@ -409,14 +334,9 @@ def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
     """Why ``item`` is skipped (its model had a wrong run of its strict task), or ``None``."""
     if not bench.options.eliminate:
         return None
-    task, candidate = item.task.name, item.candidate
-    eliminator = bench.eliminator
-    if not eliminator.eliminated(task, candidate):
-        return None
-    if bench.ledger.rank_settings(task, bench.options.rank_policy)[0] != "strict":
-        return None
-    runs = sum(1 for models in bench.ledger.expected.get(task, {}).values() if candidate in models)
-    return eliminator.reason(task, candidate, runs)
+    return skip_reason(
+        bench.eliminator, bench.ledger, item.task.name, item.candidate, bench.options.rank_policy
+    )
 
 
 def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:

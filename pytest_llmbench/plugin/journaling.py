@@ -12,15 +12,15 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem, junit_properties
-from pytest_llmbench.plugin.options import Options
+from pytest_llmbench.plugin.items import RESULT_KEY, RESUMED_KEY, CaseItem
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
+from pytest_llmbench.reporting.junit import junit_properties
+from pytest_llmbench.settings.options import Options
 from pytest_llmbench.storage import journal
 
 __all__ = ["JOURNAL_LIMIT_INPUT", "RUN_ID_INPUT", "RunJournal", "state_problem"]
@@ -54,7 +54,10 @@ class RunJournal:
             limit = None if given is None else int(given)
             self.resumed_from = run_id if options.resume else None
         elif options.resume:
-            run_id = _resume_id(options.runs_dir, options.resume)
+            try:
+                run_id = journal.resume_id(options.runs_dir, options.resume)
+            except journal.ResumeError as exc:
+                raise pytest.UsageError(f"--llm-resume: {exc}") from None
             try:
                 limit = journal.repair(journal.journal_path(runs, run_id))
             except OSError as exc:  # read-only: read it as it is, a cut line is skipped
@@ -192,19 +195,3 @@ class RunJournal:
             self.journal.close()
         except OSError as exc:
             state_problem(self.config, f"journal {self.journal.path} not synced: {exc}")
-
-
-def _resume_id(runs: Path, wanted: str) -> str:
-    """The run ``--llm-resume`` names (``latest``: the last journal), or a usage error."""
-    if wanted == "latest":
-        latest = journal.latest_run(runs)
-        if latest is None:
-            raise pytest.UsageError(f"--llm-resume: no run journal in {runs}")
-        return latest
-    path = journal.journal_path(runs, wanted)
-    if not path.is_file():
-        known = sorted(p.stem for p in runs.glob("*.jsonl"))
-        raise pytest.UsageError(
-            f"--llm-resume: no journal {path}; runs: {', '.join(known[-5:]) or 'none'}"
-        )
-    return wanted

@@ -1,6 +1,6 @@
-"""The ``Options`` record: the plugin's options and ini keys, read and checked.
+"""The ``Options`` record read from pytest's configuration.
 
-:meth:`Options.from_config` reads every spec of the table
+:func:`read_options` reads every spec of the table
 (:data:`~pytest_llmbench.settings.table.OPTIONS`) the same way (the option, else
 the ini key, else the default), then builds the few attributes made of several
 options (paths, selection rules, prices, endpoints) with one small function each.
@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_llmbench.plugin.declare import resolve, usage
+from pytest_llmbench.settings.options import Options
 from pytest_llmbench.settings.table import OPTIONS, spec
-from pytest_llmbench.settings.values import DEFAULT_REGISTRY_PATH
+from pytest_llmbench.settings.values import DEFAULT_REGISTRY_PATH, parse_gguf
 
-if TYPE_CHECKING:
-    from pytest_llmbench.execution.prices import PriceTable
-    from pytest_llmbench.providers.endpoints import Endpoint
-    from pytest_llmbench.selection.rules import Rules
-
-__all__ = ["Options", "allowed_file_roots", "option_path", "registry_path"]
+__all__ = [
+    "allowed_file_roots",
+    "option_path",
+    "options_record",
+    "read_options",
+    "registry_path",
+]
 
 
 def option_path(config: pytest.Config, value: str | None) -> Path | None:
@@ -59,98 +60,28 @@ def registry_path(config: pytest.Config) -> Path:
     )
 
 
-@dataclass(frozen=True)
-class Options:
-    """The plugin's command-line and ini options, parsed and checked.
+def read_options(config: pytest.Config) -> Options:
+    """The options of ``config``: every spec of the table read the same way (the option,
+    else the ini key, else the default), then the attributes made of several options."""
+    values: dict[str, Any] = {}
+    for one in OPTIONS:
+        if one.field:
+            value = resolve(config, one)
+            if one.cwd_path:
+                value = option_path(config, value)
+            values[one.field] = usage(one.convert)(value) if one.convert else value
+    for build in BUILDERS:
+        values.update(build(config, values))
+    return Options(**values)
 
-    Each attribute is declared in the table (its flag, ini key, default and help) and
-    typed here; ``tests/test_plugin_options.py`` checks that the two agree.
-    """
 
-    models: str
-    ollama_hosts: tuple[str, ...]
-    lean_http: bool
-    """``llm_ollama_lean_http``: Ollama generation over the plugin's own HTTP client."""
-    provider_options: dict[str, dict[str, str]]
-    """``llm_provider_options``: provider name -> its own options."""
-    timeout_s: float
-    json_path: Path | None
-    repeat: int | None
-    keep_loaded: bool
-    retries: int
-    retry_backoff_s: float
-    rank_policy: str | None
-    """``--llm-rank``: the policy for every task (``None``: each task's own)."""
-    generic_threshold: float | None
-    """``None`` switches the generic-answer check off."""
-    cache_mode: str
-    dist: str
-    """``--llm-dist``: ``model`` (one worker per model, hosts spread) or ``xdist``."""
-    prefetch: bool
-    """``--llm-prefetch``: send a remote model's next request while pytest records an answer."""
-    report_md: Path | None
-    report_html: Path | None
-    changed_since: str | None
-    baseline: str | None
-    max_slowdown: float
-    fail_on: str
-    resume: str | None
-    journal: bool
-    """``False`` with ``--llm-no-journal``."""
-    prompt_versions: tuple[str, ...]
-    """``--llm-prompt``: the prompt versions to run (empty: all)."""
-    consensus_pairs: int
-    """``--llm-consensus-pairs``: combinations ranked per task that declares consensus."""
-    max_p95_ms: float | None
-    """``--llm-max-p95``: the alert limit on a production model's p95 (``None``: none)."""
-    max_error_rate: float | None
-    """``--llm-max-error-rate`` as a fraction (``None``: none)."""
-    # -- made of several options, by the functions of BUILDERS
-    state_dir: Path
-    """``--llm-state-dir``: the journals (``runs/``), and by default the history and cache."""
-    cache_dir: Path
-    history: Path | None
-    """``None`` with ``--llm-no-history``."""
-    history_read: Path
-    """Where ``--llm-baseline last`` looks, even with ``--llm-no-history``."""
-    registry_path: Path
-    """``--llm-registry``: the champions file ``--llm-models=registry`` reads."""
-    update_registry: Path | None
-    gguf: dict[str, str]
-    gguf_chat_formats: dict[str, str]
-    """``chat_format=FORMAT`` given with ``--llm-gguf``: name -> format."""
-    rules: Rules
-    """The selection rules (``--llm-exclude``, ``--llm-max-size``, code/vision patterns)."""
-    prices: PriceTable
-    endpoints: tuple[Endpoint, ...]
-    eliminate: bool
-    """``--llm-eliminate``: skip a model's runs of a strict task after its first wrong one."""
-
-    @property
-    def runs_dir(self) -> Path:
-        """Where the run journals are (``--llm-resume`` reads them)."""
-        return self.state_dir / "runs"
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> Options:
-        values: dict[str, Any] = {}
-        for one in OPTIONS:
-            if one.field:
-                value = resolve(config, one)
-                if one.cwd_path:
-                    value = option_path(config, value)
-                values[one.field] = usage(one.convert)(value) if one.convert else value
-        for build in BUILDERS:
-            values.update(build(config, values))
-        return cls(**values)
-
-    def record(self, config: pytest.Config) -> dict[str, Any]:
-        """The plugin's options as given (``llm_*``), JSON-ready, for the history."""
-        return {
-            key: (str(value) if isinstance(value, os.PathLike) else value)
-            for key, value in sorted(vars(config.option).items())
-            if key.startswith("llm_")
-        }
+def options_record(config: pytest.Config) -> dict[str, Any]:
+    """The plugin's options as given (``llm_*``), JSON-ready, for the history."""
+    return {
+        key: (str(value) if isinstance(value, os.PathLike) else value)
+        for key, value in sorted(vars(config.option).items())
+        if key.startswith("llm_")
+    }
 
 
 # -- the attributes made of several options: config and the values so far -> attributes
@@ -197,108 +128,44 @@ def _eliminate(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
 
 def _gguf(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """``llm_gguf`` and ``--llm-gguf``: name -> path, and name -> chat format."""
-    gguf: dict[str, str] = {}
-    chat_formats: dict[str, str] = {}
-    for entry in resolve(config, spec("llm_gguf")):
-        name, _, path = entry.partition("=")
-        path, chat_format = _gguf_chat_format(path.strip())
-        if not name.strip() or not path or chat_format == "":
-            raise pytest.UsageError(
-                f"--llm-gguf expects NAME=PATH [chat_format=FORMAT], got {entry!r}"
-            )
-        target = _rootdir_path(config, path)
-        if not target.is_file():
-            raise pytest.UsageError(
-                f"--llm-gguf {name.strip()}: no GGUF file at {target}; give the path of a "
-                ".gguf file (relative to the rootdir)"
-            )
-        gguf[name.strip()] = str(target)
-        if chat_format is not None:
-            chat_formats[name.strip()] = chat_format
+    gguf, chat_formats = usage(parse_gguf)(resolve(config, spec("llm_gguf")), config.rootpath)
     return {"gguf": gguf, "gguf_chat_formats": chat_formats}
 
 
-def _gguf_chat_format(value: str) -> tuple[str, str | None]:
-    """``PATH [chat_format=FORMAT]`` -> (path, format or ``None``; ``""`` when left empty)."""
-    path, _, last = value.rpartition(" ")
-    if path.strip() and last.startswith("chat_format="):
-        return path.strip(), last.removeprefix("chat_format=")
-    return value, None
-
-
 def _endpoints(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
-    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins).
+    """``llm_openai_endpoints`` lines, then ``--llm-endpoint`` (a later NAME wins); their
+    keys are kept out of every message at once."""
+    from pytest_llmbench.providers.endpoints import EndpointError, endpoints_from_lines
 
-    Every key the endpoints name is registered for redaction at once, so that no
-    message of this process can show it.
-    """
-    from pytest_llmbench.providers.endpoints import (
-        EndpointError,
-        default_openai_endpoint,
-        parse_endpoint,
-    )
-    from pytest_llmbench.safety.redaction import register_secret
-
-    found: dict[str, Endpoint] = {}
-    for line in resolve(config, spec("llm_endpoint")):
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        try:
-            endpoint = parse_endpoint(line)
-        except EndpointError as exc:
-            raise pytest.UsageError(f"llm endpoint: {exc}") from None
-        found[endpoint.name] = endpoint
-    for endpoint in (*found.values(), default_openai_endpoint()):
-        register_secret(endpoint.api_key())
-    return {"endpoints": tuple(found.values())}
+    try:
+        return {"endpoints": endpoints_from_lines(resolve(config, spec("llm_endpoint")))}
+    except EndpointError as exc:
+        raise pytest.UsageError(f"llm endpoint: {exc}") from None
 
 
 def _rules(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """The selection rules from ``--llm-exclude``, ``--llm-max-size`` and the ini file."""
-    from pytest_llmbench.selection.rules import (
-        DEFAULT_CODE_PATTERNS,
-        DEFAULT_VISION_PATTERNS,
-        Rules,
-        parse_size,
-    )
+    from pytest_llmbench.selection.rules import rules_from
 
-    exclude = [
-        part.strip()
-        for entry in resolve(config, spec("llm_exclude"))
-        for part in entry.split(",")
-        if part.strip()
-    ]
-    size_text = resolve(config, spec("llm_max_size")) or ""
-    rules = Rules(
-        exclude=tuple(exclude),
-        max_size_bytes=parse_size(size_text) if size_text else None,
-        max_size_text=size_text,
-        code_patterns=tuple(resolve(config, spec("llm_code_patterns")) or DEFAULT_CODE_PATTERNS),
-        vision_patterns=tuple(
-            resolve(config, spec("llm_vision_patterns")) or DEFAULT_VISION_PATTERNS
-        ),
+    rules = rules_from(
+        resolve(config, spec("llm_exclude")),
+        resolve(config, spec("llm_max_size")) or "",
+        resolve(config, spec("llm_code_patterns")),
+        resolve(config, spec("llm_vision_patterns")),
     )
     return {"rules": rules}
 
 
 def _prices(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
     """``--llm-prices FILE`` entries, then the ``llm_prices`` ini lines (first match wins)."""
-    from pytest_llmbench.execution.prices import (
-        PriceError,
-        PriceTable,
-        load_price_file,
-        parse_price_line,
-    )
+    from pytest_llmbench.execution.prices import PriceError, price_table
 
+    path = config.getoption("llm_prices")
     try:
-        prices = []
-        path = config.getoption("llm_prices")
-        if path:
-            prices.extend(load_price_file(config.invocation_params.dir / Path(path)))
-        prices.extend(parse_price_line(line) for line in config.getini("llm_prices"))
+        file = config.invocation_params.dir / Path(path) if path else None
+        return {"prices": price_table(file, config.getini("llm_prices"))}
     except PriceError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return {"prices": PriceTable(tuple(prices))}
 
 
 BUILDERS: tuple[Callable[[pytest.Config, dict[str, Any]], dict[str, Any]], ...] = (

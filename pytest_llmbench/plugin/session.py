@@ -17,13 +17,10 @@ Nothing outside this module writes into them; the hooks call their methods.
 from __future__ import annotations
 
 import datetime as _dt
-import platform
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.records import Case, Task
@@ -33,12 +30,13 @@ from pytest_llmbench.execution.catalogue import CatalogueSources, ModelCatalogue
 from pytest_llmbench.execution.distribute import Distribution
 from pytest_llmbench.execution.lifecycle import LifecycleSettings, ModelLifecycle
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.plugin.options import Options
-from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo
+from pytest_llmbench.plugin.options import read_options
+from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.selection.spec import SelectionError
-from pytest_llmbench.storage.champions import RegistryError, load_registry
+from pytest_llmbench.settings.options import Options
+from pytest_llmbench.storage.champions import registered_chain, registered_models
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
@@ -54,7 +52,7 @@ class BenchSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         register_environment_secrets()  # before anything can show or write one
-        self.options = options = Options.from_config(config)
+        self.options = options = read_options(config)
         self.cache = ResponseCache(options.cache_dir, options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self.catalogue = catalogue = ModelCatalogue(_sources(config, options), self.cache)
@@ -125,9 +123,9 @@ class BenchSession:
                 self.lifecycle,
                 self.cache if self.cache.mode != "off" else None,
                 self.options.timeout_s,
-                registered=lambda: _registered_models(self.options.registry_path, quiet=True),
+                registered=lambda: registered_models(self.options.registry_path, quiet=True),
             ),
-            registered=lambda task: _registered(self.options.registry_path, task),
+            registered=lambda task: registered_chain(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
             stopped=stopped,
@@ -155,41 +153,27 @@ class BenchSession:
             self.distribution.loaded[worker] = list(data.get("loads", []))
 
     def run_info(self, exitstatus: int | None = None, run_id: str | None = None) -> dict[str, Any]:
+        """The ``run`` of the ``--llm-json`` document (see ``storage.json_report.run_info``)."""
+        from pytest_llmbench.storage.json_report import run_info
+
         outcome = self.outcome
-        partial = outcome.partial if outcome is not None else None
-        return {
-            "started_at": self.started.isoformat(timespec="seconds"),
-            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "plugin_version": __version__,
-            "host": platform.node(),
-            "python": platform.python_version(),
-            "models": self.ledger.models(),
-            "args": list(self.config.invocation_params.args),
-            "exitstatus": exitstatus,
-            "cache": self.cache.mode,
-            "id": run_id,
-            "partial": partial is not None,
-            "partial_reason": partial,
-            "cache_only": outcome.cache_only if outcome is not None else False,
-            **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
-        }
+        return run_info(
+            started=self.started,
+            models=self.ledger.models(),
+            args=self.config.invocation_params.args,
+            exitstatus=exitstatus,
+            cache=self.cache.mode,
+            run_id=run_id,
+            partial=outcome.partial if outcome is not None else None,
+            cache_only=outcome.cache_only if outcome is not None else False,
+            xdist=self.distribution.to_json() if self.distribution.active else None,
+        )
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
     """The catalogue's sources: the options, the plugin's hooks, the champions file and
     the history."""
-    settings = BuiltinSettings(
-        ollama_hosts=options.ollama_hosts,
-        timeout_s=options.timeout_s,
-        gguf_models=options.gguf,
-        gguf_chat_formats=options.gguf_chat_formats,
-        retries=options.retries,
-        retry_backoff_s=options.retry_backoff_s,
-        openai_endpoints=options.endpoints,
-        lean_http=options.lean_http,
-        provider_options=options.provider_options,
-        state_dir=options.state_dir,
-    )
+    settings = options.builtin_settings()
 
     def register(providers: ProviderRegistry) -> None:
         config.hook.pytest_llmbench_register_providers(registry=providers, config=config)
@@ -217,30 +201,9 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         history_read=options.history_read,
         register=register,
         select=select,
-        registered=_registered_models,
+        registered=registered_models,
         benchmarked=benchmarked,
     )
-
-
-def _registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
-    """Per task, its registered models; a champions file that cannot be read is a
-    selection error (``quiet``: none; a ``task:NAME`` judge then says it has none)."""
-    try:
-        return {task: entry.models for task, entry in load_registry(path).items()}
-    except RegistryError as exc:
-        if quiet:
-            return {}
-        raise SelectionError(str(exc)) from None
-
-
-def _registered(path: Path, task: str) -> list[str]:
-    """The task's registered models (champion, runner-up, fallbacks), if the registry
-    can be read (else none: this run's order alone)."""
-    try:
-        entry = load_registry(path).get(task) if path.is_file() else None
-    except (RegistryError, OSError):
-        return []
-    return list(entry.chain) if entry is not None else []
 
 
 BENCH_KEY = pytest.StashKey[BenchSession]()

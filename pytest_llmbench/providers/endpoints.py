@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from pytest_llmbench.safety.redaction import register_secret
 
 __all__ = [
     "DEFAULT_OPENAI_URL",
@@ -27,6 +29,7 @@ __all__ = [
     "Endpoint",
     "EndpointError",
     "default_openai_endpoint",
+    "endpoints_from_lines",
     "parse_endpoint",
 ]
 
@@ -148,3 +151,18 @@ def parse_endpoint(line: str) -> Endpoint:
         backoff_s=_number("backoff", options.get("backoff", "1")),
         max_wait_s=_number("max_wait", options.get("max_wait", "60")),
     )
+
+
+def endpoints_from_lines(lines: Iterable[str]) -> tuple[Endpoint, ...]:
+    """The endpoints of ``NAME=URL ...`` lines (blank and ``#`` lines skipped; a later
+    NAME wins).  Every key they name, and the default endpoint's, is registered for
+    redaction at once, so that no message of this process can show it."""
+    found: dict[str, Endpoint] = {}
+    for line in lines:
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        endpoint = parse_endpoint(line)
+        found[endpoint.name] = endpoint
+    for endpoint in (*found.values(), default_openai_endpoint()):
+        register_secret(endpoint.api_key())
+    return tuple(found.values())

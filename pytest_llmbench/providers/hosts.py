@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-__all__ = ["assign_hosts"]
+from pytest_llmbench.providers.base import ModelInfo
+
+__all__ = ["assign_hosts", "model_host"]
 
 
 def assign_hosts(presence: Mapping[str, Sequence[str]], hosts: Sequence[str]) -> dict[str, str]:
@@ -31,3 +33,9 @@ def assign_hosts(presence: Mapping[str, Sequence[str]], hosts: Sequence[str]) ->
             chosen[name] = host
             served[host] += 1
     return chosen
+
+
+def model_host(model: ModelInfo) -> str | None:
+    """The host that serves ``model`` (``details["host"]``), or ``None`` (no host)."""
+    host = model.details.get("host")
+    return host if isinstance(host, str) else None

@@ -39,6 +39,7 @@ __all__ = [
     "format_size",
     "leave_out_reason",
     "parse_size",
+    "rules_from",
 ]
 
 DEFAULT_CODE_PATTERNS: tuple[str, ...] = (
@@ -204,3 +205,21 @@ def leave_out_reason(model: ModelInfo, rules: Rules) -> str | None:
         given = rules.max_size_text or format_size(limit)
         return f"over --llm-max-size {given} ({format_size(model.size_bytes)})"
     return None
+
+
+def rules_from(
+    exclude: Iterable[str],
+    max_size: str,
+    code_patterns: Sequence[str] | None,
+    vision_patterns: Sequence[str] | None,
+) -> Rules:
+    """The rules the options give: ``exclude`` entries (each comma-separated), the size
+    limit as given (``""``: none), the code and vision patterns (``None``/empty: defaults)."""
+    names = [part.strip() for entry in exclude for part in entry.split(",") if part.strip()]
+    return Rules(
+        exclude=tuple(names),
+        max_size_bytes=parse_size(max_size) if max_size else None,
+        max_size_text=max_size,
+        code_patterns=tuple(code_patterns or DEFAULT_CODE_PATTERNS),
+        vision_patterns=tuple(vision_patterns or DEFAULT_VISION_PATTERNS),
+    )

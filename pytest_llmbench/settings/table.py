@@ -4,9 +4,9 @@ Each :class:`Spec` gives a flag and/or an ini key, how its value is parsed and c
 (a ``parse_*`` function of :mod:`pytest_llmbench.settings.values`: the option's
 ``type=``, so a bad value fails at parse time, and the ini value's check, so each is
 checked once, the same way), its default, its help and the
-:class:`~pytest_llmbench.plugin.options.Options` attribute it sets. From the table are
+:class:`~pytest_llmbench.settings.options.Options` attribute it sets. From the table are
 made: the pytest options and ini keys (:func:`pytest_llmbench.plugin.declare.add_options`),
-the ``Options`` record (``Options.from_config``) and ``docs/reference/options.md``
+the ``Options`` record (``plugin.options.read_options``) and ``docs/reference/options.md``
 (:mod:`pytest_llmbench.settings.reference`).
 
 Light on purpose (imported with the pytest entry point): plain tuples and functions.
@@ -86,6 +86,17 @@ class Spec(NamedTuple):
     @property
     def dest(self) -> str | None:
         return self.flag[2:].replace("-", "_") if self.flag else None
+
+    @property
+    def ini_default(self) -> Any:
+        """What ``getini`` gives for a key not set: the default, as the ini file would write it."""
+        if self.ini_type == "linelist":
+            return []
+        if self.ini_type == "bool":
+            return self.default
+        if self.default is None:
+            return ""
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
 
 
 _MODELS = "Models"

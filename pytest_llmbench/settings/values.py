@@ -23,6 +23,7 @@ __all__ = [
     "MAX_RETRIES",
     "MAX_TIMEOUT_S",
     "OptionError",
+    "parse_gguf",
     "parse_timeout",
 ]
 
@@ -299,6 +300,37 @@ def parse_provider_options(lines: Iterable[str]) -> dict[str, dict[str, str]]:
                 )
             own[key] = value
     return found
+
+
+def parse_gguf(entries: Iterable[str], root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``NAME=PATH [chat_format=FORMAT]`` entries -> (name -> path, name -> chat format);
+    a relative path is the rootdir's (``root``), and must be a file."""
+    gguf: dict[str, str] = {}
+    chat_formats: dict[str, str] = {}
+    for entry in entries:
+        name, _, path = entry.partition("=")
+        path, chat_format = _gguf_chat_format(path.strip())
+        if not name.strip() or not path or chat_format == "":
+            raise OptionError(f"--llm-gguf expects NAME=PATH [chat_format=FORMAT], got {entry!r}")
+        target = Path(path).expanduser()
+        target = target if target.is_absolute() else root / target
+        if not target.is_file():
+            raise OptionError(
+                f"--llm-gguf {name.strip()}: no GGUF file at {target}; give the path of a "
+                ".gguf file (relative to the rootdir)"
+            )
+        gguf[name.strip()] = str(target)
+        if chat_format is not None:
+            chat_formats[name.strip()] = chat_format
+    return gguf, chat_formats
+
+
+def _gguf_chat_format(value: str) -> tuple[str, str | None]:
+    """``PATH [chat_format=FORMAT]`` -> (path, format or ``None``; ``""`` when left empty)."""
+    path, _, last = value.rpartition(" ")
+    if path.strip() and last.startswith("chat_format="):
+        return path.strip(), last.removeprefix("chat_format=")
+    return value, None
 
 
 def flatten(lists: Iterable[Iterable[str]]) -> tuple[str, ...]:

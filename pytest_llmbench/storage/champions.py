@@ -50,6 +50,8 @@ __all__ = [
     "best_model",
     "find_registry",
     "load_registry",
+    "registered_chain",
+    "registered_models",
     "registry_lock",
     "registry_text",
     "relative_case_file",
@@ -223,6 +225,29 @@ def _yaml_problem(exc: Exception) -> str:
     if problem and mark is not None:
         return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
     return one_line(exc)
+
+
+def registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
+    """Per task, its registered models; a champions file that cannot be read is a
+    selection error (``quiet``: none; a ``task:NAME`` judge then says it has none)."""
+    try:
+        return {task: entry.models for task, entry in load_registry(path).items()}
+    except RegistryError as exc:
+        if quiet:
+            return {}
+        from pytest_llmbench.selection.spec import SelectionError
+
+        raise SelectionError(str(exc)) from None
+
+
+def registered_chain(path: Path, task: str) -> list[str]:
+    """The task's registered models (champion, runner-up, fallbacks), if the registry
+    can be read (else none: this run's order alone)."""
+    try:
+        entry = load_registry(path).get(task) if path.is_file() else None
+    except (RegistryError, OSError):
+        return []
+    return list(entry.chain) if entry is not None else []
 
 
 def find_registry(start: Path | None = None) -> Path | None:

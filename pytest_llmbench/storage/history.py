@@ -19,6 +19,7 @@ JSON in their rows, the rest of each task's ranking under ``rankings`` in the ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
@@ -40,6 +41,7 @@ __all__ = [
     "StoredRun",
     "benchmarked",
     "failure_rates",
+    "known_failure_rates",
     "last_run_with",
     "list_runs",
     "load_run",
@@ -386,6 +388,15 @@ def failure_rates(path: Path, tasks: Sequence[str]) -> FailureRates:
         wrong[(task, case_id)] = wrong.get((task, case_id), 0) + bad
         runs[(task, case_id)] = runs.get((task, case_id), 0) + count
     return FailureRates({key: wrong[key] / runs[key] for key in runs}, by_model)
+
+
+def known_failure_rates(path: Path | None, tasks: Sequence[str]) -> FailureRates:
+    """:func:`failure_rates`, or none when there is no history or it cannot be read (a
+    history that cannot be read is reported at the end of the run)."""
+    if path is not None and path.is_file():
+        with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
+            return failure_rates(path, tasks)
+    return FailureRates.empty()
 
 
 def last_run_with(path: Path, tasks: Sequence[str], *, exclude: str | None = None) -> str | None:

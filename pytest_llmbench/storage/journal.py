@@ -34,12 +34,14 @@ __all__ = [
     "Entry",
     "ItemKey",
     "Journal",
+    "ResumeError",
     "journal_path",
     "latest_run",
     "model_fingerprint",
     "new_run_id",
     "read_entries",
     "repair",
+    "resume_id",
 ]
 
 RUNS_DIR = Path(".llmbench") / "runs"
@@ -255,3 +257,21 @@ class Journal:
             self.sync()
             os.close(self._fd)
             self._fd = None
+
+
+class ResumeError(LookupError):
+    """``--llm-resume`` names no journal (the message says which runs there are)."""
+
+
+def resume_id(runs: Path, wanted: str) -> str:
+    """The run ``--llm-resume`` names (``latest``: the last journal in ``runs``)."""
+    if wanted == "latest":
+        latest = latest_run(runs)
+        if latest is None:
+            raise ResumeError(f"no run journal in {runs}")
+        return latest
+    path = journal_path(runs, wanted)
+    if not path.is_file():
+        known = sorted(p.stem for p in runs.glob("*.jsonl"))
+        raise ResumeError(f"no journal {path}; runs: {', '.join(known[-5:]) or 'none'}")
+    return wanted

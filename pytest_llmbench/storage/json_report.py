@@ -38,13 +38,16 @@ which is the order :func:`~pytest_llmbench.analysis.ranking.rank_task` gives the
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
+import platform
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.cost import Cost
 from pytest_llmbench.analysis.generic import GenericAnswer
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, Tie
@@ -63,6 +66,7 @@ __all__ = [
     "load_json_rankings",
     "rankings_from_json",
     "results_from_json",
+    "run_info",
 ]
 
 
@@ -482,3 +486,36 @@ def load_json_rankings(path: Path) -> list[TaskRanking]:
         return rankings_from_json(document)
     except ReportError as exc:
         raise ReportError(f"{path}: {exc}") from None
+
+
+def run_info(
+    *,
+    started: _dt.datetime,
+    models: Sequence[str],
+    args: Sequence[str],
+    exitstatus: int | None,
+    cache: str,
+    run_id: str | None,
+    partial: str | None,
+    cache_only: bool,
+    xdist: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The document's ``run``: when, where and how the run ran (``finished_at``: now);
+    ``partial``: why the run is partial (``None``: complete); ``xdist``: the workers' part
+    (``None``: not distributed)."""
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "plugin_version": __version__,
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "models": models,
+        "args": list(args),
+        "exitstatus": exitstatus,
+        "cache": cache,
+        "id": run_id,
+        "partial": partial is not None,
+        "partial_reason": partial,
+        "cache_only": cache_only,
+        **({"xdist": xdist} if xdist is not None else {}),
+    }

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.safety.atomic import write_atomic
+from pytest_llmbench.safety.redaction import redact_data
 from pytest_llmbench.safety.sanitising import shown
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "load_baseline",
     "output_problem",
     "outputs_problem",
+    "run_record",
     "write_outputs",
 ]
 
@@ -106,6 +108,41 @@ class Written:
             return False
         self.messages.append(done)
         return True
+
+
+def run_record(
+    run: Mapping[str, Any],
+    *,
+    run_id: str,
+    rootdir: Path,
+    options: Mapping[str, Any],
+    tasks: Sequence[str],
+    resumed_from: str | None,
+    model_info: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The run's record for the history and the reports: ``run`` (the JSON document's
+    ``run``) with its id, commit, rootdir, options, tasks, and the info of its models."""
+    from pytest_llmbench.storage import git
+
+    record = dict(run)
+    record.update(
+        {
+            "id": run_id,
+            "git_commit": git.head_commit(rootdir),
+            "rootdir": str(rootdir),
+            "options": options,
+            "tasks": list(tasks),
+            "resumed_from": resumed_from,
+            "model_info": {
+                model_id: info
+                for model_id, info in sorted(model_info.items())
+                if model_id in run.get("models", ())
+            },
+        }
+    )
+    # The history, the reports and `llmbench show` get it: no password of a host URL.
+    redacted: dict[str, Any] = redact_data(record)
+    return redacted
 
 
 def write_outputs(
