@@ -103,3 +103,32 @@ def test_identity_of_discovered_models() -> None:
     assert model_identity(ollama) == "abc123"
     assert model_identity(endpoint) is None
     assert model_identities([ollama, endpoint]) == {"ollama/qwen2.5:7b": "abc123"}
+
+
+def test_a_benchmark_run_records_the_digest_it_ran(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pytest --llm-update-registry`` against Ollama writes each model's digest with its
+    evidence (the weights the champion was measured with)."""
+    from casedata import right_answer, verdict_yaml
+    from ollama_emulator import EmulatedModel
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
+    with OllamaEmulator(models=[EmulatedModel("m:1b")], answer=right_answer) as server:
+        result = pytester.runpytest_inprocess(
+            "evals",
+            f"--llm-ollama-host={server.url}",
+            "--llm-models=ollama",
+            "--llm-update-registry=reg.yaml",
+            "-p",
+            "no:benchmark",
+            "-p",
+            "no:cacheprovider",
+        )
+        digest = server.models["m:1b"].digest
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    entry = load_registry(pytester.path / "reg.yaml")["grading"]
+    assert entry.champion is not None
+    assert entry.champion.model == "ollama/m:1b"
+    assert entry.champion.identity == digest

@@ -90,6 +90,7 @@ def finish_outputs(
     """The ``--llm-json`` document, the reports, history and registry, then the gate."""
     from pytest_llmbench.analysis.alerts import Limits
     from pytest_llmbench.analysis.gate import GateVerdict, gate
+    from pytest_llmbench.providers.identity import model_identities
     from pytest_llmbench.storage import json_report
     from pytest_llmbench.storage.outputs import Written, write_outputs
 
@@ -123,6 +124,7 @@ def finish_outputs(
             t: Path(f["case_file"]) for t, f in ledger.task_facts.items() if "case_file" in f
         },
         written=written,
+        identities=model_identities(bench.catalogue.all_models()),
     )
     for problem in written.problems:
         warnings.warn(LLMBenchWarning(f"llmbench: {problem}"), stacklevel=2)

@@ -156,6 +156,7 @@ def write_outputs(
     cache_only: bool = False,
     case_files: Mapping[str, Path] | None = None,
     written: Written | None = None,
+    identities: Mapping[str, str] | None = None,
 ) -> Written:
     """Write the reports, the history and the registry of one run (see the module)."""
     import sqlite3
@@ -197,7 +198,9 @@ def write_outputs(
                 + ("; finish the run with --llm-resume" if partial else "")
             )
         else:
-            out.messages.extend(_update_registry(asked, rankings, run, case_files or {}))
+            out.messages.extend(
+                _update_registry(asked, rankings, run, case_files or {}, identities or {})
+            )
     return out
 
 
@@ -206,7 +209,11 @@ def _update_registry(
     rankings: Sequence[TaskRanking],
     run: Mapping[str, Any],
     case_files: Mapping[str, Path],
+    identities: Mapping[str, str],
 ) -> list[str]:
+    """Update the registry; ``identities`` (model id -> the weights' identity, such as
+    Ollama's digest) is recorded with the evidence, so ``llmbench rankings`` sees a model
+    pulled again under the same tag."""
     from pytest_llmbench.analysis.consensus_ranking import singles_only
     from pytest_llmbench.storage.champions import RegistryError, update_registry
 
@@ -219,7 +226,9 @@ def _update_registry(
 
             updated, kept = admit_newcomers(path, singles, run, case_files)
         else:
-            updated, kept = update_registry(path, singles, run, case_files)
+            updated, kept = update_registry(
+                path, singles, run, case_files, identities=dict(identities)
+            )
     except (RegistryError, OSError) as exc:
         return [f"llmbench: registry not updated: {exc}"]
     messages = []
