@@ -38,3 +38,16 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     evals = pytester.mkdir("evals")
     (evals / "grading.yaml").write_text(GRADING_YAML)
     return pytester
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the benchmarks (marker ``performance``) out unless the ``-m`` expression names
+    them: the functional suite stays fast, ``.ci/run`` runs them as their own step."""
+    if "performance" in (config.getoption("markexpr", "") or ""):
+        return
+    kept, benchmarks = [], []
+    for item in items:
+        (benchmarks if item.get_closest_marker("performance") else kept).append(item)
+    if benchmarks:
+        config.hook.pytest_deselected(items=benchmarks)
+        items[:] = kept

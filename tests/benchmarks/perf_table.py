@@ -2,8 +2,8 @@
 
 Run the benchmarks with pytest-benchmark's JSON output, then this command::
 
-    pytest tests/ -k benchmark --benchmark-only -p no:randomly --benchmark-json=bench.json
-    python tests/perf_table.py bench.json
+    pytest tests/benchmarks -m performance -p no:randomly --benchmark-json=bench.json
+    python tests/benchmarks/perf_table.py bench.json
 
 Each benchmark puts its README row in ``benchmark.extra_info["readme"]`` with
 :func:`readme_row`: a key naming the row, what is measured, the target and the
@@ -56,6 +56,10 @@ ORDER = (
 )
 """The table's row order, by key."""
 
+FIGURES: list[tuple[str, str, str, float]] = []
+"""(key, measured, target, load average) of each :func:`readme_row` of this process, in
+order: the benchmarks' summary at the end of the run (``tests/benchmarks/conftest.py``)."""
+
 _KEY = re.compile(r"^\|\s*<!-- perf:(\S+)(?: ([^>]*?))? -->\s*")
 
 
@@ -87,6 +91,7 @@ def readme_row(benchmark: Any, key: str, *, what: str, target: str, measured: st
     (the machine the README's figures come from has 2 cores shared with other jobs).
     """
     load = os.getloadavg()[0]
+    FIGURES.append((key, measured, target, load))
     benchmark.extra_info["readme"] = {
         "key": key,
         "what": what,
@@ -182,7 +187,7 @@ def rewrite(text: str, rows: Sequence[Row]) -> tuple[str, list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python tests/perf_table.py",
+        prog="python tests/benchmarks/perf_table.py",
         description="Rewrite the README's performance table from --benchmark-json output.",
     )
     parser.add_argument("json", nargs="+", type=Path, help="pytest-benchmark JSON file(s)")

@@ -46,6 +46,8 @@ from tests.support.casedata import (
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 from tests.support.openai_emulator import OpenAIEmulator
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 
 SMALL, LARGE = 200, 2000

@@ -33,6 +33,8 @@ from tests.benchmarks.perf_table import readme_row
 from tests.support.casedata import child_cpu_s
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 
 MODELS = 20

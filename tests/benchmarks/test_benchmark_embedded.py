@@ -51,7 +51,7 @@ from tests.benchmarks.perf_table import readme_row
 from tests.support.casedata import company_request, print_figures
 from tests.support.llama_server import LlamaServer
 
-pytestmark = pytest.mark.embedded
+pytestmark = [pytest.mark.embedded, pytest.mark.performance]
 
 GRADING = Path(__file__).resolve().parents[2] / "evals" / "grading.yaml"
 TARGET_RATIO = 1.1

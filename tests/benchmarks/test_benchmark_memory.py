@@ -23,6 +23,8 @@ import pytest
 from tests.benchmarks.perf_table import readme_row
 from tests.support.casedata import verdict_yaml
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 
 TARGET_MIB = 250

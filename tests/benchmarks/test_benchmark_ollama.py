@@ -41,6 +41,8 @@ from tests.benchmarks.perf_table import readme_row
 from tests.support.casedata import ollama_run_args, right_answer, verdict_yaml
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 
 MODELS = ("gemma3:1b", "llama3.2:3b", "phi3:mini", "qwen2.5:7b")

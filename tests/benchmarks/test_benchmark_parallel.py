@@ -36,6 +36,8 @@ from tests.benchmarks.perf_table import readme_row
 from tests.support.casedata import NO_LLAMACPP, right_answer, verdict_yaml
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 pytest.importorskip("xdist")
 

@@ -24,6 +24,8 @@ from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.providers.base import ModelInfo, Request, Response
 from tests.benchmarks.perf_table import readme_row
 
+pytestmark = pytest.mark.performance
+
 pytest.importorskip("pytest_benchmark")
 
 MODELS = 10
