@@ -11,6 +11,7 @@ import importlib
 import pytest
 
 from tests.support.casedata import FAKE_CONFTEST, GRADING_YAML
+from tests.support.clock import FakeClock
 
 # openai's HTTP stack (httpx2) imports its transport package (httpcore2) lazily, inside
 # functions.  pytester's in-process runs drop the modules first imported during a run, so
@@ -29,6 +30,15 @@ def _no_hosted_openai(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches the hosted OpenAI API, whatever the developer's environment holds."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The call timer of this process, a clock that emulators given it advance by their
+    scripted durations: latencies are those durations exactly (calls made one at a time)."""
+    clock = FakeClock()
+    monkeypatch.setattr("pytest_llmbench.execution.call.clock", clock)
+    return clock
 
 
 @pytest.fixture

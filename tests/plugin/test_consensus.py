@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.casedata import NO_LLAMACPP, ollama_run_args, verdict_yaml
+from tests.support.clock import FakeClock
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
 A, B, C = "ollama/alpha:1b", "ollama/beta:1b", "ollama/gamma:1b"
@@ -33,13 +34,16 @@ def answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any) -> s
 
 
 @pytest.fixture
-def fleet() -> Iterator[OllamaEmulator]:
+def fleet(fake_clock: FakeClock) -> Iterator[OllamaEmulator]:
+    """Latencies on the fake clock: the ranking by speed does not depend on real sleeps."""
     models = [
         EmulatedModel("alpha:1b", latency_s=0.002),
         EmulatedModel("beta:1b", latency_s=0.008),
         EmulatedModel("gamma:1b", latency_s=0.002),
     ]
-    with OllamaEmulator(models=models, answer=answer, resident_slots=None) as server:
+    with OllamaEmulator(
+        models=models, answer=answer, resident_slots=None, clock=fake_clock
+    ) as server:
         yield server
     assert server.errors == []
 
@@ -74,6 +78,9 @@ def test_the_combination_is_right_on_every_case_and_becomes_champion(
     assert dict(fleet.requests) == {"alpha:1b": 10, "beta:1b": 10, "gamma:1b": 10}
     doc = json.loads((project.path / "out.json").read_text())
     assert {r["model"] for r in doc["results"]} == {A, B, C}  # the calls made, no others
+    # each call took its model's scripted time on the fake clock, to the microsecond
+    scripted = {A: 2.0, B: 8.0, C: 2.0}
+    assert all(r["latency_ms"] == pytest.approx(scripted[r["model"]]) for r in doc["results"])
     task = doc["tasks"]["grading"]
     assert task["champion"] == COMBINATION
     standings = {s["model"]: s for s in task["ranking"] + task.get("disqualified", [])}

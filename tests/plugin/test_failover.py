@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.casedata import NO_LLAMACPP, verdict_yaml
+from tests.support.clock import FakeClock
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 from tests.support.runs import NO_BENCHMARK, consistent
 
@@ -35,10 +36,12 @@ def answer(model: str, messages: list[dict[str, Any]], fmt: Any, options: Any) -
 
 
 @pytest.fixture
-def hosts() -> Iterator[tuple[OllamaEmulator, OllamaEmulator]]:
+def hosts(fake_clock: FakeClock) -> Iterator[tuple[OllamaEmulator, OllamaEmulator]]:
+    """Latencies on the fake clock: which model is fastest does not depend on real sleeps."""
+
     def server() -> OllamaEmulator:
         models = [EmulatedModel(name, latency_s=s) for name, s in LATENCY.items()]
-        return OllamaEmulator(models=models, answer=answer, resident_slots=None)
+        return OllamaEmulator(models=models, answer=answer, resident_slots=None, clock=fake_clock)
 
     with server() as a, server() as b:
         yield a, b

@@ -36,7 +36,9 @@ Behaviour that tests can configure, per server and per model:
 * ``latency_s`` (generation, reported as ``eval_duration``), ``prompt_latency_s``
   (reported as ``prompt_eval_duration``), ``load_latency_s`` (reported as
   ``load_duration`` on the request that had to load the model): real sleeps, so the
-  reported durations are measured, as on a real server.  They are deadlines, not
+  reported durations are measured, as on a real server; or, given ``clock=``
+  (a :class:`~tests.support.clock.FakeClock`), no sleep at all: the emulator advances
+  the clock by them, and a call timed on that clock takes exactly those durations.  They are deadlines, not
   extra time: prompt evaluation ends ``prompt_latency_s`` after the model was ready
   and generation ``latency_s`` after that, the emulator's own work (JSON, the
   ``answer`` function) included, as a real server's time is all inside its durations;
@@ -78,6 +80,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.support.clock import FakeClock
 
 __all__ = [
     "FIXTURES",
@@ -553,7 +557,12 @@ class OllamaEmulator:
         the canonical name; ``messages`` are the chat messages (for ``/api/generate``,
         made from ``system`` and ``prompt``).
     ``latency_s``, ``prompt_latency_s``, ``load_latency_s``
-        Seconds of real sleep for generating, reading the prompt and loading a model.
+        Seconds of real sleep for generating, reading the prompt and loading a model
+        (with ``clock``: seconds the clock is advanced by, no sleep).
+    ``clock``
+        A :class:`~tests.support.clock.FakeClock` for the scripted durations, measured
+        and reported on it instead of slept; ``None`` (default): real time.  Faults
+        (:meth:`hang_next`, :meth:`trickle_next`) stay real sleeps: they test deadlines.
     ``resident_slots``
         How many models can be loaded at once (``None``: no limit).
     ``timings``
@@ -581,7 +590,9 @@ class OllamaEmulator:
         version: str | None = None,
         rotate_tags: bool = False,
         host: str = "127.0.0.1",
+        clock: FakeClock | None = None,
     ) -> None:
+        self.clock = clock
         self._lock = threading.RLock()
         self.models: dict[str, EmulatedModel] = {}
         for model in models:
@@ -965,13 +976,32 @@ class OllamaEmulator:
         if seconds > 0 and self._stop.wait(seconds):
             raise _Abort
 
+    def _now_ns(self) -> int:
+        """Now on the clock of the scripted durations (the fake clock, if given)."""
+        return self.clock.ns() if self.clock is not None else time.perf_counter_ns()
+
+    def _take(self, seconds: float) -> None:
+        """A scripted duration: slept, or with a fake clock, the clock advanced by it."""
+        if self.clock is None:
+            self._sleep(seconds)
+            return
+        if self._stop.is_set():
+            raise _Abort
+        self.clock.advance(seconds)
+
     def _sleep_until(self, moment: float, *, precise: bool = False) -> None:
         """Sleep until ``time.perf_counter()`` reaches ``moment`` (at once if it has).
 
         A timed wait wakes up to a millisecond late on a busy or virtual machine;
         ``precise`` sleeps until just before ``moment`` and yields the rest of the way,
-        so that an answer is as long as it was configured, not longer.
+        so that an answer is as long as it was configured, not longer.  With a fake
+        clock, ``moment`` is on that clock, which is advanced to it: no sleep.
         """
+        if self.clock is not None:
+            if self._stop.is_set():
+                raise _Abort
+            self.clock.advance_to_ns(int(moment * 1e9))
+            return
         if not precise:
             self._sleep(moment - time.perf_counter())
             return
@@ -1122,7 +1152,7 @@ class OllamaEmulator:
                     evicted = self._resident.pop(0)
                     self.evictions[evicted] += 1
             latency = model.load_latency_s
-            self._sleep(self.load_latency_s if latency is None else latency)
+            self._take(self.load_latency_s if latency is None else latency)
             with self._lock:
                 self._resident.append(model.name)
                 self.loads[model.name] += 1
@@ -1236,9 +1266,9 @@ class OllamaEmulator:
         empty: bool,
         settle: Callable[[], None],
     ) -> None:
-        started = time.perf_counter_ns()
+        started = self._now_ns()
         self._ensure_loaded(model)
-        loaded = time.perf_counter_ns()
+        loaded = self._now_ns()
         if empty:  # a load request: Ollama answers without any timing field
             settle()
             h.send_json(200, self._load_reply(kind, name, "load"))
@@ -1265,11 +1295,11 @@ class OllamaEmulator:
         # if there was one): the emulator's own work (parsing, the answer function,
         # building the reply) happens inside them, as a real server's does, instead of
         # adding Python's overhead on top.  Never before now: what is done took its time.
-        arrived = int(h.arrived * 1e9) if h.arrived else started
+        arrived = int(h.arrived * 1e9) if h.arrived and self.clock is None else started
         load_ns = loaded - started
         latency = self.latency_s if model.latency_s is None else model.latency_s
         prompt_due = arrived + load_ns + int(self.prompt_latency_s * 1e9)
-        prompt_done = max(prompt_due, time.perf_counter_ns())
+        prompt_done = max(prompt_due, self._now_ns())
         chunk_shape, final_shape = load_shape(
             "chat_stream.ndjson" if kind == "chat" else "generate_stream.ndjson"
         )
@@ -1280,9 +1310,9 @@ class OllamaEmulator:
             for i, token in enumerate(tokens, 1):
                 self._sleep_until(prompt_done / 1e9 + i * step)
                 h.send_line(self._chunk(kind, chunk_shape, name, token, False, {}))
-            finished = time.perf_counter_ns()
+            finished = self._now_ns()
         else:  # the reply is ready before its time, and sent on the dot
-            finished = max(prompt_due + int(latency * 1e9), time.perf_counter_ns() + 1)
+            finished = max(prompt_due + int(latency * 1e9), self._now_ns() + 1)
 
         # Generation takes its configured time; the emulator's own work counts as
         # reading the prompt (never reported as zero: a real server's never is).
