@@ -415,6 +415,7 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
 # --------------------------------------------------------------------------- 8: deadline
 
 
+@pytest.mark.deadline
 @pytest.mark.parametrize("lean_http", ["true", "false"])  # the lean transport, the ollama client
 def test_timeout_is_a_deadline_for_the_whole_call(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lean_http: str

@@ -271,6 +271,7 @@ def _run_bounded(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.deadline
 def test_yaml_alias_bomb_is_refused_in_bounded_time(tmp_path: Path) -> None:
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for n in range(1, 10):
@@ -297,6 +298,7 @@ def test_yaml_alias_bomb_is_refused_in_bounded_time(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.deadline
 def test_catastrophic_regex_fails_the_case_in_bounded_time(tmp_path: Path) -> None:
     done = _run_bounded(
         tmp_path,

@@ -141,8 +141,8 @@ def test_judge_scores_and_reasons_are_recorded_apart_from_the_candidates_time(
         assert (r["correct"], r["score"], r["judge_score"]) == (True, 0.9, 0.9)
         assert r["judge_model"] == "jp/judge"
         assert r["judge_reason"] == "Names the company and the role."
-        assert r["judge_ms"] >= 150  # the judge's own time ...
-        assert r["latency_ms"] < 100  # ... is not the candidate's
+        assert r["judge_ms"] >= 150  # the judge's own time (a 150 ms sleep) ...
+        assert r["latency_ms"] < r["judge_ms"]  # ... is not the candidate's (no sleep)
         assert r["completion_tokens"] == 6  # the candidate's tokens only
     for r in by_model["cand/bad"]:
         assert (r["correct"], r["score"], r["error"]) == (False, 0.2, None)

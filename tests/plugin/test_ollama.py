@@ -407,6 +407,7 @@ def test_a_timeout_fails_that_case_and_the_run_goes_on(
     assert records[0]["error"] == "no answer from ollama/qwen2.5:7b within 0.5 s"
 
 
+@pytest.mark.deadline
 def test_a_server_that_dies_mid_run_fails_the_rest_fast_and_keeps_what_finished(
     project: pytest.Pytester, srv: OllamaEmulator
 ) -> None:

@@ -97,9 +97,8 @@ def test_close_cancels_what_has_not_started_and_does_not_wait() -> None:
     running = pipeline.submit("running", slow)
     queued = pipeline.submit("queued", lambda: 2)
     assert started.wait(5)
-    began = time.perf_counter()
     pipeline.close()
-    assert time.perf_counter() - began < 1.0  # the running job is not waited for
+    assert not running.done()  # the running job is not waited for (it waits for release)
     assert queued.cancelled()
     with pytest.raises(CancelledError):
         queued.result(timeout=0)

@@ -38,6 +38,7 @@ CHAT = json.dumps(
 ).encode()
 
 
+@pytest.mark.deadline
 def test_call_within_returns_raises_or_gives_up_at_the_deadline() -> None:
     assert call_within(1.0, lambda: 42) == 42
     with pytest.raises(KeyError):
@@ -89,6 +90,7 @@ def trickling() -> Iterator[str]:
     listener.close()
 
 
+@pytest.mark.deadline
 def test_openai_sdk_call_has_a_deadline_for_the_whole_call(trickling: str) -> None:
     settings = BuiltinSettings(timeout_s=0.5, discovery_timeout_s=2.0)
     provider = OpenAIProvider(settings, Endpoint(name="local", base_url=trickling, retries=0))

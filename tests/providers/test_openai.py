@@ -441,6 +441,7 @@ def test_connection_refused_is_retried_then_one_line() -> None:
     )
 
 
+@pytest.mark.deadline
 def test_timeout_is_one_line_and_not_retried(server: OpenAIEmulator) -> None:
     server.hang_next(5.0)
     sleeps = Sleeps()
