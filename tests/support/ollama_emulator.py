@@ -38,10 +38,11 @@ Behaviour that tests can configure, per server and per model:
   ``load_duration`` on the request that had to load the model): real sleeps, so the
   reported durations are measured, as on a real server; or, given ``clock=``
   (a :class:`~tests.support.clock.FakeClock`), no sleep at all: the emulator advances
-  the clock by them, and a call timed on that clock takes exactly those durations.  They are deadlines, not
-  extra time: prompt evaluation ends ``prompt_latency_s`` after the model was ready
-  and generation ``latency_s`` after that, the emulator's own work (JSON, the
-  ``answer`` function) included, as a real server's time is all inside its durations;
+  the clock by them, and a call timed on that clock takes exactly those durations.
+  They are deadlines, not extra time: prompt evaluation ends ``prompt_latency_s``
+  after the model was ready and generation ``latency_s`` after that, the emulator's
+  own work (JSON, the ``answer`` function) included, as a real server's time is all
+  inside its durations;
 * ``resident_slots``: how many models fit in memory at once; asking for a model
   that is not resident loads it (and evicts the least recently used one);
 * ``timings`` / ``omit_fields``: force exact metric values, or leave fields out;
