@@ -55,7 +55,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     them: the functional suite stays fast, ``.ci/run`` runs them as their own step."""
     if "performance" in (config.getoption("markexpr", "") or ""):
         return
-    kept, benchmarks = [], []
+    kept: list[pytest.Item] = []
+    benchmarks: list[pytest.Item] = []
     for item in items:
         (benchmarks if item.get_closest_marker("performance") else kept).append(item)
     if benchmarks:

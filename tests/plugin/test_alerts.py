@@ -8,6 +8,7 @@ import pytest
 from pytest_llmbench.analysis.alerts import Limits, breaches
 from pytest_llmbench.analysis.ranking import rank_strict, rank_weighted
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 MODELS = "--llm-models=fake/right,fake/slowright"
@@ -15,8 +16,7 @@ MODELS = "--llm-models=fake/right,fake/slowright"
 
 
 def run(model: str, case: str, ms: float, error: str | None = None) -> Result:
-    ok = error is None
-    return Result("grading", case, model, 1, "PASS", "PASS", ok, "", ms, error=error)
+    return factories.result(model, case, correct=error is None, latency_ms=ms, error=error)
 
 
 # --------------------------------------------------------------------------- pure

@@ -15,6 +15,7 @@ from pytest_llmbench.cases.options import GenerateOptions
 from pytest_llmbench.execution.cache import ResponseCache, cache_key
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo, Request, Response
+from tests.support import factories
 from tests.support.casedata import COMPANY_TASK
 from tests.support.openai_emulator import OpenAIEmulator
 
@@ -112,14 +113,10 @@ def test_bad_mode_is_rejected(tmp_path: Path) -> None:
 
 
 def result(model: str, case: str, latency: float | None, *, cached: bool = False) -> Result:
-    return Result(
+    return factories.result(
+        model,
+        case,
         task="t",
-        case_id=case,
-        model=model,
-        repeat=1,
-        expected="PASS",
-        got="PASS",
-        correct=True,
         latency_ms=latency,
         completion_tokens=10,
         eval_ms=100.0 if latency is not None else None,

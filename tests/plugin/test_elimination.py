@@ -22,6 +22,7 @@ from pytest_llmbench.analysis.elimination import (
 from pytest_llmbench.analysis.ranking import rank_task
 from pytest_llmbench.cases.model import load_task
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider
@@ -203,7 +204,9 @@ def pytest_unconfigure(config):
 
 
 def _result(model: str, case_id: str, correct: bool, repeat: int = 1) -> Result:
-    return Result("t", case_id, model, repeat, "PASS", "PASS", correct, latency_ms=10.0)
+    return factories.result(
+        model, case_id, task="t", repeat=repeat, correct=correct, latency_ms=10.0
+    )
 
 
 def test_eliminator_keeps_the_first_wrong_run_and_the_runs_made() -> None:

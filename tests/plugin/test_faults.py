@@ -420,8 +420,8 @@ def test_generic_answers_fail_in_junit_and_on_the_last_line(pytester: pytest.Pyt
 def test_timeout_is_a_deadline_for_the_whole_call(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lean_http: str
 ) -> None:
-    from casedata import NO_LLAMACPP, ollama_run_args, right_answer
-    from ollama_emulator import EmulatedModel, OllamaEmulator
+    from tests.support.casedata import NO_LLAMACPP, ollama_run_args, right_answer
+    from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     pytester.makeconftest(NO_LLAMACPP)
@@ -446,25 +446,11 @@ def test_timeout_is_a_deadline_for_the_whole_call(
     assert "within 1 s" in failed["error"]
 
 
-# --------------------------------------------------------------------------- 10: retries
-
-
-def test_openai_results_record_their_retries() -> None:
-    from openai_emulator import OpenAIEmulator
-    from test_openai_provider import Sleeps, provider, request
-
-    with OpenAIEmulator(models=["gpt-4o-mini"]) as server:
-        server.fail_next(503, times=2)
-        response = provider(server.url, sleep=Sleeps(), retries=3).generate(request())
-    assert response.text == "ok"
-    assert response.retries == 2
-
-
 def test_ctrl_c_while_an_item_waits_wastes_at_most_one_request(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from casedata import NO_LLAMACPP, ollama_run_args, right_answer
-    from ollama_emulator import EmulatedModel, OllamaEmulator
+    from tests.support.casedata import NO_LLAMACPP, ollama_run_args, right_answer
+    from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
     # The signal may reach the pipeline's thread; the item waiting for its answer must
     # see it at once and cancel the request queued behind (it was sent once the answer

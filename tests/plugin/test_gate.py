@@ -13,6 +13,7 @@ from pytest_llmbench.analysis.ranking import TaskRanking, rank_strict
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage.git import changed_files
 from pytest_llmbench.storage.json_report import load_json_rankings
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 TWO_RIGHT = "--llm-models=fake/right,fake/slowright"
@@ -174,20 +175,7 @@ def test_changed_since_outside_a_repository(suite: pytest.Pytester) -> None:
 
 
 def res(model: str, case: str, correct: bool, latency: float) -> Result:
-    return Result(
-        "grading",
-        case,
-        model,
-        1,
-        "FAIL" if "FAIL" in case else "PASS",
-        "PASS",
-        correct,
-        latency_ms=latency,
-        kind="verdict",
-        expected_label="FAIL" if "FAIL" in case else "PASS",
-        got_label="PASS",
-        pass_label="PASS",
-    )
+    return factories.verdict(model, case, "PASS", correct=correct, latency_ms=latency)
 
 
 def rank(*rows: tuple[str, bool, float]) -> list[TaskRanking]:

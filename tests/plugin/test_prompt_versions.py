@@ -14,6 +14,7 @@ from pytest_llmbench.analysis.ranking import best_versions, rank_task
 from pytest_llmbench.analysis.regression import compare
 from pytest_llmbench.cases.model import CaseFileError, load_task
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider
@@ -175,12 +176,9 @@ def test_a_bad_prompt_option_is_a_usage_error(versioned: pytest.Pytester) -> Non
 
 
 def result(model: str, version: str, case: str, correct: bool, ms: float) -> Result:
-    return Result(
-        task="grading",
-        case_id=case,
-        model=model,
-        repeat=1,
-        expected="PASS",
+    return factories.result(
+        model,
+        case,
         got="PASS" if correct else "FAIL",
         correct=correct,
         latency_ms=ms,

@@ -20,13 +20,21 @@ from pytest_llmbench.storage.champions import (
     registry_text,
     update_registry,
 )
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 RUN = {"id": "20250101T120000Z-abcdef", "started_at": "2025-01-01T12:00:00+00:00"}
 
 
 def res(task: str, model: str, case: str, correct: bool, latency: float) -> Result:
-    return Result(task, case, model, 1, "PASS", "PASS" if correct else "FAIL", correct, "", latency)
+    return factories.result(
+        model,
+        case,
+        task=task,
+        got="PASS" if correct else "FAIL",
+        correct=correct,
+        latency_ms=latency,
+    )
 
 
 def ranking(task: str, *standings: tuple[str, bool, float]) -> Any:

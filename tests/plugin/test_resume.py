@@ -19,24 +19,15 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.storage import journal
 from pytest_llmbench.storage.history import list_runs
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 ALL_FAKE = "--llm-models=fake"
 
 
 def result(case: str, model: str = "p/a", **kw: Any) -> Result:
-    fields: dict[str, Any] = {
-        "task": "grading",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
-        "expected": "PASS",
-        "got": "PASS",
-        "correct": True,
-        "prompt_hash": "h1",
-    }
-    fields.update(kw)
-    return Result(**fields)
+    fields: dict[str, Any] = {"prompt_hash": "h1", **kw}
+    return factories.result(model, case, **fields)
 
 
 # --------------------------------------------------------------------------- the journal

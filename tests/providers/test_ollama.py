@@ -115,11 +115,11 @@ def connections() -> Iterator[list[Any]]:
     tried: list[Any] = []
     real = socket.socket.connect
 
-    def connect(self: socket.socket, address: Any) -> None:
+    def connect(self: Any, address: Any) -> None:
         tried.append(address)
         real(self, address)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
     try:
         yield tried
     finally:

@@ -744,3 +744,11 @@ def test_openai_account_names_from_the_environment_stay_with_openai(
         for seen in srv.received:
             names = {name.lower() for name in seen.headers}
             assert not names & {"openai-organization", "openai-project"}
+
+
+def test_openai_results_record_their_retries() -> None:
+    with OpenAIEmulator(models=["gpt-4o-mini"]) as server:
+        server.fail_next(503, times=2)
+        response = provider(server.url, sleep=Sleeps(), retries=3).generate(request())
+    assert response.text == "ok"
+    assert response.retries == 2

@@ -13,6 +13,7 @@ from pytest_llmbench.cli import _parser, main, run_ab
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import Request
 from pytest_llmbench.providers.scripted import ScriptedProvider
+from tests.support import factories
 
 CASES = 10
 BROKEN_BY_V2 = {1}
@@ -48,13 +49,12 @@ def write_task(root: Path) -> Path:
     return path
 
 
-def result(version: str, case: int, ms: float, model: str = "p/m", cost: float | None = None):  # type: ignore[no-untyped-def]
-    return Result(
-        task="grading",
-        case_id=f"CASE_{case:02d}",
-        model=model,
-        repeat=1,
-        expected="PASS",
+def result(
+    version: str, case: int, ms: float, model: str = "p/m", cost: float | None = None
+) -> Result:
+    return factories.result(
+        model,
+        f"CASE_{case:02d}",
         got="",
         correct=right(version, case),
         latency_ms=ms,

@@ -24,6 +24,7 @@ from pytest_llmbench.analysis.consensus import (
 from pytest_llmbench.analysis.ranking import rank_strict
 from pytest_llmbench.cases.model import OutputSpec
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 # --------------------------------------------------------------------------- similarity
 
@@ -289,7 +290,16 @@ def test_errors_and_unreadable_answers_never_agree() -> None:
 
 def json_result(model: str, case: str, answer: Any, correct: bool) -> Result:
     got = answer if isinstance(answer, str) else json.dumps(answer, sort_keys=True)
-    return Result("company", case, model, 1, "{}", got, correct, "", 10.0, kind="json")
+    return factories.result(
+        model,
+        case,
+        task="company",
+        expected="{}",
+        got=got,
+        correct=correct,
+        latency_ms=10.0,
+        kind="json",
+    )
 
 
 def test_json_answers_are_read_again_with_the_task_schema() -> None:

@@ -16,20 +16,13 @@ from pytest_llmbench.execution.prices import (
     parse_price_line,
 )
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 
 def call(model: str, prompt: int | None, completion: int | None, **kw: Any) -> Result:
-    return Result(
-        "t",
-        "A",
-        model,
-        1,
-        "x",
-        "x",
-        True,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        **kw,
+    fields: dict[str, Any] = {"task": "t", "expected": "x", **kw}
+    return factories.result(
+        model, "A", prompt_tokens=prompt, completion_tokens=completion, **fields
     )
 
 

@@ -13,6 +13,7 @@ from pytest_llmbench.analysis.generic import (
     words,
 )
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 TEMPLATE = "Advanced technical expertise in domain-specific systems"
 
@@ -21,17 +22,12 @@ def answer(model: str, case: str, got: str, kind: str = "text", **kw: Any) -> Re
     """An answer to case ``case``: its own input (prompt hash) and gold unless told."""
     fields: dict[str, Any] = {
         "task": "skills",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
         "expected": f"contains {case!r}",
-        "got": got,
-        "correct": True,
         "kind": kind,
         "prompt_hash": f"hash-{case}",
+        **kw,
     }
-    fields.update(kw)
-    return Result(**fields)
+    return factories.result(model, case, got=got, **fields)
 
 
 def test_words_of_text_and_json() -> None:

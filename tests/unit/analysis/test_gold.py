@@ -6,24 +6,11 @@ from typing import Any
 
 from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 
 def said(model: str, case: str, gold: str, label: str | None, **kw: Any) -> Result:
-    fields: dict[str, Any] = {
-        "task": "grading",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
-        "expected": gold,
-        "got": label or "garbage",
-        "correct": label == gold,
-        "kind": "verdict",
-        "expected_label": gold,
-        "got_label": label,
-        "pass_label": "PASS",
-    }
-    fields.update(kw)
-    return Result(**fields)
+    return factories.verdict(model, case, label, gold=gold, **kw)
 
 
 def test_three_of_four_agreeing_against_gold_is_suspect() -> None:

@@ -8,19 +8,11 @@ import pytest
 
 from pytest_llmbench.analysis.repeats import CaseRuns, repeat_stats
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 
 def run(case: str, repeat: int, correct: bool, got: str, **kw: Any) -> Result:
-    return Result(
-        task="grading",
-        case_id=case,
-        model="p/a",
-        repeat=repeat,
-        expected="PASS",
-        got=got,
-        correct=correct,
-        **kw,
-    )
+    return factories.result("p/a", case, repeat=repeat, got=got, correct=correct, **kw)
 
 
 # A: right 3 of 3, always "PASS"             -> pass rate 1,   consistent

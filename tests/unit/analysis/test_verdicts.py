@@ -8,23 +8,11 @@ import pytest
 
 from pytest_llmbench.analysis.verdicts import verdict_metrics
 from pytest_llmbench.execution.results import Result
+from tests.support import factories
 
 
 def said(case: str, gold: str, label: str | None, pass_label: str = "PASS", **kw: Any) -> Result:
-    return Result(
-        task="grading",
-        case_id=case,
-        model="p/a",
-        repeat=1,
-        expected=gold,
-        got=label or "garbage",
-        correct=label == gold,
-        kind="verdict",
-        expected_label=gold,
-        got_label=label,
-        pass_label=pass_label,
-        **kw,
-    )
+    return factories.verdict("p/a", case, label, gold=gold, pass_label=pass_label, **kw)
 
 
 MIXED = [

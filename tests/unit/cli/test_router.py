@@ -305,7 +305,7 @@ def test_run_through_an_openai_compatible_endpoint(
 ) -> None:
     """A registered model served by an OpenAI-compatible endpoint: ``--endpoint`` names it,
     as ``--llm-endpoint`` did for the benchmark; a bad one is a usage error."""
-    from openai_emulator import OpenAIEmulator
+    from tests.support.openai_emulator import OpenAIEmulator
 
     (tmp_path / "evals").mkdir()
     (tmp_path / "evals" / "grading.yaml").write_text(GRADING)

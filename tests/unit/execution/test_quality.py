@@ -26,6 +26,7 @@ from pytest_llmbench.execution.quality import (
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import json_completeness, score
 from pytest_llmbench.reporting.terminal import task_lines
+from tests.support import factories
 
 POSTING = "Nordhafen Bank is hiring a Data Engineer in Hamburg to build Spark pipelines."
 
@@ -229,7 +230,9 @@ def test_bad_graded_checks_are_named(tmp_path: Path, expected: str, message: str
 
 
 def result(model: str, case: str, score_: float, correct: bool, ms: float) -> Result:
-    return Result("t", case, model, 1, "", "", correct, latency_ms=ms, score=score_)
+    return factories.result(
+        model, case, task="t", expected="", correct=correct, latency_ms=ms, score=score_
+    )
 
 
 def test_the_weighted_policy_ranks_on_mean_scores_and_strict_on_correctness() -> None:

@@ -16,6 +16,7 @@ from pytest_llmbench.plugin.distribute import (
     pick_unit,
 )
 from pytest_llmbench.providers.hosts import assign_hosts
+from tests.support import factories
 
 PROVIDERS = ("fake", "ollama")
 
@@ -111,7 +112,7 @@ def test_check_grouping_finds_models_split_over_units() -> None:
 
 
 def _result(model: str, host: str | None, case: str = "C1") -> Result:
-    return Result("t", case, model, 1, "PASS", "PASS", True, host=host)
+    return factories.result(model, case, task="t", host=host)
 
 
 def test_distribution_summary_names_split_models_hosts_and_crashes() -> None:

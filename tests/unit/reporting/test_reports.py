@@ -17,6 +17,7 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.reporting.facts import ReportData, notes, relative_speed
 from pytest_llmbench.reporting.html import STATUS_COLORS, html_report
 from pytest_llmbench.reporting.markdown import markdown_report
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,22 +25,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 def res(model: str, case: str, correct: bool, latency: float, **kw: Any) -> Result:
     expected = "FAIL" if case.startswith("FAIL") else "PASS"
-    fields: dict[str, Any] = {
-        "task": "grading",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
-        "expected": expected,
-        "got": expected if correct else "PASS",
-        "correct": correct,
-        "latency_ms": latency,
-        "kind": "verdict",
-        "expected_label": expected,
-        "got_label": expected if correct else "PASS",
-        "pass_label": "PASS",
-    }
-    fields.update(kw)
-    return Result(**fields)
+    said = expected if correct else "PASS"
+    return factories.verdict(
+        model, case, said, gold=expected, correct=correct, latency_ms=latency, **kw
+    )
 
 
 # p/a: 100, 300 ms (mean 200); p/b: 1000, 1500 (mean 1,250); p/c fast but too lenient.

@@ -13,22 +13,19 @@ from pytest_llmbench.execution.prices import Price, PriceTable
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.reporting.terminal import WIDTH, detail_lines, summary_lines, task_lines
 from pytest_llmbench.storage.json_report import json_document
+from tests.support import factories
 
 
 def res(model: str, case: str, latency: float, correct: bool = True, **kw: Any) -> Result:
     fields: dict[str, Any] = {
         "task": "t",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
         "expected": f"gold {case}",
         "got": f"{case} " * 4,
-        "correct": correct,
         "latency_ms": latency,
         "prompt_hash": f"hash-{case}",
+        **kw,
     }
-    fields.update(kw)
-    return Result(**fields)
+    return factories.result(model, case, correct=correct, **fields)
 
 
 def verdict(model: str, case: str, said: str, latency: float = 100.0, **kw: Any) -> Result:

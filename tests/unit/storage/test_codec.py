@@ -26,6 +26,7 @@ from pytest_llmbench.storage.json_report import (
     rankings_from_json,
     results_from_json,
 )
+from tests.support import factories
 
 NO_BENCHMARK = ("-p", "no:benchmark")
 CASES = ("PASS_1", "FAIL_1", "PASS_2")
@@ -34,20 +35,13 @@ RUN = {"id": "20250101T000000Z-codec", "started_at": "2025-01-01T00:00:00Z"}
 
 
 def verdict(model: str, case: str, said: str | None, repeat: int, ms: float, **kw: Any) -> Result:
-    gold = "FAIL" if "FAIL" in case else "PASS"
-    return Result(
-        "grading",
-        case,
+    return factories.verdict(
         model,
-        repeat,
-        gold,
-        said or "???",
-        said == gold,
+        case,
+        said,
+        got=said or "???",
+        repeat=repeat,
         latency_ms=ms,
-        kind="verdict",
-        expected_label=gold,
-        got_label=said,
-        pass_label="PASS",
         prompt_tokens=40,
         completion_tokens=4,
         eval_ms=ms / 2,

@@ -17,6 +17,7 @@ from pytest_llmbench.analysis.ranking import rank_strict
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage import history
 from pytest_llmbench.storage.git import head_commit
+from tests.support import factories
 
 ALL_FAKE = "--llm-models=fake"
 NO_BENCHMARK = ("-p", "no:benchmark")
@@ -25,23 +26,8 @@ NO_BENCHMARK = ("-p", "no:benchmark")
 def res(model: str, case: str, correct: bool, latency: float, **kw: Any) -> Result:
     expected = "FAIL" if "FAIL" in case else "PASS"
     got = expected if correct else ("PASS" if expected == "FAIL" else "FAIL")
-    fields: dict[str, Any] = {
-        "task": "grading",
-        "case_id": case,
-        "model": model,
-        "repeat": 1,
-        "expected": expected,
-        "got": got,
-        "correct": correct,
-        "latency_ms": latency,
-        "kind": "verdict",
-        "expected_label": expected,
-        "got_label": got,
-        "pass_label": "PASS",
-        "prompt_hash": "abc",
-    }
-    fields.update(kw)
-    return Result(**fields)
+    fields: dict[str, Any] = {"latency_ms": latency, "prompt_hash": "abc", **kw}
+    return factories.verdict(model, case, got, **fields)
 
 
 RESULTS = [
