@@ -94,27 +94,6 @@ def test_the_case_file_wins_over_the_ini_for_its_task(suite: pytest.Pytester) ->
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--llm-max-p95=fast"], "*--llm-max-p95: expected milliseconds such as 1500*"),
-        (["--llm-max-p95=0"], "*--llm-max-p95: expected a positive number of milliseconds*"),
-        (["--llm-max-error-rate=150"], "*expected a percentage from 0 to 100, got '150'*"),
-    ],
-)
-def test_bad_limits_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
-    result = suite.runpytest("evals", MODELS, *NO_BENCHMARK, *args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-
-
-def test_a_bad_ini_limit_names_the_key(suite: pytest.Pytester) -> None:
-    suite.makeini("[pytest]\nllm_max_error_rate = lots\n")
-    result = suite.runpytest("evals", MODELS, *NO_BENCHMARK)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*llm_max_error_rate: expected a percentage such as 5*"])
-
-
 def test_a_bad_case_file_limit_is_a_case_file_error(suite: pytest.Pytester) -> None:
     grading = suite.path / "evals" / "grading.yaml"
     grading.write_text(grading.read_text() + "alerts: {max_p95_ms: -3, max_error: 5}\n")

@@ -251,16 +251,6 @@ def pytest_llmbench_rank(config, task, results):
     result.stdout.fnmatch_lines(["Note: ranked by the team's own hook"])
 
 
-def test_runs_under_xdist_and_summary_has_every_result(suite: pytest.Pytester) -> None:
-    out = suite.path / "bench.json"
-    result = suite.runpytest_subprocess(
-        "evals", ALL_FAKE, "-n", "2", "-p", "no:benchmark", f"--llm-json={out}"
-    )
-    result.assert_outcomes(passed=6, failed=4)
-    result.stdout.fnmatch_lines(["Champion:  fake/right*"])
-    assert len(json.loads(out.read_text())["results"]) == 10
-
-
 def test_header_lists_models(suite: pytest.Pytester) -> None:
     result = suite.runpytest("evals", "--llm-models=fake/right", "--collect-only")
     result.stdout.fnmatch_lines(["llmbench: 1 model(s): fake/right"])

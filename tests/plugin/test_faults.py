@@ -344,13 +344,6 @@ def test_cache_entry_with_a_wrong_type_is_reported_and_fetched_live(
     consistent(project.path, project.path / "out.json")
 
 
-def test_bad_ini_timeout_is_one_usage_error(project: pytest.Pytester) -> None:
-    project.makeini("[pytest]\nllm_timeout = soon\n")
-    result = run(project)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: llm_timeout: expected a number of seconds, got 'soon'"])
-
-
 def test_history_that_cannot_be_written_is_a_warning(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -413,38 +413,6 @@ def test_fail_on_champion_fails_a_task_without_champion(suite: pytest.Pytester) 
     assert len(json.loads(out.read_text())["results"]) == 4
 
 
-def test_fail_on_champion_under_xdist(suite: pytest.Pytester) -> None:
-    result = suite.runpytest_subprocess(
-        "evals",
-        "--llm-models=fake",
-        *NO_BENCHMARK,
-        "--llm-fail-on=champion",
-        "--llm-eliminate=off",
-        "-n",
-        "2",
-    )
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=6, xfailed=4)
-
-
-@pytest.mark.parametrize(
-    ("option", "message"),
-    [
-        ("--llm-max-slowdown=fast", "*--llm-max-slowdown: expected a percentage*"),
-        ("--llm-max-slowdown=-5", "*--llm-max-slowdown: expected 0 or more*"),
-        ("--llm-fail-on=never", "*--llm-fail-on: invalid choice: 'never'*"),
-        ("--llm-baseline=missing.json", "*--llm-baseline missing.json: not a file, nor a run*"),
-    ],
-)
-def test_bad_gate_options_are_usage_errors(
-    suite: pytest.Pytester, option: str, message: str
-) -> None:
-    result = suite.runpytest("evals", "--llm-models=fake/right", option)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-    assert "Traceback" not in result.stderr.str()
-
-
 def test_changed_files_with_unusual_names(repo: pytest.Pytester) -> None:
     prompt = repo.path / "evals" / "prompts" / "grädîng v2.txt"
     prompt.write_text(PROMPT)

@@ -260,15 +260,6 @@ def test_a_stopped_run_sends_at_most_one_request_ahead_and_records_no_unrun_case
     assert sum(server.unloads.values()) == 1
 
 
-def test_an_invalid_prefetch_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nllm_prefetch = sometimes\n")
-    pytester.makeconftest(NO_LLAMACPP)
-    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=CASES))
-    result = pytester.runpytest("evals")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--llm-prefetch must be on or off, got 'sometimes'*"])
-
-
 # -- where the pipeline stays out ---------------------------------------------------------
 
 THREADS = (

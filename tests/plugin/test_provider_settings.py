@@ -74,13 +74,3 @@ def test_an_entry_point_provider_gets_only_its_own_settings(
     assert seen["timeout_s"] == 9.0
     assert seen["options"] == {"greeting": "hello"}
     assert not {"ollama_hosts", "gguf_models", "openai_endpoints"} & set(seen["fields"])
-
-
-def test_a_malformed_provider_option_is_one_usage_error(pytester: pytest.Pytester) -> None:
-    (pytester.mkdir("evals") / "grading.yaml").write_text(GRADING_YAML)
-    pytester.makeini("[pytest]\nllm_provider_options =\n    mine greeting\n")
-    result = pytester.runpytest("evals")
-    result.stderr.fnmatch_lines(
-        ["*llm_provider_options: expected NAME key=value ..., got 'mine greeting'*"]
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -219,12 +219,6 @@ def test_update_registry_option_writes_the_file(suite: pytest.Pytester) -> None:
     assert load_registry(other)["grading"].case_file == "../evals/grading.yaml"
 
 
-def test_update_registry_under_xdist_records_the_case_file(suite: pytest.Pytester) -> None:
-    suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, "-n", "2", "--llm-update-registry")
-    entry = load_registry(suite.path / "llmbench-registry.yaml")["grading"]
-    assert entry.case_file == "evals/grading.yaml"
-
-
 def test_update_registry_leaves_a_task_without_champion_alone(suite: pytest.Pytester) -> None:
     write(suite.path / "llmbench-registry.yaml", {"grading": ("fake/right", None)})
     result = suite.runpytest(
@@ -319,11 +313,3 @@ def test_models_registry_without_a_registry_is_a_usage_error(suite: pytest.Pytes
         "evals", "--llm-models=registry", "--llm-registry=elsewhere.yaml", *NO_BENCHMARK
     )
     named.assert_outcomes(passed=2)
-
-
-def test_update_registry_does_not_swallow_a_test_path(suite: pytest.Pytester) -> None:
-    result = suite.runpytest("--llm-models=fake/right", "--llm-update-registry", "evals")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*--llm-update-registry: 'evals' is not a .yaml file; write --llm-update-registry=*"]
-    )

@@ -192,28 +192,6 @@ def test_resume_a_named_run_and_bad_names(suite: pytest.Pytester) -> None:
     unknown.stderr.fnmatch_lines([f"ERROR: --llm-resume: no journal *; runs: {first}"])
 
 
-def test_resume_does_not_swallow_a_test_path(suite: pytest.Pytester) -> None:
-    result = suite.runpytest(ALL_FAKE, "--llm-resume", "evals")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--llm-resume: 'evals' is a path, not a run id*"])
-
-
-def test_journal_and_resume_under_xdist(suite: pytest.Pytester) -> None:
-    first = suite.runpytest_subprocess("evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2")
-    first.assert_outcomes(passed=6, failed=4)
-    run_id, entries = journal_of(suite.path)
-    assert len(entries) == 10
-    assert set(keys(entries).values()) == {1}
-    out = suite.path / "out.json"
-    again = suite.runpytest_subprocess(
-        "evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2", "--llm-resume", f"--llm-json={out}"
-    )
-    again.assert_outcomes(skipped=10)
-    again.stdout.fnmatch_lines(["Champion:  fake/right*"])
-    assert len(json.loads(out.read_text())["results"]) == 10
-    assert journal_of(suite.path)[0] == run_id
-
-
 # --------------------------------------------------------------------------- Ctrl-C and kill
 
 SLOW_CONFTEST = """

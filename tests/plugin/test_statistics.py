@@ -333,50 +333,6 @@ def test_json_has_verdict_metrics_and_latency_statistics(suite: pytest.Pytester)
     }
 
 
-@pytest.mark.parametrize(
-    ("option", "message"),
-    [
-        ("--llm-rank=fastest", "ERROR: --llm-rank: expected strict or weighted, got 'fastest'"),
-        (
-            "--llm-generic-threshold=1.5",
-            "ERROR: --llm-generic-threshold: expected a similarity above 0 and at most 1, "
-            "or 'off', got '1.5'",
-        ),
-        ("--llm-generic-threshold=0", "*expected a similarity above 0 and at most 1*"),
-        ("--llm-prices=missing.yaml", "ERROR: --llm-prices: cannot read *missing.yaml*"),
-    ],
-)
-def test_bad_statistics_options(suite: pytest.Pytester, option: str, message: str) -> None:
-    result = suite.runpytest("evals", option)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-    assert "Traceback" not in result.stderr.str()
-
-
-def test_bad_generic_threshold_in_ini(suite: pytest.Pytester) -> None:
-    suite.makeini("[pytest]\nllm_generic_threshold = high\n")
-    result = suite.runpytest("evals")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: llm_generic_threshold: expected a similarity above 0 and at most 1, "
-            "or 'off', got 'high'"
-        ]
-    )
-
-
-def test_bad_price_line_in_ini(suite: pytest.Pytester) -> None:
-    suite.makeini("[pytest]\nllm_prices =\n    openai/* = cheap\n")
-    result = suite.runpytest("evals")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: llm_prices line 'openai/* = cheap': expected 'PATTERN = INPUT OUTPUT' "
-            "($ per million tokens) or 'PATTERN = hourly PRICE'"
-        ]
-    )
-
-
 MANY_CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider
 
@@ -417,15 +373,3 @@ def test_summary_of_twenty_models_fits_in_120_columns(suite: pytest.Pytester) ->
     assert sum(1 for line in summary if line.startswith("task grading (strict")) == 1
     assert sum(1 for line in summary if "champion" in line or "runner-up" in line) >= 2
     assert sum(1 for line in summary if line.endswith("disqualified")) == 7
-
-
-def test_xdist_controller_learns_policies_and_case_counts(suite: pytest.Pytester) -> None:
-    # The controller collects nothing under xdist: the workers send what it needs.
-    weighted(suite, "{policy: weighted, quality: 0.5}")
-    result = suite.runpytest_subprocess(
-        "evals", "--llm-models=fake/right,fake/lenient", "-n", "2", *NO_BENCHMARK
-    )
-    result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(
-        ["task grading (weighted policy: quality 0.5, speed 0.5, 2 cases)", "Champion:  fake/*"]
-    )

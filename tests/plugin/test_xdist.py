@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_llmbench.storage import history, journal
+from pytest_llmbench.storage.champions import (
+    load_registry,
+)
 from tests.support.casedata import NO_LLAMACPP_PROVIDER
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 
@@ -261,3 +266,119 @@ def test_a_worker_that_crashes_keeps_every_finished_result(project: pytest.Pytes
     suite = ET.parse(Path(project.path / "junit.xml")).getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("errors"), suite.get("failures"), suite.get("tests")) == ("1", "2", "15")
+
+
+NO_BENCHMARK = ("-p", "no:benchmark")
+
+
+def test_update_registry_under_xdist_records_the_case_file(suite: pytest.Pytester) -> None:
+    suite.runpytest("evals", "--llm-models=fake", *NO_BENCHMARK, "-n", "2", "--llm-update-registry")
+    entry = load_registry(suite.path / "llmbench-registry.yaml")["grading"]
+    assert entry.case_file == "evals/grading.yaml"
+
+
+def keys(entries: list[journal.Entry]) -> Counter[tuple[str, str, str, int]]:
+    return Counter(e.key for e in entries)
+
+
+def journal_of(root: Path) -> tuple[str, list[journal.Entry]]:
+    [path] = sorted((root / ".llmbench" / "runs").glob("*.jsonl"))
+    return path.stem, journal.read_entries(path)
+
+
+ALL_FAKE = "--llm-models=fake"
+
+
+def test_journal_and_resume_under_xdist(suite: pytest.Pytester) -> None:
+    first = suite.runpytest_subprocess("evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2")
+    first.assert_outcomes(passed=6, failed=4)
+    run_id, entries = journal_of(suite.path)
+    assert len(entries) == 10
+    assert set(keys(entries).values()) == {1}
+    out = suite.path / "out.json"
+    again = suite.runpytest_subprocess(
+        "evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2", "--llm-resume", f"--llm-json={out}"
+    )
+    again.assert_outcomes(skipped=10)
+    again.stdout.fnmatch_lines(["Champion:  fake/right*"])
+    assert len(json.loads(out.read_text())["results"]) == 10
+    assert journal_of(suite.path)[0] == run_id
+
+
+def weighted(suite: pytest.Pytester, ranking: str) -> None:
+    path = suite.path / "evals" / "grading.yaml"
+    text = path.read_text().replace("cases:\n", f"ranking: {ranking}\ncases:\n", 1)
+    path.write_text(text)
+
+
+def test_xdist_controller_learns_policies_and_case_counts(suite: pytest.Pytester) -> None:
+    # The controller collects nothing under xdist: the workers send what it needs.
+    weighted(suite, "{policy: weighted, quality: 0.5}")
+    result = suite.runpytest_subprocess(
+        "evals", "--llm-models=fake/right,fake/lenient", "-n", "2", *NO_BENCHMARK
+    )
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["task grading (weighted policy: quality 0.5, speed 0.5, 2 cases)", "Champion:  fake/*"]
+    )
+
+
+def test_only_the_controller_writes_under_xdist(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2")
+    result.assert_outcomes(passed=6, failed=4)
+    path = suite.path / ".llmbench" / "history.sqlite"
+    [run] = history.list_runs(path)
+    assert len(history.load_run(path, run.id).results) == 10
+
+
+def test_runs_under_xdist_and_summary_has_every_result(suite: pytest.Pytester) -> None:
+    out = suite.path / "bench.json"
+    result = suite.runpytest_subprocess(
+        "evals", ALL_FAKE, "-n", "2", "-p", "no:benchmark", f"--llm-json={out}"
+    )
+    result.assert_outcomes(passed=6, failed=4)
+    result.stdout.fnmatch_lines(["Champion:  fake/right*"])
+    assert len(json.loads(out.read_text())["results"]) == 10
+
+
+def test_reports_under_xdist_know_descriptions_and_sizes(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        (suite.path / "conftest.py")
+        .read_text()
+        .replace(
+            'registry.add(ScriptedProvider("fake", {',
+            "class Sized(ScriptedProvider):\n"
+            "        def discover(self):\n"
+            "            from pytest_llmbench import Discovery, ModelInfo\n"
+            "            return Discovery(tuple(ModelInfo(self.name, m, size_bytes=len(m) * 10**9)"
+            " for m in self.answers))\n"
+            '    registry.add(Sized("fake", {',
+        )
+    )
+    result = suite.runpytest_subprocess(
+        "evals",
+        "--llm-models=fake/right,fake/slowright",
+        *NO_BENCHMARK,
+        "-n",
+        "2",
+        "--llm-report=r.md",
+    )
+    result.assert_outcomes(passed=4)
+    text = (suite.path / "r.md").read_text()
+    assert "Grade a posting." in text
+    assert "| `fake/slowright` | 9.0 GB |" in text
+    assert "- Size against speed: fake/right (5.0 GB, " in text
+
+
+def test_fail_on_champion_under_xdist(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess(
+        "evals",
+        "--llm-models=fake",
+        *NO_BENCHMARK,
+        "--llm-fail-on=champion",
+        "--llm-eliminate=off",
+        "-n",
+        "2",
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=6, xfailed=4)

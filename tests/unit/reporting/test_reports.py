@@ -238,35 +238,6 @@ def test_report_options_write_both_files(suite: pytest.Pytester) -> None:
     assert page.count("<svg") == 2
 
 
-def test_reports_under_xdist_know_descriptions_and_sizes(suite: pytest.Pytester) -> None:
-    suite.makeconftest(
-        (suite.path / "conftest.py")
-        .read_text()
-        .replace(
-            'registry.add(ScriptedProvider("fake", {',
-            "class Sized(ScriptedProvider):\n"
-            "        def discover(self):\n"
-            "            from pytest_llmbench import Discovery, ModelInfo\n"
-            "            return Discovery(tuple(ModelInfo(self.name, m, size_bytes=len(m) * 10**9)"
-            " for m in self.answers))\n"
-            '    registry.add(Sized("fake", {',
-        )
-    )
-    result = suite.runpytest_subprocess(
-        "evals",
-        "--llm-models=fake/right,fake/slowright",
-        *NO_BENCHMARK,
-        "-n",
-        "2",
-        "--llm-report=r.md",
-    )
-    result.assert_outcomes(passed=4)
-    text = (suite.path / "r.md").read_text()
-    assert "Grade a posting." in text
-    assert "| `fake/slowright` | 9.0 GB |" in text
-    assert "- Size against speed: fake/right (5.0 GB, " in text
-
-
 # --------------------------------------------------------------------------- Chromium
 
 

@@ -198,14 +198,6 @@ def test_nothing_is_written_without_cases(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / ".llmbench").exists()
 
 
-def test_only_the_controller_writes_under_xdist(suite: pytest.Pytester) -> None:
-    result = suite.runpytest_subprocess("evals", ALL_FAKE, *NO_BENCHMARK, "-n", "2")
-    result.assert_outcomes(passed=6, failed=4)
-    path = suite.path / ".llmbench" / "history.sqlite"
-    [run] = history.list_runs(path)
-    assert len(history.load_run(path, run.id).results) == 10
-
-
 # --------------------------------------------------------------------------- llmbench
 
 
