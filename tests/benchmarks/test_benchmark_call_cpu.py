@@ -8,8 +8,8 @@ call above a bare parametrized pytest item, on both paths.
 How it is measured:
 
 - pytest runs in a subprocess, as a real run does, on one model and N verdict cases
-  against an instant emulated endpoint in this process (``tests/openai_emulator.py``,
-  ``tests/ollama_emulator.py``): the emulators' CPU is not the child's;
+  against an instant emulated endpoint in this process (``tests/support/openai_emulator.py``,
+  ``tests/support/ollama_emulator.py``): the emulators' CPU is not the child's;
 - CPU, not wall time: the child's user + system time from ``getrusage(RUSAGE_CHILDREN)``
   (the machine the figures come from has 2 cores shared with other jobs; wall time
   there says more about the neighbours than about the plugin);
@@ -160,7 +160,8 @@ def test_plugin_cpu_per_call_on_both_http_paths(
         "call-cpu",
         what=(
             "the plugin's own CPU per call, **2,000 cases against an instant emulated "
-            "endpoint**, pytest in a subprocess (`tests/test_benchmark_call_cpu.py`: child CPU "
+            "endpoint**, pytest in a subprocess (`tests/benchmarks/test_benchmark_call_cpu.py`: "
+            "child CPU "
             f"time, 2,000 minus 200 cases, {rounds} interleaved round(s), median), above a bare "
             f"parametrized item ({bare:.2f} ms)"
         ),
@@ -243,7 +244,7 @@ def test_pytest_benchmark_cpu_per_item(
         what=(
             "pytest-benchmark's CPU per llmbench item (2,000 minus 200 cases, an instant "
             "scripted model, pytest in a subprocess, against `-p no:benchmark`; "
-            f"`tests/test_benchmark_call_cpu.py`, {rounds} round(s), median)"
+            f"`tests/benchmarks/test_benchmark_call_cpu.py`, {rounds} round(s), median)"
         ),
         target=f"< {BENCHMARK_TARGET_MS} ms",
         measured=(

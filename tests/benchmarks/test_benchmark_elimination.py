@@ -17,7 +17,7 @@ the second in at most 0.3x.  Wall time (the figure the targets name) is noisy on
 shared machine, so the run's CPU time (the pytest subprocess's) and the count of
 generation requests are reported beside it.  No timed assertion.
 
-Run it alone with ``pytest tests/test_benchmark_elimination.py --benchmark-only -s``.
+Run it alone with ``pytest tests/benchmarks/test_benchmark_elimination.py --benchmark-only -s``.
 """
 
 from __future__ import annotations
@@ -229,7 +229,8 @@ def test_elimination_sweeps_against_the_full_run(
         what=(
             f"elimination (`--llm-fail-on champion`) on an emulated fleet of {MODELS} models x "
             f"{CASES} cases x {REPEATS} runs, 16 models missing at least one case "
-            "(`tests/test_benchmark_elimination.py`): first sweep / second sweep (case order "
+            "(`tests/benchmarks/test_benchmark_elimination.py`): first sweep / second sweep (case "
+            "order "
             "from the first one's history) against the full run's wall time"
         ),
         target=f"<= {TARGETS['first_sweep']}x / <= {TARGETS['second_sweep']}x",

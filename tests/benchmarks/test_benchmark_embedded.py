@@ -142,7 +142,8 @@ def test_embedded_per_call_with_and_without_prefix_reuse_vs_the_server(
         what=(
             "embedded SmolLM2 on the 10 grading cases, per call, **with prefix reuse** against "
             "the same model behind llama.cpp's server reached by the openai provider "
-            "(`tests/test_benchmark_embedded.py`: wall time, the three paths taking turns case "
+            "(`tests/benchmarks/test_benchmark_embedded.py`: wall time, the three paths taking "
+            "turns case "
             f"by case, {rounds} round(s), median; on a shared machine only the ratios mean "
             "something)"
         ),

@@ -9,7 +9,7 @@ parent's 390 MiB): the defaults (journal and history written), and with
 ``--llm-json`` as well (the document is streamed to its file one record at a time, so it
 adds little to the peak).
 
-Run it alone with ``pytest tests/test_benchmark_memory.py --benchmark-only -s``.
+Run it alone with ``pytest tests/benchmarks/test_benchmark_memory.py --benchmark-only -s``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def test_peak_memory_of_20000_items(
         f"memory-{outputs}",
         what=(
             "peak memory of 20,000 items (5,000 cases x 4 instant models; "
-            f"`tests/test_benchmark_memory.py`: the subprocess's peak RSS), {described[outputs]}"
+            "`tests/benchmarks/test_benchmark_memory.py`: the subprocess's peak RSS), "
+            f"{described[outputs]}"
         ),
         target=f"<= {TARGET_MIB} MiB",
         measured=f"**{peak:.0f} MiB**",

@@ -26,7 +26,7 @@ and pytest do not share an interpreter lock, as Ollama and pytest would not.
 No timed assertion; the test asserts what makes the figures meaningful: 4 loads,
 80 answers, all correct, never two requests at once.
 
-Run it alone with ``pytest tests/test_benchmark_ollama.py --benchmark-only``.
+Run it alone with ``pytest tests/benchmarks/test_benchmark_ollama.py --benchmark-only``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def test_run_wall_time_against_the_ideal_schedule(
             f"emulated Ollama, {len(MODELS)} models x {CASES} cases, one resident slot, "
             f"**{load_s:g} s loads, {answer_s:g} s answers** ({loads[profile]}): wall time on "
             "the server, first load to last unload, against the ideal (sum of loads + sum of "
-            f"answers = {ideal_s:.1f} s; `tests/test_benchmark_ollama.py`, pytest in a "
+            f"answers = {ideal_s:.1f} s; `tests/benchmarks/test_benchmark_ollama.py`, pytest in a "
             "subprocess)"
         ),
         target="within 5%",

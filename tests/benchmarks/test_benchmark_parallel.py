@@ -19,7 +19,7 @@ The test asserts what makes the figures meaningful: every answer right, each hos
 loaded each of its models once (no host ever had two workers at once), one worker
 per model.
 
-Run it alone with ``pytest tests/test_benchmark_parallel.py --benchmark-only``.
+Run it alone with ``pytest tests/benchmarks/test_benchmark_parallel.py --benchmark-only``.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_four_hosts_with_four_workers_against_serial(
         what=(
             f"{HOSTS} emulated Ollama hosts x {MODELS_PER_HOST} models x {CASES} cases, "
             f"{ANSWER_S:g} s per answer: the sweep with `-n {WORKERS}` against `-n 0` "
-            "(`tests/test_benchmark_parallel.py`: first request to last, on the servers)"
+            "(`tests/benchmarks/test_benchmark_parallel.py`: first request to last, on the servers)"
         ),
         target=">= 3x",
         measured=(

@@ -21,7 +21,7 @@ most 0.15 s, with an Ollama-only selection and with an embedded-only one.  How:
   adds, its case items included;
 - ``ollama``: ``--llm-ollama-host=<emulator> --llm-models=ollama``, a whole small run:
   discovery, the 5 cases answered at once by an emulated Ollama in this process
-  (``tests/ollama_emulator.py``; its CPU is not the child's), ranking, journal and
+  (``tests/support/ollama_emulator.py``; its CPU is not the child's), ranking, journal and
   history; against the reference run;
 - ``ollama, collected`` and ``embedded, collected`` (``--llm-models=llamacpp``, the
   embedded models installed): ``--collect-only``, start-up up to the first request,
@@ -42,7 +42,7 @@ most 0.15 s, with an Ollama-only selection and with an embedded-only one.  How:
 ``LLMBENCH_BENCH_ROUNDS`` sets the number of rounds (default 5: each run is short).
 What each run leaves unimported (no SDK for an Ollama-only run on plain http, none
 for an embedded-only one, no TLS context) is asserted in ``tests/test_architecture.py``
-and ``tests/test_embedded.py``; what each entry point leaves out (pytest, jsonschema,
+and ``tests/e2e/test_embedded.py``; what each entry point leaves out (pytest, jsonschema,
 provider SDKs) in ``tests/test_architecture.py``.
 """
 
@@ -119,7 +119,8 @@ def test_the_entry_point_imports_in_at_most_30_ms(benchmark: pytest.FixtureDef[N
         what=(
             "importing the entry point (`pytest_llmbench.plugin`), which every pytest run in a "
             "project with the plugin installed pays: its own modules and what only they import "
-            "(`tests/test_benchmark_startup.py`: `python -X importtime`, last of 3 rounds, with "
+            "(`tests/benchmarks/test_benchmark_startup.py`: `python -X importtime`, last of 3 "
+            "rounds, with "
             "this machine's environment, `PYTHONDONTWRITEBYTECODE=1`)"
         ),
         target=f"<= {TARGET_MS:.0f} ms",
@@ -246,10 +247,10 @@ def test_plugin_start_up_cpu_above_pytest_alone(
         "startup-cpu",
         what=(
             "the CPU a small run costs above `pytest -p no:llmbench` on the same project "
-            f"({CASES} cases and one plain test; `tests/test_benchmark_startup.py`: child CPU "
-            f"time, median of {rounds} interleaved rounds, bytecode caches warm; in brackets "
-            "with no bytecode at all, every module compiled): an Ollama-only selection (a "
-            "whole run against an instant emulated server, and `--collect-only`) and an "
+            f"({CASES} cases and one plain test; `tests/benchmarks/test_benchmark_startup.py`: "
+            f"child CPU time, median of {rounds} interleaved rounds, bytecode caches warm; "
+            "in brackets with no bytecode at all, every module compiled): an Ollama-only "
+            "selection (a whole run against an instant emulated server, and `--collect-only`) and an "
             "embedded-only one (`--collect-only`: start-up up to the first request)"
         ),
         target=f"<= +{TARGET_CPU_S} s",

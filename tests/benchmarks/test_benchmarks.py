@@ -5,9 +5,9 @@
   ``build_request``, ``fetch``, ``finish`` with the default scorer): target under 1 ms;
 - for reference, a whole pytest run per item (pytest's own per-test cost included).
 
-Run them alone with ``pytest tests/test_benchmarks.py --benchmark-only``.  Each
+Run them alone with ``pytest tests/benchmarks/test_benchmarks.py --benchmark-only``.  Each
 benchmark prints its figure beside its target and keeps both in
-``benchmark.extra_info``, with its README row (``tests/perf_table.py`` writes the table).
+``benchmark.extra_info``, with its README row (``tests/benchmarks/perf_table.py`` writes the table).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_collection_of_2000_cases_times_10_models(
         capsys,
         "collection",
         "collecting 2,000 cases x 10 models (20,000 items, in-process, YAML loading, "
-        "validation and item creation included; `tests/test_benchmarks.py`)",
+        "validation and item creation included; `tests/benchmarks/test_benchmarks.py`)",
         "< 2 s",
     )
 
@@ -155,7 +155,7 @@ def test_harness_overhead_per_call(
         capsys,
         "harness-per-call",
         "harness overhead per call against an instant provider (request, timing, scoring, "
-        "record; `tests/test_benchmarks.py`)",
+        "record; `tests/benchmarks/test_benchmarks.py`)",
         "< 1 ms",
     )
 
@@ -187,7 +187,7 @@ def test_whole_pytest_run_per_item(
         "pytest-item",
         what=(
             "a whole pytest item per call, for reference (setup, call, report; pytest's own "
-            "cost included; `tests/test_benchmarks.py`, in-process)"
+            "cost included; `tests/benchmarks/test_benchmarks.py`, in-process)"
         ),
         target="",
         measured=f"{per_item:.2f} ms per item ({count:,} items in {stats.mean:.1f} s)",

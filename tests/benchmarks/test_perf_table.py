@@ -1,4 +1,4 @@
-"""``tests/perf_table.py``: the README's performance table written from benchmark JSON."""
+"""``tests/benchmarks/perf_table.py``: the README's performance table from benchmark JSON."""
 
 from __future__ import annotations
 

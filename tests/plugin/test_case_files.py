@@ -3,7 +3,7 @@
 Issue 13: every rejected input is one clear message naming the file and line or the
 option, and what to do.  The classes handled well before the issue are here too, so
 they stay so.  Security cases (confinement, secrets, escapes, hangs) are in
-``test_reliability_security.py``.
+``test_hostile_input.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Outcomes you can trust (issue 12): nothing wrong written, nothing lost.
+"""Outcomes you can trust (issue 12): nothing wrong written, nothing lost, whatever the fault.
 
 Each test runs the plugin through pytester on a scripted provider (or an emulated
 server, see test_failover.py) with a fault, then checks what the user acts on: the
@@ -348,7 +348,7 @@ def test_history_that_cannot_be_written_is_a_warning(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A file that is not a history at all is refused before the run (see
-    # tests/test_reliability_inputs.py); a history that fails while the run is
+    # tests/plugin/test_case_files.py); a history that fails while the run is
     # recorded (a full disk) is a warning, and the ranking is still printed.
     def full(*args: Any, **kwargs: Any) -> None:
         raise sqlite3.OperationalError("database or disk is full")

@@ -2,7 +2,7 @@
 failures.
 
 Every run here goes through pytest (pytester, in process) and the official ``ollama``
-client to the emulator (tests/ollama_emulator.py): real HTTP on loopback, Ollama's
+client to the emulator (tests/support/ollama_emulator.py): real HTTP on loopback, Ollama's
 recorded reply shapes, one resident-model slot that charges a load on every switch.
 """
 
@@ -171,7 +171,7 @@ def test_xdist_workers_collect_the_same_order_whatever_the_server_lists_first(
     """The server lists its models in another order for each worker; xdist refuses to run
     when workers collect different ids or orders, so passing means they agreed.
 
-    (Keeping one model's items on one worker: tests/test_parallel.py.)
+    (Keeping one model's items on one worker: tests/plugin/test_xdist.py.)
     """
     srv.rotate_tags = True
     srv.resident_slots = None  # two workers at once: room for both, no thrash to measure

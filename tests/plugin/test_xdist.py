@@ -1,7 +1,7 @@
 """Parallel runs under pytest-xdist: the same results as a serial run, hosts, crashes.
 
 Each test here starts real xdist workers (a subprocess each), so there are few of them;
-the scheduler's decisions are tested one by one in test_scheduler.py.
+the scheduler's decisions are tested one by one in tests/unit/plugin/test_scheduler.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``--llm-timeout`` is a deadline for the whole call (issue 12, point 8).
 
-The Ollama paths are tested in test_ollama_provider.py and test_trust.py, the embedded
-provider in test_llamacpp.py; here: the helper the SDK paths use, and the OpenAI SDK
+The Ollama paths are tested in providers/test_ollama.py and plugin/test_faults.py, the embedded
+provider in e2e/test_llamacpp.py; here: the helper the SDK paths use, and the OpenAI SDK
 path against a server that sends a valid reply one byte at a time.
 """
 

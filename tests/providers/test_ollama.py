@@ -1,6 +1,6 @@
 """The Ollama provider against an emulated Ollama server: real HTTP on loopback.
 
-The emulator (tests/ollama_emulator.py) speaks Ollama's recorded wire protocol; these
+The emulator (tests/support/ollama_emulator.py) speaks Ollama's recorded wire protocol; these
 tests go through the official ``ollama`` client inside :class:`OllamaProvider`, so
 what is checked is what would go over the wire to a real server.
 """
@@ -119,7 +119,7 @@ def connections() -> Iterator[list[Any]]:
         tried.append(address)
         real(self, address)
 
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect = connect  # type: ignore[method-assign]
     try:
         yield tried
     finally:

@@ -1,6 +1,6 @@
 """The lean HTTP client for Ollama's ``/api/chat`` (``providers.wire``), over real HTTP.
 
-Its errors are checked through the provider in ``test_ollama_provider.py`` (every test
+Its errors are checked through the provider in ``test_ollama.py`` (every test
 there runs on both clients); here: what it sends, how it keeps connections, where it
 steps aside for the ``ollama`` client (proxies, TLS, redirects).
 """
