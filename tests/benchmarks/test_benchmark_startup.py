@@ -250,8 +250,8 @@ def test_plugin_start_up_cpu_above_pytest_alone(
             f"({CASES} cases and one plain test; `tests/benchmarks/test_benchmark_startup.py`: "
             f"child CPU time, median of {rounds} interleaved rounds, bytecode caches warm; "
             "in brackets with no bytecode at all, every module compiled): an Ollama-only "
-            "selection (a whole run against an instant emulated server, and `--collect-only`) and an "
-            "embedded-only one (`--collect-only`: start-up up to the first request)"
+            "selection (a whole run against an instant emulated server, and `--collect-only`) "
+            "and an embedded-only one (`--collect-only`: start-up up to the first request)"
         ),
         target=f"<= +{TARGET_CPU_S} s",
         measured="; ".join(measured) + f"; {'met' if worst <= TARGET_CPU_S else 'not met'}",
