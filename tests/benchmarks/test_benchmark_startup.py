@@ -108,11 +108,6 @@ def test_the_entry_point_imports_in_at_most_30_ms(benchmark: pytest.FixtureDef[N
         f"\nimport pytest_llmbench.plugin: {own:.1f} ms of its own (target <= {TARGET_MS:.0f} ms); "
         f"pytest's own import on the same run: {of_pytest:.1f} ms"
     )
-    load = os.getloadavg()[0]
-    assert own <= TARGET_MS, (
-        f"import pytest_llmbench.plugin: {own:.1f} ms of its own, above {TARGET_MS:.0f} ms "
-        f"(load average {load:.1f} on {os.cpu_count()} cores)"
-    )
     readme_row(
         benchmark,
         "startup-import",
@@ -125,6 +120,11 @@ def test_the_entry_point_imports_in_at_most_30_ms(benchmark: pytest.FixtureDef[N
         ),
         target=f"<= {TARGET_MS:.0f} ms",
         measured=f"**{own:.1f} ms** (pytest's own import on the same run: {of_pytest:.1f} ms)",
+    )
+    load = os.getloadavg()[0]
+    assert own <= TARGET_MS, (
+        f"import pytest_llmbench.plugin: {own:.1f} ms of its own, above {TARGET_MS:.0f} ms "
+        f"(load average {load:.1f} on {os.cpu_count()} cores)"
     )
 
 
