@@ -313,3 +313,60 @@ def test_models_registry_without_a_registry_is_a_usage_error(suite: pytest.Pytes
         "evals", "--llm-models=registry", "--llm-registry=elsewhere.yaml", *NO_BENCHMARK
     )
     named.assert_outcomes(passed=2)
+
+
+def entry(champion: tuple[str, float], runner_up: tuple[str, float] | None) -> RegistryEntry:
+    def evidence(model: str, ms: float) -> Evidence:
+        return Evidence(model, 2, 2, ms, run="run-1")
+
+    return RegistryEntry(
+        task="grading",
+        champion=evidence(*champion),
+        runner_up=evidence(*runner_up) if runner_up else None,
+        case_file="evals/grading.yaml",
+        fallbacks=("p/spare",),
+    )
+
+
+def test_new_runs_only_the_model_the_history_lacks_and_it_takes_the_champions_place(
+    suite: pytest.Pytester,
+) -> None:
+    first = suite.runpytest(
+        "evals", "--llm-models=fake/slowright,fake/lenient", *NO_BENCHMARK, "--llm-update-registry"
+    )
+    first.assert_outcomes(passed=3, failed=1)
+    registry = suite.path / "llmbench-registry.yaml"
+    assert load_registry(registry)["grading"].champion.model == "fake/slowright"
+
+    models = "--llm-models=new,fake/slowright,fake/lenient,fake/right"
+    second = suite.runpytest("evals", models, *NO_BENCHMARK, "--llm-update-registry")
+    second.assert_outcomes(passed=2)  # fake/right only: the history holds the other two
+    second.stdout.fnmatch_lines(
+        [
+            "llmbench: 1 model(s): fake/right",
+            "llmbench: new: grading: 2 model(s) benchmarked on its current prompt: "
+            "fake/slowright, fake/lenient",
+            "llmbench: registry * updated: grading",
+        ]
+    )
+    entry = load_registry(registry)["grading"]
+    assert entry.champion.model == "fake/right"
+    assert entry.runner_up is not None
+    assert entry.runner_up.model == "fake/slowright"  # the old champion, no runner-up before
+    assert entry.why is not None
+    assert entry.why.startswith("fake/right replaced fake/slowright as champion in run ")
+
+    # Nothing new: the session passes and says so.
+    third = suite.runpytest("evals", models, *NO_BENCHMARK, "--llm-update-registry")
+    assert third.ret == 0
+    third.stdout.fnmatch_lines(
+        ["llmbench: new: grading: no new model (3 benchmarked on its current prompt)"]
+    )
+    third.stdout.fnmatch_lines(["llmbench: no new model for any task; nothing to benchmark"])
+
+    # A changed prompt makes every model new again.
+    grading = suite.path / "evals" / "grading.yaml"
+    grading.write_text(grading.read_text().replace("Answer PASS or FAIL.", "Say PASS or FAIL."))
+    fourth = suite.runpytest("evals", models, *NO_BENCHMARK)
+    fourth.assert_outcomes(passed=5, failed=1)
+    fourth.stdout.fnmatch_lines(["llmbench: new: grading: no model benchmarked on its *"])
