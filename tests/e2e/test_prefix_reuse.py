@@ -29,13 +29,29 @@ pytestmark = pytest.mark.embedded
 
 GRADING = Path(__file__).resolve().parents[2] / "evals" / "grading.yaml"
 MODELS = ("smollm2-135m", "gemma3-270m")
-CASES = 3
-"""Grading cases per check (each is a ~550-token prompt: a few seconds on a small CPU)."""
+CASES = 2
+"""Grading cases per check (each is a ~550-token prompt: a few seconds on a small CPU);
+two are enough to answer them in another order."""
 
 
 @pytest.fixture(scope="module")
 def grading() -> Task:
     return load_task(GRADING)
+
+
+@pytest.fixture(scope="module")
+def with_reuse(grading: Task) -> dict[str, tuple[LlamaCppProvider, list[tuple[str, int | None]]]]:
+    """Per model: a provider with prefix reuse and its answers to the cases in order, after
+    another task's request (whatever ran before in this process); computed once, checked
+    against other orders, no reuse, and a fresh process."""
+    out = {}
+    for model in MODELS:
+        provider = LlamaCppProvider(BuiltinSettings(prefix_reuse=True))
+        provider.generate(company_request(model))
+        computed = llamacpp._PREFIXES.computed
+        out[model] = (provider, answers(provider, requests_for(grading, model)))
+        assert llamacpp._PREFIXES.computed <= computed + 1  # one prefix per model and task
+    return out
 
 
 def requests_for(task: Task, model: str, count: int = CASES) -> list[Request]:
@@ -86,15 +102,15 @@ def test_the_prefix_is_a_token_prefix_of_every_case(grading: Task, model: str) -
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_answers_are_the_same_in_any_order_and_without_reuse(grading: Task, model: str) -> None:
+def test_answers_are_the_same_in_any_order_and_without_reuse(
+    grading: Task,
+    model: str,
+    with_reuse: dict[str, tuple[LlamaCppProvider, list[tuple[str, int | None]]]],
+) -> None:
+    reuse, in_order = with_reuse[model]
     requests = requests_for(grading, model)
-    computed = llamacpp._PREFIXES.computed
-    reuse = LlamaCppProvider(BuiltinSettings(prefix_reuse=True))
-    in_order = answers(reuse, requests)
-    assert llamacpp._PREFIXES.computed <= computed + 1  # one prefix per model and task
-    reuse.generate(company_request(model))
-    shuffled = [requests[i] for i in (2, 0, 1)]
-    again = dict(zip([2, 0, 1], answers(reuse, shuffled), strict=True))
+    order = list(reversed(range(CASES)))
+    again = dict(zip(order, answers(reuse, [requests[i] for i in order]), strict=True))
     without = answers(LlamaCppProvider(BuiltinSettings(prefix_reuse=False)), requests)
     assert [again[i] for i in range(CASES)] == in_order
     assert without == in_order
@@ -119,10 +135,10 @@ print(json.dumps([[r.text, r.prompt_tokens] for r in replies]))
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_answers_are_those_of_a_fresh_process_without_reuse(grading: Task, model: str) -> None:
-    reuse = LlamaCppProvider(BuiltinSettings(prefix_reuse=True))
-    reuse.generate(company_request(model))  # whatever ran before in this process
-    here = answers(reuse, requests_for(grading, model))
+def test_answers_are_those_of_a_fresh_process_without_reuse(
+    model: str, with_reuse: dict[str, tuple[LlamaCppProvider, list[tuple[str, int | None]]]]
+) -> None:
+    _, here = with_reuse[model]  # after another request in this process, with reuse
     fresh = subprocess.run(
         [sys.executable, "-c", FRESH, model, str(GRADING), str(CASES)],
         capture_output=True,

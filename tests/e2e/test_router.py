@@ -33,7 +33,7 @@ def test_benchmark_then_answer_through_the_router(
     (pytester.path / "evals").mkdir()
     shutil.copy(EVALS / "company_extraction.yaml", pytester.path / "evals")
     registry = pytester.path / "llmbench-registry.yaml"
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(  # in-process: models loaded by earlier tests are reused
         "evals/company_extraction.yaml",
         "--llm-models=all",
         f"--llm-ollama-host={dead_url()}",  # the embedded models only, whatever runs here
