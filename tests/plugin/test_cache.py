@@ -185,34 +185,3 @@ def test_write_then_read_over_http_with_the_server_stopped(pytester: pytest.Pyte
     down = pytester.runpytest(endpoint, "--llm-models=emu/m")
     assert down.ret == pytest.ExitCode.USAGE_ERROR
     down.stderr.fnmatch_lines(["*emu: endpoint * is not reachable (connection refused)*"])
-
-
-def test_endpoint_cache_and_notes_under_xdist(pytester: pytest.Pytester) -> None:
-    """Workers call the endpoint and share the cache; the controller's notes come from the
-    result records (the structured-output fallback happened in the workers)."""
-    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
-
-    def answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
-        return json.dumps({"company": "Acme" if "Acme" in messages[-1]["content"] else "Globex"})
-
-    with OpenAIEmulator(models=["m"], answer=answer, formats=("text", "json_object")) as srv:
-        pytester.makeini(f"[pytest]\nllm_openai_endpoints = emu = {srv.url}\n")
-        out = pytester.path / "live.json"
-        live = pytester.runpytest_subprocess(
-            "-n", "2", "--llm-models=emu/m", "--llm-cache=write", f"--llm-json={out}"
-        )
-        live.assert_outcomes(passed=2)
-    live.stdout.fnmatch_lines(
-        [
-            "Note: emu/m: the endpoint rejected the json_schema response format; "
-            "asked for json_object*"
-        ]
-    )
-    out = pytester.path / "read.json"
-    cached = pytester.runpytest_subprocess(
-        "-n", "2", "--llm-models=emu/m", "--llm-cache=read", f"--llm-json={out}"
-    )
-    cached.assert_outcomes(passed=2)
-    read = json.loads(out.read_text())
-    assert [r["cached"] for r in read["results"]] == [True, True]
-    assert [r["structured"] for r in read["results"]] == ["json_object", "json_object"]

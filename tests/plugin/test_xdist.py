@@ -19,8 +19,9 @@ from pytest_llmbench.storage import history, journal
 from pytest_llmbench.storage.champions import (
     load_registry,
 )
-from tests.support.casedata import NO_LLAMACPP_PROVIDER
+from tests.support.casedata import COMPANY_TASK, NO_LLAMACPP_PROVIDER
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
+from tests.support.openai_emulator import OpenAIEmulator
 
 pytest.importorskip("xdist")
 
@@ -382,3 +383,34 @@ def test_fail_on_champion_under_xdist(suite: pytest.Pytester) -> None:
     )
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=6, xfailed=4)
+
+
+def test_endpoint_cache_and_notes_under_xdist(pytester: pytest.Pytester) -> None:
+    """Workers call the endpoint and share the cache; the controller's notes come from the
+    result records (the structured-output fallback happened in the workers)."""
+    (pytester.path / "company.yaml").write_text(COMPANY_TASK)
+
+    def answer(model: str, messages: list[dict[str, Any]], fmt: Any) -> str:
+        return json.dumps({"company": "Acme" if "Acme" in messages[-1]["content"] else "Globex"})
+
+    with OpenAIEmulator(models=["m"], answer=answer, formats=("text", "json_object")) as srv:
+        pytester.makeini(f"[pytest]\nllm_openai_endpoints = emu = {srv.url}\n")
+        out = pytester.path / "live.json"
+        live = pytester.runpytest_subprocess(
+            "-n", "2", "--llm-models=emu/m", "--llm-cache=write", f"--llm-json={out}"
+        )
+        live.assert_outcomes(passed=2)
+    live.stdout.fnmatch_lines(
+        [
+            "Note: emu/m: the endpoint rejected the json_schema response format; "
+            "asked for json_object*"
+        ]
+    )
+    out = pytester.path / "read.json"
+    cached = pytester.runpytest_subprocess(
+        "-n", "2", "--llm-models=emu/m", "--llm-cache=read", f"--llm-json={out}"
+    )
+    cached.assert_outcomes(passed=2)
+    read = json.loads(out.read_text())
+    assert [r["cached"] for r in read["results"]] == [True, True]
+    assert [r["structured"] for r in read["results"]] == ["json_object", "json_object"]
