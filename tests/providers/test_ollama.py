@@ -34,6 +34,7 @@ from pytest_llmbench.providers.base import (
     Request,
 )
 from pytest_llmbench.providers.ollama import KEEP_ALIVE, OllamaProvider, normalize_host
+from tests.support.clock import FakeClock
 from tests.support.ollama_emulator import (
     FIXTURES,
     EmulatedModel,
@@ -1040,3 +1041,20 @@ def test_queue_time_is_what_the_server_total_leaves(
     assert reply.queue_ms == 400.0
     srv.timings["total_duration"] = 500_000_000  # inconsistent server figures: never negative
     assert make_provider(srv.url).generate(Request(model=MODEL, prompt="hi")).queue_ms == 0.0
+
+
+def test_scripted_durations_on_a_fake_clock_are_the_measured_latency_without_a_sleep(
+    fake_clock: FakeClock, make_provider: ProviderFactory
+) -> None:
+    """An hour of scripted time, measured exactly and reported in the timing fields (a real
+    sleep would leave the fake clock where it was, and the test would take the hour)."""
+    from pytest_llmbench.execution.call import answer_ms, call_provider
+
+    model = EmulatedModel(MODEL, latency_s=3000.0, load_latency_s=500.0)
+    with OllamaEmulator(models=[model], prompt_latency_s=100.0, clock=fake_clock) as srv:
+        call = call_provider(make_provider(srv.url), Request(model=MODEL, prompt="hi"))
+    assert call.response is not None
+    assert call.latency_ms == pytest.approx(3_600_000.0)
+    assert call.response.load_ms == pytest.approx(500_000.0)
+    assert call.response.eval_ms == pytest.approx(3_000_000.0)
+    assert answer_ms(call.latency_ms, call.response) == pytest.approx(3_100_000.0)

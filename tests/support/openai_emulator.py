@@ -41,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.support.clock import FakeClock
+
 __all__ = ["FIXTURES", "AnswerFn", "Failure", "OpenAIEmulator", "ReceivedRequest", "load_shape"]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "openai"
@@ -90,7 +92,11 @@ class OpenAIEmulator:
         latency_s: float = 0.0,
         server_header: str = "openai-emulator",
         owned_by: str = "me",
+        clock: FakeClock | None = None,
     ) -> None:
+        """``latency_s``: each chat answer's time, slept, or with ``clock`` (a
+        :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep."""
+        self.clock = clock
         self.models = list(models)
         self.server_header = server_header
         self.owned_by = owned_by
@@ -239,7 +245,9 @@ class OpenAIEmulator:
             reply = load_shape("error_response_format.json")
             reply["error"]["message"] = reply["error"]["message"].replace("json_schema", kind)
             return Failure(400, reply)
-        if self.latency_s:
+        if self.latency_s and self.clock is not None:
+            self.clock.advance(self.latency_s)
+        elif self.latency_s:
             time.sleep(self.latency_s)
         model = str(body["model"])
         text = self.answer(model, body["messages"], response_format)
