@@ -1,4 +1,7 @@
-"""Shared test data: a scripted-provider conftest and a small grading task."""
+"""Fixtures every test folder uses: no hosted OpenAI, and the scripted ``suite`` project.
+
+Shared code (emulators, case data, the ``Result`` factory) lives in ``tests/support/``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import contextlib
 import importlib
 
 import pytest
+
+from tests.support.casedata import FAKE_CONFTEST, GRADING_YAML
+from tests.support.clock import FakeClock
 
 # openai's HTTP stack (httpx2) imports its transport package (httpcore2) lazily, inside
 # functions.  pytester's in-process runs drop the modules first imported during a run, so
@@ -18,45 +24,6 @@ for _module in ("httpcore2", "httpcore", "yaml"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_module)
 
-FAKE_CONFTEST = """
-from pytest_llmbench.providers.scripted import ScriptedProvider
-
-
-def by_posting(request):
-    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
-
-
-def pytest_llmbench_register_providers(registry, config):
-    registry.add(ScriptedProvider("fake", {
-        "right": by_posting,
-        "slowright": by_posting,
-        "lenient": lambda request: '{"verdict": "PASS"}',
-        "strict": lambda request: '{"verdict": "FAIL"}',
-        "garbage": lambda request: "I think it is fine",
-    }, latency_s={"slowright": 0.05}))
-"""
-
-GRADING_YAML = """\
-task: grading
-description: Grade a posting.
-prompt: "Posting: {posting}\\nAnswer PASS or FAIL."
-output: {kind: verdict, labels: [PASS, FAIL]}
-cases:
-  - id: GRADE_PASS_001
-    expected: {verdict: PASS}
-    difficulty: easy
-    batch: 1
-    tags: [acme]
-    vars: {posting: GOOD one}
-    why: a good one
-  - id: GRADE_FAIL_001
-    expected: {verdict: FAIL}
-    difficulty: hard
-    batch: 2
-    vars: {posting: BAD one}
-    why: a bad one
-"""
-
 
 @pytest.fixture(autouse=True)
 def _no_hosted_openai(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,9 +33,32 @@ def _no_hosted_openai(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The call timer of this process, a clock that emulators given it advance by their
+    scripted durations: latencies are those durations exactly (calls made one at a time)."""
+    clock = FakeClock()
+    monkeypatch.setattr("pytest_llmbench.execution.call.clock", clock)
+    return clock
+
+
+@pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with the scripted provider and the grading task in evals/."""
     pytester.makeconftest(FAKE_CONFTEST)
     evals = pytester.mkdir("evals")
     (evals / "grading.yaml").write_text(GRADING_YAML)
     return pytester
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the benchmarks (marker ``performance``) out unless the ``-m`` expression names
+    them: the functional suite stays fast, ``.ci/run`` runs them as their own step."""
+    if "performance" in (config.getoption("markexpr", "") or ""):
+        return
+    kept: list[pytest.Item] = []
+    benchmarks: list[pytest.Item] = []
+    for item in items:
+        (benchmarks if item.get_closest_marker("performance") else kept).append(item)
+    if benchmarks:
+        config.hook.pytest_deselected(items=benchmarks)
+        items[:] = kept

@@ -485,9 +485,9 @@ def test_a_run_imports_only_what_its_models_need(
     - ``control-https-ollama``: the same with Ollama at an ``https://`` URL, which only
       the ``ollama`` client serves: the record sees its import and its TLS context.
     """
-    from casedata import right_answer, verdict_yaml
-    from ollama_emulator import EmulatedModel, OllamaEmulator
-    from openai_emulator import OpenAIEmulator
+    from tests.support.casedata import right_answer, verdict_yaml
+    from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
+    from tests.support.openai_emulator import OpenAIEmulator
 
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

@@ -42,6 +42,10 @@ Scorer = Callable[[Task, Case, str], Score]
 Wrapper = Callable[[Callable[[], Response]], Response]
 """Runs the zero-argument call once and returns its response (pytest-benchmark's pedantic)."""
 
+clock: Callable[[], float] = time.perf_counter
+"""The call timer (seconds).  Tests put a fake clock here that emulated servers advance
+by their scripted durations, so that a measured latency does not depend on real sleeps."""
+
 
 @dataclass(frozen=True)
 class Call:
@@ -97,11 +101,11 @@ def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None 
     timing: dict[str, float] = {}
 
     def call() -> Response:
-        start = time.perf_counter()
+        start = clock()
         try:
             return provider.generate(request)
         finally:
-            timing["ms"] = (time.perf_counter() - start) * 1000.0
+            timing["ms"] = (clock() - start) * 1000.0
 
     try:
         response = wrapper(call) if wrapper is not None else call()

@@ -1,0 +1,134 @@
+"""Changed models: the registry records the weights a model was benchmarked with (Ollama's
+digest) and ``llmbench rankings`` shows it stale when ``ollama pull`` replaced them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_llmbench.cli import main
+from pytest_llmbench.providers.base import ModelInfo
+from pytest_llmbench.providers.identity import model_identities, model_identity
+from pytest_llmbench.storage.champions import (
+    Evidence,
+    RegistryEntry,
+    load_registry,
+    write_registry,
+)
+from tests.support.ollama_emulator import OllamaEmulator
+
+
+@pytest.fixture
+def srv() -> Iterator[OllamaEmulator]:
+    with OllamaEmulator(models=["qwen2.5:7b", "llama3.2:3b"]) as server:
+        yield server
+    assert server.errors == []
+
+
+def benchmarked(tmp_path: Path, srv: OllamaEmulator) -> Path:
+    """A registry whose champion and runner-up carry the digests the emulator lists now."""
+    digests = {f"ollama/{name}": m.digest for name, m in srv.models.items()}
+    path = tmp_path / "llmbench-registry.yaml"
+    champion = "ollama/qwen2.5:7b"
+    runner_up = "ollama/llama3.2:3b"
+    write_registry(
+        path,
+        {
+            "grading": RegistryEntry(
+                "grading",
+                Evidence(champion, 10, 10, 400.0, 500.0, "R1", identity=digests[champion]),
+                Evidence(runner_up, 9, 10, 300.0, 350.0, "R1", identity=digests[runner_up]),
+            )
+        },
+    )  # fmt: skip
+    return path
+
+
+def rankings(capsys: pytest.CaptureFixture[str], registry: Path, host: str) -> list[str]:
+    assert main(["rankings", "--registry", str(registry), "--ollama-host", host]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_registry_keeps_the_identity(tmp_path: Path, srv: OllamaEmulator) -> None:
+    registry = benchmarked(tmp_path, srv)
+    assert "identity: " in registry.read_text(encoding="utf-8")
+    entry = load_registry(registry)["grading"]
+    assert entry.champion.identity == srv.models["qwen2.5:7b"].digest
+
+
+def test_a_repulled_model_shows_stale(
+    tmp_path: Path, srv: OllamaEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = benchmarked(tmp_path, srv)
+    old = srv.models["qwen2.5:7b"].digest or ""
+    before = rankings(capsys, registry, srv.url)
+    assert before[1].split()[-1] == "weights"
+    assert [line.split()[-1] for line in before[3:5]] == ["same", "same"]
+    srv.models["qwen2.5:7b"].digest = "0123456789abcdef" * 4  # ollama pull: new weights
+    after = rankings(capsys, registry, srv.url)
+    assert [line.split()[-1] for line in after[3:5]] == ["stale", "same"]
+    assert after[5] == (
+        "stale: grading champion ollama/qwen2.5:7b: the installed weights (0123456789ab) are "
+        f"not the benchmarked ones ({old[:12]}); re-benchmark it (pytest --llm-models=new)"
+    )
+
+
+def test_a_removed_model_is_gone_and_an_unreachable_host_unknown(
+    tmp_path: Path, srv: OllamaEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = benchmarked(tmp_path, srv)
+    srv.remove_model("llama3.2:3b")
+    lines = rankings(capsys, registry, srv.url)
+    assert [line.split()[-1] for line in lines[3:5]] == ["same", "gone"]
+    url = srv.url
+    srv.close()
+    lines = rankings(capsys, registry, url)
+    assert [line.split()[-1] for line in lines[3:5]] == ["?", "?"]
+
+
+def test_a_registry_without_identities_shows_no_weights_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.yaml"
+    write_registry(path, {"t": RegistryEntry("t", Evidence("ollama/m:1b", 1, 1, 1.0))})
+    assert main(["rankings", "--registry", str(path)]) == 0
+    assert "weights" not in capsys.readouterr().out
+
+
+def test_identity_of_discovered_models() -> None:
+    ollama = ModelInfo("ollama", "qwen2.5:7b", details={"digest": "abc123"})
+    endpoint = ModelInfo("vllm", "qwen", details={})
+    assert model_identity(ollama) == "abc123"
+    assert model_identity(endpoint) is None
+    assert model_identities([ollama, endpoint]) == {"ollama/qwen2.5:7b": "abc123"}
+
+
+def test_a_benchmark_run_records_the_digest_it_ran(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pytest --llm-update-registry`` against Ollama writes each model's digest with its
+    evidence (the weights the champion was measured with)."""
+    from tests.support.casedata import right_answer, verdict_yaml
+    from tests.support.ollama_emulator import EmulatedModel
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
+    with OllamaEmulator(models=[EmulatedModel("m:1b")], answer=right_answer) as server:
+        result = pytester.runpytest_inprocess(
+            "evals",
+            f"--llm-ollama-host={server.url}",
+            "--llm-models=ollama",
+            "--llm-update-registry=reg.yaml",
+            "-p",
+            "no:benchmark",
+            "-p",
+            "no:cacheprovider",
+        )
+        digest = server.models["m:1b"].digest
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    entry = load_registry(pytester.path / "reg.yaml")["grading"]
+    assert entry.champion is not None
+    assert entry.champion.model == "ollama/m:1b"
+    assert entry.champion.identity == digest

@@ -1,0 +1,319 @@
+"""An emulated OpenAI-compatible endpoint: real HTTP on loopback, the chat API's wire shapes.
+
+Use it as a context manager (or from a fixture)::
+
+    with OpenAIEmulator(models=["gpt-4o-mini"]) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="sk-...")
+        ...
+        assert srv.chat_requests == 1
+
+What it speaks: ``GET /v1/models`` and ``POST /v1/chat/completions`` (non-streaming).
+The reply shapes are data: ``fixtures/openai/*.json`` were recorded from
+``python -m llama_cpp.server`` (models, chat completion, its HTTP 500 for a
+``json_schema`` response format) or are OpenAI's documented error objects (429, 401,
+400 for an unsupported response format); every reply is such a shape with its values
+replaced, so the emulator cannot invent a field the recorded shapes lack.
+
+Configurable: the models (``list_models=False``: ``GET /models`` is 404), what identifies
+the server (its ``Server`` header, ``server_header``, and the models' ``owned_by``), the answer
+(``answer(model, messages, response_format) -> str``), which response formats are
+accepted (``formats``) and how a rejection looks (``reject_style``: ``openai`` 400 or
+``llamacpp`` 500), a required API key (``require_key``; a wrong one is 401), a server
+that echoes the request's Authorization header in its errors (``echo_auth``), and
+failure injection: :meth:`fail_next` (status, headers such as ``Retry-After``),
+:meth:`hang_next` (answer late), :meth:`stop` (the server goes away).
+
+Counters: ``chat_requests`` (every POST to chat/completions, answered or not),
+``answered``, ``model_listings``; ``received`` keeps every request (path, headers,
+JSON body); ``errors`` keeps exceptions raised inside the emulator itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tests.support.clock import FakeClock
+
+__all__ = ["FIXTURES", "AnswerFn", "Failure", "OpenAIEmulator", "ReceivedRequest", "load_shape"]
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "openai"
+
+AnswerFn = Callable[[str, list[dict[str, Any]], Any], str]
+"""``answer(model, messages, response_format) -> str``."""
+
+
+def load_shape(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _default_answer(model: str, messages: list[dict[str, Any]], response_format: Any) -> str:
+    if isinstance(response_format, Mapping) and response_format.get("type") != "text":
+        return json.dumps({"answer": "ok"})
+    return "ok"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Failure:
+    """One injected failure: an HTTP status with an error body and headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class OpenAIEmulator:
+    def __init__(
+        self,
+        models: Iterable[str] = ("smollm2",),
+        *,
+        answer: AnswerFn = _default_answer,
+        formats: Iterable[str] = ("text", "json_schema", "json_object"),
+        reject_style: str = "openai",
+        list_models: bool = True,
+        require_key: str | None = None,
+        echo_auth: bool = False,
+        latency_s: float = 0.0,
+        server_header: str = "openai-emulator",
+        owned_by: str = "me",
+        clock: FakeClock | None = None,
+    ) -> None:
+        """``latency_s``: each chat answer's time, slept, or with ``clock`` (a
+        :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep."""
+        self.clock = clock
+        self.models = list(models)
+        self.server_header = server_header
+        self.owned_by = owned_by
+        self.answer = answer
+        self.formats = set(formats)
+        self.reject_style = reject_style
+        self.list_models = list_models
+        self.require_key = require_key
+        self.echo_auth = echo_auth
+        self.latency_s = latency_s
+        self.received: list[ReceivedRequest] = []
+        self.errors: list[BaseException] = []
+        self.chat_requests = 0
+        self.answered = 0
+        self.model_listings = 0
+        self._failures: list[Failure] = []
+        self._hangs: list[float] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAIEmulator:
+        emulator = self
+
+        class Handler(_Handler):
+            owner = emulator
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self.port = server.server_address[1]
+        self._stopped.clear()
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop answering: the port is closed (connection refused from now on)."""
+        self._stopped.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenAIEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- failure injection -------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """The next ``times`` chat requests get ``status`` (429: the recorded rate-limit body)."""
+        if body is None:
+            shape = {429: "error_rate_limit.json", 401: "error_invalid_api_key.json"}.get(status)
+            if shape is not None:
+                body = load_shape(shape)
+            else:
+                body = _error(f"emulated HTTP {status}", "server_error" if status >= 500 else "")
+        with self._lock:
+            for _ in range(times):
+                self._failures.append(Failure(status, copy.deepcopy(body), dict(headers or {})))
+
+    def hang_next(self, seconds: float) -> None:
+        """The next chat request is answered only after ``seconds``."""
+        with self._lock:
+            self._hangs.append(seconds)
+
+    def _next_failure(self) -> Failure | None:
+        with self._lock:
+            return self._failures.pop(0) if self._failures else None
+
+    def _next_hang(self) -> float:
+        with self._lock:
+            return self._hangs.pop(0) if self._hangs else 0.0
+
+    # -- replies -----------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: Any) -> Failure:
+        """The reply to one request, as (status, JSON body, headers)."""
+        with self._lock:
+            self.received.append(ReceivedRequest(method, path, headers, body))
+        auth = headers.get("authorization", "")
+        if self.require_key is not None and auth != f"Bearer {self.require_key}":
+            reply = load_shape("error_invalid_api_key.json")
+            if self.echo_auth:
+                reply["error"]["message"] += f" (received Authorization: {auth})"
+            return Failure(401, reply)
+        if method == "GET" and path == "/v1/models":
+            if not self.list_models:
+                return Failure(404, {"detail": "Not Found"})
+            with self._lock:
+                self.model_listings += 1
+            shape = load_shape("models.json")
+            entry = shape["data"][0]
+            shape["data"] = [
+                {**entry, "id": name, "owned_by": self.owned_by} for name in self.models
+            ]
+            return Failure(200, shape)
+        if method == "POST" and path == "/v1/chat/completions":
+            return self._chat(headers, body)
+        return Failure(404, {"detail": "Not Found"})
+
+    def _chat(self, headers: dict[str, str], body: Any) -> Failure:
+        with self._lock:
+            self.chat_requests += 1
+        hang = self._next_hang()
+        if hang:
+            self._stopped.wait(hang)
+        failure = self._next_failure()
+        if failure is not None:
+            if self.echo_auth and isinstance(failure.body, dict) and "error" in failure.body:
+                failure.body["error"]["message"] += (
+                    f" (request headers: authorization: {headers.get('authorization', '')})"
+                )
+            return failure
+        if not isinstance(body, dict) or "messages" not in body or "model" not in body:
+            return Failure(400, _error("'messages' and 'model' are required", ""))
+        response_format = body.get("response_format")
+        kind = response_format.get("type") if isinstance(response_format, dict) else "text"
+        if kind not in self.formats:
+            if self.reject_style == "llamacpp":
+                reply = load_shape("error_response_format_llamacpp.json")
+                reply["error"]["message"] = reply["error"]["message"].replace("json_schema", kind)
+                return Failure(500, reply)
+            reply = load_shape("error_response_format.json")
+            reply["error"]["message"] = reply["error"]["message"].replace("json_schema", kind)
+            return Failure(400, reply)
+        if self.latency_s and self.clock is not None:
+            self.clock.advance(self.latency_s)
+        elif self.latency_s:
+            time.sleep(self.latency_s)
+        model = str(body["model"])
+        text = self.answer(model, body["messages"], response_format)
+        shape = load_shape("chat.json")
+        shape["id"] = f"chatcmpl-{uuid.uuid4()}"
+        shape["created"] = int(time.time())
+        shape["model"] = model
+        shape["choices"][0]["message"]["content"] = text
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        completion_tokens = max(1, len(text.split()))
+        shape["usage"] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        with self._lock:
+            self.answered += 1
+        return Failure(200, shape)
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    shape = load_shape("error_rate_limit.json")
+    shape["error"].update({"message": message, "type": kind or "invalid_request_error"})
+    shape["error"]["code"] = None
+    return dict(shape)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: OpenAIEmulator
+    protocol_version = "HTTP/1.1"
+    sys_version = ""
+    # Headers and body go out in two writes; without TCP_NODELAY the second waits for
+    # the client's delayed ACK (~40 ms per reply on a kept-alive connection).
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def version_string(self) -> str:
+        """The ``Server`` header: the emulator's ``server_header``."""
+        return self.owner.server_header
+
+    def _serve(self, method: str) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body: Any = json.loads(raw) if raw else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = self.owner.handle(method, self.path, headers, body)
+        except Exception as exc:  # the emulator's own bug: answer 500 and keep it
+            self.owner.errors.append(exc)
+            reply = Failure(500, _error(f"emulator error: {exc}", "server_error"))
+        data = json.dumps(reply.body).encode("utf-8")
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (timeout) before the answer
+            pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
