@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,29 +326,48 @@ def resolve_run(path: Path, ref: str, *, exclude: str | None = None) -> str:
     raise HistoryError(f"no run {ref!r} in history {path}; `llmbench history` lists the runs")
 
 
-def load_run(path: Path, run_id: str) -> StoredRun:
-    """One run with its results and rankings, as they were recorded."""
-    with _connect(path, create=False) as db:
-        row = db.execute("SELECT info FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise HistoryError(f"no run {run_id!r} in history {path}")
-        records = [
-            record
-            for (record,) in db.execute(
-                "SELECT record FROM results WHERE run_id = ? ORDER BY seq", (run_id,)
-            )
-        ]
-        by_task: dict[str, list[str]] = {}
-        for task, standing in db.execute(
-            "SELECT task, standing FROM rankings WHERE run_id = ? ORDER BY rowid", (run_id,)
-        ):
-            by_task.setdefault(task, []).append(standing)
+RunRows = tuple[str, list[str], dict[str, list[str]]]
+"""One run as stored: its info, its result records, its standings by task (JSON text)."""
+
+
+def stored_rows(db: sqlite3.Connection, path: Path, run_id: str) -> RunRows:
+    """The rows of one run, read from ``db`` (any connection to the history at ``path``)."""
+    row = db.execute("SELECT info FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise HistoryError(f"no run {run_id!r} in history {path}")
+    records = [
+        record
+        for (record,) in db.execute(
+            "SELECT record FROM results WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+    ]
+    by_task: dict[str, list[str]] = {}
+    for task, standing in db.execute(
+        "SELECT task, standing FROM rankings WHERE run_id = ? ORDER BY rowid", (run_id,)
+    ):
+        by_task.setdefault(task, []).append(standing)
+    return row[0], records, by_task
+
+
+def decode_run(
+    path: Path,
+    run_id: str,
+    rows: RunRows,
+    results: Callable[[list[str]], tuple[Result, ...]] | None = None,
+) -> StoredRun:
+    """The run of ``rows`` through the codec (its results through ``results`` when given:
+    a faster reader of the same records)."""
+    info, records, by_task = rows
     with _readable(path, f"run {run_id}"):
-        run = decode(dict[str, Any], json.loads(row[0]), "info")
+        run = decode(dict[str, Any], json.loads(info), "info")
         meta = decode(dict[str, dict[str, Any]], run.get("rankings", {}), "info.rankings")
-        results = tuple(
-            decode(Result, json.loads(record), f"results[{seq}]")
-            for seq, record in enumerate(records)
+        decoded = (
+            results(records)
+            if results is not None
+            else tuple(
+                decode(Result, json.loads(record), f"results[{seq}]")
+                for seq, record in enumerate(records)
+            )
         )
         rankings = tuple(
             decode(
@@ -362,7 +381,14 @@ def load_run(path: Path, run_id: str) -> StoredRun:
             )
             for task, standings in by_task.items()
         )
-    return StoredRun(run=run, results=results, rankings=rankings)
+    return StoredRun(run=run, results=decoded, rankings=rankings)
+
+
+def load_run(path: Path, run_id: str) -> StoredRun:
+    """One run with its results and rankings, as they were recorded."""
+    with _connect(path, create=False) as db:
+        rows = stored_rows(db, path, run_id)
+    return decode_run(path, run_id, rows)
 
 
 def failure_rates(path: Path, tasks: Sequence[str]) -> FailureRates:

@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.execution.results import Result
-from pytest_llmbench.storage.codec import decode
-from pytest_llmbench.storage.history import SCHEMA_VERSION, HistoryError, StoredRun
+from pytest_llmbench.storage.history import (
+    SCHEMA_VERSION,
+    HistoryError,
+    StoredRun,
+    decode_run,
+    stored_rows,
+)
 
 __all__ = [
     "RunRow",
@@ -249,38 +253,8 @@ def read_run(path: Path, run_id: str) -> StoredRun:
     """One run as :func:`pytest_llmbench.storage.history.load_run` reads it (the same rows,
     the rankings through the codec), its results read faster (:func:`_results`)."""
     with read_only(path) as db:
-        row = db.execute("SELECT info FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise HistoryError(f"no run {run_id!r} in history {path}")
-        records = [
-            record
-            for (record,) in db.execute(
-                "SELECT record FROM results WHERE run_id = ? ORDER BY seq", (run_id,)
-            )
-        ]
-        by_task: dict[str, list[str]] = {}
-        for task, standing in db.execute(
-            "SELECT task, standing FROM rankings WHERE run_id = ? ORDER BY rowid", (run_id,)
-        ):
-            by_task.setdefault(task, []).append(standing)
-    try:
-        run = decode(dict[str, Any], json.loads(row[0]), "info")
-        meta = decode(dict[str, dict[str, Any]], run.get("rankings", {}), "info.rankings")
-        rankings = tuple(
-            decode(
-                TaskRanking,
-                {
-                    **meta.get(task, {}),
-                    "task": task,
-                    "standings": [json.loads(standing) for standing in standings],
-                },
-                f"rankings[{task!r}]",
-            )
-            for task, standings in by_task.items()
-        )
-    except ValueError as exc:  # json.JSONDecodeError, CodecError
-        raise HistoryError(f"history {path}: run {run_id} cannot be read: {exc}") from None
-    return StoredRun(run=run, results=_results(path, run_id, records), rankings=rankings)
+        rows = stored_rows(db, path, run_id)
+    return decode_run(path, run_id, rows, lambda records: _results(path, run_id, records))
 
 
 def case_results(path: Path, run_id: str, task: str, case_id: str) -> tuple[Result, ...]:
