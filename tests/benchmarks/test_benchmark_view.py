@@ -50,7 +50,7 @@ pytestmark = [
     pytest.mark.skipif(not chromium_ready(), reason=f"needs {CHROMIUM}"),
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGET_PAINT_MS = 1000.0
 TARGET_MEMORY_MB = 400.0
 

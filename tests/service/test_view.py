@@ -34,7 +34,7 @@ from tests.support.view_history import (
 
 pytestmark = pytest.mark.skipif(not chromium_ready(), reason=f"needs {CHROMIUM}")
 
-DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_llmbench.cli.main import COMMANDS, build_parser, command, module_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 ENTRY = {
     "pytest_llmbench",

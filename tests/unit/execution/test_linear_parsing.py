@@ -27,7 +27,8 @@ from pytest_llmbench.optimize.interviewer import read_proposal
 from pytest_llmbench.router.core import timed_out
 from tests.support.adversarial import LABELS
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[3]
+"""The repository root: the child imports ``tests.support.adversarial`` from it."""
 
 # The patterns the parsers used before issue 22: the reference on normal answers.
 OLD_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
@@ -197,7 +198,7 @@ def test_every_adversarial_answer_finishes() -> None:
     60 s (before issue 22, the first one alone took minutes)."""
     script = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from adversarial import cases\n"
+        "from tests.support.adversarial import cases\n"
         "for parser, name, call in cases():\n"
         "    call()\n"
         "print('done', len(cases()))\n"
