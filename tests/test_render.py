@@ -249,6 +249,7 @@ def test_json_document_shape() -> None:
         "weights",
         "repeats",
         "ties",
+        "leads",
         "generic_answers",
         "suspect_gold",
         "warnings",

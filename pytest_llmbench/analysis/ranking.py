@@ -45,6 +45,7 @@ from pytest_llmbench.analysis.generic import (
     generic_warning,
 )
 from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
+from pytest_llmbench.analysis.paired import Lead, paired_lead, warm_latencies
 from pytest_llmbench.analysis.repeats import RepeatStats, repeat_stats
 from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, overlap, percentile
 from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
@@ -64,6 +65,7 @@ __all__ = [
     "best_versions",
     "mean",
     "model_loads",
+    "paired_leads",
     "percentile",
     "rank_strict",
     "rank_task",
@@ -269,6 +271,21 @@ class TaskRanking:
     warnings: tuple[str, ...] = ()
     judge: JudgeSummary | None = None
     """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
+    leads: tuple[Lead, ...] = ()
+    """Paired latency leads (:mod:`~pytest_llmbench.analysis.paired`): the champion's over
+    the runner-up first, then the champion's over each other qualified model
+    (:func:`rank_task` only)."""
+
+    @property
+    def lead(self) -> Lead | None:
+        """The champion's paired lead over the runner-up, when both were compared."""
+        champion, runner_up = self.champion, self.runner_up
+        if champion is None or runner_up is None:
+            return None
+        return next(
+            (x for x in self.leads if x.model == champion.model and x.other == runner_up.model),
+            None,
+        )
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
@@ -568,6 +585,7 @@ def rank_task(
     prices: PriceTable | None = None,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    min_lead: float = 0.0,
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
@@ -583,6 +601,9 @@ def rank_task(
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
        a warning is added when most models answer different inputs alike.
+    5. The champion's paired latency lead over the runner-up and over each other
+       qualified model (:func:`paired_leads`; a lead below ``min_lead``, a fraction,
+       is a tie).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
@@ -608,12 +629,29 @@ def rank_task(
         for s in ranking.standings
     )
     warning = generic_warning(mine, alike)
+    ranked = replace(ranking, standings=standings)
     return replace(
-        ranking,
+        ranked,
         standings=standings,
+        leads=paired_leads(ranked, by_model, min_lead),
         generic=generic,
         suspect_gold=find_suspect_gold(mine),
         warnings=(warning,) if warning else (),
+    )
+
+
+def paired_leads(
+    ranking: TaskRanking, by_model: Mapping[str, Sequence[Result]], min_lead: float = 0.0
+) -> tuple[Lead, ...]:
+    """The champion's paired lead over the runner-up, then over each other qualified
+    model, from the results of each model (``by_model``, keyed like the standings)."""
+    champion = ranking.champion
+    if champion is None:
+        return ()
+    warm = {s.model: warm_latencies(by_model.get(s.model, ())) for s in ranking.qualified}
+    return tuple(
+        paired_lead(champion.model, s.model, warm[champion.model], warm[s.model], min_lead=min_lead)
+        for s in ranking.qualified[1:]
     )
 
 

@@ -293,7 +293,12 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
     if ranking.versioned:
         text.append(_versions_line(ranking))
     roles = {s.model: f"the {s.status}" for s in ranking.qualified[:2]}
-    text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
+    lead = ranking.lead
+    if lead is not None and lead.pairs:
+        # The paired comparison supersedes the overlap of the two intervals.
+        text.append(f"Speed:     {lead.describe()}")
+    else:
+        text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
     misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
     if misses:
         text.append("Did not qualify:")
@@ -404,4 +409,9 @@ def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[st
             lines.append(f"task {ranking.task}: verdicts, positive = the FAIL side (bad items)")
             lines.extend(_fit(ranking.standings, _metric_columns(), width))
             lines.extend(_wrap(METRICS_LEGEND, width))
+        compared = [lead for lead in ranking.leads if lead.pairs]
+        if compared:
+            lines.append(f"task {ranking.task}: the champion's paired latency leads (95% interval)")
+            for lead in compared:
+                lines.extend(_wrap(f"  {lead.describe()}", width))
     return lines

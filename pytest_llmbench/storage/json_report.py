@@ -8,7 +8,7 @@ a document or as one string::
     {"run": {...}, "results": [Result, ...],
      "tasks": {task: {"policy", "champion", "runner_up", "ranking": [standing, ...],
                       "disqualified": [standing, ...], "notes", "weights", "repeats",
-                      "ties", "generic_answers", "suspect_gold", "warnings"}}}
+                      "ties", "leads", "generic_answers", "suspect_gold", "warnings"}}}
 
 The document's shape is a published format, so it is not the codec's canonical form
 (:data:`~.codec.CODEC`, what the history stores) but a set of :class:`~.codec.View` s
@@ -47,6 +47,7 @@ from typing import Any
 
 from pytest_llmbench.analysis.cost import Cost
 from pytest_llmbench.analysis.generic import GenericAnswer
+from pytest_llmbench.analysis.paired import Lead
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, Tie
 from pytest_llmbench.analysis.repeats import CaseRuns, RepeatStats
 from pytest_llmbench.analysis.stats import LatencyStats
@@ -198,6 +199,12 @@ def _read_tie(doc: Mapping[str, Plain]) -> Mapping[str, Plain]:
     }
 
 
+def _write_lead(lead: Lead, fields: dict[str, Plain]) -> dict[str, Plain]:
+    """The lead's fields, with what they mean added (read back from the fields alone)."""
+    described = lead.to_dict()
+    return {**fields, **{k: v for k, v in described.items() if k not in fields}}
+
+
 def _write_generic(generic: GenericAnswer, fields: dict[str, Plain]) -> dict[str, Plain]:
     del fields["answer"]  # the run's answer is in "results"
     return fields
@@ -286,6 +293,7 @@ TASK_ORDER = (
     "weights",
     "repeats",
     "ties",
+    "leads",
     "generic_answers",
     "suspect_gold",
     "warnings",
@@ -327,6 +335,7 @@ DOCUMENT = Codec(
         RepeatStats: View(_write_repeats),
         VerdictMetrics: View(_write_metrics, _read_metrics),
         Tie: View(_write_tie, _read_tie),
+        Lead: View(_write_lead),
         GenericAnswer: View(_write_generic),
         ModelStanding: View(_write_standing, _read_standing),
         TaskRanking: View(_write_ranking, _read_ranking),
