@@ -250,6 +250,7 @@ def test_json_document_shape() -> None:
         "repeats",
         "ties",
         "leads",
+        "min_lead",
         "generic_answers",
         "suspect_gold",
         "warnings",

@@ -77,7 +77,16 @@ def gate(
     if baseline is not None:
         from pytest_llmbench.analysis.regression import compare
 
-        report = compare(baseline.rankings, rankings, max_slowdown, baseline.label)
+        # --llm-min-lead: a latency change smaller than the min lead is a tie, never a
+        # regression, whatever --llm-max-slowdown allows.
+        min_lead = max((r.min_lead for r in rankings), default=0.0)
+        allowed = max(max_slowdown, min_lead)
+        if min_lead > max_slowdown:
+            lines.append(
+                f"latency growth below the min lead of {min_lead:.0%} is a tie "
+                f"(--llm-max-slowdown {max_slowdown:.0%})"
+            )
+        report = compare(baseline.rankings, rankings, allowed, baseline.label)
         reasons.extend(report.reasons)
         compared = bool(report.compared)
         lines.append(

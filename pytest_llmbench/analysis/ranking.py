@@ -275,6 +275,9 @@ class TaskRanking:
     """Paired latency leads (:mod:`~pytest_llmbench.analysis.paired`): the champion's over
     the runner-up first, then the champion's over each other qualified model
     (:func:`rank_task` only)."""
+    min_lead: float = 0.0
+    """``--llm-min-lead`` as a fraction: a smaller latency lead is a tie (the leads, the
+    gate, the registry succession)."""
 
     @property
     def lead(self) -> Lead | None:
@@ -634,6 +637,7 @@ def rank_task(
         ranked,
         standings=standings,
         leads=paired_leads(ranked, by_model, min_lead),
+        min_lead=min_lead,
         generic=generic,
         suspect_gold=find_suspect_gold(mine),
         warnings=(warning,) if warning else (),
