@@ -201,7 +201,7 @@ def weighted(suite: pytest.Pytester, ranking: str) -> None:
 
 
 def test_weighted_policy_from_the_case_file(suite: pytest.Pytester) -> None:
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     out = suite.path / "bench.json"
     result = suite.runpytest(
         "evals", "--llm-models=fake/slowright,fake/lenient", f"--llm-json={out}", *NO_BENCHMARK
@@ -226,7 +226,7 @@ def test_weighted_policy_from_the_case_file(suite: pytest.Pytester) -> None:
 
 
 def test_llm_rank_overrides_the_case_file(suite: pytest.Pytester) -> None:
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     result = suite.runpytest(
         "evals", "--llm-models=fake/slowright,fake/lenient", "--llm-rank=strict", *NO_BENCHMARK
     )
@@ -420,7 +420,7 @@ def test_summary_of_twenty_models_fits_in_120_columns(suite: pytest.Pytester) ->
 
 def test_xdist_controller_learns_policies_and_case_counts(suite: pytest.Pytester) -> None:
     # The controller collects nothing under xdist: the workers send what it needs.
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     result = suite.runpytest_subprocess(
         "evals", "--llm-models=fake/right,fake/lenient", "-n", "2", *NO_BENCHMARK
     )

@@ -6,13 +6,17 @@ the whole run (``--llm-rank``):
 - ``strict`` (the default): a model qualifies when every case and every repeat is
   correct; qualified models are ordered by mean latency; the first is the champion,
   the second the runner-up.
-- ``weighted`` (the task optimizer's): every model with a mean score above 0 is
+- ``weighted`` (the task optimizer's): a model qualifies when it meets the task's bar
+  (``min_correct``, the share of runs it must get right: every run by default, or the
+  case file's ``ranking: {min_correct: 0.8}``); qualified models are
   ranked by ``score = quality * mean_score + speed * speed_norm``, where mean_score =
   the mean of the results' scores over the expected runs (a run not made scores 0; with
   binary checks alone it is the share of correct runs) and speed_norm = the fastest
   mean latency among the ranked models / the model's mean latency (1 for the fastest, 0
   without a latency).  Equal scores go to the lower mean latency.  A model that scores
-  0 everywhere is not ranked.
+  0 everywhere is not ranked.  A model below the bar is scored too but never champion:
+  the best of them, when it scores above the champion (or there is none), has the
+  status ``best score, not qualified``.
 
 Every model is held to the task's full set of runs, (case id, repeat) pairs: the runs
 the caller says were expected (the plugin: the items collected for the task, every
@@ -53,6 +57,7 @@ from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.execution.results import Result
 
 __all__ = [
+    "BEST_UNQUALIFIED",
     "DEFAULT_WEIGHTS",
     "POLICIES",
     "Elimination",
@@ -74,6 +79,8 @@ __all__ = [
 ]
 
 POLICIES = ("strict", "weighted")
+BEST_UNQUALIFIED = "best score, not qualified"
+"""The status of the best weighted score below the task's bar."""
 DEFAULT_WEIGHTS = (0.7, 0.3)
 """(quality, speed) of the weighted policy when the task does not say."""
 
@@ -275,6 +282,9 @@ class TaskRanking:
     """Paired latency leads (:mod:`~pytest_llmbench.analysis.paired`): the champion's over
     the runner-up first, then the champion's over each other qualified model
     (:func:`rank_task` only)."""
+    min_correct: float | None = None
+    """The weighted policy's bar: the share of runs a model must get right to qualify
+    (``None`` under the strict policy, where it is every run)."""
     min_lead: float = 0.0
     """``--llm-min-lead`` as a fraction: a smaller latency lead is a tie (the leads, the
     gate, the registry succession)."""
@@ -310,6 +320,12 @@ class TaskRanking:
     def versioned(self) -> bool:
         """Whether (model, prompt version) pairs were ranked."""
         return any(s.prompt_version for s in self.standings)
+
+    @property
+    def best_unqualified(self) -> ModelStanding | None:
+        """Under the weighted policy, the model below the bar that scored best, when it
+        scored above the champion (or there is none)."""
+        return next((s for s in self.standings if s.status == BEST_UNQUALIFIED), None)
 
     @property
     def nearest_miss(self) -> ModelStanding | None:
@@ -529,6 +545,7 @@ def _rank_weighted(
     direction_of: Direction,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     quality, speed = weights
     standings = _standings(task, results, direction_of, expected, models)
@@ -539,17 +556,27 @@ def _rank_weighted(
         speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
         return quality * s.mean_score + speed * speed_norm
 
-    scored = sorted(
-        (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
-        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
-    )
+    def by_score(s: ModelStanding) -> tuple[float, float, str]:
+        return (-(s.weighted_score or 0.0), *_speed_key(s))
+
+    def meets(s: ModelStanding) -> bool:
+        return s.accuracy >= min_correct - 1e-9
+
+    scored = [replace(s, weighted_score=score(s)) for s in ranked]
+    qualified = sorted((replace(s, qualified=True) for s in scored if meets(s)), key=by_score)
+    below = sorted((replace(s, qualified=False) for s in scored if not meets(s)), key=by_score)
     never_right = _others(replace(s, qualified=False) for s in standings if s.mean_score <= 0)
+    labelled = list(_labelled(qualified, [*below, *never_right]))
+    top = (qualified[0].weighted_score or 0.0) if qualified else None
+    if below and (top is None or (below[0].weighted_score or 0.0) > top):
+        labelled[len(qualified)] = _with_status(labelled[len(qualified)], BEST_UNQUALIFIED)
     return TaskRanking(
         task=task,
-        standings=_labelled(scored, never_right),
+        standings=tuple(labelled),
         policy="weighted",
         weights=(quality, speed),
         repeats=_repeats(standings),
+        min_correct=min_correct,
     )
 
 
@@ -570,12 +597,17 @@ def rank_weighted(
     weights: tuple[float, float] = DEFAULT_WEIGHTS,
     *,
     expected: Iterable[Run] = (),
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     """Rank by the weighted policy: ``quality * mean_score + speed * speed_norm``, highest first.
 
-    ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
+    Only models right on at least ``min_correct`` of the runs (every run by default;
+    0: any model with a mean score above 0) qualify.  ``expected`` as for
+    :func:`rank_strict`; a run not made counts as not correct.
     """
-    return _rank_weighted(task, as_candidates(results), weights, _direction, expected)
+    return _rank_weighted(
+        task, as_candidates(results), weights, _direction, expected, min_correct=min_correct
+    )
 
 
 def rank_task(
@@ -589,6 +621,7 @@ def rank_task(
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
     min_lead: float = 0.0,
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
@@ -600,7 +633,8 @@ def rank_task(
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
        ``None``) that were right become wrong answers, direction ``generic answer``
        (a wrong answer keeps its own reason).
-    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
+    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``
+       and the bar ``min_correct``).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
        a warning is added when most models answer different inputs alike.
@@ -622,7 +656,9 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected, models)
+        ranking = _rank_weighted(
+            task, adjusted, weights, direction_of, expected, models, min_correct
+        )
     else:
         ranking = _rank_strict(task, adjusted, direction_of, expected, models)
     by_model = _by_model(task, adjusted)

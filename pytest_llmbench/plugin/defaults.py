@@ -73,4 +73,5 @@ def pytest_llmbench_rank(
         expected=expected,
         models=bench.ledger.models_owing(task),
         min_lead=bench.options.min_lead,
+        min_correct=bench.ledger.min_correct(task),
     )
