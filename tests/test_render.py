@@ -250,6 +250,7 @@ def test_json_document_shape() -> None:
         "repeats",
         "ties",
         "leads",
+        "accuracy",
         "min_correct",
         "min_lead",
         "generic_answers",

@@ -33,6 +33,12 @@ their latencies are compared call by call, not through two separate means:
   pairs needed are ``pairs * (h * (1.96 + 0.84) / (1.96 * d))^2``, and the repeats are
   the missing pairs over the number of paired cases, rounded up.  No estimate (``None``)
   when the ratio is exactly 1 or the interval is missing.
+
+**Paired accuracy** (:func:`accuracy_difference`): over the (case, repeat) runs both
+models made, the runs only one got right are the discordant pairs; the exact McNemar
+test (:func:`~pytest_llmbench.analysis.ab.mcnemar_exact`, as ``llmbench ab``) gives the
+two-sided p-value of "the two are equally accurate": with n discordant runs and k the
+smaller side, ``p = min(1, 2 * sum_{i=0..k} C(n, i) / 2^n)``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_llmbench.analysis.ab import mcnemar_exact
 from pytest_llmbench.analysis.stats import percentile, t_critical
 from pytest_llmbench.execution.results import Result
 
@@ -49,7 +56,10 @@ __all__ = [
     "MIN_UNITS",
     "RESAMPLES",
     "SEED",
+    "AccuracyDifference",
     "Lead",
+    "accuracy_difference",
+    "outcomes",
     "paired_lead",
     "paired_ratios",
     "warm_latencies",
@@ -273,3 +283,53 @@ def paired_lead(
     interval = _bootstrap(units, resamples, seed)
     low, high = (math.exp(interval[0]), math.exp(interval[1])) if interval else (None, None)
     return Lead(model, other, len(ratios), len(by_case), centre, low, high, min_lead)
+
+
+@dataclass(frozen=True)
+class AccuracyDifference:
+    """``model`` against ``other`` on the runs both made: who was right where."""
+
+    model: str
+    other: str
+    pairs: int
+    model_correct: int
+    other_correct: int
+    model_only: int
+    """Runs ``model`` got right and ``other`` wrong."""
+    other_only: int
+    p_value: float
+    """Exact McNemar, two-sided."""
+
+    def describe(self) -> str:
+        """``p/a 9/10 vs p/b 8/10 on the same runs: right only for p/a 2, only for p/b 1;
+        exact McNemar p = 1.00``."""
+        return (
+            f"{self.model} {self.model_correct}/{self.pairs} vs {self.other} "
+            f"{self.other_correct}/{self.pairs} on the same runs: right only for "
+            f"{self.model} {self.model_only}, only for {self.other} {self.other_only}; "
+            f"exact McNemar p = {self.p_value:.2f}"
+        )
+
+
+def outcomes(results: Iterable[Result]) -> dict[Run, bool]:
+    """(case id, repeat) -> whether the answer was right."""
+    return {(r.case_id, r.repeat): r.correct for r in results}
+
+
+def accuracy_difference(
+    model: str, other: str, mine: Mapping[Run, bool], theirs: Mapping[Run, bool]
+) -> AccuracyDifference:
+    """The paired accuracy of ``model`` and ``other`` over the runs both made."""
+    both = [run for run in mine if run in theirs]
+    model_only = sum(1 for run in both if mine[run] and not theirs[run])
+    other_only = sum(1 for run in both if theirs[run] and not mine[run])
+    return AccuracyDifference(
+        model,
+        other,
+        len(both),
+        sum(1 for run in both if mine[run]),
+        sum(1 for run in both if theirs[run]),
+        model_only,
+        other_only,
+        mcnemar_exact(model_only, other_only),
+    )

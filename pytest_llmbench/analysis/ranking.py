@@ -49,7 +49,14 @@ from pytest_llmbench.analysis.generic import (
     generic_warning,
 )
 from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
-from pytest_llmbench.analysis.paired import Lead, paired_lead, warm_latencies
+from pytest_llmbench.analysis.paired import (
+    AccuracyDifference,
+    Lead,
+    accuracy_difference,
+    outcomes,
+    paired_lead,
+    warm_latencies,
+)
 from pytest_llmbench.analysis.repeats import RepeatStats, repeat_stats
 from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, overlap, percentile
 from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
@@ -70,6 +77,7 @@ __all__ = [
     "best_versions",
     "mean",
     "model_loads",
+    "paired_accuracy",
     "paired_leads",
     "percentile",
     "rank_strict",
@@ -282,6 +290,9 @@ class TaskRanking:
     """Paired latency leads (:mod:`~pytest_llmbench.analysis.paired`): the champion's over
     the runner-up first, then the champion's over each other qualified model
     (:func:`rank_task` only)."""
+    accuracy: tuple[AccuracyDifference, ...] = ()
+    """Weighted policy: the first model's paired accuracy against each other model with
+    results, with the exact McNemar p-value (:func:`rank_task` only)."""
     min_correct: float | None = None
     """The weighted policy's bar: the share of runs a model must get right to qualify
     (``None`` under the strict policy, where it is every run)."""
@@ -673,6 +684,7 @@ def rank_task(
         ranked,
         standings=standings,
         leads=paired_leads(ranked, by_model, min_lead),
+        accuracy=paired_accuracy(ranked, by_model) if policy == "weighted" else (),
         min_lead=min_lead,
         generic=generic,
         suspect_gold=find_suspect_gold(mine),
@@ -692,6 +704,22 @@ def paired_leads(
     return tuple(
         paired_lead(champion.model, s.model, warm[champion.model], warm[s.model], min_lead=min_lead)
         for s in ranking.qualified[1:]
+    )
+
+
+def paired_accuracy(
+    ranking: TaskRanking, by_model: Mapping[str, Sequence[Result]]
+) -> tuple[AccuracyDifference, ...]:
+    """The first model of the ranking against each other model that made runs: paired
+    accuracy and the exact McNemar p-value."""
+    made = [s for s in ranking.standings if by_model.get(s.model)]
+    if len(made) < 2:
+        return ()
+    first = made[0]
+    mine = outcomes(by_model[first.model])
+    return tuple(
+        accuracy_difference(first.model, s.model, mine, outcomes(by_model[s.model]))
+        for s in made[1:]
     )
 
 

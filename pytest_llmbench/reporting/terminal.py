@@ -430,6 +430,11 @@ def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[st
             lines.append(f"task {ranking.task}: verdicts, positive = the FAIL side (bad items)")
             lines.extend(_fit(ranking.standings, _metric_columns(), width))
             lines.extend(_wrap(METRICS_LEGEND, width))
+        if ranking.accuracy:
+            lines.append(f"task {ranking.task}: paired accuracy (exact McNemar)")
+            lines.extend(
+                line for a in ranking.accuracy for line in _wrap(f"  {a.describe()}", width)
+            )
         compared = [lead for lead in ranking.leads if lead.pairs]
         if compared:
             lines.append(f"task {ranking.task}: the champion's paired latency leads (95% interval)")
