@@ -10,11 +10,13 @@ runner-up within them).  The baseline itself is read by the caller (from a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_llmbench.analysis import alerts
 from pytest_llmbench.analysis.alerts import Limits
+from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.ranking import TaskRanking
 
 __all__ = ["Baseline", "GateVerdict", "gate"]
@@ -55,6 +57,9 @@ class Baseline:
 
     label: str
     rankings: Sequence[TaskRanking] = field(default_factory=tuple)
+    run: Mapping[str, Any] | None = None
+    """The baseline's run record, for its ``conditions`` (a loaded machine's latencies are
+    no reference: the gate then does not fail on latency, and says so)."""
 
 
 def gate(
@@ -65,11 +70,14 @@ def gate(
     max_slowdown: float = 0.0,
     fail_on_champion: bool = False,
     limits: Callable[[str], Limits] = lambda task: Limits(),
+    run: Mapping[str, Any] | None = None,
 ) -> GateVerdict:
     """The gate's verdict on ``rankings``.
 
     ``notes``: what finding the baseline said (``no history at ...: no baseline``);
-    ``limits``: each task's alert limits.
+    ``limits``: each task's alert limits; ``run``: this run's record (its
+    ``conditions``).  When the baseline ran on a loaded machine its latencies are not
+    compared (a line says so); when this run did, a latency failure says so.
     """
     reasons: list[str] = []
     lines = list(notes)
@@ -86,7 +94,21 @@ def gate(
                 f"latency growth below the min lead of {min_lead:.0%} is a tie "
                 f"(--llm-max-slowdown {max_slowdown:.0%})"
             )
-        report = compare(baseline.rankings, rankings, allowed, baseline.label)
+        loaded_baseline = describe_loaded(baseline.run)
+        loaded_now = describe_loaded(run)
+        report = compare(
+            baseline.rankings,
+            rankings,
+            allowed,
+            baseline.label,
+            latency=loaded_baseline is None,
+            loaded=f"this run ran on a loaded machine: {loaded_now}" if loaded_now else None,
+        )
+        if loaded_baseline is not None:
+            lines.append(
+                f"latency not compared: {baseline.label} ran on a loaded machine "
+                f"({loaded_baseline}); its latencies are no reference"
+            )
         reasons.extend(report.reasons)
         compared = bool(report.compared)
         lines.append(

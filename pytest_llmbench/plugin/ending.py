@@ -136,6 +136,7 @@ def finish_outputs(
         max_slowdown=options.max_slowdown,
         fail_on_champion=options.fail_on == "champion",
         limits=lambda task: ledger.alert_limits(task, default),
+        run={"conditions": bench.conditions()},
     )
     if (end.verdict.failed or written.failed) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -315,7 +316,8 @@ def ranking_summary(
     terminalreporter.section("llmbench ranking")
     verbose = terminalreporter.verbosity > 0
     xdist = bench.distribution.summary_lines(bench.ledger.results)
-    for text, markup in ranking_lines(outcome, bench.ledger.case_counts, verbose, xdist):
+    lines = ranking_lines(outcome, bench.ledger.case_counts, verbose, xdist, bench.conditions())
+    for text, markup in lines:
         terminalreporter.write_line(text, **markup)
     for message in bench.distribution.warnings() + outcome.warnings:
         warnings.warn(LLMBenchWarning(message), stacklevel=1)

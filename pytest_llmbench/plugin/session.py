@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmbench._version import __version__
+from pytest_llmbench.analysis.conditions import measure as measure_load
+from pytest_llmbench.analysis.conditions import run_conditions
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.records import Case, Task
@@ -57,6 +59,8 @@ class BenchSession:
         self.options = options = Options.from_config(config)
         self.cache = ResponseCache(options.cache_dir, options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.load_at_start = measure_load()
+        self._conditions: dict[str, Any] | None = None
         self.catalogue = catalogue = ModelCatalogue(_sources(config, options), self.cache)
         self.lifecycle = ModelLifecycle(
             lambda: catalogue.providers,
@@ -172,7 +176,19 @@ class BenchSession:
             "partial_reason": partial,
             "cache_only": outcome.cache_only if outcome is not None else False,
             **({"xdist": self.distribution.to_json()} if self.distribution.active else {}),
+            "conditions": self.conditions(),
         }
+
+    def conditions(self) -> dict[str, Any]:
+        """The machine's load at the start and the end (measured once, at the first ask)."""
+        if self._conditions is None:
+            threads = None
+            if any(model.startswith("llamacpp/") for model in self.ledger.models()):
+                from pytest_llmbench.providers.llamacpp import thread_count
+
+                threads = thread_count()
+            self._conditions = run_conditions(self.load_at_start, measure_load(), threads)
+        return self._conditions
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:

@@ -62,6 +62,7 @@ __all__ = [
     "json_document",
     "json_text",
     "load_json_rankings",
+    "load_json_run",
     "rankings_from_json",
     "results_from_json",
 ]
@@ -479,6 +480,15 @@ def _with_answers(rankings: list[TaskRanking], results: list[Result]) -> list[Ta
         dataclasses.replace(r, generic=tuple(answer(r.task, g) for g in r.generic))
         for r in rankings
     ]
+
+
+def load_json_run(path: Path) -> dict[str, Any] | None:
+    """The ``run`` record of the ``--llm-json`` file at ``path`` (``None``: none readable)."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8")).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run if isinstance(run, dict) else None
 
 
 def load_json_rankings(path: Path) -> list[TaskRanking]:

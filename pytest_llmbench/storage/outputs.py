@@ -211,7 +211,8 @@ def load_baseline(
     from pytest_llmbench.storage import history, json_report
 
     if spec != "last" and path is not None and path.is_file():
-        return Baseline(str(path), json_report.load_json_rankings(path)), []
+        rankings = json_report.load_json_rankings(path)
+        return Baseline(str(path), rankings, json_report.load_json_run(path)), []
     if source is None or not source.is_file():
         return None, [f"no history at {source}: no baseline, nothing compared"]
     try:
@@ -228,7 +229,7 @@ def load_baseline(
         stored = history.load_run(source, found)
     except history.HistoryError as exc:
         return None, [f"no baseline: {exc}"]
-    return Baseline(f"run {found}", list(stored.rankings)), []
+    return Baseline(f"run {found}", list(stored.rankings), stored.run), []
 
 
 def outputs_problem(outputs: Mapping[str, Path | None], start: Path) -> str | None:
