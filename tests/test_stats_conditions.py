@@ -67,27 +67,28 @@ def rankings(ms: float) -> list[Any]:
     return [rank_strict("t", [res("p/a", ms)])]
 
 
-def test_the_gate_does_not_fail_on_latency_against_a_loaded_baseline_and_says_so() -> None:
-    fast_baseline = Baseline("run 1", rankings(100.0))
-    assert gate(rankings(200.0), baseline=fast_baseline).failed
-    loaded = Baseline("run 1", rankings(100.0), {"conditions": run_conditions(BUSY, BUSY)})
+def test_the_gate_says_when_it_compares_latency_with_a_loaded_baseline() -> None:
+    quiet = gate(rankings(200.0), baseline=Baseline("run 1", rankings(100.0)))
+    assert quiet.failed
+    assert not any("loaded machine" in line for line in quiet.lines)
+    loaded = Baseline("run 1", rankings(100.0), {"conditions": run_conditions(BUSY, CALM)})
     verdict = gate(rankings(200.0), baseline=loaded)
-    assert not verdict.failed
+    assert verdict.reasons == quiet.reasons  # the regression still fails the gate, said
     assert (
-        "latency not compared: run 1 ran on a loaded machine (load average 3.1 on 2 cores at "
-        "the start; load average 3.1 on 2 cores at the end); its latencies are no reference"
+        "run 1 ran on a loaded machine (load average 3.1 on 2 cores at the start): its "
+        "latencies are inflated, so a latency change against it may be the machine's"
     ) in verdict.lines
 
 
-def test_a_latency_failure_of_a_loaded_run_says_so() -> None:
+def test_the_gate_says_when_this_run_was_loaded() -> None:
     verdict = gate(
         rankings(200.0),
         baseline=Baseline("run 1", rankings(100.0)),
         run={"conditions": run_conditions(CALM, BUSY)},
     )
-    [reason] = verdict.reasons
-    assert reason.endswith(
-        "; this run ran on a loaded machine: load average 3.1 on 2 cores at the end"
+    assert any(
+        line.startswith("this run ran on a loaded machine (load average 3.1")
+        for line in verdict.lines
     )
 
 

@@ -52,15 +52,10 @@ def compare(
     current: Sequence[TaskRanking],
     max_slowdown: float,
     label: str = "baseline",
-    *,
-    latency: bool = True,
-    loaded: str | None = None,
 ) -> GateReport:
     """Why ``current`` regressed from ``baseline``, task by task.
 
     :param max_slowdown: the allowed growth of the champion's mean latency (0.2 = 20%).
-    :param latency: compare the champions' latency (``False``: the baseline ran on a
-        loaded machine); ``loaded``: said after a latency reason (this run was loaded).
     """
     before = {r.task: r for r in baseline}
     reasons: list[str] = []
@@ -91,7 +86,7 @@ def compare(
                 f"{now.task}: champion {was.model} lost correctness: {same.score}"
                 + (f" ({misses})" if misses else "")
             )
-        if latency and champion is not None and was.mean_ms and champion.mean_ms is not None:
+        if champion is not None and was.mean_ms and champion.mean_ms is not None:
             growth = champion.mean_ms / was.mean_ms - 1.0
             if growth > max_slowdown and champion.mean_ms - was.mean_ms >= MIN_SLOWDOWN_MS:
                 who = (
@@ -102,7 +97,7 @@ def compare(
                 reasons.append(
                     f"{now.task}: champion latency grew {growth:.0%} "
                     f"({ms(was.mean_ms, ' ms')} -> {ms(champion.mean_ms, ' ms')}, {who}; "
-                    f"limit {max_slowdown:.0%})" + (f"; {loaded}" if loaded else "")
+                    f"limit {max_slowdown:.0%})"
                 )
     return GateReport(
         label, tuple(reasons), tuple(compared), tuple(not_compared), tuple(dict.fromkeys(notes))
