@@ -10,11 +10,13 @@ runner-up within them).  The baseline itself is read by the caller (from a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_llmbench.analysis import alerts
 from pytest_llmbench.analysis.alerts import Limits
+from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.ranking import TaskRanking
 
 __all__ = ["Baseline", "GateVerdict", "gate"]
@@ -55,6 +57,9 @@ class Baseline:
 
     label: str
     rankings: Sequence[TaskRanking] = field(default_factory=tuple)
+    run: Mapping[str, Any] | None = None
+    """The baseline's run record, for its ``conditions`` (a run on a loaded machine is
+    named as such beside the comparison)."""
 
 
 def gate(
@@ -65,11 +70,15 @@ def gate(
     max_slowdown: float = 0.0,
     fail_on_champion: bool = False,
     limits: Callable[[str], Limits] = lambda task: Limits(),
+    run: Mapping[str, Any] | None = None,
 ) -> GateVerdict:
     """The gate's verdict on ``rankings``.
 
     ``notes``: what finding the baseline said (``no history at ...: no baseline``);
-    ``limits``: each task's alert limits.
+    ``limits``: each task's alert limits; ``run``: this run's record (its
+    ``conditions``).  When either side ran on a loaded machine a line says so: the
+    latency comparison still stands (a regression is not waved through), but it is never
+    made against a loaded baseline without saying so.
     """
     reasons: list[str] = []
     lines = list(notes)
@@ -77,7 +86,25 @@ def gate(
     if baseline is not None:
         from pytest_llmbench.analysis.regression import compare
 
-        report = compare(baseline.rankings, rankings, max_slowdown, baseline.label)
+        # --llm-min-lead: a latency change smaller than the min lead is a tie, never a
+        # regression, whatever --llm-max-slowdown allows.
+        min_lead = max((r.min_lead for r in rankings), default=0.0)
+        allowed = max(max_slowdown, min_lead)
+        if min_lead > max_slowdown:
+            lines.append(
+                f"latency growth below the min lead of {min_lead:.0%} is a tie "
+                f"(--llm-max-slowdown {max_slowdown:.0%})"
+            )
+        report = compare(baseline.rankings, rankings, allowed, baseline.label)
+        for side, loaded in (
+            (baseline.label, describe_loaded(baseline.run)),
+            ("this run", describe_loaded(run)),
+        ):
+            if loaded is not None:
+                lines.append(
+                    f"{side} ran on a loaded machine ({loaded}): its latencies are inflated, "
+                    "so a latency change against it may be the machine's"
+                )
         reasons.extend(report.reasons)
         compared = bool(report.compared)
         lines.append(

@@ -60,6 +60,7 @@ class ResultsLedger:
         self.task_ranking[task.name] = {
             "policy": task.policy,
             "weights": weights,
+            "min_correct": task.min_correct,
             "consensus": consensus_settings(task),
             "alerts": {
                 "max_p95_ms": task.alerts.max_p95_ms,
@@ -111,6 +112,10 @@ class ResultsLedger:
         chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
         return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def min_correct(self, task: str) -> float:
+        """The task's bar under the weighted policy (``ranking: {min_correct:}``; default 1)."""
+        return float(self.task_ranking.get(task, {}).get("min_correct", 1.0))
 
     def alert_limits(self, task: str, default: Limits) -> Limits:
         """The task's alert limits: its case file's ``alerts:``, else ``default`` (the options')."""

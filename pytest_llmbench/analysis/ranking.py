@@ -6,13 +6,17 @@ the whole run (``--llm-rank``):
 - ``strict`` (the default): a model qualifies when every case and every repeat is
   correct; qualified models are ordered by mean latency; the first is the champion,
   the second the runner-up.
-- ``weighted`` (the task optimizer's): every model with a mean score above 0 is
+- ``weighted`` (the task optimizer's): a model qualifies when it meets the task's bar
+  (``min_correct``, the share of runs it must get right: every run by default, or the
+  case file's ``ranking: {min_correct: 0.8}``); qualified models are
   ranked by ``score = quality * mean_score + speed * speed_norm``, where mean_score =
   the mean of the results' scores over the expected runs (a run not made scores 0; with
   binary checks alone it is the share of correct runs) and speed_norm = the fastest
   mean latency among the ranked models / the model's mean latency (1 for the fastest, 0
   without a latency).  Equal scores go to the lower mean latency.  A model that scores
-  0 everywhere is not ranked.
+  0 everywhere is not ranked.  A model below the bar is scored too but never champion:
+  the best of them, when it scores above the champion (or there is none), has the
+  status ``best score, not qualified``.
 
 Every model is held to the task's full set of runs, (case id, repeat) pairs: the runs
 the caller says were expected (the plugin: the items collected for the task, every
@@ -45,6 +49,14 @@ from pytest_llmbench.analysis.generic import (
     generic_warning,
 )
 from pytest_llmbench.analysis.gold import SuspectGold, find_suspect_gold
+from pytest_llmbench.analysis.paired import (
+    AccuracyDifference,
+    Lead,
+    accuracy_difference,
+    outcomes,
+    paired_lead,
+    warm_latencies,
+)
 from pytest_llmbench.analysis.repeats import RepeatStats, repeat_stats
 from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, overlap, percentile
 from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
@@ -52,6 +64,7 @@ from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.execution.results import Result
 
 __all__ = [
+    "BEST_UNQUALIFIED",
     "DEFAULT_WEIGHTS",
     "POLICIES",
     "Elimination",
@@ -64,6 +77,8 @@ __all__ = [
     "best_versions",
     "mean",
     "model_loads",
+    "paired_accuracy",
+    "paired_leads",
     "percentile",
     "rank_strict",
     "rank_task",
@@ -72,6 +87,8 @@ __all__ = [
 ]
 
 POLICIES = ("strict", "weighted")
+BEST_UNQUALIFIED = "best score, not qualified"
+"""The status of the best weighted score below the task's bar."""
 DEFAULT_WEIGHTS = (0.7, 0.3)
 """(quality, speed) of the weighted policy when the task does not say."""
 
@@ -269,6 +286,30 @@ class TaskRanking:
     warnings: tuple[str, ...] = ()
     judge: JudgeSummary | None = None
     """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
+    leads: tuple[Lead, ...] = ()
+    """Paired latency leads (:mod:`~pytest_llmbench.analysis.paired`): the champion's over
+    the runner-up first, then the champion's over each other qualified model
+    (:func:`rank_task` only)."""
+    accuracy: tuple[AccuracyDifference, ...] = ()
+    """Weighted policy: the first model's paired accuracy against each other model with
+    results, with the exact McNemar p-value (:func:`rank_task` only)."""
+    min_correct: float | None = None
+    """The weighted policy's bar: the share of runs a model must get right to qualify
+    (``None`` under the strict policy, where it is every run)."""
+    min_lead: float = 0.0
+    """``--llm-min-lead`` as a fraction: a smaller latency lead is a tie (the leads, the
+    gate, the registry succession)."""
+
+    @property
+    def lead(self) -> Lead | None:
+        """The champion's paired lead over the runner-up, when both were compared."""
+        champion, runner_up = self.champion, self.runner_up
+        if champion is None or runner_up is None:
+            return None
+        return next(
+            (x for x in self.leads if x.model == champion.model and x.other == runner_up.model),
+            None,
+        )
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
@@ -290,6 +331,12 @@ class TaskRanking:
     def versioned(self) -> bool:
         """Whether (model, prompt version) pairs were ranked."""
         return any(s.prompt_version for s in self.standings)
+
+    @property
+    def best_unqualified(self) -> ModelStanding | None:
+        """Under the weighted policy, the model below the bar that scored best, when it
+        scored above the champion (or there is none)."""
+        return next((s for s in self.standings if s.status == BEST_UNQUALIFIED), None)
 
     @property
     def nearest_miss(self) -> ModelStanding | None:
@@ -509,6 +556,7 @@ def _rank_weighted(
     direction_of: Direction,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     quality, speed = weights
     standings = _standings(task, results, direction_of, expected, models)
@@ -519,17 +567,27 @@ def _rank_weighted(
         speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
         return quality * s.mean_score + speed * speed_norm
 
-    scored = sorted(
-        (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
-        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
-    )
+    def by_score(s: ModelStanding) -> tuple[float, float, str]:
+        return (-(s.weighted_score or 0.0), *_speed_key(s))
+
+    def meets(s: ModelStanding) -> bool:
+        return s.accuracy >= min_correct - 1e-9
+
+    scored = [replace(s, weighted_score=score(s)) for s in ranked]
+    qualified = sorted((replace(s, qualified=True) for s in scored if meets(s)), key=by_score)
+    below = sorted((replace(s, qualified=False) for s in scored if not meets(s)), key=by_score)
     never_right = _others(replace(s, qualified=False) for s in standings if s.mean_score <= 0)
+    labelled = list(_labelled(qualified, [*below, *never_right]))
+    top = (qualified[0].weighted_score or 0.0) if qualified else None
+    if below and (top is None or (below[0].weighted_score or 0.0) > top):
+        labelled[len(qualified)] = _with_status(labelled[len(qualified)], BEST_UNQUALIFIED)
     return TaskRanking(
         task=task,
-        standings=_labelled(scored, never_right),
+        standings=tuple(labelled),
         policy="weighted",
         weights=(quality, speed),
         repeats=_repeats(standings),
+        min_correct=min_correct,
     )
 
 
@@ -550,12 +608,17 @@ def rank_weighted(
     weights: tuple[float, float] = DEFAULT_WEIGHTS,
     *,
     expected: Iterable[Run] = (),
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     """Rank by the weighted policy: ``quality * mean_score + speed * speed_norm``, highest first.
 
-    ``expected`` as for :func:`rank_strict`; a run not made counts as not correct.
+    Only models right on at least ``min_correct`` of the runs (every run by default;
+    0: any model with a mean score above 0) qualify.  ``expected`` as for
+    :func:`rank_strict`; a run not made counts as not correct.
     """
-    return _rank_weighted(task, as_candidates(results), weights, _direction, expected)
+    return _rank_weighted(
+        task, as_candidates(results), weights, _direction, expected, min_correct=min_correct
+    )
 
 
 def rank_task(
@@ -568,6 +631,8 @@ def rank_task(
     prices: PriceTable | None = None,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    min_lead: float = 0.0,
+    min_correct: float = 1.0,
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
@@ -579,10 +644,14 @@ def rank_task(
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
        ``None``) that were right become wrong answers, direction ``generic answer``
        (a wrong answer keeps its own reason).
-    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
+    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``
+       and the bar ``min_correct``).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
        a warning is added when most models answer different inputs alike.
+    5. The champion's paired latency lead over the runner-up and over each other
+       qualified model (:func:`paired_leads`; a lead below ``min_lead``, a fraction,
+       is a tie).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
@@ -598,7 +667,9 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected, models)
+        ranking = _rank_weighted(
+            task, adjusted, weights, direction_of, expected, models, min_correct
+        )
     else:
         ranking = _rank_strict(task, adjusted, direction_of, expected, models)
     by_model = _by_model(task, adjusted)
@@ -608,12 +679,47 @@ def rank_task(
         for s in ranking.standings
     )
     warning = generic_warning(mine, alike)
+    ranked = replace(ranking, standings=standings)
     return replace(
-        ranking,
+        ranked,
         standings=standings,
+        leads=paired_leads(ranked, by_model, min_lead),
+        accuracy=paired_accuracy(ranked, by_model) if policy == "weighted" else (),
+        min_lead=min_lead,
         generic=generic,
         suspect_gold=find_suspect_gold(mine),
         warnings=(warning,) if warning else (),
+    )
+
+
+def paired_leads(
+    ranking: TaskRanking, by_model: Mapping[str, Sequence[Result]], min_lead: float = 0.0
+) -> tuple[Lead, ...]:
+    """The champion's paired lead over the runner-up, then over each other qualified
+    model, from the results of each model (``by_model``, keyed like the standings)."""
+    champion = ranking.champion
+    if champion is None:
+        return ()
+    warm = {s.model: warm_latencies(by_model.get(s.model, ())) for s in ranking.qualified}
+    return tuple(
+        paired_lead(champion.model, s.model, warm[champion.model], warm[s.model], min_lead=min_lead)
+        for s in ranking.qualified[1:]
+    )
+
+
+def paired_accuracy(
+    ranking: TaskRanking, by_model: Mapping[str, Sequence[Result]]
+) -> tuple[AccuracyDifference, ...]:
+    """The first model of the ranking against each other model that made runs: paired
+    accuracy and the exact McNemar p-value."""
+    made = [s for s in ranking.standings if by_model.get(s.model)]
+    if len(made) < 2:
+        return ()
+    first = made[0]
+    mine = outcomes(by_model[first.model])
+    return tuple(
+        accuracy_difference(first.model, s.model, mine, outcomes(by_model[s.model]))
+        for s in made[1:]
     )
 
 

@@ -162,6 +162,7 @@ def build_task(
         policy=(data.get("ranking") or {}).get("policy", "strict"),
         line=lines.line(("task",)),
         weights=weights,
+        min_correct=float((data.get("ranking") or {}).get("min_correct", 1.0)),
         sources=(path.resolve(), *file.files),
         versions=tuple(versions),
         template=templates[0].text or "",

@@ -158,6 +158,9 @@ class Task:
     line: int = 1
     weights: tuple[float, float] | None = None
     """(quality, speed) for the weighted policy, when the file gives them."""
+    min_correct: float = 1.0
+    """``ranking: {min_correct: 0.8}``: the share of runs a model must get right to
+    qualify under the weighted policy (every run by default)."""
     sources: tuple[Path, ...] = ()
     """The files this task is made of: the case file and every ``{file:}`` it reads."""
     versions: tuple[PromptVersion, ...] = ()

@@ -72,4 +72,6 @@ def pytest_llmbench_rank(
         prices=bench.options.prices,
         expected=expected,
         models=bench.ledger.models_owing(task),
+        min_lead=bench.options.min_lead,
+        min_correct=bench.ledger.min_correct(task),
     )

@@ -59,24 +59,15 @@ def stopped(session: pytest.Session, exitstatus: int) -> str | None:
 def check_outputs(config: pytest.Config, options: Options) -> None:
     """Every output path can be written and ``--llm-baseline`` can be read: a usage
     error now, not a lost run at the end."""
-    from pytest_llmbench.storage.outputs import baseline_problem, outputs_problem
+    from pytest_llmbench.storage.outputs import run_problem
 
-    problem = outputs_problem(
-        {
-            "--llm-json": options.json_path,
-            "--llm-report": options.report_md,
-            "--llm-html": options.report_html,
-            "--llm-update-registry": options.update_registry,
-            "--llm-history": options.history,
-        },
-        config.invocation_params.dir,
-    )
-    cache = options.cache_dir
-    if problem is None and options.cache_mode != "off" and cache.exists() and not cache.is_dir():
-        problem = f"--llm-cache-dir {options.cache_dir}: is a file, not a directory"
-    if problem is None and options.baseline:
-        path = option_path(config, options.baseline)
-        problem = baseline_problem(options.baseline, path, options.history_read)
+    outputs = {"--llm-json": options.json_path, "--llm-report": options.report_md}
+    outputs |= {"--llm-html": options.report_html, "--llm-update-registry": options.update_registry}
+    outputs["--llm-history"] = options.history
+    cache = options.cache_dir if options.cache_mode != "off" else None
+    base = option_path(config, options.baseline) if options.baseline else None
+    where = config.invocation_params.dir
+    problem = run_problem(outputs, where, cache, options.baseline, base, options.history_read)
     if problem is not None:
         raise pytest.UsageError(problem)
 
@@ -138,6 +129,7 @@ def finish_outputs(
         max_slowdown=options.max_slowdown,
         fail_on_champion=options.fail_on == "champion",
         limits=lambda task: ledger.alert_limits(task, default),
+        run={"conditions": bench.conditions},
     )
     if (end.verdict.failed or written.failed) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -278,7 +270,8 @@ def ranking_summary(
     terminalreporter.section("llmbench ranking")
     verbose = terminalreporter.verbosity > 0
     xdist = bench.distribution.summary_lines(bench.ledger.results)
-    for text, markup in ranking_lines(outcome, bench.ledger.case_counts, verbose, xdist):
+    lines = ranking_lines(outcome, bench.ledger.case_counts, verbose, xdist, bench.conditions)
+    for text, markup in lines:
         terminalreporter.write_line(text, **markup)
     for message in bench.distribution.warnings() + outcome.warnings:
         warnings.warn(LLMBenchWarning(message), stacklevel=1)

@@ -11,7 +11,6 @@ run), delegating to :class:`~pytest_llmbench.plugin.session.BenchSession`,
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -36,21 +35,12 @@ from pytest_llmbench.plugin.session import BenchSession
 from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.hosts import model_host
-from pytest_llmbench.reporting.header import changed_lines, difficulty_lines
+from pytest_llmbench.reporting.header import changed_lines, difficulty_lines, selects_difficulty
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin", "XdistHooks"]
 
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
-
-
-def _difficulty_lines(config: pytest.Config, bench: BenchSession) -> list[str]:
-    """Said with ``-v``, and whenever ``-m`` selects by difficulty (then it decides what runs)."""
-    selects = _DIFFICULTY.search(config.getoption("markexpr", "") or "")
-    return difficulty_lines(bench.default_difficulty, config.get_verbosity() > 0 or bool(selects))
-
-
-_DIFFICULTY = re.compile(r"\b(easy|medium|hard)\b")
 
 
 class LLMBenchPlugin:
@@ -110,7 +100,9 @@ class LLMBenchPlugin:
         verbose = config.get_verbosity() > 0
         lines = header_lines(bench.catalogue, verbose) if bench.ledger.case_counts else []
         lines += changed_lines(bench.options.changed_since, self.changed)
-        return lines + self.journal.header_lines() + _difficulty_lines(config, bench)
+        shown = verbose or selects_difficulty(config.option.markexpr or "")
+        lines += self.journal.header_lines()
+        return lines + difficulty_lines(bench.default_difficulty, shown)
 
     # -- running ---------------------------------------------------------------
 

@@ -17,10 +17,12 @@ Nothing outside this module writes into them; the hooks call their methods.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_llmbench.analysis.conditions import measure as measure_load
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.cases.records import Case, Task
@@ -55,6 +57,7 @@ class BenchSession:
         self.options = options = read_options(config)
         self.cache = ResponseCache(options.cache_dir, options.cache_mode)
         self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.load_at_start = measure_load()
         self.catalogue = catalogue = ModelCatalogue(_sources(config, options), self.cache)
         self.lifecycle = ModelLifecycle(
             lambda: catalogue.providers,
@@ -167,7 +170,15 @@ class BenchSession:
             partial=outcome.partial if outcome is not None else None,
             cache_only=outcome.cache_only if outcome is not None else False,
             xdist=self.distribution.to_json() if self.distribution.active else None,
+            conditions=self.conditions,
         )
+
+    @functools.cached_property
+    def conditions(self) -> dict[str, Any]:
+        """The machine's load at the start and the end (measured once, at the first ask)."""
+        from pytest_llmbench.storage.json_report import machine_conditions
+
+        return machine_conditions(self.load_at_start, self.ledger.models())
 
 
 def _sources(config: pytest.Config, options: Options) -> CatalogueSources:

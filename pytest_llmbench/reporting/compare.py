@@ -1,10 +1,14 @@
-"""The lines of ``llmbench compare A B``: the champions, every model's standing and the
-cases whose outcome changed between two runs.  Pure: stored runs in, lines out."""
+"""The lines of ``llmbench compare A B``: the champions, every model's standing, the
+cases whose outcome changed between two runs, and per model whose accuracy changed the
+exact McNemar p-value of the change (its runs of A and B paired by case and repeat, see
+:func:`~pytest_llmbench.analysis.paired.accuracy_difference`).  Pure: stored runs in,
+lines out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from pytest_llmbench.analysis.paired import accuracy_difference, outcomes
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.formatting import ms
@@ -48,6 +52,7 @@ def compare_lines(a: StoredRun, b: StoredRun) -> list[str]:
         *table(_model_rows(tasks, before, after), MODEL_HEADERS),
         "",
         *_case_lines(a.results, b.results),
+        *_accuracy_lines(a.results, b.results),
     ]
 
 
@@ -163,3 +168,44 @@ def _case_lines(a: Sequence[Result], b: Sequence[Result]) -> list[str]:
     if not rows:
         return ["Cases that changed: none (every case and model the runs share agree)"]
     return ["Cases that changed", *table(rows, CASE_HEADERS)]
+
+
+ACCURACY_HEADERS = ("task", "model", "A", "B", "only A right", "only B right", "McNemar p")
+
+
+def _accuracy_rows(a: Sequence[Result], b: Sequence[Result]) -> list[list[str]]:
+    """Per (task, model) of both runs whose paired runs differ in correctness."""
+    by_a: dict[tuple[str, str], list[Result]] = {}
+    by_b: dict[tuple[str, str], list[Result]] = {}
+    for results, into in ((a, by_a), (b, by_b)):
+        for r in results:
+            into.setdefault((r.task, r.model), []).append(r)
+    rows = []
+    for key, runs_a in by_a.items():
+        if key not in by_b:
+            continue
+        diff = accuracy_difference("A", "B", outcomes(runs_a), outcomes(by_b[key]))
+        if diff.model_only + diff.other_only == 0:
+            continue
+        rows.append(
+            [
+                *key,
+                f"{diff.model_correct}/{diff.pairs}",
+                f"{diff.other_correct}/{diff.pairs}",
+                str(diff.model_only),
+                str(diff.other_only),
+                f"{diff.p_value:.2f}",
+            ]
+        )
+    return rows
+
+
+def _accuracy_lines(a: Sequence[Result], b: Sequence[Result]) -> list[str]:
+    rows = _accuracy_rows(a, b)
+    if not rows:
+        return []
+    return [
+        "",
+        "Accuracy changes (the same model's runs of A and B paired; exact McNemar p)",
+        *table(rows, ACCURACY_HEADERS),
+    ]

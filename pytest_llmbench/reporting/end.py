@@ -7,7 +7,9 @@ holds the terminal's markup keywords: ``red``, ``green``, ``yellow``, ``bold``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.gate import GateVerdict
 from pytest_llmbench.analysis.run import RunOutcome
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
@@ -20,14 +22,30 @@ Line = tuple[str, Mapping[str, bool]]
 
 
 def ranking_lines(
-    outcome: RunOutcome, case_counts: Mapping[str, int], verbose: bool, xdist: Sequence[str]
+    outcome: RunOutcome,
+    case_counts: Mapping[str, int],
+    verbose: bool,
+    xdist: Sequence[str],
+    conditions: Mapping[str, Any] | None = None,
 ) -> list[Line]:
     """The ``llmbench ranking`` section: a table per task (details with ``-v``), then
-    where the xdist workers ran what."""
+    where the xdist workers ran what, then whether the machine was loaded."""
     lines = [shown(line) for line in summary_lines(outcome.rankings, case_counts)]
     if verbose:
         lines += [shown(line) for line in detail_lines(outcome.rankings)]
-    return [(line, {}) for line in [*lines, *xdist]]
+    marked: list[Line] = []
+    loaded = describe_loaded(conditions)
+    if loaded is not None:
+        marked.append((loaded_line(loaded), {"yellow": True}))
+    return [*((line, {}) for line in [*lines, *xdist]), *marked]
+
+
+def loaded_line(loaded: str) -> str:
+    """The summary's mark of a run on a loaded machine."""
+    return (
+        f"Warning: this run ran on a loaded machine ({loaded}): its latencies are "
+        "inflated and timeouts may be the machine's; compare them with care"
+    )
 
 
 def failure_lines(outcome: RunOutcome) -> list[Line]:

@@ -60,6 +60,15 @@ def history_lines(
     return table(_champion_rows(rows), TASK_HEADERS)
 
 
+LOADED_MARK = " (loaded)"
+"""After a change of latency when this run or the one it is compared with ran on a loaded
+machine (load average above the cores: see :mod:`pytest_llmbench.analysis.conditions`)."""
+
+
+def _marked(row: Mapping[str, Any], previous_loaded: bool) -> str:
+    return LOADED_MARK if row.get("loaded") or previous_loaded else ""
+
+
 def _commit(row: Mapping[str, Any]) -> str:
     return (row["git_commit"] or "")[:8]
 
@@ -68,8 +77,10 @@ def _model_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
     """One model's standing per run and task, with the change of its mean latency."""
     out = []
     previous: dict[str, float | None] = {}
+    was_loaded: dict[str, bool] = {}
     for row in rows:
         s: ModelStanding = row["standing"]
+        marked = _marked(row, was_loaded.get(row["task"], False))
         out.append(
             [
                 row["run"],
@@ -80,10 +91,11 @@ def _model_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
                 s.score,
                 ms(s.mean_ms),
                 ms(s.p95_ms),
-                change(previous.get(row["task"]), s.mean_ms),
+                change(previous.get(row["task"]), s.mean_ms) + marked,
             ]
         )
         previous[row["task"]] = s.mean_ms
+        was_loaded[row["task"]] = bool(row.get("loaded"))
     return out
 
 
@@ -91,6 +103,7 @@ def _champion_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
     """Per run and task: the champion, its mean latency and its change, the runner-up."""
     out = []
     champion_ms: dict[str, float | None] = {}
+    was_loaded: dict[str, bool] = {}
     for (run_id, task_name), group in groupby(rows, key=lambda r: (r["run"], r["task"])):
         members = list(group)
         standings: list[ModelStanding] = [m["standing"] for m in members]
@@ -106,13 +119,15 @@ def _champion_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
                 task_name,
                 champion.model if champion else "none",
                 ms(mean),
-                change(champion_ms.get(task_name), mean),
+                change(champion_ms.get(task_name), mean)
+                + _marked(members[0], was_loaded.get(task_name, False)),
                 runner_up.model if runner_up else "none",
                 f"{qualified}/{len(standings)}",
             ]
         )
         if mean is not None:
             champion_ms[task_name] = mean
+            was_loaded[task_name] = bool(members[0].get("loaded"))
     return out
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
+from pytest_llmbench.analysis.paired import MIN_UNITS
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, best_versions
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
@@ -232,6 +233,20 @@ def _champion_line(label: str, s: ModelStanding) -> str:
     )
 
 
+def _bar(ranking: TaskRanking) -> str:
+    bar = 1.0 if ranking.min_correct is None else ranking.min_correct
+    return "every run right" if bar >= 1.0 else f"{bar:.0%} of runs right"
+
+
+def _best_unqualified_line(ranking: TaskRanking, s: ModelStanding) -> str:
+    """``Best score, not qualified: p/x (score 0.812, 1/2 correct; the bar: every run
+    right); never the champion, never in the registry``."""
+    return (
+        f"Best score, not qualified: {s.model} (score {s.weighted_score or 0.0:.3f}, "
+        f"{s.score} correct; the bar: {_bar(ranking)}); not champion, not in the registry"
+    )
+
+
 def _versions_line(ranking: TaskRanking) -> str:
     """``Best prompt per model: p/a v2 (10/10, 120 ms), p/b v1 (8/10, 95 ms)``."""
     parts = [
@@ -283,6 +298,8 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
     if champion is None:
         near = ranking.nearest_miss
         tail = f" (nearest miss: {near.model}, {near.score})" if near else ""
+        if ranking.policy == "weighted":
+            tail = f" ({_bar(ranking)})"
         text.append(f"Champion:  none, no model qualified{tail}")
     else:
         text.append(_champion_line("Champion: ", champion))
@@ -290,10 +307,19 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
             text.append(_champion_line("Runner-up:", runner_up))
         else:
             text.append("Runner-up: none, only one model qualified")
+    best = ranking.best_unqualified
+    if best is not None:
+        text.append(_best_unqualified_line(ranking, best))
     if ranking.versioned:
         text.append(_versions_line(ranking))
     roles = {s.model: f"the {s.status}" for s in ranking.qualified[:2]}
-    text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
+    lead = ranking.lead
+    if lead is not None and lead.units >= MIN_UNITS:
+        # The paired comparison supersedes the overlap of the two intervals (on enough
+        # cases; on fewer the JSON has it, the summary keeps the overlap rule's line).
+        text.append(f"Speed:     {lead.describe()}")
+    else:
+        text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
     misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
     if misses:
         text.append("Did not qualify:")
@@ -404,4 +430,14 @@ def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[st
             lines.append(f"task {ranking.task}: verdicts, positive = the FAIL side (bad items)")
             lines.extend(_fit(ranking.standings, _metric_columns(), width))
             lines.extend(_wrap(METRICS_LEGEND, width))
+        if ranking.accuracy:
+            lines.append(f"task {ranking.task}: paired accuracy (exact McNemar)")
+            lines.extend(
+                line for a in ranking.accuracy for line in _wrap(f"  {a.describe()}", width)
+            )
+        compared = [lead for lead in ranking.leads if lead.pairs]
+        if compared:
+            lines.append(f"task {ranking.task}: the champion's paired latency leads (95% interval)")
+            for lead in compared:
+                lines.extend(_wrap(f"  {lead.describe()}", width))
     return lines

@@ -56,6 +56,8 @@ class Options:
     changed_since: str | None
     baseline: str | None
     max_slowdown: float
+    min_lead: float
+    """``--llm-min-lead`` as a fraction: a smaller paired lead is a tie."""
     fail_on: str
     resume: str | None
     journal: bool

@@ -31,6 +31,7 @@ from pytest_llmbench.settings.values import (
     parse_dist_mode,
     parse_max_ms,
     parse_max_size,
+    parse_min_lead,
     parse_ollama_host,
     parse_percent,
     parse_policy,
@@ -349,6 +350,19 @@ OPTIONS: tuple[Spec, ...] = (
         "the champion latency growth --llm-baseline allows. Default: 20%%.",
         parse=parse_percent, metavar="PERCENT", default=0.2, convert=float,
         shown_default="20%",
+    ),
+    Spec(
+        "--llm-min-lead", "min_lead", _RANKING,
+        "the smallest paired latency lead that separates two models: a model faster "
+        "than another by less (or within the noise) is tied with it, for the summary, the "
+        "gate and the registry succession. Default: 0%%.",
+        ini="llm_min_lead", parse=parse_min_lead, metavar="PERCENT", default=0.0,
+        convert=float, shown_default="0%",
+        reference="The lead is the share of time the faster model saves, over the (case, "
+        "repeat) calls both answered warm: 1 - 1 / the geometric mean of the latency "
+        "ratios, with a seeded bootstrap 95% interval (see the README's statistics). With "
+        "--llm-min-lead 5 a newcomer must save at least 5% of the champion's time, beyond "
+        "the noise, to replace it.",
     ),
     Spec(
         "--llm-fail-on", "fail_on", _RANKING,

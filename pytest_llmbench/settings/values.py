@@ -208,6 +208,20 @@ def parse_percent(value: str) -> float:
     return number / 100.0
 
 
+def parse_min_lead(value: str, name: str = "--llm-min-lead") -> float:
+    """``--llm-min-lead``: a percentage below 100 (``5`` or ``5%``) as a fraction."""
+    text = value.strip().removesuffix("%")
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number < 100:
+        raise OptionError(
+            f"{name}: expected a percentage from 0 to below 100 such as 5 or 5%, got {value!r}"
+        )
+    return number / 100.0
+
+
 def _number(value: str, name: str, suffix: str, example: str) -> float:
     """``value`` as a number, ``suffix`` (a unit) allowed after it."""
     try:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbench.formatting import one_line
 
 if TYPE_CHECKING:
+    from pytest_llmbench.analysis.paired import Lead
     from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 
 __all__ = [
@@ -73,6 +74,14 @@ class RegistryError(LookupError):
     """A registry file that cannot be read, or a task it cannot answer for."""
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _float(data: Mapping[str, Any], key: str) -> float | None:
+    return None if data.get(key) is None else float(data[key])
+
+
 @dataclass(frozen=True)
 class Evidence:
     """Why a model holds its place: the run and what it measured there."""
@@ -89,12 +98,30 @@ class Evidence:
     """The weights it was benchmarked with, where the provider reports them (Ollama's
     digest; see :mod:`pytest_llmbench.providers.identity`): ``llmbench rankings`` shows
     the model ``stale`` when the installed one differs."""
+    lead_over: str | None = None
+    """The model the lead below is over (the runner-up of the run, or the champion a
+    newcomer replaced)."""
+    lead: float | None = None
+    """The share of ``lead_over``'s time this model saves (0.23: 23% faster), paired over
+    the calls both answered warm when they ran together, else from the two means."""
+    lead_low: float | None = None
+    """The lead's 95% interval (paired leads only)."""
+    lead_high: float | None = None
+    paired_calls: int | None = None
+    """The (case, repeat) calls the paired lead is over (``None``: not paired)."""
 
     @classmethod
     def from_standing(
-        cls, standing: ModelStanding, run: Mapping[str, Any], identity: str | None = None
+        cls,
+        standing: ModelStanding,
+        run: Mapping[str, Any],
+        identity: str | None = None,
+        lead: Lead | None = None,
     ) -> Evidence:
+        """The standing's evidence; with ``lead`` (this model's paired lead over
+        another), the lead and its interval."""
         started = str(run.get("started_at") or "")
+        interval = lead.interval if lead is not None and lead.pairs else None
         return cls(
             model=standing.model,
             correct=standing.correct,
@@ -105,6 +132,11 @@ class Evidence:
             date=started[:10] or None,
             git_commit=run.get("git_commit"),
             identity=identity,
+            lead_over=lead.other if lead is not None and lead.pairs else None,
+            lead=_round(lead.lead) if lead is not None and lead.pairs else None,
+            lead_low=_round(interval[0]) if interval else None,
+            lead_high=_round(interval[1]) if interval else None,
+            paired_calls=lead.pairs if lead is not None and lead.pairs else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +188,11 @@ def _evidence(data: Any, where: str) -> Evidence:
             date=None if data.get("date") is None else str(data["date"]),
             git_commit=None if data.get("git_commit") is None else str(data["git_commit"]),
             identity=None if data.get("identity") is None else str(data["identity"]),
+            lead_over=None if data.get("lead_over") is None else str(data["lead_over"]),
+            lead=_float(data, "lead"),
+            lead_low=_float(data, "lead_low"),
+            lead_high=_float(data, "lead_high"),
+            paired_calls=None if data.get("paired_calls") is None else int(data["paired_calls"]),
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -383,7 +420,9 @@ def _update_registry(
         case_file = (case_files or {}).get(ranking.task)
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
-            champion=Evidence.from_standing(champion, run, identities.get(champion.model)),
+            champion=Evidence.from_standing(
+                champion, run, identities.get(champion.model), ranking.lead
+            ),
             runner_up=(
                 Evidence.from_standing(runner_up, run, identities.get(runner_up.model))
                 if runner_up

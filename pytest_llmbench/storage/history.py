@@ -437,9 +437,11 @@ def last_run_with(path: Path, tasks: Sequence[str], *, exclude: str | None = Non
 def task_timeline(
     path: Path, task: str | None = None, model: str | None = None
 ) -> list[dict[str, Any]]:
-    """Rows of (run, task, standing) in time order, optionally for one task and one model."""
+    """Rows of (run, task, standing) in time order, optionally for one task and one model;
+    ``loaded``: the run ran on a loaded machine (its ``conditions``)."""
     query = (
-        "SELECT runs.id, runs.started_at, runs.git_commit, rankings.task, rankings.standing"
+        "SELECT runs.id, runs.started_at, runs.git_commit, rankings.task, rankings.standing,"
+        " json_extract(runs.info, '$.conditions.loaded')"
         " FROM rankings JOIN runs ON runs.id = rankings.run_id"
     )
     where: list[str] = []
@@ -456,7 +458,7 @@ def task_timeline(
     with _connect(path, create=False) as db:
         rows = db.execute(query, params).fetchall()
     timeline: list[dict[str, Any]] = []
-    for run_id, started, commit, task_name, standing in rows:
+    for run_id, started, commit, task_name, standing, loaded in rows:
         with _readable(path, f"run {run_id}"):
             data = json.loads(standing)
             timeline.append(
@@ -466,6 +468,7 @@ def task_timeline(
                     "git_commit": commit,
                     "task": task_name,
                     "standing": decode(ModelStanding, data, f"rankings[{task_name!r}]"),
+                    "loaded": bool(loaded),
                 }
             )
     return timeline

@@ -8,7 +8,7 @@ a document or as one string::
     {"run": {...}, "results": [Result, ...],
      "tasks": {task: {"policy", "champion", "runner_up", "ranking": [standing, ...],
                       "disqualified": [standing, ...], "notes", "weights", "repeats",
-                      "ties", "generic_answers", "suspect_gold", "warnings"}}}
+                      "ties", "leads", "generic_answers", "suspect_gold", "warnings"}}}
 
 The document's shape is a published format, so it is not the codec's canonical form
 (:data:`~.codec.CODEC`, what the history stores) but a set of :class:`~.codec.View` s
@@ -50,6 +50,7 @@ from typing import Any
 from pytest_llmbench._version import __version__
 from pytest_llmbench.analysis.cost import Cost
 from pytest_llmbench.analysis.generic import GenericAnswer
+from pytest_llmbench.analysis.paired import Lead
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, Tie
 from pytest_llmbench.analysis.repeats import CaseRuns, RepeatStats
 from pytest_llmbench.analysis.stats import LatencyStats
@@ -64,6 +65,7 @@ __all__ = [
     "json_document",
     "json_text",
     "load_json_rankings",
+    "load_json_run",
     "rankings_from_json",
     "results_from_json",
     "run_info",
@@ -202,6 +204,12 @@ def _read_tie(doc: Mapping[str, Plain]) -> Mapping[str, Plain]:
     }
 
 
+def _write_lead(lead: Lead, fields: dict[str, Plain]) -> dict[str, Plain]:
+    """The lead's fields, with what they mean added (read back from the fields alone)."""
+    described = lead.to_dict()
+    return {**fields, **{k: v for k, v in described.items() if k not in fields}}
+
+
 def _write_generic(generic: GenericAnswer, fields: dict[str, Plain]) -> dict[str, Plain]:
     del fields["answer"]  # the run's answer is in "results"
     return fields
@@ -290,6 +298,7 @@ TASK_ORDER = (
     "weights",
     "repeats",
     "ties",
+    "leads",
     "generic_answers",
     "suspect_gold",
     "warnings",
@@ -331,6 +340,7 @@ DOCUMENT = Codec(
         RepeatStats: View(_write_repeats),
         VerdictMetrics: View(_write_metrics, _read_metrics),
         Tie: View(_write_tie, _read_tie),
+        Lead: View(_write_lead),
         GenericAnswer: View(_write_generic),
         ModelStanding: View(_write_standing, _read_standing),
         TaskRanking: View(_write_ranking, _read_ranking),
@@ -476,6 +486,15 @@ def _with_answers(rankings: list[TaskRanking], results: list[Result]) -> list[Ta
     ]
 
 
+def load_json_run(path: Path) -> dict[str, Any] | None:
+    """The ``run`` record of the ``--llm-json`` file at ``path`` (``None``: none readable)."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8")).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run if isinstance(run, dict) else None
+
+
 def load_json_rankings(path: Path) -> list[TaskRanking]:
     """The rankings of the ``--llm-json`` file at ``path``; :class:`ReportError` if none."""
     try:
@@ -499,10 +518,12 @@ def run_info(
     partial: str | None,
     cache_only: bool,
     xdist: Mapping[str, Any] | None,
+    conditions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The document's ``run``: when, where and how the run ran (``finished_at``: now);
     ``partial``: why the run is partial (``None``: complete); ``xdist``: the workers' part
-    (``None``: not distributed)."""
+    (``None``: not distributed); ``conditions``: the machine's load at the start and the
+    end, its cores and the embedded thread count (:mod:`pytest_llmbench.analysis.conditions`)."""
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -518,4 +539,19 @@ def run_info(
         "partial_reason": partial,
         "cache_only": cache_only,
         **({"xdist": xdist} if xdist is not None else {}),
+        **({"conditions": dict(conditions)} if conditions is not None else {}),
     }
+
+
+def machine_conditions(load_at_start: Mapping[str, Any], models: Sequence[str]) -> dict[str, Any]:
+    """The run record's ``conditions``: the load measured at the start and now, and the
+    embedded thread count when an embedded model ran
+    (:mod:`pytest_llmbench.analysis.conditions`)."""
+    from pytest_llmbench.analysis.conditions import measure, run_conditions
+
+    threads = None
+    if any(model.startswith("llamacpp/") for model in models):
+        from pytest_llmbench.providers.llamacpp import thread_count
+
+        threads = thread_count()
+    return run_conditions(load_at_start, measure(), threads)

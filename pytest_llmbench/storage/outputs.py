@@ -257,7 +257,8 @@ def load_baseline(
     from pytest_llmbench.storage import history, json_report
 
     if spec != "last" and path is not None and path.is_file():
-        return Baseline(str(path), json_report.load_json_rankings(path)), []
+        rankings = json_report.load_json_rankings(path)
+        return Baseline(str(path), rankings, json_report.load_json_run(path)), []
     if source is None or not source.is_file():
         return None, [f"no history at {source}: no baseline, nothing compared"]
     try:
@@ -274,7 +275,7 @@ def load_baseline(
         stored = history.load_run(source, found)
     except history.HistoryError as exc:
         return None, [f"no baseline: {exc}"]
-    return Baseline(f"run {found}", list(stored.rankings)), []
+    return Baseline(f"run {found}", list(stored.rankings), stored.run), []
 
 
 def outputs_problem(outputs: Mapping[str, Path | None], start: Path) -> str | None:
@@ -353,3 +354,22 @@ def display_path(path: Path, start: Path) -> str:
         return str(Path(path).resolve().relative_to(start.resolve()))
     except ValueError:
         return str(path)
+
+
+def run_problem(
+    outputs: Mapping[str, Path | None],
+    start: Path,
+    cache_dir: Path | None,
+    baseline: str | None,
+    baseline_path: Path | None,
+    history_read: Path,
+) -> str | None:
+    """What stops a run before it starts, in one line: an output (option -> path) that
+    cannot be written, a cache folder (``None``: no cache) that is a file, a baseline
+    (``--llm-baseline`` as given, and as a path) that cannot be read; ``None``: nothing."""
+    problem = outputs_problem(dict(outputs), start)
+    if problem is None and cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        problem = f"--llm-cache-dir {cache_dir}: is a file, not a directory"
+    if problem is None and baseline:
+        problem = baseline_problem(baseline, baseline_path, history_read)
+    return problem

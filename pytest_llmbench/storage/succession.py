@@ -8,7 +8,15 @@ task's current prompt, so its ranking cannot replace the registry's entry wholes
   every newcomer that was correct on every case and every run (``correct == total``),
   whatever the task's policy;
 - they are ordered by mean latency (a candidate without one last; equal means keep the
-  registered model first): the first is the champion, the second the runner-up.
+  registered model first): the first is the champion, the second the runner-up;
+- but a newcomer goes ahead of a registered model only when it is faster beyond the
+  noise and by at least ``--llm-min-lead`` (the ranking's ``min_lead``): when the two ran
+  together, their paired lead (:mod:`~pytest_llmbench.analysis.paired`) must not be a
+  tie; otherwise (the registered model's figures come from an earlier run) the share of
+  time saved on the means, ``1 - new mean / registered mean``, must reach the min lead.
+  A newcomer held back that way is named in the entry's ``why`` (``p/new was 3% faster
+  than p/champ on the means (not paired), below the min lead of 5%: p/champ stays
+  champion``); one that took the champion's place has its lead recorded in its evidence.
 
 So a newcomer that beats the champion replaces it, and the old champion becomes the
 runner-up when it is faster than the old runner-up (else the old runner-up stays); a
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +46,7 @@ from pytest_llmbench.storage.champions import (
 )
 
 if TYPE_CHECKING:
+    from pytest_llmbench.analysis.paired import Lead
     from pytest_llmbench.analysis.ranking import TaskRanking
 
 __all__ = ["admit_newcomers", "succeed"]
@@ -60,6 +69,88 @@ def _change(role: str, new: Evidence, old: Evidence | None, run: str) -> str:
     )
 
 
+def _paired(ranking: TaskRanking, new: str, old: str) -> Lead | None:
+    """``new``'s paired lead over ``old`` in ``ranking`` when both ran in it (the ranking
+    holds the champion's leads: one over ``new`` is turned round)."""
+    for lead in ranking.leads:
+        if not lead.pairs or lead.ratio is None or {lead.model, lead.other} != {new, old}:
+            continue
+        if lead.model == new:
+            return lead
+        low = None if lead.high is None else 1.0 / lead.high
+        high = None if lead.low is None else 1.0 / lead.low
+        return replace(lead, model=new, other=old, ratio=1.0 / lead.ratio, low=low, high=high)
+    return None
+
+
+@dataclass(frozen=True)
+class _Challenge:
+    """A newcomer against a registered model: does it take its place, and why."""
+
+    beats: bool
+    lead: float | None
+    """The share of the registered model's time the newcomer saves."""
+    evidence: str
+    """``20% faster [14%, 26%] over 30 paired calls`` or ``3% faster on the means``."""
+    paired: Lead | None = None
+
+
+def _challenge(new: Evidence, old: Evidence, ranking: TaskRanking) -> _Challenge:
+    """Whether ``new`` is faster than ``old`` beyond the noise (when they ran together:
+    their paired lead) and by at least the ranking's min lead (see the module)."""
+    paired = _paired(ranking, new.model, old.model)
+    if paired is not None and paired.lead is not None:
+        interval = paired.interval
+        span = f" [{interval[0]:.0%}, {interval[1]:.0%}]" if interval else ""
+        evidence = f"{paired.lead:.0%} faster{span} over {paired.pairs} paired calls"
+        return _Challenge(paired.faster == new.model, paired.lead, evidence, paired)
+    if new.mean_ms is None or old.mean_ms is None or old.mean_ms <= 0:
+        return _Challenge(_speed(new) < _speed(old), None, "")
+    lead = 1.0 - new.mean_ms / old.mean_ms
+    beats = lead > 0 and lead >= ranking.min_lead
+    return _Challenge(beats, lead, f"{lead:.0%} faster on the means (not paired)")
+
+
+def _held(new: Evidence, old: Evidence, role: str, why: _Challenge, min_lead: float) -> str:
+    """``p/new was 3% faster than p/old on the means (not paired), below the min lead of
+    5%: p/old stays champion``."""
+    noisy = why.paired is not None and not why.paired.beyond_noise
+    reason = f"below the min lead of {min_lead:.0%}"
+    if noisy or not min_lead:
+        reason = "within the noise"
+    evidence = why.evidence.replace(" faster", f" faster than {old.model}", 1)
+    return f"{new.model} was {evidence}, {reason}: {old.model} stays {role}"
+
+
+def _order(
+    registered: list[Evidence], newcomers: list[Evidence], ranking: TaskRanking
+) -> tuple[list[Evidence], dict[str, _Challenge], list[str]]:
+    """The pool in order: each newcomer (fastest first) goes ahead of the first registered
+    model it beats (:func:`_challenge`) or of a slower newcomer; with the reasons of each
+    newcomer that took a place and the sentences of those held back."""
+    order = sorted(registered, key=_speed)  # stable: the champion first on a tie
+    won: dict[str, _Challenge] = {}
+    held: list[str] = []
+    roles = ("champion", "runner-up")
+    for new in sorted(newcomers, key=_speed):
+        position = len(order)
+        for index, placed in enumerate(order):
+            role = next((r for r, e in zip(roles, registered, strict=False) if e is placed), None)
+            if role is not None:
+                challenge = _challenge(new, placed, ranking)
+                if challenge.beats:
+                    won[new.model] = challenge
+                    position = index
+                    break
+                if _speed(new) < _speed(placed) and challenge.evidence:
+                    held.append(_held(new, placed, role, challenge, ranking.min_lead))
+            elif _speed(new) < _speed(placed):
+                position = index
+                break
+        order.insert(position, new)
+    return order, won, held
+
+
 def succeed(
     before: RegistryEntry | None, ranking: TaskRanking, run: Mapping[str, Any]
 ) -> RegistryEntry | None:
@@ -71,16 +162,28 @@ def succeed(
         if s.combination is None and s.total > 0 and s.correct == s.total
     ]
     registered = [] if before is None else [before.champion, *filter(None, [before.runner_up])]
-    pool = sorted([*registered, *newcomers], key=_speed)  # stable: registered first on a tie
+    known = {e.model for e in registered}
+    newcomers = [e for e in newcomers if e.model not in known]
+    pool, won, held = _order(registered, newcomers, ranking)
     if not pool:
         return None
     champion, runner_up = pool[0], (pool[1] if len(pool) > 1 else None)
     if before is not None and (champion, runner_up) == (before.champion, before.runner_up):
-        return before
+        if not held:
+            return before
+        return replace(before, why="; ".join(held))
     label = str(run.get("id") or "?")
     changes = []
     if before is None or champion.model != before.champion.model:
-        changes.append(_change("champion", champion, before.champion if before else None, label))
+        old = before.champion if before else None
+        change = _change("champion", champion, old, label)
+        challenge = won.get(champion.model)
+        weighed = challenge is not None and (challenge.paired is not None or ranking.min_lead)
+        if challenge is not None and weighed and old is not None:
+            champion = _with_lead(champion, old, challenge)
+            floor = f", at least the min lead of {ranking.min_lead:.0%}" if ranking.min_lead else ""
+            change = f"{change[:-1]}, {challenge.evidence}{floor})"
+        changes.append(change)
     old_runner = before.runner_up if before else None
     if runner_up is not None and (old_runner is None or runner_up.model != old_runner.model):
         if before is not None and runner_up.model == before.champion.model:
@@ -91,8 +194,23 @@ def succeed(
             )
         else:
             changes.append(_change("runner-up", runner_up, old_runner, label))
+    changes.extend(held)
     base = before or RegistryEntry(task=ranking.task, champion=champion)
     return replace(base, champion=champion, runner_up=runner_up, why="; ".join(changes) or None)
+
+
+def _with_lead(new: Evidence, old: Evidence, challenge: _Challenge) -> Evidence:
+    """``new``'s evidence with its lead over the champion it replaced."""
+    paired = challenge.paired
+    interval = paired.interval if paired is not None else None
+    return replace(
+        new,
+        lead_over=old.model,
+        lead=None if challenge.lead is None else round(challenge.lead, 4),
+        lead_low=round(interval[0], 4) if interval else None,
+        lead_high=round(interval[1], 4) if interval else None,
+        paired_calls=paired.pairs if paired is not None else None,
+    )
 
 
 def admit_newcomers(

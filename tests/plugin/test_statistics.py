@@ -202,7 +202,7 @@ def weighted(suite: pytest.Pytester, ranking: str) -> None:
 
 
 def test_weighted_policy_from_the_case_file(suite: pytest.Pytester) -> None:
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     out = suite.path / "bench.json"
     result = suite.runpytest(
         "evals", "--llm-models=fake/slowright,fake/lenient", f"--llm-json={out}", *NO_BENCHMARK
@@ -227,7 +227,7 @@ def test_weighted_policy_from_the_case_file(suite: pytest.Pytester) -> None:
 
 
 def test_llm_rank_overrides_the_case_file(suite: pytest.Pytester) -> None:
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     result = suite.runpytest(
         "evals", "--llm-models=fake/slowright,fake/lenient", "--llm-rank=strict", *NO_BENCHMARK
     )

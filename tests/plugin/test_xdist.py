@@ -314,7 +314,7 @@ def weighted(suite: pytest.Pytester, ranking: str) -> None:
 
 def test_xdist_controller_learns_policies_and_case_counts(suite: pytest.Pytester) -> None:
     # The controller collects nothing under xdist: the workers send what it needs.
-    weighted(suite, "{policy: weighted, quality: 0.5}")
+    weighted(suite, "{policy: weighted, quality: 0.5, min_correct: 0}")
     result = suite.runpytest_subprocess(
         "evals", "--llm-models=fake/right,fake/lenient", "-n", "2", *NO_BENCHMARK
     )

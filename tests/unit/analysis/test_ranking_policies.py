@@ -150,7 +150,7 @@ def test_weighted_trades_accuracy_for_speed() -> None:
     # quality 0.7, speed 0.3:
     #   p/exact 0.7 * 4/4 + 0.3 * 100/400 = 0.7 + 0.075 = 0.775
     #   p/quick 0.7 * 3/4 + 0.3 * 100/100 = 0.525 + 0.3 = 0.825
-    ranking = rank_weighted(TASK, results)
+    ranking = rank_weighted(TASK, results, min_correct=0.0)
     assert ranking.policy == "weighted"
     assert ranking.weights == (0.7, 0.3)
     assert [(s.model, s.status) for s in ranking.standings] == [
@@ -160,14 +160,14 @@ def test_weighted_trades_accuracy_for_speed() -> None:
     assert one(ranking, "p/quick").weighted_score == pytest.approx(0.825)
     assert one(ranking, "p/exact").weighted_score == pytest.approx(0.775)
     # quality 0.9, speed 0.1: p/exact 0.9 + 0.025 = 0.925; p/quick 0.675 + 0.1 = 0.775
-    heavy = rank_weighted(TASK, results, (0.9, 0.1))
+    heavy = rank_weighted(TASK, results, (0.9, 0.1), min_correct=0.0)
     assert [s.model for s in heavy.qualified] == ["p/exact", "p/quick"]
     assert one(heavy, "p/exact").weighted_score == pytest.approx(0.925)
 
 
 def test_weighted_never_right_is_not_ranked_even_if_fastest() -> None:
     results = [*four_cases("p/zero", 0, 1.0), *four_cases("p/half", 2, 100.0)]
-    ranking = rank_weighted(TASK, results)
+    ranking = rank_weighted(TASK, results, min_correct=0.0)
     assert [(s.model, s.status) for s in ranking.standings] == [
         ("p/half", "champion"),
         ("p/zero", "disqualified"),
@@ -179,7 +179,7 @@ def test_weighted_never_right_is_not_ranked_even_if_fastest() -> None:
 
 def test_weighted_all_models_wrong() -> None:
     results = [*four_cases("p/a", 0, 10.0), *four_cases("p/b", 0, 20.0)]
-    ranking = rank_weighted(TASK, results)
+    ranking = rank_weighted(TASK, results, min_correct=0.0)
     assert ranking.champion is None
     assert [s.model for s in ranking.disqualified] == ["p/a", "p/b"]
 
@@ -187,14 +187,14 @@ def test_weighted_all_models_wrong() -> None:
 def test_weighted_equal_scores_go_to_the_faster_model() -> None:
     # quality only: both 1.0; p/b is faster
     results = [*four_cases("p/a", 4, 300.0), *four_cases("p/b", 4, 200.0)]
-    ranking = rank_weighted(TASK, results, (1.0, 0.0))
+    ranking = rank_weighted(TASK, results, (1.0, 0.0), min_correct=0.0)
     assert [s.model for s in ranking.qualified] == ["p/b", "p/a"]
 
 
 def test_weighted_model_without_latency_has_no_speed_credit() -> None:
     untimed = [res("p/b", f"C{i}", latency=None) for i in range(4)]
     results = [*four_cases("p/a", 4, 100.0), *untimed]
-    ranking = rank_weighted(TASK, results)
+    ranking = rank_weighted(TASK, results, min_correct=0.0)
     assert one(ranking, "p/b").weighted_score == pytest.approx(0.7)  # 0.7 * 1 + 0.3 * 0
     assert one(ranking, "p/a").weighted_score == pytest.approx(1.0)
 
@@ -255,7 +255,9 @@ def test_rank_task_weighted_policy_and_cost() -> None:
         *four_cases("llamacpp/exact", 4, 400.0),
     ]
     prices = PriceTable((Price("openai/*", input=1.0, output=2.0),))
-    ranking = rank_task(TASK, results, policy="weighted", weights=(0.5, 0.5), prices=prices)
+    ranking = rank_task(
+        TASK, results, policy="weighted", weights=(0.5, 0.5), prices=prices, min_correct=0.0
+    )
     assert ranking.policy == "weighted"
     assert ranking.champion is not None
     assert ranking.champion.model == "openai/quick"  # 0.375 + 0.5 beats 0.5 + 0.125
@@ -301,7 +303,7 @@ def test_rank_task_ignores_other_tasks_and_rejects_unknown_policies() -> None:
 def test_weighted_counts_missing_runs_as_not_correct() -> None:
     # p/quick stopped after 2 of the 4 cases, both right, and is the fastest.
     results = [*four_cases("p/exact", 4, 400.0), *four_cases("p/quick", 4, 100.0)[:2]]
-    ranking = rank_weighted(TASK, results)
+    ranking = rank_weighted(TASK, results, min_correct=0.0)
     # accuracy = right runs / expected runs:
     #   p/exact 0.7 * 4/4 + 0.3 * 100/400 = 0.775
     #   p/quick 0.7 * 2/4 + 0.3 * 100/100 = 0.65 (1.0 if it were judged on its 2 runs)
@@ -322,7 +324,12 @@ def test_rank_task_holds_every_model_to_the_expected_runs() -> None:
     results = [*timed("p/a", [10.0, 20.0]), *timed("p/b", [50.0, 60.0])]
     strict = rank_task(TASK, results, expected=expected, generic_threshold=None)
     weighted = rank_task(
-        TASK, results, policy="weighted", expected=expected, generic_threshold=None
+        TASK,
+        results,
+        policy="weighted",
+        expected=expected,
+        generic_threshold=None,
+        min_correct=0.0,
     )
     assert strict.champion is None
     assert [s.model for s in weighted.qualified] == ["p/a", "p/b"]  # ranked, not complete

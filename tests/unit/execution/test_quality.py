@@ -249,7 +249,7 @@ def test_the_weighted_policy_ranks_on_mean_scores_and_strict_on_correctness() ->
         result("p/c", "C1", 0.0, False, 50),
         result("p/c", "C2", 0.0, False, 50),
     ]
-    weighted = rank_weighted("t", results, (1.0, 0.0))
+    weighted = rank_weighted("t", results, (1.0, 0.0), min_correct=0)  # no bar
     assert [s.model for s in weighted.qualified] == ["p/a", "p/b"]
     assert [s.mean_score for s in weighted.qualified] == pytest.approx([0.9, 0.6])
     assert weighted.qualified[0].weighted_score == pytest.approx(0.9)

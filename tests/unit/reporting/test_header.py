@@ -22,3 +22,13 @@ def test_changed_since_names_the_tasks_kept() -> None:
         "llmbench: changed since main: 0 of 1 task(s): none"
     ]
     assert changed_lines("main", None) == []
+
+
+def test_a_marker_expression_selects_by_difficulty_when_it_names_one() -> None:
+    from pytest_llmbench.reporting.header import selects_difficulty
+
+    assert selects_difficulty("not hard")
+    assert selects_difficulty("easy or medium")
+    assert not selects_difficulty("should_pass")
+    assert not selects_difficulty("hardware")  # a word, not the difficulty
+    assert not selects_difficulty("")

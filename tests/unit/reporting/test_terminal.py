@@ -167,7 +167,7 @@ def test_task_lines_name_incomplete_ranked_models_under_the_weighted_policy() ->
         *(res("p/all", f"PASS_{i}", True, 400.0) for i in range(4)),
         *(res("p/part", f"PASS_{i}", True, 100.0) for i in range(3)),
     ]
-    lines = task_lines(rank_weighted("grading", results), 4)
+    lines = task_lines(rank_weighted("grading", results, min_correct=0.0), 4)
     # p/part: 0.7 * 3/4 + 0.3 * 1 = 0.825; p/all 0.7 + 0.3 * 100 / 400 = 0.775
     assert lines[-3:] == [
         "Runner-up: p/all (score 0.775, 4/4 correct, mean 400 ms, p95 400 ms)",
@@ -249,6 +249,10 @@ def test_json_document_shape() -> None:
         "weights",
         "repeats",
         "ties",
+        "leads",
+        "accuracy",
+        "min_correct",
+        "min_lead",
         "generic_answers",
         "suspect_gold",
         "warnings",

@@ -266,7 +266,7 @@ def test_compare_command_per_task_model_and_case(
         "300",
         "+50%",
     ]
-    cases = out.split("Cases that changed\n")[1].splitlines()
+    cases = out.split("Cases that changed\n")[1].split("\n\n")[0].splitlines()
     assert [line.split() for line in cases[2:]] == [
         ["grading", "GRADE_FAIL_001", "p/a", "correct", "(FAIL)", "too", "lenient", "(PASS)"],
         ["grading", "GRADE_FAIL_001", "p/b", "too", "lenient", "(PASS)", "correct", "(FAIL)"],
