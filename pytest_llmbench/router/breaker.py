@@ -41,6 +41,9 @@ class CircuitBreaker:
         self.failures = failures
         self.cool_down_s = cool_down_s
         self.clock = clock
+        self.on_open: Callable[[str], None] | None = None
+        """Called with the model each time its circuit opens, from closed or half-open
+        (outside the lock)."""
         self._circuits: dict[str, _Circuit] = {}
         self._lock = threading.Lock()
 
@@ -74,5 +77,11 @@ class CircuitBreaker:
                 return
             circuit = self._circuits.setdefault(model, _Circuit())
             circuit.failures += 1
+            opens = False
             if circuit.failures >= self.failures:
-                circuit.opened_at = self.clock()  # a failed trial opens it again
+                now = self.clock()
+                was = circuit.opened_at
+                opens = was is None or now - was >= self.cool_down_s  # closed or half-open
+                circuit.opened_at = now  # a failed trial opens it again
+        if opens and self.on_open is not None:
+            self.on_open(model)
