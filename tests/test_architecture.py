@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS = (
     "plugin",
     "cli",
+    "service",
     "settings",
     "optimize",
     "router",

@@ -14,7 +14,17 @@ from pytest_llmbench.cli.options import history_option
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("history", "show", "compare", "rankings", "run", "feedback", "ab", "optimize")
+COMMANDS = (
+    "history",
+    "show",
+    "compare",
+    "rankings",
+    "run",
+    "feedback",
+    "ab",
+    "optimize",
+    "serve",
+)
 """The subcommands in the order ``llmbench --help`` lists them; ``NAME`` is declared and
 run by the module ``pytest_llmbench.cli.NAME``."""
 
