@@ -391,7 +391,11 @@ class _Front:
         if self._expected is not None and scope["path"] != "/healthz":
             given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             if not hmac.compare_digest(given, self._expected):
-                refusal = Refusal(401, "a bearer token is required: Authorization: Bearer ...")
+                refusal = Refusal(
+                    401,
+                    "unauthorized: this service needs its token (--token-env), sent as a "
+                    "bearer in the Authorization header",
+                )
                 chat = scope["path"].startswith("/v1/chat/")
                 body = {"error": _openai_error(refusal) if chat else refusal.message}
                 response = JSONResponse(body, 401, headers=refusal.headers())
