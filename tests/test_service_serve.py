@@ -501,6 +501,8 @@ def test_llmbench_serve_binds_loopback_answers_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
     flushed = (tmp_path / ".llmbench" / "feedback.jsonl").read_text().splitlines()
     assert len(flushed) == 1
 
