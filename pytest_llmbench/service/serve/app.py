@@ -144,6 +144,19 @@ class Served:
             except Exception as exc:  # the watcher never stops the service
                 _logger.warning("llmbench serve: registry watch failed: %s", one_line(exc))
 
+    def warm(self) -> None:
+        """Read every task's case file now (not in the first request); a task that
+        cannot be read is said once here, and in each of its answers."""
+        router = self.router
+        for task in router.tasks():
+            try:
+                router.task(task)
+            except RouterError as exc:
+                _logger.warning("llmbench serve: task %s cannot be served: %s", task, exc)
+        from pytest_llmbench.execution import call, scoring  # what the first call imports
+
+        del call, scoring
+
     # -- concurrency -----------------------------------------------------------------
 
     def enter(self, router: Router, task: str) -> str:
@@ -339,6 +352,7 @@ def create_app(served: Served) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(served.warm)
         watcher = asyncio.create_task(served.watch()) if served.reload_s > 0 else None
         try:
             yield
