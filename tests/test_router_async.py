@@ -232,3 +232,39 @@ def test_nothing_is_lost_at_a_normal_exit(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert len(path.read_text().splitlines()) == 100
+
+
+# ------------------------------------------------------------- a backend's Retry-After
+
+
+def test_a_backend_s_retry_after_opens_its_circuit_for_that_long(tmp_path: Path) -> None:
+    from openai_emulator import OpenAIEmulator
+
+    from pytest_llmbench.router import default_settings
+
+    def verdict(model: str, messages: list[dict[str, Any]], response_format: Any) -> str:
+        return json.dumps({"verdict": "PASS"})
+
+    now = [1000.0]
+    with (
+        OpenAIEmulator(models=["m"], answer=verdict) as fast,
+        OllamaEmulator(models=["llama3.2:3b"], answer=right) as slow,
+    ):
+        settings = default_settings(
+            5.0, (slow.url,), endpoints=[f"fast={fast.url} models=m retries=0"]
+        )
+        registry = project(tmp_path, "fast/m", RUNNER_UP)
+        router = Router.from_registry(
+            registry, settings=settings, feedback=False, clock=lambda: now[0]
+        )
+        fast.fail_next(429, headers={"Retry-After": "30"})
+        first = router.run("grading", posting="GOOD")
+        assert (first.model, first.fell_over_from) == (RUNNER_UP, ("fast/m",))
+        assert router.breaker.state("fast/m") == "open"  # after one failure: it asked
+        assert router.breaker.retry_in("fast/m") == 30.0
+        second = router.run("grading", posting="GOOD")
+        assert [a.outcome for a in second.attempts] == ["circuit_open", "ok"]
+        now[0] += 30.0
+        third = router.run("grading", posting="GOOD")
+        assert (third.model, router.breaker.state("fast/m")) == ("fast/m", "closed")
+        assert fast.chat_requests == 2

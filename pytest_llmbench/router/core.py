@@ -131,6 +131,8 @@ class Attempt:
     """The answer as the benchmark reads it (label, JSON value, text) when ``ok``."""
     fell_over_from: tuple[str, ...] = ()
     """The models that failed before this one in the same call."""
+    retry_after_s: float | None = None
+    """The wait the model's server asked for with its error (``Retry-After``)."""
 
     @property
     def ok(self) -> bool:
@@ -611,7 +613,7 @@ class Router:
                 fell_over_from=failed,
             )
         attempt = replace(self._ask(task, case, model), fell_over_from=failed)
-        self.breaker.record(model, attempt.ok)
+        self.breaker.record(model, attempt.ok, retry_after_s=attempt.retry_after_s)
         return attempt
 
     def _ask(self, task: Task, case: Case, model: str) -> Attempt:
@@ -636,7 +638,13 @@ class Router:
         if call.response is None:
             detail = call.error or "no answer"
             outcome = "timeout" if timed_out(detail) else "error"
-            return Attempt(model, outcome, call.latency_ms, " ".join(detail.split()))
+            return Attempt(
+                model,
+                outcome,
+                call.latency_ms,
+                " ".join(detail.split()),
+                retry_after_s=call.retry_after_s,
+            )
         text = call.response.text
         value, problem = parse_answer(task.output, text)
         if problem:
