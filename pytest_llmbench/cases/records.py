@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,17 +230,19 @@ class Task:
         )
 
 
-_PRODUCTION: dict[int, tuple[Task, list[str], Callable[[str | None, str], str]]] = {}
+_PRODUCTION: dict[int, tuple[weakref.ref[Task], list[str], Callable[[str | None, str], str]]] = {}
 """What :meth:`Task.fill` needs of a task, worked out once: the placeholders of its
-templates and its prompt hasher (options and schema encoded once); by task, the task
-kept with it so that its id is not reused."""
+templates and its prompt hasher (options and schema encoded once); by task, forgotten
+when the task is (a service reloading its registry does not keep every old task)."""
 
 
 def _production(task: Task) -> tuple[list[str], Callable[[str | None, str], str]]:
-    known = _PRODUCTION.get(id(task))
-    if known is not None and known[0] is task:
+    key = id(task)
+    known = _PRODUCTION.get(key)
+    if known is not None and known[0]() is task:
         return known[1], known[2]
     needed = placeholders(task.template) + placeholders(task.system_template or "")
     hasher = hashing.prompt_hasher(task.options, task.output.request_schema())
-    _PRODUCTION[id(task)] = (task, needed, hasher)
+    _PRODUCTION[key] = (weakref.ref(task), needed, hasher)
+    weakref.finalize(task, _PRODUCTION.pop, key, None)
     return needed, hasher
