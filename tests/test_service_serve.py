@@ -48,7 +48,10 @@ def make_router(root: Path, hosts: tuple[OllamaEmulator, OllamaEmulator], **opti
     settings = BuiltinSettings(
         ollama_hosts=(hosts[0].url, hosts[1].url),
         timeout_s=5.0,
-        discovery_timeout_s=1.0,
+        # the connect timeout too: when the champion dies, every worker thread connects
+        # to the runner-up's emulator at once, whose listen backlog is 5: a dropped SYN
+        # is sent again after 1 s
+        discovery_timeout_s=5.0,
         retries=0,
     )
     return Router.from_registry(project(root), settings=settings, **options)
@@ -365,7 +368,7 @@ def test_the_champion_killed_under_load_the_runner_up_answers_every_request(
     with Service(router, reload_s=0) as running:
         answers = load(running.url, total, clients, kill)
         assert killed.is_set()
-        assert [status for status, _ in answers] == [200] * total
+        assert [(s, b) for s, b in answers if s != 200] == []
         models = Counter(body["model"] for _, body in answers)
         assert set(models) == {CHAMPION, RUNNER_UP}
         assert models[RUNNER_UP] >= total - 200 - clients
