@@ -103,6 +103,14 @@ class Client:
         self.conn.close()
 
 
+def wait_in_flight(service: Service, count: int) -> None:
+    """Until the champion has ``count`` calls in flight (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while service.served.in_flight.get(CHAMPION, 0) < count:
+        assert time.monotonic() < deadline, service.served.in_flight
+        time.sleep(0.01)
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     """One sample of the Prometheus text (0 when absent)."""
     for line in text.splitlines():
@@ -275,7 +283,7 @@ def test_a_model_at_its_limit_answers_503_with_retry_after(
     with Service(make_router(tmp_path, hosts), per_model=2, reload_s=0) as running:
         with ThreadPoolExecutor(3) as pool:
             slow = [pool.submit(Client(running.url).task, "GOOD") for _ in range(2)]
-            time.sleep(0.2)
+            wait_in_flight(running, 2)
             status, headers, body = Client(running.url).task("GOOD")
             assert [f.result()[0] for f in slow] == [200, 200]
         assert (status, headers["retry-after"]) == (503, "1")
@@ -441,7 +449,7 @@ def test_a_stop_finishes_the_calls_in_flight_and_writes_the_log(
     running = Service(make_router(tmp_path, hosts, feedback=tmp_path / "log.jsonl"), reload_s=0)
     with running, ThreadPoolExecutor(1) as pool:
         slow = pool.submit(Client(running.url).task, "GOOD")
-        time.sleep(0.2)
+        wait_in_flight(running, 1)
         running.stop()
         status, _, body = slow.result(timeout=10)
     assert (status, body["model"]) == (200, CHAMPION)
