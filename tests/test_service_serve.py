@@ -259,6 +259,20 @@ def test_a_bad_request_is_a_4xx_with_one_line(
     assert "x-llmbench-overhead-ms" in headers
 
 
+def test_a_body_over_1_mib_is_413(service: Service) -> None:
+    big = json.dumps({"vars": {"posting": "x" * (1024 * 1024)}}).encode()
+    status, _, body = Client(service.url).request("POST", "/v1/tasks/grading", raw=big)
+    assert (status, body) == (413, {"error": "the request body is larger than 1048576 bytes"})
+
+
+def test_a_consensus_call_says_how_it_decided(service: Service) -> None:
+    status, _, body = Client(service.url).task("GOOD", consensus=True)
+    assert status == 200
+    assert body["value"] == "PASS"
+    assert body["consensus"]["accepted"] is True
+    assert body["consensus"]["agreed"] == [CHAMPION, RUNNER_UP]
+
+
 def test_no_model_answering_is_502_then_503_with_retry_after(
     service: Service, hosts: tuple[OllamaEmulator, OllamaEmulator]
 ) -> None:

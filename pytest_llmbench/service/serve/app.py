@@ -5,7 +5,8 @@ endpoint): the router's worker threads make the model calls, the event loop goes
 
 * **Errors** are one line with the CLI's wording (``{"error": "..."}``; on the chat
   endpoint OpenAI's ``{"error": {"message", "type", "code"}}``): 400 for a body that is
-  not what the endpoint takes or values the template cannot use, 404 for an unknown task,
+  not what the endpoint takes or values the template cannot use, 413 for a body over
+  1 MiB, 404 for an unknown task,
   401 without the bearer token, 502 when no model answered, 503 + ``Retry-After`` when
   the model has its limit of calls in flight or every circuit is open, 500 for a case
   file that cannot be read.
@@ -201,8 +202,22 @@ def _stat(path: os.PathLike[str] | str) -> tuple[int, int, int] | None:
 # -- the endpoints ---------------------------------------------------------------------
 
 
+MAX_BODY = 1024 * 1024
+"""The largest request body taken (bytes); a larger one is 413."""
+
+
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw) if raw else {}
     except ValueError as exc:
@@ -470,7 +485,12 @@ def _content(content: Any, index: int) -> str:
 
 
 def _openai_error(refusal: Refusal) -> dict[str, Any]:
-    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error"}
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        404: "not_found_error",
+        413: "invalid_request_error",
+    }
     return {
         "message": refusal.message,
         "type": kinds.get(refusal.status, "server_error"),
