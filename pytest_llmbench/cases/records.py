@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,18 @@ class Task:
         """The label that means "good" (the first of ``labels``)."""
         return self.output.labels[0]
 
+    def prompted(self, prompt: str, system: str | None, case_id: str = "production") -> Case:
+        """A case that sends ``prompt`` and ``system`` as they are (no template filled),
+        with this task's options and output format (its prompt hash as a filled one's)."""
+        _, hasher = _production(self)
+        return Case(
+            id=case_id,
+            expected=Expected(),
+            prompt=prompt,
+            system=system,
+            prompt_hash=hasher(system, prompt),
+        )
+
     def fill(self, values: Mapping[str, str], case_id: str = "production") -> Case:
         """A case made of this task's template filled with ``values`` (over the task's
         ``vars``): what a production call sends, exactly as the benchmark sent its cases.
@@ -200,7 +213,7 @@ class Task:
         :raises TemplateError: for a variable the template needs and has no value, or a
             value for a name the template does not use.
         """
-        needed = placeholders(self.template) + placeholders(self.system_template or "")
+        needed, hasher = _production(self)
         merged = {**self.variables, **values}
         missing = [name for name in needed if name not in merged]
         unknown = sorted(name for name in values if name not in needed)
@@ -216,7 +229,23 @@ class Task:
             expected=Expected(),
             prompt=prompt,
             system=system,
-            prompt_hash=hashing.prompt_hash(
-                system, prompt, self.options, self.output.request_schema()
-            ),
+            prompt_hash=hasher(system, prompt),
         )
+
+
+_PRODUCTION: dict[int, tuple[weakref.ref[Task], list[str], Callable[[str | None, str], str]]] = {}
+"""What :meth:`Task.fill` needs of a task, worked out once: the placeholders of its
+templates and its prompt hasher (options and schema encoded once); by task, forgotten
+when the task is (a service reloading its registry does not keep every old task)."""
+
+
+def _production(task: Task) -> tuple[list[str], Callable[[str | None, str], str]]:
+    key = id(task)
+    known = _PRODUCTION.get(key)
+    if known is not None and known[0]() is task:
+        return known[1], known[2]
+    needed = placeholders(task.template) + placeholders(task.system_template or "")
+    hasher = hashing.prompt_hasher(task.options, task.output.request_schema())
+    _PRODUCTION[key] = (weakref.ref(task), needed, hasher)
+    weakref.finalize(task, _PRODUCTION.pop, key, None)
+    return needed, hasher

@@ -12,6 +12,7 @@
     llmbench import DATA --task T --out F     a JSONL or CSV file as candidate cases of a task
     llmbench ab CASES.yaml --a v1 --b v2      A/B of two prompt versions (see ``ab``)
     llmbench optimize CASES.yaml --model M --interviewer I   the interviewer loop
+    llmbench serve [--port 8080]              the champions over HTTP (the serve extra)
 
 RUN is a run id, a unique prefix of one, ``last`` or ``last~N``.  The history is
 ``.llmbench/history.sqlite`` in the working directory unless ``--history PATH``; the

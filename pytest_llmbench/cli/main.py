@@ -26,6 +26,7 @@ COMMANDS = (
     "import",
     "ab",
     "optimize",
+    "serve",
 )
 """The subcommands in the order ``llmbench --help`` lists them; ``NAME`` is declared and
 run by the module ``pytest_llmbench.cli.NAME`` (``NAME_`` for a Python keyword:

@@ -99,13 +99,13 @@ def _call(args: argparse.Namespace) -> RouterResult:
         settings = default_settings(args.timeout, args.ollama_host or (), args.endpoint or ())
     except EndpointError as exc:
         raise UsageError(f"--endpoint: {exc}") from None
-    router = Router.from_registry(
+    with Router.from_registry(
         args.registry,
         evals=args.evals,
         settings=settings,
         feedback=args.feedback,
-    )
-    return router.run(args.task, consensus=True if args.consensus else None, variables=values)
+    ) as router:  # the feedback log written before the answer is printed
+        return router.run(args.task, consensus=True if args.consensus else None, variables=values)
 
 
 def _allowed_roots(args: argparse.Namespace) -> list[Path]:

@@ -56,6 +56,8 @@ class Call:
     """Wall time of the call; ``None`` for a cached answer."""
     error: str | None = None
     cached: bool = False
+    retry_after_s: float | None = None
+    """The wait the server asked for with its error (``ProviderError.retry_after_s``)."""
 
 
 def build_request(task: Task, case: Case, model: ModelInfo, timeout_s: float) -> Request:
@@ -110,7 +112,7 @@ def call_provider(provider: Provider, request: Request, wrapper: Wrapper | None 
     try:
         response = wrapper(call) if wrapper is not None else call()
     except ProviderError as exc:
-        return Call(None, timing.get("ms"), redact(str(exc)))
+        return Call(None, timing.get("ms"), redact(str(exc)), retry_after_s=exc.retry_after_s)
     return Call(response, timing.get("ms"))
 
 

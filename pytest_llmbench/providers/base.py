@@ -233,6 +233,10 @@ class ProviderError(Exception):
     never shown as a traceback.
     """
 
+    retry_after_s: float | None = None
+    """How long the server asked its clients to wait before trying again (its
+    ``Retry-After`` on a 429 or 503), when it said so; the router's breaker honours it."""
+
 
 class ModelNotFound(ProviderError):
     """The server does not have the model (e.g. it was removed after discovery).

@@ -6,26 +6,31 @@ feedback log.  Light to import: no pytest, no provider SDK until a call needs it
 
     router = Router.from_registry("llmbench-registry.yaml")
     answer = router.run("grading", posting=posting, summary=summary)
+    answer = await router.arun("grading", posting=posting, summary=summary)
 """
 
 from pytest_llmbench.router.breaker import CircuitBreaker
 from pytest_llmbench.router.core import (
     Attempt,
+    BadValues,
     ConsensusDetails,
     NoAnswer,
     Router,
     RouterError,
     RouterResult,
+    UnknownTask,
     default_settings,
 )
 
 __all__ = [
     "Attempt",
+    "BadValues",
     "CircuitBreaker",
     "ConsensusDetails",
     "NoAnswer",
     "Router",
     "RouterError",
     "RouterResult",
+    "UnknownTask",
     "default_settings",
 ]

@@ -3,7 +3,9 @@
 Closed (the model is called) until ``failures`` calls in a row fail; then open (the
 model is skipped) for ``cool_down_s``; after that half-open: the next call is a trial,
 whose success closes the circuit and whose failure opens it for another cool-down.
-The clock is injectable (``clock=``), so tests move time instead of sleeping.
+A failure whose server asked its clients to wait (``Retry-After``) opens the circuit at
+once, for that long.  The clock is injectable (``clock=``), so tests move time instead
+of sleeping.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DEFAULT_COOL_DOWN_S = 60.0
 class _Circuit:
     failures: int = 0
     opened_at: float | None = None
+    open_for: float | None = None
+    """How long it stays open, when the server said (``Retry-After``); else the cool-down."""
 
 
 class CircuitBreaker:
@@ -41,6 +45,9 @@ class CircuitBreaker:
         self.failures = failures
         self.cool_down_s = cool_down_s
         self.clock = clock
+        self.on_open: Callable[[str], None] | None = None
+        """Called with the model each time its circuit opens, from closed or half-open
+        (outside the lock)."""
         self._circuits: dict[str, _Circuit] = {}
         self._lock = threading.Lock()
 
@@ -50,7 +57,7 @@ class CircuitBreaker:
             circuit = self._circuits.get(model)
             if circuit is None or circuit.opened_at is None:
                 return "closed"
-            if self.clock() - circuit.opened_at >= self.cool_down_s:
+            if self.clock() - circuit.opened_at >= self._span(circuit):
                 return "half-open"
             return "open"
 
@@ -64,15 +71,30 @@ class CircuitBreaker:
             circuit = self._circuits.get(model)
             if circuit is None or circuit.opened_at is None:
                 return 0.0
-            return max(0.0, circuit.opened_at + self.cool_down_s - self.clock())
+            return max(0.0, circuit.opened_at + self._span(circuit) - self.clock())
 
-    def record(self, model: str, ok: bool) -> None:
-        """The outcome of one call: a success closes the circuit, failures open it."""
+    def _span(self, circuit: _Circuit) -> float:
+        return self.cool_down_s if circuit.open_for is None else circuit.open_for
+
+    def record(self, model: str, ok: bool, retry_after_s: float | None = None) -> None:
+        """The outcome of one call: a success closes the circuit, failures open it.
+
+        A failure whose server asked to wait (``Retry-After``: ``retry_after_s``) opens
+        the circuit at once, for that long (a trial call then, as after a cool-down).
+        """
         with self._lock:
             if ok:
                 self._circuits.pop(model, None)
                 return
             circuit = self._circuits.setdefault(model, _Circuit())
             circuit.failures += 1
-            if circuit.failures >= self.failures:
-                circuit.opened_at = self.clock()  # a failed trial opens it again
+            opens = False
+            asked = retry_after_s is not None and retry_after_s > 0
+            if circuit.failures >= self.failures or asked:
+                now = self.clock()
+                was = circuit.opened_at
+                opens = was is None or now - was >= self._span(circuit)  # closed or half-open
+                circuit.opened_at = now  # a failed trial opens it again
+                circuit.open_for = retry_after_s if asked else None
+        if opens and self.on_open is not None:
+            self.on_open(model)

@@ -16,7 +16,9 @@ case file is loaded, and a provider made, on first use.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import functools
 import logging
 import os
 import re
@@ -50,11 +52,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Attempt",
+    "BadValues",
     "ConsensusDetails",
     "NoAnswer",
     "Router",
     "RouterError",
     "RouterResult",
+    "UnknownTask",
     "default_settings",
     "timed_out",
 ]
@@ -95,6 +99,14 @@ class RouterError(Exception):
     variables, or no model that answered.  ``str()`` is the one-line message."""
 
 
+class UnknownTask(RouterError):
+    """The registry has no such task."""
+
+
+class BadValues(RouterError):
+    """The values do not fill the task's template (one missing, one it does not use)."""
+
+
 class NoAnswer(RouterError):
     """Every model of the task failed (or was skipped by its circuit breaker)."""
 
@@ -120,6 +132,8 @@ class Attempt:
     """The answer as the benchmark reads it (label, JSON value, text) when ``ok``."""
     fell_over_from: tuple[str, ...] = ()
     """The models that failed before this one in the same call."""
+    retry_after_s: float | None = None
+    """The wait the model's server asked for with its error (``Retry-After``)."""
 
     @property
     def ok(self) -> bool:
@@ -223,6 +237,47 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _read_entries(file: Path) -> dict[str, RegistryEntry]:
+    """The entries of a registry file; :class:`RouterError` when there are none."""
+    if not file.is_file():
+        raise RouterError(
+            f"no registry at {file}; write one with pytest --llm-update-registry={file}"
+        )
+    try:
+        entries = load_registry(file)
+    except RegistryError as exc:
+        raise RouterError(str(exc)) from None
+    if not entries:
+        raise RouterError(
+            f"registry {file} has no task; a benchmark run with --llm-update-registry "
+            "records each task whose champion it found"
+        )
+    return dict(entries)
+
+
+class _Pool:
+    """The threads of :meth:`Router.arun`, made on first use (shared by reloaded routers)."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="llmbench")
+            return self._executor
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+
 def default_settings(
     timeout_s: float = 120.0, ollama_hosts: Sequence[str] = (), endpoints: Sequence[str] = ()
 ) -> BuiltinSettings:
@@ -259,6 +314,13 @@ class Router:
     :param clock: monotonic seconds, for the circuit breaker (injectable for tests).
     :param concurrent: ask the first two models of a consensus at once when they sit on
         different hosts.
+    :param workers: threads that make the calls of :meth:`arun` (each keeps its own
+        kept-alive connection per host); at most this many async calls wait on models at once.
+
+    Safe to share between threads and tasks: the breaker, the feedback log and the
+    providers are shared behind locks.  The feedback log is buffered: :meth:`flush`
+    writes it, :meth:`close` (or ``with Router... as router:``) too, as does the end
+    of the process.
     """
 
     def __init__(
@@ -274,6 +336,7 @@ class Router:
         cool_down_s: float = DEFAULT_COOL_DOWN_S,
         clock: Callable[[], float] = time.monotonic,
         concurrent: bool = True,
+        workers: int = 32,
     ) -> None:
         self.registry = Path(registry)
         self.entries = dict(entries)
@@ -292,6 +355,7 @@ class Router:
             self._providers.add(provider)
         self._tasks: dict[str, Task] = {}
         self._lock = threading.Lock()
+        self._pool = _Pool(workers)
 
     @classmethod
     def from_registry(
@@ -311,20 +375,19 @@ class Router:
                 f"no {DEFAULT_REGISTRY} in {Path.cwd()} or its parents; "
                 "write one with pytest --llm-update-registry"
             )
-        if not file.is_file():
-            raise RouterError(
-                f"no registry at {file}; write one with pytest --llm-update-registry={file}"
-            )
-        try:
-            entries = load_registry(file)
-        except RegistryError as exc:
-            raise RouterError(str(exc)) from None
-        if not entries:
-            raise RouterError(
-                f"registry {file} has no task; a benchmark run with --llm-update-registry "
-                "records each task whose champion it found"
-            )
-        return cls(file, entries, evals=evals, **options)
+        return cls(file, _read_entries(file), evals=evals, **options)
+
+    def reloaded(self) -> Router:
+        """A router on the registry file as it is now, sharing this one's breaker,
+        feedback log, providers (their connections) and threads; this one is left as it
+        was (calls in flight finish with it).
+
+        :raises RouterError: as :meth:`from_registry` (this router goes on serving).
+        """
+        fresh = copy.copy(self)
+        fresh.entries = dict(_read_entries(self.registry))
+        fresh._tasks = {}  # case files are read again too
+        return fresh
 
     # -- what it knows -----------------------------------------------------------
 
@@ -336,7 +399,7 @@ class Router:
             return self.entries[task]
         except KeyError:
             known = ", ".join(self.tasks()) or "none"
-            raise RouterError(
+            raise UnknownTask(
                 f"task {task!r} is not in registry {self.registry} (tasks: {known})"
             ) from None
 
@@ -419,8 +482,97 @@ class Router:
         try:
             case = spec.fill(given)
         except TemplateError as exc:
-            raise RouterError(str(exc)) from None
-        chain = self.models(task)
+            raise BadValues(str(exc)) from None
+        return self._route(spec, case, consensus)
+
+    def run_prompt(
+        self,
+        task: str,
+        /,
+        prompt: str,
+        system: str | None = None,
+        consensus: bool | None = None,
+    ) -> RouterResult:
+        """Answer ``prompt`` (instead of the task's filled template) with the task's
+        models, options and output format: what ``/v1/chat/completions`` of
+        ``llmbench serve`` sends.  ``system``: the task's own when its template needs no
+        value it lacks, else none.
+        """
+        spec = self.task(task)
+        if system is None and spec.system_template is not None:
+            from pytest_llmbench.cases.templates import TemplateError, render
+
+            try:
+                system = render(spec.system_template, spec.variables)
+            except TemplateError:
+                system = None
+        case = spec.prompted(prompt, system)
+        return self._route(spec, case, consensus)
+
+    async def arun(
+        self,
+        task: str,
+        /,
+        consensus: bool | None = None,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        **values: Any,
+    ) -> RouterResult:
+        """:meth:`run`, awaitable: the call is made on one of the router's ``workers``
+        threads (the event loop goes on meanwhile); same answer, same fall-overs, breaker,
+        consensus and feedback.  Cancelling the await does not stop a call under way (its
+        feedback is still written)."""
+        return await self._in_pool(
+            functools.partial(self.run, task, consensus, variables=variables, **values)
+        )
+
+    async def arun_prompt(
+        self,
+        task: str,
+        /,
+        prompt: str,
+        system: str | None = None,
+        consensus: bool | None = None,
+    ) -> RouterResult:
+        """:meth:`run_prompt`, awaitable (as :meth:`arun`)."""
+        return await self._in_pool(
+            functools.partial(self.run_prompt, task, prompt, system, consensus)
+        )
+
+    async def _in_pool(self, call: Callable[[], RouterResult]) -> RouterResult:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool.executor(), call)
+
+    def flush(self) -> None:
+        """Write the feedback log's buffered lines now."""
+        if self.feedback is not None:
+            try:
+                self.feedback.flush()
+            except OSError as exc:
+                _warn_once(
+                    f"llmbench: cannot write the feedback log {self.feedback.path} ({_why(exc)})"
+                )
+
+    def close(self) -> None:
+        """Wait for the async calls under way, write the feedback log and close it."""
+        self._pool.shutdown()
+        if self.feedback is not None:
+            try:
+                self.feedback.close()
+            except OSError as exc:
+                _warn_once(
+                    f"llmbench: cannot write the feedback log {self.feedback.path} ({_why(exc)})"
+                )
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _route(self, spec: Task, case: Case, consensus: bool | None) -> RouterResult:
+        chain = self.models(spec.name)
         use_consensus = spec.consensus is not None if consensus is None else consensus
         started = time.perf_counter()
         attempts: list[Attempt] = []
@@ -431,7 +583,7 @@ class Router:
             else:
                 result = self._first_answer(spec, case, chain, attempts, started)
         finally:  # an exhausted chain is logged too
-            self._log(task, attempts, result.consensus if result is not None else None)
+            self._log(spec.name, attempts, result.consensus if result is not None else None)
         return result
 
     def _first_answer(
@@ -462,7 +614,7 @@ class Router:
                 fell_over_from=failed,
             )
         attempt = replace(self._ask(task, case, model), fell_over_from=failed)
-        self.breaker.record(model, attempt.ok)
+        self.breaker.record(model, attempt.ok, retry_after_s=attempt.retry_after_s)
         return attempt
 
     def _ask(self, task: Task, case: Case, model: str) -> Attempt:
@@ -487,7 +639,13 @@ class Router:
         if call.response is None:
             detail = call.error or "no answer"
             outcome = "timeout" if timed_out(detail) else "error"
-            return Attempt(model, outcome, call.latency_ms, one_line(detail))
+            return Attempt(
+                model,
+                outcome,
+                call.latency_ms,
+                one_line(detail),
+                retry_after_s=call.retry_after_s,
+            )
         text = call.response.text
         value, problem = parse_answer(task.output, text)
         if problem:

@@ -23,18 +23,24 @@ counts agreement (consensus and shadow checks) and judge scores for the drift ch
 
 Every line is masked before it is written (:func:`~pytest_llmbench.safety.redaction.redact`:
 registered secrets, the values of secret-named environment variables, credential-looking
-text), so an answer or an error that echoes a key never lands in the log.  Every call of
-the router appends its lines in one write, so concurrent writers (threads,
-processes) never interleave inside a line.  Pure module apart from that one file.
+text), so an answer or an error that echoes a key never lands in the log.  The router's
+calls are buffered and written many calls at a time, each write whole at the end of the
+file (``O_APPEND``), so concurrent writers (threads, processes) never interleave inside a
+line (:class:`FeedbackLog`: when the lines are written).  Pure module apart from that one
+file.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as _dt
 import json
+import logging
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +58,14 @@ __all__ = [
     "FeedbackStats",
     "captured_calls",
     "feedback_path",
+    "flush_feedback",
     "parse_since",
     "read_feedback",
     "records_since",
     "summarize_feedback",
 ]
+
+_logger = logging.getLogger("pytest_llmbench.router")
 
 DEFAULT_FEEDBACK = Path(".llmbench") / "feedback.jsonl"
 """Where the feedback log goes, relative to the registry's directory."""
@@ -150,12 +159,29 @@ def feedback_path(registry: Path) -> Path:
 
 
 class FeedbackLog:
-    """Appends the records of one router call at a time to a JSON-lines file."""
+    """Appends the records of one router call at a time to a JSON-lines file.
 
-    def __init__(self, path: Path) -> None:
+    The file is opened once (``O_APPEND``) and kept open; the lines are buffered in
+    memory and written in one ``write`` when ``flush_bytes`` are waiting, when the oldest
+    has waited ``flush_s`` seconds (a timer thread writes them then), on :meth:`flush`
+    and :meth:`close`, when the log is dropped, and at the exit of the process (nothing
+    is lost on a normal exit).  ``flush_bytes=0``: every call's lines are written at
+    once.  A file moved away (log rotation) is noticed at the next write, which opens
+    the path anew.  :func:`read_feedback` writes the buffered lines of the file it reads
+    first, so a reader in this process sees every call made.
+    """
+
+    def __init__(self, path: Path, *, flush_bytes: int = 64 * 1024, flush_s: float = 1.0) -> None:
         self.path = path
+        self.flush_bytes = flush_bytes
+        self.flush_s = flush_s
         self._lock = threading.Lock()
         register_environment_secrets()  # before an answer can echo one into the log
+        self._buffer = _Buffer()
+        self._timer: threading.Timer | None = None
+        self._warned = False
+        self._finalizer = weakref.finalize(self, _write_out, path, self._buffer, self._lock)
+        _OPEN.add(self)
 
     def append(self, records: Sequence[FeedbackRecord]) -> None:
         if not records:
@@ -166,13 +192,142 @@ class FeedbackLog:
         )
         data = text.encode("utf-8")
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # O_APPEND: one write lands whole at the end, whoever else appends.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if self._buffer.fd is None:  # a log that cannot be written says so at the call
+                _open_locked(self.path, self._buffer)
+            self._buffer.chunks.append(data)
+            self._buffer.size += len(data)
+            if self._buffer.size >= self.flush_bytes:
+                _write_locked(self.path, self._buffer)
+            elif self._timer is None:
+                # the timer holds the log weakly: a log dropped is written out at once
+                self._timer = threading.Timer(self.flush_s, _on_timer, (weakref.ref(self),))
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.flush()
+        except OSError as exc:  # no caller to tell: one line, the lines are dropped
+            if not self._warned:
+                self._warned = True
+                _logger.warning("llmbench: cannot write the feedback log %s (%s)", self.path, exc)
+
+    def flush(self) -> None:
+        """Write the buffered lines now (``OSError`` when the file cannot be written:
+        the lines are dropped)."""
+        with self._lock:
+            _write_locked(self.path, self._buffer)
+
+    def close(self) -> None:
+        """Write the buffered lines and close the file (it reopens on the next call)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        with self._lock:
             try:
-                os.write(fd, data)
+                _write_locked(self.path, self._buffer)
             finally:
+                self._buffer.close()
+
+
+class _Buffer:
+    """The lines waiting and the open file: what a dropped log still writes out."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.fd: int | None = None
+        self.inode: tuple[int, int] | None = None
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _on_timer(ref: weakref.ref[FeedbackLog]) -> None:
+    log = ref()
+    if log is not None:
+        log._on_timer()
+
+
+def _write_locked(path: Path, buffer: _Buffer) -> None:
+    """Write what is buffered in one ``write`` (the caller holds the log's lock)."""
+    if not buffer.chunks:
+        return
+    data = b"".join(buffer.chunks)
+    buffer.chunks.clear()
+    buffer.size = 0
+    if buffer.fd is not None:
+        try:  # rotated or removed meanwhile: open the path anew
+            st = os.stat(path)
+            moved = (st.st_dev, st.st_ino) != buffer.inode
+        except OSError:
+            moved = True
+        if moved:
+            buffer.close()
+    if buffer.fd is None:
+        _open_locked(path, buffer)
+    assert buffer.fd is not None
+    view = memoryview(data)
+    while view:
+        written = os.write(buffer.fd, view)
+        view = view[written:]
+
+
+def _open_locked(path: Path, buffer: _Buffer) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_APPEND: one write lands whole at the end, whoever else appends.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    st = os.fstat(fd)
+    buffer.fd, buffer.inode = fd, (st.st_dev, st.st_ino)
+
+
+def _write_out(path: Path, buffer: _Buffer, lock: threading.Lock) -> None:
+    """A log dropped or the process exiting: write what waits, close the file."""
+    with lock:
+        try:
+            _write_locked(path, buffer)
+        except OSError as exc:
+            _logger.warning("llmbench: cannot write the feedback log %s (%s)", path, exc)
+        finally:
+            buffer.close()
+
+
+_OPEN: weakref.WeakSet[FeedbackLog] = weakref.WeakSet()
+"""Every log of this process (to write out in :func:`flush_feedback` and at exit)."""
+
+
+def flush_feedback(path: Path | None = None) -> None:
+    """Write the buffered lines of every feedback log of this process (of ``path`` only,
+    when given)."""
+    wanted = None if path is None else os.path.abspath(path)
+    for log in list(_OPEN):
+        if wanted is None or os.path.abspath(log.path) == wanted:
+            log.flush()
+
+
+def _at_exit() -> None:
+    for log in list(_OPEN):
+        log._finalizer()
+
+
+def _forget_in_child() -> None:  # a forked child does not write its parent's lines
+    for log in list(_OPEN):
+        log._buffer.chunks.clear()
+        log._buffer.size = 0
+        log._buffer.fd = None
+        log._lock = threading.Lock()
+        log._timer = None
+
+
+atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def read_feedback(path: Path) -> tuple[list[FeedbackRecord], int]:
@@ -181,6 +336,8 @@ def read_feedback(path: Path) -> tuple[list[FeedbackRecord], int]:
 
     :raises FileNotFoundError: when there is no log.
     """
+    with contextlib.suppress(OSError):  # what this process buffered, first
+        flush_feedback(path)
     records: list[FeedbackRecord] = []
     bad = 0
     with path.open(encoding="utf-8", errors="replace") as lines:

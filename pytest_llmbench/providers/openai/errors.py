@@ -184,7 +184,15 @@ def backoff(endpoint: Endpoint, retries: int) -> float:
 
 
 def status_failure(exc: HttpStatus, *, endpoint: Endpoint, model: str, retries: int) -> Attempt:
-    """An HTTP error reply to ``model``'s request after ``retries`` retries."""
+    """An HTTP error reply to ``model``'s request after ``retries`` retries; a final error
+    keeps the server's ``Retry-After`` (429, 503) as ``retry_after_s``."""
+    failed = _status_failure(exc, endpoint=endpoint, model=model, retries=retries)
+    if failed.wait_s is None and exc.status in (429, 503):
+        failed.error.retry_after_s = retry_after_s(exc.headers)
+    return failed
+
+
+def _status_failure(exc: HttpStatus, *, endpoint: Endpoint, model: str, retries: int) -> Attempt:
     status = exc.status
     detail = one_line(exc.error) or "(no error text)"
     where = f"{endpoint.name}/{model}"

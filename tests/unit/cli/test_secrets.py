@@ -80,6 +80,7 @@ def test_router_feedback_log_masks_an_answer_that_echoes_a_secret(tmp_path: Path
     router = Router(registry, load_registry(registry), providers=[provider])
     result = router.run("grading", posting="GOOD")
     assert (result.value, result.model) == ("PASS", "fake/good")
+    router.close()  # the log is buffered: written out on close
     log = (tmp_path / ".llmbench" / "feedback.jsonl").read_text()
     assert [json.loads(line)["outcome"] for line in log.splitlines()] == ["unparseable", "ok"]
     assert "***" in log

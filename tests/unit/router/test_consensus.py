@@ -17,6 +17,7 @@ from pytest_llmbench.analysis.consensus import similarity
 from pytest_llmbench.providers.base import BuiltinSettings, ProviderError, Request
 from pytest_llmbench.providers.scripted import ScriptedProvider
 from pytest_llmbench.storage.champions import Evidence, RegistryEntry, registry_text
+from pytest_llmbench.storage.feedback import flush_feedback
 from tests.support.ollama_emulator import OllamaEmulator
 
 A, B, C = "fake/a", "fake/b", "fake/c"
@@ -146,6 +147,7 @@ def test_each_consensus_path(tmp_path: Path, kind: str, path: str) -> None:
         assert details.similarity == similarity(a, b)
     if kind == "json":
         assert result.value == json.loads(result.text)
+    flush_feedback()  # the router buffers its lines
     lines = [
         json.loads(line)
         for line in (tmp_path / ".llmbench" / "feedback.jsonl").read_text().splitlines()

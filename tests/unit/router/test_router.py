@@ -18,7 +18,7 @@ from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.providers.base import BuiltinSettings
 from pytest_llmbench.router import NoAnswer
 from pytest_llmbench.storage.champions import Evidence, RegistryEntry, registry_text
-from pytest_llmbench.storage.feedback import read_feedback, summarize_feedback
+from pytest_llmbench.storage.feedback import flush_feedback, read_feedback, summarize_feedback
 from tests.support.ollama_emulator import OllamaEmulator
 
 CHAMPION, RUNNER_UP = "ollama/qwen2.5:7b", "ollama/llama3.2:3b"
@@ -111,6 +111,7 @@ def chats(server: OllamaEmulator) -> list[Any]:
 
 
 def feedback(project: Path) -> list[dict[str, Any]]:
+    flush_feedback()  # the router buffers its lines
     lines = (project / ".llmbench" / "feedback.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 

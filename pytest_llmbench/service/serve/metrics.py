@@ -1,0 +1,95 @@
+"""What ``GET /metrics`` says, in the Prometheus text format (``prometheus_client``).
+
+Per task and model: calls by outcome (``ok``, ``error``, ``timeout``, ``unparseable``,
+``circuit_open``), failures, fall-overs (failed calls the router went on from), the
+latency of the calls that answered; per model: breaker opens, requests refused at the
+concurrency limit; and the service's own overhead per request.  One registry per
+application (not the process-wide default), so two services in one process do not mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+from pytest_llmbench.router import Attempt
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
+
+
+class Metrics:
+    """The service's counters and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.requests = Counter(
+            "llmbench_requests", "HTTP requests answered", ["endpoint", "status"], registry=r
+        )
+        self.calls = Counter(
+            "llmbench_model_calls",
+            "Model calls by outcome (circuit_open: skipped by its open circuit)",
+            ["task", "model", "outcome"],
+            registry=r,
+        )
+        self.failures = Counter(
+            "llmbench_model_failures",
+            "Model calls that failed (error, timeout, unparseable)",
+            ["task", "model"],
+            registry=r,
+        )
+        self.fallovers = Counter(
+            "llmbench_fallovers",
+            "Failed model calls after which the router went on to the next model",
+            ["task", "model"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "llmbench_model_latency_seconds",
+            "Latency of the model calls that answered",
+            ["task", "model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.breaker_opens = Counter(
+            "llmbench_breaker_opens", "Times a model's circuit opened", ["model"], registry=r
+        )
+        self.rejected = Counter(
+            "llmbench_rejected",
+            "Requests refused with 503: the model had its limit of calls in flight",
+            ["model"],
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "llmbench_overhead_seconds",
+            "The service's own time per request, outside the model calls",
+            buckets=_OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.reloads = Counter(
+            "llmbench_registry_reloads", "Registry reloads by result", ["result"], registry=r
+        )
+
+    def attempts(self, task: str, attempts: Iterable[Attempt]) -> None:
+        """Count one router call's attempts."""
+        tried = tuple(attempts)
+        passed_on = {m for a in tried for m in a.fell_over_from}
+        for a in tried:
+            self.calls.labels(task, a.model, a.outcome).inc()
+            if a.ok:
+                if a.latency_ms is not None:
+                    self.latency.labels(task, a.model).observe(a.latency_ms / 1000.0)
+            elif a.outcome != "circuit_open":
+                self.failures.labels(task, a.model).inc()
+                if a.model in passed_on:
+                    self.fallovers.labels(task, a.model).inc()
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
