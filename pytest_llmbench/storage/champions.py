@@ -218,7 +218,8 @@ def load_registry(path: Path) -> dict[str, RegistryEntry]:
     import yaml  # on first use: importing best_model stays light
 
     try:
-        data = yaml.safe_load(text)
+        # libyaml's parser where PyYAML has it (the same data, several times faster)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise RegistryError(f"registry {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
