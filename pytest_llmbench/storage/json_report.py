@@ -518,4 +518,18 @@ def run_info(
         "partial_reason": partial,
         "cache_only": cache_only,
         **({"xdist": xdist} if xdist is not None else {}),
+        **embedded_threads(models),
     }
+
+
+def embedded_threads(models: Sequence[str]) -> dict[str, Any]:
+    """``{"embedded_threads": {...}}`` when this process ran an embedded model: the
+    llama.cpp thread count it chose and why (cores, xdist workers, idle cores), so a slow
+    run explains itself; empty otherwise (and on an xdist controller, whose workers ran
+    the models: each worker chooses ``cores // workers``)."""
+    if not any(m.startswith("llamacpp/") for m in models):
+        return {}
+    from pytest_llmbench.providers.llamacpp import threads_used
+
+    threads = threads_used()
+    return {"embedded_threads": threads.to_json()} if threads is not None else {}
