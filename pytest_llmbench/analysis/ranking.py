@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_llmbench.analysis.at_load import TaskLoad
 from pytest_llmbench.analysis.calibration import JudgeSummary
 from pytest_llmbench.analysis.consensus import Combination
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
@@ -269,6 +270,8 @@ class TaskRanking:
     warnings: tuple[str, ...] = ()
     judge: JudgeSummary | None = None
     """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
+    at_load: TaskLoad | None = None
+    """The load phase's figures (``load:`` or ``--llm-load``); ``None``: no load phase."""
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
