@@ -29,10 +29,10 @@ from typing import Any
 from pytest_llmbench.analysis.at_load import LoadStanding, TaskLoad
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 from pytest_llmbench.analysis.stats import percentile
+from pytest_llmbench.execution.load import LoadRun
 from pytest_llmbench.execution.results import Result
 
 __all__ = [
-    "LoadRun",
     "LoadSettings",
     "LoadStanding",
     "TaskLoad",
@@ -70,17 +70,6 @@ def load_settings(
     requests = declared.get("requests")
     count = int(requests) if requests else max(4 * inflight, cases)
     return LoadSettings(inflight, count, declared.get("slo_p95_ms"), declared.get("slo_ttft_ms"))
-
-
-@dataclass(frozen=True)
-class LoadRun:
-    """What the load phase got of one model: its answers (scored) and the wall time."""
-
-    model: str
-    results: tuple[Result, ...] = ()
-    wall_s: float = 0.0
-    skipped: str | None = None
-    """Why the model was not run under load (an embedded model, its load failed)."""
 
 
 def _ttft(result: Result) -> float | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pytest_llmbench.analysis.gate import GateVerdict
 from pytest_llmbench.analysis.run import RunOutcome
+from pytest_llmbench.reporting.load import load_lines
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.safety.sanitising import shown
 
@@ -25,6 +26,7 @@ def ranking_lines(
     """The ``llmbench ranking`` section: a table per task (details with ``-v``), then
     where the xdist workers ran what."""
     lines = [shown(line) for line in summary_lines(outcome.rankings, case_counts)]
+    lines += [shown(line) for line in load_lines(outcome.rankings)]
     if verbose:
         lines += [shown(line) for line in detail_lines(outcome.rankings)]
     return [(line, {}) for line in [*lines, *xdist]]

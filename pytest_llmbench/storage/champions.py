@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbench.formatting import one_line
 
 if TYPE_CHECKING:
+    from pytest_llmbench.analysis.at_load import TaskLoad
     from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 
 __all__ = [
@@ -89,10 +90,17 @@ class Evidence:
     """The weights it was benchmarked with, where the provider reports them (Ollama's
     digest; see :mod:`pytest_llmbench.providers.identity`): ``llmbench rankings`` shows
     the model ``stale`` when the installed one differs."""
+    at_load: Mapping[str, Any] | None = None
+    """Its figures in the task's load phase (concurrency, goodput, p95 under load ...);
+    ``None`` when the task had none."""
 
     @classmethod
     def from_standing(
-        cls, standing: ModelStanding, run: Mapping[str, Any], identity: str | None = None
+        cls,
+        standing: ModelStanding,
+        run: Mapping[str, Any],
+        identity: str | None = None,
+        load: TaskLoad | None = None,
     ) -> Evidence:
         started = str(run.get("started_at") or "")
         return cls(
@@ -105,6 +113,7 @@ class Evidence:
             date=started[:10] or None,
             git_commit=run.get("git_commit"),
             identity=identity,
+            at_load=_at_load(load, standing.model) if load is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +151,28 @@ class RegistryEntry:
 # --------------------------------------------------------------------------- reading
 
 
+def _at_load(load: TaskLoad, model: str) -> dict[str, Any] | None:
+    """A model's load-phase evidence for the registry."""
+    standing = load.standing(model)
+    if standing is None or standing.skipped is not None:
+        return None
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    figures = {
+        "concurrency": load.concurrency,
+        "requests": standing.requests,
+        "goodput_rps": rounded(standing.goodput_rps),
+        "throughput_rps": rounded(standing.throughput_rps),
+        "p95_ms": rounded(standing.p95_ms),
+        "error_rate": round(standing.error_rate, 4),
+        "slo_p95_ms": load.slo_p95_ms,
+        "slo_ttft_ms": load.slo_ttft_ms,
+    }
+    return {k: v for k, v in figures.items() if v is not None}
+
+
 def _evidence(data: Any, where: str) -> Evidence:
     if not isinstance(data, Mapping) or not isinstance(data.get("model"), str):
         raise RegistryError(f"{where}: expected a mapping with a 'model' string")
@@ -156,6 +187,7 @@ def _evidence(data: Any, where: str) -> Evidence:
             date=None if data.get("date") is None else str(data["date"]),
             git_commit=None if data.get("git_commit") is None else str(data["git_commit"]),
             identity=None if data.get("identity") is None else str(data["identity"]),
+            at_load=dict(data["at_load"]) if isinstance(data.get("at_load"), Mapping) else None,
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -383,9 +415,13 @@ def _update_registry(
         case_file = (case_files or {}).get(ranking.task)
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
-            champion=Evidence.from_standing(champion, run, identities.get(champion.model)),
+            champion=Evidence.from_standing(
+                champion, run, identities.get(champion.model), ranking.at_load
+            ),
             runner_up=(
-                Evidence.from_standing(runner_up, run, identities.get(runner_up.model))
+                Evidence.from_standing(
+                    runner_up, run, identities.get(runner_up.model), ranking.at_load
+                )
                 if runner_up
                 else None
             ),
