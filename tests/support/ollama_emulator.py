@@ -89,6 +89,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.clock import FakeClock
+from tests.support.slots import Slots
 
 __all__ = [
     "FIXTURES",
@@ -613,7 +614,7 @@ class OllamaEmulator:
         self.prompt_latency_s = prompt_latency_s
         self.load_latency_s = load_latency_s
         self.resident_slots = resident_slots
-        self._slots: dict[str, threading.Semaphore] = {}
+        self._slots: dict[str, Slots] = {}
         """Per model with ``slots``, its free slots (see :meth:`_slot`)."""
         self.timings: dict[str, int | None] = dict(timings or {})
         self.omit_fields: set[str] = set(omit_fields)
@@ -1268,14 +1269,14 @@ class OllamaEmulator:
             if slot is not None:
                 slot.release()
 
-    def _slot(self, model: EmulatedModel) -> threading.Semaphore | None:
+    def _slot(self, model: EmulatedModel) -> Slots | None:
         """The model's slots (``EmulatedModel.slots``), one semaphore per model."""
         if model.slots is None:
             return None
         with self._lock:
             slot = self._slots.get(model.name)
             if slot is None:
-                slot = self._slots[model.name] = threading.Semaphore(model.slots)
+                slot = self._slots[model.name] = Slots(model.slots)
             return slot
 
     def _load_reply(self, kind: str, name: str, reason: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.clock import FakeClock
+from tests.support.slots import Slots
 
 __all__ = ["FIXTURES", "AnswerFn", "Failure", "OpenAIEmulator", "ReceivedRequest", "load_shape"]
 
@@ -106,7 +107,7 @@ class OpenAIEmulator:
         self.clock = clock
         self.slots = dict(slots or {})
         self.service_s = dict(service_s or {})
-        self._slots = {name: threading.Semaphore(n) for name, n in self.slots.items()}
+        self._slots = {name: Slots(n) for name, n in self.slots.items()}
         self.models = list(models)
         self.server_header = server_header
         self.owned_by = owned_by
