@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.casedata import NO_LLAMACPP, ollama_run_args, right_answer, verdict_yaml
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
@@ -48,7 +49,9 @@ def _run(pytester: pytest.Pytester, url: str, load: str | None) -> dict[str, Any
     (pytester.path / "evals").mkdir(exist_ok=True)
     text = verdict_yaml(cases=CASES) + (load or "")
     (pytester.path / "evals" / "grading.yaml").write_text(text)
-    result = pytester.runpytest(*ollama_run_args(url), "--llm-json=out.json")
+    result = pytester.runpytest(
+        *ollama_run_args(url), "--llm-json=out.json", "--llm-update-registry=registry.yaml"
+    )
     assert result.ret == 0, result.stdout.str()
     document: dict[str, Any] = json.loads((pytester.path / "out.json").read_text())
     task: dict[str, Any] = document["tasks"]["grading"]
@@ -92,6 +95,12 @@ def test_one_slot_wins_alone_and_four_slots_win_at_concurrency_4(
     assert a["throughput_rps"] == pytest.approx(REQUESTS / A_WALL_S, rel=0.10)
     assert "grading under load: x4 in flight, 16 requests per model" in task["_stdout"]
     assert "champion at load" in task["_stdout"]
+    registry = yaml.safe_load((pytester.path / "registry.yaml").read_text())
+    evidence = registry["tasks"]["grading"]["champion"]
+    assert evidence["model"] == "ollama/b:1b"
+    assert evidence["at_load"]["concurrency"] == CONCURRENCY
+    assert evidence["at_load"]["goodput_rps"] == pytest.approx(B_GOODPUT, rel=0.10)
+    assert evidence["at_load"]["slo_p95_ms"] == SLO_MS
 
 
 def test_a_model_that_times_out_under_load_is_flagged_and_cannot_win(
