@@ -301,6 +301,8 @@ def _write_ranking(ranking: TaskRanking, fields: dict[str, Plain]) -> dict[str, 
     standings = list(zip(ranking.standings, fields.pop("standings"), strict=True))
     weights = fields.pop("weights")
     champion, runner_up = ranking.champion, ranking.runner_up
+    if fields.get("at_load") is None:  # a task without a load phase: no key
+        fields.pop("at_load", None)
     doc = _renamed(fields, TASK_KEYS)
     doc.update(
         champion=champion.model if champion else None,
