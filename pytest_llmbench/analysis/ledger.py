@@ -7,6 +7,7 @@ limits), what a crashed case's record needs, and the results as they come in.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pytest_llmbench.analysis.alerts import Limits
@@ -49,6 +50,10 @@ class ResultsLedger:
         """Per task, from its case file: ``{"policy": ..., "weights": [q, s] or None}``."""
         self.task_facts: dict[str, dict[str, Any]] = {}
         """Per task, what a crashed case's record needs (see ``distribute.task_facts``)."""
+        self.tasks: dict[str, Task] = {}
+        """The tasks collected in this process (not sent across xdist: the controller
+        reads a task's case file again when it needs its cases, see ``task_facts``)."""
+        """Per task, what a crashed case's record needs (see ``distribute.task_facts``)."""
 
     def add_result(self, result: Result) -> None:
         self.results.append(result)
@@ -66,7 +71,9 @@ class ResultsLedger:
                 "max_p95_ms": task.alerts.max_p95_ms,
                 "max_error_rate": task.alerts.max_error_rate,
             },
+            "load": dataclasses.asdict(task.load) if task.load is not None else None,
         }
+        self.tasks[task.name] = task
         self.task_facts[task.name] = task_facts(task)
 
     def expect(self, task: str, case_id: str, repeat: int, model: str) -> None:

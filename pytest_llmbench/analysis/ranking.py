@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pytest_llmbench.analysis.at_load import TaskLoad
 from pytest_llmbench.analysis.calibration import JudgeSummary
 from pytest_llmbench.analysis.consensus import Combination
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
@@ -299,6 +300,8 @@ class TaskRanking:
     min_lead: float = 0.0
     """``--llm-min-lead`` as a fraction: a smaller latency lead is a tie (the leads, the
     gate, the registry succession)."""
+    at_load: TaskLoad | None = None
+    """The load phase's figures (``load:`` or ``--llm-load``); ``None``: no load phase."""
 
     @property
     def lead(self) -> Lead | None:

@@ -11,7 +11,10 @@ plugin at the end of the session, a command that runs cases).  In order:
    once per process, before its first case of whichever task);
 4. the notes (cache use, structured-output fallbacks) and the judging summary;
 5. ``--llm-eliminate``: an eliminated model is disqualified by its case, not incomplete;
-6. the evidence: is the run partial (stopped early with runs not made, interrupted),
+6. the load phase, for a task with ``load:`` (or under ``--llm-load``): its qualified
+   models answer its cases again at concurrency, and the champion is the one with the
+   best goodput (:mod:`pytest_llmbench.analysis.load`; ``load`` runs the requests);
+7. the evidence: is the run partial (stopped early with runs not made, interrupted),
    did every answer come from the cache, how many runs failed the generic-answer
    check or the judge.
 
@@ -28,12 +31,14 @@ from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreem
 from pytest_llmbench.analysis.consensus_ranking import RankTask, rank_with_consensus
 from pytest_llmbench.analysis.elimination import Eliminator, mark_eliminated
 from pytest_llmbench.analysis.ledger import ResultsLedger
+from pytest_llmbench.analysis.load import load_settings, rank_at_load, task_load
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.ranking import TaskRanking, model_loads, with_loads
 from pytest_llmbench.execution.judging import JudgeModels, Judging, failed_runs
+from pytest_llmbench.execution.load import LoadPhase, LoadRun
 from pytest_llmbench.execution.results import Result
 
-__all__ = ["RunOutcome", "agreements", "evidence", "finish_run"]
+__all__ = ["RunOutcome", "agreements", "at_load", "evidence", "finish_run"]
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,14 @@ def finish_run(
     consensus_pairs: int = 1,
     eliminator: Eliminator | None = None,
     stopped: str | None = None,
+    load: LoadPhase | None = None,
 ) -> RunOutcome:
     """Judge, rank, and weigh the evidence of one run (see the module's docstring).
 
     ``registered``: a task's registered models (champion first), read only for a task
     that declares consensus; ``eliminator``: given under ``--llm-eliminate``;
-    ``stopped``: why the run stopped before its last item, if it did.
+    ``stopped``: why the run stopped before its last item, if it did; ``load``: runs
+    the load phase (``None``: no load phase).
     """
     results = list(ledger.results)
     if judging is not None and judges is not None:
@@ -104,6 +111,8 @@ def finish_run(
             ranking = replace(ranking, judge=summary)
         if eliminator is not None:  # disqualified by a case, not incomplete
             ranking = mark_eliminated(ranking, eliminator.for_task(task))
+        if load is not None and stopped is None:
+            ranking = at_load(load, ledger, ranking)
         rankings.append(ranking)
     partial, cache_only = evidence(rankings, results, stopped)
     return RunOutcome(
@@ -114,6 +123,26 @@ def finish_run(
         judged_wrong=failed_runs(results),
         warnings=[w for a in found.values() if (w := a.warning())],
     )
+
+
+def at_load(load: LoadPhase, ledger: ResultsLedger, ranking: TaskRanking) -> TaskRanking:
+    """The task's ranking after its load phase (unchanged when it has none)."""
+    task = ranking.task
+    declared = ledger.task_ranking.get(task, {}).get("load")
+    settings = load_settings(declared, load.concurrency, ledger.case_counts.get(task, 0))
+    if settings is None or not ranking.qualified:
+        return ranking
+    record = load.task(task, ledger.task_facts.get(task, {}).get("case_file"))
+    if record is None:
+        note = "no load phase: the task's case file could not be read again"
+        return replace(ranking, notes=(*ranking.notes, note))
+    runs = [
+        load.run(record, s.model, s.prompt_version, settings.concurrency, settings.requests)
+        if s.combination is None
+        else LoadRun(s.model, skipped="a consensus combination is not run under load")
+        for s in ranking.qualified
+    ]
+    return rank_at_load(ranking, task_load(runs, settings))
 
 
 def agreements(judging: Judging) -> dict[tuple[str, str], Agreement]:

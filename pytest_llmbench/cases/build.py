@@ -28,6 +28,7 @@ from pytest_llmbench.cases.records import (
     Case,
     ConsensusSpec,
     Expected,
+    LoadSpec,
     OutputSpec,
     PromptVersion,
     Task,
@@ -172,6 +173,7 @@ def build_task(
         judge=judge,
         pass_threshold=data.get("pass"),
         alerts=_alerts(data),
+        load=_load(data),
     )
 
 
@@ -507,4 +509,18 @@ def _alerts(data: Mapping[str, Any]) -> AlertSpec:
     return AlertSpec(
         max_p95_ms=None if raw.get("max_p95_ms") is None else float(raw["max_p95_ms"]),
         max_error_rate=None if rate is None else float(rate) / 100.0,
+    )
+
+
+def _load(data: Mapping[str, Any]) -> LoadSpec | None:
+    raw = data.get("load")
+    if raw is None:
+        return None
+    slo = raw.get("slo") or {}
+    requests = raw.get("requests")
+    return LoadSpec(
+        concurrency=int(raw.get("concurrency", 1)),
+        requests=None if requests is None else int(requests),
+        slo_p95_ms=None if slo.get("p95_ms") is None else float(slo["p95_ms"]),
+        slo_ttft_ms=None if slo.get("ttft_ms") is None else float(slo["ttft_ms"]),
     )

@@ -26,6 +26,7 @@ __all__ = [
     "Case",
     "ConsensusSpec",
     "Expected",
+    "LoadSpec",
     "OutputSpec",
     "PromptVersion",
     "Task",
@@ -147,6 +148,18 @@ class AlertSpec:
 
 
 @dataclass(frozen=True)
+class LoadSpec:
+    """``load: {concurrency: 8, requests: 64, slo: {p95_ms: 1500, ttft_ms: 300}}``: the
+    task's load phase (see :mod:`pytest_llmbench.analysis.load`)."""
+
+    concurrency: int = 1
+    requests: int | None = None
+    """Requests per model; ``None``: 4 x concurrency, at least one per case."""
+    slo_p95_ms: float | None = None
+    slo_ttft_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     path: Path
@@ -181,6 +194,8 @@ class Task:
     """The task's ``pass:``: a result is correct only when its score reaches it too."""
     alerts: AlertSpec = AlertSpec()
     """``alerts:`` of the case file (no limit when it declares none)."""
+    load: LoadSpec | None = None
+    """``load:`` of the case file (``None``: no load phase unless ``--llm-load``)."""
 
     def version(self, name: str) -> PromptVersion:
         """The prompt version called ``name``; ``KeyError`` when the task has none such."""

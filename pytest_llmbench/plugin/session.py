@@ -110,6 +110,7 @@ class BenchSession:
         """The end of the run (controller): crashes recorded, judged, ranked, weighed."""
         from pytest_llmbench.analysis.run import finish_run
         from pytest_llmbench.execution.judging import RunJudges
+        from pytest_llmbench.execution.load import LoadPhase
 
         ledger = self.ledger
         for crashed in self.distribution.crash_results(ledger.task_facts):
@@ -132,6 +133,7 @@ class BenchSession:
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
             stopped=stopped,
+            load=LoadPhase.of(self),
         )
         ledger.results[:] = outcome.results
         return outcome

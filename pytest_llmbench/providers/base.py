@@ -212,6 +212,9 @@ class BuiltinSettings(ProviderSettings):
     prefix_reuse: bool = True
     """Embedded llama.cpp: evaluate a task's shared prompt prefix once per model and
     restore that state before each case (answers stay the same as without it)."""
+    embedded_threads: int | None = None
+    """Embedded llama.cpp: CPU threads per model (``--llm-threads``); ``None``: chosen from
+    the cores this process and its xdist siblings may use (``llamacpp.choose_threads``)."""
     state_dir: Path | None = None
     """Where providers keep what they learn about servers between runs (the plugin's
     ``.llmbench/`` under the rootdir), e.g. which structured-output format an endpoint

@@ -63,14 +63,21 @@ __all__ = [
     "BUILTIN_MODELS",
     "FALLBACK_CHAT_FORMAT",
     "GGUF_TEMPLATE",
+    "THREADS_ENV",
     "ChatFormat",
     "LlamaCppProvider",
     "PrefixCache",
+    "Threads",
+    "available_cores",
     "choose_chat_format",
+    "choose_threads",
     "gemma3_path",
     "gguf_metadata",
+    "passive_wait",
     "prompt_tokens",
     "smollm2_path",
+    "thread_count",
+    "threads_used",
 ]
 
 N_CTX = 2048
@@ -103,14 +110,124 @@ def _messages(chat: ChatFormat, system: str | None, prompt: str) -> list[dict[st
     return messages
 
 
-def thread_count() -> int:
-    """CPU threads per model: the machine's cores, shared among xdist workers.
+THREADS_ENV = "LLMBENCH_THREADS"
+"""The environment variable that sets the embedded thread count (``--llm-threads`` wins)."""
 
-    llama.cpp's threads spin-wait; more threads than free cores is far slower.
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def idle_cores(cores: int, window_s: float = 0.05) -> float | None:
+    """How many of ``cores`` were idle over a short window (Linux ``/proc/stat``).
+
+    The one-minute load average lags a new neighbour by tens of seconds; a 50 ms
+    sample of the machine's idle time does not.  ``None`` where it cannot be read.
     """
-    cores = os.cpu_count() or 1
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    return max(1, cores // max(1, workers))
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)
+
+    try:
+        total_a, idle_a = sample()
+        time.sleep(window_s)
+        total_b, idle_b = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total_b <= total_a:
+        return None
+    machine = os.cpu_count() or cores
+    return min(float(cores), machine * (idle_b - idle_a) / (total_b - total_a))
+
+
+@dataclass(frozen=True)
+class Threads:
+    """The embedded thread count chosen for this process, and why (recorded with a run)."""
+
+    threads: int
+    cores: int
+    """The cores this process may use (its CPU affinity)."""
+    workers: int
+    """xdist workers sharing them (``PYTEST_XDIST_WORKER_COUNT``; 1 without xdist)."""
+    idle: float | None
+    """Cores idle when the count was chosen (``None``: not measured)."""
+    source: str
+    """``auto``, ``--llm-threads`` or the environment variable's name."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "threads": self.threads,
+            "cores": self.cores,
+            "workers": self.workers,
+            "idle_cores": round(self.idle, 2) if self.idle is not None else None,
+            "source": self.source,
+        }
+
+
+def choose_threads(
+    override: int | None = None, environ: Mapping[str, str] | None = None, measure: bool = True
+) -> Threads:
+    """CPU threads per embedded model: ``threads x workers <= cores``, fewer when busy.
+
+    llama.cpp's threads meet at a barrier after every step of a token and spin there:
+    one thread without a core holds up the others, so more threads than free cores is
+    many times slower (seen: 20-45x on 2 shared cores), never faster.  The count is the
+    cores this process may use (``os.sched_getaffinity``) shared among its xdist
+    siblings (``PYTEST_XDIST_WORKER_COUNT``), and no more than the cores idle at the
+    moment the model is loaded (a CPU-bound neighbour takes one away).  ``override``
+    (``--llm-threads``), else ``LLMBENCH_THREADS``, sets it outright.
+    """
+    environ = os.environ if environ is None else environ
+    cores = available_cores()
+    try:
+        workers = max(1, int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
+    except ValueError:
+        workers = 1
+    if override is not None:
+        return Threads(max(1, override), cores, workers, None, "--llm-threads")
+    given = environ.get(THREADS_ENV, "").strip()
+    if given.isdigit() and int(given) > 0:
+        return Threads(int(given), cores, workers, None, THREADS_ENV)
+    share = max(1, cores // workers)
+    idle = idle_cores(cores) if measure and share > 1 else None
+    threads = share if idle is None else max(1, min(share, int(idle + 0.5)))
+    return Threads(threads, cores, workers, idle, "auto")
+
+
+def thread_count() -> int:
+    """The embedded thread count for this process (:func:`choose_threads`, chosen once)."""
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = choose_threads()
+    return _THREADS.threads
+
+
+_THREADS: Threads | None = None
+"""The count the first model of this process was loaded with (see :func:`threads_used`)."""
+
+
+def threads_used() -> Threads | None:
+    """The embedded thread count of this process, once a model was loaded (else ``None``)."""
+    return _THREADS
+
+
+def passive_wait(environ: Any = None) -> None:
+    """Keep llama.cpp's idle threads from spinning: ``OMP_WAIT_POLICY=PASSIVE``.
+
+    llama.cpp's CPU backend is built with OpenMP (llama-cpp-python links libgomp);
+    between graph computations its worker threads wait in the OpenMP pool, busy by
+    default, taking a core from whatever else runs.  libgomp reads the policy when it is
+    loaded, so this runs before ``llama_cpp`` is imported; a policy the user set is kept.
+    """
+    environ = os.environ if environ is None else environ
+    if "OMP_WAIT_POLICY" not in environ:
+        environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def generation_ms(call_ms: float, prompt_eval_ms: float | None, decode_ms: float) -> float:
@@ -204,6 +321,7 @@ def choose_chat_format(
 
 def gguf_metadata(path: Path) -> dict[str, str]:
     """The GGUF's metadata (key -> value as text), read without loading the weights."""
+    passive_wait()
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
@@ -509,14 +627,21 @@ class LlamaCppProvider:
         with _LOCK:
             if path in _LOADED:
                 return _LOADED[path], None
+            passive_wait()  # before libgomp is loaded
             try:
                 from llama_cpp import Llama
             except ImportError as exc:  # pragma: no cover - discovery reports this first
                 raise ProviderError(f"llama-cpp-python is not importable: {exc}") from None
             start = time.perf_counter()
             try:
+                threads = self._threads()
                 llm = Llama(
-                    model_path=path, n_ctx=N_CTX, n_threads=thread_count(), seed=42, verbose=False
+                    model_path=path,
+                    n_ctx=N_CTX,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=42,
+                    verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(f"cannot load llamacpp/{name} from {path}: {exc}") from None
@@ -524,6 +649,13 @@ class LlamaCppProvider:
                 atexit.register(_close_all)
             _LOADED[path] = llm
             return llm, (time.perf_counter() - start) * 1000.0
+
+    def _threads(self) -> int:
+        """This process's thread count, chosen once (``--llm-threads`` wins)."""
+        global _THREADS
+        if _THREADS is None:
+            _THREADS = choose_threads(self.settings.embedded_threads)
+        return _THREADS.threads
 
     def load(self, name: str) -> float | None:
         """Load the model now (before its first case); the load time in ms."""

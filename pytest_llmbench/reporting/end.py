@@ -12,6 +12,7 @@ from typing import Any
 from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.gate import GateVerdict
 from pytest_llmbench.analysis.run import RunOutcome
+from pytest_llmbench.reporting.load import load_lines
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.safety.sanitising import shown
 
@@ -31,6 +32,7 @@ def ranking_lines(
     """The ``llmbench ranking`` section: a table per task (details with ``-v``), then
     where the xdist workers ran what, then whether the machine was loaded."""
     lines = [shown(line) for line in summary_lines(outcome.rankings, case_counts)]
+    lines += [shown(line) for line in load_lines(outcome.rankings)]
     if verbose:
         lines += [shown(line) for line in detail_lines(outcome.rankings)]
     marked: list[Line] = []

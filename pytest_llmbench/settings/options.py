@@ -37,6 +37,10 @@ class Options:
     provider_options: dict[str, dict[str, str]]
     """``llm_provider_options``: provider name -> its own self."""
     timeout_s: float
+    embedded_threads: int | None
+    """``--llm-threads``: embedded llama.cpp threads per model (``None``: chosen)."""
+    load_concurrency: int | None
+    """``--llm-load``: requests in flight per model in the load phase (``None``: each task's)."""
     json_path: Path | None
     repeat: int | None
     keep_loaded: bool
@@ -109,4 +113,5 @@ class Options:
             lean_http=self.lean_http,
             provider_options=self.provider_options,
             state_dir=self.state_dir,
+            embedded_threads=self.embedded_threads,
         )

@@ -29,6 +29,7 @@ from pytest_llmbench.settings.values import (
     parse_cache_mode,
     parse_consensus_pairs,
     parse_dist_mode,
+    parse_load,
     parse_max_ms,
     parse_max_size,
     parse_min_lead,
@@ -43,6 +44,7 @@ from pytest_llmbench.settings.values import (
     parse_repeat,
     parse_retries,
     parse_run_ref,
+    parse_threads,
     parse_threshold,
     parse_timeout,
     path_or_none,
@@ -136,6 +138,15 @@ OPTIONS: tuple[Spec, ...] = (
         reference=f"Seconds, at most {MAX_TIMEOUT_S:g} (one day).",
     ),
     Spec(
+        "--llm-load", "load_concurrency", _CASES,
+        "after the correctness sweep, replay every task's cases with N requests in flight "
+        "per qualified model and rank by goodput (a case file's load: sets it per task).",
+        ini="llm_load", parse=parse_load, metavar="CONCURRENCY",
+        shown_default="off (each task's load:)",
+        reference="See the README's *Load phase and goodput*: each task replays "
+        "max(4 x N, its cases) requests unless its `load: {requests: ...}` says otherwise.",
+    ),
+    Spec(
         "--llm-repeat", "repeat", _CASES,
         "run every case N times (overrides a task's 'repeat'). Default: 1.",
         parse=parse_repeat, metavar="N", shown_default="each task's repeat, else 1",
@@ -202,6 +213,16 @@ OPTIONS: tuple[Spec, ...] = (
         "Default: unload it.",
         ini="llm_keep_loaded", ini_type="bool", action="store_true", default=False,
         convert=bool,
+    ),
+    Spec(
+        "--llm-threads", "embedded_threads", _PROVIDERS,
+        "CPU threads per embedded llama.cpp model. Default: the cores this process may use, "
+        "shared among xdist workers (threads x workers <= cores), fewer when cores are busy.",
+        ini="llm_threads", parse=parse_threads, metavar="N", env="LLMBENCH_THREADS",
+        shown_default="cores / workers, at most the idle cores",
+        reference="llama.cpp's threads spin at a barrier after every step of a token: more "
+        "threads than free cores is many times slower, never faster. The chosen count is "
+        "recorded in the run's `embedded_threads` (JSON `run`, history).",
     ),
     Spec(
         None, "lean_http", _PROVIDERS,

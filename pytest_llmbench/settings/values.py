@@ -120,6 +120,31 @@ def parse_repeat(value: str, name: str = "--llm-repeat") -> int:
     return number
 
 
+MAX_COUNT = 1024
+"""The most threads or requests in flight an option takes."""
+
+
+def parse_count(value: str, name: str) -> int:
+    """A whole number from 1 to :data:`MAX_COUNT` (threads, requests in flight)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise OptionError(f"{name}: expected a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_COUNT:
+        raise OptionError(f"{name}: expected a whole number from 1 to {MAX_COUNT}, got {value!r}")
+    return number
+
+
+def parse_threads(value: str, name: str = "--llm-threads") -> int:
+    """``--llm-threads``: embedded llama.cpp threads per model."""
+    return parse_count(value, name)
+
+
+def parse_load(value: str, name: str = "--llm-load") -> int:
+    """``--llm-load``: requests in flight per model in the load phase."""
+    return parse_count(value, name)
+
+
 def parse_consensus_pairs(value: str, name: str = "--llm-consensus-pairs") -> int:
     """How many consensus combinations to rank: a whole number from 1 to
     :data:`MAX_REPEAT`, its errors under its own name (not ``--llm-repeat``'s)."""

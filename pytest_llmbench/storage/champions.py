@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbench.formatting import one_line
 
 if TYPE_CHECKING:
+    from pytest_llmbench.analysis.at_load import TaskLoad
     from pytest_llmbench.analysis.paired import Lead
     from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 
@@ -109,6 +110,9 @@ class Evidence:
     lead_high: float | None = None
     paired_calls: int | None = None
     """The (case, repeat) calls the paired lead is over (``None``: not paired)."""
+    at_load: Mapping[str, Any] | None = None
+    """Its figures in the task's load phase (concurrency, goodput, p95 under load ...);
+    ``None`` when the task had none."""
 
     @classmethod
     def from_standing(
@@ -117,6 +121,7 @@ class Evidence:
         run: Mapping[str, Any],
         identity: str | None = None,
         lead: Lead | None = None,
+        load: TaskLoad | None = None,
     ) -> Evidence:
         """The standing's evidence; with ``lead`` (this model's paired lead over
         another), the lead and its interval."""
@@ -137,6 +142,7 @@ class Evidence:
             lead_low=_round(interval[0]) if interval else None,
             lead_high=_round(interval[1]) if interval else None,
             paired_calls=lead.pairs if lead is not None and lead.pairs else None,
+            at_load=_at_load(load, standing.model) if load is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +180,28 @@ class RegistryEntry:
 # --------------------------------------------------------------------------- reading
 
 
+def _at_load(load: TaskLoad, model: str) -> dict[str, Any] | None:
+    """A model's load-phase evidence for the registry."""
+    standing = load.standing(model)
+    if standing is None or standing.skipped is not None:
+        return None
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    figures = {
+        "concurrency": load.concurrency,
+        "requests": standing.requests,
+        "goodput_rps": rounded(standing.goodput_rps),
+        "throughput_rps": rounded(standing.throughput_rps),
+        "p95_ms": rounded(standing.p95_ms),
+        "error_rate": round(standing.error_rate, 4),
+        "slo_p95_ms": load.slo_p95_ms,
+        "slo_ttft_ms": load.slo_ttft_ms,
+    }
+    return {k: v for k, v in figures.items() if v is not None}
+
+
 def _evidence(data: Any, where: str) -> Evidence:
     if not isinstance(data, Mapping) or not isinstance(data.get("model"), str):
         raise RegistryError(f"{where}: expected a mapping with a 'model' string")
@@ -193,6 +221,7 @@ def _evidence(data: Any, where: str) -> Evidence:
             lead_low=_float(data, "lead_low"),
             lead_high=_float(data, "lead_high"),
             paired_calls=None if data.get("paired_calls") is None else int(data["paired_calls"]),
+            at_load=dict(data["at_load"]) if isinstance(data.get("at_load"), Mapping) else None,
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -422,10 +451,12 @@ def _update_registry(
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
             champion=Evidence.from_standing(
-                champion, run, identities.get(champion.model), ranking.lead
+                champion, run, identities.get(champion.model), ranking.lead, ranking.at_load
             ),
             runner_up=(
-                Evidence.from_standing(runner_up, run, identities.get(runner_up.model))
+                Evidence.from_standing(
+                    runner_up, run, identities.get(runner_up.model), load=ranking.at_load
+                )
                 if runner_up
                 else None
             ),

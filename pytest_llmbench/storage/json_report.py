@@ -310,6 +310,8 @@ def _write_ranking(ranking: TaskRanking, fields: dict[str, Plain]) -> dict[str, 
     standings = list(zip(ranking.standings, fields.pop("standings"), strict=True))
     weights = fields.pop("weights")
     champion, runner_up = ranking.champion, ranking.runner_up
+    if fields.get("at_load") is None:  # a task without a load phase: no key
+        fields.pop("at_load", None)
     doc = _renamed(fields, TASK_KEYS)
     doc.update(
         champion=champion.model if champion else None,
@@ -540,6 +542,7 @@ def run_info(
         "cache_only": cache_only,
         **({"xdist": xdist} if xdist is not None else {}),
         **({"conditions": dict(conditions)} if conditions is not None else {}),
+        **embedded_threads(models),
     }
 
 
@@ -555,3 +558,16 @@ def machine_conditions(load_at_start: Mapping[str, Any], models: Sequence[str]) 
 
         threads = thread_count()
     return run_conditions(load_at_start, measure(), threads)
+
+
+def embedded_threads(models: Sequence[str]) -> dict[str, Any]:
+    """``{"embedded_threads": {...}}`` when this process ran an embedded model: the
+    llama.cpp thread count it chose and why (cores, xdist workers, idle cores), so a slow
+    run explains itself; empty otherwise (and on an xdist controller, whose workers ran
+    the models: each worker chooses ``cores // workers``)."""
+    if not any(m.startswith("llamacpp/") for m in models):
+        return {}
+    from pytest_llmbench.providers.llamacpp import threads_used
+
+    threads = threads_used()
+    return {"embedded_threads": threads.to_json()} if threads is not None else {}

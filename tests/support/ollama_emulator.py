@@ -45,6 +45,12 @@ Behaviour that tests can configure, per server and per model:
   inside its durations;
 * ``resident_slots``: how many models fit in memory at once; asking for a model
   that is not resident loads it (and evicts the least recently used one);
+* ``EmulatedModel.slots``: parallel slots per model (``OLLAMA_NUM_PARALLEL``): at most
+  that many of the model's requests are served at once, the rest queue (first come,
+  first served) and their service time (``latency_s``) starts when a slot frees, so a
+  request's end-to-end time is its wait plus its service.  Slots are real-time: requests
+  in flight together need real concurrency, and a :class:`FakeClock` advanced by each of
+  them would add their durations up instead of overlapping them;
 * ``timings`` / ``omit_fields``: force exact metric values, or leave fields out;
 * failure injection: :meth:`~OllamaEmulator.fail_next` (HTTP error, e.g. 503),
   :meth:`~OllamaEmulator.drop_next` (close the connection without an answer),
@@ -60,7 +66,7 @@ exception raised inside the emulator itself (it answers 500 then), so a fixture 
 assert that the emulator, not only the code under test, behaved.
 
 Not emulated yet (later issues): several models answering in parallel inside one
-slot budget (a resident model is never evicted while busy), queueing limits, tool
+memory budget (a resident model is never evicted while busy), queueing limits, tool
 calls, thinking, images, embeddings, pull/create/delete.
 """
 
@@ -83,6 +89,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.clock import FakeClock
+from tests.support.slots import Slots
 
 __all__ = [
     "FIXTURES",
@@ -261,6 +268,10 @@ class EmulatedModel:
     digest: str | None = None
     latency_s: float | None = None
     load_latency_s: float | None = None
+    slots: int | None = None
+    """Requests this model answers at once (Ollama's ``OLLAMA_NUM_PARALLEL``); the others
+    wait in a queue, first come first served, and their wait counts in their end-to-end
+    time.  ``None``: no limit (each request is served at once)."""
 
     def __post_init__(self) -> None:
         self.name = _canonical(self.name)
@@ -603,6 +614,8 @@ class OllamaEmulator:
         self.prompt_latency_s = prompt_latency_s
         self.load_latency_s = load_latency_s
         self.resident_slots = resident_slots
+        self._slots: dict[str, Slots] = {}
+        """Per model with ``slots``, its free slots (see :meth:`_slot`)."""
         self.timings: dict[str, int | None] = dict(timings or {})
         self.omit_fields: set[str] = set(omit_fields)
         self.version = version or str(load_shape("version.json")["version"])
@@ -1245,10 +1258,26 @@ class OllamaEmulator:
             if keep_alive_zero:
                 self._unload(model)
 
+        slot = self._slot(model) if not empty else None
         try:
+            if slot is not None:
+                slot.acquire()  # queued until one of the model's slots is free
+                h.arrived = time.perf_counter()  # its service time starts now
             self._answer(h, kind, name, model, messages, fmt, options, stream, empty, settle)
         finally:
             settle()
+            if slot is not None:
+                slot.release()
+
+    def _slot(self, model: EmulatedModel) -> Slots | None:
+        """The model's slots (``EmulatedModel.slots``), one semaphore per model."""
+        if model.slots is None:
+            return None
+        with self._lock:
+            slot = self._slots.get(model.name)
+            if slot is None:
+                slot = self._slots[model.name] = Slots(model.slots)
+            return slot
 
     def _load_reply(self, kind: str, name: str, reason: str) -> dict[str, Any]:
         shape = load_shape("chat_load.json" if kind == "chat" else "generate_load.json")

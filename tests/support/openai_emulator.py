@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.clock import FakeClock
+from tests.support.slots import Slots
 
 __all__ = ["FIXTURES", "AnswerFn", "Failure", "OpenAIEmulator", "ReceivedRequest", "load_shape"]
 
@@ -93,10 +94,20 @@ class OpenAIEmulator:
         server_header: str = "openai-emulator",
         owned_by: str = "me",
         clock: FakeClock | None = None,
+        slots: Mapping[str, int] | None = None,
+        service_s: Mapping[str, float] | None = None,
     ) -> None:
         """``latency_s``: each chat answer's time, slept, or with ``clock`` (a
-        :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep."""
+        :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep.
+
+        ``slots``: per model, how many requests it serves at once (llama.cpp's server
+        ``--parallel``); the others queue, first come first served.  ``service_s``: per
+        model, each answer's time in its slot (instead of ``latency_s``).  Queueing is
+        real time: concurrent requests on a fake clock would add their times up."""
         self.clock = clock
+        self.slots = dict(slots or {})
+        self.service_s = dict(service_s or {})
+        self._slots = {name: Slots(n) for name, n in self.slots.items()}
         self.models = list(models)
         self.server_header = server_header
         self.owned_by = owned_by
@@ -245,11 +256,19 @@ class OpenAIEmulator:
             reply = load_shape("error_response_format.json")
             reply["error"]["message"] = reply["error"]["message"].replace("json_schema", kind)
             return Failure(400, reply)
-        if self.latency_s and self.clock is not None:
-            self.clock.advance(self.latency_s)
-        elif self.latency_s:
-            time.sleep(self.latency_s)
         model = str(body["model"])
+        slot = self._slots.get(model)
+        if slot is not None:
+            slot.acquire()  # queued until one of the model's slots is free
+        try:
+            latency = self.service_s.get(model, self.latency_s)
+            if latency and self.clock is not None:
+                self.clock.advance(latency)
+            elif latency:
+                time.sleep(latency)
+        finally:
+            if slot is not None:
+                slot.release()
         text = self.answer(model, body["messages"], response_format)
         shape = load_shape("chat.json")
         shape["id"] = f"chatcmpl-{uuid.uuid4()}"
