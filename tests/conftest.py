@@ -26,6 +26,17 @@ for _module in ("httpcore2", "httpcore", "yaml"):
 
 
 @pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``pytest -n``, the runs a test starts (pytester in-process or in a subprocess)
+    are runs of their own, not workers of this one: without the worker's id in the
+    environment, pytest-benchmark does not turn itself off in them and an inner ``-n`` run's
+    controller does not take itself for a worker.  (``PYTEST_XDIST_WORKER_COUNT`` stays:
+    the embedded models of this worker choose their threads by it.)"""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _no_hosted_openai(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches the hosted OpenAI API, whatever the developer's environment holds."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
