@@ -42,8 +42,8 @@ _PUBLIC: dict[str, str] = {
     "rank_weighted": "pytest_llmbench.analysis.ranking",
     "RegistryError": "pytest_llmbench.storage.champions",
     "Router": "pytest_llmbench.router.core",
-    "RouterError": "pytest_llmbench.router.core",
-    "RouterResult": "pytest_llmbench.router.core",
+    "RouterError": "pytest_llmbench.router.results",
+    "RouterResult": "pytest_llmbench.router.results",
     "best_model": "pytest_llmbench.storage.champions",
     "Result": "pytest_llmbench.execution.results",
     "Score": "pytest_llmbench.execution.scoring",
@@ -123,5 +123,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Response,
     )
     from pytest_llmbench.providers.scripted import ScriptedProvider
-    from pytest_llmbench.router.core import Router, RouterError, RouterResult
+    from pytest_llmbench.router.core import Router
+    from pytest_llmbench.router.results import RouterError, RouterResult
     from pytest_llmbench.storage.champions import RegistryError, best_model

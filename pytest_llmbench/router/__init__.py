@@ -10,16 +10,15 @@ feedback log.  Light to import: no pytest, no provider SDK until a call needs it
 """
 
 from pytest_llmbench.router.breaker import CircuitBreaker
-from pytest_llmbench.router.core import (
+from pytest_llmbench.router.core import Router, default_settings
+from pytest_llmbench.router.results import (
     Attempt,
     BadValues,
     ConsensusDetails,
     NoAnswer,
-    Router,
     RouterError,
     RouterResult,
     UnknownTask,
-    default_settings,
 )
 
 __all__ = [

@@ -17,7 +17,7 @@ from pytest_llmbench.execution.judge import JudgeError, parse_judgement
 from pytest_llmbench.execution.quality import bullet_lines, content_words, word_count
 from pytest_llmbench.execution.scoring import parse_json, parse_verdict
 from pytest_llmbench.optimize.interviewer import read_proposal
-from pytest_llmbench.router.core import timed_out
+from pytest_llmbench.router.results import timed_out
 
 N = 100_000
 LABELS = ("PASS", "FAIL")

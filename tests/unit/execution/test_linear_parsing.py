@@ -24,7 +24,7 @@ from pytest_llmbench.execution.scoring import (
     strip_fence,
 )
 from pytest_llmbench.optimize.interviewer import read_proposal
-from pytest_llmbench.router.core import timed_out
+from pytest_llmbench.router.results import timed_out
 from tests.support.adversarial import LABELS
 
 TESTS = Path(__file__).resolve().parents[3]

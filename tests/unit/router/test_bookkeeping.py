@@ -16,7 +16,7 @@ import pytest
 from pytest_llmbench import Router
 from pytest_llmbench.providers.base import Request
 from pytest_llmbench.providers.scripted import ScriptedProvider
-from pytest_llmbench.router import core
+from pytest_llmbench.router import bookkeeping
 from pytest_llmbench.storage.champions import Evidence, RegistryEntry, registry_text
 
 GRADING = """\
@@ -36,9 +36,9 @@ def _pass(request: Request) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_warning() -> Iterator[None]:
-    core._warned.clear()
+    bookkeeping._warned.clear()
     yield
-    core._warned.clear()
+    bookkeeping._warned.clear()
 
 
 def _router(root: Path, feedback: Path | None) -> Router:
