@@ -10,6 +10,12 @@ failed several times in a row, for a cool-down.  With consensus, several models
 answer and their agreement decides (:mod:`pytest_llmbench.analysis.consensus`).
 Every model call appends a line to the feedback log (:mod:`pytest_llmbench.storage.feedback`).
 
+Here: :class:`Router` (the registry and case files, sync and async calls); one model's
+call and the fall-over are :mod:`~pytest_llmbench.router.calls`, consensus
+:mod:`~pytest_llmbench.router.consensus`, the feedback lines
+:mod:`~pytest_llmbench.router.bookkeeping`, the answers and errors
+:mod:`~pytest_llmbench.router.results`.
+
 Importing this module imports neither pytest nor any provider SDK nor jsonschema: the
 case file is loaded, and a provider made, on first use.
 """
