@@ -1,4 +1,4 @@
-"""``tests/benchmarks/perf_table.py``: the docs' performance table (docs/performance.md) from benchmark JSON."""
+"""``tests/benchmarks/perf_table.py``: the docs' performance table from benchmark JSON."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_the_table_lives_in_the_docs_performance_page(
 ) -> None:
     # The repository's page has the markers around keyed rows only.
     page = HERE.parents[1] / "docs" / "performance.md"
-    before, table, after = perf_table._split(page.read_text("utf-8"))
+    _, table, _ = perf_table._split(page.read_text("utf-8"))
     keyed, unkeyed = perf_table._kept_rows(table)
     assert keyed
     assert unkeyed == []
