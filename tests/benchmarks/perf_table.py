@@ -1,15 +1,15 @@
-"""The README's performance table, written from the benchmarks' own output.
+"""The docs' performance table (``docs/performance.md``), written from the benchmarks' own output.
 
 Run the benchmarks with pytest-benchmark's JSON output, then this command::
 
     pytest tests/benchmarks -m performance -p no:randomly --benchmark-json=bench.json
     python tests/benchmarks/perf_table.py bench.json
 
-Each benchmark puts its README row in ``benchmark.extra_info["readme"]`` with
+Each benchmark puts its table row in ``benchmark.extra_info["readme"]`` with
 :func:`readme_row`: a key naming the row, what is measured, the target and the
 measured figures as the benchmark printed them.  The command rewrites the table
 between the ``<!-- perf-table:start -->`` and ``<!-- perf-table:end -->`` lines of
-``README.md`` (``--readme`` names another file) and leaves every other line as it is:
+``docs/performance.md`` (``--readme`` names another file) and leaves every other line as it is:
 
 - a row from the JSON replaces the row with the same key; rows in the order of
   :data:`ORDER` (keys it does not name come last);
@@ -20,7 +20,7 @@ between the ``<!-- perf-table:start -->`` and ``<!-- perf-table:end -->`` lines 
   ``<!-- perf:startup-cpu 2026-11-25 611aa40 -->``.
 
 Several JSON files may be given (later ones win for the same key).  Exit status 2 and
-one line on stderr when the README has no markers, or the JSON no README row.
+one line on stderr when the page has no markers, or the JSON no table row.
 """
 
 from __future__ import annotations
@@ -83,12 +83,12 @@ class Row:
 
 
 def readme_row(benchmark: Any, key: str, *, what: str, target: str, measured: str) -> None:
-    """Keep a benchmark's README row in its ``extra_info["readme"]`` (see the module doc).
+    """Keep a benchmark's table row in its ``extra_info["readme"]`` (see the module doc).
 
     ``what``: what is measured and how (Markdown, one line); ``target``: the target
     (empty for a reference figure); ``measured``: the figures, as the benchmark printed
     them.  The machine's load average when the benchmark ended is added to ``measured``
-    (the machine the README's figures come from has 2 cores shared with other jobs).
+    (the machine the docs' figures come from has 2 cores shared with other jobs).
     """
     load = os.getloadavg()[0]
     FIGURES.append((key, measured, target, load))
@@ -106,7 +106,7 @@ def _cell(text: str) -> str:
 
 
 def rows_from(doc: Mapping[str, Any]) -> list[Row]:
-    """The README rows in one ``--benchmark-json`` document, in its order."""
+    """The table rows in one ``--benchmark-json`` document, in its order."""
     commit = str((doc.get("commit_info") or {}).get("id") or "")[:7]
     date = str(doc.get("datetime") or "")[:10]
     source = " ".join(part for part in (date, commit) if part)
@@ -160,7 +160,7 @@ def _kept_rows(table: Iterable[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def rewrite(text: str, rows: Sequence[Row]) -> tuple[str, list[str]]:
-    """``text`` (a README) with its table rewritten from ``rows``; and what changed,
+    """``text`` (a page: README or docs) with its table rewritten from ``rows``; and what changed,
     one line per row (``updated``, ``added``, ``kept``, ``dropped``)."""
     if not rows:
         raise TableError("no benchmark row to write (benchmark.extra_info['readme'])")
@@ -188,10 +188,15 @@ def rewrite(text: str, rows: Sequence[Row]) -> tuple[str, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python tests/benchmarks/perf_table.py",
-        description="Rewrite the README's performance table from --benchmark-json output.",
+        description="Rewrite the docs' performance table from --benchmark-json output.",
     )
     parser.add_argument("json", nargs="+", type=Path, help="pytest-benchmark JSON file(s)")
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("docs/performance.md"),
+        help="the page holding the table (default: docs/performance.md)",
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     try:

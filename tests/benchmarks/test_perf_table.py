@@ -1,4 +1,4 @@
-"""``tests/benchmarks/perf_table.py``: the README's performance table from benchmark JSON."""
+"""``tests/benchmarks/perf_table.py``: the docs' performance table from benchmark JSON."""
 
 from __future__ import annotations
 
@@ -174,3 +174,21 @@ def test_the_command_runs_as_a_script(files: tuple[Path, Path]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "perf:collection" in readme.read_text()
+
+
+def test_the_table_lives_in_the_docs_performance_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The repository's page has the markers around keyed rows only.
+    page = HERE.parents[1] / "docs" / "performance.md"
+    _, table, _ = perf_table._split(page.read_text("utf-8"))
+    keyed, unkeyed = perf_table._kept_rows(table)
+    assert keyed
+    assert unkeyed == []
+    # Without --readme the command rewrites docs/performance.md where it is started.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "performance.md").write_text(README)
+    (tmp_path / "bench.json").write_text(json.dumps(_doc(_bench("collection", "**1.9 s**"))))
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench.json"]) == 0
+    assert "perf:collection" in (tmp_path / "docs" / "performance.md").read_text()
