@@ -143,7 +143,7 @@ OPTIONS: tuple[Spec, ...] = (
         "per qualified model and rank by goodput (a case file's load: sets it per task).",
         ini="llm_load", parse=parse_load, metavar="CONCURRENCY",
         shown_default="off (each task's load:)",
-        reference="See the README's *Load phase and goodput*: each task replays "
+        reference="See *Load phase and goodput* in docs/running.md: each task replays "
         "max(4 x N, its cases) requests unless its `load: {requests: ...}` says otherwise.",
     ),
     Spec(
@@ -381,7 +381,7 @@ OPTIONS: tuple[Spec, ...] = (
         convert=float, shown_default="0%",
         reference="The lead is the share of time the faster model saves, over the (case, "
         "repeat) calls both answered warm: 1 - 1 / the geometric mean of the latency "
-        "ratios, with a seeded bootstrap 95% interval (see the README's statistics). With "
+        "ratios, with a seeded bootstrap 95% interval (see docs/statistics.md). With "
         "--llm-min-lead 5 a newcomer must save at least 5% of the champion's time, beyond "
         "the noise, to replace it.",
     ),
