@@ -38,16 +38,17 @@ def ranking_lines(
     marked: list[Line] = []
     loaded = describe_loaded(conditions)
     if loaded is not None:
-        marked.append((loaded_line(loaded), {"yellow": True}))
+        marked += [(line, {"yellow": True}) for line in loaded_lines(loaded)]
     return [*((line, {}) for line in [*lines, *xdist]), *marked]
 
 
-def loaded_line(loaded: str) -> str:
-    """The summary's mark of a run on a loaded machine."""
-    return (
-        f"Warning: this run ran on a loaded machine ({loaded}): its latencies are "
-        "inflated and timeouts may be the machine's; compare them with care"
-    )
+def loaded_lines(loaded: str) -> list[str]:
+    """The summary's mark of a run on a loaded machine, in lines that fit 120 columns."""
+    return [
+        "Warning: this run ran on a loaded machine: its latencies are inflated and timeouts "
+        "may be the machine's;",
+        f"compare them with care ({loaded})",
+    ]
 
 
 def failure_lines(outcome: RunOutcome) -> list[Line]:
