@@ -3,7 +3,7 @@
 ``python -m pytest_llmbench.cli.reference [PATH]`` writes it (run at the repository root);
 ``python -m pytest_llmbench.cli.reference --all`` writes every generated reference page:
 the options (``settings/reference.py``), the case file (``cases/reference.py``), the CLI
-and the hooks (``plugin/reference.py``, which imports pytest). ``tests/unit/cli/
+and the hooks (``reporting/hooks_page.py``, from ``plugin/hookspec.py``). ``tests/unit/cli/
 test_reference.py`` fails when the committed page is stale or an argument has no help.
 """
 
@@ -24,7 +24,7 @@ GENERATORS = (
     "pytest_llmbench.settings.reference",
     "pytest_llmbench.cases.reference",
     "pytest_llmbench.cli.reference",
-    "pytest_llmbench.plugin.reference",
+    "pytest_llmbench.reporting.hooks_page",
 )
 """Every reference page's generator, for ``--all``."""
 

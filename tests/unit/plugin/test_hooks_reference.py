@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
 from pytest_llmbench.plugin import hookspec
-from pytest_llmbench.plugin.reference import PAGE, hooks, render
+from pytest_llmbench.reporting.hooks_page import PAGE, hooks, render
 
 ROOT = Path(__file__).resolve().parents[3]
 DECLARED = sorted(name for name in vars(hookspec) if name.startswith("pytest_llmbench_"))
@@ -21,18 +22,26 @@ def test_the_hooks_reference_is_up_to_date() -> None:
     )
 
 
+def test_the_page_has_every_hook_the_plugin_declares() -> None:
+    assert sorted(hook.name for hook in hooks()) == DECLARED
+
+
 @pytest.mark.parametrize("name", DECLARED)
 def test_every_hook_has_a_docstring_and_a_section(name: str) -> None:
-    assert hooks()[name].strip(), f"{name}: no docstring in hookspec.py"
+    hook = next(one for one in hooks() if one.name == name)
+    assert hook.doc.strip(), f"{name}: no docstring in hookspec.py"
+    assert hook.doc == inspect.getdoc(getattr(hookspec, name))
+    spec = getattr(getattr(hookspec, name), "pytest_spec", None) or {}
+    assert hook.firstresult == bool(spec.get("firstresult"))
     page = render()
     assert f"## `{name}`" in page
-    assert hooks()[name].splitlines()[0] in page
-    assert "def " + name + "(" in page
+    assert f"def {name}(" in page
+    assert hook.doc in page
 
 
-def test_the_page_marks_first_result_hooks() -> None:
-    page = render()
-    section = page.split("## `pytest_llmbench_score`")[1].split("## ")[0]
-    assert "The first non-`None` result wins." in section
-    section = page.split("## `pytest_llmbench_register_providers`")[1].split("## ")[0]
-    assert "first non-`None`" not in section
+def test_a_hook_without_a_docstring_is_found() -> None:
+    [hook] = hooks(
+        "@pytest.hookspec(firstresult=True)\ndef pytest_llmbench_new(x: int) -> None: ..."
+    )
+    assert (hook.name, hook.doc, hook.firstresult) == ("pytest_llmbench_new", "", True)
+    assert hook.signature == "def pytest_llmbench_new(x: int) -> None"
