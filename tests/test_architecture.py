@@ -9,9 +9,8 @@ Every import counts: at module level, inside functions and under ``TYPE_CHECKING
   confinement, atomic writes) and ``formatting.py`` (``ms``, ``one_line``), which every
   layer may import and which import nothing else of the package but the leaf
   ``_version.py`` (``__version__``; it imports nothing of the package).
-- ``pytest_llmbench/__init__.py`` (the lazy public names and ``__version__``) and
-  ``testing.py`` (a compatibility re-export for conftests) are facades above every
-  layer; no module of the package imports them.
+- ``pytest_llmbench/__init__.py`` (the lazy public names and ``__version__``) is the
+  facade above every layer; no module of the package imports it.
 - No import cycle among the package's modules, with no exemption: an import of
   ``a.b.c`` is an edge to ``a.b.c`` (Python runs the parent packages first, whatever
   they import, so those are no edges).
@@ -65,9 +64,8 @@ only itself and :data:`LEAF` (``safety`` does not import ``formatting`` nor the 
 LEAF = "_version"
 """Under everything: ``__version__``; imports nothing of the package."""
 
-FACADES = ("", "testing")
-"""``pytest_llmbench`` itself and ``pytest_llmbench.testing``: above every layer; no module
-of the package imports them."""
+FACADES = ("",)
+"""``pytest_llmbench`` itself: above every layer; no module of the package imports it."""
 
 ORDER = f"{', '.join(LAYERS)}, then {' and '.join(BOTTOM)}, then {LEAF}"
 
@@ -185,8 +183,6 @@ def problems(source: str, module: str, *, is_package: bool = False) -> list[str]
                 f"{line}: imports {name}: the package root is the public facade, no module "
                 f"of the package imports it (__version__ is in {PACKAGE}.{LEAF})"
             )
-        elif target == "testing":
-            found.append(f"{line}: imports {name}: testing.py is for users, not the package")
         elif own == LEAF:
             found.append(f"{line}: imports {name}: {LEAF} imports nothing of the package")
         elif own in BOTTOM and target != LEAF:
@@ -537,7 +533,6 @@ from typing import TYPE_CHECKING
 from pytest_llmbench.cases.records import Task
 from pytest_llmbench.plugin.session import Session
 from pytest_llmbench import best_model, __version__
-from .. import testing
 
 if TYPE_CHECKING:
     import pytest
@@ -568,11 +563,10 @@ def test_the_checker_names_each_broken_rule_with_its_line(tmp_path: Path) -> Non
         f"(imports only go down: {ORDER})",
         f"{shown}:7: imports {PACKAGE}.__version__: {facade}",
         f"{shown}:7: imports {PACKAGE}.best_model: {facade}",
-        f"{shown}:8: imports {PACKAGE}.testing: testing.py is for users, not the package",
-        f"{shown}:11: imports pytest: only plugin/ may import pytest or its plugins",
-        f"{shown}:15: imports httpx: analysis/ makes no network call and runs no process",
-        f"{shown}:16: imports urllib.request: analysis/ makes no network call and runs no process",
-        f"{shown}:17: imports {PACKAGE}.providers.ollama: "
+        f"{shown}:10: imports pytest: only plugin/ may import pytest or its plugins",
+        f"{shown}:14: imports httpx: analysis/ makes no network call and runs no process",
+        f"{shown}:15: imports urllib.request: analysis/ makes no network call and runs no process",
+        f"{shown}:16: imports {PACKAGE}.providers.ollama: "
         "analysis/ makes no network call and runs no process",
     ]
 

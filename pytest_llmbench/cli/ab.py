@@ -34,7 +34,9 @@ def add_parser(commands: Commands) -> None:
         "(or read them from a run's --llm-json document with --results) and decide "
         "whether to ship B.",
     )
-    ab.add_argument("case_file", metavar="CASES.yaml", type=Path)
+    ab.add_argument(
+        "case_file", metavar="CASES.yaml", type=Path, help="the case file with the prompt versions"
+    )
     ab.add_argument("--a", required=True, metavar="VERSION", help="the current version")
     ab.add_argument("--b", required=True, metavar="VERSION", help="the candidate version")
     ab.add_argument(
@@ -43,7 +45,7 @@ def add_parser(commands: Commands) -> None:
     ab.add_argument(
         "--results", metavar="RUN.json", type=Path, help="read the results of a run instead"
     )
-    ab.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per case")
+    ab.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per case (default: 1)")
     ab.add_argument(
         "--min-gain",
         metavar="POINTS",

@@ -15,8 +15,10 @@ def add_parser(commands: Commands) -> None:
     parser = commands.add_parser(
         "compare", parents=[history_option()], help="differences per task, model and case"
     )
-    parser.add_argument("run_a", metavar="RUN_A")
-    parser.add_argument("run_b", metavar="RUN_B")
+    parser.add_argument(
+        "run_a", metavar="RUN_A", help="the earlier run: id, unique prefix, last or last~N"
+    )
+    parser.add_argument("run_b", metavar="RUN_B", help="the later run, written the same way")
 
 
 def run(args: argparse.Namespace) -> int:

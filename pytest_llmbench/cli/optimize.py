@@ -62,7 +62,9 @@ def add_parser(commands: Commands) -> None:
         "repeat. Held-out cases guard against overfitting. Writes a session folder and "
         "the best prompt as the next version file.",
     )
-    parser.add_argument("case_file", metavar="CASES.yaml", type=Path)
+    parser.add_argument(
+        "case_file", metavar="CASES.yaml", type=Path, help="the case file of the task"
+    )
     parser.add_argument(
         "--model",
         action="append",
@@ -71,14 +73,26 @@ def add_parser(commands: Commands) -> None:
         help="candidate model provider/name (repeatable: one session each)",
     )
     parser.add_argument("--interviewer", required=True, metavar="I", help="interviewer model")
-    parser.add_argument("--threshold", type=_threshold, default=0.95, metavar="SCORE")
-    parser.add_argument("--max-iterations", type=int, default=5, metavar="N")
+    parser.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=0.95,
+        metavar="SCORE",
+        help="stop when the prompt scores at least this over all cases (default: 0.95)",
+    )
+    parser.add_argument(
+        "--max-iterations",
+        type=int,
+        default=5,
+        metavar="N",
+        help="prompts evaluated at most, per model (default: 5)",
+    )
     parser.add_argument(
         "--holdout",
         type=_share,
         default=0.3,
         metavar="SHARE",
-        help="share of cases held out from the interviewer (default 0.3)",
+        help="share of cases held out from the interviewer (default: 0.3)",
     )
     parser.add_argument(
         "--prompt",
@@ -86,15 +100,21 @@ def add_parser(commands: Commands) -> None:
         metavar="VERSION",
         help="the prompt version to improve (default: the last)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="seed of the split (default 42)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the split (default: 42)")
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
         metavar="DIR",
-        help="session folders go here (default .llmbench/optimize)",
+        help="session folders go here (default: .llmbench/optimize)",
     )
-    parser.add_argument("--interviewer-max-tokens", type=int, default=1024, metavar="N")
+    parser.add_argument(
+        "--interviewer-max-tokens",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="the longest answer of the interviewer, in tokens (default: 1024)",
+    )
     add_model_settings(parser)
 
 

@@ -99,8 +99,20 @@ def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
 def add_model_settings(parser: argparse.ArgumentParser) -> None:
     """``--timeout``, ``--ollama-host``, ``--gguf`` and ``--endpoint``: where the models of
     a command that runs cases (``ab``, ``optimize``) are found."""
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=120.0)
-    parser.add_argument("--ollama-host", metavar="URL", action="append", default=None)
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=120.0,
+        help="per model call, in seconds (default: 120)",
+    )
+    parser.add_argument(
+        "--ollama-host",
+        metavar="URL",
+        action="append",
+        default=None,
+        help="Ollama server (repeatable; default: $OLLAMA_HOST, else http://127.0.0.1:11434)",
+    )
     parser.add_argument(
         "--gguf",
         metavar="NAME=PATH",

@@ -33,7 +33,7 @@ def add_parser(commands: Commands) -> None:
         parents=[registry_option(), feedback_option()],
         help="one production call through the router",
     )
-    parser.add_argument("task", metavar="TASK")
+    parser.add_argument("task", metavar="TASK", help="the task to answer (its registry entry)")
     parser.add_argument(
         "--var",
         metavar="NAME=VALUE",

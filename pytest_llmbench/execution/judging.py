@@ -114,6 +114,14 @@ class _Plan:
     calibrate: list[str] = field(default_factory=list)
 
 
+def judging_line(answers: int, calibration: int, judge: str) -> str:
+    """The line before a judge's calls: how many answers (and calibration cases), which model."""
+    what = f"{answers} answer{'s' if answers != 1 else ''}"
+    if calibration:
+        what += f" and {calibration} calibration case{'s' if calibration != 1 else ''}"
+    return f"llmbench: judging {what} with {judge} ..."
+
+
 class Judging:
     """The run's judge jobs and calibration cases, and what judging them found."""
 
@@ -130,6 +138,8 @@ class Judging:
         (``analysis.calibration.agreement`` measures them against the gold)."""
         self.resolved: dict[str, str] = {}
         """Per task: the judge model id it resolved to."""
+        self.progress: Callable[[str], None] | None = None
+        """Told before each judge's calls: how many, with which model (the terminal)."""
 
     # -- collecting ------------------------------------------------------------
 
@@ -239,6 +249,9 @@ class Judging:
         index: dict[tuple[str, str, str, int], int],
     ) -> None:
         judge = plan.model
+        if self.progress is not None:
+            calibration = sum(len(self.calibration[task]) for task in plan.calibrate)
+            self.progress(judging_line(len(plan.jobs), calibration, judge.id))
         missing = models.load(judge)  # once for all its calls
         try:
             for job in plan.jobs:

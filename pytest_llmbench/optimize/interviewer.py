@@ -204,6 +204,11 @@ def check_proposal(original: str, proposal: str, held_out: Iterable[Case]) -> li
     problems: list[str] = []
     if not proposal.strip():
         return ["the improved prompt is empty"]
+    if not proposal.strip(" \t\n.\u2026"):
+        return [
+            f"the improved prompt is {_excerpt(proposal.strip(), 20)!r}: the interviewer "
+            'copied the literal "..." placeholder of the answer format instead of writing a prompt'
+        ]
     missing = [n for n in placeholders(original) if n not in placeholders(proposal)]
     if missing:
         names = ", ".join("{" + n + "}" for n in missing)

@@ -255,6 +255,11 @@ class _Loop:
             base.prompt, base.train_score, self.session.threshold, failures,
             len(self.training), note,
         )  # fmt: skip
+        number = len(self.session.interviews) + 1
+        self.progress(
+            f"interview {number}: asking {self.interviewer_model.id} for a better prompt "
+            f"({len(failures)} failed training case(s) shown) ..."
+        )
         request = Request(
             model=self.interviewer_model.name,
             prompt=question,
@@ -270,7 +275,7 @@ class _Loop:
             else Proposal("", "", "", False, call.error)
         )
         interview = Interview(
-            number=len(self.session.interviews) + 1,
+            number=number,
             interviewer_model=self.interviewer_model.id,
             interview_prompt=question,
             response=text,

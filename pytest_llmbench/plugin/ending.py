@@ -82,6 +82,7 @@ def finish_outputs(
     from pytest_llmbench.analysis.alerts import Limits
     from pytest_llmbench.analysis.gate import GateVerdict, gate
     from pytest_llmbench.providers.identity import model_identities
+    from pytest_llmbench.reporting.end import nothing_to_run
     from pytest_llmbench.storage import json_report
     from pytest_llmbench.storage.outputs import Written, write_outputs
 
@@ -94,7 +95,9 @@ def finish_outputs(
         text = json_report.json_text(run, ledger.results, bench.rankings)  # streamed, redacted
         path = options.json_path
         written.write(path, text, f"llmbench: results written to {path}", start)
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and _nothing_to_run(bench, written):
+    nothing = nothing_to_run(options.changed_since, bench.catalogue.uses_new())
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and nothing:  # and the run passes
+        written.messages.append(nothing)
         session.exitstatus = pytest.ExitCode.OK
         return end
     if not ledger.results:
@@ -134,18 +137,6 @@ def finish_outputs(
     if (end.verdict.failed or written.failed) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     return end
-
-
-def _nothing_to_run(bench: BenchSession, written: Written) -> bool:
-    """No test collected because nothing was to run: say so (and the run passes)."""
-    if bench.options.changed_since is not None:
-        since = bench.options.changed_since
-        written.messages.append(f"llmbench: no task changed since {since}; nothing to benchmark")
-        return True
-    if bench.catalogue.uses_new():
-        written.messages.append("llmbench: no new model for any task; nothing to benchmark")
-        return True
-    return False
 
 
 def _asked(

@@ -36,11 +36,21 @@ from pytest_llmbench.plugin.warnings import LLMBenchWarning
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.hosts import model_host
 from pytest_llmbench.reporting.header import changed_lines, difficulty_lines, selects_difficulty
+from pytest_llmbench.reporting.progress import ModelProgress
 
 __all__ = ["WORKER_KEY", "LLMBenchPlugin", "XdistHooks"]
 
 WORKER_KEY = "llmbench"
 """The key of what an xdist worker sends the controller in ``workeroutput``."""
+
+
+def say(config: pytest.Config, lines: list[str]) -> None:
+    """Lines on the terminal between pytest's dots (the next dots start a line of their own)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line)
+            reporter.currentfspath = None
 
 
 class LLMBenchPlugin:
@@ -59,6 +69,7 @@ class LLMBenchPlugin:
         self.changed: tuple[list[str], list[str]] | None = None
         """``--llm-changed-since``: (the tasks kept, the tasks deselected)."""
         self.end: ending.Ending | None = None
+        self.progress = ModelProgress(())
 
     # -- collection ------------------------------------------------------------
 
@@ -89,9 +100,10 @@ class LLMBenchPlugin:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After every deselection (-k, -m, --lf): the runs each model of a task owes.
-        for item in session.items:
-            if isinstance(item, CaseItem):
-                self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.candidate)
+        cases = [item for item in session.items if isinstance(item, CaseItem)]
+        for item in cases:
+            self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.candidate)
+        self.progress = ModelProgress([] if self.worker else [item.model.id for item in cases])
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         bench = self.bench
@@ -111,6 +123,8 @@ class LLMBenchPlugin:
         # The item may send its successor's request ahead (see pipeline): tell it which.
         if isinstance(item, CaseItem) and isinstance(nextitem, CaseItem):
             item.stash[NEXT_KEY] = nextitem
+        if isinstance(item, CaseItem) and (line := self.progress.line(item.model.id)):
+            say(self.config, [line])  # a model's items run together: which one, how many left
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -195,6 +209,8 @@ class LLMBenchPlugin:
         if self.worker:
             session.config.workeroutput[WORKER_KEY] = bench.worker_output()  # type: ignore[attr-defined]
             return
+        if bench.judging is not None:
+            bench.judging.progress = lambda line: say(session.config, [line])
         outcome = bench.finish(ending.stopped(session, exitstatus))
         if session.exitstatus == pytest.ExitCode.OK and outcome.failed:
             # Every item passed its own checks, but some answers fail the session-level
@@ -244,14 +260,8 @@ class XdistHooks:
             providers=catalogue.providers.names(),
             hosts=hosts,
             distribution=self.bench.distribution,
-            report=self._say,
+            report=lambda lines: say(self.config, lines),
         )
-
-    def _say(self, lines: list[str]) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            for line in lines:
-                reporter.write_line(line)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -319,11 +319,38 @@ def choose_chat_format(
     )
 
 
+_LOG_CALLBACK: list[Any] = []
+"""The ctypes callback given to llama.cpp (kept alive here; set once per process)."""
+
+
+def quiet_llama_log() -> None:
+    """llama.cpp's own log lines go to this module's logger at DEBUG, never to the terminal.
+
+    llama-cpp-python's callback prints some of them whatever ``verbose=False`` says (its
+    level table predates ggml's: a warning such as "llama_kv_cache_iswa: using full-size
+    SWA cache" is taken for an error), which reached the terminal of ``llmbench run``,
+    ``ab`` and ``optimize`` on every load. Call after importing ``llama_cpp.Llama``
+    (whose import installs that callback)."""
+    if _LOG_CALLBACK:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, user_data: Any) -> None:
+        _log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip("\n"))
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    _LOG_CALLBACK.append(callback)
+
+
 def gguf_metadata(path: Path) -> dict[str, str]:
     """The GGUF's metadata (key -> value as text), read without loading the weights."""
     passive_wait()
     from llama_cpp import Llama
 
+    quiet_llama_log()
     llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
     try:
         return dict(llm.metadata)
@@ -632,6 +659,7 @@ class LlamaCppProvider:
                 from llama_cpp import Llama
             except ImportError as exc:  # pragma: no cover - discovery reports this first
                 raise ProviderError(f"llama-cpp-python is not importable: {exc}") from None
+            quiet_llama_log()
             start = time.perf_counter()
             try:
                 threads = self._threads()

@@ -22,6 +22,15 @@ Line = tuple[str, Mapping[str, bool]]
 """A line and its markup."""
 
 
+def nothing_to_run(changed_since: object, newcomers_only: bool) -> str | None:
+    """Why no test was collected when nothing was to run (then the run passes), if so."""
+    if changed_since is not None:
+        return f"llmbench: no task changed since {changed_since}; nothing to benchmark"
+    if newcomers_only:
+        return "llmbench: no new model for any task; nothing to benchmark"
+    return None
+
+
 def ranking_lines(
     outcome: RunOutcome,
     case_counts: Mapping[str, int],

@@ -133,6 +133,7 @@ def test_judge_scores_and_reasons_are_recorded_apart_from_the_candidates_time(
     for r in by_model["cand/bad"]:
         assert (r["correct"], r["score"], r["error"]) == (False, 0.2, None)
         assert r["reason"] == "judge 0.2 < 0.7: Does not name the company."
+    result.stdout.fnmatch_lines(["*[100%]", "llmbench: judging 4 answers with jp/judge ..."])
     result.stdout.fnmatch_lines(
         [
             "Champion:  cand/good (mean score 0.90, 2/2 correct, mean 0 ms, p95 0 ms)",

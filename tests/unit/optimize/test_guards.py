@@ -311,3 +311,13 @@ def test_an_unwritable_out_folder_fails_before_any_model_is_called(
         run_optimize(optimize_args(path, tmp_path / "s"), providers={"fake": fake})
     assert str(error.value).startswith(f"cannot create a session folder in {tmp_path / 's'}: ")
     assert fake.calls == []
+
+
+@pytest.mark.parametrize("literal", ["...", " ... ", "\u2026"])
+def test_a_proposal_of_the_literal_placeholder_is_named_as_such(literal: str) -> None:
+    [reason] = check_proposal(ORIGINAL, literal, [])
+    assert reason == (
+        f"the improved prompt is {literal.strip()!r}: the interviewer copied the literal "
+        '"..." placeholder of the answer format instead of writing a prompt'
+    )
+    assert "drops the template variable" not in reason

@@ -265,3 +265,18 @@ def test_a_held_out_expected_answer_is_a_leak() -> None:
     [reason] = check_proposal(original, leaking, [held])
     assert reason == "contains the gold answer of held-out case EXTRACT_007: 'Nordhafen Bank'"
     assert check_proposal(original, original + " Be exact.", [held]) == []
+
+
+def test_each_interview_says_it_starts_and_what_came_of_it(tmp_path: Path) -> None:
+    task = load_task(write_task(tmp_path))
+    provider = models(proposing("...", PHRASE + "\n" + V2))
+    lines: list[str] = []
+    optimize(
+        task, provider, ModelInfo("fake", "small"), provider, ModelInfo("fake", "interviewer"),
+        threshold=0.95, max_iterations=5, holdout=0.3, progress=lines.append,
+    )  # fmt: skip
+    asking = "asking fake/interviewer for a better prompt (4 failed training case(s) shown) ..."
+    assert lines[1] == f"interview 1: {asking}"
+    assert lines[2].startswith("interview 1: rejected (the improved prompt is '...': ")
+    assert lines[3] == f"interview 2: {asking}"
+    assert lines[4].startswith("iteration 2: score 1.00")
