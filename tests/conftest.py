@@ -38,6 +38,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     scripted durations: latencies are those durations exactly (calls made one at a time)."""
     clock = FakeClock()
     monkeypatch.setattr("pytest_llmbench.execution.call.clock", clock)
+    monkeypatch.setattr("pytest_llmbench.providers.streaming.clock", clock)
     return clock
 
 
