@@ -15,7 +15,11 @@ can sit in one run.
 - Discovery: ``GET /models``; the endpoint's ``models=`` list when it has one (or when
   the endpoint cannot list its models); an unreachable endpoint, a missing or rejected
   key is one :class:`Discovery` problem.
-- Generation: one non-streaming ``POST /chat/completions``; token usage from the reply.
+- Generation: one ``POST /chat/completions``, streamed (``stream: true`` with
+  ``stream_options: {include_usage: true}``; ``settings.stream`` off: not streamed):
+  the answer's chunks are timed as they arrive (time to first token, time between
+  tokens, :mod:`.streamed`), the usage comes in the last chunk, and llama.cpp's server's
+  ``timings`` give the prefill and generation times.
   The client's own retries are off (``max_retries=0``); this provider retries a 429
   after the server's ``Retry-After`` (``retry-after-ms``, seconds or an HTTP date) and a
   5xx or a connection error after a doubling backoff, at most ``endpoint.retries``
@@ -85,7 +89,13 @@ from pytest_llmbench.providers.openai.replies import (
     listing,
     request_body,
 )
+from pytest_llmbench.providers.openai.streamed import (
+    STREAM_OPTIONS,
+    CompletionStream,
+    server_timings,
+)
 from pytest_llmbench.providers.openai.structured import DOWNGRADE, StructuredChoice
+from pytest_llmbench.providers.streaming import TokenTimer
 from pytest_llmbench.providers.transport import (
     TIMEOUTS,
     HttpStatus,
@@ -234,6 +244,17 @@ class OpenAIProvider:
             raise status_error(reply)
         return Reply(reply.json(), reply.headers.get("Server") or "")
 
+    def _stream(self, body: Any, timeout_s: float, on_line: Callable[[bytes], None]) -> None:
+        """``POST /chat/completions`` over the lean client, the reply's lines handed to
+        ``on_line`` as they arrive (errors as :meth:`_send`'s)."""
+        lean = self._lean_wire()
+        assert lean is not None
+        reply = lean.request("POST", "/chat/completions", body, timeout_s=timeout_s, on_line=on_line)
+        if reply.status in wire.REDIRECTS:
+            raise wire.Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
+        if reply.status >= 400:
+            raise status_error(reply)
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
@@ -291,19 +312,33 @@ class OpenAIProvider:
         client = self._client("generate") if lean is None else None
         started = time.perf_counter()
         retries = 0
+        streamed = getattr(self.settings, "stream", True)
         while True:
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
+            timer: TokenTimer | None = None
             try:
                 arguments = chat_arguments(request, mode)
-                if client is None:
-                    completion: Any = self._send(
+                if streamed:
+                    arguments["stream"] = True
+                    arguments["stream_options"] = dict(STREAM_OPTIONS)
+                if client is None and streamed:
+                    stream = CompletionStream()  # each attempt timed from its own request
+                    self._stream(request_body(arguments), request.timeout_s, stream.line)
+                    completion: Any = stream.completion()
+                    timer = stream.timer
+                elif client is None:
+                    completion = self._send(
                         "POST", "/chat/completions", request_body(arguments), request.timeout_s
                     ).json
                 else:
                     create = functools.partial(
                         client.chat.completions.create, **arguments, timeout=request.timeout_s
                     )
+                    if streamed:
+                        stream = CompletionStream()
+                        create = functools.partial(_consume, create, stream)
+                        timer = stream.timer
                     with sdk_errors():
                         # The SDK (httpx) times out each read, not the call: the deadline
                         # is here.
@@ -344,7 +379,9 @@ class OpenAIProvider:
                     f"{type(exc).__name__}: {one_line(exc, 160)}"
                 ) from None
             else:
-                return self._response(completion, request, mode, attempt_started - started, retries)
+                return self._response(
+                    completion, request, mode, attempt_started - started, retries, timer
+                )
             if failed.wait_s is None:
                 raise failed.error from None
             retries += 1
@@ -357,6 +394,7 @@ class OpenAIProvider:
         mode: str | None,
         waited_s: float,
         retries: int = 0,
+        timer: TokenTimer | None = None,
     ) -> Response:
         read = answer(completion)
         if read is None:
@@ -364,6 +402,7 @@ class OpenAIProvider:
                 f"malformed reply from {self.endpoint.base_url} to {self.name}/{request.model}: "
                 "no choices[0].message"
             )
+        prefill_ms, generation_ms = server_timings(completion)
         structured = None
         if mode is not None and self.endpoint.structured == "auto" and mode != "json_schema":
             structured = mode
@@ -375,4 +414,16 @@ class OpenAIProvider:
             structured=structured,
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
             retries=retries,
+            prompt_eval_ms=prefill_ms,
+            eval_ms=generation_ms,
+            ttft_ms=timer.ttft_ms if timer is not None else None,
+            itl_ms=timer.itl_ms if timer is not None else None,
         )
+
+
+def _consume(create: Callable[[], Any], stream: CompletionStream) -> Any:
+    """The ``openai`` client's streamed completion read whole (each chunk timed as it
+    comes), as the completion it makes."""
+    for chunk in create():
+        stream.chunk(chunk)
+    return stream.completion()
