@@ -60,6 +60,7 @@ class ResultsLedger:
         self.task_ranking[task.name] = {
             "policy": task.policy,
             "weights": weights,
+            "latency": task.rank_latency,
             "consensus": consensus_settings(task),
             "alerts": {
                 "max_p95_ms": task.alerts.max_p95_ms,
@@ -111,6 +112,11 @@ class ResultsLedger:
         chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
         return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
+
+    def rank_latency(self, task: str, latency: str | None) -> str:
+        """The latency ``task`` is ranked by: ``latency`` (``--llm-rank-latency``) wins over
+        the task's ``ranking.latency``; neither: the mean."""
+        return latency or self.task_ranking.get(task, {}).get("latency") or "mean"
 
     def alert_limits(self, task: str, default: Limits) -> Limits:
         """The task's alert limits: its case file's ``alerts:``, else ``default`` (the options')."""

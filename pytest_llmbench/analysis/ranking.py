@@ -4,8 +4,9 @@ Pure module.  Two policies, chosen per task (YAML ``ranking: {policy: ...}``) or
 the whole run (``--llm-rank``):
 
 - ``strict`` (the default): a model qualifies when every case and every repeat is
-  correct; qualified models are ordered by mean latency; the first is the champion,
-  the second the runner-up.
+  correct; qualified models are ordered by latency (the mean unless the task says
+  otherwise: ``ranking: {latency: p95}``, ``--llm-rank-latency``, :data:`LATENCIES`);
+  the first is the champion, the second the runner-up.
 - ``weighted`` (the task optimizer's): every model with a mean score above 0 is
   ranked by ``score = quality * mean_score + speed * speed_norm``, where mean_score =
   the mean of the results' scores over the expected runs (a run not made scores 0; with
@@ -55,6 +56,8 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "POLICIES",
     "Elimination",
+    "LATENCIES",
+    "LATENCY_LABELS",
     "Incomplete",
     "Miss",
     "ModelStanding",
@@ -65,6 +68,7 @@ __all__ = [
     "mean",
     "model_loads",
     "percentile",
+    "rank_ms",
     "rank_strict",
     "rank_task",
     "rank_weighted",
@@ -72,6 +76,18 @@ __all__ = [
 ]
 
 POLICIES = ("strict", "weighted")
+LATENCIES = ("mean", "p50", "p95", "ttft_p50", "ttft_p95")
+"""The latency a task is ranked by (``ranking: {latency: ...}``, ``--llm-rank-latency``):
+the mean, median or 95th percentile of the end-to-end time, or the median or 95th
+percentile of the time to first token (streamed answers)."""
+LATENCY_LABELS = {
+    "mean": "mean",
+    "p50": "p50",
+    "p95": "p95",
+    "ttft_p50": "ttft p50",
+    "ttft_p95": "ttft p95",
+}
+"""How each ranking latency is named in a table's header."""
 DEFAULT_WEIGHTS = (0.7, 0.3)
 """(quality, speed) of the weighted policy when the task does not say."""
 
@@ -192,6 +208,23 @@ class ModelStanding:
     combination: Combination | None = None
     """A consensus combination (``consensus(A+B|C)``), not a single model: how it came
     to its answers (see :mod:`pytest_llmbench.analysis.consensus`)."""
+    ttft: LatencyStats | None = None
+    """Time to first token of the warm streamed answers (``Result.ttft_ms``); ``None``:
+    none was streamed."""
+    itl_ms: float | None = None
+    """The mean inter-token latency of the warm streamed answers."""
+    prefill_ms: float | None = None
+    """The mean prefill (prompt evaluation) time the server reported."""
+    generation_ms: float | None = None
+    """The mean generation time the server reported."""
+
+    @property
+    def ttft_p50_ms(self) -> float | None:
+        return self.ttft.p50 if self.ttft is not None else None
+
+    @property
+    def ttft_p95_ms(self) -> float | None:
+        return self.ttft.p95 if self.ttft is not None else None
 
     @property
     def score(self) -> str:
@@ -269,6 +302,8 @@ class TaskRanking:
     warnings: tuple[str, ...] = ()
     judge: JudgeSummary | None = None
     """The task's judge checks and the judge's agreement with gold (``None``: no judge)."""
+    latency: str = "mean"
+    """The latency the models were ordered by (one of :data:`LATENCIES`)."""
 
     @property
     def qualified(self) -> tuple[ModelStanding, ...]:
@@ -381,6 +416,10 @@ def _standing(
     warm = [r.latency_ms for r in timed if r.latency_ms is not None and not r.cold]
     cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
     latencies = warm or cold
+    streamed = [r for r in timed if r.ttft_ms is not None]
+    ttfts = [r.ttft_ms for r in streamed if not r.cold and r.ttft_ms is not None] or [
+        r.ttft_ms for r in streamed if r.ttft_ms is not None
+    ]
     correct = sum(1 for r in results if r.correct)
     incomplete = _incomplete(results, full)
     total = len(results) + (len(incomplete.missing) if incomplete else 0)
@@ -401,6 +440,10 @@ def _standing(
         metrics=verdict_metrics(results),
         incomplete=incomplete,
         mean_score=sum(r.score or 0.0 for r in results) / total if total else 0.0,
+        ttft=latency_stats(ttfts),
+        itl_ms=mean([r.itl_ms for r in timed if r.itl_ms is not None and not r.cold]),
+        prefill_ms=mean([r.prompt_eval_ms for r in timed if r.prompt_eval_ms is not None]),
+        generation_ms=mean([r.eval_ms for r in timed if r.eval_ms is not None]),
     )
     return _versioned(standing, results)
 
@@ -442,8 +485,30 @@ def _standings(
     return [_standing(m, rs, direction_of, full) for m, rs in by_model.items()]
 
 
-def _speed_key(s: ModelStanding) -> tuple[float, str]:
-    return (s.mean_ms if s.mean_ms is not None else math.inf, s.model)
+def rank_ms(standing: ModelStanding, latency: str = "mean") -> float | None:
+    """The figure ``standing`` is ranked by under ``latency`` (ms; ``None``: not measured,
+    e.g. a ``ttft_*`` latency for a model whose answers were not streamed)."""
+    if latency == "mean":
+        return standing.mean_ms
+    if latency == "p95":
+        return standing.p95_ms
+    if latency == "p50":
+        return standing.latency.p50 if standing.latency is not None else None
+    if latency == "ttft_p50":
+        return standing.ttft_p50_ms
+    if latency == "ttft_p95":
+        return standing.ttft_p95_ms
+    raise ValueError(f"unknown ranking latency {latency!r}; expected one of {LATENCIES}")
+
+
+def _speed_key(s: ModelStanding, latency: str = "mean") -> tuple[float, str]:
+    """Fastest first by ``latency``; a model without that figure after those with one."""
+    value = rank_ms(s, latency)
+    return (value if value is not None else math.inf, s.model)
+
+
+def _speed(latency: str) -> Callable[[ModelStanding], tuple[float, str]]:
+    return lambda s: _speed_key(s, latency)
 
 
 def _by_model(task: str, results: Iterable[Result]) -> dict[str, list[Result]]:
@@ -489,16 +554,19 @@ def _rank_strict(
     direction_of: Direction,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    latency: str = "mean",
 ) -> TaskRanking:
     standings = _standings(task, results, direction_of, expected, models)
-    qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
+    qualified = sorted((s for s in standings if s.qualified), key=_speed(latency))
     labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
     return TaskRanking(
         task=task,
         standings=labelled,
         policy="strict",
         repeats=_repeats(standings),
-        ties=_ties(labelled[: len(qualified)]),
+        # The ties compare the intervals of the mean: they say nothing of another latency.
+        ties=_ties(labelled[: len(qualified)]) if latency == "mean" else (),
+        latency=latency,
     )
 
 
@@ -509,19 +577,21 @@ def _rank_weighted(
     direction_of: Direction,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    latency: str = "mean",
 ) -> TaskRanking:
     quality, speed = weights
     standings = _standings(task, results, direction_of, expected, models)
     ranked = [s for s in standings if s.mean_score > 0]
-    fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
+    fastest = min((v for s in ranked if (v := rank_ms(s, latency))), default=None)
 
     def score(s: ModelStanding) -> float:
-        speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
+        own = rank_ms(s, latency)
+        speed_norm = fastest / own if fastest and own else 0.0
         return quality * s.mean_score + speed * speed_norm
 
     scored = sorted(
         (replace(s, qualified=True, weighted_score=score(s)) for s in ranked),
-        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s)),
+        key=lambda s: (-(s.weighted_score or 0.0), *_speed_key(s, latency)),
     )
     never_right = _others(replace(s, qualified=False) for s in standings if s.mean_score <= 0)
     return TaskRanking(
@@ -530,6 +600,7 @@ def _rank_weighted(
         policy="weighted",
         weights=(quality, speed),
         repeats=_repeats(standings),
+        latency=latency,
     )
 
 
@@ -568,6 +639,7 @@ def rank_task(
     prices: PriceTable | None = None,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    latency: str = "mean",
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
@@ -579,13 +651,16 @@ def rank_task(
     1. Generic answers (json and text tasks; not checked when ``generic_threshold`` is
        ``None``) that were right become wrong answers, direction ``generic answer``
        (a wrong answer keeps its own reason).
-    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``).
+    2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``),
+       their speed by ``latency`` (one of :data:`LATENCIES`, default the mean).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
        a warning is added when most models answer different inputs alike.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
+    if latency not in LATENCIES:
+        raise ValueError(f"unknown ranking latency {latency!r}; expected one of {LATENCIES}")
     mine = as_candidates(r for r in results if r.task == task)
     alike = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
     # Only a right answer is overturned: a wrong one keeps its own reason (a schema miss).
@@ -598,9 +673,11 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected, models)
+        ranking = _rank_weighted(
+            task, adjusted, weights, direction_of, expected, models, latency
+        )
     else:
-        ranking = _rank_strict(task, adjusted, direction_of, expected, models)
+        ranking = _rank_strict(task, adjusted, direction_of, expected, models, latency)
     by_model = _by_model(task, adjusted)
     table = prices or PriceTable()
     standings = tuple(
