@@ -54,10 +54,10 @@ from pytest_llmbench.execution.results import Result
 
 __all__ = [
     "DEFAULT_WEIGHTS",
-    "POLICIES",
-    "Elimination",
     "LATENCIES",
     "LATENCY_LABELS",
+    "POLICIES",
+    "Elimination",
     "Incomplete",
     "Miss",
     "ModelStanding",
@@ -673,9 +673,7 @@ def rank_task(
 
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
-        ranking = _rank_weighted(
-            task, adjusted, weights, direction_of, expected, models, latency
-        )
+        ranking = _rank_weighted(task, adjusted, weights, direction_of, expected, models, latency)
     else:
         ranking = _rank_strict(task, adjusted, direction_of, expected, models, latency)
     by_model = _by_model(task, adjusted)

@@ -89,11 +89,23 @@ class Evidence:
     """The weights it was benchmarked with, where the provider reports them (Ollama's
     digest; see :mod:`pytest_llmbench.providers.identity`): ``llmbench rankings`` shows
     the model ``stale`` when the installed one differs."""
+    latency: str | None = None
+    """The latency the task was ranked by when it was not the mean (``p95``,
+    ``ttft_p95`` ...: ``ranking.latency``, ``--llm-rank-latency``); ``None``: the mean."""
+    latency_ms: float | None = None
+    """The model's figure for that latency (ms)."""
 
     @classmethod
     def from_standing(
-        cls, standing: ModelStanding, run: Mapping[str, Any], identity: str | None = None
+        cls,
+        standing: ModelStanding,
+        run: Mapping[str, Any],
+        identity: str | None = None,
+        latency: str = "mean",
     ) -> Evidence:
+        from pytest_llmbench.analysis.ranking import rank_ms
+
+        ranked = None if latency == "mean" else rank_ms(standing, latency)
         started = str(run.get("started_at") or "")
         return cls(
             model=standing.model,
@@ -105,6 +117,8 @@ class Evidence:
             date=started[:10] or None,
             git_commit=run.get("git_commit"),
             identity=identity,
+            latency=None if latency == "mean" else latency,
+            latency_ms=None if ranked is None else round(ranked, 1),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +170,8 @@ def _evidence(data: Any, where: str) -> Evidence:
             date=None if data.get("date") is None else str(data["date"]),
             git_commit=None if data.get("git_commit") is None else str(data["git_commit"]),
             identity=None if data.get("identity") is None else str(data["identity"]),
+            latency=None if data.get("latency") is None else str(data["latency"]),
+            latency_ms=None if data.get("latency_ms") is None else float(data["latency_ms"]),
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -383,9 +399,13 @@ def _update_registry(
         case_file = (case_files or {}).get(ranking.task)
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
-            champion=Evidence.from_standing(champion, run, identities.get(champion.model)),
+            champion=Evidence.from_standing(
+                champion, run, identities.get(champion.model), ranking.latency
+            ),
             runner_up=(
-                Evidence.from_standing(runner_up, run, identities.get(runner_up.model))
+                Evidence.from_standing(
+                    runner_up, run, identities.get(runner_up.model), ranking.latency
+                )
                 if runner_up
                 else None
             ),

@@ -245,7 +245,8 @@ def test_token_timings_leave_the_answer_alone_and_the_first_token_comes_first() 
         )
         call = call_provider(timed, ask)
         untimed = plain.generate(ask)
-        assert call.response is not None and call.latency_ms is not None
+        assert call.response is not None
+        assert call.latency_ms is not None
         assert call.response.text == untimed.text
         assert call.response.completion_tokens == untimed.completion_tokens
         assert (untimed.ttft_ms, untimed.itl_ms) == (None, None)
@@ -253,4 +254,5 @@ def test_token_timings_leave_the_answer_alone_and_the_first_token_comes_first() 
         if tokens > 1:
             assert call.response.ttft_ms is not None
             assert 0 < call.response.ttft_ms < call.latency_ms
-            assert call.response.itl_ms is not None and call.response.itl_ms > 0
+            assert call.response.itl_ms is not None
+            assert call.response.itl_ms > 0

@@ -60,7 +60,8 @@ def assert_scripted(result: Result, *, load_s: float = 0.0) -> None:
     assert result.generation_ms == pytest.approx(TOKEN_S * TOKENS * 1000, rel=0.05)
     end_to_end = (PREFILL_S + TOKEN_S * TOKENS) * 1000
     assert result.latency_ms == pytest.approx(end_to_end, rel=0.05)
-    assert result.ttft_ms is not None and result.latency_ms is not None
+    assert result.ttft_ms is not None
+    assert result.latency_ms is not None
     assert result.ttft_ms < result.latency_ms
 
 
@@ -69,9 +70,7 @@ def test_ollama_streamed_timings_are_the_scripted_ones(
     fake_clock: FakeClock, lean_http: bool
 ) -> None:
     model = EmulatedModel(MODEL, prompt_latency_s=PREFILL_S, token_latency_s=TOKEN_S)
-    with OllamaEmulator(
-        models=[model], answer=answer, clock=fake_clock, load_latency_s=2.0
-    ) as srv:
+    with OllamaEmulator(models=[model], answer=answer, clock=fake_clock, load_latency_s=2.0) as srv:
         provider = OllamaProvider(BuiltinSettings(ollama_hosts=(srv.url,), lean_http=lean_http))
         try:
             first = timed_result(provider, MODEL)  # loads the model: the load is left out
@@ -130,7 +129,9 @@ def _openai(url: str, stream: bool) -> OllamaProvider | OpenAIProvider:
 
 @pytest.mark.parametrize("server", ["ollama", "openai"])
 def test_the_answer_is_the_same_streamed_or_not(server: str) -> None:
-    emulator = OllamaEmulator(answer=answer) if server == "ollama" else OpenAIEmulator(answer=answer)
+    emulator = (
+        OllamaEmulator(answer=answer) if server == "ollama" else OpenAIEmulator(answer=answer)
+    )
     make = _ollama if server == "ollama" else _openai
     model = MODEL if server == "ollama" else "smollm2"
     with emulator:
@@ -142,4 +143,5 @@ def test_the_answer_is_the_same_streamed_or_not(server: str) -> None:
     assert replies[True].text == replies[False].text == ANSWER
     assert replies[True].completion_tokens == replies[False].completion_tokens
     assert replies[True].ttft_ms is not None
-    assert replies[False].ttft_ms is None and replies[False].itl_ms is None
+    assert replies[False].ttft_ms is None
+    assert replies[False].itl_ms is None

@@ -1328,7 +1328,9 @@ class OllamaEmulator:
         per_token = self.token_latency_s if model.token_latency_s is None else model.token_latency_s
         if per_token is not None:
             latency = per_token * len(tokens)
-        prompt_s = self.prompt_latency_s if model.prompt_latency_s is None else model.prompt_latency_s
+        prompt_s = (
+            self.prompt_latency_s if model.prompt_latency_s is None else model.prompt_latency_s
+        )
         prompt_due = arrived + load_ns + int(prompt_s * 1e9)
         prompt_done = max(prompt_due, self._now_ns())
         chunk_shape, final_shape = load_shape(

@@ -110,4 +110,6 @@ class ChatStream:
                 merged["message"] = {"role": "assistant", "content": text}
             return Streamed(parse("ChatResponse", merged), self.timer)
         fields = {name: getattr(last, name, None) for name in _FINAL}
-        return Streamed(SimpleNamespace(**fields, message=SimpleNamespace(content=text)), self.timer)
+        return Streamed(
+            SimpleNamespace(**fields, message=SimpleNamespace(content=text)), self.timer
+        )

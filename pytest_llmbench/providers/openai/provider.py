@@ -249,7 +249,9 @@ class OpenAIProvider:
         ``on_line`` as they arrive (errors as :meth:`_send`'s)."""
         lean = self._lean_wire()
         assert lean is not None
-        reply = lean.request("POST", "/chat/completions", body, timeout_s=timeout_s, on_line=on_line)
+        reply = lean.request(
+            "POST", "/chat/completions", body, timeout_s=timeout_s, on_line=on_line
+        )
         if reply.status in wire.REDIRECTS:
             raise wire.Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
         if reply.status >= 400:
