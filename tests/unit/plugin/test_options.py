@@ -19,7 +19,7 @@ from pytest_llmbench.settings.options import Options
 from pytest_llmbench.settings.reference import PAGE, render
 from pytest_llmbench.settings.table import OPTIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Declared:

@@ -253,8 +253,10 @@ def test_json_document_shape() -> None:
         "suspect_gold",
         "warnings",
         "judge",
+        "latency",
     }
     assert task["policy"] == "strict"
+    assert task["latency"] == "mean"  # the latency the models are ordered by
     assert task["notes"] == []
     assert (task["weights"], task["repeats"]) == (None, 1)
     assert task["ties"] == [
