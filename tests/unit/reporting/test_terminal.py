@@ -295,6 +295,11 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
         "combination": None,  # a single model, not a consensus combination
+        # no answer was streamed; generation: the mean eval time the server reported
+        "ttft": None,
+        "itl_ms": None,
+        "prefill_ms": None,
+        "generation_ms": 400.0,
     }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]
