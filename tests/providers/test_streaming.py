@@ -145,3 +145,35 @@ def test_the_answer_is_the_same_streamed_or_not(server: str) -> None:
     assert replies[True].ttft_ms is not None
     assert replies[False].ttft_ms is None
     assert replies[False].itl_ms is None
+
+
+@pytest.mark.parametrize("lean_http", [True, False], ids=["lean-http", "openai-client"])
+def test_an_endpoint_that_refuses_streaming_is_asked_without_it(lean_http: bool) -> None:
+    """An older server refuses ``stream_options``: streamed without it, then, refusing
+    ``stream`` too, answered whole; the answer is the same, and it is asked once."""
+    with OpenAIEmulator(answer=answer, refuse=["stream_options"]) as srv:
+        provider = OpenAIProvider(
+            BuiltinSettings(lean_http=lean_http), Endpoint(name="local", base_url=srv.url)
+        )
+        first = provider.generate(Request(model="smollm2", prompt="count"))
+        second = provider.generate(Request(model="smollm2", prompt="count"))
+        srv.refuse.add("stream")
+        third = provider.generate(Request(model="smollm2", prompt="count"))
+        fourth = provider.generate(Request(model="smollm2", prompt="count"))
+        provider.close()
+    assert first.text == second.text == third.text == fourth.text == ANSWER
+    assert first.ttft_ms is not None
+    assert second.ttft_ms is not None
+    assert second.retry_ms is None  # nothing refused any more
+    assert third.ttft_ms is None
+    assert fourth.ttft_ms is None
+    bodies = [r.body for r in srv.received if r.path.endswith("/chat/completions")]
+    sent = [("stream" in b, "stream_options" in b) for b in bodies]
+    assert sent == [
+        (True, True),
+        (True, False),
+        (True, False),
+        (True, False),
+        (False, False),
+        (False, False),
+    ]

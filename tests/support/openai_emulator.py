@@ -98,6 +98,7 @@ class OpenAIEmulator:
         prompt_latency_s: float | Mapping[str, float] = 0.0,
         token_latency_s: float | Mapping[str, float] = 0.0,
         timings: bool = False,
+        refuse: Iterable[str] = (),
     ) -> None:
         """``latency_s``: each chat answer's time, slept, or with ``clock`` (a
         :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep.
@@ -113,6 +114,9 @@ class OpenAIEmulator:
         self.prompt_latency_s = prompt_latency_s
         self.token_latency_s = token_latency_s
         self.timings = timings
+        self.refuse = set(refuse)
+        """Request keys answered with OpenAI's 400 for an unknown argument (an older
+        server's ``stream_options``, or ``stream``)."""
         self.streamed = 0
         self.models = list(models)
         self.server_header = server_header
@@ -293,6 +297,11 @@ class OpenAIEmulator:
             return failure
         if not isinstance(body, dict) or "messages" not in body or "model" not in body:
             return Failure(400, _error("'messages' and 'model' are required", ""))
+        refused = sorted(key for key in self.refuse if key in body)
+        if refused:
+            reply = _error(f"Unrecognized request argument supplied: {refused[0]}", "")
+            reply["error"]["param"] = refused[0]
+            return Failure(400, reply)
         response_format = body.get("response_format")
         kind = response_format.get("type") if isinstance(response_format, dict) else "text"
         if kind not in self.formats:

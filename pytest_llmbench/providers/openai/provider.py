@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import threading
 import time
@@ -77,6 +78,7 @@ from pytest_llmbench.providers.openai.errors import (
     client_module,
     connection_failure,
     rejects_format,
+    rejects_streaming,
     sdk_errors,
     status_error,
     status_failure,
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NO_KEY", "OpenAIProvider"]
 
+logger = logging.getLogger(__name__)
 NO_KEY = "sk-no-key-required"
 """Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
 _OPENAI_HOST = "api.openai.com"
@@ -142,6 +145,9 @@ class OpenAIProvider:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._clients: dict[str, openai.OpenAI] = {}
+        self._streaming = (bool(getattr(settings, "stream", True)), True)
+        """(stream the answers, ask for the usage in the last chunk): both until the
+        endpoint refuses them (:meth:`_refused_streaming`)."""
         self._lean = settings.lean_http and wire.usable_for(endpoint.base_url)
         """Whether requests go over the lean client (until a redirect says otherwise)."""
         self._wire: wire.JsonWire | None = None
@@ -257,6 +263,21 @@ class OpenAIProvider:
         if reply.status >= 400:
             raise status_error(reply)
 
+    def _refused_streaming(self, usage: bool, exc: HttpStatus) -> None:
+        """The endpoint refused ``stream_options`` (older servers): stream without it (the
+        usage may then be missing); refused ``stream`` itself: answers come whole, untimed.
+        Kept for the rest of the run; the refused request counts as a retry's time."""
+        with self._lock:
+            self._streaming = (True, False) if usage else (False, False)
+        logger.info(
+            "%s: %s refused %s (HTTP %s: %s)",
+            self.name,
+            self.endpoint.base_url,
+            "stream_options" if usage else "streaming",
+            exc.status,
+            one_line(exc.error, 120),
+        )
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
@@ -314,8 +335,8 @@ class OpenAIProvider:
         client = self._client("generate") if lean is None else None
         started = time.perf_counter()
         retries = 0
-        streamed = getattr(self.settings, "stream", True)
         while True:
+            streamed, usage = self._streaming
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
             timer: TokenTimer | None = None
@@ -323,7 +344,8 @@ class OpenAIProvider:
                 arguments = chat_arguments(request, mode)
                 if streamed:
                     arguments["stream"] = True
-                    arguments["stream_options"] = dict(STREAM_OPTIONS)
+                    if usage:
+                        arguments["stream_options"] = dict(STREAM_OPTIONS)
                 if client is None and streamed:
                     stream = CompletionStream()  # each attempt timed from its own request
                     self._stream(request_body(arguments), request.timeout_s, stream.line)
@@ -354,6 +376,9 @@ class OpenAIProvider:
                 client = self._client("generate")
                 continue
             except HttpStatus as exc:
+                if streamed and rejects_streaming(exc):
+                    self._refused_streaming(usage, exc)
+                    continue
                 if mode in DOWNGRADE and rejects_format(exc):
                     detail = one_line(exc.error, 120)
                     why = f"HTTP {exc.status}: {detail}"
