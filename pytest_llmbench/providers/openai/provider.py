@@ -19,7 +19,9 @@ can sit in one run.
   ``stream_options: {include_usage: true}``; ``settings.stream`` off: not streamed):
   the answer's chunks are timed as they arrive (time to first token, time between
   tokens, :mod:`.streamed`), the usage comes in the last chunk, and llama.cpp's server's
-  ``timings`` give the prefill and generation times.
+  ``timings`` give the prefill and generation times.  An endpoint that refuses
+  ``stream_options`` (HTTP 400/422 naming it) is streamed without it, one that refuses
+  ``stream`` is asked for whole answers, for the rest of the run.
   The client's own retries are off (``max_retries=0``); this provider retries a 429
   after the server's ``Retry-After`` (``retry-after-ms``, seconds or an HTTP date) and a
   5xx or a connection error after a doubling backoff, at most ``endpoint.retries``
