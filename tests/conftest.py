@@ -48,7 +48,11 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The call timer of this process, a clock that emulators given it advance by their
     scripted durations: latencies are those durations exactly (calls made one at a time)."""
     clock = FakeClock()
-    monkeypatch.setattr("pytest_llmbench.execution.call.clock", clock)
+    # The modules as sys.modules has them now: an in-process pytester run of an earlier
+    # test drops the modules it imported, so the package's attribute may name an old copy
+    # that nothing uses any more (a dotted-name setattr would patch that one).
+    for name in ("pytest_llmbench.execution.call", "pytest_llmbench.providers.streaming"):
+        monkeypatch.setattr(importlib.import_module(name), "clock", clock)
     return clock
 
 

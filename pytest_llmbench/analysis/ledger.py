@@ -66,6 +66,7 @@ class ResultsLedger:
             "policy": task.policy,
             "weights": weights,
             "min_correct": task.min_correct,
+            "latency": task.rank_latency,
             "consensus": consensus_settings(task),
             "alerts": {
                 "max_p95_ms": task.alerts.max_p95_ms,
@@ -123,6 +124,11 @@ class ResultsLedger:
     def min_correct(self, task: str) -> float:
         """The task's bar under the weighted policy (``ranking: {min_correct:}``; default 1)."""
         return float(self.task_ranking.get(task, {}).get("min_correct", 1.0))
+
+    def rank_latency(self, task: str, latency: str | None) -> str:
+        """The latency ``task`` is ranked by: ``latency`` (``--llm-rank-latency``) wins over
+        the task's ``ranking.latency``; neither: the mean."""
+        return latency or self.task_ranking.get(task, {}).get("latency") or "mean"
 
     def alert_limits(self, task: str, default: Limits) -> Limits:
         """The task's alert limits: its case file's ``alerts:``, else ``default`` (the options')."""

@@ -4,8 +4,9 @@ Pure module.  Two policies, chosen per task (YAML ``ranking: {policy: ...}``) or
 the whole run (``--llm-rank``):
 
 - ``strict`` (the default): a model qualifies when every case and every repeat is
-  correct; qualified models are ordered by mean latency; the first is the champion,
-  the second the runner-up.
+  correct; qualified models are ordered by latency (the mean unless the task says
+  otherwise: ``ranking: {latency: p95}``, ``--llm-rank-latency``, :data:`LATENCIES`);
+  the first is the champion, the second the runner-up.
 - ``weighted`` (the task optimizer's): a model qualifies when it meets the task's bar
   (``min_correct``, the share of runs it must get right: every run by default, or the
   case file's ``ranking: {min_correct: 0.8}``); qualified models are
@@ -67,6 +68,8 @@ from pytest_llmbench.execution.results import Result
 __all__ = [
     "BEST_UNQUALIFIED",
     "DEFAULT_WEIGHTS",
+    "LATENCIES",
+    "LATENCY_LABELS",
     "POLICIES",
     "Elimination",
     "Incomplete",
@@ -81,6 +84,7 @@ __all__ = [
     "paired_accuracy",
     "paired_leads",
     "percentile",
+    "rank_ms",
     "rank_strict",
     "rank_task",
     "rank_weighted",
@@ -90,6 +94,18 @@ __all__ = [
 POLICIES = ("strict", "weighted")
 BEST_UNQUALIFIED = "best score, not qualified"
 """The status of the best weighted score below the task's bar."""
+LATENCIES = ("mean", "p50", "p95", "ttft_p50", "ttft_p95")
+"""The latency a task is ranked by (``ranking: {latency: ...}``, ``--llm-rank-latency``):
+the mean, median or 95th percentile of the end-to-end time, or the median or 95th
+percentile of the time to first token (streamed answers)."""
+LATENCY_LABELS = {
+    "mean": "mean",
+    "p50": "p50",
+    "p95": "p95",
+    "ttft_p50": "ttft p50",
+    "ttft_p95": "ttft p95",
+}
+"""How each ranking latency is named in a table's header."""
 DEFAULT_WEIGHTS = (0.7, 0.3)
 """(quality, speed) of the weighted policy when the task does not say."""
 
@@ -210,6 +226,23 @@ class ModelStanding:
     combination: Combination | None = None
     """A consensus combination (``consensus(A+B|C)``), not a single model: how it came
     to its answers (see :mod:`pytest_llmbench.analysis.consensus`)."""
+    ttft: LatencyStats | None = None
+    """Time to first token of the warm streamed answers (``Result.ttft_ms``); ``None``:
+    none was streamed."""
+    itl_ms: float | None = None
+    """The mean inter-token latency of the warm streamed answers."""
+    prefill_ms: float | None = None
+    """The mean prefill (prompt evaluation) time the server reported."""
+    generation_ms: float | None = None
+    """The mean generation time the server reported."""
+
+    @property
+    def ttft_p50_ms(self) -> float | None:
+        return self.ttft.p50 if self.ttft is not None else None
+
+    @property
+    def ttft_p95_ms(self) -> float | None:
+        return self.ttft.p95 if self.ttft is not None else None
 
     @property
     def score(self) -> str:
@@ -302,6 +335,8 @@ class TaskRanking:
     gate, the registry succession)."""
     at_load: TaskLoad | None = None
     """The load phase's figures (``load:`` or ``--llm-load``); ``None``: no load phase."""
+    latency: str = "mean"
+    """The latency the models were ordered by (one of :data:`LATENCIES`)."""
 
     @property
     def lead(self) -> Lead | None:
@@ -431,6 +466,10 @@ def _standing(
     warm = [r.latency_ms for r in timed if r.latency_ms is not None and not r.cold]
     cold = [r.latency_ms for r in timed if r.latency_ms is not None and r.cold]
     latencies = warm or cold
+    streamed = [r for r in timed if r.ttft_ms is not None]
+    ttfts = [r.ttft_ms for r in streamed if not r.cold and r.ttft_ms is not None] or [
+        r.ttft_ms for r in streamed if r.ttft_ms is not None
+    ]
     correct = sum(1 for r in results if r.correct)
     incomplete = _incomplete(results, full)
     total = len(results) + (len(incomplete.missing) if incomplete else 0)
@@ -451,6 +490,10 @@ def _standing(
         metrics=verdict_metrics(results),
         incomplete=incomplete,
         mean_score=sum(r.score or 0.0 for r in results) / total if total else 0.0,
+        ttft=latency_stats(ttfts),
+        itl_ms=mean([r.itl_ms for r in timed if r.itl_ms is not None and not r.cold]),
+        prefill_ms=mean([r.prompt_eval_ms for r in timed if r.prompt_eval_ms is not None]),
+        generation_ms=mean([r.eval_ms for r in timed if r.eval_ms is not None]),
     )
     return _versioned(standing, results)
 
@@ -492,8 +535,30 @@ def _standings(
     return [_standing(m, rs, direction_of, full) for m, rs in by_model.items()]
 
 
-def _speed_key(s: ModelStanding) -> tuple[float, str]:
-    return (s.mean_ms if s.mean_ms is not None else math.inf, s.model)
+def rank_ms(standing: ModelStanding, latency: str = "mean") -> float | None:
+    """The figure ``standing`` is ranked by under ``latency`` (ms; ``None``: not measured,
+    e.g. a ``ttft_*`` latency for a model whose answers were not streamed)."""
+    if latency == "mean":
+        return standing.mean_ms
+    if latency == "p95":
+        return standing.p95_ms
+    if latency == "p50":
+        return standing.latency.p50 if standing.latency is not None else None
+    if latency == "ttft_p50":
+        return standing.ttft_p50_ms
+    if latency == "ttft_p95":
+        return standing.ttft_p95_ms
+    raise ValueError(f"unknown ranking latency {latency!r}; expected one of {LATENCIES}")
+
+
+def _speed_key(s: ModelStanding, latency: str = "mean") -> tuple[float, str]:
+    """Fastest first by ``latency``; a model without that figure after those with one."""
+    value = rank_ms(s, latency)
+    return (value if value is not None else math.inf, s.model)
+
+
+def _speed(latency: str) -> Callable[[ModelStanding], tuple[float, str]]:
+    return lambda s: _speed_key(s, latency)
 
 
 def _by_model(task: str, results: Iterable[Result]) -> dict[str, list[Result]]:
@@ -539,16 +604,19 @@ def _rank_strict(
     direction_of: Direction,
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
+    latency: str = "mean",
 ) -> TaskRanking:
     standings = _standings(task, results, direction_of, expected, models)
-    qualified = sorted((s for s in standings if s.qualified), key=_speed_key)
+    qualified = sorted((s for s in standings if s.qualified), key=_speed(latency))
     labelled = _labelled(qualified, _others(s for s in standings if not s.qualified))
     return TaskRanking(
         task=task,
         standings=labelled,
         policy="strict",
         repeats=_repeats(standings),
-        ties=_ties(labelled[: len(qualified)]),
+        # The ties compare the intervals of the mean: they say nothing of another latency.
+        ties=_ties(labelled[: len(qualified)]) if latency == "mean" else (),
+        latency=latency,
     )
 
 
@@ -560,18 +628,20 @@ def _rank_weighted(
     expected: Iterable[Run] = (),
     models: Iterable[str] = (),
     min_correct: float = 1.0,
+    latency: str = "mean",
 ) -> TaskRanking:
     quality, speed = weights
     standings = _standings(task, results, direction_of, expected, models)
     ranked = [s for s in standings if s.mean_score > 0]
-    fastest = min((s.mean_ms for s in ranked if s.mean_ms), default=None)
+    fastest = min((v for s in ranked if (v := rank_ms(s, latency))), default=None)
 
     def score(s: ModelStanding) -> float:
-        speed_norm = fastest / s.mean_ms if fastest and s.mean_ms else 0.0
+        own = rank_ms(s, latency)
+        speed_norm = fastest / own if fastest and own else 0.0
         return quality * s.mean_score + speed * speed_norm
 
     def by_score(s: ModelStanding) -> tuple[float, float, str]:
-        return (-(s.weighted_score or 0.0), *_speed_key(s))
+        return (-(s.weighted_score or 0.0), *_speed_key(s, latency))
 
     def meets(s: ModelStanding) -> bool:
         return s.accuracy >= min_correct - 1e-9
@@ -591,6 +661,7 @@ def _rank_weighted(
         weights=(quality, speed),
         repeats=_repeats(standings),
         min_correct=min_correct,
+        latency=latency,
     )
 
 
@@ -636,6 +707,7 @@ def rank_task(
     models: Iterable[str] = (),
     min_lead: float = 0.0,
     min_correct: float = 1.0,
+    latency: str = "mean",
 ) -> TaskRanking:
     """Everything the plugin decides about one task at the end of a session.
 
@@ -648,7 +720,8 @@ def rank_task(
        ``None``) that were right become wrong answers, direction ``generic answer``
        (a wrong answer keeps its own reason).
     2. The models are ranked by ``policy`` (``strict`` or ``weighted`` with ``weights``
-       and the bar ``min_correct``).
+       and the bar ``min_correct``), their speed by ``latency`` (one of :data:`LATENCIES`,
+       default the mean).
     3. Each model gets its cost per 1,000 requests from ``prices``.
     4. Cases whose gold label most models contradict alike are flagged (suspect gold);
        a warning is added when most models answer different inputs alike.
@@ -658,6 +731,8 @@ def rank_task(
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown ranking policy {policy!r}; expected one of {POLICIES}")
+    if latency not in LATENCIES:
+        raise ValueError(f"unknown ranking latency {latency!r}; expected one of {LATENCIES}")
     mine = as_candidates(r for r in results if r.task == task)
     alike = find_generic_answers(mine, generic_threshold) if generic_threshold else ()
     # Only a right answer is overturned: a wrong one keeps its own reason (a schema miss).
@@ -671,10 +746,10 @@ def rank_task(
     adjusted = [_fail_generic(r, flagged.get((r.model, r.case_id, r.repeat))) for r in mine]
     if policy == "weighted":
         ranking = _rank_weighted(
-            task, adjusted, weights, direction_of, expected, models, min_correct
+            task, adjusted, weights, direction_of, expected, models, min_correct, latency
         )
     else:
-        ranking = _rank_strict(task, adjusted, direction_of, expected, models)
+        ranking = _rank_strict(task, adjusted, direction_of, expected, models, latency)
     by_model = _by_model(task, adjusted)
     table = prices or PriceTable()
     standings = tuple(

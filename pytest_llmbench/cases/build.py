@@ -161,6 +161,7 @@ def build_task(
         description=data.get("description"),
         repeat=data.get("repeat", 1),
         policy=(data.get("ranking") or {}).get("policy", "strict"),
+        rank_latency=(data.get("ranking") or {}).get("latency"),
         line=lines.line(("task",)),
         weights=weights,
         min_correct=float((data.get("ranking") or {}).get("min_correct", 1.0)),

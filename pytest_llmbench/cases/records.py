@@ -169,6 +169,9 @@ class Task:
     description: str | None = None
     repeat: int = 1
     policy: str = "strict"
+    rank_latency: str | None = None
+    """The latency the models are ranked by (``ranking: {latency: ...}``); ``None``: the
+    file does not say (``--llm-rank-latency``, else the mean)."""
     line: int = 1
     weights: tuple[float, float] | None = None
     """(quality, speed) for the weighted policy, when the file gives them."""

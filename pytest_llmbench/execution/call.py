@@ -33,6 +33,7 @@ __all__ = [
     "call_provider",
     "fetch",
     "finish",
+    "first_token_ms",
     "make_result",
     "prepared_call",
     "prompt_head",
@@ -197,7 +198,17 @@ def make_result(
         prompt_version_hash=case.prompt_version_hash,
         score=score.score if call.error is None else 0.0,
         parts=score.parts if call.error is None else (),
+        ttft_ms=first_token_ms(timed),
+        itl_ms=timed.itl_ms if timed else None,
     )
+
+
+def first_token_ms(response: Response | None) -> float | None:
+    """The time to first token of a timed answer, a load the server reported inside the
+    call taken out (as from the latency, :func:`answer_ms`); never negative."""
+    if response is None or response.ttft_ms is None:
+        return None
+    return max(0.0, response.ttft_ms - (response.load_ms or 0.0))
 
 
 def fetch(

@@ -116,6 +116,24 @@ class Result:
     judge_reason: str | None = None
     judge_ms: float | None = None
     """The judge call's own wall time (not in ``latency_ms``)."""
+    ttft_ms: float | None = None
+    """Time to first token of a streamed answer, client side: from the request (of the
+    attempt that answered) to the first chunk with answer text, minus a load the server
+    reported inside the call; ``None``: not streamed (or cached, or no text came)."""
+    itl_ms: float | None = None
+    """Inter-token latency: the mean time between the answer's chunks after the first."""
+
+    @property
+    def prefill_ms(self) -> float | None:
+        """Reading the prompt, as the server reports it (Ollama ``prompt_eval_duration``,
+        llama.cpp's ``timings.prompt_ms``, the embedded model's prompt evaluation)."""
+        return self.prompt_eval_ms
+
+    @property
+    def generation_ms(self) -> float | None:
+        """Generating the answer, as the server reports it (Ollama ``eval_duration``,
+        llama.cpp's ``timings.predicted_ms``, the embedded model's decoding)."""
+        return self.eval_ms
 
     def __post_init__(self) -> None:
         if self.score is None:

@@ -68,6 +68,7 @@ def pytest_llmbench_rank(
         results,
         policy=policy,
         weights=weights,
+        latency=bench.ledger.rank_latency(task, bench.options.rank_latency),
         generic_threshold=bench.options.generic_threshold,
         prices=bench.options.prices,
         expected=expected,

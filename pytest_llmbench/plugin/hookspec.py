@@ -94,7 +94,8 @@ def pytest_llmbench_rank(
     The default (:func:`pytest_llmbench.rank_task`) first fails generic answers
     (``--llm-generic-threshold``), then ranks by the task's policy (``--llm-rank`` or the
     case file's ``ranking.policy``): strict, where a model qualifies when every case and
-    every repeat is correct and qualified models are ordered by mean latency, or weighted
+    every repeat is correct and qualified models are ordered by latency (the mean, or the
+    task's ``ranking.latency`` / ``--llm-rank-latency``: p50, p95, ttft_p50, ttft_p95), or weighted
     (``quality * mean_score + speed * speed_norm``, the mean score of 0-1 results
     scores). A model that did not make every run of
     ``expected`` and of ``results`` (a run stopped by ``-x`` or Ctrl-C, a ``-k`` that left

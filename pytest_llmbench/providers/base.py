@@ -129,6 +129,14 @@ class Response:
     """How the messages were rendered into the prompt text, when the provider chose it
     (embedded llama.cpp: ``gguf-template``, ``gemma``, ``llama-2 (fallback)``)."""
 
+    ttft_ms: float | None = None
+    """Time to first token, measured by the client: from sending the request (of the
+    attempt that answered) to the first chunk with answer text; a load the server
+    reports (``load_ms``) still inside it.  ``None``: not streamed."""
+    itl_ms: float | None = None
+    """Inter-token latency: the mean time between answer chunks after the first (client
+    side); ``None``: not streamed, or fewer than two chunks."""
+
     @property
     def tokens_per_s(self) -> float | None:
         """Generation speed as the server measured it (completion tokens / eval time)."""
@@ -221,6 +229,10 @@ class BuiltinSettings(ProviderSettings):
     takes (:mod:`pytest_llmbench.providers.capabilities`); ``None``: nothing is kept."""
     provider_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Every provider's own options: provider name -> key -> value."""
+    stream: bool = True
+    """Ask for the answer streamed (Ollama ``stream: true``, OpenAI-compatible SSE with
+    usage, embedded llama.cpp token by token) and time its tokens (``Response.ttft_ms``,
+    ``itl_ms``); the answer is the same either way."""
 
     def for_provider(self, name: str) -> ProviderSettings:
         """The settings a third-party provider ``name`` gets: the general ones and its own."""

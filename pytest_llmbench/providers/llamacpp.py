@@ -14,6 +14,13 @@ with ``--llm-gguf``, else the GGUF's own ``tokenizer.chat_template``, else a kno
 for the model's architecture or name (Gemma GGUFs often carry no template), else
 ``llama-2`` with a warning.  Each response records the choice (``chat_format``).
 
+Token timings (``BuiltinSettings.stream``, on by default): llama-cpp-python asks the
+stopping criteria once per token, right after sampling it, the moment a streamed
+answer (``create_chat_completion(stream=True)``) would hand the token out; the
+provider records those moments there and reports the time to the first token and the
+mean time between tokens.  The call itself stays the non-streamed one, so the answer,
+its usage (a stream has none) and its grammar are exactly those of a call without timing.
+
 Each model is loaded once per process and reused.  Every request starts from the
 same state whatever ran before (fixed seed, KV cache cleared or restored), so the
 same request gives the same answer in any order and in any process.
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmbench.providers import streaming
 from pytest_llmbench.providers.base import (
     FALLBACK_CHAT_FORMAT,
     BuiltinSettings,
@@ -566,14 +574,34 @@ class _Deadline:
     the prompt cannot be interrupted: a deadline passed then stops at the first token.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, timed: bool = False) -> None:
         self._at = time.monotonic() + seconds
         self.passed = False
+        self.tokens: list[float] | None = [] if timed else None
+        """With ``timed``: the moment (``streaming.clock``) each token was sampled."""
 
     def __call__(self, input_ids: Any, logits: Any) -> bool:
+        if self.tokens is not None:
+            self.tokens.append(streaming.clock())
         if not self.passed and time.monotonic() >= self._at:
             self.passed = True
         return self.passed
+
+    def timings(self, started: float, tokens: int | None) -> tuple[float | None, float | None]:
+        """(time to first token, mean time between tokens) in ms of an answer of
+        ``tokens`` tokens whose call started at ``started``; ``None`` where unknown.
+
+        llama-cpp-python asks the stopping criteria once per sampled token, right after
+        sampling it (the moment a stream would hand it out), and once more at the end;
+        the first ``tokens`` moments are the answer's (an end-of-generation token
+        sampled after them is none of the answer's)."""
+        moments = (self.tokens or [])[: tokens or 0]
+        if not moments:
+            return None, None
+        ttft = (moments[0] - started) * 1000.0
+        if len(moments) < 2:
+            return ttft, None
+        return ttft, (moments[-1] - moments[0]) * 1000.0 / (len(moments) - 1)
 
     def bind(self, llm: Any) -> Callable[..., Any]:
         import llama_cpp
@@ -758,9 +786,10 @@ class LlamaCppProvider:
             else:
                 _clear(llm)
             llama_cpp.llama_perf_context_reset(llm.ctx)
-            deadline = _Deadline(request.timeout_s)
+            deadline = _Deadline(request.timeout_s, timed=getattr(self.settings, "stream", True))
             llm.create_completion = deadline.bind(llm)  # the chat handler calls it
             start = time.perf_counter()
+            started = streaming.clock()
             try:
                 out = llm.create_chat_completion(**kwargs)
             except (ValueError, RuntimeError) as exc:
@@ -778,6 +807,7 @@ class LlamaCppProvider:
         usage = out.get("usage") or {}
         completion_tokens = usage.get("completion_tokens")
         prompt_eval_ms = float(perf.t_p_eval_ms) if perf.n_p_eval else None
+        ttft_ms, itl_ms = deadline.timings(started, completion_tokens)
         return Response(
             text=text,
             load_ms=load_ms,
@@ -789,4 +819,6 @@ class LlamaCppProvider:
             completion_tokens=completion_tokens,
             host="local",
             chat_format=chat.name,
+            ttft_ms=ttft_ms,
+            itl_ms=itl_ms,
         )

@@ -47,7 +47,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,9 +229,16 @@ class JsonWire:
         payload: Any = None,
         *,
         timeout_s: float | None = None,
+        on_line: Callable[[bytes], None] | None = None,
     ) -> Reply:
         """``method`` ``path`` (below the base URL) with ``payload`` as JSON (``None``:
-        no body); the reply.  ``timeout_s`` overrides the read timeout for this request."""
+        no body); the reply.  ``timeout_s`` overrides the read timeout for this request.
+
+        With ``on_line``, a successful (2xx) reply's body is streamed: each line (NDJSON,
+        Server-Sent Events) is handed to ``on_line`` as soon as it has arrived, without
+        its line end, and the reply's ``body`` is empty; any other reply is read whole.
+        An exception ``on_line`` raises ends the request (the connection is dropped).
+        """
         if payload is None:
             body = b""
             head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._headers}\r\n"
@@ -258,7 +265,10 @@ class JsonWire:
             raise WriteFailed(f"sending the request failed: {exc}") from exc
         reader = io.BufferedReader(_DeadlineReader(sock, deadline))
         try:
-            status, headers, data, will_close = _read_reply(reader, method)
+            status, headers, data, will_close = _read_reply(reader, method, on_line)
+        except _LineFailed as failed:  # on_line gave up on the stream: the rest is unread
+            self._drop(sock)
+            raise failed.error from None
         except TimeoutError as exc:
             self._drop(sock)
             raise ReadTimedOut(f"no complete answer within {timeout:g} s") from exc
@@ -373,6 +383,17 @@ class ChatWire(JsonWire):
             raise HttpStatus(reply.status, error_text(reply))
         return reply.json()
 
+    def stream_post(
+        self, path: str, payload: Mapping[str, Any], on_line: Callable[[bytes], None]
+    ) -> None:
+        """POST ``payload`` to ``path`` and hand each line of the streamed reply to
+        ``on_line`` as it arrives (an error status: :class:`~.transport.HttpStatus`)."""
+        reply = self.request("POST", path, payload, on_line=on_line)
+        if reply.status in REDIRECTS:
+            raise Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
+        if reply.status >= 400:
+            raise HttpStatus(reply.status, error_text(reply))
+
     def reply(
         self,
         method: str,
@@ -412,12 +433,17 @@ def _line(reader: io.BufferedReader[Any]) -> bytes:
     return line
 
 
-def _read_reply(reader: io.BufferedReader[Any], method: str) -> tuple[int, Headers, bytes, bool]:
+def _read_reply(
+    reader: io.BufferedReader[Any],
+    method: str,
+    on_line: Callable[[bytes], None] | None = None,
+) -> tuple[int, Headers, bytes, bool]:
     """Status, headers, body and whether the server closes the connection after it.
 
     Interim ``1xx`` replies are skipped; the body is what ``Content-Length`` says, the
     chunks of a chunked reply (trailers dropped), or everything up to the end of a
-    connection the server closes.
+    connection the server closes.  With ``on_line``, a 2xx body goes to it line by line
+    as it arrives (the body returned is empty).
     """
     while True:
         line = _line(reader)
@@ -444,6 +470,8 @@ def _read_reply(reader: io.BufferedReader[Any], method: str) -> tuple[int, Heade
     will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
     if method == "HEAD" or status in (204, 304):
         return status, headers, b"", will_close
+    if on_line is not None and 200 <= status < 300:
+        return status, headers, b"", _stream_lines(reader, headers, on_line) or will_close
     if "chunked" in headers.get("Transfer-Encoding", "").lower():
         return status, headers, _read_chunks(reader), will_close
     length = headers.get("Content-Length")
@@ -480,6 +508,75 @@ def _read_chunks(reader: io.BufferedReader[Any]) -> bytes:
             return bytes(body)
         body += _read_exactly(reader, size)
         _line(reader)  # the CRLF after the chunk
+
+
+class _LineFailed(Exception):
+    """What ``on_line`` raised, carried past the reader's own error handling."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _stream_lines(
+    reader: io.BufferedReader[Any], headers: Headers, on_line: Callable[[bytes], None]
+) -> bool:
+    def hand(line: bytes) -> None:
+        try:
+            on_line(line)
+        except Exception as exc:
+            raise _LineFailed(exc) from exc
+
+    return _read_lines(reader, headers, hand)
+
+
+def _read_lines(
+    reader: io.BufferedReader[Any], headers: Headers, on_line: Callable[[bytes], None]
+) -> bool:
+    """Hand a body's lines to ``on_line`` as they arrive; whether the connection ends with it.
+
+    Each chunk of a chunked body is passed on when it has arrived (a line split over
+    chunks is joined); a ``Content-Length`` body or one that ends with the connection is
+    read line by line.  Lines are passed without their ``\r\n`` or ``\n``.
+    """
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        pending = b""
+        while True:
+            size_line = _line(reader)
+            if not size_line:
+                raise ReadFailed("reading the answer failed: the connection closed in a chunk")
+            size_text = size_line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise ReadFailed(
+                    f"reading the answer failed: chunk size {size_text[:20]!r}"
+                ) from None
+            if size == 0:
+                while _line(reader) not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                if pending:
+                    on_line(pending.rstrip(b"\r"))
+                return False
+            pending += _read_exactly(reader, size)
+            _line(reader)  # the CRLF after the chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                on_line(line.rstrip(b"\r"))
+    length = headers.get("Content-Length")
+    if length is not None and not length.strip().isdigit():
+        raise ReadFailed(f"reading the answer failed: Content-Length {length!r}")
+    left = int(length) if length is not None else -1
+    while left != 0:
+        line = reader.readline(left) if left > 0 else reader.readline()
+        if not line:
+            if left > 0:
+                raise ReadFailed("reading the answer failed: the connection closed in the body")
+            return True  # the body ended with the connection
+        if left > 0:
+            left -= len(line)
+        on_line(line.rstrip(b"\r\n"))
+    return False
 
 
 def _remaining(deadline: float) -> float:

@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llmbench.analysis.ranking import Miss, ModelStanding, TaskRanking
+from pytest_llmbench.analysis.ranking import LATENCY_LABELS, Miss, ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.formatting import ms
 
 __all__ = [
+    "STREAMED_HEADERS",
     "TOP_RESULTS_HEADERS",
     "ReportData",
     "adds_reason",
@@ -24,8 +25,10 @@ __all__ = [
     "format_bytes",
     "notes",
     "partial_note",
+    "ranked_by",
     "relative_speed",
     "run_date",
+    "streamed_rows",
     "top_results_rows",
 ]
 
@@ -169,6 +172,45 @@ def top_results_rows(
             ]
         )
     return rows
+
+
+STREAMED_HEADERS = (
+    "model",
+    "ttft p50",
+    "ttft p95",
+    "inter-token",
+    "prefill",
+    "generation",
+)
+"""The columns of a task's streamed-timings table, in the order of :func:`streamed_rows`."""
+
+
+def streamed_rows(ranking: TaskRanking, model: Callable[[str], str]) -> list[list[str]]:
+    """One row per model with streamed or server-reported phase timings (warm calls, ms):
+    time to first token (p50, p95), the mean time between tokens, prefill and generation
+    (means); none when no model has any."""
+    rows = []
+    for s in ranking.standings:
+        figures = (s.ttft_p50_ms, s.ttft_p95_ms, s.itl_ms, s.prefill_ms, s.generation_ms)
+        if all(value is None for value in figures):
+            continue
+        itl = "-" if s.itl_ms is None else f"{s.itl_ms:,.1f} ms"
+        rows.append(
+            [
+                model(s.model) + combination_mark(s),
+                ms(s.ttft_p50_ms, " ms"),
+                ms(s.ttft_p95_ms, " ms"),
+                itl,
+                ms(s.prefill_ms, " ms"),
+                ms(s.generation_ms, " ms"),
+            ]
+        )
+    return rows
+
+
+def ranked_by(ranking: TaskRanking) -> str:
+    """The latency the task's models are ordered by, as reports name it (``ttft p95``)."""
+    return LATENCY_LABELS.get(ranking.latency, ranking.latency)
 
 
 COMBINATION = " (combination)"

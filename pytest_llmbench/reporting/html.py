@@ -20,6 +20,7 @@ from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, percent
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import (
+    STREAMED_HEADERS,
     TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
@@ -27,7 +28,9 @@ from pytest_llmbench.reporting.facts import (
     correctness,
     notes,
     partial_note,
+    ranked_by,
     run_date,
+    streamed_rows,
     top_results_rows,
 )
 
@@ -306,7 +309,9 @@ def task_section(
     )
     out.append(
         f'<p class="stats">Models tested: {tested} · qualified: {len(ranking.qualified)} of '
-        f"{tested} · cases: {data.cases(task)} · policy: {_e(ranking.policy)}</p>"
+        f"{tested} · cases: {data.cases(task)} · policy: {_e(ranking.policy)}"
+        + (f" · ranked by: {_e(ranked_by(ranking))}" if ranking.latency != "mean" else "")
+        + "</p>"
         f"<p>{lead}</p>"
     )
     out.append(
@@ -323,6 +328,10 @@ def task_section(
         out.append(_table(TOP_RESULTS_HEADERS, rows, {0, 2, 3, 4, 5, 6}))
     else:
         out.append("<p>No model was correct on every case and every run.</p>")
+    streamed = streamed_rows(ranking, model=_e)
+    if streamed:
+        out.append("<h3>Streamed timings</h3>")
+        out.append(_table(STREAMED_HEADERS, streamed, {1, 2, 3, 4, 5}))
     out.append("<h3>Failed to qualify</h3>")
     if ranking.disqualified:
         rows = []

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import (
+    STREAMED_HEADERS,
     TOP_RESULTS_HEADERS,
     ReportData,
     adds_reason,
@@ -22,7 +23,9 @@ from pytest_llmbench.reporting.facts import (
     format_bytes,
     notes,
     partial_note,
+    ranked_by,
     run_date,
+    streamed_rows,
     top_results_rows,
 )
 
@@ -69,7 +72,8 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     per_case = f" · **Runs per case:** {repeats.pop()}" if len(repeats) == 1 else ""
     lines += [
         f"**Models tested:** {tested} · **Qualified:** {len(qualified)} of {tested} · "
-        f"**Cases:** {cases}{per_case} · **Policy:** {ranking.policy}",
+        f"**Cases:** {cases}{per_case} · **Policy:** {ranking.policy}"
+        + (f" · **Ranked by:** {ranked_by(ranking)}" if ranking.latency != "mean" else ""),
         "",
     ]
     champion, runner_up = ranking.champion, ranking.runner_up
@@ -90,6 +94,10 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
         lines += _table(TOP_RESULTS_HEADERS, "rlrrrrrl", rows)
     else:
         lines.append("No model was correct on every case and every run.")
+    streamed = streamed_rows(ranking, model=code)
+    if streamed:
+        lines += ["", "### Streamed timings", ""]
+        lines += _table(list(STREAMED_HEADERS), "lrrrrr", streamed)
     lines += ["", "### Failed to qualify", ""]
     failed = ranking.disqualified
     if failed:

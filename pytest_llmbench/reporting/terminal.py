@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from pytest_llmbench.analysis.paired import MIN_UNITS
-from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking, best_versions
+from pytest_llmbench.analysis.ranking import (
+    LATENCY_LABELS,
+    ModelStanding,
+    TaskRanking,
+    best_versions,
+    rank_ms,
+)
 from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
 from pytest_llmbench.formatting import ms
@@ -37,6 +43,7 @@ SOFT_NAME = 32
 """Model names are shortened to this before the optional columns below EARLY_DROP go."""
 EARLY_DROP = 5
 COLUMN_LEGEND = {
+    "ttft p95 ms": "time to the first token of a streamed answer, 95th percentile",
     "cold ms": "the first answer after loading (not in mean, p50, p95)",
     "load ms": "loading the model before its first case",
 }
@@ -201,13 +208,24 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
         )
     if ranking.policy == "weighted":
         columns.append(_Column("score", lambda s: _ratio(s.weighted_score, 3)))
+    by = ranking.latency
     columns += [
         _Column("mean ms", lambda s: ms(s.mean_ms)),
-        _Column("p50 ms", lambda s: ms(s.latency.p50 if s.latency else None), drop=1),
+        # the latency the task is ranked by is never dropped
+        _Column(
+            "p50 ms",
+            lambda s: ms(s.latency.p50 if s.latency else None),
+            drop=0 if by == "p50" else 1,
+        ),
         _Column("p95 ms", lambda s: ms(s.p95_ms)),
         # 1000 / the mean in seconds: what goes first of the columns below
         _Column("speed", lambda s: _speed(s.latency), drop=4),
     ]
+    if by == "ttft_p50":
+        columns.append(_Column("ttft p50 ms", lambda s: ms(s.ttft_p50_ms)))
+    if any(s.ttft is not None for s in standings):  # streamed answers
+        drop = 0 if by == "ttft_p95" else 3
+        columns.append(_Column("ttft p95 ms", lambda s: ms(s.ttft_p95_ms), drop=drop))
     if any(s.cold is not None for s in standings):
         columns.append(_Column("cold ms", lambda s: ms(s.cold.mean if s.cold else None), drop=2))
     if any(s.load_ms is not None for s in standings):
@@ -223,13 +241,16 @@ def _summary_columns(ranking: TaskRanking) -> list[_Column]:
     return columns
 
 
-def _champion_line(label: str, s: ModelStanding) -> str:
+def _champion_line(label: str, s: ModelStanding, latency: str = "mean") -> str:
     score = f"score {s.weighted_score:.3f}, " if s.weighted_score is not None else ""
     if s.graded:
         score += f"mean score {s.mean_score:.2f}, "
+    ranked = ""
+    if latency not in ("mean", "p95"):  # the figure it was ranked by, too
+        ranked = f", {LATENCY_LABELS[latency]} {ms(rank_ms(s, latency))} ms"
     return (
         f"{label} {s.model} ({score}{s.score} correct, mean {ms(s.mean_ms)} ms, "
-        f"p95 {ms(s.p95_ms)} ms)"
+        f"p95 {ms(s.p95_ms)} ms{ranked})"
     )
 
 
@@ -261,6 +282,8 @@ def _heading(ranking: TaskRanking, cases: int | None) -> str:
     if ranking.weights is not None:
         quality, speed = ranking.weights
         parts[0] += f": quality {quality:g}, speed {speed:g}"
+    if ranking.latency != "mean":  # the latency the table is ordered by
+        parts.append(f"ranked by {LATENCY_LABELS.get(ranking.latency, ranking.latency)}")
     if cases is not None:
         parts.append(f"{cases} case{'s' if cases != 1 else ''}")
     if ranking.repeats > 1:
@@ -302,9 +325,9 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
             tail = f" ({_bar(ranking)})"
         text.append(f"Champion:  none, no model qualified{tail}")
     else:
-        text.append(_champion_line("Champion: ", champion))
+        text.append(_champion_line("Champion: ", champion, ranking.latency))
         if runner_up is not None:
-            text.append(_champion_line("Runner-up:", runner_up))
+            text.append(_champion_line("Runner-up:", runner_up, ranking.latency))
         else:
             text.append("Runner-up: none, only one model qualified")
     best = ranking.best_unqualified
@@ -399,6 +422,29 @@ def _latency_columns() -> list[_Column]:
     ]
 
 
+def _streamed_columns() -> list[_Column]:
+    return [
+        _Column("ttft p50 ms", lambda s: ms(s.ttft_p50_ms)),
+        _Column("ttft p95 ms", lambda s: ms(s.ttft_p95_ms)),
+        _Column("itl ms", lambda s: _fine_ms(s.itl_ms)),
+        _Column("prefill ms", lambda s: ms(s.prefill_ms)),
+        _Column("generation ms", lambda s: ms(s.generation_ms)),
+    ]
+
+
+def _fine_ms(value: float | None) -> str:
+    """A time between tokens: a few ms, shown with one decimal."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def has_streamed(ranking: TaskRanking) -> bool:
+    """Whether any model of the task has streamed or server-reported phase timings."""
+    return any(
+        s.ttft is not None or s.prefill_ms is not None or s.generation_ms is not None
+        for s in ranking.standings
+    )
+
+
 def _metric_columns() -> list[_Column]:
     return [
         _Column("accuracy", lambda s: _metric(s, lambda m: m.accuracy)),
@@ -426,6 +472,12 @@ def detail_lines(rankings: Sequence[TaskRanking], width: int = WIDTH) -> list[st
         lines.append("")
         lines.append(f"task {ranking.task}: latency (warm calls), pass rate and cost")
         lines.extend(_fit(ranking.standings, _latency_columns(), width))
+        if has_streamed(ranking):
+            lines.append(
+                f"task {ranking.task}: time to first token, between tokens (itl), "
+                "prefill and generation (warm calls)"
+            )
+            lines.extend(_fit(ranking.standings, _streamed_columns(), width))
         if any(s.metrics is not None for s in ranking.standings):
             lines.append(f"task {ranking.task}: verdicts, positive = the FAIL side (bad items)")
             lines.extend(_fit(ranking.standings, _metric_columns(), width))

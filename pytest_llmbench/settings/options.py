@@ -48,6 +48,9 @@ class Options:
     retry_backoff_s: float
     rank_policy: str | None
     """``--llm-rank``: the policy for every task (``None``: each task's own)."""
+    rank_latency: str | None
+    """``--llm-rank-latency``: the latency every task is ranked by (``None``: each task's
+    own ``ranking.latency``, else the mean)."""
     generic_threshold: float | None
     """``None`` switches the generic-answer check off."""
     cache_mode: str

@@ -39,6 +39,7 @@ from pytest_llmbench.settings.values import (
     parse_prefetch,
     parse_prompt_versions,
     parse_provider_options,
+    parse_rank_latency,
     parse_rate,
     parse_registry_file,
     parse_repeat,
@@ -254,6 +255,14 @@ OPTIONS: tuple[Spec, ...] = (
         "rank every task by POLICY: strict (all correct, then fastest) or weighted "
         "(quality and speed weights). Default: each task's ranking.policy, else strict.",
         parse=parse_policy, metavar="POLICY", shown_default="each task's ranking.policy",
+    ),
+    Spec(
+        "--llm-rank-latency", "rank_latency", _RANKING,
+        "rank every task's models by LATENCY: mean, p50 or p95 of the end-to-end time, or "
+        "ttft_p50 / ttft_p95 (time to first token, for chat UIs). "
+        "Default: each task's ranking.latency, else mean.",
+        parse=parse_rank_latency, metavar="LATENCY",
+        shown_default="each task's ranking.latency, else mean",
     ),
     Spec(
         "--llm-generic-threshold", "generic_threshold", _CASES,

@@ -196,6 +196,17 @@ def parse_policy(value: str) -> str:
     return value
 
 
+def parse_rank_latency(value: str) -> str:
+    """``--llm-rank-latency``: one of the ranking latencies."""
+    from pytest_llmbench.analysis.ranking import LATENCIES
+
+    if value not in LATENCIES:
+        raise OptionError(
+            f"--llm-rank-latency: expected one of {', '.join(LATENCIES)}, got {value!r}"
+        )
+    return value
+
+
 def parse_dist_mode(value: str, name: str = "--llm-dist") -> str:
     """``--llm-dist``: ``model`` or ``xdist``."""
     mode = value.strip().casefold()

@@ -113,6 +113,11 @@ class Evidence:
     at_load: Mapping[str, Any] | None = None
     """Its figures in the task's load phase (concurrency, goodput, p95 under load ...);
     ``None`` when the task had none."""
+    latency: str | None = None
+    """The latency the task was ranked by when it was not the mean (``p95``,
+    ``ttft_p95`` ...: ``ranking.latency``, ``--llm-rank-latency``); ``None``: the mean."""
+    latency_ms: float | None = None
+    """The model's figure for that latency (ms)."""
 
     @classmethod
     def from_standing(
@@ -122,9 +127,14 @@ class Evidence:
         identity: str | None = None,
         lead: Lead | None = None,
         load: TaskLoad | None = None,
+        latency: str = "mean",
     ) -> Evidence:
         """The standing's evidence; with ``lead`` (this model's paired lead over
-        another), the lead and its interval."""
+        another), the lead and its interval; with ``latency`` other than the mean, the
+        latency the task was ranked by and this model's figure for it."""
+        from pytest_llmbench.analysis.ranking import rank_ms
+
+        ranked = None if latency == "mean" else rank_ms(standing, latency)
         started = str(run.get("started_at") or "")
         interval = lead.interval if lead is not None and lead.pairs else None
         return cls(
@@ -143,6 +153,8 @@ class Evidence:
             lead_high=_round(interval[1]) if interval else None,
             paired_calls=lead.pairs if lead is not None and lead.pairs else None,
             at_load=_at_load(load, standing.model) if load is not None else None,
+            latency=None if latency == "mean" else latency,
+            latency_ms=None if ranked is None else round(ranked, 1),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,6 +234,8 @@ def _evidence(data: Any, where: str) -> Evidence:
             lead_high=_float(data, "lead_high"),
             paired_calls=None if data.get("paired_calls") is None else int(data["paired_calls"]),
             at_load=dict(data["at_load"]) if isinstance(data.get("at_load"), Mapping) else None,
+            latency=None if data.get("latency") is None else str(data["latency"]),
+            latency_ms=None if data.get("latency_ms") is None else float(data["latency_ms"]),
         )
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{where}: {exc}") from None
@@ -451,11 +465,20 @@ def _update_registry(
         entries[ranking.task] = RegistryEntry(
             task=ranking.task,
             champion=Evidence.from_standing(
-                champion, run, identities.get(champion.model), ranking.lead, ranking.at_load
+                champion,
+                run,
+                identities.get(champion.model),
+                ranking.lead,
+                ranking.at_load,
+                ranking.latency,
             ),
             runner_up=(
                 Evidence.from_standing(
-                    runner_up, run, identities.get(runner_up.model), load=ranking.at_load
+                    runner_up,
+                    run,
+                    identities.get(runner_up.model),
+                    load=ranking.at_load,
+                    latency=ranking.latency,
                 )
                 if runner_up
                 else None

@@ -53,7 +53,10 @@ __all__ = ["admit_newcomers", "succeed"]
 
 
 def _speed(e: Evidence) -> float:
-    return math.inf if e.mean_ms is None else e.mean_ms
+    """The figure the task is ranked by: its ``latency_ms`` when it was ranked by another
+    latency than the mean, else the mean."""
+    figure = e.latency_ms if e.latency is not None else e.mean_ms
+    return math.inf if figure is None else figure
 
 
 def _mean(value: float | None) -> str:
@@ -157,7 +160,7 @@ def succeed(
     """The task's entry after its newcomers' ``ranking`` (the rules above); ``None``
     when there is no entry and no newcomer was always right."""
     newcomers = [
-        Evidence.from_standing(s, run)
+        Evidence.from_standing(s, run, latency=ranking.latency)
         for s in ranking.standings
         if s.combination is None and s.total > 0 and s.correct == s.total
     ]

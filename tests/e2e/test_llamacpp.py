@@ -228,3 +228,31 @@ def test_an_embedded_models_digest_names_what_decides_its_answers(tmp_path: Path
     assert cache_key(models["mine"], request) != cache_key(
         dataclasses.replace(models["mine"], details={"path": str(gguf)}), request
     )
+
+
+def test_token_timings_leave_the_answer_alone_and_the_first_token_comes_first() -> None:
+    """Timed token by token or not, the same answers; the first token before the end."""
+    from pytest_llmbench.execution.call import call_provider
+
+    timed = LlamaCppProvider(BuiltinSettings())
+    plain = LlamaCppProvider(BuiltinSettings(stream=False))
+    timed.load("smollm2-135m")
+    for prompt in ("Say hi.", "Name three colours.", "Count from one to five."):
+        ask = Request(
+            model="smollm2-135m",
+            prompt=prompt,
+            options=GenerateOptions(temperature=0.0, seed=42, max_tokens=16),
+        )
+        call = call_provider(timed, ask)
+        untimed = plain.generate(ask)
+        assert call.response is not None
+        assert call.latency_ms is not None
+        assert call.response.text == untimed.text
+        assert call.response.completion_tokens == untimed.completion_tokens
+        assert (untimed.ttft_ms, untimed.itl_ms) == (None, None)
+        tokens = call.response.completion_tokens or 0
+        if tokens > 1:
+            assert call.response.ttft_ms is not None
+            assert 0 < call.response.ttft_ms < call.latency_ms
+            assert call.response.itl_ms is not None
+            assert call.response.itl_ms > 0

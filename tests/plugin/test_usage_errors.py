@@ -176,6 +176,12 @@ ERRORS: dict[str, UsageError] = {
         {},
         "ERROR: --llm-rank: expected strict or weighted, got 'fastest'",
     ),
+    "rank-latency-unknown": UsageError(
+        ("evals", "--llm-rank-latency=p99"),
+        "",
+        {},
+        "ERROR: --llm-rank-latency: expected one of mean, p50, p95, ttft_p50, ttft_p95, got 'p99'",
+    ),
     "generic-threshold-above-1": UsageError(
         ("evals", "--llm-generic-threshold=1.5"),
         "",

@@ -65,6 +65,8 @@ TIMINGS = {
     "wall_ms",
     "queue_ms",
     "cold_start_ms",
+    "ttft_ms",
+    "itl_ms",
 }
 
 

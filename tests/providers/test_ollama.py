@@ -538,7 +538,7 @@ def test_generate_sends_messages_options_and_format_over_the_wire(
     body = srv.last_request
     assert srv.received[-1].path == "/api/chat"
     assert body["model"] == MODEL
-    assert body["stream"] is False
+    assert body["stream"] is True  # streamed: the answer timed token by token
     assert body["messages"] == [
         {"role": "system", "content": "You are a strict grader."},
         {"role": "user", "content": "Is this summary faithful?"},

@@ -199,7 +199,8 @@ def test_generate_sends_the_chat_request_and_reads_usage(
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": SCHEMA, "strict": False},
     }
-    assert "stream" not in body or body["stream"] is False
+    # streamed, the usage in the last chunk: the only change to the request body
+    assert (body["stream"], body["stream_options"]) == (True, {"include_usage": True})
 
 
 def test_endpoint_without_key_env_never_sends_the_openai_key(

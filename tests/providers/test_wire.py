@@ -198,7 +198,7 @@ def test_both_clients_send_the_same_request() -> None:
         "num_ctx": 4096,
     }
     assert lean_body["format"]["properties"]["verdict"]["enum"] == ["PASS", "FAIL"]
-    assert lean_body["stream"] is False
+    assert lean_body["stream"] is True  # streamed, timed token by token
 
 
 def test_loads_and_unloads_are_the_same_requests_on_both_clients() -> None:
@@ -358,3 +358,52 @@ def test_a_broken_reply_is_one_clear_error(raw: bytes, message: str) -> None:
         wire.close()
         server.close()
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # chunked: a line split over two chunks, two lines in one, CRLF line ends
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\ndata\r\n9\r\n: a\r\n\r\nb\n\r\n2\r\nc\n\r\n0\r\n\r\n",
+        # Content-Length
+        b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\ndata: a\r\nb\nc\n",
+        # the body ends with the connection
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndata: a\nb\nc",
+    ],
+    ids=["chunked", "content-length", "until-close"],
+)
+def test_a_streamed_body_comes_line_by_line(raw: bytes) -> None:
+    server = _Canned([raw])
+    lines: list[bytes] = []
+    try:
+        reply = _wire(server.url).request("POST", "/x", {"a": 1}, on_line=lines.append)
+    finally:
+        server.close()
+    assert (reply.status, reply.body) == (200, b"")
+    assert [line for line in lines if line] == [b"data: a", b"b", b"c"]
+
+
+def test_a_streamed_error_reply_is_read_whole() -> None:
+    raw = b'HTTP/1.1 404 Not Found\r\nContent-Length: 16\r\n\r\n{"error": "no"}\n'
+    server = _Canned([raw])
+    lines: list[bytes] = []
+    try:
+        reply = _wire(server.url).request("POST", "/x", {}, on_line=lines.append)
+    finally:
+        server.close()
+    assert (reply.status, reply.body, lines) == (404, b'{"error": "no"}\n', [])
+
+
+def test_what_on_line_raises_ends_the_request_as_it_is() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbad\n"
+    server = _Canned([raw])
+
+    def refuse(line: bytes) -> None:
+        raise json.JSONDecodeError("not JSON", line.decode(), 0)
+
+    try:
+        with pytest.raises(json.JSONDecodeError):
+            _wire(server.url).request("POST", "/x", {}, on_line=refuse)
+    finally:
+        server.close()

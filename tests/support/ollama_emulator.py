@@ -33,12 +33,16 @@ Behaviour that tests can configure, per server and per model:
 
 * models (:class:`EmulatedModel`: name, size, family, capabilities, latencies);
 * ``answer(model, messages, format, options) -> str``: the text a model answers;
-* ``latency_s`` (generation, reported as ``eval_duration``), ``prompt_latency_s``
+* ``latency_s`` (generation, reported as ``eval_duration``; or ``token_latency_s``
+  per token of the answer), ``prompt_latency_s``
   (reported as ``prompt_eval_duration``), ``load_latency_s`` (reported as
   ``load_duration`` on the request that had to load the model): real sleeps, so the
   reported durations are measured, as on a real server; or, given ``clock=``
   (a :class:`~tests.support.clock.FakeClock`), no sleep at all: the emulator advances
-  the clock by them, and a call timed on that clock takes exactly those durations.
+  the clock by them, and a call timed on that clock takes exactly those durations
+  (a streamed answer's chunks go out in step with the client: each is timed on the
+  clock before it moves on, so the client's time to first token is the load, the
+  prompt and one token's time, and its time between tokens one token's time).
   They are deadlines, not extra time: prompt evaluation ends ``prompt_latency_s``
   after the model was ready and generation ``latency_s`` after that, the emulator's
   own work (JSON, the ``answer`` function) included, as a real server's time is all
@@ -253,8 +257,9 @@ class EmulatedModel:
 
     Everything but ``name`` has a plausible default: the family is the name's
     leading letters, the parameter size comes from a ``:7b``-style tag, the size is
-    what a Q4_K_M file of that many parameters weighs.  ``latency_s`` and
-    ``load_latency_s`` override the server's values for this model.
+    what a Q4_K_M file of that many parameters weighs.  ``latency_s``,
+    ``load_latency_s``, ``prompt_latency_s`` and ``token_latency_s`` override the
+    server's values for this model.
     """
 
     name: str
@@ -272,6 +277,10 @@ class EmulatedModel:
     """Requests this model answers at once (Ollama's ``OLLAMA_NUM_PARALLEL``); the others
     wait in a queue, first come first served, and their wait counts in their end-to-end
     time.  ``None``: no limit (each request is served at once)."""
+    prompt_latency_s: float | None = None
+    token_latency_s: float | None = None
+    """Time per generated token: generation takes this times the answer's tokens
+    (instead of ``latency_s``)."""
 
     def __post_init__(self) -> None:
         self.name = _canonical(self.name)
@@ -539,12 +548,27 @@ class _Handler(BaseHTTPRequestHandler):
     def send_line(self, obj: Any) -> None:
         data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         data += b"\n"
-        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
-        self.wfile.flush()
+        self._stream_write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
 
     def end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        self._stream_write(b"0\r\n\r\n")
+        self.trickle_s = 0.0
+
+    def _stream_write(self, data: bytes) -> None:
+        trickle = getattr(self, "trickle_s", 0.0)
+        if not trickle:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        try:  # a valid stream, a byte at a time (trickle_next)
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(trickle)
+        except OSError:  # the client gave up: nothing more to send
+            self.close_connection = True
+            self.trickle_s = 0.0
+            raise _Abort from None
 
     def drop(self) -> None:
         """Close the connection without a word, as a crashing server would."""
@@ -596,6 +620,7 @@ class OllamaEmulator:
         latency_s: float = 0.0,
         prompt_latency_s: float = 0.0,
         load_latency_s: float = 0.0,
+        token_latency_s: float | None = None,
         resident_slots: int | None = 1,
         timings: Mapping[str, int | None] | None = None,
         omit_fields: Iterable[str] = (),
@@ -613,6 +638,7 @@ class OllamaEmulator:
         self.latency_s = latency_s
         self.prompt_latency_s = prompt_latency_s
         self.load_latency_s = load_latency_s
+        self.token_latency_s = token_latency_s
         self.resident_slots = resident_slots
         self._slots: dict[str, Slots] = {}
         """Per model with ``slots``, its free slots (see :meth:`_slot`)."""
@@ -1328,7 +1354,13 @@ class OllamaEmulator:
         arrived = int(h.arrived * 1e9) if h.arrived and self.clock is None else started
         load_ns = loaded - started
         latency = self.latency_s if model.latency_s is None else model.latency_s
-        prompt_due = arrived + load_ns + int(self.prompt_latency_s * 1e9)
+        per_token = self.token_latency_s if model.token_latency_s is None else model.token_latency_s
+        if per_token is not None:
+            latency = per_token * len(tokens)
+        prompt_s = (
+            self.prompt_latency_s if model.prompt_latency_s is None else model.prompt_latency_s
+        )
+        prompt_due = arrived + load_ns + int(prompt_s * 1e9)
         prompt_done = max(prompt_due, self._now_ns())
         chunk_shape, final_shape = load_shape(
             "chat_stream.ndjson" if kind == "chat" else "generate_stream.ndjson"
@@ -1339,7 +1371,10 @@ class OllamaEmulator:
             step = latency / max(1, len(tokens))
             for i, token in enumerate(tokens, 1):
                 self._sleep_until(prompt_done / 1e9 + i * step)
+                seen = self.clock.reads() if self.clock is not None else 0
                 h.send_line(self._chunk(kind, chunk_shape, name, token, False, {}))
+                if self.clock is not None and token:  # the client times it before time moves on
+                    self.clock.await_read(seen)
             finished = self._now_ns()
         else:  # the reply is ready before its time, and sent on the dot
             finished = max(prompt_due + int(latency * 1e9), self._now_ns() + 1)

@@ -7,7 +7,8 @@ Use it as a context manager (or from a fixture)::
         ...
         assert srv.chat_requests == 1
 
-What it speaks: ``GET /v1/models`` and ``POST /v1/chat/completions`` (non-streaming).
+What it speaks: ``GET /v1/models`` and ``POST /v1/chat/completions``, non-streamed or
+streamed (Server-Sent Events, one chunk per token, usage in the last chunk).
 The reply shapes are data: ``fixtures/openai/*.json`` were recorded from
 ``python -m llama_cpp.server`` (models, chat completion, its HTTP 500 for a
 ``json_schema`` response format) or are OpenAI's documented error objects (429, 401,
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 import uuid
@@ -96,6 +98,10 @@ class OpenAIEmulator:
         clock: FakeClock | None = None,
         slots: Mapping[str, int] | None = None,
         service_s: Mapping[str, float] | None = None,
+        prompt_latency_s: float | Mapping[str, float] = 0.0,
+        token_latency_s: float | Mapping[str, float] = 0.0,
+        timings: bool = False,
+        refuse: Iterable[str] = (),
     ) -> None:
         """``latency_s``: each chat answer's time, slept, or with ``clock`` (a
         :class:`~tests.support.clock.FakeClock`) the clock advanced by it, no sleep.
@@ -103,11 +109,26 @@ class OpenAIEmulator:
         ``slots``: per model, how many requests it serves at once (llama.cpp's server
         ``--parallel``); the others queue, first come first served.  ``service_s``: per
         model, each answer's time in its slot (instead of ``latency_s``).  Queueing is
-        real time: concurrent requests on a fake clock would add their times up."""
-        self.clock = clock
+        real time: concurrent requests on a fake clock would add their times up.
+
+        A streamed request (``stream: true``) is answered with Server-Sent Events, one
+        chunk per token (words with their leading space), after ``prompt_latency_s``
+        (reading the prompt) and one ``token_latency_s`` per token, each a number or per
+        model name; the usage comes in a last chunk when ``stream_options`` asks for it,
+        with llama.cpp's server ``timings`` (prefill and generation ms) when ``timings``.
+        With ``clock``, the chunks go out in step with the client (each is timed on the
+        clock before it moves on)."""
         self.slots = dict(slots or {})
         self.service_s = dict(service_s or {})
         self._slots = {name: Slots(n) for name, n in self.slots.items()}
+        self.clock = clock
+        self.prompt_latency_s = prompt_latency_s
+        self.token_latency_s = token_latency_s
+        self.timings = timings
+        self.refuse = set(refuse)
+        """Request keys answered with OpenAI's 400 for an unknown argument (an older
+        server's ``stream_options``, or ``stream``)."""
+        self.streamed = 0
         self.models = list(models)
         self.server_header = server_header
         self.owned_by = owned_by
@@ -231,6 +252,47 @@ class OpenAIEmulator:
             return self._chat(headers, body)
         return Failure(404, {"detail": "Not Found"})
 
+    def _streamed(self, model: str, text: str, body: dict[str, Any]) -> Streamed:
+        """The SSE events of a streamed answer, each with the time before it."""
+        prefill_s = _scripted(self.prompt_latency_s, model)
+        per_token = _scripted(self.token_latency_s, model)
+        tokens = _tokens(text)
+        created = int(time.time())
+        ident = f"chatcmpl-{uuid.uuid4()}"
+        events: list[tuple[float, bytes, str]] = []
+        for i, token in enumerate(tokens):
+            chunk = load_shape("chat_chunk.json")
+            chunk.update({"id": ident, "created": created, "model": model})
+            chunk["choices"][0]["delta"] = {"content": token}
+            if i == 0:
+                chunk["choices"][0]["delta"]["role"] = "assistant"
+            if i == len(tokens) - 1:
+                chunk["choices"][0]["finish_reason"] = "stop"
+            events.append(((prefill_s if i == 0 else 0.0) + per_token, _event(chunk), token))
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            last = load_shape("chat_chunk_usage.json")
+            last.update({"id": ident, "created": created, "model": model})
+            prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+            last["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(tokens),
+                "total_tokens": prompt_tokens + len(tokens),
+            }
+            if self.timings:
+                last["timings"] = {
+                    "prompt_n": prompt_tokens,
+                    "prompt_ms": prefill_s * 1000.0,
+                    "predicted_n": len(tokens),
+                    "predicted_ms": per_token * len(tokens) * 1000.0,
+                }
+            events.append((0.0, _event(last), ""))
+        events.append((0.0, b"data: [DONE]\n\n", ""))
+        with self._lock:
+            self.answered += 1
+            self.streamed += 1
+        return Streamed(200, None, {}, events)
+
     def _chat(self, headers: dict[str, str], body: Any) -> Failure:
         with self._lock:
             self.chat_requests += 1
@@ -246,6 +308,11 @@ class OpenAIEmulator:
             return failure
         if not isinstance(body, dict) or "messages" not in body or "model" not in body:
             return Failure(400, _error("'messages' and 'model' are required", ""))
+        refused = sorted(key for key in self.refuse if key in body)
+        if refused:
+            reply = _error(f"Unrecognized request argument supplied: {refused[0]}", "")
+            reply["error"]["param"] = refused[0]
+            return Failure(400, reply)
         response_format = body.get("response_format")
         kind = response_format.get("type") if isinstance(response_format, dict) else "text"
         if kind not in self.formats:
@@ -270,6 +337,8 @@ class OpenAIEmulator:
             if slot is not None:
                 slot.release()
         text = self.answer(model, body["messages"], response_format)
+        if body.get("stream") is True:
+            return self._streamed(model, text, body)
         shape = load_shape("chat.json")
         shape["id"] = f"chatcmpl-{uuid.uuid4()}"
         shape["created"] = int(time.time())
@@ -287,11 +356,32 @@ class OpenAIEmulator:
         return Failure(200, shape)
 
 
+def _scripted(value: float | Mapping[str, float], model: str) -> float:
+    return float(value.get(model, 0.0)) if isinstance(value, Mapping) else float(value)
+
+
+def _tokens(text: str) -> list[str]:
+    """Words with their leading whitespace: the emulator's tokens."""
+    return re.findall(r"\s*\S+|\s+$", text) or [text]
+
+
+@dataclass
+class Streamed(Failure):
+    """A streamed answer: the events to send, each after its scripted time."""
+
+    events: list[tuple[float, bytes, str]] = field(default_factory=list)
+    """(seconds to wait before it, the event's bytes, the token it carries or "")."""
+
+
 def _error(message: str, kind: str) -> dict[str, Any]:
     shape = load_shape("error_rate_limit.json")
     shape["error"].update({"message": message, "type": kind or "invalid_request_error"})
     shape["error"]["code"] = None
     return dict(shape)
+
+
+def _event(chunk: Any) -> bytes:
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode("utf-8") + b"\n\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -319,6 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # the emulator's own bug: answer 500 and keep it
             self.owner.errors.append(exc)
             reply = Failure(500, _error(f"emulator error: {exc}", "server_error"))
+        if isinstance(reply, Streamed):
+            self._stream(reply)
+            return
         data = json.dumps(reply.body).encode("utf-8")
         try:
             self.send_response(reply.status)
@@ -330,6 +423,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except OSError:  # the client gave up (timeout) before the answer
             pass
+
+    def _stream(self, reply: Streamed) -> None:
+        owner = self.owner
+        clock = owner.clock
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            for wait_s, event, text in reply.events:
+                if clock is not None:
+                    clock.advance(wait_s)
+                elif wait_s:
+                    time.sleep(wait_s)
+                seen = clock.reads() if clock is not None else 0
+                self.wfile.write(f"{len(event):x}\r\n".encode("ascii") + event + b"\r\n")
+                self.wfile.flush()
+                if clock is not None and text:  # the client times it before time moves on
+                    clock.await_read(seen)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:  # the client gave up
+            self.close_connection = True
 
     def do_GET(self) -> None:
         self._serve("GET")

@@ -62,6 +62,7 @@ from pytest_llmbench.providers.ollama.discovery import (
 from pytest_llmbench.providers.ollama.errors import failure, transport_errors
 from pytest_llmbench.providers.ollama.hosts import HostGone, HostStates
 from pytest_llmbench.providers.ollama.replies import parse
+from pytest_llmbench.providers.ollama.streamed import ChatStream, Streamed
 from pytest_llmbench.providers.transport import (
     HttpStatus,
     Kind,
@@ -126,8 +127,9 @@ class OllamaProvider:
     model found on several hosts is listed once and served by the one of them that
     serves the fewest models (ties: the first), so that xdist workers spread over
     the hosts keep every host busy (``details["host"]``; ``details["hosts"]`` lists
-    every host that has it).  ``generate()`` sends one non-streaming ``/api/chat`` request to the
-    model's host.  ``load()``/``unload()`` send the empty requests Ollama documents
+    every host that has it).  ``generate()`` sends one ``/api/chat`` request to the
+    model's host, streamed (``settings.stream``: the answer's chunks timed as they arrive,
+    :mod:`.streamed`).  ``load()``/``unload()`` send the empty requests Ollama documents
     for loading a model into memory and dropping it (``keep_alive: 0``).
 
     Generation uses ``settings.timeout_s`` as a deadline for the whole call (connecting:
@@ -180,18 +182,36 @@ class OllamaProvider:
         clients = self._clients
         wire = clients.wire(host)
 
+        streamed = payload.get("stream") is True
+
         def send() -> Any:
             with transport_errors():
                 if wire is not None:
                     try:
+                        if streamed:  # each attempt timed from its own request
+                            stream = ChatStream()
+                            wire.stream_post(f"/api/{endpoint}", payload, stream.line)
+                            return stream.reply()
                         return parse(kind, wire.post(f"/api/{endpoint}", payload))
                     except Redirected:  # the ollama client follows redirects: let it
                         clients.drop_wire(host, wire)
                 client = clients.client(host, "generate")
+
+                def call() -> Any:
+                    if not streamed:
+                        return getattr(client, endpoint)(**payload)
+                    stream = ChatStream()
+                    try:
+                        for chunk in getattr(client, endpoint)(**payload):
+                            stream.chunk(chunk)
+                    except AttributeError as exc:  # the client's .get() on a line not an object
+                        raise TypeError(f"a stream line that is not a JSON object: {exc}") from exc
+                    return stream.reply()
+
                 # httpx times out each read, not the call: the deadline is kept here.
                 return call_within(
                     float(self.settings.timeout_s),
-                    lambda: getattr(client, endpoint)(**payload),
+                    call,
                     abandon=lambda: clients.abandon(host, client),
                 )
 
@@ -251,7 +271,8 @@ class OllamaProvider:
     # -- generation --------------------------------------------------------------
 
     def generate(self, request: Request) -> Response:
-        """Answer one request with a non-streaming ``/api/chat`` call."""
+        """Answer one request with a ``/api/chat`` call (streamed unless ``settings.stream``
+        is off: the same answer and timing fields, plus the client's ``ttft_ms``/``itl_ms``)."""
         _require_name(request.model)
         messages: list[dict[str, str]] = []
         if request.system:
@@ -265,7 +286,7 @@ class OllamaProvider:
             "model": request.model,
             "messages": messages,
             "tools": [],  # what the ollama client sends when given none
-            "stream": False,
+            "stream": getattr(self.settings, "stream", True),
             "options": options,
             "keep_alive": KEEP_ALIVE,
         }
@@ -274,6 +295,9 @@ class OllamaProvider:
         reply, host, retries, retry_ms = self._call(
             request.model, "generate", "chat", payload, "ChatResponse"
         )
+        timer = None
+        if isinstance(reply, Streamed):
+            reply, timer = reply.reply, reply.timer
         text = reply.message.content
         return Response(
             text=text or "",
@@ -286,6 +310,8 @@ class OllamaProvider:
             host=host,
             retry_ms=retry_ms,
             retries=retries,
+            ttft_ms=timer.ttft_ms if timer is not None else None,
+            itl_ms=timer.itl_ms if timer is not None else None,
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ import contextlib
 import email.utils
 import json
 import math
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = [
     "connection_failure",
     "error_code",
     "rejects_format",
+    "rejects_streaming",
     "retry_after_s",
     "sdk_errors",
     "status_error",
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 _REJECTS_FORMAT = ("response_format", "json_schema", "json_object", "response format")
+_STREAM_WORD = re.compile(r"\bstream(?:_options)?\b", re.IGNORECASE)
+"""``stream`` or ``stream_options`` as a word (not ``upstream``)."""
 
 
 def client_module() -> ModuleType:
@@ -143,6 +147,17 @@ def rejects_format(exc: HttpStatus) -> bool:
     if isinstance(param, Mapping) and param.get("param") == "response_format":
         return True
     return any(word in text for word in _REJECTS_FORMAT)
+
+
+def rejects_streaming(exc: HttpStatus) -> bool:
+    """An error that says the endpoint does not take ``stream`` or ``stream_options`` (a
+    400 or 422 naming them: "Unrecognized request argument supplied: stream_options")."""
+    if exc.status not in (400, 422):
+        return False
+    param = exc.body.get("error", {}) if isinstance(exc.body, Mapping) else {}
+    if isinstance(param, Mapping) and param.get("param") in ("stream", "stream_options"):
+        return True
+    return _STREAM_WORD.search(exc.error) is not None
 
 
 def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:

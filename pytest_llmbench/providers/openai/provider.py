@@ -15,7 +15,13 @@ can sit in one run.
 - Discovery: ``GET /models``; the endpoint's ``models=`` list when it has one (or when
   the endpoint cannot list its models); an unreachable endpoint, a missing or rejected
   key is one :class:`Discovery` problem.
-- Generation: one non-streaming ``POST /chat/completions``; token usage from the reply.
+- Generation: one ``POST /chat/completions``, streamed (``stream: true`` with
+  ``stream_options: {include_usage: true}``; ``settings.stream`` off: not streamed):
+  the answer's chunks are timed as they arrive (time to first token, time between
+  tokens, :mod:`.streamed`), the usage comes in the last chunk, and llama.cpp's server's
+  ``timings`` give the prefill and generation times.  An endpoint that refuses
+  ``stream_options`` (HTTP 400/422 naming it) is streamed without it, one that refuses
+  ``stream`` is asked for whole answers, for the rest of the run.
   The client's own retries are off (``max_retries=0``); this provider retries a 429
   after the server's ``Retry-After`` (``retry-after-ms``, seconds or an HTTP date) and a
   5xx or a connection error after a doubling backoff, at most ``endpoint.retries``
@@ -45,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import threading
 import time
@@ -73,6 +80,7 @@ from pytest_llmbench.providers.openai.errors import (
     client_module,
     connection_failure,
     rejects_format,
+    rejects_streaming,
     sdk_errors,
     status_error,
     status_failure,
@@ -85,7 +93,13 @@ from pytest_llmbench.providers.openai.replies import (
     listing,
     request_body,
 )
+from pytest_llmbench.providers.openai.streamed import (
+    STREAM_OPTIONS,
+    CompletionStream,
+    server_timings,
+)
 from pytest_llmbench.providers.openai.structured import DOWNGRADE, StructuredChoice
+from pytest_llmbench.providers.streaming import TokenTimer
 from pytest_llmbench.providers.transport import (
     TIMEOUTS,
     HttpStatus,
@@ -100,6 +114,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NO_KEY", "OpenAIProvider"]
 
+logger = logging.getLogger(__name__)
 NO_KEY = "sk-no-key-required"
 """Sent to endpoints configured without ``key_env`` (the client insists on some key)."""
 _OPENAI_HOST = "api.openai.com"
@@ -132,6 +147,9 @@ class OpenAIProvider:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._clients: dict[str, openai.OpenAI] = {}
+        self._streaming = (bool(getattr(settings, "stream", True)), True)
+        """(stream the answers, ask for the usage in the last chunk): both until the
+        endpoint refuses them (:meth:`_refused_streaming`)."""
         self._lean = settings.lean_http and wire.usable_for(endpoint.base_url)
         """Whether requests go over the lean client (until a redirect says otherwise)."""
         self._wire: wire.JsonWire | None = None
@@ -234,6 +252,34 @@ class OpenAIProvider:
             raise status_error(reply)
         return Reply(reply.json(), reply.headers.get("Server") or "")
 
+    def _stream(self, body: Any, timeout_s: float, on_line: Callable[[bytes], None]) -> None:
+        """``POST /chat/completions`` over the lean client, the reply's lines handed to
+        ``on_line`` as they arrive (errors as :meth:`_send`'s)."""
+        lean = self._lean_wire()
+        assert lean is not None
+        reply = lean.request(
+            "POST", "/chat/completions", body, timeout_s=timeout_s, on_line=on_line
+        )
+        if reply.status in wire.REDIRECTS:
+            raise wire.Redirected(f"HTTP {reply.status} to {reply.headers.get('Location')}")
+        if reply.status >= 400:
+            raise status_error(reply)
+
+    def _refused_streaming(self, usage: bool, exc: HttpStatus) -> None:
+        """The endpoint refused ``stream_options`` (older servers): stream without it (the
+        usage may then be missing); refused ``stream`` itself: answers come whole, untimed.
+        Kept for the rest of the run; the refused request counts as a retry's time."""
+        with self._lock:
+            self._streaming = (True, False) if usage else (False, False)
+        logger.info(
+            "%s: %s refused %s (HTTP %s: %s)",
+            self.name,
+            self.endpoint.base_url,
+            "stream_options" if usage else "streaming",
+            exc.status,
+            one_line(exc.error, 120),
+        )
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
@@ -292,18 +338,33 @@ class OpenAIProvider:
         started = time.perf_counter()
         retries = 0
         while True:
+            streamed, usage = self._streaming
             mode = self.structured_mode(request.model) if request.json_schema is not None else None
             attempt_started = time.perf_counter()
+            timer: TokenTimer | None = None
             try:
                 arguments = chat_arguments(request, mode)
-                if client is None:
-                    completion: Any = self._send(
+                if streamed:
+                    arguments["stream"] = True
+                    if usage:
+                        arguments["stream_options"] = dict(STREAM_OPTIONS)
+                if client is None and streamed:
+                    stream = CompletionStream()  # each attempt timed from its own request
+                    self._stream(request_body(arguments), request.timeout_s, stream.line)
+                    completion: Any = stream.completion()
+                    timer = stream.timer
+                elif client is None:
+                    completion = self._send(
                         "POST", "/chat/completions", request_body(arguments), request.timeout_s
                     ).json
                 else:
                     create = functools.partial(
                         client.chat.completions.create, **arguments, timeout=request.timeout_s
                     )
+                    if streamed:
+                        stream = CompletionStream()
+                        create = functools.partial(_consume, create, stream)
+                        timer = stream.timer
                     with sdk_errors():
                         # The SDK (httpx) times out each read, not the call: the deadline
                         # is here.
@@ -317,6 +378,9 @@ class OpenAIProvider:
                 client = self._client("generate")
                 continue
             except HttpStatus as exc:
+                if streamed and rejects_streaming(exc):
+                    self._refused_streaming(usage, exc)
+                    continue
                 if mode in DOWNGRADE and rejects_format(exc):
                     detail = one_line(exc.error, 120)
                     why = f"HTTP {exc.status}: {detail}"
@@ -344,7 +408,9 @@ class OpenAIProvider:
                     f"{type(exc).__name__}: {one_line(exc, 160)}"
                 ) from None
             else:
-                return self._response(completion, request, mode, attempt_started - started, retries)
+                return self._response(
+                    completion, request, mode, attempt_started - started, retries, timer
+                )
             if failed.wait_s is None:
                 raise failed.error from None
             retries += 1
@@ -357,6 +423,7 @@ class OpenAIProvider:
         mode: str | None,
         waited_s: float,
         retries: int = 0,
+        timer: TokenTimer | None = None,
     ) -> Response:
         read = answer(completion)
         if read is None:
@@ -364,6 +431,7 @@ class OpenAIProvider:
                 f"malformed reply from {self.endpoint.base_url} to {self.name}/{request.model}: "
                 "no choices[0].message"
             )
+        prefill_ms, generation_ms = server_timings(completion)
         structured = None
         if mode is not None and self.endpoint.structured == "auto" and mode != "json_schema":
             structured = mode
@@ -375,4 +443,16 @@ class OpenAIProvider:
             structured=structured,
             retry_ms=waited_s * 1000.0 if waited_s > 0.0005 else None,
             retries=retries,
+            prompt_eval_ms=prefill_ms,
+            eval_ms=generation_ms,
+            ttft_ms=timer.ttft_ms if timer is not None else None,
+            itl_ms=timer.itl_ms if timer is not None else None,
         )
+
+
+def _consume(create: Callable[[], Any], stream: CompletionStream) -> Any:
+    """The ``openai`` client's streamed completion read whole (each chunk timed as it
+    comes), as the completion it makes."""
+    for chunk in create():
+        stream.chunk(chunk)
+    return stream.completion()

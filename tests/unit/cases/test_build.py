@@ -212,3 +212,8 @@ def test_consensus_and_alerts_are_read_with_their_defaults(tmp_path: Path) -> No
     assert task.consensus is not None
     assert (task.consensus.models, task.consensus.agree) == (2, 0.75)
     assert (task.alerts.max_p95_ms, task.alerts.max_error_rate) == (None, 0.05)
+
+
+def test_the_ranking_latency_is_the_files_choice(tmp_path: Path) -> None:
+    assert build(tmp_path, VERDICT + "ranking: {latency: ttft_p95}\n").rank_latency == "ttft_p95"
+    assert build(tmp_path, VERDICT).rank_latency is None  # --llm-rank-latency, else the mean

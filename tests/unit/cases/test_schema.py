@@ -110,3 +110,10 @@ def test_an_output_schema_is_checked_as_a_json_schema() -> None:
     assert mistake is not None
     assert mistake.startswith("not a valid JSON Schema: ")
     assert mistake.endswith("(at properties/a/type)")
+
+
+def test_the_ranking_latency_is_one_of_the_known_ones() -> None:
+    assert shown(VALID + "ranking: {latency: ttft_p95}\n") == []
+    (message,) = shown(VALID + "ranking: {latency: p99}\n")
+    assert message.startswith("f.yaml:8: ranking.latency:")
+    assert "ttft_p95" in message

@@ -257,8 +257,10 @@ def test_json_document_shape() -> None:
         "suspect_gold",
         "warnings",
         "judge",
+        "latency",
     }
     assert task["policy"] == "strict"
+    assert task["latency"] == "mean"  # the latency the models are ordered by
     assert task["notes"] == []
     assert (task["weights"], task["repeats"]) == (None, 1)
     assert task["ties"] == [
@@ -297,6 +299,11 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
         "combination": None,  # a single model, not a consensus combination
+        # no answer was streamed; generation: the mean eval time the server reported
+        "ttft": None,
+        "itl_ms": None,
+        "prefill_ms": None,
+        "generation_ms": 400.0,
     }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pytest_llmbench import best_model
-from pytest_llmbench.analysis.ranking import rank_strict
+from pytest_llmbench.analysis.ranking import rank_strict, rank_task
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage.champions import (
     Evidence,
@@ -78,6 +78,25 @@ def test_update_writes_champion_and_runner_up_with_evidence(tmp_path: Path) -> N
             }
         },
     }
+
+
+def test_the_ranking_latency_is_recorded_with_the_evidence(tmp_path: Path) -> None:
+    """Ranked by another latency than the mean: which one, and the model's figure."""
+    path = tmp_path / "llmbench-registry.yaml"
+    results = [
+        factories.result(model, case, latency_ms=latency, ttft_ms=ttft)
+        for model, latency, ttft in (("p/reader", 300.0, 40.0), ("p/writer", 100.0, 90.0))
+        for case in ("C1", "C2")
+    ]
+    update_registry(path, [rank_task("grading", results, latency="ttft_p95")], RUN)
+    entry = yaml.safe_load(path.read_text())["tasks"]["grading"]
+    assert (entry["champion"]["model"], entry["champion"]["latency"]) == ("p/reader", "ttft_p95")
+    assert entry["champion"]["latency_ms"] == 40.0
+    assert entry["runner_up"]["latency_ms"] == 90.0
+    loaded = load_registry(path)["grading"].champion
+    assert (loaded.latency, loaded.latency_ms) == ("ttft_p95", 40.0)
+    update_registry(path, [rank_task("grading", results)], RUN)  # the mean: nothing more
+    assert "latency" not in yaml.safe_load(path.read_text())["tasks"]["grading"]["champion"]
 
 
 def write(path: Path, entries: dict[str, tuple[str, str | None]]) -> Path:

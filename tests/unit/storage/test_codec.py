@@ -58,7 +58,10 @@ def grading() -> list[Result]:
             gold = "FAIL" if "FAIL" in case else "PASS"
             load = 350.0 if (repeat, i) == (1, 0) else None  # loaded before its first case
             ms = 100.0 + 7 * repeat + i
-            out.append(verdict("p/a", case, gold, repeat, ms, cold=i == 0, cold_start_ms=load))
+            streamed = {"ttft_ms": ms / 4, "itl_ms": 2.5}  # p/a's answers were streamed
+            out.append(
+                verdict("p/a", case, gold, repeat, ms, cold=i == 0, cold_start_ms=load, **streamed)
+            )
             out.append(verdict("p/b", case, gold, repeat, 104.0 + 5 * repeat - i))
             flaky = "PASS" if case == "FAIL_1" and repeat < 3 else gold
             out.append(verdict("p/c", case, flaky, repeat, 90.0 + repeat))
@@ -130,7 +133,7 @@ def sample() -> tuple[list[Result], list[TaskRanking]]:
         rank_task(
             "grading", results, prices=PRICES, expected=[(c, r) for r in (1, 2, 3) for c in CASES]
         ),
-        rank_task("skills", results, prices=PRICES),
+        rank_task("skills", results, prices=PRICES, latency="p95"),
         rank_task(
             "extract",
             results,
@@ -166,6 +169,9 @@ def test_the_sample_holds_every_kind_of_record() -> None:
     }
     assert all(s.metrics is not None and s.repeats is not None for s in grading.standings)
     assert standing("grading", "p/a").cold is not None
+    assert standing("grading", "p/a").ttft is not None  # streamed figures
+    assert standing("grading", "p/a").itl_ms == 2.5
+    assert skills.latency == "p95"  # ranked by another latency than the mean
     assert standing("grading", "p/a").load_ms == 350.0
     assert standing("grading", "p/b").load_ms is None
     assert {s.cost.basis for s in grading.standings if s.cost} == {"tokens", "hourly", "local"}
