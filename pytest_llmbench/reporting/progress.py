@@ -21,8 +21,10 @@ class ModelProgress:
 
     def line(self, model: str) -> str | None:
         """The line to show before an item of ``model`` runs (``None``: the same model)."""
+        if model not in self.remaining:  # not among the items counted (a worker's share)
+            return None
         shown = None
-        if model != self.current and model in self.remaining:
+        if model != self.current:
             self.current = model
             left = self.remaining[model]
             place = f"model {self.order.index(model) + 1} of {len(self.order)}"

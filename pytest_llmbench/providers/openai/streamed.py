@@ -83,9 +83,21 @@ class CompletionStream:
             return json.loads(b"\n".join(self._plain))
         return {
             "choices": [{"message": {"role": "assistant", "content": "".join(self._parts)}}],
-            "usage": self.usage,
+            "usage": self.usage if self.usage is not None else self._counted_usage(),
             "timings": self.timings,
         }
+
+    def _counted_usage(self) -> dict[str, int] | None:
+        """The usage of a stream whose server sent none (llama-cpp-python's server ignores
+        ``include_usage``): llama.cpp's ``timings`` counts when it sent them, else the
+        answer's tokens counted as its content chunks (one token a chunk on llama.cpp-based
+        servers); the prompt's tokens stay unknown then."""
+        if self.timings is not None and get(self.timings, "predicted_n") is not None:
+            usage = {"completion_tokens": int(get(self.timings, "predicted_n"))}
+            if get(self.timings, "prompt_n") is not None:
+                usage["prompt_tokens"] = int(get(self.timings, "prompt_n"))
+            return usage
+        return {"completion_tokens": len(self._parts)} if self._parts else None
 
 
 def server_timings(completion: Any) -> tuple[float | None, float | None]:

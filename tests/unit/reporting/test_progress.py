@@ -28,3 +28,9 @@ def test_the_judging_line() -> None:
     assert judging_line(1, 3, "j/x") == (
         "llmbench: judging 1 answer and 3 calibration cases with j/x ..."
     )
+
+
+def test_a_model_not_counted_gets_no_line_however_often_it_runs() -> None:
+    # an xdist worker counts nothing (the controller's terminal says it): no line, no error
+    progress = ModelProgress([])
+    assert [progress.line("a"), progress.line("a"), progress.line("b")] == [None, None, None]
