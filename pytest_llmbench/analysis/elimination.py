@@ -194,7 +194,7 @@ def skip_reason(
     task ranks ``strict``), or ``None``."""
     if not eliminator.eliminated(task, candidate):
         return None
-    if ledger.rank_settings(task, rank_policy)[0] != "strict":
+    if ledger.rank_settings(task, rank_policy).policy != "strict":
         return None
     runs = sum(1 for models in ledger.expected.get(task, {}).values() if candidate in models)
     return eliminator.reason(task, candidate, runs)

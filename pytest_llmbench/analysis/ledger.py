@@ -8,7 +8,7 @@ limits), what a crashed case's record needs, and the results as they come in.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_llmbench.analysis.alerts import Limits
 from pytest_llmbench.analysis.ranking import DEFAULT_WEIGHTS
@@ -34,6 +34,15 @@ def consensus_settings(task: Task) -> dict[str, Any] | None:
         "labels": list(output.labels),
         "schema": None if output.schema is None else dict(output.schema),
     }
+
+
+class RankSettings(NamedTuple):
+    """How one task is ranked (:meth:`ResultsLedger.rank_settings`)."""
+
+    policy: str
+    weights: tuple[float, float]
+    latency: str
+    min_correct: float
 
 
 class ResultsLedger:
@@ -114,21 +123,21 @@ class ResultsLedger:
                 found |= models
         return sorted(found)
 
-    def rank_settings(self, task: str, policy: str | None) -> tuple[str, tuple[float, float]]:
-        """The policy (``policy``, i.e. ``--llm-rank``, wins over the task's) and the weights."""
+    def rank_settings(
+        self, task: str, policy: str | None, latency: str | None = None
+    ) -> RankSettings:
+        """How ``task`` is ranked: the policy (``policy``, i.e. ``--llm-rank``, wins over
+        the task's), its weights, the latency (``latency``, i.e. ``--llm-rank-latency``,
+        wins over the task's ``ranking.latency``; neither: the mean) and the weighted
+        policy's bar (``ranking: {min_correct:}``; default 1)."""
         known = self.task_ranking.get(task, {})
-        chosen = policy or known.get("policy") or "strict"
         weights = known.get("weights")
-        return chosen, ((float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS)
-
-    def min_correct(self, task: str) -> float:
-        """The task's bar under the weighted policy (``ranking: {min_correct:}``; default 1)."""
-        return float(self.task_ranking.get(task, {}).get("min_correct", 1.0))
-
-    def rank_latency(self, task: str, latency: str | None) -> str:
-        """The latency ``task`` is ranked by: ``latency`` (``--llm-rank-latency``) wins over
-        the task's ``ranking.latency``; neither: the mean."""
-        return latency or self.task_ranking.get(task, {}).get("latency") or "mean"
+        return RankSettings(
+            policy or known.get("policy") or "strict",
+            (float(weights[0]), float(weights[1])) if weights else DEFAULT_WEIGHTS,
+            latency or known.get("latency") or "mean",
+            float(known.get("min_correct", 1.0)),
+        )
 
     def alert_limits(self, task: str, default: Limits) -> Limits:
         """The task's alert limits: its case file's ``alerts:``, else ``default`` (the options')."""

@@ -62,17 +62,17 @@ def pytest_llmbench_rank(
     expected: Sequence[tuple[str, int]],
 ) -> TaskRanking:
     bench = get_bench(config)
-    policy, weights = bench.ledger.rank_settings(task, bench.options.rank_policy)
+    how = bench.ledger.rank_settings(task, bench.options.rank_policy, bench.options.rank_latency)
     return rank_task(
         task,
         results,
-        policy=policy,
-        weights=weights,
-        latency=bench.ledger.rank_latency(task, bench.options.rank_latency),
+        policy=how.policy,
+        weights=how.weights,
+        latency=how.latency,
         generic_threshold=bench.options.generic_threshold,
         prices=bench.options.prices,
         expected=expected,
         models=bench.ledger.models_owing(task),
         min_lead=bench.options.min_lead,
-        min_correct=bench.ledger.min_correct(task),
+        min_correct=how.min_correct,
     )

@@ -165,12 +165,11 @@ class OpenAIProvider:
             return NO_KEY
         key = self.endpoint.api_key()
         if key is None:
-            raise ProviderError(self._missing_key())
+            raise ProviderError(
+                f"{self.name}: ${self.endpoint.key_env} is not set (the endpoint's API key)"
+            )
         register_secret(key)
         return key
-
-    def _missing_key(self) -> str:
-        return f"{self.name}: ${self.endpoint.key_env} is not set (the endpoint's API key)"
 
     def _client(self, purpose: str) -> openai.OpenAI:
         """One ``openai`` client per purpose (``discover`` or ``generate``), made on first use."""
