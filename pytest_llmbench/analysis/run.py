@@ -85,9 +85,13 @@ def finish_run(
     ``registered``: a task's registered models (champion first), read only for a task
     that declares consensus; ``eliminator``: given under ``--llm-eliminate``;
     ``stopped``: why the run stopped before its last item, if it did; ``load``: runs
-    the load phase (``None``: no load phase).
+    the load phase (``None``: no load phase).  A run in which no item ran
+    (``--collect-only``, a collection error) ranks nothing: every model would show as
+    "disqualified, incomplete".
     """
     results = list(ledger.results)
+    if not results:
+        return RunOutcome(results=[], rankings=[])
     if judging is not None and judges is not None:
         results = judging.run(judges, results)
     loads = model_loads(results)

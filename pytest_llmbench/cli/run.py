@@ -104,6 +104,7 @@ def _call(args: argparse.Namespace) -> RouterResult:
         evals=args.evals,
         settings=settings,
         feedback=args.feedback,
+        allowed_roots=args.allowed_root or (),
     ) as router:  # the feedback log written before the answer is printed
         return router.run(args.task, consensus=True if args.consensus else None, variables=values)
 

@@ -42,7 +42,7 @@ from pytest_llmbench.execution.lifecycle import ModelLifecycle
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = ["JudgeModels", "Judging", "RunJudges", "Verdict", "failed_runs"]
+__all__ = ["JudgeModels", "Judging", "RunJudges", "Verdict", "failed_runs", "judge_failures"]
 
 Verdict = tuple[str, bool, bool | None]
 """A calibration case judged: (case id, gold pass, judge pass or ``None`` if it failed)."""
@@ -273,9 +273,14 @@ class Judging:
 
 def failed_runs(results: Sequence[Result]) -> int:
     """Runs the judge failed or could not judge (the item itself had passed)."""
-    return sum(
-        1
+    return len(judge_failures(results))
+
+
+def judge_failures(results: Sequence[Result]) -> list[Result]:
+    """The runs the judge failed or could not judge, each naming its judge."""
+    return [
+        r
         for r in results
         if r.judge_model is not None
         and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
-    )
+    ]

@@ -12,11 +12,13 @@ from typing import Any
 from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.gate import GateVerdict
 from pytest_llmbench.analysis.run import RunOutcome
+from pytest_llmbench.execution.judging import judge_failures
+from pytest_llmbench.execution.results import Result
 from pytest_llmbench.reporting.load import load_lines
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.safety.sanitising import shown
 
-__all__ = ["Line", "failure_lines", "gate_lines", "ranking_lines"]
+__all__ = ["Line", "failure_lines", "gate_lines", "judge_lines", "ranking_lines"]
 
 Line = tuple[str, Mapping[str, bool]]
 """A line and its markup."""
@@ -64,13 +66,15 @@ def failure_lines(outcome: RunOutcome) -> list[Line]:
     """Why a run whose items passed fails (the judge, generic answers), and a partial run."""
     lines: list[Line] = []
     if outcome.judged_wrong:
+        why = judge_lines(outcome.results)
         lines.append(
             (
                 f"llmbench: the judge failed {outcome.judged_wrong} run(s) or could not judge "
-                "them (see above), so the run fails",
+                "them, so the run fails" + (":" if why else ""),
                 {"red": True},
             )
         )
+        lines += [(line, {"red": True}) for line in why]
     if outcome.generic_failures:
         lines.append(
             (
@@ -81,6 +85,29 @@ def failure_lines(outcome: RunOutcome) -> list[Line]:
         )
     if outcome.partial:
         lines.append((f"llmbench: partial run: {outcome.partial}", {"yellow": True}))
+    return lines
+
+
+JUDGE_LINES = 20
+"""At most this many judge failures are listed (the rest: the ``--llm-json`` document)."""
+
+
+def judge_lines(results: Sequence[Result]) -> list[str]:
+    """A line per run the judge failed or could not judge: the run, the judge and why."""
+    failures = judge_failures(results)
+    lines = []
+    for r in failures[:JUDGE_LINES]:
+        where = f"  {r.task} {r.case_id} {r.model}" + (
+            f" (repeat {r.repeat})" if r.repeat > 1 else ""
+        )
+        part = next((p for p in r.parts if p.name == "judge" and not p.passed), None)
+        if r.error or part is None:
+            lines.append(shown(f"{where}: {r.error}"))
+            continue
+        why = f"{r.judge_model} scored {part.score:g} < {part.threshold:g}"
+        lines.append(shown(f"{where}: {why}" + (f": {r.judge_reason}" if r.judge_reason else "")))
+    if len(failures) > JUDGE_LINES:
+        lines.append(f"  ... and {len(failures) - JUDGE_LINES} more (every reason: --llm-json)")
     return lines
 
 

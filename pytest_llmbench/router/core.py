@@ -146,6 +146,8 @@ class Router(AbstractContextManager["Router"]):
         different hosts.
     :param workers: threads that make the calls of :meth:`arun` (each keeps its own
         kept-alive connection per host); at most this many async calls wait on models at once.
+    :param allowed_roots: directories outside the registry's project that a registry's
+        ``case_file`` may name (``llmbench run --allowed-root``); elsewhere it is refused.
 
     Safe to share between threads and tasks: the breaker, the feedback log and the
     providers are shared behind locks.  The feedback log is buffered: :meth:`flush`
@@ -167,10 +169,12 @@ class Router(AbstractContextManager["Router"]):
         clock: Callable[[], float] = time.monotonic,
         concurrent: bool = True,
         workers: int = 32,
+        allowed_roots: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.registry = Path(registry)
         self.entries = dict(entries)
         self.evals = Path(evals) if evals is not None else None
+        self.allowed_roots = tuple(Path(p) for p in allowed_roots)
         self.settings = settings or default_settings()
         self.breaker = CircuitBreaker(failures, cool_down_s, clock)
         self._calls = ModelCalls(self.settings, self.breaker, providers)
@@ -246,7 +250,7 @@ class Router(AbstractContextManager["Router"]):
                 return found
         recorded = entry.case_path(self.registry)
         if recorded is not None and recorded.is_file():
-            return recorded
+            return recorded_case_file(self.registry, task, recorded, self.allowed_roots)
         if self.evals is None and recorded is None:
             found = find_case_file(self.registry.parent / "evals", task)
             if found is not None:
@@ -420,3 +424,24 @@ def _route(
             feedback, spec.name, attempts, result.consensus if result is not None else None
         )
     return result
+
+
+def recorded_case_file(registry: Path, task: str, path: Path, allowed: Sequence[Path]) -> Path:
+    """The ``case_file`` a registry records for ``task``, when it is inside the registry's
+    project or under one of the ``allowed`` roots (a registry is shared, its case file
+    path is no more trusted than a case file's ``{file:}``).
+
+    :raises RouterError: in one line, naming the path and what to do.
+    """
+    from pytest_llmbench.safety.confinement import Confinement, OutsideRoot, default_root
+
+    try:
+        return Confinement(default_root(registry), allowed).check(path)
+    except OutsideRoot as exc:
+        why = str(exc).replace(
+            "list a trusted directory in the ini option llm_allowed_file_roots",
+            "pass allowed_roots= (llmbench run --allowed-root DIR)",
+        )
+        raise RouterError(
+            f"case_file {path} of task {task} in registry {registry}: {why}"
+        ) from None

@@ -426,10 +426,19 @@ def known_failure_rates(path: Path | None, tasks: Sequence[str]) -> FailureRates
 
 
 def last_run_with(path: Path, tasks: Sequence[str], *, exclude: str | None = None) -> str | None:
-    """The latest run (other than ``exclude``) that ranked every one of ``tasks``."""
+    """The latest run (other than ``exclude``) that ranked every one of ``tasks`` and
+    timed its answers: a cache-only run (every answer from the response cache) is never
+    a baseline."""
     wanted = set(tasks)
+    with _connect(path, create=False) as db:
+        cached = {
+            run_id
+            for (run_id,) in db.execute(
+                "SELECT id FROM runs WHERE json_extract(info, '$.cache_only')"
+            )
+        }
     for summary in reversed(list_runs(path)):
-        if summary.id != exclude and wanted <= set(summary.tasks):
+        if summary.id not in (exclude, *cached) and wanted <= set(summary.tasks):
             return summary.id
     return None
 

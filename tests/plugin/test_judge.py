@@ -140,8 +140,9 @@ def test_judge_scores_and_reasons_are_recorded_apart_from_the_candidates_time(
             "  cand/bad (0/2): wrong on S1, S2",
             "Judge: jp/judge: 4 answer(s) scored, 2 below the rubric's pass; mean 1?? ms a "
             "call (not in the candidates' time)",
-            "llmbench: the judge failed 2 run(s) or could not judge them (see above), so the "
-            "run fails",
+            "llmbench: the judge failed 2 run(s) or could not judge them, so the run fails:",
+            "  summary S? cand/bad: jp/judge scored 0.2 < 0.7: Does not name the company.",
+            "  summary S? cand/bad: jp/judge scored 0.2 < 0.7: Does not name the company.",
         ]
     )
 
@@ -184,6 +185,12 @@ def test_a_judge_failure_is_the_runs_error_naming_the_judge(project: pytest.Pyte
         assert r["score"] == 0.0
         assert r["judge_score"] is None
     result.stdout.fnmatch_lines(["  cand/good (0/2): error on S1, S2", "*2 judge error(s)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "llmbench: the judge failed 2 run(s) or could not judge them, so the run fails:",
+            "  summary S1 cand/good: judge jp/broken failed: not valid JSON*",
+        ]
+    )
 
 
 def test_an_unavailable_judge_is_named(project: pytest.Pytester) -> None:

@@ -370,6 +370,27 @@ def test_a_recorded_case_file_that_is_gone_is_named(project: Path) -> None:
         router.task("grading")
 
 
+def test_a_recorded_case_file_outside_the_project_needs_an_allowed_root(
+    project: Path, tmp_path_factory: Any
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "grading.yaml").write_text(GRADING)
+    write_registry(project, {"grading": (CHAMPION, RUNNER_UP)}, case_file=str(outside / "g.yaml"))
+    (outside / "g.yaml").write_text(GRADING)
+    router = Router.from_registry(project / "llmbench-registry.yaml", feedback=False)
+    with pytest.raises(RouterError) as info:
+        router.task("grading")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"case_file {outside / 'g.yaml'} of task grading in registry ")
+    assert "is outside the project root" in message
+    assert "allowed_roots= (llmbench run --allowed-root DIR)" in message
+    allowed = Router.from_registry(
+        project / "llmbench-registry.yaml", feedback=False, allowed_roots=[outside]
+    )
+    assert allowed.task("grading").name == "grading"
+
+
 def test_a_bad_case_file_is_the_loader_s_message(project: Path) -> None:
     (project / "evals" / "grading.yaml").write_text(GRADING.replace("output:", "outptu:"))
     router = Router.from_registry(project / "llmbench-registry.yaml", feedback=False)

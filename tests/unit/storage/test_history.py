@@ -127,6 +127,15 @@ def test_last_run_with_needs_every_task(tmp_path: Path) -> None:
     assert history.last_run_with(path, ["grading"], exclude="r1") is None
 
 
+def test_last_run_with_skips_cache_only_runs(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store(path, "r1", "2025-01-01T12:00:00+00:00")
+    cached = run_record("r2", "2025-01-02T12:00:00+00:00") | {"cache_only": True}
+    history.record_run(path, cached, RESULTS, [rank_strict("grading", RESULTS)])
+    assert history.last_run_with(path, ["grading"]) == "r1"
+    assert history.resolve_run(path, "last") == "r2"  # `llmbench show last` still finds it
+
+
 def test_unusable_files_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(history.HistoryError, match="no history at"):
         history.list_runs(tmp_path / "missing.sqlite")
