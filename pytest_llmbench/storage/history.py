@@ -14,7 +14,9 @@ Every record is stored in the codec's canonical form (:mod:`.codec`: a dataclass
 object of its fields, as ``dataclasses.asdict`` gives it): the results and standings as
 JSON in their rows, the rest of each task's ranking under ``rankings`` in the run's
 ``info``.  Reading goes through the same codec; data that does not fit raises
-:class:`HistoryError` naming the run and the field.
+:class:`HistoryError` naming the run and the field.  Everything is masked before it is
+written (:func:`~pytest_llmbench.safety.redaction.redact_data`, as the JSON document is):
+no password of an endpoint URL, no registered secret.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 from pytest_llmbench.analysis.elimination import FailureRates
 from pytest_llmbench.analysis.ranking import ModelStanding, TaskRanking
 from pytest_llmbench.execution.results import Result
+from pytest_llmbench.safety.redaction import redact, redact_data, registered_secrets
 from pytest_llmbench.storage.codec import decode, encode
 
 __all__ = [
@@ -223,6 +226,8 @@ def record_run(
         }
         for r in rankings
     }
+    # A registered secret that JSON escapes is not found in the text: mask record by record.
+    whole = not any(json.dumps(s)[1:-1] != s for s in registered_secrets())
     with _connect(path, create=True) as db, db:
         db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         db.execute(
@@ -237,8 +242,8 @@ def record_run(
                 run.get("plugin_version"),
                 run.get("exitstatus"),
                 json.dumps(tasks),
-                json.dumps(run.get("options") or {}, sort_keys=True, default=str),
-                json.dumps(info, default=str, ensure_ascii=False),
+                json.dumps(redact_data(run.get("options") or {}), sort_keys=True, default=str),
+                json.dumps(redact_data(info), default=str, ensure_ascii=False),
             ),
         )
         db.executemany(  # row by row: 20,000 records are never all encoded at once
@@ -255,7 +260,7 @@ def record_run(
                     int(r.correct),
                     r.latency_ms,
                     r.prompt_hash,
-                    json.dumps(r.to_dict(), ensure_ascii=False),  # = encode(r), made faster
+                    _masked_json(r.to_dict(), whole),  # = encode(r), made faster
                 )
                 for seq, r in enumerate(results)
             ),
@@ -275,12 +280,22 @@ def record_run(
                     s.total,
                     s.mean_ms,
                     s.p95_ms,
-                    json.dumps(encode(s), ensure_ascii=False),
+                    json.dumps(redact_data(encode(s)), ensure_ascii=False),
                 )
                 for ranking in rankings
                 for position, s in enumerate(ranking.standings)
             ],
         )
+
+
+def _masked_json(record: Mapping[str, Any], whole: bool) -> str:
+    """``record`` as JSON, masked as :func:`redact_data` masks it.  ``whole``: every
+    registered secret reads the same in JSON, so the text is looked at once and only a
+    record that holds something to mask is masked field by field (most hold nothing)."""
+    text = json.dumps(record, ensure_ascii=False)
+    if whole and redact(text) == text:
+        return text
+    return json.dumps(redact_data(record), ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------- reading

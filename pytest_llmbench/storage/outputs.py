@@ -325,15 +325,9 @@ def output_problem(path: Path) -> str | None:
     if path.is_dir():
         return "is a directory; name a file"
     if path.is_file():
-        from pytest_llmbench.cases.encoding import readable_text
-        from pytest_llmbench.cases.load import looks_like_case_file
-
-        try:
-            text = readable_text(path.read_bytes())  # as collection tells a case file
-        except OSError:
-            text = ""
-
-        if path.suffix in (".yaml", ".yml") and looks_like_case_file(text):
+        # Only a file whose name says YAML can be a case file: any other (the history,
+        # however large) is never read to decide what it is.
+        if path.suffix in (".yaml", ".yml") and _is_case_file(path):
             return "is a case file; writing there would destroy its gold cases; name another file"
         if not os.access(path, os.W_OK):
             return "cannot be written (permission denied)"
@@ -346,6 +340,17 @@ def output_problem(path: Path) -> str | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot be written: {parent} is not writable"
     return None
+
+
+def _is_case_file(path: Path) -> bool:
+    """``path`` (named ``.yaml``/``.yml``) holds gold cases, as collection tells one."""
+    from pytest_llmbench.cases.encoding import readable_text
+    from pytest_llmbench.cases.load import looks_like_case_file
+
+    try:
+        return looks_like_case_file(readable_text(path.read_bytes()))
+    except OSError:
+        return False
 
 
 def display_path(path: Path, start: Path) -> str:

@@ -53,6 +53,7 @@ ORDER = (
     "elimination",
     "memory-defaults",
     "memory-json",
+    "history-size",
 )
 """The table's row order, by key."""
 

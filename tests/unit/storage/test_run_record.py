@@ -148,3 +148,14 @@ _RUN_INFO: dict[str, Any] = {
     "cache_only": False,
     "xdist": None,
 }
+
+
+def test_the_history_masks_an_endpoint_password_in_every_record(tmp_path: Path) -> None:
+    url = "https://bench:Hunter2-endpoint-pw@llm.example/v1"
+    results = [Result("t", "A", "emu/m", 1, "PASS", "PASS", True, latency_ms=1.0, host=url)]
+    run = {"id": "r1", "started_at": "2026-01-01T00:00:00+00:00", "options": {"ep": url}}
+    path = tmp_path / "history.sqlite"
+    history.record_run(path, run, results, [rank_task("t", results)])
+    assert b"Hunter2-endpoint-pw" not in path.read_bytes()
+    stored = history.load_run(path, "r1")
+    assert stored.results[0].host == "https://bench:***@llm.example/v1"
