@@ -57,13 +57,13 @@ def stopped(session: pytest.Session, exitstatus: int) -> str | None:
 
 
 def check_outputs(config: pytest.Config, options: Options) -> None:
-    """Every output path can be written and ``--llm-baseline`` can be read: a usage
-    error now, not a lost run at the end."""
+    """Every output asked for can be written and ``--llm-baseline`` can be read: a usage
+    error now (the state folder's default history: a warning at the end, the run goes on)."""
     from pytest_llmbench.storage.outputs import run_problem
 
     outputs = {"--llm-json": options.json_path, "--llm-report": options.report_md}
     outputs |= {"--llm-html": options.report_html, "--llm-update-registry": options.update_registry}
-    outputs["--llm-history"] = options.history
+    outputs["--llm-history"] = options.history if config.getoption("llm_history") else None
     cache = options.cache_dir if options.cache_mode != "off" else None
     base = option_path(config, options.baseline) if options.baseline else None
     where = config.invocation_params.dir

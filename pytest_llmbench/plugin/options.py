@@ -106,8 +106,9 @@ def _history(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
 
     try:
         check_history(path)
-    except HistoryError as exc:
-        raise pytest.UsageError(f"--llm-history: {exc}") from None
+    except HistoryError as exc:  # the default one in the state folder: a warning at the end
+        if config.getoption("llm_history"):
+            raise pytest.UsageError(f"--llm-history: {exc}") from None
     return {"history": path, "history_read": path}
 
 

@@ -261,6 +261,25 @@ def test_read_only_state_dir_degrades_to_warnings(project: pytest.Pytester) -> N
     assert "INTERNALERROR" not in result.stdout.str()
 
 
+def test_a_state_folder_that_cannot_hold_files_degrades_to_warnings(
+    project: pytest.Pytester,
+) -> None:
+    """What the read-only state folder row of the troubleshooting page promises, shown
+    with a state "folder" that is a file (root writes into read-only folders): the
+    journal and the default history are warnings, and the run goes on and ranks."""
+    (project.path / ".llmbench").write_text("not a folder")
+    result = run(project, "--llm-models=fake/b-fast", "--llm-json=out.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*LLMBenchWarning: llmbench: journal * not written*",
+            "*LLMBenchWarning: llmbench: history *history.sqlite not written*",
+            "Champion:  fake/b-fast*",
+        ]
+    )
+    assert json.loads((project.path / "out.json").read_text())["results"]
+
+
 def test_unwritable_journal_degrades_to_a_warning_and_the_run_goes_on(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
