@@ -24,6 +24,7 @@ __all__ = [
     "UsageError",
     "add_endpoint_option",
     "add_model_settings",
+    "add_router_settings",
     "checked",
     "feedback_option",
     "history_option",
@@ -94,6 +95,21 @@ def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
         help="an OpenAI-compatible endpoint as provider NAME (repeatable), as --llm-endpoint "
         "takes it: 'NAME=URL [key_env=VAR] [models=a,b]'",
     )
+
+
+def add_router_settings(parser: argparse.ArgumentParser) -> None:
+    """``--ollama-host``, ``--timeout`` and ``--endpoint``: where the champions of the
+    commands that call them through the router (``run``, ``serve``) are found."""
+    parser.add_argument(
+        "--ollama-host",
+        metavar="URL",
+        action="append",
+        help="Ollama server (repeatable; default: $OLLAMA_HOST, else http://127.0.0.1:11434)",
+    )
+    parser.add_argument(
+        "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
+    )
+    add_endpoint_option(parser)
 
 
 def add_model_settings(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_llmbench.cli.options import (
     Commands,
     UsageError,
-    add_endpoint_option,
+    add_router_settings,
     feedback_option,
     registry_option,
 )
@@ -80,16 +80,7 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--evals", metavar="DIR", type=Path, help="find the tasks' case files here, by name"
     )
-    parser.add_argument(
-        "--ollama-host",
-        metavar="URL",
-        action="append",
-        help="Ollama server (repeatable; default: $OLLAMA_HOST, else http://127.0.0.1:11434)",
-    )
-    parser.add_argument(
-        "--timeout", metavar="S", type=float, default=120.0, help="per call (default: 120)"
-    )
-    add_endpoint_option(parser)
+    add_router_settings(parser)
 
 
 def run(args: argparse.Namespace) -> int:
