@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.execution.results import Result
 from tests.support import factories
+from tests.support.casedata import write_versioned_project
 
 CONFTEST = """
 from pytest_llmbench.providers.scripted import ScriptedProvider
@@ -35,38 +35,11 @@ def pytest_llmbench_register_providers(registry, config):
     ))
 """
 
-VERSIONED = """\
-task: grading
-prompts:
-  v1: {file: prompts/grading_v1.txt}
-  v2: {file: prompts/grading_v2.txt}
-output: {kind: verdict, labels: [PASS, FAIL]}
-cases:
-  - id: GRADE_PASS_001
-    expected: {verdict: PASS}
-    vars: {posting: GOOD one}
-  - id: GRADE_FAIL_001
-    expected: {verdict: FAIL}
-    vars: {posting: BAD one}
-"""
-
-
-def write_project(root: Path) -> Path:
-    evals = root / "evals"
-    (evals / "prompts").mkdir(parents=True)
-    (evals / "prompts" / "grading_v1.txt").write_text("Posting: {posting}\nPASS or FAIL?")
-    (evals / "prompts" / "grading_v2.txt").write_text(
-        "Read carefully.\nPosting: {posting}\nPASS or FAIL?"
-    )
-    path = evals / "grading.yaml"
-    path.write_text(VERSIONED)
-    return path
-
 
 @pytest.fixture
 def versioned(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST)
-    write_project(pytester.path)
+    write_versioned_project(pytester.path)
     return pytester
 
 

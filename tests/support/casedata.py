@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -205,3 +206,32 @@ cases:
     why: a bad one
 """
 """A two-case verdict task, ``grading`` (the ``suite`` fixture's ``evals/grading.yaml``)."""
+
+
+VERSIONED = """\
+task: grading
+prompts:
+  v1: {file: prompts/grading_v1.txt}
+  v2: {file: prompts/grading_v2.txt}
+output: {kind: verdict, labels: [PASS, FAIL]}
+cases:
+  - id: GRADE_PASS_001
+    expected: {verdict: PASS}
+    vars: {posting: GOOD one}
+  - id: GRADE_FAIL_001
+    expected: {verdict: FAIL}
+    vars: {posting: BAD one}
+"""
+
+
+def write_versioned_project(root: Path) -> Path:
+    """``evals/grading.yaml`` with two prompt versions (v1, v2) and their prompt files."""
+    evals = root / "evals"
+    (evals / "prompts").mkdir(parents=True)
+    (evals / "prompts" / "grading_v1.txt").write_text("Posting: {posting}\nPASS or FAIL?")
+    (evals / "prompts" / "grading_v2.txt").write_text(
+        "Read carefully.\nPosting: {posting}\nPASS or FAIL?"
+    )
+    path = evals / "grading.yaml"
+    path.write_text(VERSIONED)
+    return path

@@ -12,37 +12,11 @@ from pytest_llmbench.cases.load import load_task
 from pytest_llmbench.cases.problems import CaseFileError
 from pytest_llmbench.execution.results import Result
 from tests.support import factories
-
-VERSIONED = """\
-task: grading
-prompts:
-  v1: {file: prompts/grading_v1.txt}
-  v2: {file: prompts/grading_v2.txt}
-output: {kind: verdict, labels: [PASS, FAIL]}
-cases:
-  - id: GRADE_PASS_001
-    expected: {verdict: PASS}
-    vars: {posting: GOOD one}
-  - id: GRADE_FAIL_001
-    expected: {verdict: FAIL}
-    vars: {posting: BAD one}
-"""
-
-
-def write_project(root: Path) -> Path:
-    evals = root / "evals"
-    (evals / "prompts").mkdir(parents=True)
-    (evals / "prompts" / "grading_v1.txt").write_text("Posting: {posting}\nPASS or FAIL?")
-    (evals / "prompts" / "grading_v2.txt").write_text(
-        "Read carefully.\nPosting: {posting}\nPASS or FAIL?"
-    )
-    path = evals / "grading.yaml"
-    path.write_text(VERSIONED)
-    return path
+from tests.support.casedata import VERSIONED, write_versioned_project
 
 
 def test_versions_render_every_case_with_their_own_template(tmp_path: Path) -> None:
-    task = load_task(write_project(tmp_path))
+    task = load_task(write_versioned_project(tmp_path))
     assert [v.name for v in task.versions] == ["v1", "v2"]
     v1, v2 = task.versions
     assert v1.file == "prompts/grading_v1.txt"
@@ -71,7 +45,7 @@ def test_a_single_prompt_has_no_version(tmp_path: Path) -> None:
 
 
 def test_a_version_missing_a_variable_and_prompt_with_prompts_are_errors(tmp_path: Path) -> None:
-    path = write_project(tmp_path)
+    path = write_versioned_project(tmp_path)
     (path.parent / "prompts" / "grading_v2.txt").write_text("{posting} and {summary}")
     path.write_text(VERSIONED.replace("prompts:\n", "prompt: x\nprompts:\n"))
     with pytest.raises(CaseFileError) as info:
