@@ -548,16 +548,17 @@ def run_info(
 
 def machine_conditions(load_at_start: Mapping[str, Any], models: Sequence[str]) -> dict[str, Any]:
     """The run record's ``conditions``: the load measured at the start and now, and the
-    embedded thread count when an embedded model ran
+    embedded thread count this process ran its models with (``None`` when it loaded none:
+    an xdist controller, whose workers chose their own)
     (:mod:`pytest_llmbench.analysis.conditions`)."""
     from pytest_llmbench.analysis.conditions import measure, run_conditions
 
-    threads = None
+    used = None
     if any(model.startswith("llamacpp/") for model in models):
-        from pytest_llmbench.providers.llamacpp import thread_count
+        from pytest_llmbench.providers.llamacpp import threads_used
 
-        threads = thread_count()
-    return run_conditions(load_at_start, measure(), threads)
+        used = threads_used()  # never chosen here: no 50 ms sample, no count never used
+    return run_conditions(load_at_start, measure(), used.threads if used else None)
 
 
 def embedded_threads(models: Sequence[str]) -> dict[str, Any]:

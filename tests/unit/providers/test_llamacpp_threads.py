@@ -70,3 +70,18 @@ def test_the_run_records_the_embedded_thread_count(monkeypatch: pytest.MonkeyPat
         "idle_cores": 3.5,
         "source": "auto",
     }
+
+
+def test_the_conditions_record_the_count_used_and_choose_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that loaded no embedded model (an xdist controller) records no count,
+    and does not choose one at the end of the run."""
+    from pytest_llmbench.storage.json_report import machine_conditions
+
+    monkeypatch.setattr(llamacpp, "_THREADS", None)
+    monkeypatch.setattr(llamacpp, "choose_threads", lambda *a, **k: pytest.fail("chosen"))
+    start = {"load_1m": 0.1, "cores": 2}
+    assert machine_conditions(start, ["llamacpp/smollm2-135m"])["embedded_threads"] is None
+    monkeypatch.setattr(llamacpp, "_THREADS", llamacpp.Threads(1, 2, 2, 1.0, "auto"))
+    assert machine_conditions(start, ["llamacpp/smollm2-135m"])["embedded_threads"] == 1
