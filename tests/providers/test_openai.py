@@ -76,8 +76,11 @@ def provider(
     state_dir: Path | None = None,
     **endpoint: Any,
 ) -> OpenAIProvider:
+    # A generous discovery timeout: on a busy machine (the suite under -n) the openai
+    # client's first GET /models can take seconds, and a listing that times out leaves
+    # a server without its identity, which some tests count on.
     return OpenAIProvider(
-        settings(timeout_s=timeout_s, discovery_timeout_s=2.0, state_dir=state_dir),
+        settings(timeout_s=timeout_s, discovery_timeout_s=10.0, state_dir=state_dir),
         Endpoint(name="local", base_url=url, **endpoint),
         sleep=sleep or Sleeps(),
     )
