@@ -37,7 +37,7 @@ class HostStates:
         self._answered: set[str] = set()
         """Hosts that answered at least once (so a refused connection means "went away")."""
         self._gone: dict[str, str] = {}
-        """Hosts that went away mid-run -> the message their models' requests fail with
+        """Hosts that went away -> the message their models' requests fail with
         (when no other host serves the model); probed again before each request."""
         self._presence: dict[str, tuple[str, ...]] = {}
         """Model -> every host that has it (discovery): where it can fail over to."""
@@ -122,8 +122,8 @@ class HostStates:
     def went_away(self, host: str, reason: str) -> HostGone:
         """Mark ``host`` gone: its models move elsewhere or fail at once with this message."""
         message = (
-            f"ollama at {host} went away mid-run ({reason}); "
-            "its remaining cases fail without waiting"
+            f"ollama at {host} stopped answering ({reason}); "
+            "requests to it fail at once until it accepts connections again"
         )
         with self._lock:
             return HostGone(self._gone.setdefault(host, message))
