@@ -47,7 +47,8 @@ def add_parser(commands: Commands) -> None:
         action="append",
         type=Path,
         default=None,
-        help="a directory outside the project that --var NAME=@FILE may read from (repeatable)",
+        help="a directory outside the project that --var NAME=@FILE and the registry's "
+        "case_file may read from (repeatable)",
     )
     parser.add_argument(
         "--consensus", action="store_true", help="ask several models and let them agree"
