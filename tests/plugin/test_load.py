@@ -140,3 +140,25 @@ def test_the_load_phase_runs_once_per_task_under_xdist_with_the_serial_champion(
     assert a["p95_ms"] >= A_P95_MS * FLOOR
     assert b["goodput_rps"] > a["goodput_rps"]
     assert task["_stdout"].count("grading under load: x4 in flight") == 1
+
+
+def test_the_markdown_and_html_reports_carry_the_load_table_and_chart(
+    pytester: pytest.Pytester, srv: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    run_task(pytester, srv.url, LOAD_YAML, ("--llm-report=report.md", "--llm-html=report.html"))
+    caption = f"x{CONCURRENCY} in flight, {REQUESTS} requests per model, SLO p95"
+    markdown = (pytester.path / "report.md").read_text()
+    assert "### Under load" in markdown
+    assert caption in markdown
+    assert "**Champion at load:** `ollama/b:1b`" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| `ollama/")]
+    load_rows = [line for line in rows if line.endswith(" of 16 | champion at load |")]
+    assert len(load_rows) == 1
+    assert load_rows[0].startswith("| `ollama/b:1b` |")
+    html = (pytester.path / "report.html").read_text()
+    assert "<h3>Under load</h3>" in html
+    assert "champion at load: <b>ollama/b:1b</b>" in html
+    assert html.count("<polyline") == 4  # p50 and p95 of A and B, alone and x4
+    assert "ollama/a:1b: p95" in html
+    assert f"x{CONCURRENCY} in flight</title>" in html
