@@ -7,7 +7,8 @@ Every string that comes from a model, a case or the user is escaped.
 
 Per task: a latency-against-accuracy chart (one point per model), the latency
 distribution of each model (every call, with its quartiles), the tables of the
-Markdown report, and every result in a collapsed table.
+Markdown report, for a task with a load phase its p50 and p95 against concurrency
+(one request at a time, then under load), and every result in a collapsed table.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from pytest_llmbench.reporting.facts import (
     streamed_rows,
     top_results_rows,
 )
+from pytest_llmbench.reporting.load import load_caption, load_headers, load_rows
 
-__all__ = ["CSS", "STATUS_COLORS", "html_report", "task_section"]
+__all__ = ["CSS", "STATUS_COLORS", "concurrency_chart", "html_report", "task_section"]
 
 STATUS_COLORS = {
     "champion": "#1a7f37",
@@ -253,6 +255,108 @@ def latency_chart(ranking: TaskRanking, results: Sequence[Result]) -> str:
     return "".join(parts)
 
 
+_PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#6e7781")
+
+
+def concurrency_chart(ranking: TaskRanking) -> str | None:
+    """An SVG line chart: each model's p50 (dashed) and p95 (solid) latency against the
+    requests in flight, at 1 (the correctness sweep, one at a time) and at the load
+    phase's concurrency; ``None`` when the task ran no load phase or no model has both.
+    """
+    load = ranking.at_load
+    if load is None:
+        return None
+    serial = {s.model: s.latency for s in ranking.standings}
+    lines: list[tuple[str, list[tuple[int, float, float]], bool]] = []
+    for s in load.standings:
+        alone = serial.get(s.model)
+        if s.skipped is not None or alone is None or s.p50_ms is None or s.p95_ms is None:
+            continue
+        points = [(1, alone.p50, alone.p95), (load.concurrency, s.p50_ms, s.p95_ms)]
+        lines.append((s.model, points, s.flag is not None))
+    if not lines:
+        return None
+    width, top, left, right, bottom = 560, 16, 56, 190, 42
+    height = 300
+    highest = max(p95 for _, points, _ in lines for _, _, p95 in points)
+    ticks_y = _ticks(0.0, highest * 1.1)
+    y = _Scale(0.0, ticks_y[-1], height - bottom, top)
+    levels = sorted({1, load.concurrency})
+    x = _Scale(1.0, float(max(levels[-1], 2)), left + 20, width - right - 20)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart concurrency" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_e(ranking.task)}: latency against requests in flight">'
+    ]
+    for tick in ticks_y:
+        ty = _num(y(tick))
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty}" y2="{ty}"/>'
+            f'<text x="{left - 6}" y="{ty}" text-anchor="end" dy="4">{_ms_label(tick)}</text>'
+        )
+    base = height - bottom
+    for level in levels:
+        tx = _num(x(level))
+        label = "1 (alone)" if level == 1 else f"{level} (load)"
+        parts.append(f'<text x="{tx}" y="{base + 15}" text-anchor="middle">{label}</text>')
+    parts.append(
+        f'<line class="axis" x1="{left}" x2="{width - right}" y1="{base}" y2="{base}"/>'
+        f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{base}"/>'
+        f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">'
+        "requests in flight</text>"
+        f'<text transform="translate(14 {(top + base) / 2}) rotate(-90)" '
+        'text-anchor="middle">latency (ms)</text>'
+    )
+    for index, (model, points, flagged) in enumerate(lines):
+        color = _PALETTE[index % len(_PALETTE)]
+        for which, dash in ((2, ""), (1, ' stroke-dasharray="5 4"')):
+            coords = " ".join(f"{_num(x(p[0]))},{_num(y(p[which]))}" for p in points)
+            parts.append(
+                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"{dash}/>'
+            )
+            for point in points:
+                name = ("p50", "p95")[which - 1]
+                where = "alone" if point[0] == 1 else f"x{point[0]} in flight"
+                parts.append(
+                    f'<circle cx="{_num(x(point[0]))}" cy="{_num(y(point[which]))}" r="4" '
+                    f'fill="{color}"><title>{_e(model)}: {name} {ms(point[which], " ms")} '
+                    f"{where}</title></circle>"
+                )
+        ly = top + 8 + index * 18
+        name = model if len(model) <= 24 else model[:23] + "…"
+        parts.append(
+            f'<line x1="{width - right + 12}" x2="{width - right + 32}" y1="{ly}" y2="{ly}" '
+            f'stroke="{color}" stroke-width="2"/>'
+            f'<text x="{width - right + 38}" y="{ly + 4}"><title>{_e(model)}</title>'
+            f"{_e(name)}{' (flagged)' if flagged else ''}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _load_section(ranking: TaskRanking) -> list[str]:
+    """The task's load table and its latency against concurrency, when it ran a load phase."""
+    load = ranking.at_load
+    if load is None:
+        return []
+    headers = load_headers(load)
+    numeric = set(range(1, len(headers) - 1))
+    champion = f"<b>{_e(load.champion)}</b>" if load.champion else "none"
+    out = [
+        "<h3>Under load</h3>",
+        f'<p class="stats">{_e(load_caption(load))} · champion at load: {champion}</p>',
+        _table(headers, load_rows(load, _e, _e), numeric),
+    ]
+    chart = concurrency_chart(ranking)
+    if chart is not None:
+        out.append(
+            f"<figure>{chart}<figcaption>p95 (solid) and p50 (dashed) latency of each model "
+            "one request at a time (the correctness sweep) and with "
+            f"{load.concurrency} in flight (the load phase).</figcaption></figure>"
+        )
+    return out
+
+
 def _status(s: ModelStanding) -> str:
     return f'<span class="st-{_e(s.status)}">{_e(s.status)}</span>'
 
@@ -332,6 +436,7 @@ def task_section(
     if streamed:
         out.append("<h3>Streamed timings</h3>")
         out.append(_table(STREAMED_HEADERS, streamed, {1, 2, 3, 4, 5}))
+    out.extend(_load_section(ranking))
     out.append("<h3>Failed to qualify</h3>")
     if ranking.disqualified:
         rows = []

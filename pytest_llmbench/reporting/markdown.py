@@ -3,8 +3,9 @@
 Pure module: :class:`~pytest_llmbench.reporting.facts.ReportData` in, Markdown text out.
 
 Per run: date, models tested, a summary per task.  Per task: qualified count, top
-results (correctness, mean latency, speed score), the models that failed to
-qualify with the cases and the direction, and notes derived from the data.
+results (correctness, mean latency, speed score), the streamed timings, the load
+table of a task with a load phase, the models that failed to qualify with the cases
+and the direction, and notes derived from the data.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pytest_llmbench.reporting.facts import (
     streamed_rows,
     top_results_rows,
 )
+from pytest_llmbench.reporting.load import load_caption, load_headers, load_rows
 
 __all__ = ["markdown_report"]
 
@@ -55,6 +57,27 @@ def _table(headers: Sequence[str], align: str, rows: list[list[str]]) -> list[st
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return lines
+
+
+def _load_section(ranking: TaskRanking) -> list[str]:
+    """The task's load table, when it ran a load phase."""
+    load = ranking.at_load
+    if load is None:
+        return []
+    champion = f"{code(load.champion)}" if load.champion else "none"
+    headers = load_headers(load)
+    return [
+        "",
+        "### Under load",
+        "",
+        f"{cell(load_caption(load), 400)} · **Champion at load:** {champion}",
+        "",
+        *_table(
+            headers,
+            "l" + "r" * (len(headers) - 2) + "l",
+            load_rows(load, code, lambda t: cell(t, 240)),
+        ),
+    ]
 
 
 def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
@@ -98,6 +121,7 @@ def _task_section(data: ReportData, ranking: TaskRanking) -> list[str]:
     if streamed:
         lines += ["", "### Streamed timings", ""]
         lines += _table(list(STREAMED_HEADERS), "lrrrrr", streamed)
+    lines += _load_section(ranking)
     lines += ["", "### Failed to qualify", ""]
     failed = ranking.disqualified
     if failed:

@@ -25,6 +25,7 @@ from tests.support.slot_script import (
     A_WALL_S,
     B_GOODPUT,
     B_S,
+    CASES,
     CONCURRENCY,
     LOAD_YAML,
     REQUESTS,
@@ -111,3 +112,53 @@ def test_a_model_that_times_out_under_load_is_flagged_and_cannot_win(
     flagged = next(s for s in task["disqualified"] if s["model"] == "ollama/a:1b")
     assert flagged["status"].startswith("flagged:")
     result.stdout.fnmatch_lines(["*ollama/a:1b*FLAGGED:*failed of 8 answers under load*"])
+
+
+@pytest.mark.deadline
+def test_the_load_phase_runs_once_per_task_under_xdist_with_the_serial_champion(
+    pytester: pytest.Pytester, srv: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xdist")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    serial = run_task(pytester, srv.url, LOAD_YAML)
+    serial_counts = dict(srv.requests)
+    srv.requests.clear()
+    # The workers answer the cases; the controller runs the load phase once, after them.
+    task = run_task(pytester, srv.url, LOAD_YAML, ("-n", "2"))
+    assert "xdist: 2 model(s) on 2 worker(s)" in task["_stdout"]
+    assert (
+        dict(srv.requests) == serial_counts == {"a:1b": CASES + REQUESTS, "b:1b": CASES + REQUESTS}
+    )
+    assert task["champion"] == serial["champion"] == "ollama/b:1b"
+    assert task["at_load"]["champion"] == serial["at_load"]["champion"] == "ollama/b:1b"
+    assert [s["model"] for s in task["at_load"]["standings"]] == [
+        s["model"] for s in serial["at_load"]["standings"]
+    ]
+    a, b = figures(task, "ollama/a:1b"), figures(task, "ollama/b:1b")
+    assert (a["requests"], b["requests"]) == (REQUESTS, REQUESTS)
+    assert (a["errors"], b["errors"], a["wrong"], b["wrong"]) == (0, 0, 0, 0)
+    assert a["p95_ms"] >= A_P95_MS * FLOOR
+    assert b["goodput_rps"] > a["goodput_rps"]
+    assert task["_stdout"].count("grading under load: x4 in flight") == 1
+
+
+def test_the_markdown_and_html_reports_carry_the_load_table_and_chart(
+    pytester: pytest.Pytester, srv: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    run_task(pytester, srv.url, LOAD_YAML, ("--llm-report=report.md", "--llm-html=report.html"))
+    caption = f"x{CONCURRENCY} in flight, {REQUESTS} requests per model, SLO p95"
+    markdown = (pytester.path / "report.md").read_text()
+    assert "### Under load" in markdown
+    assert caption in markdown
+    assert "**Champion at load:** `ollama/b:1b`" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| `ollama/")]
+    load_rows = [line for line in rows if line.endswith(" of 16 | champion at load |")]
+    assert len(load_rows) == 1
+    assert load_rows[0].startswith("| `ollama/b:1b` |")
+    html = (pytester.path / "report.html").read_text()
+    assert "<h3>Under load</h3>" in html
+    assert "champion at load: <b>ollama/b:1b</b>" in html
+    assert html.count("<polyline") == 4  # p50 and p95 of A and B, alone and x4
+    assert "ollama/a:1b: p95" in html
+    assert f"x{CONCURRENCY} in flight</title>" in html

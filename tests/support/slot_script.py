@@ -13,6 +13,7 @@ script, in the benchmarks' own step, with the machine's load printed beside them
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -63,15 +64,21 @@ def models() -> list[EmulatedModel]:
     ]
 
 
-def run_task(pytester: pytest.Pytester, url: str, load: str | None) -> dict[str, Any]:
-    """The grading task run against the emulator at ``url``: its JSON document's task,
-    with the run's terminal output under ``_stdout``."""
+def run_task(
+    pytester: pytest.Pytester, url: str, load: str | None, extra: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The grading task run against the emulator at ``url`` (``extra``: more options,
+    such as ``-n 2``): its JSON document's task, with the run's terminal output under
+    ``_stdout``."""
     pytester.makeconftest(NO_LLAMACPP)
     (pytester.path / "evals").mkdir(exist_ok=True)
     text = verdict_yaml(cases=CASES) + (load or "")
     (pytester.path / "evals" / "grading.yaml").write_text(text)
     result = pytester.runpytest(
-        *ollama_run_args(url), "--llm-json=out.json", "--llm-update-registry=registry.yaml"
+        *ollama_run_args(url),
+        "--llm-json=out.json",
+        "--llm-update-registry=registry.yaml",
+        *extra,
     )
     assert result.ret == 0, result.stdout.str()
     document: dict[str, Any] = json.loads((pytester.path / "out.json").read_text())
