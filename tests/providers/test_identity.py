@@ -147,11 +147,11 @@ def _fresh_checks() -> Iterator[None]:
     forget()
 
 
+@pytest.mark.usefixtures("_fresh_checks")
 def test_a_repulled_champion_end_to_end(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    _fresh_checks: None,
 ) -> None:
     """A benchmark run writes the registry; ``ollama pull`` then replaces the champion's
     weights under its tag: ``llmbench rankings`` shows it stale, the router warns once over
