@@ -180,7 +180,7 @@ def test_a_repulled_champion_end_to_end(
         assert entry.runner_up is not None
         champion, runner_up = entry.champion.model, entry.runner_up.model
         assert (champion, runner_up) == ("ollama/fast:1b", "ollama/slow:1b")
-        benchmarked = server.models["fast:1b"].digest
+        benchmarked = server.models["fast:1b"].digest or ""
         assert entry.champion.identity == benchmarked
 
         new = server.repull("fast:1b")  # ollama pull: new weights under the same tag
