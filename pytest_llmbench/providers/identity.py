@@ -24,7 +24,7 @@ import json
 import os
 import threading
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -181,15 +181,37 @@ def current_identity(provider: Provider, name: str, timeout_s: float) -> str | N
     return None
 
 
-def model_identities(models: Iterable[ModelInfo]) -> dict[str, str]:
+def model_identities(models: Iterable[ModelInfo]) -> Mapping[str, str]:
     """``{model id: identity}`` of the models that have one (for
-    :func:`~pytest_llmbench.storage.champions.update_registry`)."""
-    out: dict[str, str] = {}
-    for info in models:
-        identity = model_identity(info)
-        if identity is not None:
-            out[info.id] = identity
-    return out
+    :func:`~pytest_llmbench.storage.champions.update_registry`).
+
+    Lazy: a model's identity is found when it is looked up (``get``), so a run hashes
+    the GGUF of the models the registry records (champion, runner-up), not every one."""
+    return _Identities(models)
+
+
+class _Identities(Mapping[str, str]):
+    def __init__(self, models: Iterable[ModelInfo]) -> None:
+        self._models = {info.id: info for info in models}
+        self._found: dict[str, str | None] = {}
+
+    def _find(self, model: str) -> str | None:
+        if model not in self._found:
+            info = self._models.get(model)
+            self._found[model] = None if info is None else model_identity(info)
+        return self._found[model]
+
+    def __getitem__(self, model: str) -> str:
+        found = self._find(model)
+        if found is None:
+            raise KeyError(model)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([m for m in self._models if self._find(m) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _tag(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,3 +224,37 @@ def test_a_repulled_champion_end_to_end(
                 assert load_registry(registry)["grading"].champion.identity == new
                 assert router.reloaded().run("grading", posting="GOOD posting").model == champion
         assert not [w for w in seen if issubclass(w.category, ModelChanged)]  # warned already
+
+
+def test_only_the_models_looked_up_are_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records the champion's and runner-up's identity: the GGUF of a model the
+    registry does not record is never read."""
+    import hashlib
+
+    from pytest_llmbench.providers import identity
+
+    monkeypatch.chdir(tmp_path)  # the hash cache: .llmbench/file-hashes.json here
+    read: list[str] = []
+    real_open = open
+
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".gguf"):
+            read.append(Path(path).name)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    files = {}
+    for name in ("a", "b"):
+        files[name] = tmp_path / f"{name}.gguf"
+        files[name].write_bytes(name.encode() * 4096)
+    identity._hashes.clear()
+    found = model_identities(
+        [ModelInfo("llamacpp", n, details={"path": str(f)}) for n, f in files.items()]
+    )
+    expected = "sha256:" + hashlib.sha256(files["a"].read_bytes()).hexdigest()
+    assert found.get("llamacpp/a") == expected
+    assert found.get("llamacpp/zz") is None
+    assert read == ["a.gguf"]
+    assert (tmp_path / ".llmbench" / "file-hashes.json").is_file()
