@@ -175,6 +175,7 @@ def build_task(
         pass_threshold=data.get("pass"),
         alerts=_alerts(data),
         load=_load(data),
+        on_change=str(data.get("on_change", "warn")),
     )
 
 

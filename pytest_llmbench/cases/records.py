@@ -199,6 +199,9 @@ class Task:
     """``alerts:`` of the case file (no limit when it declares none)."""
     load: LoadSpec | None = None
     """``load:`` of the case file (``None``: no load phase unless ``--llm-load``)."""
+    on_change: str = "warn"
+    """``on_change:``: what the router does with a model whose weights changed since the
+    benchmark (``warn`` or ``fall_over``; see :mod:`pytest_llmbench.router.identity`)."""
 
     def version(self, name: str) -> PromptVersion:
         """The prompt version called ``name``; ``KeyError`` when the task has none such."""

@@ -94,6 +94,7 @@ def _append(
                 fell_over_from=a.fell_over_from,
                 detail=a.detail,
                 consensus=None if consensus is None else consensus.to_dict(),
+                model_changed=a.changed,
             )
             for a in attempts
         ]

@@ -18,6 +18,7 @@ from pytest_llmbench.formatting import one_line
 from pytest_llmbench.providers.base import BuiltinSettings, ModelInfo, Provider, ProviderError
 from pytest_llmbench.providers.registry import ProviderRegistry, make_provider
 from pytest_llmbench.router.breaker import CircuitBreaker
+from pytest_llmbench.router.identity import IdentityWatch
 from pytest_llmbench.router.results import Attempt, RouterResult, answer, no_answer, timed_out
 from pytest_llmbench.safety.redaction import redact
 
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 
     from pytest_llmbench.cases.records import Case, Task
 
-__all__ = ["ModelCalls"]
+__all__ = ["SKIPPED", "ModelCalls"]
+
+SKIPPED = "skipped: model changed since the benchmark (on_change: fall_over); re-benchmark it"
 
 
 class ModelCalls:
@@ -47,6 +50,8 @@ class ModelCalls:
         for provider in providers:
             self._providers.add(provider)
         self._lock = threading.Lock()
+        self.identity: IdentityWatch | None = None
+        """Whether a model changed since the benchmark (:mod:`~pytest_llmbench.router.identity`)."""
 
     def first_answer(
         self, task: Task, case: Case, chain: list[str], attempts: list[Attempt], started: float
@@ -78,7 +83,13 @@ class ModelCalls:
                 detail=f"skipped: circuit open, tried again in {wait:.0f} s",
                 fell_over_from=failed,
             )
-        attempt = replace(self.ask(task, case, model), fell_over_from=failed)
+        verdict = self.identity.verdict(task.name, model, task.on_change) if self.identity else None
+        if verdict is not None and verdict.skip:
+            return Attempt(
+                model, "circuit_open", detail=SKIPPED, fell_over_from=failed, changed=True
+            )
+        changed = verdict is not None and verdict.changed
+        attempt = replace(self.ask(task, case, model), fell_over_from=failed, changed=changed)
         self.breaker.record(model, attempt.ok, retry_after_s=attempt.retry_after_s)
         return attempt
 

@@ -39,6 +39,7 @@ from pytest_llmbench.router import bookkeeping
 from pytest_llmbench.router.breaker import DEFAULT_COOL_DOWN_S, DEFAULT_FAILURES, CircuitBreaker
 from pytest_llmbench.router.calls import ModelCalls
 from pytest_llmbench.router.consensus import consensus
+from pytest_llmbench.router.identity import IdentityWatch, Verdict
 from pytest_llmbench.router.results import (
     Attempt,
     BadValues,
@@ -178,6 +179,7 @@ class Router(AbstractContextManager["Router"]):
         self.settings = settings or default_settings()
         self.breaker = CircuitBreaker(failures, cool_down_s, clock)
         self._calls = ModelCalls(self.settings, self.breaker, providers)
+        self._calls.identity = IdentityWatch(self._calls.provider, self._calls.host, self.entries)
         self.concurrent = concurrent
         if feedback is None or feedback is True:
             self.feedback: FeedbackLog | None = FeedbackLog(feedback_path(self.registry))
@@ -218,6 +220,8 @@ class Router(AbstractContextManager["Router"]):
         """
         fresh = copy.copy(self)
         fresh.entries = dict(_read_entries(self.registry))
+        if fresh._calls.identity is not None:  # shared: a re-benchmarked model matches again
+            fresh._calls.identity.update(fresh.entries)
         fresh._tasks = {}  # case files are read again too
         return fresh
 
@@ -238,6 +242,14 @@ class Router(AbstractContextManager["Router"]):
     def models(self, task: str) -> list[str]:
         """The models a call of ``task`` tries, in order: champion, runner-up, fallbacks."""
         return self.entry(task).chain
+
+    def verdict(self, task: str, model: str) -> Verdict:
+        """Whether ``model`` changed since ``task``'s benchmark (checked once per process;
+        see :mod:`~pytest_llmbench.router.identity`)."""
+        spec = self.task(task) if task in self._tasks else None
+        on_change = spec.on_change if spec is not None else "warn"
+        watch = self._calls.identity or IdentityWatch(self._calls.provider, self._calls.host, {})
+        return watch.verdict(task, model, on_change)
 
     def case_file(self, task: str) -> Path:
         """Where ``task``'s case file is (see ``evals`` in :class:`Router`)."""

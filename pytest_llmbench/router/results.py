@@ -77,6 +77,9 @@ class Attempt:
     """The models that failed before this one in the same call."""
     retry_after_s: float | None = None
     """The wait the model's server asked for with its error (``Retry-After``)."""
+    changed: bool = False
+    """The model's weights are not the benchmarked ones
+    (:mod:`~pytest_llmbench.router.identity`)."""
 
     @property
     def ok(self) -> bool:

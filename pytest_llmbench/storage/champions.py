@@ -441,7 +441,9 @@ def update_registry(
     :return: (tasks updated, tasks left as they were because no model qualified).
     """
     with registry_lock(path):  # read, change, write: no other writer in between
-        return _update_registry(path, rankings, run, case_files, identities or {})
+        return _update_registry(
+            path, rankings, run, case_files, {} if identities is None else identities
+        )
 
 
 def _update_registry(

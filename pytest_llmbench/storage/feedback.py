@@ -13,7 +13,9 @@ could not have scored) or ``circuit_open`` (skipped by the circuit breaker, not 
 failed before this one in that call; ``consensus`` is set on every line of a consensus
 call: ``{"accepted": bool, "agreed": [models], "similarity": float}``.
 
-Three optional keys, written only when set (a log without them reads as before):
+``model_changed: true`` marks the lines of a model whose weights are not the benchmarked
+ones (:mod:`pytest_llmbench.router.identity`), written only when true.  Three optional
+keys, written only when set (a log without them reads as before):
 ``inputs`` (the case variables of the call, when the task captures its inputs: redacted),
 ``answer`` (the model's raw answer, captured likewise) and ``shadow`` (the outcome of a
 shadow check of this answer: ``{"check": "runner_up", "model": "...", "agreed": bool,
@@ -91,6 +93,8 @@ class FeedbackRecord:
     """The model's raw answer, when captured."""
     shadow: Mapping[str, Any] | None = None
     """The shadow check of this answer: ``check``, ``model``, ``agreed``, ``score``."""
+    model_changed: bool = False
+    """The model's weights were not the benchmarked ones (written only when true)."""
 
     @property
     def ok(self) -> bool:
@@ -126,6 +130,7 @@ class FeedbackRecord:
             **({} if self.inputs is None else {"inputs": dict(self.inputs)}),
             **({} if self.answer is None else {"answer": self.answer}),
             **({} if self.shadow is None else {"shadow": dict(self.shadow)}),
+            **({"model_changed": True} if self.model_changed else {}),
         }
 
     @classmethod
@@ -144,6 +149,7 @@ class FeedbackRecord:
             inputs=_inputs(data.get("inputs")),
             answer=None if data.get("answer") is None else str(data["answer"]),
             shadow=data["shadow"] if isinstance(data.get("shadow"), Mapping) else None,
+            model_changed=data.get("model_changed") is True,
         )
 
 

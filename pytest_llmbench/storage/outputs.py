@@ -199,7 +199,9 @@ def write_outputs(
             )
         else:
             out.messages.extend(
-                _update_registry(asked, rankings, run, case_files or {}, identities or {})
+                _update_registry(
+                    asked, rankings, run, case_files or {}, {} if identities is None else identities
+                )
             )
     return out
 
@@ -227,7 +229,11 @@ def _update_registry(
             updated, kept = admit_newcomers(path, singles, run, case_files)
         else:
             updated, kept = update_registry(
-                path, singles, run, case_files, identities=dict(identities)
+                path,
+                singles,
+                run,
+                case_files,
+                identities=identities,  # looked up lazily
             )
     except (RegistryError, OSError) as exc:
         return [f"llmbench: registry not updated: {exc}"]

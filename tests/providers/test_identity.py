@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,128 @@ def test_a_benchmark_run_records_the_digest_it_ran(
     assert entry.champion is not None
     assert entry.champion.model == "ollama/m:1b"
     assert entry.champion.identity == digest
+
+
+# --------------------------------------------------------------------------- the router
+
+
+@pytest.fixture
+def _fresh_checks() -> Iterator[None]:
+    """Each test its own process, as far as the once-per-process checks go."""
+    from pytest_llmbench.router.identity import forget
+
+    forget()
+    yield
+    forget()
+
+
+@pytest.mark.usefixtures("_fresh_checks")
+def test_a_repulled_champion_end_to_end(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A benchmark run writes the registry; ``ollama pull`` then replaces the champion's
+    weights under its tag: ``llmbench rankings`` shows it stale, the router warns once over
+    several calls and marks its feedback lines, and with ``on_change: fall_over`` the
+    runner-up answers until the benchmark records the new weights."""
+    import json
+    import warnings
+
+    from pytest_llmbench import Router
+    from pytest_llmbench.providers.base import BuiltinSettings
+    from pytest_llmbench.router.identity import ModelChanged
+    from pytest_llmbench.storage.feedback import flush_feedback
+    from tests.support.casedata import ollama_run_args, right_answer, verdict_yaml
+    from tests.support.ollama_emulator import EmulatedModel
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    evals = pytester.mkdir("evals")
+    (evals / "grading.yaml").write_text(verdict_yaml(cases=2))
+    fast, slow = EmulatedModel("fast:1b", latency_s=0.001), EmulatedModel("slow:1b", latency_s=0.06)
+    with OllamaEmulator(models=[fast, slow], answer=right_answer) as server:
+        args = [*ollama_run_args(server.url), "--llm-update-registry=llmbench-registry.yaml"]
+        result = pytester.runpytest_inprocess(*args)
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        registry = pytester.path / "llmbench-registry.yaml"
+        entry = load_registry(registry)["grading"]
+        assert entry.runner_up is not None
+        champion, runner_up = entry.champion.model, entry.runner_up.model
+        assert (champion, runner_up) == ("ollama/fast:1b", "ollama/slow:1b")
+        benchmarked = server.models["fast:1b"].digest or ""
+        assert entry.champion.identity == benchmarked
+
+        new = server.repull("fast:1b")  # ollama pull: new weights under the same tag
+        capsys.readouterr()
+        lines = rankings(capsys, registry, server.url)
+        assert [line.split()[-1] for line in lines[3:5]] == ["stale", "same"]
+
+        settings = BuiltinSettings(ollama_hosts=(server.url,), timeout_s=5.0, retries=0)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with Router.from_registry(registry, settings=settings) as router:
+                answers = [router.run("grading", posting=f"GOOD {i}") for i in range(3)]
+        assert [a.model for a in answers] == [champion] * 3  # on_change: warn (the default)
+        changed = [str(w.message) for w in seen if issubclass(w.category, ModelChanged)]
+        assert changed == [
+            f"llmbench: task grading: model {champion} changed since the benchmark "
+            f"(registry {benchmarked[:12]}, now {new[:12]}); "
+            "re-run the benchmark: pytest evals/ --llm-models=new"
+        ]
+        assert server.bodies("/api/tags")  # asked, once for the process
+        flush_feedback()
+        log = pytester.path / ".llmbench" / "feedback.jsonl"
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [(r["model"], r.get("model_changed")) for r in records] == [(champion, True)] * 3
+
+        (evals / "grading.yaml").write_text("on_change: fall_over\n" + verdict_yaml(cases=2))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with Router.from_registry(registry, settings=settings) as router:
+                answer = router.run("grading", posting="GOOD posting")
+                assert [(a.model, a.outcome) for a in answer.attempts] == [
+                    (champion, "circuit_open"),
+                    (runner_up, "ok"),
+                ]
+                assert answer.model == runner_up
+                assert "on_change: fall_over" in answer.attempts[0].detail
+                # re-benchmarked: the registry records the new weights, the champion is back
+                result = pytester.runpytest_inprocess(*args)
+                assert result.ret == 0, result.stdout.str()[-2000:]
+                assert load_registry(registry)["grading"].champion.identity == new
+                assert router.reloaded().run("grading", posting="GOOD posting").model == champion
+        assert not [w for w in seen if issubclass(w.category, ModelChanged)]  # warned already
+
+
+def test_only_the_models_looked_up_are_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records the champion's and runner-up's identity: the GGUF of a model the
+    registry does not record is never read."""
+    import hashlib
+
+    from pytest_llmbench.providers import identity
+
+    monkeypatch.chdir(tmp_path)  # the hash cache: .llmbench/file-hashes.json here
+    read: list[str] = []
+    real_open = open
+
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".gguf"):
+            read.append(Path(path).name)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    files = {}
+    for name in ("a", "b"):
+        files[name] = tmp_path / f"{name}.gguf"
+        files[name].write_bytes(name.encode() * 4096)
+    identity._hashes.clear()
+    found = model_identities(
+        [ModelInfo("llamacpp", n, details={"path": str(f)}) for n, f in files.items()]
+    )
+    expected = "sha256:" + hashlib.sha256(files["a"].read_bytes()).hexdigest()
+    assert found.get("llamacpp/a") == expected
+    assert found.get("llamacpp/zz") is None
+    assert read == ["a.gguf"]
+    assert (tmp_path / ".llmbench" / "file-hashes.json").is_file()

@@ -143,6 +143,50 @@ def test_the_task_endpoint_answers_with_the_router_s_result(service: Service) ->
     assert "x-llmbench-overhead-ms" in headers
 
 
+def test_healthz_shows_whether_each_champion_s_model_changed(
+    tmp_path: Path, hosts: tuple[OllamaEmulator, OllamaEmulator]
+) -> None:
+    """The registry records the champion's digest; ``ollama pull`` then replaces its
+    weights: ``/healthz`` says so, with both digests (a model with none recorded: null)."""
+    from dataclasses import replace
+
+    from pytest_llmbench.router.identity import ModelChanged, forget
+    from pytest_llmbench.storage.champions import load_registry, write_registry
+
+    path = project(tmp_path)
+    entry = load_registry(path)["grading"]
+    benchmarked = hosts[0].models["qwen2.5:7b"].digest
+    champion = replace(entry.champion, identity=benchmarked)
+    write_registry(path, {"grading": replace(entry, champion=champion)})
+    settings = BuiltinSettings(ollama_hosts=(hosts[0].url, hosts[1].url), retries=0)
+    forget()  # this test is a fresh process as far as the checks go
+    try:
+        with Service(Router.from_registry(path, settings=settings)) as running:
+            client = Client(running.url)
+            health = client.request("GET", "/healthz")[2]
+            assert health["champions"] == {
+                "grading": {
+                    "model": CHAMPION,
+                    "changed": False,
+                    "registry": benchmarked,
+                    "now": benchmarked,
+                }
+            }
+        forget()
+        now = hosts[0].repull("qwen2.5:7b")
+        router = Router.from_registry(path, settings=settings)
+        with Service(router) as running, pytest.warns(ModelChanged):
+            health = Client(running.url).request("GET", "/healthz")[2]
+        assert health["champions"]["grading"] == {
+            "model": CHAMPION,
+            "changed": True,
+            "registry": benchmarked,
+            "now": now,
+        }
+    finally:
+        forget()
+
+
 def test_the_openai_client_gets_answers_streamed_and_not(service: Service) -> None:
     client = openai.OpenAI(base_url=f"{service.url}/v1", api_key="unused", max_retries=0)
     completion = client.chat.completions.create(

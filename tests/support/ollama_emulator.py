@@ -787,6 +787,17 @@ class OllamaEmulator:
             self.models[entry.name] = entry
         return entry
 
+    def repull(self, name: str, digest: str | None = None) -> str:
+        """New weights under the same tag (as ``ollama pull`` of an updated model would):
+        the model's digest changes (to ``digest``, else a new one); returns it."""
+        model = self.resolve(name)
+        if model is None:
+            raise KeyError(name)
+        with self._lock:
+            old = model.digest or ""
+            model.digest = digest or hashlib.sha256(f"{old}:repulled".encode()).hexdigest()
+            return model.digest
+
     def remove_model(self, name: str) -> None:
         """Forget a model (as ``ollama rm`` would); it is unloaded too."""
         with self._lock:

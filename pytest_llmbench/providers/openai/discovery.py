@@ -13,6 +13,7 @@ from typing import Any
 from pytest_llmbench.providers.base import Discovery, ModelInfo
 from pytest_llmbench.providers.capabilities import ServerIdentity
 from pytest_llmbench.providers.endpoints import Endpoint, default_openai_endpoint
+from pytest_llmbench.providers.identity import listed_identity
 from pytest_llmbench.providers.openai.replies import Listing, get
 from pytest_llmbench.providers.transport import (
     TIMEOUTS,
@@ -147,4 +148,7 @@ def _with_listing(model: ModelInfo, listed: Any, url: str) -> ModelInfo:
         owned_by = get(listed, "owned_by")
         if owned_by:
             details["owned_by"] = str(owned_by)
+        identity = listed_identity(listed)
+        if identity:
+            details["identity"] = identity  # recorded in the registry (see .identity)
     return ModelInfo(model.provider, model.name, details=details)

@@ -344,12 +344,19 @@ def create_app(served: Served) -> ASGIApp:
         router = served.router
         breaker = router.breaker
         models = sorted({m for t in router.tasks() for m in router.models(t)})
+        champions = await asyncio.to_thread(  # checked once per process, bounded: a thread
+            lambda: {
+                t: router.verdict(t, router.entry(t).champion.model).to_dict()
+                for t in router.tasks()
+            }
+        )
         return JSONResponse(
             {
                 "status": "ok",
                 "registry": str(router.registry),
                 "tasks": {t: router.models(t) for t in router.tasks()},
                 "breakers": {m: breaker.state(m) for m in models},
+                "champions": champions,
             }
         )
 
