@@ -51,6 +51,9 @@ class CatalogueSources:
     """Per task, its registered model ids (champion first), from a champions file."""
     benchmarked: Callable[[str], Mapping[str, set[str]]]
     """Per model id, the prompt hashes the history has a task benchmarked on."""
+    changed: Callable[[str, Sequence[ModelInfo]], Mapping[str, str]] | None = None
+    """Of a task's models, those whose weights changed since the registry recorded them:
+    model id -> ``old -> new`` (``--llm-models=new`` runs them again)."""
 
 
 def _spec(sources: CatalogueSources) -> list[str]:
@@ -149,7 +152,8 @@ class ModelCatalogue:
                 self.selection_error = f"--llm-models=new: {exc}"
                 return []
             hashes = [case.prompt_hash for case in task.cases]
-            found, notes = newcomers(task.name, models, known, hashes)
+            changed = self.sources.changed(task.name, models) if self.sources.changed else {}
+            found, notes = newcomers(task.name, models, known, hashes, changed)
             self.newcomers[task.name] = found
             self.new_notes.extend(notes)
         return self.newcomers[task.name]

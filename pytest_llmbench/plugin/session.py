@@ -36,9 +36,9 @@ from pytest_llmbench.plugin.options import read_options
 from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
-from pytest_llmbench.selection.spec import SelectionError
 from pytest_llmbench.settings.options import Options
 from pytest_llmbench.storage.champions import registered_chain, registered_models
+from pytest_llmbench.storage.succession import benchmarked_in, changed_since
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
@@ -197,15 +197,6 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         )
         return chosen
 
-    def benchmarked(task: str) -> dict[str, set[str]]:
-        from pytest_llmbench.storage.history import HistoryError, benchmarked
-
-        source = options.history_read
-        try:
-            return benchmarked(source, [task]).get(task, {}) if source else {}
-        except HistoryError as exc:
-            raise SelectionError(str(exc)) from None
-
     return CatalogueSources(
         settings=settings,
         spec=options.models,
@@ -215,7 +206,8 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         register=register,
         select=select,
         registered=registered_models,
-        benchmarked=benchmarked,
+        benchmarked=benchmarked_in(options.history_read),
+        changed=changed_since(options.update_registry or options.registry_path),
     )
 
 

@@ -6,6 +6,8 @@ A model is *known* for a task when the history has it on every case of the task 
 case file now stands (each case's prompt hash: system, prompt, options and schema);
 every other model is a *newcomer*.  So a changed prompt or template, a new case or a
 new model makes a model new again, and a model benchmarked once is left alone until then.
+A model whose weights changed since the registry recorded them (an ``ollama pull`` under
+the same tag, another GGUF file: ``changed``) is new again too.
 
 ``new`` alone picks the newcomers among every available model (as ``all`` would);
 with other entries (``new,ollama``) among the models those entries select.
@@ -28,20 +30,34 @@ def newcomers(
     candidates: Sequence[ModelInfo],
     benchmarked: Mapping[str, Collection[str]],
     hashes: Collection[str],
+    changed: Mapping[str, str] | None = None,
 ) -> tuple[list[ModelInfo], list[str]]:
     """The candidates not benchmarked on every one of ``hashes``, and a note on the rest.
 
     :param benchmarked: per model id, the prompt hashes the history has it on (this task).
     :param hashes: the prompt hash of each of the task's current cases.
+    :param changed: per model id whose weights changed since the registry's benchmark,
+        how (``old -> new``): new again whatever the history says.
     """
     wanted = set(hashes)
-    known = [m for m in candidates if wanted and wanted <= set(benchmarked.get(m.id, ()))]
+    moved = changed or {}
+    known = [
+        m
+        for m in candidates
+        if wanted and wanted <= set(benchmarked.get(m.id, ())) and m.id not in moved
+    ]
     new = [m for m in candidates if m not in known]
     names = ", ".join(m.id for m in known)
+    notes = [
+        f"new: {task}: {m.id} changed since the registry's benchmark ({moved[m.id]}): "
+        "benchmarked again"
+        for m in new
+        if m.id in moved
+    ]
     if not new:
         note = f"new: {task}: no new model ({len(known)} benchmarked on its current prompt)"
     elif known:
         note = f"new: {task}: {len(known)} model(s) benchmarked on its current prompt: {names}"
     else:
         note = f"new: {task}: no model benchmarked on its current prompt yet"
-    return new, [note]
+    return new, [note, *notes]

@@ -226,7 +226,7 @@ def _update_registry(
         if asked.newcomers_only:  # newcomers only: they challenge the entry
             from pytest_llmbench.storage.succession import admit_newcomers
 
-            updated, kept = admit_newcomers(path, singles, run, case_files)
+            updated, kept = admit_newcomers(path, singles, run, case_files, identities)
         else:
             updated, kept = update_registry(
                 path,

@@ -18,6 +18,11 @@ task's current prompt, so its ranking cannot replace the registry's entry wholes
   than p/champ on the means (not paired), below the min lead of 5%: p/champ stays
   champion``); one that took the champion's place has its lead recorded in its evidence.
 
+A registered model that ran again (a changed prompt, or weights that changed since the
+registry recorded them: ``--llm-models=new`` runs both again) is judged on this run: right on
+every case and run, its evidence is renewed (with the weights' identity); wrong on any, it
+leaves the entry (``why`` says so).
+
 So a newcomer that beats the champion replaces it, and the old champion becomes the
 runner-up when it is faster than the old runner-up (else the old runner-up stays); a
 newcomer faster than the runner-up only takes the runner-up's place.  The entry's
@@ -30,7 +35,7 @@ Pure apart from reading and writing the registry file (:mod:`.champions`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +53,9 @@ from pytest_llmbench.storage.champions import (
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.paired import Lead
     from pytest_llmbench.analysis.ranking import TaskRanking
+    from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = ["admit_newcomers", "succeed"]
+__all__ = ["admit_newcomers", "benchmarked_in", "changed_since", "succeed"]
 
 
 def _speed(e: Evidence) -> float:
@@ -155,17 +161,43 @@ def _order(
 
 
 def succeed(
-    before: RegistryEntry | None, ranking: TaskRanking, run: Mapping[str, Any]
+    before: RegistryEntry | None,
+    ranking: TaskRanking,
+    run: Mapping[str, Any],
+    identities: Mapping[str, str] | None = None,
 ) -> RegistryEntry | None:
     """The task's entry after its newcomers' ``ranking`` (the rules above); ``None``
-    when there is no entry and no newcomer was always right."""
+    when there is no entry and no newcomer was always right.  ``identities``: the
+    weights' identity of the models that ran (recorded with their evidence)."""
+    found = identities or {}
+    label = str(run.get("id") or "?")
+    ran = {s.model: s for s in ranking.standings if s.combination is None and s.total > 0}
     newcomers = [
-        Evidence.from_standing(s, run, latency=ranking.latency)
-        for s in ranking.standings
-        if s.combination is None and s.total > 0 and s.correct == s.total
+        Evidence.from_standing(s, run, identity=found.get(s.model), latency=ranking.latency)
+        for s in ran.values()
+        if s.correct == s.total
     ]
-    registered = [] if before is None else [before.champion, *filter(None, [before.runner_up])]
-    known = {e.model for e in registered}
+    before_list = [] if before is None else [before.champion, *filter(None, [before.runner_up])]
+    known = {e.model for e in before_list}
+    registered: list[Evidence] = []
+    renewed: list[str] = []
+    for evidence in before_list:
+        again = ran.get(evidence.model)
+        if again is None:
+            registered.append(evidence)
+        elif again.correct == again.total:
+            fresh = next(e for e in newcomers if e.model == evidence.model)
+            registered.append(fresh)
+            if evidence.identity and fresh.identity and evidence.identity != fresh.identity:
+                renewed.append(
+                    f"{evidence.model} changed ({evidence.identity[:19]} -> "
+                    f"{fresh.identity[:19]}) and was benchmarked again in {label}"
+                )
+        else:
+            renewed.append(
+                f"{evidence.model} ran again in {label} and was wrong on "
+                f"{again.total - again.correct} of {again.total}: it left the entry"
+            )
     newcomers = [e for e in newcomers if e.model not in known]
     pool, won, held = _order(registered, newcomers, ranking)
     if not pool:
@@ -175,8 +207,7 @@ def succeed(
         if not held:
             return before
         return replace(before, why="; ".join(held))
-    label = str(run.get("id") or "?")
-    changes = []
+    changes = list(renewed)
     if before is None or champion.model != before.champion.model:
         old = before.champion if before else None
         change = _change("champion", champion, old, label)
@@ -199,7 +230,8 @@ def succeed(
             changes.append(_change("runner-up", runner_up, old_runner, label))
     changes.extend(held)
     base = before or RegistryEntry(task=ranking.task, champion=champion)
-    return replace(base, champion=champion, runner_up=runner_up, why="; ".join(changes) or None)
+    why = "; ".join(changes) or (before.why if before is not None else None)
+    return replace(base, champion=champion, runner_up=runner_up, why=why)
 
 
 def _with_lead(new: Evidence, old: Evidence, challenge: _Challenge) -> Evidence:
@@ -221,13 +253,14 @@ def admit_newcomers(
     rankings: Sequence[TaskRanking],
     run: Mapping[str, Any],
     case_files: Mapping[str, Path] | None = None,
+    identities: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Take each task's newcomers into the registry at ``path`` (see :func:`succeed`).
 
     :return: (tasks whose entry changed, tasks whose entry stayed as it was).
     """
     with registry_lock(path):  # read, change, write: no other writer in between
-        return _admit(path, rankings, run, case_files)
+        return _admit(path, rankings, run, case_files, identities)
 
 
 def _admit(
@@ -235,13 +268,14 @@ def _admit(
     rankings: Sequence[TaskRanking],
     run: Mapping[str, Any],
     case_files: Mapping[str, Path] | None,
+    identities: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     entries = load_registry(path)
     updated: list[str] = []
     kept: list[str] = []
     for ranking in rankings:
         before = entries.get(ranking.task)
-        after = succeed(before, ranking, run)
+        after = succeed(before, ranking, run, identities)
         if after is None or after == before:
             kept.append(ranking.task)
             continue
@@ -253,3 +287,55 @@ def _admit(
     if updated:
         write_registry(path, entries)
     return updated, kept
+
+
+def changed_since(path: Path) -> Callable[[str, Sequence[ModelInfo]], dict[str, str]]:
+    """For ``--llm-models=new``: per task, of its models, those whose weights changed
+    since the registry at ``path`` recorded them (model id -> ``old -> new``).
+
+    The registry is read once, on the first task; a missing or unreadable one changes
+    nothing (the run's own registry check says what is wrong with it).  A model whose
+    identity cannot be had now (a server that lists no digest) is not called changed.
+    """
+    from pytest_llmbench.providers.identity import model_identity
+    from pytest_llmbench.storage.champions import RegistryError
+
+    entries: dict[str, RegistryEntry] | None = None
+
+    def changed(task: str, models: Sequence[ModelInfo]) -> dict[str, str]:
+        nonlocal entries
+        if entries is None:
+            try:
+                entries = load_registry(path)
+            except (RegistryError, OSError):
+                entries = {}
+        entry = entries.get(task)
+        if entry is None:
+            return {}
+        recorded = {e.model: e.identity for e in (entry.champion, entry.runner_up) if e}
+        found: dict[str, str] = {}
+        for info in models:
+            old = recorded.get(info.id)
+            now = model_identity(info) if old else None
+            if old and now and now != old:
+                found[info.id] = f"{old[:19]} -> {now[:19]}"
+        return found
+
+    return changed
+
+
+def benchmarked_in(history: Path | None) -> Callable[[str], dict[str, set[str]]]:
+    """For ``--llm-models=new``: per task, the prompt hashes the history at ``history``
+    has each model benchmarked on (``{}`` without a history); a history that cannot be
+    read is a :class:`~pytest_llmbench.selection.spec.SelectionError`."""
+
+    def benchmarked(task: str) -> dict[str, set[str]]:
+        from pytest_llmbench.selection.spec import SelectionError
+        from pytest_llmbench.storage.history import HistoryError, benchmarked
+
+        try:
+            return benchmarked(history, [task]).get(task, {}) if history else {}
+        except HistoryError as exc:
+            raise SelectionError(str(exc)) from None
+
+    return benchmarked

@@ -258,3 +258,66 @@ def test_only_the_models_looked_up_are_hashed(
     assert found.get("llamacpp/zz") is None
     assert read == ["a.gguf"]
     assert (tmp_path / ".llmbench" / "file-hashes.json").is_file()
+
+
+def test_the_nightly_job_benchmarks_a_repulled_model_again(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--llm-models=new,ollama --llm-update-registry`` (the nightly job) after ``ollama
+    pull`` replaced the champion's weights: only that model runs again, the registry takes
+    its new weights, and ``llmbench rankings`` no longer calls it stale.  A repulled model
+    that now answers wrong leaves the registry."""
+    from tests.support.casedata import ollama_run_args, right_answer, verdict_yaml
+    from tests.support.ollama_emulator import EmulatedModel
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    (pytester.mkdir("evals") / "grading.yaml").write_text(verdict_yaml(cases=2))
+    wrong: set[str] = set()
+
+    def answer(model: str, messages: list[dict[str, Any]], fmt: Any, opts: Any) -> str:
+        if model in wrong:
+            return '{"verdict": "FAIL"}'
+        return right_answer(model, messages, fmt, opts)
+
+    fast, slow = EmulatedModel("fast:1b", latency_s=0.001), EmulatedModel("slow:1b", latency_s=0.06)
+    with OllamaEmulator(models=[fast, slow], answer=answer) as server:
+        args = [*ollama_run_args(server.url), "--llm-update-registry=reg.yaml"]
+        nightly = [a.replace("--llm-models=ollama", "--llm-models=new,ollama") for a in args]
+        registry = pytester.path / "reg.yaml"
+        assert pytester.runpytest_inprocess(*args).ret == 0
+        assert load_registry(registry)["grading"].champion.model == "ollama/fast:1b"
+
+        def generated() -> list[str]:
+            bodies = server.bodies("/api/chat") + server.bodies("/api/generate")
+            return sorted({str(b["model"]) for b in bodies if isinstance(b, dict)})
+
+        server.received.clear()
+        quiet = pytester.runpytest_inprocess(*nightly)  # nothing changed: nothing to run
+        assert quiet.ret in (0, 5), quiet.stdout.str()[-2000:]
+        assert generated() == []
+
+        new = server.repull("fast:1b")
+        server.received.clear()
+        result = pytester.runpytest_inprocess(*nightly)
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        assert generated() == ["fast:1b"]
+        result.stdout.fnmatch_lines(
+            ["*new: grading: ollama/fast:1b changed since the registry's benchmark*"]
+        )
+        entry = load_registry(registry)["grading"]
+        assert (entry.champion.model, entry.champion.identity) == ("ollama/fast:1b", new)
+        assert entry.why is not None
+        assert "ollama/fast:1b changed (" in entry.why
+        capsys.readouterr()
+        lines = rankings(capsys, registry, server.url)
+        assert [line.split()[-1] for line in lines[3:5]] == ["same", "same"]
+
+        server.repull("fast:1b")
+        wrong.add("fast:1b")  # the new weights get a case wrong
+        result = pytester.runpytest_inprocess(*nightly)
+        assert result.ret in (0, 1), result.stdout.str()[-2000:]
+        entry = load_registry(registry)["grading"]
+        assert entry.champion.model == "ollama/slow:1b"
+        assert entry.runner_up is None
+        assert entry.why is not None
+        assert "ollama/fast:1b ran again" in entry.why
