@@ -173,6 +173,10 @@ class LLMBenchPlugin:
         if result is not None:
             self.bench.ledger.add_result(result)
             self.bench.eliminator.record(result)
+            o = self.bench.options  # racing: a model slower than two done right
+            self.bench.racer.take(
+                result, self.bench.ledger, o.rank_policy, o.rank_latency, o.min_lead
+            )
             if report.passed:
                 self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller

@@ -334,9 +334,10 @@ def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
     """Why ``item`` is skipped (its model had a wrong run of its strict task), or ``None``."""
     if not bench.options.eliminate:
         return None
+    task, candidate = item.task.name, item.candidate
     return skip_reason(
-        bench.eliminator, bench.ledger, item.task.name, item.candidate, bench.options.rank_policy
-    )
+        bench.eliminator, bench.ledger, task, candidate, bench.options.rank_policy
+    ) or bench.racer.skip_reason(task, candidate, item.case.id)
 
 
 def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:

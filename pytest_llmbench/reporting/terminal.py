@@ -343,6 +343,10 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
         text.append(f"Speed:     {lead.describe()}")
     else:
         text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
+    raced = [s for s in ranking.standings if s.raced is not None and s.eliminated is None]
+    if raced:
+        text.append("Raced out (slower than the champion and the runner-up beyond the noise):")
+        text.extend(f"  {s.model} ({s.score}): {s.raced.describe()}" for s in raced if s.raced)
     misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
     if misses:
         text.append("Did not qualify:")
