@@ -35,10 +35,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Protocol
 
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.analysis.paired import MIN_UNITS, Lead, paired_lead
-from pytest_llmbench.analysis.ranking import RACED_OUT, RaceOut, TaskRanking, rank_ms
+from pytest_llmbench.analysis.ranking import (
+    RACED_OUT,
+    ModelStanding,
+    RaceOut,
+    TaskRanking,
+    rank_ms,
+)
 from pytest_llmbench.analysis.stats import t_critical
 from pytest_llmbench.execution.results import Result
 
@@ -46,6 +53,7 @@ __all__ = [
     "MIN_RACE_PAIRS",
     "RACE_LATENCIES",
     "RETRY_PAIRS",
+    "RaceSettings",
     "Racer",
     "mark_raced",
     "race_runs",
@@ -62,6 +70,21 @@ RACE_LATENCIES = ("mean", "p50")
 which says nothing of a 95th percentile or of the time to first token."""
 
 Key = tuple[str, str]
+
+
+class RaceSettings(Protocol):
+    """What :meth:`Racer.of` reads of the run's options."""
+
+    @property
+    def race(self) -> bool: ...
+    @property
+    def rank_policy(self) -> str | None: ...
+    @property
+    def rank_latency(self) -> str | None: ...
+    @property
+    def min_lead(self) -> float: ...
+
+
 Run = tuple[str, int]
 
 
@@ -101,8 +124,21 @@ class Racer:
     its candidate (0: racing does not apply to the task, e.g. the weighted policy).
     """
 
-    def __init__(self, enabled: bool = True, min_pairs: int = MIN_RACE_PAIRS) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        *,
+        rank_policy: str | None = None,
+        rank_latency: str | None = None,
+        min_lead: float = 0.0,
+        min_pairs: int = MIN_RACE_PAIRS,
+    ) -> None:
         self.enabled = enabled
+        self.rank_policy = rank_policy
+        """``--llm-rank`` and ``--llm-rank-latency`` (``None``: each task's own)."""
+        self.rank_latency = rank_latency
+        self.min_lead = min_lead
+        """``--llm-min-lead`` as a fraction: a smaller lead does not race a model out."""
         self.min_pairs = min_pairs
         self.warm: dict[Key, dict[Run, float]] = {}
         """(task, candidate) -> (case id, repeat) -> warm latency (ms)."""
@@ -116,14 +152,17 @@ class Racer:
         self._next_try: dict[Key, int] = {}
         self._runs: dict[Key, int] = {}
 
-    def take(
-        self,
-        result: Result,
-        ledger: ResultsLedger,
-        rank_policy: str | None,
-        rank_latency: str | None = None,
-        min_lead: float = 0.0,
-    ) -> RaceOut | None:
+    @classmethod
+    def of(cls, options: RaceSettings, *, serial: bool) -> Racer:
+        """The racer of a run's options (off unless ``options.race`` and ``serial``)."""
+        return cls(
+            options.race and serial,
+            rank_policy=options.rank_policy,
+            rank_latency=options.rank_latency,
+            min_lead=options.min_lead,
+        )
+
+    def take(self, result: Result, ledger: ResultsLedger) -> RaceOut | None:
         """:meth:`record` with the runs the ledger expects of the result's candidate
         (:func:`race_runs`, counted once per task and candidate)."""
         if not self.enabled:
@@ -131,10 +170,11 @@ class Racer:
         key = (result.task, result.candidate)
         runs = self._runs.get(key)
         if runs is None:
-            runs = self._runs[key] = race_runs(ledger, *key, rank_policy, rank_latency)
-        return self.record(result, runs, min_lead)
+            runs = race_runs(ledger, *key, self.rank_policy, self.rank_latency)
+            self._runs[key] = runs
+        return self.record(result, runs)
 
-    def record(self, result: Result, runs: int, min_lead: float = 0.0) -> RaceOut | None:
+    def record(self, result: Result, runs: int) -> RaceOut | None:
         """Take one result; the race-out it decided, if it decided one."""
         if not self.enabled:
             return None
@@ -155,16 +195,14 @@ class Racer:
                     warm.values()
                 ) / len(warm)
             return None
-        return self._race(key, warm, made, min_lead)
+        return self._race(key, warm, made)
 
     def top_two(self, task: str) -> list[str]:
         """The champion and the runner-up of the task's references (fewer: not yet)."""
         refs = self.references.get(task, {})
         return sorted(refs, key=lambda c: (refs[c], c))[:2]
 
-    def _race(
-        self, key: Key, mine: Mapping[Run, float], made: int, min_lead: float
-    ) -> RaceOut | None:
+    def _race(self, key: Key, mine: Mapping[Run, float], made: int) -> RaceOut | None:
         task, candidate = key
         top = self.top_two(task)
         if len(top) < 2 or len(mine) < self._next_try.get(key, self.min_pairs):
@@ -173,7 +211,7 @@ class Racer:
         if not all(_screen(reference, mine) for reference in theirs):
             return None
         leads: tuple[Lead, ...] = tuple(
-            paired_lead(ref, candidate, reference, mine, min_lead=min_lead)
+            paired_lead(ref, candidate, reference, mine, min_lead=self.min_lead)
             for ref, reference in zip(top, theirs, strict=True)
         )
         if all(lead.faster == lead.model and lead.pairs >= self.min_pairs for lead in leads):
@@ -229,7 +267,9 @@ def mark_raced(ranking: TaskRanking, raced: Mapping[str, RaceOut]) -> TaskRankin
     if ranking.policy != "strict" or not raced:
         return ranking
     plain = {s.model for s in ranking.qualified}
-    ahead, below, others = [], [], []
+    ahead: list[ModelStanding] = []
+    below: list[ModelStanding] = []
+    others: list[ModelStanding] = []
     for s in ranking.standings:
         race = raced.get(s.model)
         right = race is not None and s.correct == s.total - len(

@@ -72,7 +72,7 @@ class BenchSession:
         self.eliminator = Eliminator()
         """The first wrong run of each (task, model) (``--llm-eliminate``)."""
         xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", 0))
-        self.racer = Racer(options.race and not xdist)  # serial only: see analysis.racing
+        self.racer = Racer.of(options, serial=not xdist)  # serial only: see analysis.racing
         self.judging: Judging | None = None
         """The judge checks, run after the candidates (made for a task that uses a judge)."""
         self.outcome: RunOutcome | None = None
