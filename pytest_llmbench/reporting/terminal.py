@@ -302,7 +302,15 @@ def _miss_line(s: ModelStanding, width: int) -> str:
     for why in (s.incomplete, s.eliminated):
         if why is not None:
             prefix += why.describe() + ("; " if pairs else "")
-    return _listed(prefix, pairs, width)
+    # A failed call is no wrong answer: its cause (a timeout, with the machine's load).
+    causes = list(dict.fromkeys(m.reason for m in s.misses if m.direction == "error" and m.reason))
+    if not causes:
+        return _listed(prefix, pairs, width)
+    what = (
+        "call errors, not wrong answers" if len(causes) > 1 else "a call error, not a wrong answer"
+    )
+    more = f" (and {len(causes) - 1} other cause{'s' if len(causes) > 2 else ''})"
+    return f"{_listed(prefix, pairs, width)}; {what}: {causes[0]}{more if len(causes) > 1 else ''}"
 
 
 def _flaky_line(s: ModelStanding, width: int) -> str | None:
