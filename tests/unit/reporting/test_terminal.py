@@ -282,34 +282,31 @@ def test_json_document_agrees_with_the_ranking() -> None:
     assert task["runner_up"] == ranking.runner_up.model == "p/b"
     assert [s["model"] for s in task["ranking"]] == ["p/a", "p/b"]
     champion = task["ranking"][0]
-    assert (
-        {k: v for k, v in champion.items() if k not in EXTRA_KEYS}
-        == {
-            "model": "p/a",
-            "status": "champion",
-            "qualified": True,
-            "correct": 2,
-            "total": 2,
-            "mean_score": 1.0,
-            "errors": 0,
-            "mean_ms": 200.0,
-            "p95_ms": 290.0,
-            "tokens_per_s": 50.0,
-            "failed_cases": [],
-            "missing_runs": [],
-            "eliminated": None,  # ran every run (--llm-eliminate skips none of a champion's)
-            "raced": None,  # racing never stops timing a champion
-            "load_ms": None,  # no load measured (no result has a cold_start_ms)
-            "prompt_version": "",  # a task with one prompt: no version
-            "prompt_version_hash": "",
-            "combination": None,  # a single model, not a consensus combination
-            # no answer was streamed; generation: the mean eval time the server reported
-            "ttft": None,
-            "itl_ms": None,
-            "prefill_ms": None,
-            "generation_ms": 400.0,
-        }
-    )
+    assert {k: v for k, v in champion.items() if k not in EXTRA_KEYS} == {
+        "model": "p/a",
+        "status": "champion",
+        "qualified": True,
+        "correct": 2,
+        "total": 2,
+        "mean_score": 1.0,
+        "errors": 0,
+        "mean_ms": 200.0,
+        "p95_ms": 290.0,
+        "tokens_per_s": 50.0,
+        "failed_cases": [],
+        "missing_runs": [],
+        "eliminated": None,  # ran every run (--llm-eliminate skips none of a champion's)
+        "raced": None,  # racing never stops timing a champion
+        "load_ms": None,  # no load measured (no result has a cold_start_ms)
+        "prompt_version": "",  # a task with one prompt: no version
+        "prompt_version_hash": "",
+        "combination": None,  # a single model, not a consensus combination
+        # no answer was streamed; generation: the mean eval time the server reported
+        "ttft": None,
+        "itl_ms": None,
+        "prefill_ms": None,
+        "generation_ms": 400.0,
+    }
     # p/a: 100, 300 ms; s = sqrt(2 * 100^2 / 1) = 141.42; half = 12.706 * 141.42 / sqrt(2)
     latency = champion["latency"]
     assert latency.pop("ci95_ms") == pytest.approx([200.0 - 1270.6, 200.0 + 1270.6])
