@@ -173,3 +173,16 @@ def test_a_race_against_a_model_no_longer_qualified_ranks_by_the_figures() -> No
         ("d", "runner-up"),
     ]
     assert marked.qualified[1].raced is not None
+
+
+class _Options:
+    race = True
+    rank_policy = None
+    rank_latency = None
+    min_lead = 0.05
+
+
+def test_racing_is_serial_only() -> None:
+    assert Racer.of(_Options(), serial=True).enabled
+    assert Racer.of(_Options(), serial=True).min_lead == 0.05
+    assert not Racer.of(_Options(), serial=False).enabled  # under xdist: off
