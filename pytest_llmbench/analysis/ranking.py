@@ -71,10 +71,12 @@ __all__ = [
     "LATENCIES",
     "LATENCY_LABELS",
     "POLICIES",
+    "RACED_OUT",
     "Elimination",
     "Incomplete",
     "Miss",
     "ModelStanding",
+    "RaceOut",
     "TaskRanking",
     "Tie",
     "as_candidates",
@@ -94,6 +96,8 @@ __all__ = [
 POLICIES = ("strict", "weighted")
 BEST_UNQUALIFIED = "best score, not qualified"
 """The status of the best weighted score below the task's bar."""
+RACED_OUT = "raced out"
+"""The status of a model racing stopped timing (below the other qualified models)."""
 LATENCIES = ("mean", "p50", "p95", "ttft_p50", "ttft_p95")
 """The latency a task is ranked by (``ranking: {latency: ...}``, ``--llm-rank-latency``):
 the mean, median or 95th percentile of the end-to-end time, or the median or 95th
@@ -171,6 +175,42 @@ class Elimination:
 
 
 @dataclass(frozen=True)
+class RaceOut:
+    """A model racing stopped timing (``--llm-race``, :mod:`~pytest_llmbench.analysis.racing`):
+    over its paired warm calls it was slower, beyond the noise, than both the champion and
+    the runner-up of the models that had made all their runs right at the time.  Its
+    repeats were skipped; every case it had not run yet still ran once."""
+
+    leads: tuple[Lead, ...]
+    """The champion's lead over it, then the runner-up's (``model``: the faster one)."""
+    after: int
+    """Runs the model had made when it was raced out."""
+    made: int = 0
+    """Runs it made in all (each case at least once); 0 until the run ends."""
+    runs: int = 0
+    """Runs the task expects of every model."""
+
+    @property
+    def pairs(self) -> int:
+        return min((lead.pairs for lead in self.leads), default=0)
+
+    def evidence(self) -> str:
+        """``1.52x the latency of p/a [1.41, 1.63], 1.21x of p/b [1.10, 1.30], 6 paired calls``."""
+        parts = []
+        for index, lead in enumerate(self.leads):
+            low, high = lead.low or 0.0, lead.high or 0.0
+            of = "the latency of " if index == 0 else ""
+            parts.append(f"{lead.ratio or 0.0:.2f}x {of}{lead.model} [{low:.2f}, {high:.2f}]")
+        return f"{', '.join(parts)}, {self.pairs} paired calls"
+
+    def describe(self) -> str:
+        """``raced out after 7 runs (1.52x the latency of p/a [1.41, 1.63], ...); each case
+        run once, 20 of 60 runs made``."""
+        made = f"; each case run once, {self.made} of {self.runs} runs made" if self.runs else ""
+        return f"raced out after {self.after} runs ({self.evidence()}){made}"
+
+
+@dataclass(frozen=True)
 class ModelStanding:
     model: str
     total: int
@@ -207,6 +247,9 @@ class ModelStanding:
     eliminated: Elimination | None = None
     """Set when the model's remaining runs were skipped after a wrong one (strict policy,
     ``--llm-eliminate``); ``incomplete`` is ``None`` then."""
+    raced: RaceOut | None = None
+    """Set when racing stopped timing the model (``--llm-race``): it was right on every
+    run it made, each case at least once; ``incomplete`` is ``None`` then."""
 
     @property
     def model_id(self) -> str:
@@ -261,6 +304,7 @@ class ModelStanding:
             groups.setdefault(miss.direction, []).append(miss.case_id + times)
         parts = [self.incomplete.describe()] if self.incomplete else []
         parts += [self.eliminated.describe()] if self.eliminated else []
+        parts += [self.raced.describe()] if self.raced else []
         parts += [f"{direction} on {', '.join(ids)}" for direction, ids in groups.items()]
         return "; ".join(parts)
 

@@ -33,6 +33,7 @@ from pytest_llmbench.analysis.elimination import Eliminator, mark_eliminated
 from pytest_llmbench.analysis.ledger import ResultsLedger
 from pytest_llmbench.analysis.load import load_settings, rank_at_load, task_load
 from pytest_llmbench.analysis.notes import annotate
+from pytest_llmbench.analysis.racing import Racer, mark_raced
 from pytest_llmbench.analysis.ranking import TaskRanking, model_loads, with_loads
 from pytest_llmbench.execution.judging import JudgeModels, Judging, failed_runs
 from pytest_llmbench.execution.load import LoadPhase, LoadRun
@@ -77,13 +78,15 @@ def finish_run(
     registered: Callable[[str], Sequence[str]] = lambda task: (),
     consensus_pairs: int = 1,
     eliminator: Eliminator | None = None,
+    racer: Racer | None = None,
     stopped: str | None = None,
     load: LoadPhase | None = None,
 ) -> RunOutcome:
     """Judge, rank, and weigh the evidence of one run (see the module's docstring).
 
     ``registered``: a task's registered models (champion first), read only for a task
-    that declares consensus; ``eliminator``: given under ``--llm-eliminate``;
+    that declares consensus; ``eliminator``: given under ``--llm-eliminate``; ``racer``:
+    the models racing stopped timing (``--llm-race``);
     ``stopped``: why the run stopped before its last item, if it did; ``load``: runs
     the load phase (``None``: no load phase).  A run in which no item ran
     (``--collect-only``, a collection error) ranks nothing: every model would show as
@@ -115,6 +118,8 @@ def finish_run(
             ranking = replace(ranking, judge=summary)
         if eliminator is not None:  # disqualified by a case, not incomplete
             ranking = mark_eliminated(ranking, eliminator.for_task(task))
+        if racer is not None:  # qualified on the runs made, below the others
+            ranking = mark_raced(ranking, racer.for_task(task))
         if load is not None and stopped is None:
             ranking = at_load(load, ledger, ranking)
         rankings.append(ranking)

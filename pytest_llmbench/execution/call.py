@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.cache import NOT_CACHED, ResponseCache
 from pytest_llmbench.execution.prices import PriceTable, call_cost
-from pytest_llmbench.execution.results import Result
+from pytest_llmbench.execution.results import Result, call_error
 from pytest_llmbench.execution.scoring import Score
 from pytest_llmbench.providers.base import ModelInfo, Provider, ProviderError, Request, Response
 from pytest_llmbench.safety.redaction import redact
@@ -178,7 +178,7 @@ def make_result(
         prompt_tokens=response.prompt_tokens if response else None,
         completion_tokens=response.completion_tokens if response else None,
         tokens_per_s=timed.tokens_per_s if timed else None,
-        error=redact(call.error) if call.error else None,
+        error=redact(call_error(call.error)) if call.error else None,
         prompt_hash=case.prompt_hash,
         host=response.host if response else None,
         kind=task.output.kind,

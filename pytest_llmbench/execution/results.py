@@ -7,12 +7,14 @@ be written as JSON and read back.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbench.execution.quality import Part
 
-__all__ = ["APPROVAL_LABELS", "Result", "is_approval"]
+__all__ = ["APPROVAL_LABELS", "Result", "call_error", "is_approval", "timed_out"]
 
 APPROVAL_LABELS = frozenset(
     {
@@ -37,6 +39,32 @@ APPROVAL_LABELS = frozenset(
     }
 )
 """First labels that make a task's labels a pass/fail pair (compared ignoring case)."""
+
+
+_TIMEOUT = re.compile(r"timed? ?out|no answer .* within", re.IGNORECASE)
+_TIMEOUT_SPAN = 500
+"""How much of an error message is searched for a timeout (characters)."""
+
+
+def timed_out(detail: str) -> bool:
+    """Whether a provider's error says the call timed out (it says so near its start:
+    a bounded search, whatever the length of the message)."""
+    return _TIMEOUT.search(detail[:_TIMEOUT_SPAN]) is not None
+
+
+def call_error(error: str) -> str:
+    """A failed call's error as the result records it: a timeout says so first and what
+    the machine's load was when it happened (a loaded machine's timeouts are often the
+    machine's, not the model's): ``timed out: no answer from ollama/m within 120 s; the
+    machine's load average was 9.3 on 2 cores``."""
+    if not timed_out(error):
+        return error
+    head = error if error.lower().startswith("timed out") else f"timed out: {error}"
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not measurable here (Windows)
+        return head
+    return f"{head}; the machine's load average was {load:.1f} on {os.cpu_count() or 1} cores"
 
 
 def is_approval(label: str | None) -> bool:

@@ -66,7 +66,9 @@ def shorten(text: str, limit: int = 80) -> str:
 def failure_message(result: Result) -> str:
     """Why a result is not correct, in one line (its item's failure)."""
     # A call without an answer (a cache miss, a provider error) is no wrong answer.
-    what = result.direction if result.kind == "verdict" or result.error else "wrong answer"
+    if result.error:
+        return f"call error, not a wrong answer: {shorten(result.error, 300)}"
+    what = result.direction if result.kind == "verdict" else "wrong answer"
     because = f" ({result.reason})" if result.reason else ""
     return f"{what}: expected {result.expected}, got {shorten(result.got, 200)}{because}"
 

@@ -156,9 +156,8 @@ class LLMBenchPlugin:
         # A model the server does not have: one "SKIPPED [n]" line per task file and
         # reason (at the task's line), not one per case, nor one pointing into the plugin.
         # So is an eliminated model's: "eliminated after CASE_04, 1 of 12 runs made".
-        reason = bench.lifecycle.unavailable.get(item.model.id) or item.stash.get(
-            ELIMINATED_KEY, None
-        )
+        missing = bench.lifecycle.unavailable.get(item.model.id)
+        reason = missing or item.stash.get(ELIMINATED_KEY, None)
         if reason is not None:
             report.longrepr = (os.fspath(item.path), item.task.line, f"Skipped: {reason}")
 
@@ -173,6 +172,7 @@ class LLMBenchPlugin:
         if result is not None:
             self.bench.ledger.add_result(result)
             self.bench.eliminator.record(result)
+            self.bench.racer.take(result, self.bench.ledger)  # slower than two done right?
             if report.passed:
                 self.passed[(result.task, result.case_id, result.model, result.repeat)] = report
             worker = getattr(report, "worker_id", None)  # set by xdist on the controller

@@ -334,20 +334,17 @@ def elimination_reason(item: CaseItem, bench: BenchSession) -> str | None:
     """Why ``item`` is skipped (its model had a wrong run of its strict task), or ``None``."""
     if not bench.options.eliminate:
         return None
-    return skip_reason(
-        bench.eliminator, bench.ledger, item.task.name, item.candidate, bench.options.rank_policy
-    )
+    task, candidate, policy = item.task.name, item.candidate, bench.options.rank_policy
+    why = skip_reason(bench.eliminator, bench.ledger, task, candidate, policy)
+    return why or bench.racer.skip_reason(task, candidate, item.case.id)  # raced out: repeats
 
 
 def may_eliminate(item: CaseItem, following: CaseItem, bench: BenchSession) -> bool:
-    """Whether ``following`` (of the same model and task) might be eliminated by ``item``:
-    the history has ``item``'s model wrong on its case before.  ``following`` is then not
-    sent ahead (a wrong answer would leave its request unused)."""
-    if not bench.options.eliminate or following.candidate != item.candidate:
-        return False
-    if following.task.name != item.task.name:
-        return False
-    return bench.eliminator.may_eliminate(item.task.name, item.case.id, item.model.id)
+    """Whether ``following`` (same model and task) might be eliminated by ``item``, a case
+    the history has the model wrong on: then it is not sent ahead (nor its request wasted)."""
+    task, same = item.task.name, following.candidate == item.candidate
+    same = same and following.task.name == task and bench.options.eliminate
+    return same and bench.eliminator.may_eliminate(task, item.case.id, item.model.id)
 
 
 def deselect_unchanged(
@@ -366,12 +363,8 @@ def deselect_unchanged(
     except git.GitError as exc:
         raise pytest.UsageError(str(exc)) from None
     changed = set(git.changed_tasks(sources, changed_files))
-    keep: list[pytest.Item] = []
-    drop: list[pytest.Item] = []
-    for item in items:
-        unchanged = isinstance(item, CaseItem) and item.task.name not in changed
-        (drop if unchanged else keep).append(item)
+    drop = [it for it in items if isinstance(it, CaseItem) and it.task.name not in changed]
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        items[:] = [it for it in items if not isinstance(it, CaseItem) or it.task.name in changed]
     return [t for t in sources if t in changed], [t for t in sources if t not in changed]

@@ -122,9 +122,10 @@ def _registry(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _eliminate(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:
-    """``--llm-eliminate``: as given, else on exactly when ``--llm-fail-on champion``."""
+    """``--llm-eliminate`` (as given, else on with ``--llm-fail-on champion``), ``--llm-race``."""
     given = config.getoption("llm_eliminate")
-    return {"eliminate": values["fail_on"] == "champion" if given is None else given == "on"}
+    on = values["fail_on"] == "champion" if given is None else given == "on"
+    return {"eliminate": on, "race": on and config.getoption("llm_race") != "off"}
 
 
 def _gguf(config: pytest.Config, values: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import pytest
 from pytest_llmbench.analysis.conditions import measure as measure_load
 from pytest_llmbench.analysis.elimination import Eliminator
 from pytest_llmbench.analysis.ledger import ResultsLedger
+from pytest_llmbench.analysis.racing import Racer
 from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.execution.cache import ResponseCache
 from pytest_llmbench.execution.call import Call
@@ -70,6 +71,8 @@ class BenchSession:
         """xdist controller: what happened on the workers."""
         self.eliminator = Eliminator()
         """The first wrong run of each (task, model) (``--llm-eliminate``)."""
+        xdist = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", 0))
+        self.racer = Racer.of(options, serial=not xdist)  # serial only: see analysis.racing
         self.judging: Judging | None = None
         """The judge checks, run after the candidates (made for a task that uses a judge)."""
         self.outcome: RunOutcome | None = None
@@ -132,6 +135,7 @@ class BenchSession:
             registered=lambda task: registered_chain(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
+            racer=self.racer,
             stopped=stopped,
             load=LoadPhase.of(self),
         )

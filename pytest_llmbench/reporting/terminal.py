@@ -302,7 +302,15 @@ def _miss_line(s: ModelStanding, width: int) -> str:
     for why in (s.incomplete, s.eliminated):
         if why is not None:
             prefix += why.describe() + ("; " if pairs else "")
-    return _listed(prefix, pairs, width)
+    # A failed call is no wrong answer: its cause (a timeout, with the machine's load).
+    causes = list(dict.fromkeys(m.reason for m in s.misses if m.direction == "error" and m.reason))
+    if not causes:
+        return _listed(prefix, pairs, width)
+    what = (
+        "call errors, not wrong answers" if len(causes) > 1 else "a call error, not a wrong answer"
+    )
+    more = f" (and {len(causes) - 1} other cause{'s' if len(causes) > 2 else ''})"
+    return f"{_listed(prefix, pairs, width)}; {what}: {causes[0]}{more if len(causes) > 1 else ''}"
 
 
 def _flaky_line(s: ModelStanding, width: int) -> str | None:
@@ -343,6 +351,10 @@ def task_lines(ranking: TaskRanking, cases: int | None = None, width: int = WIDT
         text.append(f"Speed:     {lead.describe()}")
     else:
         text.extend(f"Tied: {tie.describe(roles)}" for tie in ranking.ties if tie.first in roles)
+    raced = [s for s in ranking.standings if s.raced is not None and s.eliminated is None]
+    if raced:
+        text.append("Raced out (slower than the champion and the runner-up beyond the noise):")
+        text.extend(f"  {s.model} ({s.score}): {s.raced.describe()}" for s in raced if s.raced)
     misses = [s for s in ranking.disqualified if s.misses or s.incomplete]
     if misses:
         text.append("Did not qualify:")

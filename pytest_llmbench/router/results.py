@@ -4,11 +4,12 @@ call), :class:`RouterError` and its kinds.  Plain records, no I/O."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pytest_llmbench.execution.results import timed_out
 
 if TYPE_CHECKING:
     from pytest_llmbench.cases.records import Task
@@ -25,16 +26,6 @@ __all__ = [
     "no_answer",
     "timed_out",
 ]
-
-_TIMEOUT = re.compile(r"timed? ?out|no answer .* within", re.IGNORECASE)
-_TIMEOUT_SPAN = 500
-"""How much of an error message is searched for a timeout (characters)."""
-
-
-def timed_out(detail: str) -> bool:
-    """Whether a provider's error says the call timed out (it says so near its start:
-    a bounded search, whatever the length of the message)."""
-    return _TIMEOUT.search(detail[:_TIMEOUT_SPAN]) is not None
 
 
 class RouterError(Exception):

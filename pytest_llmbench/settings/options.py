@@ -97,6 +97,9 @@ class Options:
     endpoints: tuple[Endpoint, ...]
     eliminate: bool
     """``--llm-eliminate``: skip a model's runs of a strict task after its first wrong one."""
+    race: bool = False
+    """``--llm-race``: with ``eliminate``, skip the repeats of a model slower beyond the
+    noise than the champion and the runner-up so far (``analysis.racing``)."""
 
     @property
     def runs_dir(self) -> Path:

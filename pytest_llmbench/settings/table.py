@@ -416,6 +416,15 @@ OPTIONS: tuple[Spec, ...] = (
         shown_default="on with --llm-fail-on champion, else off",
     ),
     Spec(
+        "--llm-race", None, _RANKING,
+        "on: with --llm-eliminate, stop timing a model once, after 6 paired warm calls, it "
+        "is slower beyond the noise than both the champion and the runner-up of the models "
+        "done so far: its repeats are skipped, each case still runs once (serial runs only; "
+        "off under xdist). Default: on with --llm-eliminate.",
+        metavar="on|off", const="on", choices=("on", "off"),
+        shown_default="on with --llm-eliminate",
+    ),
+    Spec(
         "--llm-resume", "resume", _STATE,
         "continue an interrupted run: skip the items its journal "
         "(.llmbench/runs/RUN.jsonl) has, with the same prompt and model. "

@@ -232,6 +232,7 @@ STANDING_ORDER = (
     "failed_cases",
     "missing_runs",
     "eliminated",
+    "raced",
     "weighted_score",
     "latency",
     "cold",

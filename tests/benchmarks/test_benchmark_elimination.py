@@ -192,7 +192,10 @@ def test_elimination_sweeps_against_the_full_run(
             full["task"]["runner_up"],
         )
         eliminated = [s for s in task["disqualified"] if s["eliminated"]]
-        assert len(task["disqualified"]) == 16
+        # Racing (on with elimination) may stop timing a model wrong on a repeat only
+        # before that repeat: it is then ranked "raced out", right on the runs it made.
+        raced = [s["model"] for s in task["ranking"] if s["raced"]]
+        assert len(task["disqualified"]) + len(set(raced) - set(qualified)) == 16
         assert all(not s["missing_runs"] for s in task["disqualified"])
         wall = sweep["wall_s"] / full["wall_s"]
         cpu = sweep["cpu_s"] / full["cpu_s"]

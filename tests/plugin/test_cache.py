@@ -97,8 +97,8 @@ def test_read_miss_is_a_failed_case_saying_so(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*grading::GRADE_FAIL_001[[]fake/right[]]*",
-            "error: expected FAIL, got  (not in the response cache (--llm-cache=read); "
-            "record it with --llm-cache=write or readwrite)",
+            "call error, not a wrong answer: not in the response cache (--llm-cache=read); "
+            "record it with --llm-cache=write or readwrite",
         ]
     )
 

@@ -379,10 +379,10 @@ def test_retries_are_bounded_then_the_case_fails_and_the_run_goes_on(
     result.stdout.fnmatch_lines(
         [
             "_*grading::CASE_01[[]ollama/qwen2.5:7b[]] _*",
-            "error: "
-            f"expected PASS, got  (ollama at {srv.url} answered HTTP 503 to generate "
+            "call error, not a wrong answer: "
+            f"ollama at {srv.url} answered HTTP 503 to generate "
             "ollama/qwen2.5:7b: server busy, please try again. maximum pending requests "
-            "exceeded (after 4 attempts))",
+            "exceeded (after 4 attempts)",
         ]
     )
     records = results(project)
@@ -399,12 +399,15 @@ def test_a_timeout_fails_that_case_and_the_run_goes_on(
     result.stdout.fnmatch_lines(
         [
             "_*grading::CASE_01[[]ollama/qwen2.5:7b[]] _*",
-            "error: expected PASS, got  (no answer from ollama/qwen2.5:7b within 0.5 s)",
+            "call error, not a wrong answer: timed out: no answer from ollama/qwen2.5:7b "
+            "within 0.5 s; the machine's load average was * on * cores",
         ]
     )
     records = results(project)
     assert [r["correct"] for r in records] == [False] + [True] * 9
-    assert records[0]["error"] == "no answer from ollama/qwen2.5:7b within 0.5 s"
+    assert records[0]["error"].startswith(
+        "timed out: no answer from ollama/qwen2.5:7b within 0.5 s; the machine's load average was "
+    )
 
 
 @pytest.mark.deadline
@@ -431,7 +434,7 @@ def test_a_server_that_dies_mid_run_fails_the_rest_fast_and_keeps_what_finished(
     result.stdout.fnmatch_lines(
         [
             "_*grading::CASE_06[[]ollama/llama3.2:3b[]] _*",
-            f"error: expected FAIL, got  ({gone})",
+            f"call error, not a wrong answer: {gone}",
         ]
     )
     assert elapsed < 20  # not 15 x 60 s

@@ -248,7 +248,7 @@ def test_a_worker_that_crashes_keeps_every_finished_result(project: pytest.Pytes
         [
             "*llmbench ranking*",
             "Champion:  fake/right (5/5 correct*",
-            "  fake/crashy (4/5): error on CASE_3",
+            "  fake/crashy (4/5): error on CASE_3; a call error, not a wrong answer: *",
             "  fake/lenient (3/5): too lenient on CASE_2, CASE_4",
             "llmbench: xdist: worker gw* crashed while running grading::CASE_3[[]fake/crashy[]] "
             "(Not properly terminated); that case counts as an error",

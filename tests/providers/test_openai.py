@@ -728,7 +728,10 @@ def test_timeout_through_the_plugin_is_a_failed_case(pytester: pytest.Pytester) 
         )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*no answer from slow/m within 0.5 s*", "  slow/m (1/2): error on COMPANY_001"]
+        [
+            "*no answer from slow/m within 0.5 s*",
+            "  slow/m (1/2): error on COMPANY_001; a call error, not a wrong answer: timed out:*",
+        ]
     )
 
 

@@ -38,5 +38,5 @@ def test_a_wrong_answer_says_what_was_expected_and_got() -> None:
 
 
 def test_a_failed_call_is_no_wrong_answer() -> None:
-    result = Result("t", "A", "p/m", 1, "42", "", False, error="timeout after 5 s")
-    assert failure_message(result) == "error: expected 42, got "
+    result = Result("t", "A", "p/m", 1, "42", "", False, error="HTTP 500 from p/m")
+    assert failure_message(result) == "call error, not a wrong answer: HTTP 500 from p/m"

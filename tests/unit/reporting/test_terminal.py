@@ -137,7 +137,8 @@ def test_task_lines_no_model_qualified() -> None:
         "Champion:  none, no model qualified (nearest miss: p/b, 1/2)",
         "Did not qualify:",
         "  p/b (1/2): too lenient on FAIL_1",
-        "  p/a (0/2): error on PASS_1; wrong on FAIL_1",
+        "  p/a (0/2): error on PASS_1; wrong on FAIL_1; a call error, not a wrong answer: "
+        "timeout after 120 s",
     ]
 
 
@@ -295,6 +296,7 @@ def test_json_document_agrees_with_the_ranking() -> None:
         "failed_cases": [],
         "missing_runs": [],
         "eliminated": None,  # ran every run (--llm-eliminate skips none of a champion's)
+        "raced": None,  # racing never stops timing a champion
         "load_ms": None,  # no load measured (no result has a cold_start_ms)
         "prompt_version": "",  # a task with one prompt: no version
         "prompt_version_hash": "",
