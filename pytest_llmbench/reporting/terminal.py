@@ -306,8 +306,11 @@ def _miss_line(s: ModelStanding, width: int) -> str:
     causes = list(dict.fromkeys(m.reason for m in s.misses if m.direction == "error" and m.reason))
     if not causes:
         return _listed(prefix, pairs, width)
+    kind = "judge" if all(c.startswith("judge ") for c in causes) else "call"
     what = (
-        "call errors, not wrong answers" if len(causes) > 1 else "a call error, not a wrong answer"
+        f"{kind} errors, not wrong answers"
+        if len(causes) > 1
+        else f"a {kind} error, not a wrong answer"
     )
     more = f" (and {len(causes) - 1} other cause{'s' if len(causes) > 2 else ''})"
     return f"{_listed(prefix, pairs, width)}; {what}: {causes[0]}{more if len(causes) > 1 else ''}"

@@ -184,7 +184,13 @@ def test_a_judge_failure_is_the_runs_error_naming_the_judge(project: pytest.Pyte
         assert r["error"].startswith("judge jp/broken failed: not valid JSON")
         assert r["score"] == 0.0
         assert r["judge_score"] is None
-    result.stdout.fnmatch_lines(["  cand/good (0/2): error on S1, S2", "*2 judge error(s)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "  cand/good (0/2): error on S1, S2; a judge error, not a wrong answer: judge "
+            "jp/broken failed: not valid JSON*",
+            "*2 judge error(s)*",
+        ]
+    )
     result.stdout.fnmatch_lines(
         [
             "llmbench: the judge failed 2 run(s) or could not judge them, so the run fails:",
