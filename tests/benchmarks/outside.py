@@ -44,9 +44,7 @@ def child_env(bytecode: bool, pyc_prefix: Path | None = None) -> dict[str, str]:
     """The child's environment: this one's, the worktree on the path, and the bytecode
     setting asked for."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, [env.get("PYTHONPATH", "")])]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH", "")])])
     for name in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "OLLAMA_HOST", "OPENAI_API_KEY"):
         env.pop(name, None)
     env["PY_COLORS"] = "0"
@@ -71,7 +69,8 @@ def run_cpu(args: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
         stdin=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    out = proc.stdout.read()
+    with proc.stdout:
+        out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 5):
@@ -117,7 +116,9 @@ def servers() -> Iterator[tuple[str, str]]:
         yield ollama.url, openai.url
 
 
-def call_kinds(ollama_url: str, openai_url: str) -> dict[str, Callable[[int], tuple[int, int, list[str]]]]:
+def call_kinds(
+    ollama_url: str, openai_url: str
+) -> dict[str, Callable[[int], tuple[int, int, list[str]]]]:
     """kind -> (n -> (cases, bare items, arguments))."""
     return {
         "bare": lambda n: (0, n, ["-p", "no:llmbench"]),
@@ -143,7 +144,7 @@ def per_call(
     out: dict[str, list[float]] = {}
     with servers() as (ollama_url, openai_url):
         kinds = call_kinds(ollama_url, openai_url)
-        for kind, make in kinds.items():  # warm-up: bytecode written once
+        for make in kinds.values():  # warm-up: bytecode written once
             cases, bare, args = make(small)
             run_cpu([*args, *extra], make_project(base, "warm", cases, bare), env)
         for r in range(rounds):

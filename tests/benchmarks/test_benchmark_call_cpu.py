@@ -2,29 +2,44 @@
 
 Client CPU sits inside every measured latency (the answer is timed from the request
 going out to the reply being parsed), so what the plugin spends per call is both
-overhead and measurement error.  Target (issue 17, part 2): at most 0.5 ms of CPU per
-call above a bare parametrized pytest item, on both paths.
+overhead and measurement error.  Target (issue 17, part 2; issue 23, point 0): at most
+0.5 ms of CPU per call above a bare parametrized pytest item, on both paths, **in the
+run a user makes**.
 
-How it is measured:
+What a run here is (the user's defaults; nothing is switched off that a user has on):
 
-- pytest runs in a subprocess, as a real run does, on one model and N verdict cases
-  against an instant emulated endpoint in this process (``tests/support/openai_emulator.py``,
+- ``pytest`` in a subprocess on one model and N verdict cases against an instant
+  emulated endpoint in this process (``tests/support/openai_emulator.py``,
   ``tests/support/ollama_emulator.py``): the emulators' CPU is not the child's;
+- the journal and the history on (their defaults: ``.llmbench/runs/RUN.jsonl`` written
+  line by line, the run appended to ``.llmbench/history.sqlite`` at the end, read at
+  the start); the terminal's progress and the ranking table at the end (no ``-q``);
+  pytest's cache provider and every installed plugin loaded (pytest-benchmark
+  included: the reference pays for it too);
+- the state folder is kept across rounds, as a user's project keeps its history;
+- bytecode cached, as a user's second run has it: ``PYTHONDONTWRITEBYTECODE`` unset for
+  the children (the CI machine sets it) and one unmeasured run of each kind first;
 - CPU, not wall time: the child's user + system time from ``getrusage(RUSAGE_CHILDREN)``
   (the machine the figures come from has 2 cores shared with other jobs; wall time
   there says more about the neighbours than about the plugin);
 - per call = (CPU at 2,000 cases - CPU at 200 cases) / 1,800, so start-up, discovery
-  and the final report cancel out; the same for a bare ``@pytest.mark.parametrize``
-  test of 2,000 and 200 items (``-p no:llmbench``), the reference;
-- every run leaves pytest-benchmark and the cache provider out (``-p no:benchmark
-  -p no:cacheprovider``: the reference does too); rounds are interleaved (bare,
-  OpenAI, Ollama, ...) and the median of the rounds is reported.
+  and the final report's fixed part cancel out (what grows with the cases stays: the
+  journal lines, the history rows, the ranking over more results); the same for a bare
+  ``@pytest.mark.parametrize`` test of 2,000 and 200 items (``-p no:llmbench``), the
+  reference; rounds are interleaved (bare, OpenAI, Ollama, ...), the median is reported.
+
+An earlier version ran every child with ``-q -p no:benchmark -p no:cacheprovider``:
+the same cost above bare within noise on this machine, but not the run users make.
+``tests/benchmarks/outside.py`` measures the same from outside (fresh project folders,
+``python -m pytest`` as typed, ``os.wait4``) at 20 and 200 calls; the test at the end
+of this file prints its figures.
 
 ``LLMBENCH_BENCH_ROUNDS`` sets the number of rounds (default 1; the README's figures
 use 3); ``LLMBENCH_BENCH_SDK=1`` adds the same runs with the lean transport switched
 off (``openai-sdk``, ``ollama-sdk``: generation through the SDK clients) for comparison.
 No timed assertion: the test asserts that every case was answered and prints each
-figure beside its target (``-s`` shows it; ``benchmark.extra_info`` keeps it).
+figure beside its target and the load average (``-s`` shows it; ``benchmark.extra_info``
+keeps it).
 """
 
 from __future__ import annotations
@@ -36,13 +51,7 @@ from typing import Any
 import pytest
 
 from tests.benchmarks.perf_table import readme_row
-from tests.support.casedata import (
-    ollama_run_args,
-    print_figures,
-    right_answer,
-    run_with_cpu,
-    verdict_yaml,
-)
+from tests.support.casedata import print_figures, right_answer, run_with_cpu, verdict_yaml
 from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
 from tests.support.openai_emulator import OpenAIEmulator
 
@@ -80,9 +89,9 @@ class _Runs:
             )
 
     def args(self, kind: str, n: int) -> list[str]:
-        quiet = ["-q", "-p", "no:benchmark", "-p", "no:cacheprovider"]
+        """The user's command line: nothing switched off but the plugin for the reference."""
         if kind == "bare":
-            return [f"bare_{n}", "-p", "no:llmbench", *quiet]
+            return [f"bare_{n}", "-p", "no:llmbench"]
         if kind.startswith("openai"):
             lean = LEAN_OFF if kind == "openai-sdk" else ()
             return [
@@ -90,11 +99,9 @@ class _Runs:
                 f"--llm-endpoint=bench={self.openai_url} models=m",
                 "--llm-models=bench/m",
                 *lean,
-                *quiet,
             ]
         lean = LEAN_OFF if kind == "ollama-sdk" else ()
-        _, *rest = ollama_run_args(self.ollama_url)
-        return [f"evals_{n}", *rest, *lean, "-q"]
+        return [f"evals_{n}", f"--llm-ollama-host={self.ollama_url}", "--llm-models=ollama", *lean]
 
     def cpu(self, kind: str, n: int) -> float:
         result, spent = run_with_cpu(self.pytester, *self.args(kind, n))
@@ -109,6 +116,7 @@ def test_plugin_cpu_per_call_on_both_http_paths(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # a user's bytecode cache
     rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "1"))
     kinds: tuple[str, ...] = ("bare", "openai", "ollama")
     if os.environ.get("LLMBENCH_BENCH_SDK") == "1":
@@ -121,6 +129,8 @@ def test_plugin_cpu_per_call_on_both_http_paths(
         runs = _Runs(pytester, openai_srv.url, ollama_srv.url)
 
         def measure() -> None:
+            for kind in kinds:  # unmeasured: every module compiled and cached once
+                runs.cpu(kind, SMALL)
             for _ in range(rounds):
                 for kind in kinds:  # interleaved: a busy spell hits every path alike
                     small = runs.cpu(kind, SMALL)
@@ -134,7 +144,8 @@ def test_plugin_cpu_per_call_on_both_http_paths(
     figures = {kind: statistics.median(values) for kind, values in per_call.items()}
     bare = figures["bare"]
     lines = [
-        f"CPU per call ({rounds} round(s), median; 2,000 - 200 cases):",
+        f"CPU per call ({rounds} round(s), median; 2,000 - 200 cases; the user's defaults: "
+        "journal, history, progress and summary on, bytecode cached):",
         f"  bare parametrized item  {bare:6.3f} ms",
     ]
     for kind in kinds[1:]:
@@ -160,8 +171,9 @@ def test_plugin_cpu_per_call_on_both_http_paths(
         "call-cpu",
         what=(
             "the plugin's own CPU per call, **2,000 cases against an instant emulated "
-            "endpoint**, pytest in a subprocess (`tests/benchmarks/test_benchmark_call_cpu.py`: "
-            "child CPU "
+            "endpoint**, pytest in a subprocess with the user's defaults (journal and history "
+            "on, progress and ranking table shown, every installed plugin loaded, bytecode "
+            "cached; `tests/benchmarks/test_benchmark_call_cpu.py`: child CPU "
             f"time, 2,000 minus 200 cases, {rounds} interleaved round(s), median), above a bare "
             f"parametrized item ({bare:.2f} ms)"
         ),
@@ -250,5 +262,61 @@ def test_pytest_benchmark_cpu_per_item(
         measured=(
             f"**{recorded:.3f} ms** recording; writing `--benchmark-json` (pytest-benchmark's "
             f"statistics and JSON) adds {written:.3f} ms per record"
+        ),
+    )
+
+
+def test_plugin_cpu_measured_from_outside(
+    tmp_path: Any, benchmark: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same figures as a user measures them (``tests/benchmarks/outside.py``):
+    ``python -m pytest`` typed in fresh project folders, nothing switched off, bytecode
+    cached, child CPU from ``os.wait4``; per call by the slope between 20 and 200 calls,
+    start-up as a 10-case Ollama run over the same folder's ``-p no:llmbench`` run and an
+    embedded-only ``--collect-only`` over the reference's.  Medians of the rounds."""
+    from tests.benchmarks import outside
+
+    rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "3")) * 2 + 1
+    env = outside.child_env(bytecode=True)
+    figures: dict[str, dict[str, float]] = {}
+
+    def measure() -> None:
+        figures["calls"] = outside.per_call(tmp_path, env, (20, 200), rounds)
+        figures["startup"] = outside.start_up(tmp_path, env, rounds)
+
+    benchmark.pedantic(measure, rounds=1, iterations=1, warmup_rounds=0)
+    calls, spent = figures["calls"], figures["startup"]
+    own = {kind: calls[kind] - calls["bare"] for kind in ("ollama", "openai")}
+    above = {
+        "ollama run": spent["ollama"] - spent["reference"],
+        "embedded collected": spent["embedded, collected"] - spent["reference, collected"],
+    }
+    lines = [
+        f"From outside ({rounds} rounds, median; python -m pytest in fresh folders, defaults):",
+        f"  bare item {calls['bare']:.3f} ms; plugin's own per call: Ollama {own['ollama']:.3f} "
+        f"ms, OpenAI {own['openai']:.3f} ms (target <= {TARGET_MS} ms)",
+        f"  start-up: 10-case Ollama run {above['ollama run']:+.3f} s, embedded --collect-only "
+        f"{above['embedded collected']:+.3f} s (target <= +0.15 s)",
+    ]
+    for kind, value in own.items():
+        benchmark.extra_info[f"outside_{kind}_own_cpu_ms"] = round(value, 3)
+    for kind, value in above.items():
+        benchmark.extra_info[f"outside_{kind.replace(' ', '_')}_cpu_above_s"] = round(value, 3)
+    print_figures(benchmark, capsys, lines, rounds)
+    readme_row(
+        benchmark,
+        "outside-cpu",
+        what=(
+            "the same costs measured from outside as a user would (`tests/benchmarks/outside.py`:"
+            " `python -m pytest` in fresh project folders with the defaults, child CPU from "
+            f"`wait4`, median of {rounds} interleaved rounds, bytecode cached): per call by the "
+            "slope between 20 and 200 calls above a bare item; start-up of a 10-case Ollama run "
+            "and of an embedded-only `--collect-only` above `-p no:llmbench`"
+        ),
+        target=f"<= {TARGET_MS} ms per call; <= +0.15 s",
+        measured=(
+            f"Ollama **{own['ollama']:.2f} ms**, OpenAI-compatible **{own['openai']:.2f} ms** "
+            f"per call; 10-case run **{above['ollama run']:+.2f} s**, embedded collected "
+            f"**{above['embedded collected']:+.2f} s**"
         ),
     )
