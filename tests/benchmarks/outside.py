@@ -1,6 +1,6 @@
 """The plugin's cost measured from outside, as a user runs it.
 
-``python -m tests.benchmarks.outside [--rounds 5] [--sizes 20,200] [--no-bytecode]``
+``python -m tests.benchmarks.outside [--rounds 5] [--sizes 20,200] [--wait-ms 5] [--no-bytecode]``
 
 A user's run is ``pytest`` in a project folder with the plugin installed, nothing
 switched off: the journal and the history on (their defaults), pytest's cache provider
@@ -8,10 +8,13 @@ and terminal summary on, pytest-benchmark loaded if it is installed, bytecode ca
 after the first run.  This script makes such runs in fresh project folders and measures
 each one's CPU (user + system of the child, from ``os.wait4``):
 
-- per call: an N-case run against an instant emulated server (Ollama in this process,
-  and an OpenAI-compatible one) at two sizes, minus the same at the other size, divided
-  by the difference in calls; the same for a bare ``@pytest.mark.parametrize`` test of
-  N items with ``-p no:llmbench``; the plugin's own = the two slopes' difference;
+- per call: an N-case run against an emulated server (Ollama in this process, and an
+  OpenAI-compatible one) at two sizes, minus the same at the other size, divided by the
+  difference in calls; the same for a bare ``@pytest.mark.parametrize`` test of N items
+  with ``-p no:llmbench``; the plugin's own = the two slopes' difference.  With
+  ``--wait-ms`` the servers take that long per answer and the bare items sleep as long:
+  a process that waits every call (as with any real model) spends more CPU per call than
+  one that never waits (its caches go cold), the bare item's too;
 - start-up: a 10-case Ollama run against the same folder's plain test run with
   ``-p no:llmbench`` (the case file is then not collected), and an embedded-only
   ``--collect-only`` against the reference's ``--collect-only``.
@@ -34,6 +37,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.casedata import right_answer, verdict_yaml
 
@@ -79,9 +83,9 @@ def run_cpu(args: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def make_project(base: Path, name: str, cases: int, bare: int) -> Path:
+def make_project(base: Path, name: str, cases: int, bare: int, wait_s: float = 0.0) -> Path:
     """A fresh project folder: ``evals/grading.yaml`` with ``cases`` cases (none: 0)
-    and ``test_bare.py`` with ``bare`` parametrized items."""
+    and ``test_bare.py`` with ``bare`` parametrized items (each sleeping ``wait_s``)."""
     folder = base / name
     if folder.exists():
         shutil.rmtree(folder)
@@ -90,29 +94,34 @@ def make_project(base: Path, name: str, cases: int, bare: int) -> Path:
         (folder / "evals").mkdir()
         (folder / "evals" / "grading.yaml").write_text(verdict_yaml(cases=cases))
     if bare:
+        body = f"    time.sleep({wait_s})\n" if wait_s else "    pass\n"
         (folder / "test_bare.py").write_text(
-            "import pytest\n\n\n"
+            "import time\n\nimport pytest\n\n\n"
             f"@pytest.mark.parametrize('i', range({bare}))\n"
-            "def test_item(i):\n"
-            "    pass\n"
+            f"def test_item(i):\n{body}"
         )
     return folder
 
 
 @contextmanager
-def servers() -> Iterator[tuple[str, str]]:
-    """An instant emulated Ollama and OpenAI-compatible server in this process."""
+def servers(wait_s: float = 0.0) -> Iterator[tuple[str, str]]:
+    """An emulated Ollama and OpenAI-compatible server in this process, answering at
+    once or after ``wait_s``."""
     from tests.support.ollama_emulator import EmulatedModel, OllamaEmulator
     from tests.support.openai_emulator import OpenAIEmulator
 
-    def openai_answer(model: str, messages: list, fmt: object) -> str:  # type: ignore[type-arg]
+    def openai_answer(model: str, messages: list[dict[str, Any]], fmt: object) -> str:
         return right_answer(model, messages, fmt, None)
 
     with ExitStack() as stack:
         ollama = stack.enter_context(
-            OllamaEmulator(models=[EmulatedModel("m:1b")], answer=right_answer)
+            OllamaEmulator(
+                models=[EmulatedModel("m:1b", latency_s=wait_s or None)], answer=right_answer
+            )
         )
-        openai = stack.enter_context(OpenAIEmulator(models=["m"], answer=openai_answer))
+        openai = stack.enter_context(
+            OpenAIEmulator(models=["m"], answer=openai_answer, latency_s=wait_s)
+        )
         yield ollama.url, openai.url
 
 
@@ -137,22 +146,24 @@ def per_call(
     sizes: tuple[int, int],
     rounds: int,
     extra: Sequence[str] = (),
+    wait_s: float = 0.0,
 ) -> dict[str, float]:
     """Per-call CPU (ms) of each kind, the median over ``rounds`` of the slope between
-    the two sizes; every measured run in a fresh project folder after one warm-up."""
+    the two sizes; every measured run in a fresh project folder after one warm-up.
+    ``wait_s``: each answer's time, and the bare items sleep as long."""
     small, large = sizes
     out: dict[str, list[float]] = {}
-    with servers() as (ollama_url, openai_url):
+    with servers(wait_s) as (ollama_url, openai_url):
         kinds = call_kinds(ollama_url, openai_url)
         for make in kinds.values():  # warm-up: bytecode written once
             cases, bare, args = make(small)
-            run_cpu([*args, *extra], make_project(base, "warm", cases, bare), env)
+            run_cpu([*args, *extra], make_project(base, "warm", cases, bare, wait_s), env)
         for r in range(rounds):
             for kind, make in kinds.items():
                 spent = []
                 for n in sizes:
                     cases, bare, args = make(n)
-                    folder = make_project(base, f"{kind}-{n}-{r}", cases, bare)
+                    folder = make_project(base, f"{kind}-{n}-{r}", cases, bare, wait_s)
                     spent.append(run_cpu([*args, *extra], folder, env))
                     shutil.rmtree(folder)
                 out.setdefault(kind, []).append((spent[1] - spent[0]) / (large - small) * 1e3)
@@ -189,20 +200,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="20,200")
     parser.add_argument("--no-bytecode", action="store_true")
+    parser.add_argument(
+        "--wait-ms",
+        type=float,
+        default=0.0,
+        help="each answer's time (the bare items sleep as long); default 0: instant",
+    )
     parser.add_argument("--only", choices=("calls", "startup"), default=None)
     parser.add_argument("extra", nargs="*", help="more pytest arguments for every run")
     args = parser.parse_args(argv)
-    sizes = tuple(int(s) for s in args.sizes.split(","))
-    assert len(sizes) == 2
+    small, large = (int(s) for s in args.sizes.split(","))
+    sizes = (small, large)
     with tempfile.TemporaryDirectory(prefix="llmbench-outside-") as tmp:
         base = Path(tmp)
         env = child_env(not args.no_bytecode, base / "no-pyc")
         setting = "no bytecode" if args.no_bytecode else "bytecode cached"
         print(f"{setting}; load average {os.getloadavg()[0]:.2f}; {args.rounds} round(s)")
         if args.only in (None, "calls"):
-            calls = per_call(base, env, sizes, args.rounds, args.extra)  # type: ignore[arg-type]
+            calls = per_call(base, env, sizes, args.rounds, args.extra, args.wait_ms / 1000)
             bare = calls["bare"]
-            print(f"per call ({sizes[1]} - {sizes[0]} calls): bare item {bare:.3f} ms")
+            print(
+                f"per call ({sizes[1]} - {sizes[0]} calls, answers of {args.wait_ms:g} ms): "
+                f"bare item {bare:.3f} ms"
+            )
             for kind in ("ollama", "openai"):
                 print(f"  {kind:<8} item {calls[kind]:.3f} ms  own {calls[kind] - bare:.3f} ms")
         if args.only in (None, "startup"):

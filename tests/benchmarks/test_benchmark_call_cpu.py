@@ -320,8 +320,9 @@ def test_plugin_cpu_measured_from_outside(
     """The same figures as a user measures them (``tests/benchmarks/outside.py``):
     ``python -m pytest`` typed in fresh project folders, nothing switched off, bytecode
     cached, child CPU from ``os.wait4``; per call by the slope between 20 and 200 calls,
-    start-up as a 10-case Ollama run over the same folder's ``-p no:llmbench`` run and an
-    embedded-only ``--collect-only`` over the reference's.  Medians of the rounds."""
+    with answers of 5 ms (a bare item sleeping as long) and instant ones; start-up as a
+    10-case Ollama run over the same folder's ``-p no:llmbench`` run and an embedded-only
+    ``--collect-only`` over the reference's.  Medians of the rounds."""
     from tests.benchmarks import outside
 
     rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "3")) * 2 + 1
@@ -329,20 +330,28 @@ def test_plugin_cpu_measured_from_outside(
     figures: dict[str, dict[str, float]] = {}
 
     def measure() -> None:
-        figures["calls"] = outside.per_call(tmp_path, env, (20, 200), rounds)
+        figures["wait"] = outside.per_call(tmp_path, env, (20, 200), rounds, wait_s=WAIT_S)
+        figures["instant"] = outside.per_call(tmp_path, env, (20, 200), rounds)
         figures["startup"] = outside.start_up(tmp_path, env, rounds)
 
     benchmark.pedantic(measure, rounds=1, iterations=1, warmup_rounds=0)
-    calls, spent = figures["calls"], figures["startup"]
-    own = {kind: calls[kind] - calls["bare"] for kind in ("ollama", "openai")}
+    spent = figures["startup"]
+    own = {
+        f"{kind}{'-wait' if how == 'wait' else ''}": figures[how][kind] - figures[how]["bare"]
+        for how in ("wait", "instant")
+        for kind in ("ollama", "openai")
+    }
     above = {
         "ollama run": spent["ollama"] - spent["reference"],
         "embedded collected": spent["embedded, collected"] - spent["reference, collected"],
     }
     lines = [
         f"From outside ({rounds} rounds, median; python -m pytest in fresh folders, defaults):",
-        f"  bare item {calls['bare']:.3f} ms; plugin's own per call: Ollama {own['ollama']:.3f} "
-        f"ms, OpenAI {own['openai']:.3f} ms (target <= {TARGET_MS} ms)",
+        f"  answers of {WAIT_S * 1000:.0f} ms: plugin's own per call Ollama "
+        f"{own['ollama-wait']:.3f} ms, OpenAI {own['openai-wait']:.3f} ms (target <= "
+        f"{TARGET_MS} ms; bare item sleeping as long {figures['wait']['bare']:.3f} ms)",
+        f"  instant answers: Ollama {own['ollama']:.3f} ms, OpenAI {own['openai']:.3f} ms "
+        f"(bare item {figures['instant']['bare']:.3f} ms)",
         f"  start-up: 10-case Ollama run {above['ollama run']:+.3f} s, embedded --collect-only "
         f"{above['embedded collected']:+.3f} s (target <= +0.15 s)",
     ]
@@ -358,13 +367,15 @@ def test_plugin_cpu_measured_from_outside(
             "the same costs measured from outside as a user would (`tests/benchmarks/outside.py`:"
             " `python -m pytest` in fresh project folders with the defaults, child CPU from "
             f"`wait4`, median of {rounds} interleaved rounds, bytecode cached): per call by the "
-            "slope between 20 and 200 calls above a bare item; start-up of a 10-case Ollama run "
-            "and of an embedded-only `--collect-only` above `-p no:llmbench`"
+            f"slope between 20 and 200 calls above a bare item, answers of {WAIT_S * 1000:.0f} "
+            "ms (in brackets: instant); start-up of a 10-case Ollama run and of an "
+            "embedded-only `--collect-only` above `-p no:llmbench`"
         ),
         target=f"<= {TARGET_MS} ms per call; <= +0.15 s",
         measured=(
-            f"Ollama **{own['ollama']:.2f} ms**, OpenAI-compatible **{own['openai']:.2f} ms** "
-            f"per call; 10-case run **{above['ollama run']:+.2f} s**, embedded collected "
+            f"Ollama **{own['ollama-wait']:.2f} ms** ({own['ollama']:.2f}), OpenAI-compatible "
+            f"**{own['openai-wait']:.2f} ms** ({own['openai']:.2f}) per call; 10-case run "
+            f"**{above['ollama run']:+.2f} s**, embedded collected "
             f"**{above['embedded collected']:+.2f} s**"
         ),
     )
