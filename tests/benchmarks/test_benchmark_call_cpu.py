@@ -325,7 +325,7 @@ def test_plugin_cpu_measured_from_outside(
     ``--collect-only`` over the reference's.  Medians of the rounds."""
     from tests.benchmarks import outside
 
-    rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "3")) * 2 + 1
+    rounds = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "1")) * 2 + 1
     env = outside.child_env(bytecode=True)
     figures: dict[str, dict[str, float]] = {}
 
