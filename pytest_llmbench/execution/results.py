@@ -196,7 +196,9 @@ class Result:
         """The record as a flat dict of plain values (its score parts as plain objects),
         ready for JSON and for xdist: no deep copy of the rest."""
         data = {name: getattr(self, name) for name in _FIELDS}
-        data["parts"] = [dataclasses.asdict(p) for p in self.parts]
+        # Part's fields are plain values: a dict of them is what dataclasses.asdict makes,
+        # without its recursive deep copy (two records per call: journal and history).
+        data["parts"] = [{name: getattr(p, name) for name in _PART_FIELDS} for p in self.parts]
         return data
 
     @classmethod
@@ -209,4 +211,5 @@ class Result:
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Result))
+_PART_FIELDS = tuple(f.name for f in dataclasses.fields(Part))
 _NAMES = frozenset(_FIELDS)

@@ -47,6 +47,7 @@ ORDER = (
     "ollama-schedule-small-gpu-model",
     "ollama-schedule-stress",
     "call-cpu",
+    "outside-cpu",
     "benchmark-per-item",
     "embedded-prefix-reuse",
     "parallel-hosts",
