@@ -22,6 +22,7 @@ from pytest_llmbench.cases.templates import TemplateError, placeholders, render
 __all__ = [
     "DEFAULT_AGREE",
     "DEFAULT_LABELS",
+    "SHADOW_CHECKS",
     "AlertSpec",
     "CaptureSpec",
     "Case",
@@ -30,7 +31,6 @@ __all__ = [
     "LoadSpec",
     "OutputSpec",
     "PromptVersion",
-    "SHADOW_CHECKS",
     "ShadowSpec",
     "Task",
 ]
