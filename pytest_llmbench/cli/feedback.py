@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_llmbench.cli.options import Commands, feedback_option, registry_option
+from pytest_llmbench.cli.options import share as _share
 from pytest_llmbench.cli.output import answer, failure
 
 if TYPE_CHECKING:
@@ -25,17 +26,6 @@ if TYPE_CHECKING:
     from pytest_llmbench.storage.feedback import FeedbackRecord
 
 __all__ = ["add_parser", "run"]
-
-
-def _share(text: str) -> float:
-    """A share between 0 and 1 (``0.8``), or a percentage (``80%``)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share (0.8 or 80%)") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
-    return value
 
 
 def _positive(text: str) -> float:
