@@ -428,8 +428,9 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
         Problem(
             3,
             "zzqqxx",
-            "unknown key; allowed: alerts, cases, consensus, description, judge, load, options, "
-            "output, pass, prompt, prompts, ranking, repeat, system, task, vars",
+            "unknown key; allowed: alerts, capture, cases, consensus, description, judge, "
+            "load, options, output, pass, prompt, prompts, ranking, repeat, shadow, system, "
+            "task, vars",
         ),
     ]
 
