@@ -17,7 +17,7 @@ from pytest_llmbench.providers.base import ProviderError, Request
 from pytest_llmbench.router import ShadowOptions
 from pytest_llmbench.router.capture import CAPTURE_CHARS
 from pytest_llmbench.safety.redaction import register_secret
-from tests.unit.router.test_shadow import FAIL, PASS, A, B, lines, project, scripted
+from tests.support.shadow_project import FAIL, PASS, A, B, lines, project, scripted
 
 SECRET = "sk-capture-0123456789abcdef"
 

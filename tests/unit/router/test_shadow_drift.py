@@ -18,7 +18,7 @@ from pytest_llmbench.cli import main
 from pytest_llmbench.providers.base import BuiltinSettings
 from pytest_llmbench.router import ShadowOptions
 from tests.support.ollama_emulator import OllamaEmulator
-from tests.unit.router.test_router import CHAMPION, GRADING, write_registry
+from tests.support.serve_harness import CHAMPION, GRADING, RUNNER_UP, write_registry
 
 DRIFT_AFTER = 60
 """The champion answers right for this many calls, then wrong."""
@@ -62,7 +62,7 @@ def test_a_champion_that_drifts_is_caught_and_check_names_it(
     (tmp_path / "evals").mkdir()
     alerts = f"alerts: {{min_agreement: {MIN_AGREEMENT}}}\nshadow: {{rate: {RATE}}}\n"
     (tmp_path / "evals" / "grading.yaml").write_text(GRADING.replace("cases:", alerts + "cases:"))
-    registry = write_registry(tmp_path, {"grading": (CHAMPION, "ollama/llama3.2:3b")})
+    registry = write_registry(tmp_path, CHAMPION, RUNNER_UP)
     monkeypatch.chdir(tmp_path)
     catch_at, checks_before = predicted_catch(RATE, DRIFT_AFTER, SEED)
     expected_calls = (MIN_CHECKS + 1) / RATE  # calls that give the checks a verdict needs
