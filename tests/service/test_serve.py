@@ -491,6 +491,11 @@ def test_shadow_checks_of_served_calls_reach_the_log_by_the_stop(
         (CHAMPION, RUNNER_UP, True)
     ] * 3
     assert hosts[1].requests["llama3.2:3b"] == 3
+    scraped = running.served.metrics.text().decode()
+    assert metric(scraped, "llmbench_shadow_sampled_total") == 3
+    assert metric(scraped, "llmbench_shadow_checked_total") == 3
+    assert metric(scraped, "llmbench_shadow_dropped_total") == 0
+    assert metric(scraped, "llmbench_shadow_pending") == 0
 
 
 # ---------------------------------------------------------------------- the command
