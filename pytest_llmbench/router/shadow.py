@@ -23,16 +23,19 @@ line written at once with ``error: "dropped: ..."``).  A shadow call never goes 
 the circuit breaker's books (it neither opens a circuit nor is counted), and whatever it
 raises becomes the check's ``error``.  :meth:`ShadowChecks.close` (``Router.close()``)
 waits up to ``wait_s`` for the checks still pending, then writes the lines of those left
-with ``error: "not checked: ..."``: no call's lines are lost.
+with ``error: "not checked: ..."``: no call's lines are lost.  A process that ends without
+closing its router does the same at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import queue
 import random
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -142,6 +145,7 @@ class ShadowChecks:
         """Checks dropped because the queue was full."""
         self.unfinished = 0
         """Checks still pending when :meth:`close` stopped waiting."""
+        _OPEN.add(self)
 
     # -- on the caller's path: cheap ---------------------------------------------
 
@@ -435,6 +439,30 @@ class ShadowChecks:
         if worker is not None:
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(None)
+
+
+_OPEN: weakref.WeakSet[ShadowChecks] = weakref.WeakSet()
+"""Every router's shadow checks in this process (closed at exit)."""
+
+
+def _at_exit() -> None:
+    """A process that ends without ``Router.close()``: its pending checks are waited for
+    (each router's ``wait_s`` at most) and their calls written."""
+    from pytest_llmbench.storage.feedback import flush_feedback
+
+    closed = False
+    for checks in list(_OPEN):
+        if checks.pending:
+            checks.close()
+            closed = True
+    if closed:  # the logs may have written out already: write what the checks added
+        try:
+            flush_feedback()
+        except OSError as exc:
+            _logger.warning("llmbench: cannot write the feedback log (%s)", exc)
+
+
+atexit.register(_at_exit)
 
 
 def _agree(task: Task) -> float:

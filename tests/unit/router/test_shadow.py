@@ -237,3 +237,39 @@ def test_bad_options_are_one_clear_line() -> None:
         ShadowOptions(rate=1.5)
     with pytest.raises(ValueError, match="one of runner_up, consensus, judge, got 'best'"):
         ShadowOptions(check="best")
+
+
+EXITS_WITHOUT_CLOSE = """
+import sys, time
+from pathlib import Path
+from pytest_llmbench import Router
+from tests.support.shadow_project import A, B, FAIL, PASS, project, scripted
+
+def slow(request):
+    time.sleep(0.2)
+    return FAIL
+
+router = Router.from_registry(
+    project(Path(sys.argv[1])), providers=[scripted({A: PASS, B: slow})], shadow=1.0
+)
+for _ in range(3):
+    router.run("grading", posting="x")
+"""
+
+
+def test_a_process_that_ends_without_close_still_writes_its_checks(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", EXITS_WITHOUT_CLOSE, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [c["agreed"] for c in shadows(tmp_path)] == [False] * 3
