@@ -25,12 +25,14 @@ from pytest_llmbench.cases.records import (
     DEFAULT_AGREE,
     DEFAULT_LABELS,
     AlertSpec,
+    CaptureSpec,
     Case,
     ConsensusSpec,
     Expected,
     LoadSpec,
     OutputSpec,
     PromptVersion,
+    ShadowSpec,
     Task,
 )
 from pytest_llmbench.cases.schema import json_schema_mistake
@@ -150,6 +152,12 @@ def build_task(
     cases, versions = _render(file, templates, system, task_vars, options, output)
     weights = _weights(file)
     judge = _judge(file, cases)
+    shadow = data.get("shadow") or {}
+    if shadow.get("check") == "judge" and (judge is None or judge.ref == "task:None"):
+        file.problem(
+            ("shadow", "check"),
+            "check: judge needs the task's judge: {model: provider/name} or {task: NAME}",
+        )
     if file.problems:
         raise CaseFileError(display, file.problems)
     return Task(
@@ -174,6 +182,8 @@ def build_task(
         judge=judge,
         pass_threshold=data.get("pass"),
         alerts=_alerts(data),
+        shadow=_shadow(data),
+        capture=_capture(data),
         load=_load(data),
         on_change=str(data.get("on_change", "warn")),
     )
@@ -508,10 +518,27 @@ def _consensus(data: Mapping[str, Any]) -> ConsensusSpec | None:
 def _alerts(data: Mapping[str, Any]) -> AlertSpec:
     raw = data.get("alerts") or {}
     rate = raw.get("max_error_rate")
+    agreement, score = raw.get("min_agreement"), raw.get("min_judge_score")
     return AlertSpec(
         max_p95_ms=None if raw.get("max_p95_ms") is None else float(raw["max_p95_ms"]),
         max_error_rate=None if rate is None else float(rate) / 100.0,
+        min_agreement=None if agreement is None else float(agreement),
+        min_judge_score=None if score is None else float(score),
     )
+
+
+def _shadow(data: Mapping[str, Any]) -> ShadowSpec | None:
+    raw = data.get("shadow")
+    if raw is None:
+        return None
+    return ShadowSpec(
+        rate=float(raw["rate"]), check=str(raw.get("check", "runner_up")), rubric=raw.get("rubric")
+    )
+
+
+def _capture(data: Mapping[str, Any]) -> CaptureSpec:
+    raw = data.get("capture") or {}
+    return CaptureSpec(inputs=bool(raw.get("inputs", False)), max=int(raw.get("max", 1000)))
 
 
 def _load(data: Mapping[str, Any]) -> LoadSpec | None:

@@ -22,13 +22,16 @@ from pytest_llmbench.cases.templates import TemplateError, placeholders, render
 __all__ = [
     "DEFAULT_AGREE",
     "DEFAULT_LABELS",
+    "SHADOW_CHECKS",
     "AlertSpec",
+    "CaptureSpec",
     "Case",
     "ConsensusSpec",
     "Expected",
     "LoadSpec",
     "OutputSpec",
     "PromptVersion",
+    "ShadowSpec",
     "Task",
 ]
 
@@ -145,6 +148,36 @@ class AlertSpec:
     max_p95_ms: float | None = None
     max_error_rate: float | None = None
     """A fraction (the file gives a percentage)."""
+    min_agreement: float | None = None
+    """``llmbench feedback --check``: the least share of checked answers another model
+    agrees with (shadow checks, consensus); ``None``: the command's ``--min-agreement``."""
+    min_judge_score: float | None = None
+    """``llmbench feedback --check``: the least mean shadow-judge score (0 to 1)."""
+
+
+SHADOW_CHECKS = ("runner_up", "consensus", "judge")
+"""What a shadow check asks: the runner-up, a consensus of the other models, the judge."""
+
+
+@dataclass(frozen=True)
+class ShadowSpec:
+    """``shadow: {rate: 0.05, check: runner_up}``: the share of production calls the
+    router checks again off the caller's path, and how (see
+    :mod:`pytest_llmbench.router.shadow`)."""
+
+    rate: float
+    check: str = "runner_up"
+    rubric: str | None = None
+    """For ``check: judge``: what a good answer does (``None``: the shipped rubric)."""
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """``capture: {inputs: true, max: 1000}``: the router keeps the inputs and answers of
+    the calls in doubt (masked) in the feedback log, at most ``max`` per process."""
+
+    inputs: bool = False
+    max: int = 1000
 
 
 @dataclass(frozen=True)
@@ -202,6 +235,10 @@ class Task:
     on_change: str = "warn"
     """``on_change:``: what the router does with a model whose weights changed since the
     benchmark (``warn`` or ``fall_over``; see :mod:`pytest_llmbench.router.identity`)."""
+    shadow: ShadowSpec | None = None
+    """``shadow:`` of the case file (``None``: no shadow checks unless the router's own)."""
+    capture: CaptureSpec = CaptureSpec()
+    """``capture:`` of the case file (off unless it says ``inputs: true``)."""
 
     def version(self, name: str) -> PromptVersion:
         """The prompt version called ``name``; ``KeyError`` when the task has none such."""

@@ -15,23 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_llmbench.cli.options import Commands, feedback_option, registry_option
+from pytest_llmbench.cli.options import share as _share
 from pytest_llmbench.cli.output import answer, failure
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pytest_llmbench.reporting.drift import DriftLimits
+    from pytest_llmbench.storage.champions import RegistryEntry
     from pytest_llmbench.storage.feedback import FeedbackRecord
 
 __all__ = ["add_parser", "run"]
-
-
-def _share(text: str) -> float:
-    """A share between 0 and 1 (``0.8``), or a percentage (``80%``)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share (0.8 or 80%)") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
-    return value
 
 
 def _positive(text: str) -> float:
@@ -204,10 +198,11 @@ def _feedback(args: argparse.Namespace) -> tuple[list[str], str, list[str]]:
     path, registry = _log_path(args)
     records, bad = _records(args, path)
     stats = summarize_feedback(records, args.task)
+    entries = load_registry(registry) if registry is not None else {}
     window = f" since {args.since}" if args.since else ""
     lines = [
         f"feedback {path}: {len(records)} call(s){window}",
-        *feedback_lines(stats, args.task),
+        *feedback_lines(stats, args.task, entries),
     ]
     note = ""
     if bad:
@@ -219,7 +214,6 @@ def _feedback(args: argparse.Namespace) -> tuple[list[str], str, list[str]]:
         )
     breaches: list[str] = []
     if args.check:
-        entries = load_registry(registry) if registry is not None else {}
         limits = DriftLimits(
             min_agreement=args.min_agreement,
             min_judge_score=args.min_judge_score,
@@ -227,8 +221,63 @@ def _feedback(args: argparse.Namespace) -> tuple[list[str], str, list[str]]:
             max_p95_ratio=args.max_p95_ratio,
             min_calls=args.min_calls,
         )
-        breaches = drift_breaches(stats, entries, limits)
+        per_task, unread = _task_limits(limits, {s.task for s in stats}, entries, registry)
+        breaches = drift_breaches(stats, entries, limits, per_task, window)
+        if unread:
+            note = "\n".join(n for n in (note, *unread) if n)
     return lines, note, breaches
+
+
+def _task_limits(
+    limits: DriftLimits,
+    tasks: set[str],
+    entries: Mapping[str, RegistryEntry],
+    registry: Path | None,
+) -> tuple[dict[str, DriftLimits], list[str]]:
+    """The limits of each task whose case file sets ``alerts: {min_agreement,
+    min_judge_score}``, and a note per case file that could not be read (the command's
+    limits hold for that task)."""
+    from dataclasses import replace
+
+    from pytest_llmbench.cases.load import load_task
+    from pytest_llmbench.cases.problems import CaseFileError
+
+    found: dict[str, DriftLimits] = {}
+    notes: list[str] = []
+    for task in sorted(tasks):
+        entry = entries.get(task)
+        path = entry.case_path(registry) if entry is not None and registry is not None else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            alerts = load_task(path).alerts
+        except (CaseFileError, OSError) as exc:
+            first = str(exc).splitlines()[0]
+            notes.append(
+                f"llmbench feedback: task {task}: cannot read {path} ({first}); its "
+                "alerts: are left out, the options hold"
+            )
+            continue
+        if alerts.min_agreement is None and alerts.min_judge_score is None:
+            continue
+        found[task] = replace(
+            limits,
+            min_agreement=limits.min_agreement
+            if alerts.min_agreement is None
+            else alerts.min_agreement,
+            min_judge_score=limits.min_judge_score
+            if alerts.min_judge_score is None
+            else alerts.min_judge_score,
+            source=_shown_path(path),
+        )
+    return found, notes
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ __all__ = [
     "provider_settings",
     "register_secrets",
     "registry_option",
+    "share",
 ]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -203,3 +204,14 @@ def provider_settings(args: argparse.Namespace) -> BuiltinSettings:
         return settings_from(args.timeout, args.ollama_host, args.gguf, args.endpoint)
     except EndpointError as exc:
         raise UsageError(f"--endpoint: {exc}") from None
+
+
+def share(text: str) -> float:
+    """A share between 0 and 1 (``0.8``), or a percentage (``80%``): an argparse type."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share (0.8 or 80%)") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
+    return value

@@ -14,6 +14,7 @@ from pytest_llmbench.cli.options import (
     add_router_settings,
     feedback_option,
     registry_option,
+    share,
 )
 from pytest_llmbench.cli.output import failure
 
@@ -76,6 +77,20 @@ def add_parser(commands: Commands) -> None:
         default=30.0,
         help="on SIGTERM, wait this long for the calls in flight (default: 30)",
     )
+    parser.add_argument(
+        "--shadow-rate",
+        metavar="SHARE",
+        type=share,
+        default=None,
+        help="check this share of every task's calls again off the caller's path (0.05 or "
+        "5%%; 0: none), over the case files' shadow: rate (default: theirs)",
+    )
+    parser.add_argument(
+        "--shadow-check",
+        choices=("runner_up", "consensus", "judge"),
+        default=None,
+        help="how, for a task whose case file names no check (default: runner_up)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument(
         "--evals", metavar="DIR", type=Path, help="find the tasks' case files here, by name"
@@ -110,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"llmbench serve needs the serve extra ({exc.name}): {EXTRA}") from None
     from pytest_llmbench.providers.endpoints import EndpointError
-    from pytest_llmbench.router import Router, default_settings
+    from pytest_llmbench.router import Router, ShadowOptions, default_settings
 
     try:
         settings = default_settings(args.timeout, args.ollama_host or (), args.endpoint or ())
@@ -123,6 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
         feedback=args.feedback,
         cool_down_s=args.cool_down,
         workers=args.threads or args.concurrency,
+        shadow=ShadowOptions(rate=args.shadow_rate, check=args.shadow_check),
     )
     served = Served(
         router, per_model=args.concurrency, reload_s=args.reload_every, token=token or None

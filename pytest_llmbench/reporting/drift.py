@@ -11,7 +11,9 @@ Per task and model of the feedback log (over the window ``--since`` chose):
   measured (the registry's evidence).
 
 A measure is judged only over at least ``min_calls`` calls (checked answers for agreement
-and judge scores): a handful of calls proves nothing.
+and judge scores): a handful of calls proves nothing.  A task's case file may set its own
+``alerts: {min_agreement, min_judge_score}``; they win over the command's options for it
+(the line then names the limit and the file).
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class DriftLimits:
     max_error_rate: float = 0.1
     max_p95_ratio: float = 2.0
     min_calls: int = 20
+    source: str = ""
+    """Where ``min_agreement`` and ``min_judge_score`` come from when a case file set
+    them (``evals/triage.yaml``); ``""``: the command's options."""
+
+    def least(self, name: str, value: float) -> str:
+        """How a breach names a limit: ``80%``, or ``min_agreement 90% (alerts of FILE)``."""
+        shown = f"{value * 100:.0f}%" if name == "min_agreement" else f"{value:.2f}"
+        return f"{name} {shown} (alerts of {self.source})" if self.source else shown
 
 
 def _pct(share: float) -> str:
@@ -61,31 +71,40 @@ def drift_breaches(
     stats: Sequence[FeedbackStats],
     entries: Mapping[str, RegistryEntry],
     limits: DriftLimits = DriftLimits(),
+    per_task: Mapping[str, DriftLimits] | None = None,
+    window: str = "",
 ) -> list[str]:
-    """One line per breach: ``TASK: MODEL: what, against what``; empty when none."""
+    """One line per breach: ``TASK: MODEL: what, against what``; empty when none.
+
+    :param per_task: the limits of a task whose case file sets its own.
+    :param window: how the calls were chosen (`` since 7d``), said with the counts.
+    """
     lines: list[str] = []
     for s in stats:
+        limits_of = (per_task or {}).get(s.task, limits)
         evidence = _evidence(entries.get(s.task), s.model)
         where = f"{s.task}: {s.model}"
-        agreement = s.agreement
+        agreement, task_limits = s.agreement, limits_of
         if (
             s.checked >= limits.min_calls
             and agreement is not None
-            and agreement < limits.min_agreement
+            and agreement < task_limits.min_agreement
         ):
+            least = task_limits.least("min_agreement", task_limits.min_agreement)
             lines.append(
                 f"{where}: agreement {_pct(agreement)} ({s.agreed}/{s.checked} checked "
-                f"answers) is below {_pct(limits.min_agreement)}; {_benchmark(evidence)}"
+                f"answers{window}) is below {least}; {_benchmark(evidence)}"
             )
         score = s.judge_score
         if (
             len(s.judge_scores) >= limits.min_calls
             and score is not None
-            and score < limits.min_judge_score
+            and score < task_limits.min_judge_score
         ):
+            least = task_limits.least("min_judge_score", task_limits.min_judge_score)
             lines.append(
-                f"{where}: judge score {score:.2f} (mean of {len(s.judge_scores)}) is "
-                f"below {limits.min_judge_score:.2f}; {_benchmark(evidence)}"
+                f"{where}: judge score {score:.2f} (mean of {len(s.judge_scores)}"
+                f"{window}) is below {least}; {_benchmark(evidence)}"
             )
         errors = s.error_rate
         if s.calls >= limits.min_calls and errors is not None and errors > limits.max_error_rate:

@@ -20,6 +20,7 @@ from pytest_llmbench.router.results import (
     RouterResult,
     UnknownTask,
 )
+from pytest_llmbench.router.shadow import ShadowOptions
 
 __all__ = [
     "Attempt",
@@ -30,6 +31,7 @@ __all__ = [
     "Router",
     "RouterError",
     "RouterResult",
+    "ShadowOptions",
     "UnknownTask",
     "default_settings",
 ]

@@ -8,12 +8,14 @@ import datetime as _dt
 import logging
 import threading
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from pytest_llmbench.router.results import Attempt, ConsensusDetails
 from pytest_llmbench.safety.redaction import redact
 from pytest_llmbench.storage.feedback import FeedbackLog, FeedbackRecord
 
-__all__ = ["close", "flush", "log_call"]
+__all__ = ["close", "flush", "log_call", "now"]
 
 _logger = logging.getLogger("pytest_llmbench.router")
 _warned = threading.Event()
@@ -53,19 +55,35 @@ def close(log: FeedbackLog | None) -> None:
             _warn_once(f"llmbench: cannot write the feedback log {log.path} ({_why(exc)})")
 
 
+def now() -> str:
+    """The time of a feedback line (UTC, milliseconds)."""
+    moment = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
+
+
 def log_call(
     log: FeedbackLog | None,
     task: str,
     attempts: list[Attempt],
     consensus: ConsensusDetails | None,
+    *,
+    when: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+    answers: bool = False,
+    shadow: tuple[str, Mapping[str, Any]] | None = None,
 ) -> None:
-    """The feedback lines of one router call, in one write."""
+    """The feedback lines of one router call, in one write.
+
+    :param when: the time of the call (default: now).
+    :param inputs: the call's variables, captured (on its first line).
+    :param answers: capture each model's raw answer too (``answer``).
+    :param shadow: ``(model, outcome)``: the shadow check of that model's answer.
+    """
     if log is None or not attempts:
         return
     call = uuid.uuid4().hex[:12]
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
     try:
-        _append(log, task, call, now, attempts, consensus)
+        _append(log, task, call, when or now(), attempts, consensus, inputs, answers, shadow)
     except Exception as exc:  # bookkeeping never costs the caller its answer
         _warn_once(
             f"llmbench: cannot write the feedback log {log.path} "
@@ -78,14 +96,18 @@ def _append(
     log: FeedbackLog,
     task: str,
     call: str,
-    now: str,
+    when: str,
     attempts: list[Attempt],
     consensus: ConsensusDetails | None,
+    inputs: Mapping[str, str] | None,
+    answers: bool,
+    shadow: tuple[str, Mapping[str, Any]] | None,
 ) -> None:
+    checked = None if shadow is None else shadow[0]
     log.append(
         [
             FeedbackRecord(
-                time=now.replace("+00:00", "Z"),
+                time=when,
                 call=call,
                 task=task,
                 model=a.model,
@@ -95,7 +117,10 @@ def _append(
                 detail=a.detail,
                 consensus=None if consensus is None else consensus.to_dict(),
                 model_changed=a.changed,
+                inputs=dict(inputs) if inputs is not None and i == 0 else None,
+                answer=a.text if answers and a.text else None,
+                shadow=shadow[1] if shadow is not None and a.ok and a.model == checked else None,
             )
-            for a in attempts
+            for i, a in enumerate(attempts)
         ]
     )

@@ -47,6 +47,7 @@ from pytest_llmbench.router.results import (
     RouterResult,
     UnknownTask,
 )
+from pytest_llmbench.router.shadow import ShadowChecks, ShadowOptions
 from pytest_llmbench.storage.champions import (
     DEFAULT_REGISTRY,
     RegistryEntry,
@@ -149,6 +150,9 @@ class Router(AbstractContextManager["Router"]):
         kept-alive connection per host); at most this many async calls wait on models at once.
     :param allowed_roots: directories outside the registry's project that a registry's
         ``case_file`` may name (``llmbench run --allowed-root``); elsewhere it is refused.
+    :param shadow: shadow checks over what the case files' ``shadow:`` say
+        (:class:`~pytest_llmbench.router.shadow.ShadowOptions`, or a rate for every task);
+        see :mod:`pytest_llmbench.router.shadow`.
 
     Safe to share between threads and tasks: the breaker, the feedback log and the
     providers are shared behind locks.  The feedback log is buffered: :meth:`flush`
@@ -171,6 +175,7 @@ class Router(AbstractContextManager["Router"]):
         concurrent: bool = True,
         workers: int = 32,
         allowed_roots: Iterable[str | os.PathLike[str]] = (),
+        shadow: ShadowOptions | float | None = None,
     ) -> None:
         self.registry = Path(registry)
         self.entries = dict(entries)
@@ -190,6 +195,10 @@ class Router(AbstractContextManager["Router"]):
         self._tasks: dict[str, Task] = {}
         self._lock = threading.Lock()
         self._pool = _Pool(workers)
+        if not isinstance(shadow, ShadowOptions):
+            shadow = ShadowOptions(rate=None if shadow is None else float(shadow))
+        self.shadow = ShadowChecks(self._calls, shadow)
+        """The shadow checks (``sampled``, ``checked``, ``dropped``, ``pending``)."""
 
     @classmethod
     def from_registry(
@@ -335,6 +344,7 @@ class Router(AbstractContextManager["Router"]):
             case,
             use_consensus=spec.consensus is not None if consensus is None else consensus,
             concurrent=self.concurrent,
+            after=functools.partial(self.shadow.after_call, inputs=given, chain_of=self.models),
         )
 
     def run_prompt(
@@ -367,6 +377,7 @@ class Router(AbstractContextManager["Router"]):
             case,
             use_consensus=spec.consensus is not None if consensus is None else consensus,
             concurrent=self.concurrent,
+            after=functools.partial(self.shadow.after_call, inputs=None, chain_of=self.models),
         )
 
     async def arun(
@@ -404,8 +415,10 @@ class Router(AbstractContextManager["Router"]):
         bookkeeping.flush(self.feedback)
 
     def close(self) -> None:
-        """Wait for the async calls under way, write the feedback log and close it."""
+        """Wait for the async calls under way and (at most the shadow options' ``wait_s``,
+        default 10 s) for the shadow checks pending, write the feedback log and close it."""
         self._pool.shutdown()
+        self.shadow.close()
         bookkeeping.close(self.feedback)
 
     def __exit__(self, *exc_info: object) -> None:
@@ -421,8 +434,10 @@ def _route(
     *,
     use_consensus: bool,
     concurrent: bool,
+    after: Callable[..., None],
 ) -> RouterResult:
-    """One router call along ``chain``, its feedback lines logged (an exhausted chain's too)."""
+    """One router call along ``chain``, handed to ``after`` (the shadow checks, which write
+    its feedback lines: an exhausted chain's too)."""
     started = time.perf_counter()
     attempts: list[Attempt] = []
     result: RouterResult | None = None
@@ -432,9 +447,7 @@ def _route(
         else:
             result = calls.first_answer(spec, case, chain, attempts, started)
     finally:  # an exhausted chain is logged too
-        bookkeeping.log_call(
-            feedback, spec.name, attempts, result.consensus if result is not None else None
-        )
+        after(feedback, spec, case, chain, attempts, result)
     return result
 
 

@@ -18,8 +18,10 @@ ones (:mod:`pytest_llmbench.router.identity`), written only when true.  Three op
 keys, written only when set (a log without them reads as before):
 ``inputs`` (the case variables of the call, when the task captures its inputs: redacted),
 ``answer`` (the model's raw answer, captured likewise) and ``shadow`` (the outcome of a
-shadow check of this answer: ``{"check": "runner_up", "model": "...", "agreed": bool,
-"score": float | null, "answer": "..."}``).  :func:`captured_calls` reads the calls worth
+shadow check of this answer, :mod:`pytest_llmbench.router.shadow`: ``{"check":
+"runner_up", "model": "...", "agreed": bool | null, "score": float | null}``, with
+``similarity``, the judge's ``reason``, ``error`` when the check could not be made, and
+the shadow model's ``answer`` when the task captures).  :func:`captured_calls` reads the calls worth
 a gold case from them (``llmbench feedback --export-cases``); :func:`summarize_feedback`
 counts agreement (consensus and shadow checks) and judge scores for the drift check.
 

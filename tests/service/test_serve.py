@@ -515,6 +515,33 @@ def test_a_stop_finishes_the_calls_in_flight_and_writes_the_log(
     assert [json.loads(line)["outcome"] for line in lines] == ["ok"]
 
 
+def test_shadow_checks_of_served_calls_reach_the_log_by_the_stop(
+    tmp_path: Path, hosts: tuple[OllamaEmulator, OllamaEmulator]
+) -> None:
+    from pytest_llmbench.router import ShadowOptions
+
+    hosts[1].latency_s = 0.2  # the runner-up checks after each answer, slower than it
+    router = make_router(
+        tmp_path, hosts, feedback=tmp_path / "log.jsonl", shadow=ShadowOptions(rate=1.0)
+    )
+    running = Service(router, reload_s=0)
+    with running:
+        client = Client(running.url)
+        for posting in ("GOOD", "BAD", "GOOD"):
+            assert client.task(posting)[0] == 200
+        running.stop()  # the stop waits for the checks pending
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [(x["model"], x["shadow"]["model"], x["shadow"]["agreed"]) for x in lines] == [
+        (CHAMPION, RUNNER_UP, True)
+    ] * 3
+    assert hosts[1].requests["llama3.2:3b"] == 3
+    scraped = running.served.metrics.text().decode()
+    assert metric(scraped, "llmbench_shadow_sampled_total") == 3
+    assert metric(scraped, "llmbench_shadow_checked_total") == 3
+    assert metric(scraped, "llmbench_shadow_dropped_total") == 0
+    assert metric(scraped, "llmbench_shadow_pending") == 0
+
+
 # ---------------------------------------------------------------------- the command
 
 

@@ -112,6 +112,7 @@ class Served:
         self.in_flight: dict[str, int] = {}
         self._seen = _stat(router.registry)
         router.breaker.on_open = self._opened
+        self.metrics.watch_shadow(lambda: self.router.shadow)
 
     def _opened(self, model: str) -> None:
         self.metrics.breaker_opens.labels(model).inc()

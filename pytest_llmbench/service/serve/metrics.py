@@ -3,18 +3,22 @@
 Per task and model: calls by outcome (``ok``, ``error``, ``timeout``, ``unparseable``,
 ``circuit_open``), failures, fall-overs (failed calls the router went on from), the
 latency of the calls that answered; per model: breaker opens, requests refused at the
-concurrency limit; and the service's own overhead per request.  One registry per
+concurrency limit; the service's own overhead per request; and the shadow checks
+(sampled, made, dropped on a full queue, pending).  One registry per
 application (not the process-wide default), so two services in one process do not mix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from pytest_llmbench.router import Attempt
+from pytest_llmbench.router.shadow import ShadowChecks
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -91,5 +95,32 @@ class Metrics:
                 if a.model in passed_on:
                     self.fallovers.labels(task, a.model).inc()
 
+    def watch_shadow(self, checks: Callable[[], ShadowChecks]) -> None:
+        """Report the shadow checks ``checks()`` gives (the serving router's) at each scrape."""
+        self.registry.register(_ShadowCollector(checks))
+
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ShadowCollector(Collector):
+    """The router's shadow-check counters, read at each scrape."""
+
+    def __init__(self, checks: Callable[[], ShadowChecks]) -> None:
+        self._checks = checks
+
+    def collect(self) -> Iterator[Metric]:
+        checks = self._checks()
+        for name, text, value in (
+            ("llmbench_shadow_sampled", "Calls chosen for a shadow check", checks.sampled),
+            ("llmbench_shadow_checked", "Shadow checks made (errors included)", checks.checked),
+            (
+                "llmbench_shadow_dropped",
+                "Shadow checks dropped: the queue was full",
+                checks.dropped,
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=value)
+        yield GaugeMetricFamily(
+            "llmbench_shadow_pending", "Shadow checks waiting or under way", value=checks.pending
+        )

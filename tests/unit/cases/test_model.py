@@ -428,8 +428,9 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
         Problem(
             3,
             "zzqqxx",
-            "unknown key; allowed: alerts, cases, consensus, description, judge, load, on_change, "
-            "options, output, pass, prompt, prompts, ranking, repeat, system, task, vars",
+            "unknown key; allowed: alerts, capture, cases, consensus, description, judge, "
+            "load, on_change, options, output, pass, prompt, prompts, ranking, repeat, shadow, "
+            "system, task, vars",
         ),
     ]
 
@@ -788,3 +789,65 @@ def test_find_case_file_by_task_name(tmp_path: Path) -> None:
     assert find_case_file(tmp_path / "evals", "other") == tmp_path / "evals/other.yml"
     assert find_case_file(tmp_path / "evals", "grad") is None
     assert find_case_file(tmp_path / "nowhere", "grading") is None
+
+
+# --------------------------------------------------------------------------- production keys
+
+PRODUCTION = """\
+task: t
+prompt: "Grade {x}"
+output: {kind: verdict}
+judge: {model: ollama/judge}
+cases: [{id: A, expected: {verdict: PASS}, vars: {x: a}}]
+"""
+
+
+def test_shadow_capture_and_drift_limits_are_read(tmp_path: Path) -> None:
+    text = PRODUCTION + (
+        "shadow: {rate: 0.05, check: judge, rubric: Names the salary.}\n"
+        "capture: {inputs: true, max: 50}\n"
+        "alerts: {min_agreement: 0.9, min_judge_score: 0.75}\n"
+    )
+    task = load(tmp_path, text)
+    assert task.shadow is not None
+    assert (task.shadow.rate, task.shadow.check, task.shadow.rubric) == (
+        0.05,
+        "judge",
+        "Names the salary.",
+    )
+    assert (task.capture.inputs, task.capture.max) == (True, 50)
+    assert (task.alerts.min_agreement, task.alerts.min_judge_score) == (0.9, 0.75)
+    bare = load(tmp_path, PRODUCTION + "shadow: {rate: 0.2}\n")
+    assert bare.shadow is not None
+    assert bare.shadow.check == "runner_up"
+    assert (bare.capture.inputs, bare.alerts.min_agreement) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "key", "message"),
+    [
+        ("shadow: {rate: 1.5}", 6, "shadow.rate", "1.5 is greater than the maximum of 1"),
+        ("shadow: {check: runner_up}", 6, "shadow.rate", "missing required key"),
+        ("capture: {max: 0}", 6, "capture.max", "0 is less than the minimum of 1"),
+        ("alerts: {min_agreement: 90}", 6, "alerts.min_agreement", "90 is greater than"),
+        ("alerts: {min_judge_score: -0.1}", 6, "alerts.min_judge_score", "-0.1 is less than"),
+    ],
+)
+def test_bad_production_keys_are_one_line_each(
+    tmp_path: Path, extra: str, line: int, key: str, message: str
+) -> None:
+    (problem,) = problems(tmp_path, PRODUCTION + extra + "\n")
+    assert (problem.line, problem.key) == (line, key)
+    assert problem.message.startswith(message)
+
+
+def test_a_judge_check_needs_the_tasks_judge(tmp_path: Path) -> None:
+    text = (
+        PRODUCTION.replace("judge: {model: ollama/judge}\n", "")
+        + "shadow: {rate: 1, check: judge}\n"
+    )
+    (problem,) = problems(tmp_path, text)
+    assert (problem.line, problem.key) == (5, "shadow.check")
+    assert problem.message == (
+        "check: judge needs the task's judge: {model: provider/name} or {task: NAME}"
+    )

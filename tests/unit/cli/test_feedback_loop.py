@@ -98,8 +98,44 @@ def test_check_exits_1_naming_the_task_and_the_agreement(
         "answers) is below 80%; benchmark 10/10 correct in run R1"
     ]
     table = captured.out.splitlines()
-    assert table[1].split()[-1] == "agreement"
-    assert table[3].split()[-3:] == ["60%", "of", "50"]
+    assert table[1].split()[-2:] == ["agreement", "benchmark"]  # beside the registry's evidence
+    assert table[3].split()[-7:] == ["60%", "of", "50", "10/10,", "p95", "150", "ms"]
+
+
+def test_the_case_files_alerts_set_the_tasks_limits(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_log(project, shadowed(50, wrong_after=45))  # 90%: above the option's 80%
+    assert main(["feedback", "--check"]) == 0
+    case_file = project / "evals" / "triage.yaml"
+    case_file.write_text(
+        CASE_FILE.replace("cases:", "alerts: {min_agreement: 0.95}\ncases:"), encoding="utf-8"
+    )
+    assert main(["feedback", "--check", "--since", "7d"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "llmbench feedback --check: triage: ollama/champ: agreement 90% (45/50 checked "
+        "answers since 7d) is below min_agreement 95% (alerts of evals/triage.yaml); "
+        "benchmark 10/10 correct in run R1"
+    ]
+
+
+def test_the_case_files_min_judge_score_is_held_too(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = [
+        line(f"c{i:04d}", shadow={"check": "judge", "model": "ollama/j", "score": 0.75})
+        for i in range(30)
+    ]
+    write_log(project, judged)
+    assert main(["feedback", "--check"]) == 0  # 0.75 is above the option's 0.7
+    (project / "evals" / "triage.yaml").write_text(
+        CASE_FILE.replace("cases:", "alerts: {min_judge_score: 0.8}\ncases:"), encoding="utf-8"
+    )
+    assert main(["feedback", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "triage: ollama/champ: judge score 0.75 (mean of 30) is below min_judge_score 0.80" in err
+    )
 
 
 def test_check_passes_when_production_holds_and_limits_are_options(
