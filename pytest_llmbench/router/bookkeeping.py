@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import random
 import threading
-import uuid
 
 from pytest_llmbench.router.results import Attempt, ConsensusDetails
 from pytest_llmbench.safety.redaction import redact
@@ -62,7 +62,7 @@ def log_call(
     """The feedback lines of one router call, in one write."""
     if log is None or not attempts:
         return
-    call = uuid.uuid4().hex[:12]
+    call = f"{random.getrandbits(48):012x}"  # uuid4's 48 bits, no system call
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
     try:
         _append(log, task, call, now, attempts, consensus)
