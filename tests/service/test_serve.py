@@ -259,6 +259,23 @@ def test_a_bad_request_is_a_4xx_with_one_line(
     assert "x-llmbench-overhead-ms" in headers
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/v1/tasks/grading", 405, "method not allowed: GET /v1/tasks/grading"),
+        ("PUT", "/v1/chat/completions", 405, "method not allowed: PUT /v1/chat/completions"),
+        ("POST", "/v1/tasks/grading/x", 404, "no such endpoint: POST /v1/tasks/grading/x"),
+        ("POST", "/v1/tasks/", 404, "no such endpoint: POST /v1/tasks/"),
+    ],
+)
+def test_the_model_endpoints_take_only_post_on_their_own_paths(
+    service: Service, method: str, path: str, status: int, error: str
+) -> None:
+    got, headers, body = Client(service.url).request(method, path, raw=b"{}")
+    assert (got, body) == (status, {"error": error})
+    assert "x-llmbench-overhead-ms" in headers
+
+
 def test_a_body_over_1_mib_is_413(service: Service) -> None:
     big = json.dumps({"vars": {"posting": "x" * (1024 * 1024)}}).encode()
     status, _, body = Client(service.url).request("POST", "/v1/tasks/grading", raw=big)
