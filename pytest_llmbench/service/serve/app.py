@@ -1,4 +1,6 @@
-"""The ASGI application of ``llmbench serve`` (Starlette), around a :class:`Router`.
+"""The ASGI application of ``llmbench serve``, around a :class:`Router`: the two model
+endpoints in plain ASGI (the hot path: one read, two writes, no framework work per
+request), ``/healthz``, ``/metrics`` and the 404 / 405 answers on Starlette.
 
 Every call goes through :meth:`Router.arun` (or :meth:`Router.arun_prompt` for the chat
 endpoint): the router's worker threads make the model calls, the event loop goes on.
@@ -206,18 +208,26 @@ MAX_BODY = 1024 * 1024
 """The largest request body taken (bytes); a larger one is 413."""
 
 
+class _Gone(Exception):
+    """The client went away before its request was read: nobody to answer."""
+
+
 async def _body(scope: Scope, receive: Receive) -> dict[str, Any]:
     """The request's JSON object, read from the ASGI ``receive``."""
     declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
     message = await receive()
+    if message["type"] != "http.request":
+        raise _Gone
     raw = message.get("body", b"")
     if message.get("more_body", False):
         chunks = [raw]
         size = len(raw)
         while message.get("more_body", False):
             message = await receive()
+            if message["type"] != "http.request":
+                raise _Gone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
@@ -450,6 +460,8 @@ class _Front:
                 task,
                 lambda router: router.arun(task, consensus, variables=values),
             )
+        except _Gone:
+            return
         except Refusal as refusal:
             served.metrics.requests.labels("tasks", str(refusal.status)).inc()
             await _answer(send, refusal.status, {"error": refusal.message}, refusal.headers())
@@ -471,6 +483,8 @@ class _Front:
                 task,
                 lambda router: router.arun_prompt(task, prompt, system, consensus),
             )
+        except _Gone:
+            return
         except Refusal as refusal:
             served.metrics.requests.labels("chat", str(refusal.status)).inc()
             error = {"error": _openai_error(refusal)}
