@@ -34,7 +34,7 @@ Side by side in one run, against a direct keep-alive call to the same instant ba
   Each load runs in two CPU arrangements: **shared** (every process on every core, as
   the machine's scheduler likes) and **pinned** (the service on core 0; the backend and
   ``wrk`` on core 1: a production service does not share its cores with the model
-  server and its callers), when the machine has 2 cores or more.
+  server and its callers), when the machine has 2 cores or more (and ``taskset``).
 
 The machine's load average is printed beside the figures: on 2 cores shared with other
 jobs, wall-clock figures say as much about the neighbours as about the service.  No
@@ -331,7 +331,7 @@ def test_router_and_service_overhead_beside_a_direct_call(
     )
     every = set(range(os.cpu_count() or 1))
     arrangements: list[tuple[str, set[int], set[int]]] = [("shared", every, every)]
-    if len(every) >= 2:
+    if len(every) >= 2 and shutil.which("taskset"):  # wrk is pinned with taskset
         arrangements.append(("pinned", {0}, every - {0}))
     failed = 0
     try:
