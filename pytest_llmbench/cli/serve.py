@@ -1,5 +1,6 @@
 """``llmbench serve``: each task's champion over HTTP (the ``serve`` extra: Starlette,
-uvicorn, prometheus-client); the implementation is :mod:`pytest_llmbench.service.serve`."""
+uvicorn with uvloop and httptools, prometheus-client); the implementation is
+:mod:`pytest_llmbench.service.serve`."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ load, the concurrency limit, the token, a graceful stop and the command itself."
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -301,6 +302,58 @@ def test_a_bad_request_is_a_4xx_with_one_line(
     assert message.startswith(error)
     assert "\n" not in message
     assert "x-llmbench-overhead-ms" in headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/v1/tasks/grading", 405, "method not allowed: GET /v1/tasks/grading"),
+        ("PUT", "/v1/chat/completions", 405, "method not allowed: PUT /v1/chat/completions"),
+        ("POST", "/v1/tasks/grading/x", 404, "no such endpoint: POST /v1/tasks/grading/x"),
+        ("POST", "/v1/tasks/", 404, "no such endpoint: POST /v1/tasks/"),
+    ],
+)
+def test_the_model_endpoints_take_only_post_on_their_own_paths(
+    service: Service, method: str, path: str, status: int, error: str
+) -> None:
+    got, headers, body = Client(service.url).request(method, path, raw=b"{}")
+    assert (got, body) == (status, {"error": error})
+    assert "x-llmbench-overhead-ms" in headers
+
+
+@pytest.mark.parametrize("path", ["/v1/tasks/grading", "/v1/chat/completions"])
+def test_a_client_gone_before_its_body_is_read_gets_no_answer_and_costs_no_call(
+    tmp_path: Path, hosts: tuple[OllamaEmulator, OllamaEmulator], path: str
+) -> None:
+    from pytest_llmbench.service.serve.app import Served, create_app
+
+    served = Served(make_router(tmp_path, hosts), reload_s=0)
+    app = create_app(served)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:  # the connection closed: ASGI's disconnect
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    counted = [
+        line
+        for line in served.metrics.text().decode().splitlines()
+        if line.startswith("llmbench_requests_total{")
+    ]
+    assert counted
+    assert all(line.endswith(" 0.0") for line in counted), counted
+    assert [sum(h.requests.values()) for h in hosts] == [0, 0]
+    served.router.close()
 
 
 def test_a_body_over_1_mib_is_413(service: Service) -> None:

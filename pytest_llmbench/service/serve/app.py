@@ -1,4 +1,6 @@
-"""The ASGI application of ``llmbench serve`` (Starlette), around a :class:`Router`.
+"""The ASGI application of ``llmbench serve``, around a :class:`Router`: the two model
+endpoints in plain ASGI (the hot path: one read, two writes, no framework work per
+request), ``/healthz``, ``/metrics`` and the 404 / 405 answers on Starlette.
 
 Every call goes through :meth:`Router.arun` (or :meth:`Router.arun_prompt` for the chat
 endpoint): the router's worker threads make the model calls, the event loop goes on.
@@ -32,12 +34,12 @@ import math
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pytest_llmbench.formatting import one_line
@@ -207,18 +209,34 @@ MAX_BODY = 1024 * 1024
 """The largest request body taken (bytes); a larger one is 413."""
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length", "")
+class _Gone(Exception):
+    """The client went away before its request was read: nobody to answer."""
+
+
+async def _body(scope: Scope, receive: Receive) -> dict[str, Any]:
+    """The request's JSON object, read from the ASGI ``receive``."""
+    declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    message = await receive()
+    if message["type"] != "http.request":
+        raise _Gone
+    raw = message.get("body", b"")
+    if message.get("more_body", False):
+        chunks = [raw]
+        size = len(raw)
+        while message.get("more_body", False):
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Gone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+    elif len(raw) > MAX_BODY:
+        raise Refusal(413, f"the request body is larger than {MAX_BODY} bytes")
     try:
         body = json.loads(raw) if raw else {}
     except ValueError as exc:
@@ -237,11 +255,12 @@ def _model_ms(result: RouterResult | None, attempts: tuple[Any, ...]) -> float:
 
 async def _route(
     served: Served,
-    request: Request,
+    state: dict[str, Any],
     task: str,
     call: Callable[[Router], Awaitable[RouterResult]],
 ) -> RouterResult:
-    """One router call with its limits, metrics and errors (as :class:`Refusal`)."""
+    """One router call with its limits, metrics and errors (as :class:`Refusal`);
+    ``state["model_ms"]``: the time its model calls took."""
     router = served.router  # this request's registry, whatever reloads meanwhile
     try:
         model = served.enter(router, task)
@@ -251,7 +270,7 @@ async def _route(
         result = await call(router)
     except NoAnswer as exc:
         served.metrics.attempts(task, exc.attempts)
-        request.state.model_ms = _model_ms(None, exc.attempts)
+        state["model_ms"] = _model_ms(None, exc.attempts)
         raise Refusal(502, str(exc), code="no_answer") from None
     except BadValues as exc:
         raise Refusal(400, str(exc), code="bad_values") from None
@@ -262,7 +281,7 @@ async def _route(
     finally:
         served.leave(model)
     served.metrics.attempts(task, result.attempts)
-    request.state.model_ms = _model_ms(result, result.attempts)
+    state["model_ms"] = _model_ms(result, result.attempts)
     return result
 
 
@@ -298,48 +317,10 @@ def _consensus(body: Mapping[str, Any]) -> bool | None:
 
 
 def create_app(served: Served) -> ASGIApp:
-    """The application: Starlette routes behind the overhead header and the token check."""
+    """The application: the two model endpoints as plain ASGI (no per-request framework
+    work: they are the hot path), the rest as Starlette routes, behind the overhead
+    header and the token check."""
     metrics = served.metrics
-
-    async def tasks(request: Request) -> Response:
-        task = request.path_params["task"]
-        try:
-            body = await _body(request)
-            values, consensus = _vars(body), _consensus(body)
-            result = await _route(
-                served,
-                request,
-                task,
-                lambda router: router.arun(task, consensus, variables=values),
-            )
-        except Refusal as refusal:
-            metrics.requests.labels("tasks", str(refusal.status)).inc()
-            return JSONResponse(
-                {"error": refusal.message}, refusal.status, headers=refusal.headers()
-            )
-        metrics.requests.labels("tasks", "200").inc()
-        return JSONResponse(_task_answer(result))
-
-    async def chat(request: Request) -> Response:
-        try:
-            body = await _body(request)
-            task, prompt, system, stream = _chat_request(body)
-            consensus = _consensus(body)
-            result = await _route(
-                served,
-                request,
-                task,
-                lambda router: router.arun_prompt(task, prompt, system, consensus),
-            )
-        except Refusal as refusal:
-            metrics.requests.labels("chat", str(refusal.status)).inc()
-            return JSONResponse(
-                {"error": _openai_error(refusal)}, refusal.status, headers=refusal.headers()
-            )
-        metrics.requests.labels("chat", "200").inc()
-        if stream:
-            return StreamingResponse(_chunks(result), media_type="text/event-stream")
-        return JSONResponse(_completion(result))
 
     async def healthz(request: Request) -> Response:
         router = served.router
@@ -388,8 +369,9 @@ def create_app(served: Served) -> ASGIApp:
 
     app = Starlette(
         routes=[
-            Route("/v1/tasks/{task}", tasks, methods=["POST"]),
-            Route("/v1/chat/completions", chat, methods=["POST"]),
+            # POST is answered by _Front; these routes answer 405 for the other methods
+            Route("/v1/tasks/{task}", _not_here, methods=["POST"]),
+            Route("/v1/chat/completions", _not_here, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
         ],
@@ -399,14 +381,39 @@ def create_app(served: Served) -> ASGIApp:
     return _Front(app, served)
 
 
+async def _not_here(request: Request) -> Response:  # pragma: no cover - _Front answers
+    raise AssertionError("POST to a model endpoint is answered before the routes")
+
+
+_JSON = (b"content-type", b"application/json")
+_SSE = (b"content-type", b"text/event-stream; charset=utf-8")
+_TASKS = "/v1/tasks/"
+_CHAT = "/v1/chat/completions"
+
+
+def _json(value: Any) -> bytes:
+    """``value`` as Starlette's ``JSONResponse`` writes it."""
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+
+
 class _Front:
-    """Before the routes: the bearer token, and the overhead header on every answer."""
+    """Before the routes: the bearer token, and the overhead header on every answer;
+    ``POST /v1/tasks/{task}`` and ``POST /v1/chat/completions`` answered here, in plain
+    ASGI (one ``receive``, two ``send``, headers built once), the rest by the routes."""
 
     def __init__(self, app: ASGIApp, served: Served) -> None:
         self.app = app
         self.served = served
         token = served.token
         self._expected = f"Bearer {token}".encode() if token else None
+        requests = served.metrics.requests
+        self._answered = {
+            "tasks": requests.labels("tasks", "200"),
+            "chat": requests.labels("chat", "200"),
+        }
+        self._overhead = served.metrics.overhead
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -415,17 +422,18 @@ class _Front:
         started = time.perf_counter()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["model_ms"] = 0.0
-        metrics = self.served.metrics
+        overhead = self._overhead
 
         async def send_with_overhead(message: Message) -> None:
             if message["type"] == "http.response.start":
                 spent = (time.perf_counter() - started) * 1000.0 - state["model_ms"]
                 spent = max(0.0, spent)
-                metrics.overhead.observe(spent / 1000.0)
+                overhead.observe(spent / 1000.0)
                 message["headers"] = [*message.get("headers", ()), (_OVERHEAD, b"%.3f" % spent)]
             await send(message)
 
-        if self._expected is not None and scope["path"] != "/healthz":
+        path: str = scope["path"]
+        if self._expected is not None and path != "/healthz":
             given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             if not hmac.compare_digest(given, self._expected):
                 refusal = Refusal(
@@ -433,12 +441,83 @@ class _Front:
                     "unauthorized: this service needs its token (--token-env), sent as a "
                     "bearer in the Authorization header",
                 )
-                chat = scope["path"].startswith("/v1/chat/")
+                chat = path.startswith("/v1/chat/")
                 body = {"error": _openai_error(refusal) if chat else refusal.message}
                 response = JSONResponse(body, 401, headers=refusal.headers())
                 await response(scope, receive, send_with_overhead)
                 return
+        if scope["method"] == "POST":
+            if path == _CHAT:
+                await self._chat(scope, receive, send_with_overhead, state)
+                return
+            if path.startswith(_TASKS) and "/" not in path[len(_TASKS) :] and path != _TASKS:
+                await self._tasks(path[len(_TASKS) :], scope, receive, send_with_overhead, state)
+                return
         await self.app(scope, receive, send_with_overhead)
+
+    async def _tasks(
+        self, task: str, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+    ) -> None:
+        served = self.served
+        try:
+            body = await _body(scope, receive)
+            values, consensus = _vars(body), _consensus(body)
+            result = await _route(
+                served,
+                state,
+                task,
+                lambda router: router.arun(task, consensus, variables=values),
+            )
+        except _Gone:
+            return
+        except Refusal as refusal:
+            served.metrics.requests.labels("tasks", str(refusal.status)).inc()
+            await _answer(send, refusal.status, {"error": refusal.message}, refusal.headers())
+            return
+        self._answered["tasks"].inc()
+        await _answer(send, 200, _task_answer(result))
+
+    async def _chat(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+    ) -> None:
+        served = self.served
+        try:
+            body = await _body(scope, receive)
+            task, prompt, system, stream = _chat_request(body)
+            consensus = _consensus(body)
+            result = await _route(
+                served,
+                state,
+                task,
+                lambda router: router.arun_prompt(task, prompt, system, consensus),
+            )
+        except _Gone:
+            return
+        except Refusal as refusal:
+            served.metrics.requests.labels("chat", str(refusal.status)).inc()
+            error = {"error": _openai_error(refusal)}
+            await _answer(send, refusal.status, error, refusal.headers())
+            return
+        self._answered["chat"].inc()
+        if not stream:
+            await _answer(send, 200, _completion(result))
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [_SSE]})
+        for chunk in _chunks(result):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _answer(
+    send: Send, status: int, value: Any, headers: Mapping[str, str] | None = None
+) -> None:
+    """A JSON answer in one start and one body message."""
+    body = _json(value)
+    head = [(b"content-length", b"%d" % len(body)), _JSON]
+    if headers:
+        head += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
 
 
 # -- OpenAI's chat completions ---------------------------------------------------------
@@ -536,7 +615,7 @@ def _completion(result: RouterResult) -> dict[str, Any]:
     }
 
 
-async def _chunks(result: RouterResult) -> AsyncIterator[bytes]:
+def _chunks(result: RouterResult) -> Iterator[bytes]:
     """The answer as server-sent events: the role, the text, the end, ``[DONE]`` (the
     router reads the whole answer before it can fall over, so the text is one chunk)."""
     base = {

@@ -81,16 +81,25 @@ class Metrics:
             "llmbench_registry_reloads", "Registry reloads by result", ["result"], registry=r
         )
 
+        self._answered: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
     def attempts(self, task: str, attempts: Iterable[Attempt]) -> None:
         """Count one router call's attempts."""
         tried = tuple(attempts)
         passed_on = {m for a in tried for m in a.fell_over_from}
         for a in tried:
-            self.calls.labels(task, a.model, a.outcome).inc()
-            if a.ok:
+            if a.ok:  # the hot path: the label lookups made once per task and model
+                key = (task, a.model)
+                children = self._answered.get(key)
+                if children is None:
+                    children = (self.calls.labels(task, a.model, "ok"), self.latency.labels(*key))
+                    self._answered[key] = children
+                children[0].inc()
                 if a.latency_ms is not None:
-                    self.latency.labels(task, a.model).observe(a.latency_ms / 1000.0)
-            elif a.outcome != "circuit_open":
+                    children[1].observe(a.latency_ms / 1000.0)
+                continue
+            self.calls.labels(task, a.model, a.outcome).inc()
+            if a.outcome != "circuit_open":
                 self.failures.labels(task, a.model).inc()
                 if a.model in passed_on:
                     self.fallovers.labels(task, a.model).inc()
