@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.formatting import one_line
 from pytest_llmbench.router import bookkeeping
-from pytest_llmbench.router.calls import ModelCalls
+from pytest_llmbench.router.calls import SKIPPED, ModelCalls
 from pytest_llmbench.router.capture import Captures, cut_answer, in_doubt
 from pytest_llmbench.router.results import Attempt, RouterResult
 from pytest_llmbench.safety.redaction import redact
@@ -305,9 +305,14 @@ class ShadowChecks:
 
     def _ask(self, job: _Job, model: str) -> Attempt:
         """``model`` asked as production would ask it, off the breaker's books (skipped
-        while its circuit is open)."""
+        while its circuit is open, or while it changed since the benchmark and the task
+        says ``on_change: fall_over``)."""
         if not self.calls.breaker.allows(model):
             return Attempt(model, "circuit_open", detail="skipped: circuit open")
+        watch = self.calls.identity
+        verdict = watch.verdict(job.task.name, model, job.task.on_change) if watch else None
+        if verdict is not None and verdict.skip:
+            return Attempt(model, "circuit_open", detail=SKIPPED, changed=True)
         return self.calls.ask(job.task, job.case, model)
 
     def _runner_up(self, job: _Job, model: str) -> dict[str, Any]:

@@ -139,6 +139,27 @@ def test_a_failing_shadow_model_is_an_error_of_the_check_never_of_the_call(
     assert all(c["agreed"] is None and "runner-up is down" in c["error"] for c in checks)
 
 
+def test_a_changed_runner_up_is_not_asked_under_on_change_fall_over(tmp_path: Path) -> None:
+    """The shadow check honours ``on_change: fall_over`` as a production call does: a
+    runner-up whose weights changed since the benchmark is not asked for a check."""
+    from pytest_llmbench.router.identity import Verdict
+
+    class Watch:
+        def verdict(self, task: str, model: str, on_change: str) -> Verdict:
+            now = "sha256:new" if model == B else "sha256:old"
+            return Verdict(task, model, "sha256:old", now, on_change)
+
+    provider = scripted({A: PASS, B: PASS})
+    with router(tmp_path, provider, "on_change: fall_over\n", rate=1.0) as r:
+        r._calls.identity = Watch()  # type: ignore[assignment]
+        assert r.run("grading", posting="x").model == A
+    assert [m for m, _ in provider.calls] == ["a"]  # B never asked
+    (check,) = shadows(tmp_path)
+    assert check["model"] == B
+    assert check["agreed"] is None
+    assert "model changed since the benchmark" in check["error"]
+
+
 def test_no_model_answering_is_logged_at_once_without_a_check(tmp_path: Path) -> None:
     def broken(request: Request) -> str:
         raise ProviderError("down")
