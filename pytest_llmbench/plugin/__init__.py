@@ -9,7 +9,6 @@ everything else is imported from there.
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,17 +52,16 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The run's modules, imported with the cyclic collector paused: they only add
-    # long-lived objects, which its passes would walk for nothing (tens of ms a run).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        from pytest_llmbench.plugin import defaults
-        from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks
-        from pytest_llmbench.plugin.session import BENCH_KEY
-    finally:
-        if collecting:
-            gc.enable()
+    from pytest_llmbench.execution.gcpause import collector_paused
+
+    with collector_paused():  # importing the run's modules (execution.gcpause)
+        _configure(config)
+
+
+def _configure(config: pytest.Config) -> None:
+    from pytest_llmbench.plugin import defaults
+    from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks
+    from pytest_llmbench.plugin.session import BENCH_KEY
 
     for line in MARKERS:
         config.addinivalue_line("markers", line)
