@@ -27,16 +27,6 @@ __all__ = [
     "pytest_configure",
 ]
 
-MARKERS = (
-    "llmbench: an LLM gold case run by pytest-llmbench",
-    "easy: case difficulty easy (pytest-llmbench)",
-    "medium: case difficulty medium (pytest-llmbench)",
-    "hard: case difficulty hard (pytest-llmbench)",
-    "batch(n): the case's batch number (pytest-llmbench); select with -m 'batch(n=1)'",
-    "tag(name): a case tag (pytest-llmbench); each tag is also a marker of its own name",
-    "should_pass: the gold verdict is the passing label (pytest-llmbench)",
-    "should_fail: the gold verdict is a failing label (pytest-llmbench)",
-)
 CASE_SUFFIXES = (".yaml", ".yml")
 
 
@@ -59,11 +49,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _configure(config: pytest.Config) -> None:
+    from pytest_llmbench.cases.markers import MARKERS
     from pytest_llmbench.plugin import defaults
     from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks
     from pytest_llmbench.plugin.session import BENCH_KEY
 
-    for line in MARKERS:
+    for line in MARKERS:  # the marks case items carry (cases.markers)
         config.addinivalue_line("markers", line)
     config.pluginmanager.register(defaults, "llmbench-defaults")
     plugin = LLMBenchPlugin(config)
