@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
 from pytest_llmbench.analysis.consensus_ranking import RankTask, rank_with_consensus
 from pytest_llmbench.analysis.elimination import Eliminator, mark_eliminated
 from pytest_llmbench.analysis.ledger import ResultsLedger
@@ -38,6 +37,7 @@ from pytest_llmbench.analysis.ranking import TaskRanking, model_loads, with_load
 from pytest_llmbench.execution.results import Result, failed_runs
 
 if TYPE_CHECKING:  # a run without a judge or a load phase imports neither
+    from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary
     from pytest_llmbench.execution.judging import JudgeModels, Judging
     from pytest_llmbench.execution.load import LoadPhase
 
@@ -167,6 +167,8 @@ def wants_load(ledger: ResultsLedger, concurrency: int | None) -> bool:
 
 def agreements(judging: Judging) -> dict[tuple[str, str], Agreement]:
     """(judge id, calibration task) -> the judge's agreement with the gold."""
+    from pytest_llmbench.analysis.calibration import agreement
+
     return {
         (judge, task): agreement(judge, task, verdicts)
         for (judge, task), verdicts in judging.verdicts.items()
@@ -179,6 +181,10 @@ def _judge_summary(
     task: str,
     results: Sequence[Result],
 ) -> JudgeSummary | None:
+    if judging is None and all(r.judge_model is None for r in results):
+        return None  # nothing judged: calibration stays unimported
+    from pytest_llmbench.analysis.calibration import judge_summary
+
     judge = judging.resolved.get(task) if judging is not None else None
     calibrate = judging.calibrate_with.get(task) if judging is not None else None
     measured = found.get((judge, calibrate)) if judge and calibrate else None
