@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_llmbench.execution.gcpause import collector_paused
 from pytest_llmbench.plugin import hookspec
 from pytest_llmbench.plugin.declare import add_options
 
@@ -41,14 +42,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     import_without_assert_rewriting(pluginmanager, __name__.partition(".")[0])
 
 
+@collector_paused()  # importing the run's modules (see execution.gcpause)
 def pytest_configure(config: pytest.Config) -> None:
-    from pytest_llmbench.execution.gcpause import collector_paused
-
-    with collector_paused():  # importing the run's modules (execution.gcpause)
-        _configure(config)
-
-
-def _configure(config: pytest.Config) -> None:
     from pytest_llmbench.cases.markers import MARKERS
     from pytest_llmbench.plugin import defaults
     from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks

@@ -38,8 +38,7 @@ from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.settings.options import Options
-from pytest_llmbench.storage.champions import registered_chain, registered_models
-from pytest_llmbench.storage.succession import benchmarked_in, changed_since
+from pytest_llmbench.storage import stores
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
@@ -125,7 +124,7 @@ class BenchSession:
             ),
             judging=self.judging,
             judges=self._judges() if self.judging is not None else None,
-            registered=lambda task: registered_chain(self.options.registry_path, task),
+            registered=lambda task: stores.registered_chain(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
             racer=self.racer,
@@ -139,7 +138,9 @@ class BenchSession:
         from pytest_llmbench.execution.judging import RunJudges
 
         cache = self.cache if self.cache.mode != "off" else None
-        registered = functools.partial(registered_models, self.options.registry_path, quiet=True)
+        registered = functools.partial(
+            stores.registered_models, self.options.registry_path, quiet=True
+        )
         return RunJudges(self.catalogue, self.lifecycle, cache, self.options.timeout_s, registered)
 
     def _load_phase(self) -> LoadPhase | None:  # imported only in a run with a load phase
@@ -214,9 +215,9 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         history_read=options.history_read,
         register=register,
         select=select,
-        registered=registered_models,
-        benchmarked=benchmarked_in(options.history_read),
-        changed=changed_since(options.update_registry or options.registry_path),
+        registered=stores.registered_models,
+        benchmarked=stores.benchmarked_in(options.history_read),
+        changed=stores.changed_since(options.update_registry or options.registry_path),
     )
 
 
