@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = ["benchmarked_in", "changed_since", "registered_chain", "registered_models"]
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "benchmarked_in",
+    "changed_since",
+    "registered_chain",
+    "registered_models",
+]
+
+DEFAULT_REGISTRY = "llmbench-registry.yaml"
+"""The champions file's name, at the rootdir (also :mod:`~pytest_llmbench.storage.champions`'s)."""
 
 
 def registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
