@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.formatting import one_line
-from pytest_llmbench.storage.stores import DEFAULT_REGISTRY
+from pytest_llmbench.storage.locations import DEFAULT_REGISTRY
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.at_load import TaskLoad

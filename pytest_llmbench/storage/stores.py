@@ -16,16 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pytest_llmbench.providers.base import ModelInfo
 
-__all__ = [
-    "DEFAULT_REGISTRY",
-    "benchmarked_in",
-    "changed_since",
-    "registered_chain",
-    "registered_models",
-]
-
-DEFAULT_REGISTRY = "llmbench-registry.yaml"
-"""The champions file's name, at the rootdir (also :mod:`~pytest_llmbench.storage.champions`'s)."""
+__all__ = ["benchmarked_in", "changed_since", "registered_chain", "registered_models"]
 
 
 def registered_models(path: Path, quiet: bool = False) -> dict[str, list[str]]:
