@@ -424,6 +424,7 @@ def test_the_import_check_sees_a_heavy_import() -> None:
 # --------------------------------------------------------------------------- what a run loads
 
 FEATURES = (
+    "pytest_llmbench.analysis.ab",
     "pytest_llmbench.analysis.at_load",
     "pytest_llmbench.analysis.calibration",
     "pytest_llmbench.analysis.consensus",
@@ -437,7 +438,7 @@ FEATURES = (
     "urllib.request",
 )
 """Modules of features a run of Ollama models without a judge or a load phase does not use
-(issue 23, point 0: start-up): the judge, the load phase, consensus (their record types
+(issue 23, point 0: start-up): A/B comparison, the judge, the load phase, consensus (their record types
 in ``analysis.ranking`` are imported when the codec reads a record that has one), the
 other built-in providers,
 ``tabulate`` (the ranking table is drawn without it) and stdlib's HTTP client."""
