@@ -434,14 +434,17 @@ FEATURES = (
     "pytest_llmbench.analysis.load",
     "pytest_llmbench.providers.llamacpp",
     "pytest_llmbench.providers.openai",
+    "pytest_llmbench.storage.champions",
+    "pytest_llmbench.storage.succession",
     "tabulate",
     "urllib.request",
 )
 """Modules of features a run of Ollama models without a judge or a load phase does not use
-(issue 23, point 0: start-up): A/B comparison, the judge, the load phase, consensus (their record types
-in ``analysis.ranking`` are imported when the codec reads a record that has one), the
-other built-in providers,
-``tabulate`` (the ranking table is drawn without it) and stdlib's HTTP client."""
+(issue 23, point 0: start-up): A/B comparison, the judge, the load phase, consensus
+(their record types in ``analysis.ranking`` are imported when the codec reads a record
+that has one), the other built-in providers, the champions file and the history's
+selection readers, ``tabulate`` (the ranking table is drawn
+without it) and stdlib's HTTP client."""
 
 RECORD_RUN = """
 import json
