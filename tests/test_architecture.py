@@ -401,6 +401,7 @@ def loaded_after(statement: str) -> list[str]:
         "import pytest_llmbench.cases.load",
         "import pytest_llmbench.execution.call",
         "import pytest_llmbench.analysis.ranking",
+        "import pytest_llmbench.reporting.end",
     ],
 )
 def test_heavy_dependencies_load_when_first_needed(statement: str) -> None:
@@ -421,6 +422,29 @@ def test_the_import_check_sees_a_heavy_import() -> None:
 
 
 # --------------------------------------------------------------------------- what a run loads
+
+FEATURES = (
+    "pytest_llmbench.analysis.ab",
+    "pytest_llmbench.analysis.at_load",
+    "pytest_llmbench.analysis.calibration",
+    "pytest_llmbench.analysis.consensus",
+    "pytest_llmbench.execution.judge",
+    "pytest_llmbench.execution.judging",
+    "pytest_llmbench.execution.load",
+    "pytest_llmbench.analysis.load",
+    "pytest_llmbench.providers.llamacpp",
+    "pytest_llmbench.providers.openai",
+    "pytest_llmbench.storage.champions",
+    "pytest_llmbench.storage.succession",
+    "tabulate",
+    "urllib.request",
+)
+"""Modules of features a run of Ollama models without a judge or a load phase does not use
+(issue 23, point 0: start-up): A/B comparison, the judge, the load phase, consensus
+(their record types in ``analysis.ranking`` are imported when the codec reads a record
+that has one), the other built-in providers, the champions file and the history's
+selection readers, ``tabulate`` (the ranking table is drawn
+without it) and stdlib's HTTP client."""
 
 RECORD_RUN = """
 import json
@@ -447,9 +471,10 @@ def pytest_llmbench_register_providers(registry, config):
 
 def pytest_unconfigure(config):
     sdks = sorted({name.split(".")[0] for name in sys.modules} & set(SDKS))
-    loaded = {"sdks": sdks, "tls_contexts": len(_contexts)}
+    features = sorted(set(sys.modules) & set(FEATURES))
+    loaded = {"sdks": sdks, "tls_contexts": len(_contexts), "features": features}
     (config.rootpath / "loaded.json").write_text(json.dumps(loaded))
-""".replace("SDKS", repr(SDKS))
+""".replace("SDKS", repr(SDKS)).replace("FEATURES", repr(FEATURES))
 """A conftest that writes, when pytest ends, which provider SDKs the process imported
 and how many TLS contexts it made (``ssl.SSLContext``), and adds a scripted provider."""
 
@@ -519,7 +544,9 @@ def test_a_run_imports_only_what_its_models_need(
         assert {"ollama", "httpx", "pydantic"} <= set(loaded["sdks"])
         assert loaded["tls_contexts"] >= 1
     else:
-        assert loaded == {"sdks": [], "tls_contexts": 0}
+        assert (loaded["sdks"], loaded["tls_contexts"]) == ([], 0)
+    if selection == "ollama":
+        assert loaded["features"] == []
 
 
 # --------------------------------------------------------------------------- the checker

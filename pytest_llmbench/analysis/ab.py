@@ -26,20 +26,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pytest_llmbench.analysis.stats import mean
+from pytest_llmbench.analysis.stats import mcnemar_exact, mean
 from pytest_llmbench.execution.results import Result
 
 __all__ = ["ABComparison", "ABReport", "ABRule", "compare_versions", "mcnemar_exact"]
-
-
-def mcnemar_exact(fixed: int, broken: int) -> float:
-    """Two-sided exact McNemar p-value of ``fixed`` vs ``broken`` discordant pairs."""
-    n = fixed + broken
-    if n == 0:
-        return 1.0
-    k = min(fixed, broken)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / float(2**n)
-    return min(1.0, 2.0 * tail)
 
 
 @dataclass(frozen=True)

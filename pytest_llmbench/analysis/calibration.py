@@ -124,12 +124,12 @@ def judge_summary(
     results: Sequence[Result], agreements: Iterable[Agreement] = ()
 ) -> JudgeSummary | None:
     """The judging of one task's results (``None`` when nothing was judged or calibrated)."""
-    from pytest_llmbench.execution.judge import family_of  # loaded when a run was judged
-
     judged = [r for r in results if r.judge_model is not None]
     calibrated = tuple(agreements)
     if not judged and not calibrated:
         return None
+    from pytest_llmbench.execution.judge import family_of  # loaded when a run was judged
+
     judges = tuple(dict.fromkeys(r.judge_model for r in judged if r.judge_model))
     scored = [r for r in judged if r.judge_score is not None]
     times = [r.judge_ms for r in judged if r.judge_ms is not None]

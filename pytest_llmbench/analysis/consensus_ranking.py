@@ -19,18 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmbench.analysis.consensus import (
-    CombinedRun,
-    combinations,
-    combine,
-    is_combination,
-    summarise,
-)
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.cases.records import OutputSpec
 from pytest_llmbench.execution.results import Result
+
+if TYPE_CHECKING:  # consensus itself is imported by a task that declares it
+    from pytest_llmbench.analysis.consensus import CombinedRun
 
 __all__ = ["RankTask", "rank_with_consensus", "singles_only"]
 
@@ -58,6 +54,13 @@ def rank_with_consensus(
     ranking = rank(task, results, expected)
     if not settings:
         return ranking
+    from pytest_llmbench.analysis.consensus import (
+        combinations,
+        combine,
+        is_combination,
+        summarise,
+    )
+
     singles = [s.model for s in ranking.standings if not is_combination(s.model)]
     ran = {r.model for r in results}
     order = [m for m in registered if m in ran] + singles
@@ -95,6 +98,8 @@ def singles_only(ranking: TaskRanking) -> TaskRanking:
     kept = [s for s in ranking.standings if s.combination is None]
     if len(kept) == len(ranking.standings):
         return ranking
+    from pytest_llmbench.analysis.consensus import is_combination
+
     labels = iter(("champion", "runner-up"))
     standings = tuple(
         replace(s, status=next(labels, "qualified")) if s.qualified else s for s in kept

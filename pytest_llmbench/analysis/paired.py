@@ -36,7 +36,7 @@ their latencies are compared call by call, not through two separate means:
 
 **Paired accuracy** (:func:`accuracy_difference`): over the (case, repeat) runs both
 models made, the runs only one got right are the discordant pairs; the exact McNemar
-test (:func:`~pytest_llmbench.analysis.ab.mcnemar_exact`, as ``llmbench ab``) gives the
+test (:func:`~pytest_llmbench.analysis.stats.mcnemar_exact`, as ``llmbench ab``) gives the
 two-sided p-value of "the two are equally accurate": with n discordant runs and k the
 smaller side, ``p = min(1, 2 * sum_{i=0..k} C(n, i) / 2^n)``.
 """
@@ -48,8 +48,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_llmbench.analysis.ab import mcnemar_exact
-from pytest_llmbench.analysis.stats import percentile, t_critical
+from pytest_llmbench.analysis.stats import mcnemar_exact, percentile, t_critical
 from pytest_llmbench.execution.results import Result
 
 __all__ = [

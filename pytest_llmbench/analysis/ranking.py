@@ -34,15 +34,14 @@ generic-answer check, ranking, cost, suspect gold, ties and warnings.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmbench.analysis.at_load import TaskLoad
-from pytest_llmbench.analysis.calibration import JudgeSummary
-from pytest_llmbench.analysis.consensus import Combination
 from pytest_llmbench.analysis.cost import Cost, cost_per_1k
 from pytest_llmbench.analysis.generic import (
     DEFAULT_THRESHOLD,
@@ -64,6 +63,11 @@ from pytest_llmbench.analysis.stats import LatencyStats, latency_stats, mean, ov
 from pytest_llmbench.analysis.verdicts import VerdictMetrics, verdict_metrics
 from pytest_llmbench.execution.prices import PriceTable
 from pytest_llmbench.execution.results import Result
+
+if TYPE_CHECKING:  # record types of features a run may not use: see __getattr__
+    from pytest_llmbench.analysis.at_load import TaskLoad
+    from pytest_llmbench.analysis.calibration import JudgeSummary
+    from pytest_llmbench.analysis.consensus import Combination
 
 __all__ = [
     "BEST_UNQUALIFIED",
@@ -92,6 +96,25 @@ __all__ = [
     "rank_weighted",
     "with_loads",
 ]
+
+_LAZY_TYPES = {
+    "TaskLoad": "pytest_llmbench.analysis.at_load",
+    "JudgeSummary": "pytest_llmbench.analysis.calibration",
+    "Combination": "pytest_llmbench.analysis.consensus",
+}
+"""Types of fields of the records here whose modules a run imports only when it uses
+their feature (load phase, judge, consensus): the codec, reading a record, resolves
+them through :func:`__getattr__`."""
+
+
+def __getattr__(name: str) -> Any:
+    """One of :data:`_LAZY_TYPES`, imported when first asked for (then a global)."""
+    if name not in _LAZY_TYPES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY_TYPES[name]), name)
+    globals()[name] = value
+    return value
+
 
 POLICIES = ("strict", "weighted")
 BEST_UNQUALIFIED = "best score, not qualified"

@@ -26,20 +26,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary, agreement, judge_summary
 from pytest_llmbench.analysis.consensus_ranking import RankTask, rank_with_consensus
 from pytest_llmbench.analysis.elimination import Eliminator, mark_eliminated
 from pytest_llmbench.analysis.ledger import ResultsLedger
-from pytest_llmbench.analysis.load import load_settings, rank_at_load, task_load
 from pytest_llmbench.analysis.notes import annotate
 from pytest_llmbench.analysis.racing import Racer, mark_raced
 from pytest_llmbench.analysis.ranking import TaskRanking, model_loads, with_loads
-from pytest_llmbench.execution.judging import JudgeModels, Judging, failed_runs
-from pytest_llmbench.execution.load import LoadPhase, LoadRun
-from pytest_llmbench.execution.results import Result
+from pytest_llmbench.execution.results import Result, failed_runs
 
-__all__ = ["RunOutcome", "agreements", "at_load", "evidence", "finish_run"]
+if TYPE_CHECKING:  # a run without a judge or a load phase imports neither
+    from pytest_llmbench.analysis.calibration import Agreement, JudgeSummary
+    from pytest_llmbench.execution.judging import JudgeModels, Judging
+    from pytest_llmbench.execution.load import LoadPhase
+
+__all__ = ["RunOutcome", "agreements", "at_load", "evidence", "finish_run", "wants_load"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,9 @@ def finish_run(
 
 def at_load(load: LoadPhase, ledger: ResultsLedger, ranking: TaskRanking) -> TaskRanking:
     """The task's ranking after its load phase (unchanged when it has none)."""
+    from pytest_llmbench.analysis.load import load_settings, rank_at_load, task_load
+    from pytest_llmbench.execution.load import LoadRun
+
     task = ranking.task
     declared = ledger.task_ranking.get(task, {}).get("load")
     settings = load_settings(declared, load.concurrency, ledger.case_counts.get(task, 0))
@@ -154,8 +159,16 @@ def at_load(load: LoadPhase, ledger: ResultsLedger, ranking: TaskRanking) -> Tas
     return rank_at_load(ranking, task_load(runs, settings))
 
 
+def wants_load(ledger: ResultsLedger, concurrency: int | None) -> bool:
+    """Whether a load phase may run: ``--llm-load`` given or a task declares ``load:``
+    (see :func:`~pytest_llmbench.analysis.load.load_settings`)."""
+    return concurrency is not None or any(r.get("load") for r in ledger.task_ranking.values())
+
+
 def agreements(judging: Judging) -> dict[tuple[str, str], Agreement]:
     """(judge id, calibration task) -> the judge's agreement with the gold."""
+    from pytest_llmbench.analysis.calibration import agreement
+
     return {
         (judge, task): agreement(judge, task, verdicts)
         for (judge, task), verdicts in judging.verdicts.items()
@@ -168,6 +181,10 @@ def _judge_summary(
     task: str,
     results: Sequence[Result],
 ) -> JudgeSummary | None:
+    if judging is None and all(r.judge_model is None for r in results):
+        return None  # nothing judged: calibration stays unimported
+    from pytest_llmbench.analysis.calibration import judge_summary
+
     judge = judging.resolved.get(task) if judging is not None else None
     calibrate = judging.calibrate_with.get(task) if judging is not None else None
     measured = found.get((judge, calibrate)) if judge and calibrate else None

@@ -29,6 +29,7 @@ __all__ = [
     "LatencyStats",
     "confidence_interval",
     "latency_stats",
+    "mcnemar_exact",
     "mean",
     "overlap",
     "percentile",
@@ -188,3 +189,13 @@ def overlap(a: LatencyStats | None, b: LatencyStats | None) -> bool | None:
         return None
     (a_low, a_high), (b_low, b_high) = a.ci, b.ci
     return a_low <= b_high and b_low <= a_high
+
+
+def mcnemar_exact(fixed: int, broken: int) -> float:
+    """Two-sided exact McNemar p-value of ``fixed`` vs ``broken`` discordant pairs."""
+    n = fixed + broken
+    if n == 0:
+        return 1.0
+    k = min(fixed, broken)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / float(2**n)
+    return min(1.0, 2.0 * tail)

@@ -39,7 +39,7 @@ from pytest_llmbench.execution.judge import (
     resolve_judge,
 )
 from pytest_llmbench.execution.lifecycle import ModelLifecycle
-from pytest_llmbench.execution.results import Result
+from pytest_llmbench.execution.results import Result, failed_runs, judge_failures
 from pytest_llmbench.providers.base import ModelInfo
 
 __all__ = ["JudgeModels", "Judging", "RunJudges", "Verdict", "failed_runs", "judge_failures"]
@@ -269,18 +269,3 @@ class Judging:
                 self.verdicts[(judge.id, task)] = verdicts
         finally:
             models.release(judge)
-
-
-def failed_runs(results: Sequence[Result]) -> int:
-    """Runs the judge failed or could not judge (the item itself had passed)."""
-    return len(judge_failures(results))
-
-
-def judge_failures(results: Sequence[Result]) -> list[Result]:
-    """The runs the judge failed or could not judge, each naming its judge."""
-    return [
-        r
-        for r in results
-        if r.judge_model is not None
-        and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
-    ]

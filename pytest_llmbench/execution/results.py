@@ -9,12 +9,21 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbench.execution.quality import Part
 
-__all__ = ["APPROVAL_LABELS", "Result", "call_error", "is_approval", "timed_out"]
+__all__ = [
+    "APPROVAL_LABELS",
+    "Result",
+    "call_error",
+    "failed_runs",
+    "is_approval",
+    "judge_failures",
+    "timed_out",
+]
 
 APPROVAL_LABELS = frozenset(
     {
@@ -213,3 +222,18 @@ class Result:
 _FIELDS = tuple(f.name for f in dataclasses.fields(Result))
 _PART_FIELDS = tuple(f.name for f in dataclasses.fields(Part))
 _NAMES = frozenset(_FIELDS)
+
+
+def failed_runs(results: Sequence[Result]) -> int:
+    """Runs the judge failed or could not judge (the item itself had passed)."""
+    return len(judge_failures(results))
+
+
+def judge_failures(results: Sequence[Result]) -> list[Result]:
+    """The runs the judge failed or could not judge, each naming its judge."""
+    return [
+        r
+        for r in results
+        if r.judge_model is not None
+        and (r.error or any(p.name == "judge" and not p.passed for p in r.parts))
+    ]

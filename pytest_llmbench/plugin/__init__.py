@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_llmbench.execution.gcpause import collector_paused
 from pytest_llmbench.plugin import hookspec
 from pytest_llmbench.plugin.declare import add_options
 
@@ -27,16 +28,6 @@ __all__ = [
     "pytest_configure",
 ]
 
-MARKERS = (
-    "llmbench: an LLM gold case run by pytest-llmbench",
-    "easy: case difficulty easy (pytest-llmbench)",
-    "medium: case difficulty medium (pytest-llmbench)",
-    "hard: case difficulty hard (pytest-llmbench)",
-    "batch(n): the case's batch number (pytest-llmbench); select with -m 'batch(n=1)'",
-    "tag(name): a case tag (pytest-llmbench); each tag is also a marker of its own name",
-    "should_pass: the gold verdict is the passing label (pytest-llmbench)",
-    "should_fail: the gold verdict is a failing label (pytest-llmbench)",
-)
 CASE_SUFFIXES = (".yaml", ".yml")
 
 
@@ -51,12 +42,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     import_without_assert_rewriting(pluginmanager, __name__.partition(".")[0])
 
 
+@collector_paused()  # importing the run's modules (see execution.gcpause)
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_llmbench.cases.markers import MARKERS
     from pytest_llmbench.plugin import defaults
     from pytest_llmbench.plugin.hooks import LLMBenchPlugin, XdistHooks
     from pytest_llmbench.plugin.session import BENCH_KEY
 
-    for line in MARKERS:
+    for line in MARKERS:  # the marks case items carry (cases.markers)
         config.addinivalue_line("markers", line)
     config.pluginmanager.register(defaults, "llmbench-defaults")
     plugin = LLMBenchPlugin(config)

@@ -17,7 +17,7 @@ from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score
 from pytest_llmbench.plugin.session import get_bench
 from pytest_llmbench.providers.base import ModelInfo
-from pytest_llmbench.providers.registry import ProviderRegistry, entry_point_providers
+from pytest_llmbench.providers.registry import ProviderRegistry, register_entry_points
 from pytest_llmbench.selection.spec import choose
 
 
@@ -33,9 +33,7 @@ def pytest_llmbench_register_providers(registry: ProviderRegistry, config: pytes
         for endpoint in registry.settings.openai_endpoints:
             if endpoint.name not in registry:
                 registry.add(OpenAIProvider(registry.settings, endpoint))
-    for provider in entry_point_providers(registry.settings):
-        if provider.name not in registry:
-            registry.add(provider)
+    register_entry_points(registry)
 
 
 @pytest.hookimpl(trylast=True)

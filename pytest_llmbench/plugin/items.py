@@ -16,6 +16,7 @@ from pytest_llmbench.cases.problems import CaseFileError, Problem
 from pytest_llmbench.cases.records import Case, Task
 from pytest_llmbench.cases.versions import item_params, selected_versions
 from pytest_llmbench.execution.call import Call, finish, prepared_call
+from pytest_llmbench.execution.gcpause import collector_paused
 from pytest_llmbench.execution.lifecycle import Planned, call_in_turn
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.execution.scoring import Score, failure_message
@@ -63,20 +64,21 @@ class CaseFile(pytest.File):
             display = str(self.path.relative_to(self.config.rootpath))
         except ValueError:
             display = str(self.path)
-        task = load_task(
-            self.path,
-            display,
-            root=self.config.rootpath,
-            allowed_roots=allowed_file_roots(self.config),
-        )
+        with collector_paused():  # the file's records live as long as the run
+            task = load_task(
+                self.path,
+                display,
+                root=self.config.rootpath,
+                allowed_roots=allowed_file_roots(self.config),
+            )
         first = self.config.stash.setdefault(_TASK_FILES_KEY, {}).setdefault(task.name, display)
         if first != display:
             problem = f"task {task.name!r} is already defined in {first}; rename one of them"
             raise CaseFileError(display, [Problem(task.line, "task", problem)])
         bench.add_task(task)
-        yield TaskNode.from_parent(
-            self, name=task.name, task=task, models=bench.catalogue.models_for(task)
-        )
+        with collector_paused():  # the first file: the providers' modules and discovery
+            models = bench.catalogue.models_for(task)
+        yield TaskNode.from_parent(self, name=task.name, task=task, models=models)
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: pytest.ExceptionInfo[BaseException]

@@ -53,7 +53,7 @@ def allowed_file_roots(config: pytest.Config) -> tuple[Path, ...]:
 
 def registry_path(config: pytest.Config) -> Path:
     """``--llm-registry``, else ``llmbench-registry.yaml`` at the rootdir."""
-    from pytest_llmbench.storage.champions import DEFAULT_REGISTRY
+    from pytest_llmbench.storage.locations import DEFAULT_REGISTRY
 
     return option_path(config, config.getoption("llm_registry", default=None)) or (
         config.rootpath / DEFAULT_REGISTRY

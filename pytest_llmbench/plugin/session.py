@@ -38,13 +38,13 @@ from pytest_llmbench.providers.base import ModelInfo
 from pytest_llmbench.providers.registry import ProviderRegistry
 from pytest_llmbench.safety.redaction import register_environment_secrets
 from pytest_llmbench.settings.options import Options
-from pytest_llmbench.storage.champions import registered_chain, registered_models
-from pytest_llmbench.storage.succession import benchmarked_in, changed_since
+from pytest_llmbench.storage import stores
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.ranking import TaskRanking
     from pytest_llmbench.analysis.run import RunOutcome
-    from pytest_llmbench.execution.judging import Judging
+    from pytest_llmbench.execution.judging import Judging, RunJudges
+    from pytest_llmbench.execution.load import LoadPhase
 
 __all__ = ["BENCH_KEY", "BenchSession", "get_bench"]
 
@@ -111,9 +111,7 @@ class BenchSession:
 
     def finish(self, stopped: str | None) -> RunOutcome:
         """The end of the run (controller): crashes recorded, judged, ranked, weighed."""
-        from pytest_llmbench.analysis.run import finish_run
-        from pytest_llmbench.execution.judging import RunJudges
-        from pytest_llmbench.execution.load import LoadPhase
+        from pytest_llmbench.analysis.run import finish_run, wants_load
 
         ledger = self.ledger
         for crashed in self.distribution.crash_results(ledger.task_facts):
@@ -125,22 +123,30 @@ class BenchSession:
                 config=config, task=task, results=results, expected=expected
             ),
             judging=self.judging,
-            judges=RunJudges(
-                self.catalogue,
-                self.lifecycle,
-                self.cache if self.cache.mode != "off" else None,
-                self.options.timeout_s,
-                registered=lambda: registered_models(self.options.registry_path, quiet=True),
-            ),
-            registered=lambda task: registered_chain(self.options.registry_path, task),
+            judges=self._judges() if self.judging is not None else None,
+            registered=lambda task: stores.registered_chain(self.options.registry_path, task),
             consensus_pairs=self.options.consensus_pairs,
             eliminator=self.eliminator if self.options.eliminate else None,
             racer=self.racer,
             stopped=stopped,
-            load=LoadPhase.of(self),
+            load=self._load_phase() if wants_load(ledger, self.options.load_concurrency) else None,
         )
         ledger.results[:] = outcome.results
         return outcome
+
+    def _judges(self) -> RunJudges:  # imported only in a run with a judge
+        from pytest_llmbench.execution.judging import RunJudges
+
+        cache = self.cache if self.cache.mode != "off" else None
+        registered = functools.partial(
+            stores.registered_models, self.options.registry_path, quiet=True
+        )
+        return RunJudges(self.catalogue, self.lifecycle, cache, self.options.timeout_s, registered)
+
+    def _load_phase(self) -> LoadPhase | None:  # imported only in a run with a load phase
+        from pytest_llmbench.execution.load import LoadPhase
+
+        return LoadPhase.of(self)
 
     @property
     def rankings(self) -> list[TaskRanking]:
@@ -209,9 +215,9 @@ def _sources(config: pytest.Config, options: Options) -> CatalogueSources:
         history_read=options.history_read,
         register=register,
         select=select,
-        registered=registered_models,
-        benchmarked=benchmarked_in(options.history_read),
-        changed=changed_since(options.update_registry or options.registry_path),
+        registered=stores.registered_models,
+        benchmarked=stores.benchmarked_in(options.history_read),
+        changed=stores.changed_since(options.update_registry or options.registry_path),
     )
 
 

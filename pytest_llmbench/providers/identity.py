@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import threading
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -168,6 +167,8 @@ def current_identity(provider: Provider, name: str, timeout_s: float) -> str | N
     endpoint = getattr(provider, "endpoint", None)
     if endpoint is None:
         return None
+    import urllib.request  # only here: a run that asks no server imports no HTTP client
+
     request = urllib.request.Request(f"{endpoint.base_url.rstrip('/')}/models")
     key = endpoint.api_key() if endpoint.key_env else None
     if key:
@@ -225,6 +226,8 @@ def installed_ollama_identities(
 
     :raises OSError: when the host cannot be reached or does not answer with a listing.
     """
+    import urllib.request
+
     from pytest_llmbench.providers.ollama.discovery import normalize_host
 
     base = normalize_host(host or DEFAULT_OLLAMA_HOST)

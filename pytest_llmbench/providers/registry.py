@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 
 from pytest_llmbench.providers.base import (
@@ -13,7 +14,13 @@ from pytest_llmbench.providers.base import (
 )
 from pytest_llmbench.safety.redaction import redact
 
-__all__ = ["ENTRY_POINT_GROUP", "ProviderRegistry", "entry_point_providers", "make_provider"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ProviderRegistry",
+    "entry_point_providers",
+    "make_provider",
+    "register_entry_points",
+]
 
 ENTRY_POINT_GROUP = "pytest_llmbench.providers"
 
@@ -24,16 +31,43 @@ def entry_point_providers(settings: BuiltinSettings) -> Iterator[Provider]:
     The built-in providers (this package's) get the built-in settings; any other gets
     only the general settings and its own options (:meth:`BuiltinSettings.for_provider`).
     """
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in _provider_entry_points():
         yield _instantiate(ep, settings)
+
+
+def register_entry_points(registry: ProviderRegistry) -> None:
+    """Add every provider of the entry-point group that ``registry`` has no provider of
+    that name for, as :func:`entry_point_providers` makes them.
+
+    A built-in provider (this package's, its name its entry point's) is added deferred:
+    its module is imported when the run first asks for it, so a run of Ollama models
+    imports neither the embedded nor the OpenAI-compatible provider.  Any other is made
+    now (its name is known only from the instance)."""
+    for ep in _provider_entry_points():
+        if not _builtin(ep):
+            provider = _instantiate(ep, registry.settings)
+            if provider.name not in registry:
+                registry.add(provider)
+        elif ep.name not in registry:
+            registry.add_deferred(ep.name, functools.partial(_instantiate, ep, registry.settings))
+
+
+@functools.cache
+def _provider_entry_points() -> tuple[EntryPoint, ...]:
+    """The group's entry points by name, read once a process (every installed
+    distribution's metadata is scanned for them)."""
+    return tuple(sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name))
+
+
+def _builtin(ep: EntryPoint) -> bool:
+    return ep.value.startswith(f"{__package__}.")
 
 
 def _instantiate(ep: EntryPoint, settings: BuiltinSettings) -> Provider:
     """The entry point's provider: a built-in one (this package's) gets the built-in
     settings, any other only the general settings and its own options."""
     cls = ep.load()
-    builtin = ep.value.startswith(f"{__package__}.")
-    provider: Provider = cls(settings if builtin else settings.for_provider(ep.name))
+    provider: Provider = cls(settings if _builtin(ep) else settings.for_provider(ep.name))
     return provider
 
 
@@ -48,8 +82,9 @@ def make_provider(name: str, settings: BuiltinSettings) -> Provider | None:
             from pytest_llmbench.providers.openai import OpenAIProvider
 
             return OpenAIProvider(settings, endpoint)
-    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
-        return _instantiate(ep, settings)
+    for ep in _provider_entry_points():
+        if ep.name == name:
+            return _instantiate(ep, settings)
     return None
 
 
@@ -61,6 +96,7 @@ class ProviderRegistry:
         """The built-in providers' settings (a third-party provider takes
         :meth:`settings_for` its name)."""
         self._providers: dict[str, Provider] = {}
+        self._deferred: dict[str, Callable[[], Provider]] = {}
         self._discovery: dict[str, Discovery] = {}
 
     def settings_for(self, name: str) -> ProviderSettings:
@@ -70,22 +106,31 @@ class ProviderRegistry:
 
     def add(self, provider: Provider) -> None:
         self._providers[provider.name] = provider
+        self._deferred.pop(provider.name, None)
         self._discovery.pop(provider.name, None)
 
+    def add_deferred(self, name: str, make: Callable[[], Provider]) -> None:
+        """Add the provider ``name`` that ``make()`` makes when it is first asked for."""
+        self._providers.pop(name, None)
+        self._deferred[name] = make
+        self._discovery.pop(name, None)
+
     def names(self) -> list[str]:
-        return sorted(self._providers)
+        return sorted({*self._providers, *self._deferred})
 
     def get(self, name: str) -> Provider:
+        if name in self._deferred:
+            self._providers[name] = self._deferred.pop(name)()
         return self._providers[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._providers
+        return name in self._providers or name in self._deferred
 
     def discover(self, name: str) -> Discovery:
         """Ask one provider for its models (once per session)."""
         if name not in self._discovery:
             try:
-                found = self._providers[name].discover()
+                found = self.get(name).discover()
             except Exception as exc:  # a third-party provider must not break the run
                 found = Discovery(problem=redact(f"{name}: model discovery failed: {exc}"))
             self._discovery[name] = found

@@ -12,8 +12,7 @@ from typing import Any
 from pytest_llmbench.analysis.conditions import describe_loaded
 from pytest_llmbench.analysis.gate import GateVerdict
 from pytest_llmbench.analysis.run import RunOutcome
-from pytest_llmbench.execution.judging import judge_failures
-from pytest_llmbench.execution.results import Result
+from pytest_llmbench.execution.results import Result, judge_failures
 from pytest_llmbench.reporting.load import load_lines
 from pytest_llmbench.reporting.terminal import detail_lines, summary_lines
 from pytest_llmbench.safety.sanitising import shown

@@ -15,10 +15,13 @@ where the answers under load were streamed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from pytest_llmbench.analysis.at_load import LoadStanding, TaskLoad
 from pytest_llmbench.analysis.ranking import TaskRanking
 from pytest_llmbench.formatting import ms
+
+if TYPE_CHECKING:  # a run without a load phase does not import it
+    from pytest_llmbench.analysis.at_load import LoadStanding, TaskLoad
 
 __all__ = ["load_caption", "load_headers", "load_lines", "load_rows", "load_verdict"]
 

@@ -18,8 +18,6 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tabulate import tabulate
-
 from pytest_llmbench.analysis.paired import MIN_UNITS
 from pytest_llmbench.analysis.ranking import (
     LATENCY_LABELS,
@@ -32,6 +30,7 @@ from pytest_llmbench.analysis.stats import LatencyStats
 from pytest_llmbench.analysis.verdicts import VerdictMetrics
 from pytest_llmbench.formatting import ms
 from pytest_llmbench.reporting.facts import combination_mark, combination_note
+from pytest_llmbench.reporting.plain_table import simple_table
 
 __all__ = ["WIDTH", "detail_lines", "summary_lines", "task_lines"]
 
@@ -147,13 +146,9 @@ def _table(
     rows = [
         [name, *(c.value(s) for c in columns)] for name, s in zip(names, standings, strict=True)
     ]
-    return tabulate(
-        rows,
-        headers=["model", *(c.header for c in columns)],
-        colalign=("left", *(c.align for c in columns)),
-        tablefmt="simple",
-        disable_numparse=True,
-    ).splitlines()
+    return simple_table(
+        rows, ["model", *(c.header for c in columns)], ("left", *(c.align for c in columns))
+    )
 
 
 def _fit(standings: Sequence[ModelStanding], columns: list[_Column], width: int) -> list[str]:

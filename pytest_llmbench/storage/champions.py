@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.formatting import one_line
+from pytest_llmbench.storage.locations import DEFAULT_REGISTRY
 
 if TYPE_CHECKING:
     from pytest_llmbench.analysis.at_load import TaskLoad
@@ -61,7 +62,6 @@ __all__ = [
     "write_registry",
 ]
 
-DEFAULT_REGISTRY = "llmbench-registry.yaml"
 REGISTRY_VERSION = 1
 
 _HEADER = """\

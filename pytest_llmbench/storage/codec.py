@@ -28,6 +28,7 @@ does not handle pass through under their own names, so a new field needs no new 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -102,13 +103,23 @@ def _kind(value: Any) -> str:
 
 
 _FIELDS: dict[type[Any], tuple[tuple[str, Any, bool], ...]] = {}
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _names(kind: type[Any]) -> tuple[str, ...]:
+    """The names of the ``__init__`` fields of a dataclass (cached): what writing needs
+    (no type hint resolved, so no module imported for one)."""
+    known = _NAMES.get(kind)
+    if known is None:
+        known = _NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.init)
+    return known
 
 
 def _fields(kind: type[Any]) -> tuple[tuple[str, Any, bool], ...]:
     """(name, type hint, required) of each ``__init__`` field of a dataclass (cached)."""
     known = _FIELDS.get(kind)
     if known is None:
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         known = _FIELDS[kind] = tuple(
             (
                 f.name,
@@ -119,6 +130,32 @@ def _fields(kind: type[Any]) -> tuple[tuple[str, Any, bool], ...]:
             if f.init
         )
     return known
+
+
+def _hints(kind: type[Any]) -> dict[str, Any]:
+    """``typing.get_type_hints(kind)``, a name its module imports only when needed
+    (under ``TYPE_CHECKING``, served by the module's ``__getattr__``: a record type of a
+    feature the run may not use) asked of the module first."""
+    while True:
+        try:
+            return typing.get_type_hints(kind)
+        except NameError as exc:
+            if not exc.name or not _import_lazily(kind, exc.name):
+                raise
+
+
+def _import_lazily(kind: type[Any], name: str) -> bool:
+    """Whether a module of ``kind`` (or of a base) gave ``name``, now one of its globals."""
+    for base in kind.__mro__:
+        module = sys.modules.get(base.__module__)
+        if module is not None and name not in vars(module):
+            try:
+                value = getattr(module, name)  # the module's __getattr__, if it has one
+            except AttributeError:
+                continue
+            vars(module)[name] = value
+            return True
+    return False
 
 
 def _is_record(kind: Any) -> bool:
@@ -149,9 +186,7 @@ class Codec:
         if value is None or isinstance(value, str | int | float):  # bool is an int
             return value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = {
-                name: self.encode(getattr(value, name)) for name, _, _ in _fields(type(value))
-            }
+            fields = {name: self.encode(getattr(value, name)) for name in _names(type(value))}
             view = self.views.get(type(value))
             return view.write(value, fields) if view is not None else fields
         if isinstance(value, Mapping):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -455,3 +457,30 @@ def test_a_damaged_history_row_is_a_history_error(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- end to end
+
+
+def test_a_record_type_imported_lazily_is_resolved_when_a_record_is_read() -> None:
+    """``analysis.ranking`` imports the judge's, the load phase's and consensus's record
+    types only when asked (a small run does not use them): writing a ranking imports
+    none of them; reading one resolves them through the module (issue 23, start-up)."""
+    code = """
+import json, sys
+from pytest_llmbench.analysis.ranking import rank_task, TaskRanking
+from pytest_llmbench.execution.results import Result
+from pytest_llmbench.storage.codec import decode, encode
+
+LAZY = ("at_load", "calibration", "consensus")
+
+def loaded():
+    return [m for m in LAZY if f"pytest_llmbench.analysis.{m}" in sys.modules]
+
+result = Result("t", "C_1", "p/a", 1, "PASS", "PASS", True, latency_ms=5.0, kind="verdict")
+ranking = rank_task("t", [result])
+data = json.loads(json.dumps(encode(ranking)))
+written = loaded()
+back = decode(TaskRanking, data)
+print(json.dumps([written, loaded(), back == ranking]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[], ["at_load", "calibration", "consensus"], True]
