@@ -254,9 +254,8 @@ class JsonWire:
         deadline = time.monotonic() + timeout
         sock = self._socket(timeout)
         try:
-            sock.settimeout(_remaining(deadline))
             # Head and body in one write: two would cost the server an extra wake-up.
-            sock.sendall(head.encode("latin-1") + body)
+            _send_all(sock, head.encode("latin-1") + body, deadline)
         except TimeoutError as exc:
             self._drop(sock)
             raise WriteTimedOut(f"sending the request timed out: {exc}") from exc
@@ -294,12 +293,8 @@ class JsonWire:
         if sock is None:
             sock = self._connect(timeout_s)
             self._local.sock = sock
-            self._local.timeout = timeout_s
             with self._lock:
                 self._open.append(sock)
-        elif self._local.timeout != timeout_s:
-            sock.settimeout(timeout_s)
-            self._local.timeout = timeout_s
         return sock
 
     def _connect(self, timeout_s: float) -> socket.socket:
@@ -311,7 +306,10 @@ class JsonWire:
         except OSError as exc:
             raise ConnectFailed(str(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(timeout_s)
+        # Non-blocking: each send and read is tried at once and waits (poll, to the call's
+        # deadline) only when it must; a socket with a timeout would poll before every
+        # one and need a settimeout (a system call) per read to keep the deadline.
+        sock.setblocking(False)
         return sock
 
     def _drop(self, sock: socket.socket) -> None:
@@ -338,11 +336,13 @@ def _idle_and_open(sock: socket.socket) -> bool:
     """
     if sock.fileno() < 0:
         return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
+    try:  # the socket is non-blocking: nothing to read raises at once
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
     except (OSError, ValueError):
         return False
-    return not readable
+    return False
 
 
 # -- Ollama ---------------------------------------------------------------------------
@@ -587,8 +587,31 @@ def _remaining(deadline: float) -> float:
     return left
 
 
+def _wait_for(sock: socket.socket, events: int, deadline: float) -> None:
+    """Wait until ``sock`` is ready for ``events`` (``select.POLLIN``/``POLLOUT``);
+    ``TimeoutError`` when the deadline passes first."""
+    poller = select.poll()
+    poller.register(sock, events)
+    while not poller.poll(_remaining(deadline) * 1000.0):
+        pass  # woken without an event before the time ran out: _remaining() decides
+
+
+def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Send ``data`` on the non-blocking ``sock`` by ``deadline`` (``TimeoutError``)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            _wait_for(sock, select.POLLOUT, deadline)
+
+
 class _DeadlineReader(io.RawIOBase):
-    """Reads a socket, each read given only the time left before the deadline."""
+    """Reads a non-blocking socket, waiting only for the time left before the deadline.
+
+    Each read waits (poll) first: a read is asked for when the buffer has run dry, and
+    the next piece of a reply (its start, a streamed token) is then seldom there yet,
+    so trying first would mostly cost a third system call."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
@@ -598,5 +621,9 @@ class _DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(_remaining(self._deadline))
-        return self._sock.recv_into(buffer)
+        while True:
+            _wait_for(self._sock, select.POLLIN, self._deadline)
+            try:
+                return self._sock.recv_into(buffer)
+            except BlockingIOError:  # readable, then not (another reader): wait again
+                continue
