@@ -146,6 +146,9 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping.get: a KeyError a miss
+        return self._by_name.get(name.lower(), default)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_name
 
@@ -455,7 +458,9 @@ def _read_reply(
         version, status = parts[0], int(parts[1])
         pairs: list[tuple[str, str]] = []
         while True:
-            header = _line(reader)
+            header = reader.readline(MAX_LINE + 1)  # _line() inlined: a dozen a reply
+            if len(header) > MAX_LINE:
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             if header in (b"\r\n", b"\n", b""):
                 break
             if len(pairs) >= MAX_HEADERS:
@@ -541,10 +546,13 @@ def _read_lines(
     """
     if "chunked" in headers.get("Transfer-Encoding", "").lower():
         pending = b""
+        readline = reader.readline
         while True:
-            size_line = _line(reader)
+            size_line = readline(MAX_LINE + 1)  # _line() inlined: two a streamed chunk
             if not size_line:
                 raise ReadFailed("reading the answer failed: the connection closed in a chunk")
+            if len(size_line) > MAX_LINE:
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             size_text = size_line.split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
@@ -559,7 +567,8 @@ def _read_lines(
                     on_line(pending.rstrip(b"\r"))
                 return False
             pending += _read_exactly(reader, size)
-            _line(reader)  # the CRLF after the chunk
+            if len(readline(MAX_LINE + 1)) > MAX_LINE:  # the CRLF after the chunk
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 on_line(line.rstrip(b"\r"))
