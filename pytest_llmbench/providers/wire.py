@@ -596,11 +596,16 @@ def _remaining(deadline: float) -> float:
     return left
 
 
-def _wait_for(sock: socket.socket, events: int, deadline: float) -> None:
-    """Wait until ``sock`` is ready for ``events`` (``select.POLLIN``/``POLLOUT``);
-    ``TimeoutError`` when the deadline passes first."""
+def _wait_for(sock: socket.socket, deadline: float, *, write: bool = False) -> None:
+    """Wait until ``sock`` can be read (or written); ``TimeoutError`` when the deadline
+    passes first."""
+    if not hasattr(select, "poll"):  # Windows: select() (sockets only there, no fd limit)
+        readers, writers = ([], [sock]) if write else ([sock], [])
+        while not any(select.select(readers, writers, [], _remaining(deadline))):
+            pass
+        return
     poller = select.poll()
-    poller.register(sock, events)
+    poller.register(sock, select.POLLOUT if write else select.POLLIN)
     while not poller.poll(_remaining(deadline) * 1000.0):
         pass  # woken without an event before the time ran out: _remaining() decides
 
@@ -612,7 +617,7 @@ def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
         try:
             view = view[sock.send(view) :]
         except BlockingIOError:
-            _wait_for(sock, select.POLLOUT, deadline)
+            _wait_for(sock, deadline, write=True)
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -631,7 +636,7 @@ class _DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         while True:
-            _wait_for(self._sock, select.POLLIN, self._deadline)
+            _wait_for(self._sock, self._deadline)
             try:
                 return self._sock.recv_into(buffer)
             except BlockingIOError:  # readable, then not (another reader): wait again
