@@ -32,7 +32,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Generic, TypeVar
 
 __all__ = ["INLINE_BELOW_MS", "Pipeline", "worth_sending_ahead"]
@@ -96,12 +97,14 @@ class Pipeline(Generic[_T]):
         Only the request in flight is lost (the pipeline is closed, see :meth:`close`).
         """
         try:
-            while not future.done():
-                wait([future], timeout=WAKE_S)
+            while True:  # result(timeout): one lock and waiter, not wait()'s per-call set-up
+                try:
+                    return future.result(timeout=WAKE_S)
+                except FuturesTimeout:
+                    continue
         except KeyboardInterrupt:
             self.close()
             raise
-        return future.result()
 
     def pending(self) -> list[str]:
         """Keys submitted and not taken (e.g. prefetched for an item that never ran)."""

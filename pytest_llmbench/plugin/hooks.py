@@ -1,15 +1,13 @@
 """The plugin's pytest hooks for one run: one implementation per hook, in order.
 
-:class:`LLMBenchPlugin` is registered per config by the entry point
-(:mod:`pytest_llmbench.plugin`) once pytest is configured.  Each hook does its steps
-in the order they depend on one another (run state first, then what outlives the
-run), delegating to :class:`~pytest_llmbench.plugin.session.BenchSession`,
-:class:`~pytest_llmbench.plugin.journaling.RunJournal` and
-:mod:`~pytest_llmbench.plugin.ending`; the pure layers below do the work.
-"""
+:class:`LLMBenchPlugin` is registered per config by the entry point (:mod:`pytest_llmbench.plugin`)
+once pytest is configured.  Each hook does its steps in the order they depend on one another (run
+state first, then what outlives the run), delegating to :class:`.session.BenchSession`,
+:class:`.journaling.RunJournal` and :mod:`.ending`; the pure layers below do the work."""
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from collections.abc import Generator
@@ -104,6 +102,8 @@ class LLMBenchPlugin:
         for item in cases:
             self.bench.ledger.expect(item.task.name, item.case.id, item.repeat, item.candidate)
         self.progress = ModelProgress([] if self.worker else [item.model.id for item in cases])
+        if cases:  # what collection made lives to the end: no full GC pass walks it per call
+            gc.freeze()
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> list[str]:
         bench = self.bench
@@ -225,8 +225,10 @@ class LLMBenchPlugin:
         if self.end is not None:
             ending.gate_summary(terminalreporter, self.end, self.bench.options, self.bench.rankings)
 
+    @pytest.hookimpl(trylast=True)  # after pytest's own full collection (unraisable)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.journal.close()
+        gc.unfreeze()  # an in-process run (pytester, an IDE) leaves nothing held
 
 
 class XdistHooks:

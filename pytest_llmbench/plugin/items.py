@@ -304,9 +304,7 @@ class CaseItem(pytest.Function):
             return False
         marked = self.__dict__.get("_skip_marked")
         if marked is None:  # marks do not change once the run has begun: looked up once
-            marked = any(True for _ in self.iter_markers("skip")) or any(
-                True for _ in self.iter_markers("skipif")
-            )
+            marked = any(mark.name in ("skip", "skipif") for mark in self.iter_markers())
             self._skip_marked = marked
         return not marked
 

@@ -10,6 +10,7 @@ Everything here is plain data: no pytest, no I/O.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -59,9 +60,14 @@ def file_id(path: str) -> str:
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain_json(value: Any) -> Any:
     """A deep copy made of plain dicts and lists (a request's schema or extra options,
     which may be read-only mappings or tuples), so that it serialises as JSON."""
+    if type(value) in _SCALARS:  # the leaves: no ABC check for them
+        return value
     if isinstance(value, Mapping):
         return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -155,7 +161,7 @@ class ModelInfo:
     family: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property  # read a few dozen times per call: made once
     def id(self) -> str:
         return f"{self.provider}/{self.name}"
 

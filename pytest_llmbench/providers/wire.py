@@ -146,6 +146,9 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping.get: a KeyError a miss
+        return self._by_name.get(name.lower(), default)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_name
 
@@ -254,9 +257,8 @@ class JsonWire:
         deadline = time.monotonic() + timeout
         sock = self._socket(timeout)
         try:
-            sock.settimeout(_remaining(deadline))
             # Head and body in one write: two would cost the server an extra wake-up.
-            sock.sendall(head.encode("latin-1") + body)
+            _send_all(sock, head.encode("latin-1") + body, deadline)
         except TimeoutError as exc:
             self._drop(sock)
             raise WriteTimedOut(f"sending the request timed out: {exc}") from exc
@@ -294,12 +296,8 @@ class JsonWire:
         if sock is None:
             sock = self._connect(timeout_s)
             self._local.sock = sock
-            self._local.timeout = timeout_s
             with self._lock:
                 self._open.append(sock)
-        elif self._local.timeout != timeout_s:
-            sock.settimeout(timeout_s)
-            self._local.timeout = timeout_s
         return sock
 
     def _connect(self, timeout_s: float) -> socket.socket:
@@ -311,7 +309,10 @@ class JsonWire:
         except OSError as exc:
             raise ConnectFailed(str(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(timeout_s)
+        # Non-blocking: each send and read is tried at once and waits (poll, to the call's
+        # deadline) only when it must; a socket with a timeout would poll before every
+        # one and need a settimeout (a system call) per read to keep the deadline.
+        sock.setblocking(False)
         return sock
 
     def _drop(self, sock: socket.socket) -> None:
@@ -338,11 +339,13 @@ def _idle_and_open(sock: socket.socket) -> bool:
     """
     if sock.fileno() < 0:
         return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
+    try:  # the socket is non-blocking: nothing to read raises at once
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return True
     except (OSError, ValueError):
         return False
-    return not readable
+    return False
 
 
 # -- Ollama ---------------------------------------------------------------------------
@@ -455,7 +458,9 @@ def _read_reply(
         version, status = parts[0], int(parts[1])
         pairs: list[tuple[str, str]] = []
         while True:
-            header = _line(reader)
+            header = reader.readline(MAX_LINE + 1)  # _line() inlined: a dozen a reply
+            if len(header) > MAX_LINE:
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             if header in (b"\r\n", b"\n", b""):
                 break
             if len(pairs) >= MAX_HEADERS:
@@ -541,10 +546,13 @@ def _read_lines(
     """
     if "chunked" in headers.get("Transfer-Encoding", "").lower():
         pending = b""
+        readline = reader.readline
         while True:
-            size_line = _line(reader)
+            size_line = readline(MAX_LINE + 1)  # _line() inlined: two a streamed chunk
             if not size_line:
                 raise ReadFailed("reading the answer failed: the connection closed in a chunk")
+            if len(size_line) > MAX_LINE:
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             size_text = size_line.split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
@@ -559,7 +567,8 @@ def _read_lines(
                     on_line(pending.rstrip(b"\r"))
                 return False
             pending += _read_exactly(reader, size)
-            _line(reader)  # the CRLF after the chunk
+            if len(readline(MAX_LINE + 1)) > MAX_LINE:  # the CRLF after the chunk
+                raise ReadFailed("reading the answer failed: a header line longer than 64 KiB")
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 on_line(line.rstrip(b"\r"))
@@ -587,8 +596,36 @@ def _remaining(deadline: float) -> float:
     return left
 
 
+def _wait_for(sock: socket.socket, deadline: float, *, write: bool = False) -> None:
+    """Wait until ``sock`` can be read (or written); ``TimeoutError`` when the deadline
+    passes first."""
+    if not hasattr(select, "poll"):  # Windows: select() (sockets only there, no fd limit)
+        readers, writers = ([], [sock]) if write else ([sock], [])
+        while not any(select.select(readers, writers, [], _remaining(deadline))):
+            pass
+        return
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT if write else select.POLLIN)
+    while not poller.poll(_remaining(deadline) * 1000.0):
+        pass  # woken without an event before the time ran out: _remaining() decides
+
+
+def _send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Send ``data`` on the non-blocking ``sock`` by ``deadline`` (``TimeoutError``)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except BlockingIOError:
+            _wait_for(sock, deadline, write=True)
+
+
 class _DeadlineReader(io.RawIOBase):
-    """Reads a socket, each read given only the time left before the deadline."""
+    """Reads a non-blocking socket, waiting only for the time left before the deadline.
+
+    Each read waits (poll) first: a read is asked for when the buffer has run dry, and
+    the next piece of a reply (its start, a streamed token) is then seldom there yet,
+    so trying first would mostly cost a third system call."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
@@ -598,5 +635,9 @@ class _DeadlineReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(_remaining(self._deadline))
-        return self._sock.recv_into(buffer)
+        while True:
+            _wait_for(self._sock, self._deadline)
+            try:
+                return self._sock.recv_into(buffer)
+            except BlockingIOError:  # readable, then not (another reader): wait again
+                continue

@@ -53,7 +53,7 @@ class Answer:
 
 def get(obj: Any, name: str) -> Any:
     """A field of a reply: a JSON object's key (lean client) or an attribute (``openai``)."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # a plain dict: no ABC check
         return obj.get(name)
     return getattr(obj, name, None)
 
