@@ -779,3 +779,56 @@ def test_a_cycle_report_names_the_whole_group_when_it_is_larger(tmp_path: Path) 
             f"  (3 modules import each other: {p}.benchmark, {p}.elimination, {p}.items)",
         ]
     )
+
+
+# -- room sizes (issue 21, acceptance 1) ------------------------------------------------
+
+PLUGIN_LINES = 2500
+MAX_MEMBERS = 15
+HOOK_LINES = 25
+
+
+def _classes() -> Iterator[tuple[str, ast.ClassDef]]:
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                yield f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name}", node
+
+
+def test_the_pytest_layer_stays_thin() -> None:
+    lines = sum(
+        len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "plugin").rglob("*.py")
+    )
+    assert lines <= PLUGIN_LINES, f"plugin/ has {lines} lines (at most {PLUGIN_LINES})"
+
+
+def test_no_class_has_more_than_15_methods_or_attributes() -> None:
+    """Plain records (dataclass fields) aside: methods defined in the class body, and
+    attributes the class assigns on ``self``."""
+    large = []
+    for where, node in _classes():
+        methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        attributes = {
+            n.attr
+            for n in ast.walk(node)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.ctx, ast.Store)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "self"
+        }
+        if len(methods) > MAX_MEMBERS or len(attributes) > MAX_MEMBERS:
+            large.append(f"{where}: {len(methods)} methods, {len(attributes)} attributes")
+    assert large == []
+
+
+def test_every_hook_implementation_is_at_most_25_lines() -> None:
+    long = []
+    for path in sorted((ROOT / "plugin").rglob("*.py")):
+        if path.name == "hookspec.py":  # the specs document the hooks; they run nothing
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("pytest_"):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > HOOK_LINES:
+                    long.append(f"{path.name}:{node.lineno} {node.name}: {length} lines")
+    assert long == []

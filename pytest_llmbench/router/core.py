@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
     from pytest_llmbench.cases.records import Case, Task
 
-__all__ = ["Router", "default_settings"]
+__all__ = ["Router", "default_settings", "model_verdict"]
 
 
 def _read_entries(file: Path) -> dict[str, RegistryEntry]:
@@ -328,14 +328,6 @@ class Router(AbstractContextManager["Router"]):
         """The models a call of ``task`` tries, in order: champion, runner-up, fallbacks."""
         return self.entry(task).chain
 
-    def verdict(self, task: str, model: str) -> Verdict:
-        """Whether ``model`` changed since ``task``'s benchmark (checked once per process;
-        see :mod:`~pytest_llmbench.router.identity`)."""
-        spec = self.task(task) if task in self._tasks else None
-        on_change = spec.on_change if spec is not None else "warn"
-        watch = self._calls.identity or IdentityWatch(self._calls.provider, self._calls.host, {})
-        return watch.verdict(task, model, on_change)
-
     def case_file(self, task: str) -> Path:
         """Where ``task``'s case file is (see ``evals`` in :class:`Router`)."""
         from pytest_llmbench.cases.load import find_case_file
@@ -525,6 +517,16 @@ def _route(
     finally:  # an exhausted chain is logged too
         after(feedback, spec, case, chain, attempts, result)
     return result
+
+
+def model_verdict(router: Router, task: str, model: str) -> Verdict:
+    """Whether ``model`` changed since ``task``'s benchmark in ``router``'s registry
+    (checked once per process; see :mod:`~pytest_llmbench.router.identity`)."""
+    spec = router.task(task) if task in router._tasks else None
+    on_change = spec.on_change if spec is not None else "warn"
+    calls = router._calls
+    watch = calls.identity or IdentityWatch(calls.provider, calls.host, {})
+    return watch.verdict(task, model, on_change)
 
 
 def recorded_case_file(registry: Path, task: str, path: Path, allowed: Sequence[Path]) -> Path:

@@ -223,7 +223,7 @@ class ShadowChecks:
             if job is None:
                 return
             try:
-                outcome = self._check(job)
+                outcome = _check(self.calls, job)
             except Exception as exc:  # a check that breaks is an outcome, not a crash
                 outcome = _outcome(job.check, None, error=f"{type(exc).__name__}: {exc}")
             self._finish(job, outcome)
@@ -293,116 +293,6 @@ class ShadowChecks:
             shadow=None if outcome is None or model is None else (model, outcome),
         )
 
-    def _check(self, job: _Job) -> dict[str, Any]:
-        if job.check == "judge":
-            return self._judge(job)
-        others = [m for m in job.chain if m != job.result.model]
-        if not others:
-            return _outcome(job.check, None, error="no other model in the task's chain")
-        if job.check == "consensus":
-            return self._consensus(job, others)
-        return self._runner_up(job, others[0])
-
-    def _ask(self, job: _Job, model: str) -> Attempt:
-        """``model`` asked as production would ask it, off the breaker's books (skipped
-        while its circuit is open, or while it changed since the benchmark and the task
-        says ``on_change: fall_over``)."""
-        if not self.calls.breaker.allows(model):
-            return Attempt(model, "circuit_open", detail="skipped: circuit open")
-        watch = self.calls.identity
-        verdict = watch.verdict(job.task.name, model, job.task.on_change) if watch else None
-        if verdict is not None and verdict.skip:
-            return Attempt(model, "circuit_open", detail=SKIPPED, changed=True)
-        return self.calls.ask(job.task, job.case, model)
-
-    def _runner_up(self, job: _Job, model: str) -> dict[str, Any]:
-        from pytest_llmbench.analysis.consensus import Vote, agreement
-
-        attempt = self._ask(job, model)
-        if not attempt.ok:
-            return _outcome(job.check, model, error=_failed(attempt))
-        agreed, similarity = agreement(
-            job.task.output.kind, Vote(job.result.value), Vote(attempt.value), _agree(job.task)
-        )
-        return _outcome(job.check, model, agreed=agreed, similarity=similarity, answer=attempt.text)
-
-    def _consensus(self, job: _Job, others: list[str]) -> dict[str, Any]:
-        from pytest_llmbench.analysis.consensus import Vote, decide
-        from pytest_llmbench.cases.records import ConsensusSpec
-
-        spec = job.task.consensus or ConsensusSpec()
-        votes = [Vote(job.result.value)]
-        answered: list[Attempt] = []
-        failures: list[str] = []
-        pending = list(others)
-        while True:
-            decision = decide(
-                votes, job.task.output.kind, spec.agree, spec.models, final=not pending
-            )
-            if not decision.pending:
-                break
-            attempt = self._ask(job, pending.pop(0))
-            if attempt.ok:
-                answered.append(attempt)
-                votes.append(Vote(attempt.value))
-            else:
-                failures.append(_failed(attempt))
-        models = ",".join(a.model for a in answered) or None
-        if not answered:
-            return _outcome(job.check, models, error="; ".join(failures) or "no model answered")
-        agreed = decision.consensus and 0 in decision.agreed
-        shown = answered[decision.agreed[-1] - 1] if decision.consensus and not agreed else None
-        return _outcome(
-            job.check,
-            models,
-            agreed=agreed,
-            similarity=decision.similarity,
-            answer=(shown or answered[0]).text,
-        )
-
-    def _judge(self, job: _Job) -> dict[str, Any]:
-        from pytest_llmbench.execution.call import call_provider
-        from pytest_llmbench.execution.judge import (
-            JudgeError,
-            judge_prompt,
-            judge_request,
-            parse_judgement,
-        )
-        from pytest_llmbench.providers.base import ModelInfo
-
-        spec = job.task.judge
-        if spec is None:
-            return _outcome(job.check, None, error="the task has no judge:")
-        judges = [spec.model] if spec.model is not None else job.chain_of(str(spec.task))[:1]
-        if not judges:
-            return _outcome(job.check, None, error=f"no model registered for task {spec.task}")
-        judge = judges[0]
-        if not self.calls.breaker.allows(judge):
-            return _outcome(job.check, judge, error="skipped: circuit open")
-        rubric = job.task.shadow.rubric if job.task.shadow is not None else None
-        prompt = judge_prompt(
-            spec.prompt,
-            rubric or DEFAULT_RUBRIC,
-            job.result.text,
-            tuple((job.inputs or {}).items()),
-            job.case.prompt,
-        )
-        provider_name, _, name = judge.partition("/")
-        provider = self.calls.provider(provider_name)
-        call = call_provider(
-            provider,
-            judge_request(ModelInfo(provider_name, name), prompt, self.calls.settings.timeout_s),
-        )
-        if call.response is None:
-            return _outcome(job.check, judge, error=call.error or "no answer")
-        try:
-            judgement = parse_judgement(call.response.text)
-        except JudgeError as exc:
-            return _outcome(job.check, judge, error=f"not a judgement: {exc}")
-        return _outcome(job.check, judge, score=judgement.score, reason=judgement.reason)
-
-    # -- the end ------------------------------------------------------------------
-
     @property
     def pending(self) -> int:
         """Checks waiting or under way."""
@@ -448,6 +338,120 @@ class ShadowChecks:
 
 _OPEN: weakref.WeakSet[ShadowChecks] = weakref.WeakSet()
 """Every router's shadow checks in this process (closed at exit)."""
+
+
+def _check(calls: ModelCalls, job: _Job) -> dict[str, Any]:
+    if job.check == "judge":
+        return _judge(calls, job)
+    others = [m for m in job.chain if m != job.result.model]
+    if not others:
+        return _outcome(job.check, None, error="no other model in the task's chain")
+    if job.check == "consensus":
+        return _consensus(calls, job, others)
+    return _runner_up(calls, job, others[0])
+
+
+def _ask(calls: ModelCalls, job: _Job, model: str) -> Attempt:
+    """``model`` asked as production would ask it, off the breaker's books (skipped
+    while its circuit is open, or while it changed since the benchmark and the task
+    says ``on_change: fall_over``)."""
+    if not calls.breaker.allows(model):
+        return Attempt(model, "circuit_open", detail="skipped: circuit open")
+    watch = calls.identity
+    verdict = watch.verdict(job.task.name, model, job.task.on_change) if watch else None
+    if verdict is not None and verdict.skip:
+        return Attempt(model, "circuit_open", detail=SKIPPED, changed=True)
+    return calls.ask(job.task, job.case, model)
+
+
+def _runner_up(calls: ModelCalls, job: _Job, model: str) -> dict[str, Any]:
+    from pytest_llmbench.analysis.consensus import Vote, agreement
+
+    attempt = _ask(calls, job, model)
+    if not attempt.ok:
+        return _outcome(job.check, model, error=_failed(attempt))
+    agreed, similarity = agreement(
+        job.task.output.kind, Vote(job.result.value), Vote(attempt.value), _agree(job.task)
+    )
+    return _outcome(job.check, model, agreed=agreed, similarity=similarity, answer=attempt.text)
+
+
+def _consensus(calls: ModelCalls, job: _Job, others: list[str]) -> dict[str, Any]:
+    from pytest_llmbench.analysis.consensus import Vote, decide
+    from pytest_llmbench.cases.records import ConsensusSpec
+
+    spec = job.task.consensus or ConsensusSpec()
+    votes = [Vote(job.result.value)]
+    answered: list[Attempt] = []
+    failures: list[str] = []
+    pending = list(others)
+    while True:
+        decision = decide(votes, job.task.output.kind, spec.agree, spec.models, final=not pending)
+        if not decision.pending:
+            break
+        attempt = _ask(calls, job, pending.pop(0))
+        if attempt.ok:
+            answered.append(attempt)
+            votes.append(Vote(attempt.value))
+        else:
+            failures.append(_failed(attempt))
+    models = ",".join(a.model for a in answered) or None
+    if not answered:
+        return _outcome(job.check, models, error="; ".join(failures) or "no model answered")
+    agreed = decision.consensus and 0 in decision.agreed
+    shown = answered[decision.agreed[-1] - 1] if decision.consensus and not agreed else None
+    return _outcome(
+        job.check,
+        models,
+        agreed=agreed,
+        similarity=decision.similarity,
+        answer=(shown or answered[0]).text,
+    )
+
+
+def _judge(calls: ModelCalls, job: _Job) -> dict[str, Any]:
+    from pytest_llmbench.execution.call import call_provider
+    from pytest_llmbench.execution.judge import (
+        JudgeError,
+        judge_prompt,
+        judge_request,
+        parse_judgement,
+    )
+    from pytest_llmbench.providers.base import ModelInfo
+
+    spec = job.task.judge
+    if spec is None:
+        return _outcome(job.check, None, error="the task has no judge:")
+    judges = [spec.model] if spec.model is not None else job.chain_of(str(spec.task))[:1]
+    if not judges:
+        return _outcome(job.check, None, error=f"no model registered for task {spec.task}")
+    judge = judges[0]
+    if not calls.breaker.allows(judge):
+        return _outcome(job.check, judge, error="skipped: circuit open")
+    rubric = job.task.shadow.rubric if job.task.shadow is not None else None
+    prompt = judge_prompt(
+        spec.prompt,
+        rubric or DEFAULT_RUBRIC,
+        job.result.text,
+        tuple((job.inputs or {}).items()),
+        job.case.prompt,
+    )
+    provider_name, _, name = judge.partition("/")
+    provider = calls.provider(provider_name)
+    call = call_provider(
+        provider,
+        judge_request(ModelInfo(provider_name, name), prompt, calls.settings.timeout_s),
+    )
+    if call.response is None:
+        return _outcome(job.check, judge, error=call.error or "no answer")
+    try:
+        judgement = parse_judgement(call.response.text)
+    except JudgeError as exc:
+        return _outcome(job.check, judge, error=f"not a judgement: {exc}")
+    return _outcome(job.check, judge, score=judgement.score, reason=judgement.reason)
+
+
+# -- the end ------------------------------------------------------------------
 
 
 def _at_exit() -> None:

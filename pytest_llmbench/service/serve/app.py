@@ -51,6 +51,7 @@ from pytest_llmbench.router import (
     RouterResult,
     UnknownTask,
 )
+from pytest_llmbench.router.core import model_verdict
 from pytest_llmbench.safety.redaction import redact
 from pytest_llmbench.service.serve.metrics import CONTENT_TYPE, Metrics
 
@@ -328,7 +329,7 @@ def create_app(served: Served) -> ASGIApp:
         models = sorted({m for t in router.tasks() for m in router.models(t)})
         champions = await asyncio.to_thread(  # checked once per process, bounded: a thread
             lambda: {
-                t: router.verdict(t, router.entry(t).champion.model).to_dict()
+                t: model_verdict(router, t, router.entry(t).champion.model).to_dict()
                 for t in router.tasks()
             }
         )
