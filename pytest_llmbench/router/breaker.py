@@ -79,11 +79,22 @@ class CircuitBreaker:
     def record(self, model: str, ok: bool, retry_after_s: float | None = None) -> None:
         """The outcome of one call: a success closes the circuit, failures open it.
 
+        A success recorded while the circuit is open (a call that began before it
+        opened, under concurrency) leaves it open: only a trial after the cool-down
+        closes it.
+
         A failure whose server asked to wait (``Retry-After``: ``retry_after_s``) opens
         the circuit at once, for that long (a trial call then, as after a cool-down).
         """
         with self._lock:
             if ok:
+                circuit = self._circuits.get(model)
+                if (
+                    circuit is not None
+                    and circuit.opened_at is not None
+                    and self.clock() - circuit.opened_at < self._span(circuit)
+                ):
+                    return  # a call begun before the circuit opened: old news
                 self._circuits.pop(model, None)
                 return
             circuit = self._circuits.setdefault(model, _Circuit())

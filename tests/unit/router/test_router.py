@@ -432,3 +432,25 @@ def test_importing_the_router_imports_no_pytest_nor_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_late_success_of_a_call_begun_before_the_circuit_opened_leaves_it_open() -> None:
+    """Under concurrency a call that began before the model died may finish after three
+    others failed: its success is old news, and the circuit stays open (it closed it, and
+    the calls still in flight opened it again, counting a second opening)."""
+    from pytest_llmbench.router.breaker import CircuitBreaker
+
+    now = [100.0]
+    breaker = CircuitBreaker(failures=3, cool_down_s=60.0, clock=lambda: now[0])
+    opened: list[str] = []
+    breaker.on_open = opened.append
+    for _ in range(3):
+        breaker.record("m", ok=False)
+    breaker.record("m", ok=True)  # began before the failures, answered after them
+    breaker.record("m", ok=False)  # another call in flight
+    assert breaker.state("m") == "open"
+    assert opened == ["m"]
+    now[0] += 60.0  # the cool-down: a trial's success closes it
+    assert breaker.state("m") == "half-open"
+    breaker.record("m", ok=True)
+    assert breaker.state("m") == "closed"
