@@ -54,12 +54,13 @@ def p95(values: list[float]) -> float:
 
 @pytest.mark.performance
 def test_production_latency_with_shadow_checks_on_and_off(
-    backend: str,  # noqa: F811
+    backend: tuple[str, int],  # noqa: F811  (its URL and process id)
     tmp_path: Path,
     benchmark: Any,
 ) -> None:
     registry = project(tmp_path)  # champion and runner-up, both on the instant backend
-    settings = BuiltinSettings(ollama_hosts=(backend,), timeout_s=10.0, retries=0)
+    url, _ = backend
+    settings = BuiltinSettings(ollama_hosts=(url,), timeout_s=10.0, retries=0)
     routers = {
         rate: Router.from_registry(
             registry,
