@@ -404,16 +404,7 @@ class Router(AbstractContextManager["Router"]):
             case = spec.fill(given)
         except TemplateError as exc:
             raise BadValues(str(exc)) from None
-        return _route(
-            self._calls,
-            self.feedback,
-            self.models(task),
-            spec,
-            case,
-            use_consensus=spec.consensus is not None if consensus is None else consensus,
-            concurrent=self.concurrent,
-            after=functools.partial(self.shadow.after_call, inputs=given, chain_of=self.models),
-        )
+        return _answer(self, spec, case, consensus, given)
 
     def run_prompt(
         self,
@@ -437,16 +428,7 @@ class Router(AbstractContextManager["Router"]):
             except TemplateError:
                 system = None
         case = spec.prompted(prompt, system)
-        return _route(
-            self._calls,
-            self.feedback,
-            self.models(task),
-            spec,
-            case,
-            use_consensus=spec.consensus is not None if consensus is None else consensus,
-            concurrent=self.concurrent,
-            after=functools.partial(self.shadow.after_call, inputs=None, chain_of=self.models),
-        )
+        return _answer(self, spec, case, consensus, None)
 
     async def arun(
         self,
@@ -491,6 +473,27 @@ class Router(AbstractContextManager["Router"]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _answer(
+    router: Router,
+    spec: Task,
+    case: Case,
+    consensus: bool | None,
+    inputs: Mapping[str, str] | None,
+) -> RouterResult:
+    """``case`` of ``spec`` routed through ``router``'s chain (consensus: the case file's
+    choice unless given), with its shadow check and its ``inputs`` for capture."""
+    return _route(
+        router._calls,
+        router.feedback,
+        router.models(spec.name),
+        spec,
+        case,
+        use_consensus=spec.consensus is not None if consensus is None else consensus,
+        concurrent=router.concurrent,
+        after=functools.partial(router.shadow.after_call, inputs=inputs, chain_of=router.models),
+    )
 
 
 def _route(

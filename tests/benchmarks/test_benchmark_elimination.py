@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,17 @@ TARGETS = {"first_sweep": 0.45, "second_sweep": 0.3}
 """Wall time of the sweep / wall time of the full run, at most."""
 
 DIFFICULTY = ("hard", "medium", "easy")
+
+
+def sweeps(history: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """The three runs, in order: the full run, then the first and second sweep (the
+    second orders its cases from the first's history at ``history``)."""
+    sweep = ("--llm-fail-on=champion", f"--llm-history={history}")
+    return [
+        ("full", ("--llm-fail-on=champion", "--llm-eliminate=off", "--llm-no-history")),
+        ("first_sweep", sweep),
+        ("second_sweep", sweep),
+    ]
 
 
 def fleet_yaml() -> str:
@@ -170,9 +182,8 @@ def test_elimination_sweeps_against_the_full_run(
     history = pytester.path / "sweeps.sqlite"
 
     def all_three() -> None:
-        run("full", "--llm-fail-on=champion", "--llm-eliminate=off", "--llm-no-history")
-        run("first_sweep", "--llm-fail-on=champion", f"--llm-history={history}")
-        run("second_sweep", "--llm-fail-on=champion", f"--llm-history={history}")
+        for name, args in sweeps(history):
+            run(name, *args)
 
     with srv:
         benchmark.pedantic(all_three, rounds=1, iterations=1, warmup_rounds=0)

@@ -42,6 +42,7 @@ from tests.benchmarks.test_benchmark_elimination import (
     answer_s,
     fleet_yaml,
     model_name,
+    sweeps,
 )
 from tests.support.casedata import NO_LLAMACPP, ollama_run_args
 from tests.support.clock import FakeClock
@@ -116,9 +117,8 @@ def test_racing_sweeps_against_the_full_run(
         runs[name] = {"requests": sum(srv.requests.values()), "task": task}
 
     def all_three() -> None:
-        run("full", "--llm-fail-on=champion", "--llm-eliminate=off", "--llm-no-history")
-        run("first_sweep", "--llm-fail-on=champion", f"--llm-history={history}")
-        run("second_sweep", "--llm-fail-on=champion", f"--llm-history={history}")
+        for name, args in sweeps(history):
+            run(name, *args)
 
     with srv:
         benchmark.pedantic(all_three, rounds=1, iterations=1, warmup_rounds=0)
