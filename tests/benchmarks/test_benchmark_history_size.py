@@ -30,6 +30,7 @@ from pytest_llmbench.analysis.ranking import rank_task
 from pytest_llmbench.execution.results import Result
 from pytest_llmbench.storage import history
 from tests.benchmarks.perf_table import readme_row
+from tests.benchmarks.test_benchmark_memory import PEAK, scripted_conftest
 from tests.support.casedata import verdict_yaml
 
 pytestmark = pytest.mark.performance
@@ -39,31 +40,7 @@ pytest.importorskip("pytest_benchmark")
 TARGET_PERCENT = 5.0
 HISTORY_MB = 100
 ROUNDS = int(os.environ.get("LLMBENCH_BENCH_ROUNDS", "3"))
-CONFTEST = """
-from pytest_llmbench.providers.scripted import ScriptedProvider
-
-
-def right(request):
-    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
-
-
-def pytest_llmbench_register_providers(registry, config):
-    registry.add(ScriptedProvider("fake", {f"m{i}": right for i in range(2)}))
-"""
-MEASURE = """
-import resource, sys, pytest
-
-code = pytest.main(sys.argv[1:])
-try:  # this process's own peak (ru_maxrss keeps the forking parent's, on Linux)
-    with open("/proc/self/status") as status:
-        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print("PEAK_KIB", kib)
-print("CPU_S", usage.ru_utime + usage.ru_stime)
-sys.exit(code)
-"""
+CONFTEST = scripted_conftest(2)
 
 
 def _large_history(path: Path) -> None:
@@ -100,7 +77,7 @@ def _measure(project: Path, history_path: Path) -> tuple[float, float]:
     args.append(f"--llm-history={history_path}")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, *args],
+        [sys.executable, "-c", PEAK, *args],
         cwd=project,
         capture_output=True,
         text=True,

@@ -28,17 +28,25 @@ pytestmark = pytest.mark.performance
 pytest.importorskip("pytest_benchmark")
 
 TARGET_MIB = 250
-CONFTEST = """
+
+
+def scripted_conftest(models: int) -> str:
+    """A conftest registering ``models`` instant scripted models (``fake/m0`` ...), always
+    right on the verdict cases."""
+    return f"""
 from pytest_llmbench.providers.scripted import ScriptedProvider
 
 
 def right(request):
-    return '{"verdict": "PASS"}' if "GOOD" in request.prompt else '{"verdict": "FAIL"}'
+    return '{{"verdict": "PASS"}}' if "GOOD" in request.prompt else '{{"verdict": "FAIL"}}'
 
 
 def pytest_llmbench_register_providers(registry, config):
-    registry.add(ScriptedProvider("fake", {f"m{i}": right for i in range(4)}))
+    registry.add(ScriptedProvider("fake", {{f"m{{i}}": right for i in range({models})}}))
 """
+
+
+CONFTEST = scripted_conftest(4)
 PEAK = """
 import resource, sys, pytest
 
@@ -48,9 +56,13 @@ try:  # this process's own peak (ru_maxrss keeps the forking parent's, on Linux)
         kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 except (OSError, StopIteration):
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print("PEAK_KIB", kib)
+print("CPU_S", usage.ru_utime + usage.ru_stime)
 sys.exit(code)
 """
+"""Runs pytest with the arguments given; prints the process's peak resident memory
+(``PEAK_KIB``) and its CPU seconds (``CPU_S``)."""
 
 
 @pytest.mark.parametrize("outputs", ["defaults", "json"])
